@@ -1,0 +1,275 @@
+//! Distance tiles by GEMM, and the full pairwise matrix.
+//!
+//! ‖a−b‖² = ‖a‖² + ‖b‖² − 2a·b: the a·b block is one GEMM. Its rounding is then fixed
+//! entry by entry: clamp at 0, exact 0 on the diagonal of a self-distance matrix, and an exact
+//! recomputation wherever the result is tiny next to the norms (where cancellation loses the
+//! digits). Cosine works on L2-normalised rows, where it is 1 − a·b.
+
+use crate::pair;
+use crate::{MatRef, Metric};
+use gemm::Parallelism;
+use rayon::prelude::*;
+use std::borrow::Cow;
+
+/// Below this fraction of ‖a‖² + ‖b‖² (euclidean) or below this cosine distance, a GEMM
+/// result has lost too many digits to cancellation and is recomputed directly.
+const RECOMPUTE_BELOW: f32 = 1.0 / 256.0;
+
+/// One side of a distance computation: rows (normalised when the metric or the caller asks)
+/// and their squared norms.
+struct Side<'a> {
+    data: Cow<'a, [f32]>,
+    sq_norms: Vec<f32>,
+}
+
+impl<'a> Side<'a> {
+    fn new(m: MatRef<'a>, metric: Metric, normalize: bool) -> Self {
+        let data = if normalize || metric == Metric::Cosine {
+            Cow::Owned(pair::normalize_rows(m.data, m.cols))
+        } else {
+            Cow::Borrowed(m.data)
+        };
+        let sq_norms = if m.cols == 0 {
+            vec![0.0; m.rows]
+        } else {
+            data.chunks(m.cols).map(|r| pair::sq_norm(r) as f32).collect()
+        };
+        Side { data, sq_norms }
+    }
+}
+
+/// Distances between the rows of `a` and the rows of `b` (or of `a` itself), tile by tile.
+pub struct Distances<'a> {
+    a: Side<'a>,
+    b: Option<Side<'a>>,
+    rows: usize,
+    cols: usize,
+    dim: usize,
+    metric: Metric,
+}
+
+impl<'a> Distances<'a> {
+    /// `b = None`: `a` against itself (diagonal exactly 0 where API.md asks for it).
+    pub fn new(a: MatRef<'a>, b: Option<MatRef<'a>>, metric: Metric, normalize: bool) -> Self {
+        let cols = b.map_or(a.rows, |b| b.rows);
+        Distances {
+            a: Side::new(a, metric, normalize),
+            b: b.map(|b| Side::new(b, metric, normalize)),
+            rows: a.rows,
+            cols,
+            dim: a.cols,
+            metric,
+        }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    fn b(&self) -> &Side<'a> {
+        self.b.as_ref().unwrap_or(&self.a)
+    }
+
+    /// Row `i` of the (possibly normalised) left operand.
+    pub fn a_row(&self, i: usize) -> &[f32] {
+        &self.a.data[i * self.dim..(i + 1) * self.dim]
+    }
+    /// Row `j` of the (possibly normalised) right operand.
+    pub fn b_row(&self, j: usize) -> &[f32] {
+        &self.b().data[j * self.dim..(j + 1) * self.dim]
+    }
+
+    /// Writes d(a_i, b_j) for i in r0..r1, j in c0..c1 into `out`, row-major with row
+    /// stride c1 − c0.
+    pub fn tile(&self, r0: usize, r1: usize, c0: usize, c1: usize, out: &mut [f32]) {
+        self.tile_with(r0, r1, c0, c1, out, Parallelism::None);
+    }
+
+    fn tile_with(&self, r0: usize, r1: usize, c0: usize, c1: usize, out: &mut [f32], par: Parallelism) {
+        let (m, n, k) = (r1 - r0, c1 - c0, self.dim);
+        assert!(r1 <= self.rows && c1 <= self.cols && out.len() == m * n, "tile out of range");
+        if m == 0 || n == 0 {
+            return;
+        }
+        if k == 0 {
+            out.fill(0.0);
+        } else {
+            let lhs = &self.a.data[r0 * k..r1 * k];
+            let rhs = &self.b().data[c0 * k..c1 * k];
+            // SAFETY: `out` holds m×n floats (asserted above) written with row stride n and
+            // column stride 1; `lhs` holds m rows of k floats (row stride k) and `rhs` holds n
+            // rows of k floats, read as the k×n matrix rhsᵀ (row stride 1, column stride k).
+            // All three live for the whole call and `out` aliases neither input.
+            unsafe {
+                gemm::gemm(
+                    m, n, k,
+                    out.as_mut_ptr(), 1, n as isize,
+                    false,
+                    lhs.as_ptr(), 1, k as isize,
+                    rhs.as_ptr(), k as isize, 1,
+                    0.0, 1.0,
+                    false, false, false,
+                    par,
+                );
+            }
+        }
+        let fix = |(ri, row): (usize, &mut [f32])| self.fix_row(r0 + ri, c0, row);
+        match par {
+            Parallelism::None => out.chunks_mut(n).enumerate().for_each(fix),
+            _ => out.par_chunks_mut(n).enumerate().for_each(fix),
+        }
+    }
+
+    /// Turns a row of dot products a_i·b_j (j from c0) into distances, in place.
+    fn fix_row(&self, i: usize, c0: usize, row: &mut [f32]) {
+        let self_mode = self.b.is_none();
+        let na = self.a.sq_norms[i];
+        let nb = &self.b().sq_norms[c0..c0 + row.len()];
+        let a_row = self.a_row(i);
+        match self.metric {
+            Metric::Dot => row.iter_mut().for_each(|v| *v = -*v),
+            Metric::SqEuclidean | Metric::Euclidean => {
+                for (jj, v) in row.iter_mut().enumerate() {
+                    let j = c0 + jj;
+                    let scale = na + nb[jj];
+                    let mut d2 = scale - 2.0 * *v;
+                    if self_mode && i == j {
+                        d2 = 0.0;
+                    } else if d2 < RECOMPUTE_BELOW * scale {
+                        d2 = pair::sq_dist(a_row, self.b_row(j)) as f32;
+                    }
+                    let d2 = d2.max(0.0);
+                    *v = if self.metric == Metric::Euclidean { d2.sqrt() } else { d2 };
+                }
+            }
+            Metric::Cosine => {
+                for (jj, v) in row.iter_mut().enumerate() {
+                    let j = c0 + jj;
+                    let zero = na == 0.0 || nb[jj] == 0.0;
+                    let mut d = 1.0 - *v;
+                    if zero {
+                        d = 1.0;
+                    } else if self_mode && i == j {
+                        d = 0.0;
+                    } else if d < RECOMPUTE_BELOW {
+                        // For unit vectors 1 − a·b = ½‖a − b‖², which keeps its digits.
+                        d = (0.5 * pair::sq_dist(a_row, self.b_row(j))) as f32;
+                    }
+                    *v = d.clamp(0.0, 2.0);
+                }
+            }
+        }
+    }
+
+    /// The whole rows × cols matrix, using every thread.
+    pub fn full(&self) -> Vec<f32> {
+        let mut out = vec![0.0f32; self.rows * self.cols];
+        let threads = rayon::current_num_threads();
+        let par = if threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
+        self.tile_with(0, self.rows, 0, self.cols, &mut out, par);
+        out
+    }
+}
+
+/// Full `a.rows × b.rows` distance matrix (row-major); `b = None` means `a` against itself.
+pub fn pairwise_distances(a: MatRef, b: Option<MatRef>, metric: Metric, normalize: bool) -> Vec<f32> {
+    Distances::new(a, b, metric, normalize).full()
+}
+
+/// Rows per block and columns per tile for a pass over `rows × cols` distances that folds
+/// each tile away: a tile stays around 1 MiB, the size where GEMM is efficient and the tile
+/// still sits in cache.
+pub(crate) fn tile_shape(rows: usize, cols: usize) -> (usize, usize) {
+    let block = rows.clamp(1, 64);
+    let chunk = cols.clamp(1, 4096);
+    (block, chunk)
+}
+
+/// Rows per block for a pass that needs whole rows of distances at once (about 8 MiB).
+pub(crate) fn full_row_block(rows: usize, cols: usize) -> usize {
+    (2_097_152 / cols.max(1)).clamp(1, 64).min(rows.max(1))
+}
+
+/// Splits `0..n` into consecutive `(start, end)` blocks of at most `block` items.
+pub(crate) fn blocks(n: usize, block: usize) -> Vec<(usize, usize)> {
+    (0..n).step_by(block.max(1)).map(|s| (s, (s + block).min(n))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: &[f32], b: &[f32], rows: usize, cols: usize, dim: usize, metric: Metric) -> Vec<f32> {
+        let mut out = vec![];
+        for i in 0..rows {
+            for j in 0..cols {
+                out.push(pair::distance(&a[i * dim..(i + 1) * dim], &b[j * dim..(j + 1) * dim], metric) as f32);
+            }
+        }
+        out
+    }
+
+    fn lcg(seed: &mut u64) -> f32 {
+        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+
+    #[test]
+    fn hand_worked_3_4_5() {
+        let a = [0.0, 0.0, 3.0, 4.0];
+        let m = MatRef::new(&a, 2, 2).unwrap();
+        assert_eq!(pairwise_distances(m, None, Metric::Euclidean, false), vec![0.0, 5.0, 5.0, 0.0]);
+        assert_eq!(pairwise_distances(m, None, Metric::SqEuclidean, false), vec![0.0, 25.0, 25.0, 0.0]);
+        // The zero vector has cosine distance 1 to everything, itself included.
+        assert_eq!(pairwise_distances(m, None, Metric::Cosine, false), vec![1.0, 1.0, 1.0, 0.0]);
+        assert_eq!(pairwise_distances(m, None, Metric::Dot, false), vec![0.0, 0.0, 0.0, -25.0]);
+    }
+
+    #[test]
+    fn matches_direct_computation_on_odd_sizes() {
+        let mut seed = 7u64;
+        for &(rows, cols, dim) in &[(1, 1, 1), (3, 17, 3), (17, 5, 64), (129, 33, 257)] {
+            let a: Vec<f32> = (0..rows * dim).map(|_| lcg(&mut seed)).collect();
+            let b: Vec<f32> = (0..cols * dim).map(|_| lcg(&mut seed)).collect();
+            for metric in [Metric::Euclidean, Metric::SqEuclidean, Metric::Cosine, Metric::Dot] {
+                let got = pairwise_distances(MatRef::new(&a, rows, dim).unwrap(), Some(MatRef::new(&b, cols, dim).unwrap()), metric, false);
+                let want = naive(&a, &b, rows, cols, dim, metric);
+                for (g, w) in got.iter().zip(&want) {
+                    assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "{metric:?} {rows}x{cols}x{dim}: {g} vs {w}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn duplicates_are_exactly_zero_and_never_negative() {
+        let row = [0.3f32, -1.7, 2.9, 1e3];
+        let a: Vec<f32> = row.iter().chain(row.iter()).chain([1.0, 2.0, 3.0, 4.0].iter()).copied().collect();
+        let m = MatRef::new(&a, 3, 4).unwrap();
+        for metric in [Metric::Euclidean, Metric::SqEuclidean, Metric::Cosine] {
+            let d = pairwise_distances(m, None, metric, false);
+            assert_eq!(d[1], 0.0, "{metric:?}");
+            assert_eq!(d[3], 0.0, "{metric:?}");
+            assert!(d.iter().all(|&v| v >= 0.0));
+        }
+    }
+
+    #[test]
+    fn tiles_agree_with_full_matrix() {
+        let mut seed = 11u64;
+        let (n, dim) = (70, 9);
+        let a: Vec<f32> = (0..n * dim).map(|_| lcg(&mut seed)).collect();
+        let dist = Distances::new(MatRef::new(&a, n, dim).unwrap(), None, Metric::Euclidean, false);
+        let full = dist.full();
+        let mut tile = vec![0.0; 5 * 7];
+        dist.tile(60, 65, 3, 10, &mut tile);
+        for i in 0..5 {
+            for j in 0..7 {
+                assert!((tile[i * 7 + j] - full[(60 + i) * n + 3 + j]).abs() < 1e-5);
+            }
+        }
+    }
+}

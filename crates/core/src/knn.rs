@@ -1,0 +1,93 @@
+//! Exact k-nearest neighbours by tiled distances and per-row top-k.
+//!
+//! Row blocks run in parallel; each walks the corpus one tile at a time and folds the tile
+//! into its rows' top-k lists, so memory is O(rows·k + tile) whatever the corpus size.
+
+use crate::distance::{blocks, tile_shape, Distances};
+use crate::select::{Ranked, TopK};
+use crate::{MatRef, Metric};
+use rayon::prelude::*;
+
+/// Row-major `queries.rows × k` results, each row ascending by (distance, index).
+#[derive(Debug, Clone)]
+pub struct Knn {
+    pub indices: Vec<i32>,
+    pub distances: Vec<f32>,
+}
+
+/// `exclude_self`: query i (global index `query_offset + i`) never returns that corpus index.
+/// Callers guarantee `k ≤ corpus.rows` (minus one with `exclude_self`); a row that still
+/// finds fewer than k neighbours is padded with index −1 and distance +∞.
+pub fn knn(
+    queries: MatRef,
+    corpus: MatRef,
+    k: usize,
+    metric: Metric,
+    normalize: bool,
+    exclude_self: bool,
+    query_offset: usize,
+) -> Knn {
+    let dist = Distances::new(queries, Some(corpus), metric, normalize);
+    let (block, chunk) = tile_shape(dist.rows(), dist.cols());
+    let per_block: Vec<Vec<TopK>> = blocks(dist.rows(), block)
+        .into_par_iter()
+        .map(|(r0, r1)| {
+            let mut tops: Vec<TopK> = (r0..r1).map(|_| TopK::new(k)).collect();
+            let mut tile = vec![0.0f32; (r1 - r0) * chunk];
+            for (c0, c1) in blocks(dist.cols(), chunk) {
+                let w = c1 - c0;
+                let tile = &mut tile[..(r1 - r0) * w];
+                dist.tile(r0, r1, c0, c1, tile);
+                for (ri, top) in tops.iter_mut().enumerate() {
+                    let skip = if exclude_self { query_offset + r0 + ri } else { usize::MAX };
+                    for (jj, &d) in tile[ri * w..(ri + 1) * w].iter().enumerate() {
+                        let c = Ranked { d, i: (c0 + jj) as u32 };
+                        if c0 + jj != skip && top.accepts(&c) {
+                            top.push(c);
+                        }
+                    }
+                }
+            }
+            tops
+        })
+        .collect();
+
+    let mut out = Knn { indices: Vec::with_capacity(dist.rows() * k), distances: Vec::with_capacity(dist.rows() * k) };
+    for top in per_block.iter().flatten() {
+        for t in 0..k {
+            match top.items().get(t) {
+                Some(r) => {
+                    out.indices.push(r.i as i32);
+                    out.distances.push(r.d);
+                }
+                None => {
+                    out.indices.push(-1);
+                    out.distances.push(f32::INFINITY);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_worked_line_with_ties_and_self_exclusion() {
+        // Points on a line: 0, 1, 2, 3, 1. Query 1 (value 1) has neighbours 4 (d 0),
+        // then 0 and 2 (d 1 each: the lower index first).
+        let x = [0.0f32, 1.0, 2.0, 3.0, 1.0];
+        let m = MatRef::new(&x, 5, 1).unwrap();
+        let r = knn(m, m, 3, Metric::Euclidean, false, true, 0);
+        assert_eq!(&r.indices[3..6], &[4, 0, 2]);
+        assert_eq!(&r.distances[3..6], &[0.0, 1.0, 1.0]);
+        let r = knn(m, m, 2, Metric::Euclidean, false, false, 0);
+        assert_eq!(&r.indices[2..4], &[1, 4]);
+        // With an offset, query 0 of the batch is global query 3.
+        let q = MatRef::new(&x[3..4], 1, 1).unwrap();
+        let r = knn(q, m, 1, Metric::SqEuclidean, false, true, 3);
+        assert_eq!((r.indices[0], r.distances[0]), (2, 1.0));
+    }
+}

@@ -1,0 +1,117 @@
+//! Triplet loss over mined (or given) triplets, with its gradient in closed form.
+use crate::pair;
+use crate::term::{add_into, Scratch, Term, TermRule};
+use crate::{mine_triplets, Error, MatRef, Metric, Strategy};
+use rayon::prelude::*;
+use std::str::FromStr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reduction {
+    Mean,
+    Sum,
+    /// Mean over the triplets whose loss is > 0.
+    MeanActive,
+}
+
+impl FromStr for Reduction {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Ok(match s {
+            "mean" => Reduction::Mean,
+            "sum" => Reduction::Sum,
+            "mean-active" => Reduction::MeanActive,
+            _ => return Err(Error::Invalid(format!("unknown reduction '{s}'"))),
+        })
+    }
+}
+
+/// Where the triplets come from.
+#[derive(Clone, Copy, Debug)]
+pub enum Mining<'a> {
+    Strategy(Strategy),
+    /// Exactly these triplets (indices checked by the caller to be in range).
+    Triplets { anchor: &'a [i32], positive: &'a [i32], negative: &'a [i32] },
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct LossOptions {
+    pub margin: f32,
+    pub soft_margin: bool,
+    pub swap: bool,
+    pub reduction: Reduction,
+    pub metric: Metric,
+    pub normalize: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct LossResult {
+    pub loss: f64,
+    /// dLoss/dEmbeddings, same shape as the embeddings.
+    pub grad: Vec<f32>,
+    pub triplets: usize,
+    pub active: usize,
+}
+
+/// Mines (or takes) triplets, then reduces their losses and back-propagates in closed form:
+/// each triplet adds its coefficient times ∂d/∂x to the rows it touches, O(triplets · cols).
+pub fn triplet_loss(
+    x: MatRef,
+    labels: &[i32],
+    mining: Mining,
+    opts: LossOptions,
+    max_triplets: usize,
+) -> Result<LossResult, Error> {
+    let mined;
+    let (anchor, positive, negative) = match mining {
+        Mining::Strategy(strategy) => {
+            mined = mine_triplets(x, labels, strategy, opts.margin, opts.metric, opts.normalize, max_triplets)?;
+            (&mined.anchor[..], &mined.positive[..], &mined.negative[..])
+        }
+        Mining::Triplets { anchor, positive, negative } => (anchor, positive, negative),
+    };
+    let count = anchor.len();
+    if positive.len() != count || negative.len() != count {
+        return Err(Error::Invalid("triplets: anchor, positive and negative must have the same length".into()));
+    }
+    let in_range = |v: &[i32]| v.iter().all(|&i| i >= 0 && (i as usize) < x.rows);
+    if !(in_range(anchor) && in_range(positive) && in_range(negative)) {
+        return Err(Error::Invalid(format!("triplets: indices must lie in [0, {})", x.rows)));
+    }
+
+    let cols = x.cols;
+    let data = if opts.normalize { pair::normalize_rows(x.data, cols) } else { x.data.to_vec() };
+    let row = |i: i32| &data[i as usize * cols..(i as usize + 1) * cols];
+    let rule = TermRule { margin: opts.margin, soft_margin: opts.soft_margin, swap: opts.swap, metric: opts.metric };
+
+    let terms: Vec<Term> = (0..count)
+        .into_par_iter()
+        .map(|t| rule.eval(row(anchor[t]), row(positive[t]), row(negative[t])))
+        .collect();
+    let active = terms.iter().filter(|t| t.loss > 0.0).count();
+    let sum: f64 = terms.iter().map(|t| t.loss).sum();
+    let divisor = match opts.reduction {
+        Reduction::Mean => count,
+        Reduction::Sum => 1,
+        Reduction::MeanActive => active,
+    };
+    let mut grad = vec![0.0f64; x.rows * cols];
+    if divisor == 0 || count == 0 {
+        return Ok(LossResult { loss: 0.0, grad: vec![0.0; x.rows * cols], triplets: count, active });
+    }
+    let coef = 1.0 / divisor as f64;
+    let mut scratch = Scratch::new(cols);
+    for (t, term) in terms.iter().enumerate() {
+        if term.loss == 0.0 && !opts.soft_margin {
+            continue;
+        }
+        let idx = [anchor[t], positive[t], negative[t]];
+        let g = scratch.backward(&rule, term, coef, idx.map(row));
+        for (r, gr) in idx.iter().zip(g) {
+            add_into(&mut grad[*r as usize * cols..(*r as usize + 1) * cols], gr);
+        }
+    }
+    if opts.normalize {
+        pair::normalize_backward(x.data, cols, &mut grad);
+    }
+    Ok(LossResult { loss: sum * coef, grad: grad.into_iter().map(|g| g as f32).collect(), triplets: count, active })
+}

@@ -1,0 +1,30 @@
+use crate::Error;
+use std::str::FromStr;
+
+/// A distance: smaller is closer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    /// ‖a − b‖₂
+    Euclidean,
+    /// ‖a − b‖₂²
+    SqEuclidean,
+    /// 1 − a·b / (‖a‖ ‖b‖); 1 when either vector is zero.
+    Cosine,
+    /// −a·b
+    Dot,
+}
+
+impl FromStr for Metric {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "euclidean" => Ok(Metric::Euclidean),
+            "sqeuclidean" => Ok(Metric::SqEuclidean),
+            "cosine" => Ok(Metric::Cosine),
+            "dot" => Ok(Metric::Dot),
+            _ => Err(Error::Invalid(format!(
+                "metric must be 'euclidean', 'sqeuclidean', 'cosine' or 'dot', received '{s}'"
+            ))),
+        }
+    }
+}

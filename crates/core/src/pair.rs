@@ -1,0 +1,124 @@
+//! One distance between two rows, computed directly in f64, and its gradient.
+//! The losses use these (exact for every pair they touch); the GEMM tiles use them to
+//! recompute entries that cancellation made inaccurate.
+
+use crate::Metric;
+
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum()
+}
+
+#[inline]
+pub fn sq_norm(a: &[f32]) -> f64 {
+    dot(a, a)
+}
+
+#[inline]
+pub fn sq_dist(a: &[f32], b: &[f32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| {
+            let t = x as f64 - y as f64;
+            t * t
+        })
+        .sum()
+}
+
+/// d(a, b) for `metric`, as API.md defines it (cosine is 1 when either vector is zero).
+pub fn distance(a: &[f32], b: &[f32], metric: Metric) -> f64 {
+    match metric {
+        Metric::SqEuclidean => sq_dist(a, b),
+        Metric::Euclidean => sq_dist(a, b).sqrt(),
+        Metric::Dot => -dot(a, b),
+        Metric::Cosine => {
+            let (na, nb) = (sq_norm(a).sqrt(), sq_norm(b).sqrt());
+            if na == 0.0 || nb == 0.0 {
+                1.0
+            } else {
+                (1.0 - dot(a, b) / (na * nb)).clamp(0.0, 2.0)
+            }
+        }
+    }
+}
+
+/// Adds `coef · ∂d(a,b)/∂a` to `ga` and `coef · ∂d(a,b)/∂b` to `gb`, where `d` is
+/// `distance(a, b, metric)`. Where the distance is not differentiable (euclidean at 0, cosine
+/// with a zero vector) the gradient is taken as 0, so it is finite everywhere.
+pub fn add_grad(a: &[f32], b: &[f32], metric: Metric, d: f64, coef: f64, ga: &mut [f64], gb: &mut [f64]) {
+    if coef == 0.0 {
+        return;
+    }
+    match metric {
+        Metric::SqEuclidean | Metric::Euclidean => {
+            let s = if metric == Metric::SqEuclidean {
+                2.0 * coef
+            } else if d > 0.0 {
+                coef / d
+            } else {
+                return;
+            };
+            for t in 0..a.len() {
+                let g = s * (a[t] as f64 - b[t] as f64);
+                ga[t] += g;
+                gb[t] -= g;
+            }
+        }
+        Metric::Dot => {
+            for t in 0..a.len() {
+                ga[t] -= coef * b[t] as f64;
+                gb[t] -= coef * a[t] as f64;
+            }
+        }
+        Metric::Cosine => {
+            let (na, nb) = (sq_norm(a).sqrt(), sq_norm(b).sqrt());
+            if na == 0.0 || nb == 0.0 {
+                return;
+            }
+            // d = 1 − cos, cos = a·b/(|a||b|):  ∂d/∂a = −(b/(|a||b|) − cos·a/|a|²)
+            let cos = dot(a, b) / (na * nb);
+            let inv = 1.0 / (na * nb);
+            for t in 0..a.len() {
+                let (x, y) = (a[t] as f64, b[t] as f64);
+                ga[t] -= coef * (y * inv - cos * x / (na * na));
+                gb[t] -= coef * (x * inv - cos * y / (nb * nb));
+            }
+        }
+    }
+}
+
+/// Rows divided by their L2 norm; zero rows stay zero.
+pub fn normalize_rows(data: &[f32], cols: usize) -> Vec<f32> {
+    let mut out = data.to_vec();
+    if cols == 0 {
+        return out;
+    }
+    for row in out.chunks_mut(cols) {
+        let n = sq_norm(row).sqrt();
+        if n > 0.0 {
+            for v in row.iter_mut() {
+                *v = (*v as f64 / n) as f32;
+            }
+        }
+    }
+    out
+}
+
+/// Turns gradients with respect to normalised rows y = x/‖x‖ into gradients with respect to
+/// x, in place: dL/dx = (g − (g·y) y) / ‖x‖; 0 for a zero row.
+pub fn normalize_backward(x: &[f32], cols: usize, grad: &mut [f64]) {
+    if cols == 0 {
+        return;
+    }
+    for (row, g) in x.chunks(cols).zip(grad.chunks_mut(cols)) {
+        let n = sq_norm(row).sqrt();
+        if n == 0.0 {
+            g.iter_mut().for_each(|v| *v = 0.0);
+            continue;
+        }
+        let gy: f64 = g.iter().zip(row).map(|(&gv, &xv)| gv * xv as f64 / n).sum();
+        for (gv, &xv) in g.iter_mut().zip(row) {
+            *gv = (*gv - gy * xv as f64 / n) / n;
+        }
+    }
+}

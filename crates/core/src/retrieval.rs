@@ -1,0 +1,148 @@
+//! Retrieval metrics as pytorch-metric-learning's AccuracyCalculator defines them.
+use crate::distance::{blocks, full_row_block, Distances};
+use crate::select::Ranked;
+use crate::{MatRef, Metric};
+use rayon::prelude::*;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Retrieval {
+    pub precision_at_1: f64,
+    pub r_precision: f64,
+    pub map_at_r: f64,
+    pub mrr: f64,
+    pub recall_at_k: f64,
+    pub precision_at_k: f64,
+    /// Queries kept (those with at least one relevant reference).
+    pub queries: usize,
+}
+
+/// `reference = None`: queries searched against themselves, self excluded.
+/// `k` is clamped to the number of candidates a query has.
+pub fn retrieval_metrics(
+    queries: MatRef,
+    query_labels: &[i32],
+    reference: Option<(MatRef, &[i32])>,
+    k: usize,
+    metric: Metric,
+    normalize: bool,
+) -> Retrieval {
+    let self_mode = reference.is_none();
+    let ref_labels = reference.map_or(query_labels, |r| r.1);
+    let dist = Distances::new(queries, reference.map(|r| r.0), metric, normalize);
+    let n = dist.cols();
+    let candidates = if self_mode { n.saturating_sub(1) } else { n };
+    let mut counts: HashMap<i32, usize> = HashMap::new();
+    for &l in ref_labels {
+        *counts.entry(l).or_default() += 1;
+    }
+    let relevant = |q: usize| {
+        let c = counts.get(&query_labels[q]).copied().unwrap_or(0);
+        if self_mode { c - 1 } else { c }
+    };
+    let r_max = (0..dist.rows()).map(relevant).max().unwrap_or(0);
+    let k = k.min(candidates);
+    let window = r_max.max(k).min(candidates);
+
+    let block = full_row_block(dist.rows(), n);
+    let sums: Vec<Sums> = blocks(dist.rows(), block)
+        .into_par_iter()
+        .map(|(r0, r1)| {
+            let mut rows = vec![0.0f32; (r1 - r0) * n];
+            dist.tile(r0, r1, 0, n, &mut rows);
+            let mut s = Sums::default();
+            let mut ranked = Vec::with_capacity(n);
+            for q in r0..r1 {
+                let r = relevant(q);
+                if r == 0 {
+                    continue;
+                }
+                ranked.clear();
+                let row = &rows[(q - r0) * n..(q - r0 + 1) * n];
+                ranked.extend(
+                    row.iter().enumerate().filter(|&(j, _)| !(self_mode && j == q)).map(|(j, &d)| Ranked { d, i: j as u32 }),
+                );
+                let is_rel = |c: &Ranked| ref_labels[c.i as usize] == query_labels[q];
+                s.add(&query_metrics(&mut ranked, r, k, window, is_rel));
+            }
+            s
+        })
+        .collect();
+    let total = sums.iter().fold(Sums::default(), |mut acc, s| {
+        acc.add_sums(s);
+        acc
+    });
+    total.mean()
+}
+
+/// One query's metrics, each in [0, 1].
+#[derive(Default)]
+struct QueryMetrics {
+    p1: f64,
+    r_precision: f64,
+    map_at_r: f64,
+    mrr: f64,
+    recall_k: f64,
+    precision_k: f64,
+}
+
+/// `ranked`: every candidate of one query, in any order (it is partly sorted here); `r`
+/// relevant among them. Only the first max(r, k) are sorted, and the rank of the first
+/// relevant comes from one counting pass, so a query costs O(n + r log r).
+fn query_metrics(ranked: &mut [Ranked], r: usize, k: usize, window: usize, is_rel: impl Fn(&Ranked) -> bool) -> QueryMetrics {
+    let first_relevant = ranked.iter().filter(|c| is_rel(c)).min_by(|a, b| a.order(b)).copied().expect("r > 0");
+    let rank = 1 + ranked.iter().filter(|c| c.before(&first_relevant)).count();
+    let head = r.max(k).min(ranked.len());
+    if head < ranked.len() {
+        ranked.select_nth_unstable_by(head, |a, b| a.order(b));
+    }
+    let top = &mut ranked[..head];
+    top.sort_unstable_by(|a, b| a.order(b));
+    let (mut hits, mut ap) = (0usize, 0.0f64);
+    for (i, c) in top[..r].iter().enumerate() {
+        if is_rel(c) {
+            hits += 1;
+            ap += hits as f64 / (i + 1) as f64;
+        }
+    }
+    let hits_k = top[..k].iter().filter(|c| is_rel(c)).count();
+    QueryMetrics {
+        p1: f64::from(u8::from(is_rel(&top[0]))),
+        r_precision: hits as f64 / r as f64,
+        map_at_r: ap / r as f64,
+        mrr: if rank <= window { 1.0 / rank as f64 } else { 0.0 },
+        recall_k: f64::from(u8::from(hits_k > 0)),
+        precision_k: if k > 0 { hits_k as f64 / k as f64 } else { 0.0 },
+    }
+}
+
+/// Running sums of the per-query metrics.
+#[derive(Default)]
+struct Sums {
+    m: [f64; 6],
+    queries: usize,
+}
+
+impl Sums {
+    fn add(&mut self, q: &QueryMetrics) {
+        let v = [q.p1, q.r_precision, q.map_at_r, q.mrr, q.recall_k, q.precision_k];
+        self.m.iter_mut().zip(v).for_each(|(s, x)| *s += x);
+        self.queries += 1;
+    }
+    fn add_sums(&mut self, o: &Sums) {
+        self.m.iter_mut().zip(o.m).for_each(|(s, x)| *s += x);
+        self.queries += o.queries;
+    }
+    fn mean(&self) -> Retrieval {
+        let q = self.queries.max(1) as f64;
+        Retrieval {
+            precision_at_1: self.m[0] / q,
+            r_precision: self.m[1] / q,
+            map_at_r: self.m[2] / q,
+            mrr: self.m[3] / q,
+            recall_at_k: self.m[4] / q,
+            precision_at_k: self.m[5] / q,
+            queries: self.queries,
+        }
+    }
+}
