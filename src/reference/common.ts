@@ -1,0 +1,25 @@
+/**
+ * Per-triplet pieces shared by `tripletLoss` and `tripletMarginLoss` (spec/SEMANTICS.md "Losses"):
+ * the hinge max(0, x + α) of FaceNet (Schroff et al. 2015) or the soft margin softplus(x) of
+ * Hermans et al. 2017, where x = d(a,p) − d(a,n), and their derivatives in x.
+ */
+
+/** log(1 + e^x) without overflow: x + log1p(e^−x) for x > 0. */
+export function softplus(x: number): number {
+  return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x))
+}
+
+/** d softplus / dx = 1 / (1 + e^−x), evaluated on the side where exp cannot overflow. */
+export function sigmoid(x: number): number {
+  if (x >= 0) return 1 / (1 + Math.exp(-x))
+  const e = Math.exp(x)
+  return e / (1 + e)
+}
+
+/** The loss of one triplet and its derivative with respect to x = d(a,p) − d(a,n). */
+export function tripletTerm(x: number, margin: number, softMargin: boolean): { loss: number; slope: number } {
+  if (softMargin) return { loss: softplus(x), slope: sigmoid(x) }
+  const loss = Math.max(0, x + margin)
+  // At the kink (loss exactly 0) the gradient is 0: only triplets with loss > 0 contribute.
+  return { loss, slope: loss > 0 ? 1 : 0 }
+}

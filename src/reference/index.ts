@@ -1,0 +1,24 @@
+/**
+ * The pure-TypeScript reference backend (device 'js'): every op of `Backend` written plainly,
+ * in float64 with float32 results, as API.md and spec/SEMANTICS.md define it. It is the oracle
+ * the native backends are tested against, so it favours being obviously right over being fast.
+ * Inputs are assumed already checked by the public layer (src/*.ts).
+ */
+import type { Backend } from '../backend'
+import { pairwiseDistances } from './pairwise'
+import { knn } from './knn'
+import { mineTriplets } from './mining'
+import { tripletLoss } from './loss'
+import { tripletMarginLoss } from './marginLoss'
+import { retrievalMetrics } from './retrieval'
+
+export const reference: Backend = {
+  pairwiseDistances,
+  knn,
+  mineTriplets,
+  tripletLoss,
+  tripletMarginLoss,
+  retrievalMetrics,
+}
+
+export { distance, distanceGrad, normalizeRows, normalizeBackward } from './distance'

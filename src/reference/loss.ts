@@ -1,0 +1,91 @@
+/**
+ * Triplet loss over a labelled batch with its gradient in closed form (API.md `tripletLoss`).
+ *
+ * Triplets come from a mining strategy (./mining.ts) or are given. For each (a, p, n) the
+ * distances are recomputed directly in float64 (spec/SEMANTICS.md "Losses"):
+ *   dap = d(a,p), dan = d(a,n); with swap (Balntas et al. 2016) dan := min(dan, d(p,n)),
+ *   keeping d(a,n) on a tie;
+ *   loss = max(0, dap − dan + α) (FaceNet hinge) or softplus(dap − dan) (soft margin,
+ *   Hermans et al. 2017).
+ * Reductions: mean (÷ triplets), sum, mean-active (÷ triplets with loss > 0). With no triplet,
+ * or no active one under mean-active, the loss is 0 and the gradient is all zeros.
+ * With normalize the rows are L2-normalised first and the gradient flows back through it.
+ */
+import type { LossOptions, LossResult } from '../backend'
+import { distance, distanceGrad, normalizeBackward, normalizeRows, parseMetric } from './distance'
+import { mineTriplets } from './mining'
+import { tripletTerm } from './common'
+
+type Reduction = 'mean' | 'sum' | 'mean-active'
+
+function parseReduction(reduction: string): Reduction {
+  if (reduction === 'mean' || reduction === 'sum' || reduction === 'mean-active') return reduction
+  throw new Error(`unknown reduction '${reduction}'`)
+}
+
+export function tripletLoss(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts: LossOptions): LossResult {
+  const metric = parseMetric(opts.metric)
+  const reduction = parseReduction(opts.reduction)
+  let triplets = opts.triplets
+  if (triplets === undefined) {
+    if (opts.strategy === undefined) throw new Error('tripletLoss needs a mining strategy or triplets')
+    triplets = mineTriplets(x, rows, cols, labels, {
+      strategy: opts.strategy, margin: opts.margin, metric, normalize: opts.normalize, maxTriplets: opts.maxTriplets,
+    })
+  }
+  const { anchor, positive, negative } = triplets
+  const count = anchor.length
+  if (positive.length !== count || negative.length !== count) {
+    throw new Error('triplets: anchor, positive and negative must have the same length')
+  }
+  for (let t = 0; t < count; t++) {
+    for (const i of [anchor[t], positive[t], negative[t]]) {
+      if (!(i >= 0 && i < rows)) throw new Error(`triplets: index ${i} is out of range for ${rows} rows`)
+    }
+  }
+
+  const e = opts.normalize ? normalizeRows(x, rows, cols) : x
+  // Pass 1: every triplet's loss and slope (the reduction's divisor needs the active count).
+  const losses = new Float64Array(count)
+  const slopes = new Float64Array(count)
+  const swapped = new Uint8Array(count)
+  let total = 0
+  let active = 0
+  for (let t = 0; t < count; t++) {
+    const a = anchor[t] * cols
+    const p = positive[t] * cols
+    const n = negative[t] * cols
+    const dap = distance(e, a, e, p, cols, metric)
+    let dan = distance(e, a, e, n, cols, metric)
+    if (opts.swap) {
+      const dpn = distance(e, p, e, n, cols, metric)
+      if (dpn < dan) {
+        dan = dpn
+        swapped[t] = 1
+      }
+    }
+    const { loss, slope } = tripletTerm(dap - dan, opts.margin, opts.softMargin)
+    losses[t] = loss
+    slopes[t] = slope
+    total += loss
+    if (loss > 0) active++
+  }
+
+  const divisor = reduction === 'sum' ? 1 : reduction === 'mean' ? count : active
+  const g = new Float64Array(rows * cols)
+  if (divisor === 0) return { loss: 0, grad: new Float32Array(rows * cols), triplets: count, active }
+
+  // Pass 2: ∂loss/∂x = (slope / divisor)·(∂dap − ∂dan), dan taken through the pair actually used.
+  for (let t = 0; t < count; t++) {
+    const c = slopes[t] / divisor
+    if (c === 0) continue
+    const a = anchor[t] * cols
+    const p = positive[t] * cols
+    const n = negative[t] * cols
+    distanceGrad(e, a, e, p, cols, metric, c, g, a, g, p)
+    const near = swapped[t] ? p : a
+    distanceGrad(e, near, e, n, cols, metric, -c, g, near, g, n)
+  }
+  const grad = opts.normalize ? normalizeBackward(x, rows, cols, g) : g
+  return { loss: total / divisor, grad: Float32Array.from(grad), triplets: count, active }
+}
