@@ -1,0 +1,20 @@
+/**
+ * tripletkit: triplet loss, online triplet mining, exact k-NN and retrieval metrics for Node.js,
+ * on a Rust core with a pure-TypeScript reference. The public API (v1) is exactly what this
+ * file exports; see API.md.
+ */
+
+export { matrix } from './src/matrix'
+export { backends } from './src/device'
+export { pairwiseDistances, pairwiseDistancesSync } from './src/pairwise'
+export { knn, knnSync } from './src/knn'
+export { mineTriplets, mineTripletsSync } from './src/mining'
+export { tripletLoss, tripletLossSync } from './src/loss'
+export { tripletMarginLoss, tripletMarginLossSync } from './src/marginLoss'
+export { retrievalMetrics, retrievalMetricsSync } from './src/retrieval'
+export type {
+  AbortOptions, BackendsInfo, Device, KnnOptions, KnnResult, Labels, LossReduction, LossResult, MarginLossReduction,
+  Matrix, MatrixLike, Metric, MetricOptions, MineTripletsOptions, PairwiseDistancesOptions, RetrievalMetrics,
+  RetrievalMetricsOptions, Strategy, TripletLossOptions, TripletMarginLossOptions, TripletMarginLossResult, Triplets,
+  TripletsLike,
+} from './src/types'

@@ -1,0 +1,117 @@
+/** tripletLoss: the triplet loss of a labelled batch, with its gradient, over mined or given triplets. */
+
+import type { LossOptions as BackendLossOptions, TripletsResult } from './backend'
+import { resolveDevice } from './device'
+import { toMatrix } from './matrix'
+import { checkMaxTriplets, DEFAULT_MARGIN } from './mining'
+import { execAsync, execSync, expectLength, type Plan } from './run'
+import type { Labels, LossResult, MatrixLike, TripletLossOptions } from './types'
+import {
+  LOSS_REDUCTIONS, STRATEGIES, checkBoolean, checkCommon, checkEnum, checkFinite, checkInteger, checkOptions,
+  checkStrategy, describe, toIndices, toLabels,
+} from './validate'
+
+/**
+ * Checks a caller's triplets against the embeddings and labels: three index arrays of one
+ * length, every index a row, and every triplet valid (a ≠ p, same label for a and p, another
+ * label for n), so that a backend never sees a triplet API.md calls invalid.
+ */
+function toTriplets(value: unknown, rows: number, labels: Int32Array): TripletsResult {
+  const t = value as { anchor?: unknown; positive?: unknown; negative?: unknown; length?: unknown }
+  const bound = `the rows of embeddings: ${rows}`
+  const anchor = toIndices(t.anchor, 'opts.mining.anchor', rows, bound)
+  const positive = toIndices(t.positive, 'opts.mining.positive', rows, bound)
+  const negative = toIndices(t.negative, 'opts.mining.negative', rows, bound)
+  const n = anchor.length
+  for (const [arr, name] of [[positive, 'positive'], [negative, 'negative']] as const) {
+    if (arr.length !== n) {
+      throw new RangeError(`opts.mining.${name}: expected ${n} indices (the length of opts.mining.anchor), received ${arr.length}`)
+    }
+  }
+  if (t.length !== undefined) checkInteger(t.length, 'opts.mining.length', n, n, `${n} (the length of the index arrays)`)
+  for (let i = 0; i < n; i++) {
+    const a = anchor[i], p = positive[i], ng = negative[i]
+    const at = `opts.mining: triplet ${i} (anchor ${a}, positive ${p}, negative ${ng})`
+    if (a === p) throw new RangeError(`${at}: expected anchor ≠ positive, received the same row twice`)
+    if (labels[a] !== labels[p]) {
+      throw new RangeError(`${at}: expected the positive to have the anchor's label ${labels[a]}, received label ${labels[p]}`)
+    }
+    if (labels[ng] === labels[a]) {
+      throw new RangeError(`${at}: expected the negative to have a label other than the anchor's ${labels[a]}, received the same label`)
+    }
+  }
+  return { anchor, positive, negative }
+}
+
+function plan(embeddings: MatrixLike, labels: Labels, opts: TripletLossOptions | undefined): Plan<'tripletLoss', LossResult> {
+  const x = toMatrix(embeddings, 'embeddings')
+  const y = toLabels(labels, 'labels', x.rows, 'embeddings')
+  const o = checkOptions(opts)
+  let strategy: string | undefined
+  let triplets: TripletsResult | undefined
+  if (o.mining === undefined || typeof o.mining === 'string') {
+    strategy = checkStrategy(o.mining, 'opts.mining', 'batch-hard')
+  } else if (typeof o.mining === 'object' && o.mining !== null && !Array.isArray(o.mining)) {
+    triplets = toTriplets(o.mining, x.rows, y)
+  } else {
+    throw new TypeError(`opts.mining: expected one of ${STRATEGIES.map((s) => `'${s}'`).join(', ')} or a Triplets object ` +
+      `({ anchor, positive, negative }), received ${describe(o.mining)}`)
+  }
+  const margin = checkFinite(o.margin, 'opts.margin', DEFAULT_MARGIN)
+  const softMargin = checkBoolean(o.softMargin, 'opts.softMargin', false)
+  const swap = checkBoolean(o.swap, 'opts.swap', false)
+  const reduction = checkEnum(o.reduction, 'opts.reduction', LOSS_REDUCTIONS, 'mean')
+  const maxTriplets = checkMaxTriplets(o.maxTriplets, 'opts.maxTriplets', strategy !== undefined && strategy !== 'batch-hard')
+  const common = checkCommon(o)
+  const target = resolveDevice(common.device)
+  const { rows, cols } = x
+  const backendOpts: BackendLossOptions = {
+    metric: common.metric, normalize: common.normalize, margin, softMargin, swap, reduction, maxTriplets,
+    ...(triplets !== undefined ? { triplets } : { strategy }),
+  }
+  // No rows, or no given triplet: API.md fixes the answer (loss 0, zero gradient).
+  const empty: LossResult | undefined = rows === 0 || triplets?.anchor.length === 0
+    ? { loss: 0, grad: { data: new Float32Array(rows * cols), rows, cols }, triplets: 0, active: 0 }
+    : undefined
+  return {
+    target,
+    op: 'tripletLoss',
+    args: [x.data, rows, cols, y, backendOpts],
+    signal: common.signal,
+    shape: (r) => ({
+      loss: r.loss,
+      grad: { data: expectLength(r.grad, rows * cols, 'a gradient'), rows, cols },
+      triplets: r.triplets,
+      active: r.active,
+    }),
+    empty,
+  }
+}
+
+/**
+ * The triplet loss of a labelled batch and its gradient with respect to the embeddings.
+ * Per triplet: the hinge max(0, d(a,p) − d(a,n) + α), or with `softMargin`
+ * softplus(d(a,p) − d(a,n)); `swap` uses min(d(a,n), d(p,n)) as the negative distance.
+ * Reduced by `reduction`: 'mean' (default), 'sum' or 'mean-active' (mean over losses > 0).
+ * With no triplet (or no active one under 'mean-active') the loss is 0 and the gradient zeros.
+ *
+ * Runs off the main thread; see {@link tripletLossSync}.
+ *
+ * @param embeddings - `rows × d` embeddings.
+ * @param labels - one class id per row.
+ * @param opts - `mining` (a strategy, default 'batch-hard', or a Triplets object used as is),
+ *   `margin` (α, default 0.2), `softMargin`, `swap`, `reduction`, `metric` (default
+ *   'euclidean'), `normalize`, `maxTriplets`, `device`, `signal`.
+ * @throws TypeError / RangeError (as a rejection) for bad input, including invalid given
+ *   triplets; Error when `device` cannot run.
+ * @example
+ * const { loss, grad } = await tripletLoss(batch, labels, { mining: 'batch-hard', margin: 0.2 })
+ */
+export async function tripletLoss(embeddings: MatrixLike, labels: Labels, opts?: TripletLossOptions): Promise<LossResult> {
+  return execAsync(plan(embeddings, labels, opts))
+}
+
+/** Synchronous twin of {@link tripletLoss}: same arguments, returns the result directly. */
+export function tripletLossSync(embeddings: MatrixLike, labels: Labels, opts?: TripletLossOptions): LossResult {
+  return execSync(plan(embeddings, labels, opts))
+}

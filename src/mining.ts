@@ -1,0 +1,88 @@
+/** mineTriplets: online triplet mining over one batch of labelled embeddings. */
+
+import { freemem } from 'node:os'
+import type { TripletsResult } from './backend'
+import { resolveDevice } from './device'
+import { toMatrix } from './matrix'
+import { execAsync, execSync, expectLength, type Plan } from './run'
+import type { Labels, MatrixLike, MineTripletsOptions, Triplets } from './types'
+import { checkCommon, checkFinite, checkInteger, checkOptions, checkStrategy, toLabels } from './validate'
+
+const INT32_MAX = 2 ** 31 - 1
+/** α when the caller gives none (API.md). */
+export const DEFAULT_MARGIN = 0.2
+
+/**
+ * The effective `maxTriplets` (SEMANTICS.md): `min(2**31 − 1, floor(os.freemem() / 32))`, read
+ * at call time (32 bytes is a generous cost per triplet while a set is built); the option may
+ * lower it but not raise it. `needsMemoryLimit: false` (batch-hard, or given triplets, which
+ * never exceed the batch size) skips the os.freemem() call, a file read on Linux.
+ */
+export function checkMaxTriplets(value: unknown, name: string, needsMemoryLimit = true): number {
+  const limit = needsMemoryLimit ? Math.min(INT32_MAX, Math.floor(freemem() / 32)) : INT32_MAX
+  if (value === undefined) return limit
+  return Math.min(limit, checkInteger(value, name, 0, INT32_MAX))
+}
+
+/** Internal: backend triplets → the public {@link Triplets}, with matching lengths checked. */
+export function toPublicTriplets(t: TripletsResult): Triplets {
+  const n = t.anchor?.length
+  return {
+    anchor: expectLength(t.anchor, n, 'anchor indices'),
+    positive: expectLength(t.positive, n, 'positive indices'),
+    negative: expectLength(t.negative, n, 'negative indices'),
+    length: n,
+  }
+}
+
+function plan(embeddings: MatrixLike, labels: Labels, opts: MineTripletsOptions): Plan<'mineTriplets', Triplets> {
+  const x = toMatrix(embeddings, 'embeddings')
+  const y = toLabels(labels, 'labels', x.rows, 'embeddings')
+  const o = checkOptions(opts, 'opts', true)
+  const strategy = checkStrategy(o.strategy, 'opts.strategy')
+  const margin = checkFinite(o.margin, 'opts.margin', DEFAULT_MARGIN)
+  const maxTriplets = checkMaxTriplets(o.maxTriplets, 'opts.maxTriplets', strategy !== 'batch-hard')
+  const common = checkCommon(o)
+  const target = resolveDevice(common.device)
+  const empty = x.rows === 0
+    ? { anchor: new Int32Array(0), positive: new Int32Array(0), negative: new Int32Array(0), length: 0 }
+    : undefined
+  return {
+    target,
+    op: 'mineTriplets',
+    args: [x.data, x.rows, x.cols, y, { metric: common.metric, normalize: common.normalize, strategy, margin, maxTriplets }],
+    signal: common.signal,
+    shape: toPublicTriplets,
+    empty,
+  }
+}
+
+/**
+ * Mines triplets (a, p, n) from labelled embeddings: a ≠ p, label[a] = label[p],
+ * label[n] ≠ label[a]. With m = d(a,n) − d(a,p) and margin α: `all` every valid triplet,
+ * `violating` m ≤ α, `hard` m ≤ 0, `semihard` 0 < m ≤ α, `easy` m > α (ascending by (a, p, n));
+ * `batch-hard` one triplet per anchor with the farthest positive and nearest negative
+ * (ascending anchor); `batch-semihard` one per positive pair (a, p): the nearest negative
+ * farther than p, else the farthest negative (ascending (a, p)). Ties go to the lower index.
+ *
+ * The set strategies can be cubic in the batch size: past `maxTriplets` they reject with a
+ * RangeError (message starting 'TooManyTriplets: ') instead of exhausting memory.
+ * Runs off the main thread; see {@link mineTripletsSync}.
+ *
+ * @param embeddings - `rows × d` embeddings.
+ * @param labels - one class id per row.
+ * @param opts - `strategy` (required), `margin` (α, default 0.2), `metric` (default
+ *   'euclidean'), `normalize`, `maxTriplets`, `device`, `signal`.
+ * @throws TypeError / RangeError (as a rejection) for bad input; Error when `device` cannot run.
+ * @example
+ * const t = await mineTriplets(x, labels, { strategy: 'semihard', margin: 0.3 })
+ * for (let i = 0; i < t.length; i++) use(t.anchor[i], t.positive[i], t.negative[i])
+ */
+export async function mineTriplets(embeddings: MatrixLike, labels: Labels, opts: MineTripletsOptions): Promise<Triplets> {
+  return execAsync(plan(embeddings, labels, opts))
+}
+
+/** Synchronous twin of {@link mineTriplets}: same arguments, returns the triplets directly. */
+export function mineTripletsSync(embeddings: MatrixLike, labels: Labels, opts: MineTripletsOptions): Triplets {
+  return execSync(plan(embeddings, labels, opts))
+}

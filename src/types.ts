@@ -1,0 +1,234 @@
+/**
+ * The public types of tripletkit, spelled as in API.md (v1). Everything here is re-exported
+ * from the package entry; the backend-facing types live in `./backend` and are internal.
+ */
+
+/**
+ * A dense, row-major float32 matrix: element (i, j) is `data[i * cols + j]`.
+ * Build one with {@link matrix} or pass your own `{ data, rows, cols }` object.
+ */
+export interface Matrix {
+  /** The values, row after row; `data.length === rows * cols`. */
+  readonly data: Float32Array
+  /** Number of rows (embeddings). */
+  readonly rows: number
+  /** Number of columns (the embedding dimension). */
+  readonly cols: number
+}
+
+/**
+ * Anything a function accepts where it wants a matrix: a {@link Matrix} (used as is, no copy)
+ * or an array of equal-length rows (copied once into a Float32Array).
+ */
+export type MatrixLike = Matrix | readonly (readonly number[])[]
+
+/**
+ * Class ids, one per row: an Int32Array (used as is) or an array of integers in the int32
+ * range (copied). Any values are allowed, negative ones too; only equality matters.
+ */
+export type Labels = Int32Array | readonly number[]
+
+/**
+ * A distance (smaller = closer): `euclidean` ‖a−b‖₂, `sqeuclidean` ‖a−b‖₂²,
+ * `cosine` 1 − a·b/(‖a‖‖b‖) (1 when either vector is zero), `dot` −a·b.
+ */
+export type Metric = 'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'
+
+/**
+ * Where the work runs. `'auto'` (default) picks CUDA when usable, else the native CPU backend,
+ * else the pure-TypeScript reference `'js'`. Naming a device that cannot run is an error.
+ */
+export type Device = 'auto' | 'cuda' | 'cpu' | 'js'
+
+/**
+ * How triplets are mined. With m = d(a,n) − d(a,p) and margin α: `all` every valid triplet,
+ * `violating` m ≤ α, `hard` m ≤ 0, `semihard` 0 < m ≤ α, `easy` m > α; `batch-hard` one triplet
+ * per anchor (hardest positive, hardest negative); `batch-semihard` one per positive pair
+ * (FaceNet / TensorFlow Addons' TripletSemiHardLoss).
+ */
+export type Strategy = 'all' | 'violating' | 'hard' | 'semihard' | 'easy' | 'batch-hard' | 'batch-semihard'
+
+/** A list of triplets as three parallel index arrays (row indices into the embeddings). */
+export interface Triplets {
+  /** Anchor row of each triplet. */
+  anchor: Int32Array
+  /** Positive row (same label as the anchor, a different row). */
+  positive: Int32Array
+  /** Negative row (a different label from the anchor). */
+  negative: Int32Array
+  /** Number of triplets; equals the length of each array. */
+  length: number
+}
+
+/**
+ * Triplets as a caller may write them: the arrays may also be plain number arrays and
+ * `length` may be left out. Accepted wherever {@link Triplets} is accepted as input.
+ */
+export interface TripletsLike {
+  /** Anchor row of each triplet. */
+  readonly anchor: Int32Array | readonly number[]
+  /** Positive row of each triplet. */
+  readonly positive: Int32Array | readonly number[]
+  /** Negative row of each triplet. */
+  readonly negative: Int32Array | readonly number[]
+  /** When given, must equal the length of each array. */
+  readonly length?: number
+}
+
+/** Reduction of {@link tripletLoss}: `mean-active` is the mean over the triplets whose loss is > 0. */
+export type LossReduction = 'mean' | 'sum' | 'mean-active'
+
+/** Reduction of {@link tripletMarginLoss}: `none` reports the sum as `loss` and each row's own gradient. */
+export type MarginLossReduction = 'mean' | 'sum' | 'none'
+
+/** Options shared by every function that computes distances. */
+export interface MetricOptions {
+  /** The distance; default `'euclidean'`. */
+  metric?: Metric
+  /** L2-normalize every embedding first (gradients flow through it); default `false`. */
+  normalize?: boolean
+  /** Where to run; default `'auto'`. */
+  device?: Device
+}
+
+/** Options shared by every async function. */
+export interface AbortOptions {
+  /**
+   * Aborting rejects the promise at once with a DOMException named 'AbortError' and drops the
+   * result; work not yet started is not started. The `…Sync` twins throw that error when the
+   * signal is already aborted (or is aborted from an `onProgress` callback).
+   */
+  signal?: AbortSignal
+}
+
+/** Options of {@link pairwiseDistances}. */
+export interface PairwiseDistancesOptions extends MetricOptions, AbortOptions {}
+
+/** Options of {@link knn}. */
+export interface KnnOptions extends MetricOptions, AbortOptions {
+  /** Neighbours per query: an integer from 1 to the corpus size (corpus size − 1 with `excludeSelf`). */
+  k: number
+  /** Query i never returns corpus index i (for a set searched against itself); default `false`. */
+  excludeSelf?: boolean
+  /**
+   * Query rows per backend call. Default: enough rows for about 64 MB of distances,
+   * `max(1, min(4096, floor(16_777_216 / corpusRows)))`.
+   */
+  batchSize?: number
+  /** Called after each batch with the query rows done so far and the total. */
+  onProgress?: (done: number, total: number) => void
+}
+
+/** Result of {@link knn}: row-major `rows × k`, each row ascending by distance (ties to the lower index). */
+export interface KnnResult {
+  /** Corpus index of each neighbour. */
+  indices: Int32Array
+  /** Distance to each neighbour. */
+  distances: Float32Array
+  /** Number of queries. */
+  rows: number
+  /** Neighbours per query. */
+  k: number
+}
+
+/** Options of {@link mineTriplets}. */
+export interface MineTripletsOptions extends MetricOptions, AbortOptions {
+  /** The mining strategy (required). */
+  strategy: Strategy
+  /** α, default 0.2. */
+  margin?: number
+  /**
+   * Set strategies (`all`, `violating`, `hard`, `semihard`, `easy`) fail with a RangeError rather
+   * than produce more triplets than this. Default and upper bound:
+   * `min(2**31 − 1, floor(os.freemem() / 32))` at call time.
+   */
+  maxTriplets?: number
+}
+
+/** Options of {@link tripletLoss}. */
+export interface TripletLossOptions extends MetricOptions, AbortOptions {
+  /** Default `'batch-hard'`; a {@link Triplets} object uses exactly those triplets. */
+  mining?: Strategy | Triplets | TripletsLike
+  /** α, default 0.2, used by the mining strategy and the hinge. */
+  margin?: number
+  /** softplus(d(a,p) − d(a,n)) instead of the hinge (α still mines); default `false`. */
+  softMargin?: boolean
+  /** d(a,n) := min(d(a,n), d(p,n)) (Balntas et al. 2016); default `false`. */
+  swap?: boolean
+  /** Default `'mean'`. */
+  reduction?: LossReduction
+  /** As {@link MineTripletsOptions.maxTriplets}, for set strategies. */
+  maxTriplets?: number
+}
+
+/** Result of {@link tripletLoss}. */
+export interface LossResult {
+  /** The reduced loss. */
+  loss: number
+  /** dLoss/dEmbeddings, same shape as the embeddings. */
+  grad: Matrix
+  /** Triplets the loss was computed over. */
+  triplets: number
+  /** Of those, triplets with a loss > 0. */
+  active: number
+}
+
+/** Options of {@link tripletMarginLoss}. */
+export interface TripletMarginLossOptions extends MetricOptions, AbortOptions {
+  /** α, default 0.2. */
+  margin?: number
+  /** softplus(d(a,p) − d(a,n)) instead of the hinge; default `false`. */
+  softMargin?: boolean
+  /** d(a,n) := min(d(a,n), d(p,n)); default `false`. */
+  swap?: boolean
+  /** Default `'mean'`. */
+  reduction?: MarginLossReduction
+}
+
+/** Result of {@link tripletMarginLoss}. */
+export interface TripletMarginLossResult {
+  /** The reduced loss (`none`: the sum). */
+  loss: number
+  /** Every triplet's own loss, whatever the reduction. */
+  losses: Float32Array
+  /** Gradients of `loss` with respect to each input, same shapes as the inputs. */
+  grad: { anchor: Matrix; positive: Matrix; negative: Matrix }
+}
+
+/** Options of {@link retrievalMetrics}. */
+export interface RetrievalMetricsOptions extends MetricOptions, AbortOptions {
+  /** References to search; omitted: the queries are searched against themselves, self excluded. */
+  reference?: MatrixLike
+  /** Labels of `reference`; required exactly when `reference` is given. */
+  referenceLabels?: Labels
+  /** k for `recallAtK` and `precisionAtK`; default 10. */
+  k?: number
+}
+
+/** Result of {@link retrievalMetrics} (definitions of pytorch-metric-learning's AccuracyCalculator). */
+export interface RetrievalMetrics {
+  /** Fraction of queries whose first result is relevant. */
+  precisionAt1: number
+  /** Mean relevant fraction of the first R results. */
+  rPrecision: number
+  /** Mean average precision at R. */
+  mapAtR: number
+  /** Mean reciprocal rank of the first relevant result. */
+  mrr: number
+  /** Fraction of queries with at least one relevant result in the first k. */
+  recallAtK: number
+  /** Mean relevant fraction of the first k results. */
+  precisionAtK: number
+  /** Queries kept (those with at least one relevant reference). */
+  queries: number
+}
+
+/** What {@link backends} reports about each device. */
+export interface BackendsInfo {
+  /** The CUDA backend; `reason` says why it is unavailable. */
+  cuda: { available: boolean; device?: string; reason?: string }
+  /** The native CPU backend; `threads` when available, `reason` (the load error) when not. */
+  cpu: { available: boolean; threads?: number; reason?: string }
+  /** The pure-TypeScript reference: always available. */
+  js: { available: true }
+}
