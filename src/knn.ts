@@ -10,7 +10,7 @@ import { abortError } from './errors'
 import { checkSameCols, sharedCols, toMatrix } from './matrix'
 import { expectLength, runSync, startOp, withSignal } from './run'
 import type { KnnOptions, KnnResult, Matrix, MatrixLike } from './types'
-import { checkBoolean, checkCallback, checkCommon, checkInteger, checkOptions, checkPositiveInteger } from './validate'
+import { checkBoolean, checkCallback, checkCommon, checkInteger, checkOptions, checkPositiveInteger, checkResultSize } from './validate'
 
 /** Distances per batch for the default batch size: 16 Mi float32 values = 64 MB. */
 const BATCH_DISTANCES = 16_777_216
@@ -46,6 +46,7 @@ function prepare(queries: MatrixLike, corpus: MatrixLike, opts: KnnOptions): Knn
   }
   checkInteger(k, 'opts.k', 1, maxK,
     `an integer from 1 to ${maxK} (${excludeSelf ? 'corpus rows − 1, because of excludeSelf' : 'the corpus rows'})`)
+  checkResultSize(q.rows * k, 8, `opts.k: ${q.rows} queries × k = ${k} neighbours`, 'ask for fewer neighbours or fewer queries at once')
   const defaultBatch = Math.max(1, Math.min(MAX_DEFAULT_BATCH, Math.floor(BATCH_DISTANCES / c.rows)))
   const batchSize = checkPositiveInteger(o.batchSize, 'opts.batchSize', defaultBatch)
   const onProgress = checkCallback<(done: number, total: number) => void>(o.onProgress, 'opts.onProgress')

@@ -4,7 +4,7 @@ import { resolveDevice } from './device'
 import { checkSameCols, sharedCols, toMatrix } from './matrix'
 import { execAsync, execSync, expectLength, type Plan } from './run'
 import type { Matrix, MatrixLike, PairwiseDistancesOptions } from './types'
-import { checkCommon, checkOptions, describe } from './validate'
+import { checkCommon, checkOptions, checkResultSize, describe } from './validate'
 
 function plan(a: MatrixLike, b: MatrixLike | null | undefined, opts: PairwiseDistancesOptions | undefined): Plan<'pairwiseDistances', Matrix> {
   const am = toMatrix(a, 'a')
@@ -25,6 +25,7 @@ function plan(a: MatrixLike, b: MatrixLike | null | undefined, opts: PairwiseDis
   const rows = am.rows
   const cols = bm === null ? rows : bm.rows
   const dim = bm === null ? am.cols : sharedCols(am, bm)
+  checkResultSize(rows * cols, 4, `a, b: a ${rows} × ${cols} distance matrix`, 'knn and retrievalMetrics never build the full matrix')
   const empty: Matrix | undefined = rows === 0 || cols === 0 ? { data: new Float32Array(0), rows, cols } : undefined
   return {
     target,

@@ -4,6 +4,7 @@
  * expected and what was received, so that a caller can fix the call from the message alone.
  */
 
+import { totalmem } from 'node:os'
 import type { Device, LossReduction, MarginLossReduction, Metric, Strategy } from './types'
 
 /** The metrics of API.md, in the order messages list them. */
@@ -203,5 +204,21 @@ export function checkCommon(o: { metric?: unknown; normalize?: unknown; device?:
     normalize: checkBoolean(o.normalize, 'opts.normalize', false),
     device: checkDevice(o.device),
     signal: checkSignal(o.signal),
+  }
+}
+
+/** Typed arrays stop at 2^31 − 1 elements on some Node versions. */
+const MAX_CELLS = 2 ** 31 - 1
+
+/**
+ * Refuses a result that cannot fit (more cells than a typed array holds, or over half the
+ * machine's memory) with a RangeError, rather than let its allocation take the process down.
+ * Only results that grow faster than the inputs need this: the pairwise matrix and knn's k.
+ */
+export function checkResultSize(cells: number, bytesPerCell: number, what: string, hint: string): void {
+  const bytes = cells * bytesPerCell
+  if (cells > MAX_CELLS || bytes > totalmem() / 2) {
+    throw new RangeError(`${what}: expected at most ${MAX_CELLS} cells and half of this machine's memory, ` +
+      `received ${cells} cells (${(bytes / 2 ** 30).toFixed(1)} GiB); ${hint}`)
   }
 }
