@@ -171,7 +171,14 @@ fn semihard_row(a: usize, row: &[f32], labels: &[i32], out: &mut Triplets) {
         if farthest.is_none_or(|f| d > f.d) {
             farthest = Some(c);
         }
-        let closer = sorted.partition_point(|&p| p < d);
+        // Most negatives are nearer than every positive or farther than all of them.
+        let closer = if d <= sorted[0] {
+            0
+        } else if d > sorted[sorted.len() - 1] {
+            sorted.len()
+        } else {
+            sorted.partition_point(|&p| p < d)
+        };
         if closer > 0 && bucket[closer - 1].is_none_or(|b| c.before(&b)) {
             bucket[closer - 1] = Some(c);
         }

@@ -10,11 +10,17 @@ pub struct Ranked {
 }
 
 impl Ranked {
-    /// Total order by (distance, index). Distances are finite (inputs are checked), so the
-    /// partial comparison never fails; `total_cmp` keeps it total all the same.
+    /// Order by (distance, index), the same order as `before`: −0 and +0 are one distance
+    /// (`dot` gives both), which `total_cmp` would tell apart.
     #[inline]
     pub fn order(&self, other: &Ranked) -> Ordering {
-        self.d.total_cmp(&other.d).then(self.i.cmp(&other.i))
+        if self.before(other) {
+            Ordering::Less
+        } else if other.before(self) {
+            Ordering::Greater
+        } else {
+            Ordering::Equal
+        }
     }
 
     #[inline]
@@ -68,6 +74,13 @@ mod tests {
         }
         let got: Vec<(f32, u32)> = t.items().iter().map(|r| (r.d, r.i)).collect();
         assert_eq!(got, vec![(0.5, 5), (1.0, 1), (1.0, 3)]);
+    }
+
+    #[test]
+    fn signed_zeros_tie_and_go_to_the_lower_index() {
+        let (neg, pos) = (Ranked { d: -0.0, i: 2 }, Ranked { d: 0.0, i: 1 });
+        assert_eq!(pos.order(&neg), Ordering::Less);
+        assert!(pos.before(&neg) && !neg.before(&pos));
     }
 
     #[test]
