@@ -32,7 +32,9 @@ impl<'a> Side<'a> {
         let sq_norms = if m.cols == 0 {
             vec![0.0; m.rows]
         } else {
-            data.chunks(m.cols).map(|r| pair::sq_norm(r) as f32).collect()
+            data.chunks(m.cols)
+                .map(|r| pair::sq_norm(r) as f32)
+                .collect()
         };
         Side { data, sq_norms }
     }
@@ -88,9 +90,20 @@ impl<'a> Distances<'a> {
         self.tile_with(r0, r1, c0, c1, out, Parallelism::None);
     }
 
-    fn tile_with(&self, r0: usize, r1: usize, c0: usize, c1: usize, out: &mut [f32], par: Parallelism) {
+    fn tile_with(
+        &self,
+        r0: usize,
+        r1: usize,
+        c0: usize,
+        c1: usize,
+        out: &mut [f32],
+        par: Parallelism,
+    ) {
         let (m, n, k) = (r1 - r0, c1 - c0, self.dim);
-        assert!(r1 <= self.rows && c1 <= self.cols && out.len() == m * n, "tile out of range");
+        assert!(
+            r1 <= self.rows && c1 <= self.cols && out.len() == m * n,
+            "tile out of range"
+        );
         if m == 0 || n == 0 {
             return;
         }
@@ -105,13 +118,24 @@ impl<'a> Distances<'a> {
             // All three live for the whole call and `out` aliases neither input.
             unsafe {
                 gemm::gemm(
-                    m, n, k,
-                    out.as_mut_ptr(), 1, n as isize,
+                    m,
+                    n,
+                    k,
+                    out.as_mut_ptr(),
+                    1,
+                    n as isize,
                     false,
-                    lhs.as_ptr(), 1, k as isize,
-                    rhs.as_ptr(), k as isize, 1,
-                    0.0, 1.0,
-                    false, false, false,
+                    lhs.as_ptr(),
+                    1,
+                    k as isize,
+                    rhs.as_ptr(),
+                    k as isize,
+                    1,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
                     par,
                 );
             }
@@ -142,7 +166,11 @@ impl<'a> Distances<'a> {
                         d2 = pair::sq_dist(a_row, self.b_row(j)) as f32;
                     }
                     let d2 = d2.max(0.0);
-                    *v = if self.metric == Metric::Euclidean { d2.sqrt() } else { d2 };
+                    *v = if self.metric == Metric::Euclidean {
+                        d2.sqrt()
+                    } else {
+                        d2
+                    };
                 }
             }
             Metric::Cosine => {
@@ -168,14 +196,23 @@ impl<'a> Distances<'a> {
     pub fn full(&self) -> Vec<f32> {
         let mut out = vec![0.0f32; self.rows * self.cols];
         let threads = rayon::current_num_threads();
-        let par = if threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
+        let par = if threads > 1 {
+            Parallelism::Rayon(threads)
+        } else {
+            Parallelism::None
+        };
         self.tile_with(0, self.rows, 0, self.cols, &mut out, par);
         out
     }
 }
 
 /// Full `a.rows × b.rows` distance matrix (row-major); `b = None` means `a` against itself.
-pub fn pairwise_distances(a: MatRef, b: Option<MatRef>, metric: Metric, normalize: bool) -> Vec<f32> {
+pub fn pairwise_distances(
+    a: MatRef,
+    b: Option<MatRef>,
+    metric: Metric,
+    normalize: bool,
+) -> Vec<f32> {
     Distances::new(a, b, metric, normalize).full()
 }
 
@@ -195,25 +232,41 @@ pub(crate) fn full_row_block(rows: usize, cols: usize) -> usize {
 
 /// Splits `0..n` into consecutive `(start, end)` blocks of at most `block` items.
 pub(crate) fn blocks(n: usize, block: usize) -> Vec<(usize, usize)> {
-    (0..n).step_by(block.max(1)).map(|s| (s, (s + block).min(n))).collect()
+    (0..n)
+        .step_by(block.max(1))
+        .map(|s| (s, (s + block).min(n)))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn naive(a: &[f32], b: &[f32], rows: usize, cols: usize, dim: usize, metric: Metric) -> Vec<f32> {
+    fn naive(
+        a: &[f32],
+        b: &[f32],
+        rows: usize,
+        cols: usize,
+        dim: usize,
+        metric: Metric,
+    ) -> Vec<f32> {
         let mut out = vec![];
         for i in 0..rows {
             for j in 0..cols {
-                out.push(pair::distance(&a[i * dim..(i + 1) * dim], &b[j * dim..(j + 1) * dim], metric) as f32);
+                out.push(pair::distance(
+                    &a[i * dim..(i + 1) * dim],
+                    &b[j * dim..(j + 1) * dim],
+                    metric,
+                ) as f32);
             }
         }
         out
     }
 
     fn lcg(seed: &mut u64) -> f32 {
-        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
     }
 
@@ -221,11 +274,23 @@ mod tests {
     fn hand_worked_3_4_5() {
         let a = [0.0, 0.0, 3.0, 4.0];
         let m = MatRef::new(&a, 2, 2).unwrap();
-        assert_eq!(pairwise_distances(m, None, Metric::Euclidean, false), vec![0.0, 5.0, 5.0, 0.0]);
-        assert_eq!(pairwise_distances(m, None, Metric::SqEuclidean, false), vec![0.0, 25.0, 25.0, 0.0]);
+        assert_eq!(
+            pairwise_distances(m, None, Metric::Euclidean, false),
+            vec![0.0, 5.0, 5.0, 0.0]
+        );
+        assert_eq!(
+            pairwise_distances(m, None, Metric::SqEuclidean, false),
+            vec![0.0, 25.0, 25.0, 0.0]
+        );
         // The zero vector has cosine distance 1 to everything, itself included.
-        assert_eq!(pairwise_distances(m, None, Metric::Cosine, false), vec![1.0, 1.0, 1.0, 0.0]);
-        assert_eq!(pairwise_distances(m, None, Metric::Dot, false), vec![0.0, 0.0, 0.0, -25.0]);
+        assert_eq!(
+            pairwise_distances(m, None, Metric::Cosine, false),
+            vec![1.0, 1.0, 1.0, 0.0]
+        );
+        assert_eq!(
+            pairwise_distances(m, None, Metric::Dot, false),
+            vec![0.0, 0.0, 0.0, -25.0]
+        );
     }
 
     #[test]
@@ -234,11 +299,24 @@ mod tests {
         for &(rows, cols, dim) in &[(1, 1, 1), (3, 17, 3), (17, 5, 64), (129, 33, 257)] {
             let a: Vec<f32> = (0..rows * dim).map(|_| lcg(&mut seed)).collect();
             let b: Vec<f32> = (0..cols * dim).map(|_| lcg(&mut seed)).collect();
-            for metric in [Metric::Euclidean, Metric::SqEuclidean, Metric::Cosine, Metric::Dot] {
-                let got = pairwise_distances(MatRef::new(&a, rows, dim).unwrap(), Some(MatRef::new(&b, cols, dim).unwrap()), metric, false);
+            for metric in [
+                Metric::Euclidean,
+                Metric::SqEuclidean,
+                Metric::Cosine,
+                Metric::Dot,
+            ] {
+                let got = pairwise_distances(
+                    MatRef::new(&a, rows, dim).unwrap(),
+                    Some(MatRef::new(&b, cols, dim).unwrap()),
+                    metric,
+                    false,
+                );
                 let want = naive(&a, &b, rows, cols, dim, metric);
                 for (g, w) in got.iter().zip(&want) {
-                    assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "{metric:?} {rows}x{cols}x{dim}: {g} vs {w}");
+                    assert!(
+                        (g - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                        "{metric:?} {rows}x{cols}x{dim}: {g} vs {w}"
+                    );
                 }
             }
         }
@@ -247,7 +325,12 @@ mod tests {
     #[test]
     fn duplicates_are_exactly_zero_and_never_negative() {
         let row = [0.3f32, -1.7, 2.9, 1e3];
-        let a: Vec<f32> = row.iter().chain(row.iter()).chain([1.0, 2.0, 3.0, 4.0].iter()).copied().collect();
+        let a: Vec<f32> = row
+            .iter()
+            .chain(row.iter())
+            .chain([1.0, 2.0, 3.0, 4.0].iter())
+            .copied()
+            .collect();
         let m = MatRef::new(&a, 3, 4).unwrap();
         for metric in [Metric::Euclidean, Metric::SqEuclidean, Metric::Cosine] {
             let d = pairwise_distances(m, None, metric, false);
@@ -262,7 +345,12 @@ mod tests {
         let mut seed = 11u64;
         let (n, dim) = (70, 9);
         let a: Vec<f32> = (0..n * dim).map(|_| lcg(&mut seed)).collect();
-        let dist = Distances::new(MatRef::new(&a, n, dim).unwrap(), None, Metric::Euclidean, false);
+        let dist = Distances::new(
+            MatRef::new(&a, n, dim).unwrap(),
+            None,
+            Metric::Euclidean,
+            false,
+        );
         let full = dist.full();
         let mut tile = vec![0.0; 5 * 7];
         dist.tile(60, 65, 3, 10, &mut tile);

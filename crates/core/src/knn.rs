@@ -39,9 +39,16 @@ pub fn knn(
                 let tile = &mut tile[..(r1 - r0) * w];
                 dist.tile(r0, r1, c0, c1, tile);
                 for (ri, top) in tops.iter_mut().enumerate() {
-                    let skip = if exclude_self { query_offset + r0 + ri } else { usize::MAX };
+                    let skip = if exclude_self {
+                        query_offset + r0 + ri
+                    } else {
+                        usize::MAX
+                    };
                     for (jj, &d) in tile[ri * w..(ri + 1) * w].iter().enumerate() {
-                        let c = Ranked { d, i: (c0 + jj) as u32 };
+                        let c = Ranked {
+                            d,
+                            i: (c0 + jj) as u32,
+                        };
                         if c0 + jj != skip && top.accepts(&c) {
                             top.push(c);
                         }
@@ -52,7 +59,10 @@ pub fn knn(
         })
         .collect();
 
-    let mut out = Knn { indices: Vec::with_capacity(dist.rows() * k), distances: Vec::with_capacity(dist.rows() * k) };
+    let mut out = Knn {
+        indices: Vec::with_capacity(dist.rows() * k),
+        distances: Vec::with_capacity(dist.rows() * k),
+    };
     for top in per_block.iter().flatten() {
         for t in 0..k {
             match top.items().get(t) {

@@ -11,6 +11,7 @@ mod metric;
 mod pair;
 mod term;
 
+pub mod device;
 pub mod distance;
 pub mod knn;
 pub mod loss;
@@ -23,6 +24,7 @@ pub use error::Error;
 pub use matrix::MatRef;
 pub use metric::Metric;
 
+pub use device::{Cpu, Device, MarginLossOptions};
 pub use distance::pairwise_distances;
 pub use knn::{knn, Knn};
 pub use loss::{triplet_loss, LossOptions, LossResult, Mining, Reduction};

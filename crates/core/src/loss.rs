@@ -30,7 +30,11 @@ impl FromStr for Reduction {
 pub enum Mining<'a> {
     Strategy(Strategy),
     /// Exactly these triplets (indices checked by the caller to be in range).
-    Triplets { anchor: &'a [i32], positive: &'a [i32], negative: &'a [i32] },
+    Triplets {
+        anchor: &'a [i32],
+        positive: &'a [i32],
+        negative: &'a [i32],
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -64,24 +68,50 @@ pub fn triplet_loss(
     let mined;
     let (anchor, positive, negative) = match mining {
         Mining::Strategy(strategy) => {
-            mined = mine_triplets(x, labels, strategy, opts.margin, opts.metric, opts.normalize, max_triplets)?;
+            mined = mine_triplets(
+                x,
+                labels,
+                strategy,
+                opts.margin,
+                opts.metric,
+                opts.normalize,
+                max_triplets,
+            )?;
             (&mined.anchor[..], &mined.positive[..], &mined.negative[..])
         }
-        Mining::Triplets { anchor, positive, negative } => (anchor, positive, negative),
+        Mining::Triplets {
+            anchor,
+            positive,
+            negative,
+        } => (anchor, positive, negative),
     };
     let count = anchor.len();
     if positive.len() != count || negative.len() != count {
-        return Err(Error::Invalid("triplets: anchor, positive and negative must have the same length".into()));
+        return Err(Error::Invalid(
+            "triplets: anchor, positive and negative must have the same length".into(),
+        ));
     }
     let in_range = |v: &[i32]| v.iter().all(|&i| i >= 0 && (i as usize) < x.rows);
     if !(in_range(anchor) && in_range(positive) && in_range(negative)) {
-        return Err(Error::Invalid(format!("triplets: indices must lie in [0, {})", x.rows)));
+        return Err(Error::Invalid(format!(
+            "triplets: indices must lie in [0, {})",
+            x.rows
+        )));
     }
 
     let cols = x.cols;
-    let data = if opts.normalize { pair::normalize_rows(x.data, cols) } else { x.data.to_vec() };
+    let data = if opts.normalize {
+        pair::normalize_rows(x.data, cols)
+    } else {
+        x.data.to_vec()
+    };
     let row = |i: i32| &data[i as usize * cols..(i as usize + 1) * cols];
-    let rule = TermRule { margin: opts.margin, soft_margin: opts.soft_margin, swap: opts.swap, metric: opts.metric };
+    let rule = TermRule {
+        margin: opts.margin,
+        soft_margin: opts.soft_margin,
+        swap: opts.swap,
+        metric: opts.metric,
+    };
 
     let terms: Vec<Term> = (0..count)
         .into_par_iter()
@@ -96,7 +126,12 @@ pub fn triplet_loss(
     };
     let mut grad = vec![0.0f64; x.rows * cols];
     if divisor == 0 || count == 0 {
-        return Ok(LossResult { loss: 0.0, grad: vec![0.0; x.rows * cols], triplets: count, active });
+        return Ok(LossResult {
+            loss: 0.0,
+            grad: vec![0.0; x.rows * cols],
+            triplets: count,
+            active,
+        });
     }
     let coef = 1.0 / divisor as f64;
     let mut scratch = Scratch::new(cols);
@@ -113,5 +148,10 @@ pub fn triplet_loss(
     if opts.normalize {
         pair::normalize_backward(x.data, cols, &mut grad);
     }
-    Ok(LossResult { loss: sum * coef, grad: grad.into_iter().map(|g| g as f32).collect(), triplets: count, active })
+    Ok(LossResult {
+        loss: sum * coef,
+        grad: grad.into_iter().map(|g| g as f32).collect(),
+        triplets: count,
+        active,
+    })
 }

@@ -49,13 +49,33 @@ pub fn triplet_margin_loss(
     normalize: bool,
 ) -> MarginLossResult {
     let (rows, cols) = (anchor.rows, anchor.cols);
-    assert!(positive.rows == rows && negative.rows == rows && positive.cols == cols && negative.cols == cols, "triplet_margin_loss: shapes differ");
-    let prep = |m: MatRef| if normalize { pair::normalize_rows(m.data, cols) } else { m.data.to_vec() };
+    assert!(
+        positive.rows == rows
+            && negative.rows == rows
+            && positive.cols == cols
+            && negative.cols == cols,
+        "triplet_margin_loss: shapes differ"
+    );
+    let prep = |m: MatRef| {
+        if normalize {
+            pair::normalize_rows(m.data, cols)
+        } else {
+            m.data.to_vec()
+        }
+    };
     let sides = [prep(anchor), prep(positive), prep(negative)];
     let row = |s: usize, i: usize| &sides[s][i * cols..(i + 1) * cols];
-    let rule = TermRule { margin, soft_margin, swap, metric };
+    let rule = TermRule {
+        margin,
+        soft_margin,
+        swap,
+        metric,
+    };
 
-    let terms: Vec<Term> = (0..rows).into_par_iter().map(|i| rule.eval(row(0, i), row(1, i), row(2, i))).collect();
+    let terms: Vec<Term> = (0..rows)
+        .into_par_iter()
+        .map(|i| rule.eval(row(0, i), row(1, i), row(2, i)))
+        .collect();
     let losses: Vec<f32> = terms.iter().map(|t| t.loss as f32).collect();
     let sum: f64 = terms.iter().map(|t| t.loss).sum();
     let coef = match reduction {
@@ -63,7 +83,11 @@ pub fn triplet_margin_loss(
         MarginReduction::Mean => 0.0,
         MarginReduction::Sum | MarginReduction::None => 1.0,
     };
-    let mut grads = [vec![0.0f64; rows * cols], vec![0.0f64; rows * cols], vec![0.0f64; rows * cols]];
+    let mut grads = [
+        vec![0.0f64; rows * cols],
+        vec![0.0f64; rows * cols],
+        vec![0.0f64; rows * cols],
+    ];
     let mut scratch = Scratch::new(cols);
     for (i, term) in terms.iter().enumerate() {
         let g = scratch.backward(&rule, term, coef, [row(0, i), row(1, i), row(2, i)]);
@@ -77,5 +101,11 @@ pub fn triplet_margin_loss(
         }
     }
     let [ga, gp, gn] = grads.map(|g| g.into_iter().map(|v| v as f32).collect::<Vec<f32>>());
-    MarginLossResult { loss: sum * coef, losses, grad_anchor: ga, grad_positive: gp, grad_negative: gn }
+    MarginLossResult {
+        loss: sum * coef,
+        losses,
+        grad_anchor: ga,
+        grad_positive: gp,
+        grad_negative: gn,
+    }
 }

@@ -62,7 +62,11 @@ pub fn mine_triplets(
     max_triplets: usize,
 ) -> Result<Triplets, Error> {
     if labels.len() != x.rows {
-        return Err(Error::Invalid(format!("labels: expected {} labels, received {}", x.rows, labels.len())));
+        return Err(Error::Invalid(format!(
+            "labels: expected {} labels, received {}",
+            x.rows,
+            labels.len()
+        )));
     }
     let dist = Distances::new(x, None, metric, normalize);
     Ok(match strategy {
@@ -155,7 +159,9 @@ fn batch_semihard(dist: &Distances, labels: &[i32]) -> Triplets {
 /// bucket at the end of its prefix; a suffix minimum over the buckets then gives every
 /// positive its nearest farther negative.
 fn semihard_row(a: usize, row: &[f32], labels: &[i32], out: &mut Triplets) {
-    let positives: Vec<usize> = (0..row.len()).filter(|&j| j != a && labels[j] == labels[a]).collect();
+    let positives: Vec<usize> = (0..row.len())
+        .filter(|&j| j != a && labels[j] == labels[a])
+        .collect();
     if positives.is_empty() {
         return;
     }
@@ -214,7 +220,13 @@ fn keeps(strategy: Strategy, m: f32, margin: f32) -> bool {
 
 /// Every valid triplet that passes the strategy's filter, streamed anchor by anchor; stops
 /// with an error as soon as the total would pass `max_triplets`.
-fn mine_set(dist: &Distances, labels: &[i32], strategy: Strategy, margin: f32, max_triplets: usize) -> Result<Triplets, Error> {
+fn mine_set(
+    dist: &Distances,
+    labels: &[i32],
+    strategy: Strategy,
+    margin: f32,
+    max_triplets: usize,
+) -> Result<Triplets, Error> {
     let n = dist.cols();
     let block = full_row_block(dist.rows(), n);
     let total = AtomicUsize::new(0);
@@ -237,11 +249,17 @@ fn mine_set(dist: &Distances, labels: &[i32], strategy: Strategy, margin: f32, m
                         }
                     }
                     if total.load(Ordering::Relaxed) + t.len() - before > max_triplets {
-                        return Err(Error::TooManyTriplets { limit: max_triplets });
+                        return Err(Error::TooManyTriplets {
+                            limit: max_triplets,
+                        });
                     }
                 }
-                if total.fetch_add(t.len() - before, Ordering::Relaxed) + t.len() - before > max_triplets {
-                    return Err(Error::TooManyTriplets { limit: max_triplets });
+                if total.fetch_add(t.len() - before, Ordering::Relaxed) + t.len() - before
+                    > max_triplets
+                {
+                    return Err(Error::TooManyTriplets {
+                        limit: max_triplets,
+                    });
                 }
             }
             Ok(t)

@@ -45,7 +45,15 @@ pub fn distance(a: &[f32], b: &[f32], metric: Metric) -> f64 {
 /// Adds `coef · ∂d(a,b)/∂a` to `ga` and `coef · ∂d(a,b)/∂b` to `gb`, where `d` is
 /// `distance(a, b, metric)`. Where the distance is not differentiable (euclidean at 0, cosine
 /// with a zero vector) the gradient is taken as 0, so it is finite everywhere.
-pub fn add_grad(a: &[f32], b: &[f32], metric: Metric, d: f64, coef: f64, ga: &mut [f64], gb: &mut [f64]) {
+pub fn add_grad(
+    a: &[f32],
+    b: &[f32],
+    metric: Metric,
+    d: f64,
+    coef: f64,
+    ga: &mut [f64],
+    gb: &mut [f64],
+) {
     if coef == 0.0 {
         return;
     }

@@ -38,7 +38,11 @@ pub fn retrieval_metrics(
     }
     let relevant = |q: usize| {
         let c = counts.get(&query_labels[q]).copied().unwrap_or(0);
-        if self_mode { c - 1 } else { c }
+        if self_mode {
+            c - 1
+        } else {
+            c
+        }
     };
     let r_max = (0..dist.rows()).map(relevant).max().unwrap_or(0);
     let k = k.min(candidates);
@@ -60,7 +64,10 @@ pub fn retrieval_metrics(
                 ranked.clear();
                 let row = &rows[(q - r0) * n..(q - r0 + 1) * n];
                 ranked.extend(
-                    row.iter().enumerate().filter(|&(j, _)| !(self_mode && j == q)).map(|(j, &d)| Ranked { d, i: j as u32 }),
+                    row.iter()
+                        .enumerate()
+                        .filter(|&(j, _)| !(self_mode && j == q))
+                        .map(|(j, &d)| Ranked { d, i: j as u32 }),
                 );
                 let is_rel = |c: &Ranked| ref_labels[c.i as usize] == query_labels[q];
                 s.add(&query_metrics(&mut ranked, r, k, window, is_rel));
@@ -89,8 +96,19 @@ struct QueryMetrics {
 /// `ranked`: every candidate of one query, in any order (it is partly sorted here); `r`
 /// relevant among them. Only the first max(r, k) are sorted, and the rank of the first
 /// relevant comes from one counting pass, so a query costs O(n + r log r).
-fn query_metrics(ranked: &mut [Ranked], r: usize, k: usize, window: usize, is_rel: impl Fn(&Ranked) -> bool) -> QueryMetrics {
-    let first_relevant = ranked.iter().filter(|c| is_rel(c)).min_by(|a, b| a.order(b)).copied().expect("r > 0");
+fn query_metrics(
+    ranked: &mut [Ranked],
+    r: usize,
+    k: usize,
+    window: usize,
+    is_rel: impl Fn(&Ranked) -> bool,
+) -> QueryMetrics {
+    let first_relevant = ranked
+        .iter()
+        .filter(|c| is_rel(c))
+        .min_by(|a, b| a.order(b))
+        .copied()
+        .expect("r > 0");
     let rank = 1 + ranked.iter().filter(|c| c.before(&first_relevant)).count();
     let head = r.max(k).min(ranked.len());
     if head < ranked.len() {
@@ -110,7 +128,11 @@ fn query_metrics(ranked: &mut [Ranked], r: usize, k: usize, window: usize, is_re
         p1: f64::from(u8::from(is_rel(&top[0]))),
         r_precision: hits as f64 / r as f64,
         map_at_r: ap / r as f64,
-        mrr: if rank <= window { 1.0 / rank as f64 } else { 0.0 },
+        mrr: if rank <= window {
+            1.0 / rank as f64
+        } else {
+            0.0
+        },
         recall_k: f64::from(u8::from(hits_k > 0)),
         precision_k: if k > 0 { hits_k as f64 / k as f64 } else { 0.0 },
     }
@@ -125,7 +147,14 @@ struct Sums {
 
 impl Sums {
     fn add(&mut self, q: &QueryMetrics) {
-        let v = [q.p1, q.r_precision, q.map_at_r, q.mrr, q.recall_k, q.precision_k];
+        let v = [
+            q.p1,
+            q.r_precision,
+            q.map_at_r,
+            q.mrr,
+            q.recall_k,
+            q.precision_k,
+        ];
         self.m.iter_mut().zip(v).for_each(|(s, x)| *s += x);
         self.queries += 1;
     }

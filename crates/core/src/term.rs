@@ -51,18 +51,38 @@ impl TermRule {
         let dan = pair::distance(a, n, self.metric);
         let (dn, swapped) = if self.swap {
             let dpn = pair::distance(p, n, self.metric);
-            if dpn < dan { (dpn, true) } else { (dan, false) }
+            if dpn < dan {
+                (dpn, true)
+            } else {
+                (dan, false)
+            }
         } else {
             (dan, false)
         };
         let z = dap - dn;
-        let loss = if self.soft_margin { softplus(z) } else { (z + self.margin as f64).max(0.0) };
-        Term { loss, z, dap, dn, swapped }
+        let loss = if self.soft_margin {
+            softplus(z)
+        } else {
+            (z + self.margin as f64).max(0.0)
+        };
+        Term {
+            loss,
+            z,
+            dap,
+            dn,
+            swapped,
+        }
     }
 
     /// Adds `coef · ∂loss/∂(a, p, n)` into the three gradient rows.
     pub fn backward(&self, t: &Term, coef: f64, rows: [&[f32]; 3], grads: [&mut [f64]; 3]) {
-        let slope = if self.soft_margin { sigmoid(t.z) } else if t.loss > 0.0 { 1.0 } else { 0.0 };
+        let slope = if self.soft_margin {
+            sigmoid(t.z)
+        } else if t.loss > 0.0 {
+            1.0
+        } else {
+            0.0
+        };
         let s = coef * slope;
         if s == 0.0 {
             return;
@@ -87,11 +107,21 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn new(cols: usize) -> Self {
-        Scratch { ga: vec![0.0; cols], gp: vec![0.0; cols], gn: vec![0.0; cols] }
+        Scratch {
+            ga: vec![0.0; cols],
+            gp: vec![0.0; cols],
+            gn: vec![0.0; cols],
+        }
     }
 
     /// Runs `rule.backward` for one triplet and returns the three gradient rows.
-    pub fn backward(&mut self, rule: &TermRule, t: &Term, coef: f64, rows: [&[f32]; 3]) -> [&[f64]; 3] {
+    pub fn backward(
+        &mut self,
+        rule: &TermRule,
+        t: &Term,
+        coef: f64,
+        rows: [&[f32]; 3],
+    ) -> [&[f64]; 3] {
         self.ga.fill(0.0);
         self.gp.fill(0.0);
         self.gn.fill(0.0);

@@ -13,25 +13,57 @@ fn line() -> MatRef<'static> {
 }
 
 fn mine(strategy: Strategy, margin: f32) -> Vec<(i32, i32, i32)> {
-    let t = mine_triplets(line(), &LABELS, strategy, margin, Metric::Euclidean, false, 1000).unwrap();
-    (0..t.len()).map(|i| (t.anchor[i], t.positive[i], t.negative[i])).collect()
+    let t = mine_triplets(
+        line(),
+        &LABELS,
+        strategy,
+        margin,
+        Metric::Euclidean,
+        false,
+        1000,
+    )
+    .unwrap();
+    (0..t.len())
+        .map(|i| (t.anchor[i], t.positive[i], t.negative[i]))
+        .collect()
 }
 
 #[test]
 fn set_strategies() {
-    let all = vec![(0, 1, 2), (0, 1, 3), (1, 0, 2), (1, 0, 3), (2, 3, 0), (2, 3, 1), (3, 2, 0), (3, 2, 1)];
+    let all = vec![
+        (0, 1, 2),
+        (0, 1, 3),
+        (1, 0, 2),
+        (1, 0, 3),
+        (2, 3, 0),
+        (2, 3, 1),
+        (3, 2, 0),
+        (3, 2, 1),
+    ];
     assert_eq!(mine(Strategy::All, 1.5), all);
-    assert_eq!(mine(Strategy::Violating, 1.5), vec![(1, 0, 2), (2, 3, 0), (2, 3, 1)]);
+    assert_eq!(
+        mine(Strategy::Violating, 1.5),
+        vec![(1, 0, 2), (2, 3, 0), (2, 3, 1)]
+    );
     assert_eq!(mine(Strategy::Hard, 1.5), vec![(2, 3, 0), (2, 3, 1)]);
     assert_eq!(mine(Strategy::Semihard, 1.5), vec![(1, 0, 2)]);
-    assert_eq!(mine(Strategy::Easy, 1.5), vec![(0, 1, 2), (0, 1, 3), (1, 0, 3), (3, 2, 0), (3, 2, 1)]);
+    assert_eq!(
+        mine(Strategy::Easy, 1.5),
+        vec![(0, 1, 2), (0, 1, 3), (1, 0, 3), (3, 2, 0), (3, 2, 1)]
+    );
 }
 
 #[test]
 fn batch_strategies() {
-    assert_eq!(mine(Strategy::BatchHard, 0.2), vec![(0, 1, 2), (1, 0, 2), (2, 3, 1), (3, 2, 1)]);
+    assert_eq!(
+        mine(Strategy::BatchHard, 0.2),
+        vec![(0, 1, 2), (1, 0, 2), (2, 3, 1), (3, 2, 1)]
+    );
     // (2,3): no negative is farther than d(2,3) = 3, so the farthest (0, at 3) is taken.
-    assert_eq!(mine(Strategy::BatchSemihard, 0.2), vec![(0, 1, 2), (1, 0, 2), (2, 3, 0), (3, 2, 1)]);
+    assert_eq!(
+        mine(Strategy::BatchSemihard, 0.2),
+        vec![(0, 1, 2), (1, 0, 2), (2, 3, 0), (3, 2, 1)]
+    );
 }
 
 #[test]
@@ -39,19 +71,51 @@ fn ties_go_to_the_lower_index() {
     // x = [0, 1, 1, -1, -1], labels [0, 0, 0, 1, 1]: anchor 0 has positives 1 and 2 at 1 and
     // negatives 3 and 4 at 1: batch-hard takes (0, 1, 3).
     let x = [0.0f32, 1.0, 1.0, -1.0, -1.0];
-    let t = mine_triplets(MatRef::new(&x, 5, 1).unwrap(), &[0, 0, 0, 1, 1], Strategy::BatchHard, 0.2, Metric::Euclidean, false, 100).unwrap();
+    let t = mine_triplets(
+        MatRef::new(&x, 5, 1).unwrap(),
+        &[0, 0, 0, 1, 1],
+        Strategy::BatchHard,
+        0.2,
+        Metric::Euclidean,
+        false,
+        100,
+    )
+    .unwrap();
     assert_eq!((t.anchor[0], t.positive[0], t.negative[0]), (0, 1, 3));
 }
 
 #[test]
 fn too_many_triplets_is_an_error_not_an_allocation() {
-    let err = mine_triplets(line(), &LABELS, Strategy::All, 0.2, Metric::Euclidean, false, 7).unwrap_err();
+    let err = mine_triplets(
+        line(),
+        &LABELS,
+        Strategy::All,
+        0.2,
+        Metric::Euclidean,
+        false,
+        7,
+    )
+    .unwrap_err();
     assert_eq!(err, Error::TooManyTriplets { limit: 7 });
 }
 
 fn loss(reduction: Reduction) -> LossResult {
-    let opts = LossOptions { margin: 1.5, soft_margin: false, swap: false, reduction, metric: Metric::Euclidean, normalize: false };
-    triplet_loss(line(), &LABELS, Mining::Strategy(Strategy::BatchHard), opts, 1000).unwrap()
+    let opts = LossOptions {
+        margin: 1.5,
+        soft_margin: false,
+        swap: false,
+        reduction,
+        metric: Metric::Euclidean,
+        normalize: false,
+    };
+    triplet_loss(
+        line(),
+        &LABELS,
+        Mining::Strategy(Strategy::BatchHard),
+        opts,
+        1000,
+    )
+    .unwrap()
 }
 
 #[test]
@@ -73,17 +137,43 @@ fn margin_loss_rows() {
     let a = [0.0f32, 0.0, 1.0, 0.0];
     let p = [3.0f32, 4.0, 1.0, 0.0];
     let n = [0.0f32, 1.0, 4.0, 0.0];
-    let (a, p, n) = (MatRef::new(&a, 2, 2).unwrap(), MatRef::new(&p, 2, 2).unwrap(), MatRef::new(&n, 2, 2).unwrap());
+    let (a, p, n) = (
+        MatRef::new(&a, 2, 2).unwrap(),
+        MatRef::new(&p, 2, 2).unwrap(),
+        MatRef::new(&n, 2, 2).unwrap(),
+    );
     // Row 0: 5 − 1 + 0.2 = 4.2. Row 1: 0 − 3 + 0.2 → 0.
-    let r = triplet_margin_loss(a, p, n, 0.2, false, false, MarginReduction::Mean, Metric::Euclidean, false);
+    let r = triplet_margin_loss(
+        a,
+        p,
+        n,
+        0.2,
+        false,
+        false,
+        MarginReduction::Mean,
+        Metric::Euclidean,
+        false,
+    );
     assert_eq!(r.losses, vec![4.2, 0.0]);
     assert!((r.loss - 2.1).abs() < 1e-6);
     // ∂/∂a of d(a,p) − d(a,n) = (a−p)/5 − (a−n)/1 = (−0.6, −0.8) − (0, −1) = (−0.6, 0.2), halved.
     assert!((r.grad_anchor[0] + 0.3).abs() < 1e-6 && (r.grad_anchor[1] - 0.1).abs() < 1e-6);
     assert_eq!(&r.grad_anchor[2..], &[0.0, 0.0]);
-    let none = triplet_margin_loss(a, p, n, 0.2, false, false, MarginReduction::None, Metric::Euclidean, false);
+    let none = triplet_margin_loss(
+        a,
+        p,
+        n,
+        0.2,
+        false,
+        false,
+        MarginReduction::None,
+        Metric::Euclidean,
+        false,
+    );
     assert!((none.loss - 4.2).abs() < 1e-6);
-    assert!((none.grad_positive[0] - 0.6).abs() < 1e-6 && (none.grad_positive[1] - 0.8).abs() < 1e-6);
+    assert!(
+        (none.grad_positive[0] - 0.6).abs() < 1e-6 && (none.grad_positive[1] - 0.8).abs() < 1e-6
+    );
 }
 
 #[test]
@@ -93,7 +183,13 @@ fn retrieval_on_the_line() {
     // beyond the mrr window of max(R_max = 1, k = 2) = 2.
     let r = retrieval_metrics(line(), &LABELS, None, 2, Metric::Euclidean, false);
     assert_eq!(r.queries, 4);
-    for v in [r.precision_at_1, r.r_precision, r.map_at_r, r.mrr, r.recall_at_k] {
+    for v in [
+        r.precision_at_1,
+        r.r_precision,
+        r.map_at_r,
+        r.mrr,
+        r.recall_at_k,
+    ] {
         assert!((v - 0.75).abs() < 1e-12);
     }
     assert!((r.precision_at_k - 0.375).abs() < 1e-12);

@@ -1,5 +1,5 @@
 //! pairwiseDistances / pairwiseDistancesAsync.
-use crate::guard::{guard, mat, parse};
+use crate::guard::{core_err, device, guard, mat, parse};
 use napi::bindgen_prelude::{AsyncTask, Float32Array};
 use napi::{Env, Result, Task};
 use napi_derive::napi;
@@ -26,12 +26,9 @@ fn pairwise_impl(
     let metric: Metric = parse(&opts.metric)?;
     let a = mat(a, a_rows, cols)?;
     let b = b.map(|b| mat(b, b_rows, cols)).transpose()?;
-    Ok(tripletkit_core::pairwise_distances(
-        a,
-        b,
-        metric,
-        opts.normalize,
-    ))
+    device()
+        .pairwise_distances(a, b, metric, opts.normalize)
+        .map_err(core_err)
 }
 
 /// `aRows × bRows` distances, row-major; `b === null`: `a` against itself.

@@ -6,7 +6,7 @@ use napi::{Error, Result, Status};
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::str::FromStr;
-use tripletkit_core::{Error as CoreError, MatRef};
+use tripletkit_core::{Cpu, Device, Error as CoreError, MatRef};
 
 /// Runs `f`, turning a panic into `Error("tripletkit internal error: <message>")`.
 pub fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
@@ -28,6 +28,12 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
     } else {
         "panic with a non-string payload"
     }
+}
+
+/// The device that runs every op. Only the CPU for now: a CUDA backend implements the same
+/// `Device` trait and is chosen here per call.
+pub fn device() -> &'static dyn Device {
+    &Cpu
 }
 
 /// Core error → JS error. The TS layer turns the "TooManyTriplets: " prefix into a RangeError.

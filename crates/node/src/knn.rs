@@ -1,5 +1,5 @@
 //! knn / knnAsync.
-use crate::guard::{guard, invalid, mat, parse};
+use crate::guard::{core_err, device, guard, invalid, mat, parse};
 use napi::bindgen_prelude::{AsyncTask, Float32Array, Int32Array};
 use napi::{Env, Result, Task};
 use napi_derive::napi;
@@ -46,15 +46,17 @@ fn knn_impl(
             opts.k
         )));
     }
-    Ok(tripletkit_core::knn(
-        q,
-        c,
-        opts.k as usize,
-        metric,
-        opts.normalize,
-        opts.exclude_self,
-        opts.query_offset as usize,
-    ))
+    device()
+        .knn(
+            q,
+            c,
+            opts.k as usize,
+            metric,
+            opts.normalize,
+            opts.exclude_self,
+            opts.query_offset as usize,
+        )
+        .map_err(core_err)
 }
 
 fn to_js(out: tripletkit_core::Knn) -> KnnResult {

@@ -1,5 +1,5 @@
 //! tripletLoss / tripletLossAsync.
-use crate::guard::{check_labels, core_err, guard, invalid, mat, parse};
+use crate::guard::{check_labels, core_err, device, guard, invalid, mat, parse};
 use crate::mining::{max_triplets, TripletsResult};
 use napi::bindgen_prelude::{AsyncTask, Float32Array};
 use napi::{Env, Result, Task};
@@ -109,7 +109,9 @@ fn loss_impl(
     check_labels("labels", labels, rows)?;
     let mining = mining(opts, rows)?;
     let limit = max_triplets(opts.max_triplets)?;
-    tripletkit_core::triplet_loss(x, labels, mining, core_opts, limit).map_err(core_err)
+    device()
+        .triplet_loss(x, labels, mining, core_opts, limit)
+        .map_err(core_err)
 }
 
 fn to_js(r: CoreResult) -> LossResult {

@@ -1,5 +1,5 @@
 //! tripletMarginLoss / tripletMarginLossAsync.
-use crate::guard::{guard, mat, parse};
+use crate::guard::{core_err, device, guard, mat, parse};
 use napi::bindgen_prelude::{AsyncTask, Float32Array};
 use napi::{Env, Result, Task};
 use napi_derive::napi;
@@ -49,17 +49,15 @@ fn margin_impl(
         mat(positive, rows, cols)?,
         mat(negative, rows, cols)?,
     );
-    Ok(tripletkit_core::triplet_margin_loss(
-        a,
-        p,
-        n,
-        opts.margin as f32,
-        opts.soft_margin,
-        opts.swap,
+    let o = tripletkit_core::MarginLossOptions {
+        margin: opts.margin as f32,
+        soft_margin: opts.soft_margin,
+        swap: opts.swap,
         reduction,
         metric,
-        opts.normalize,
-    ))
+        normalize: opts.normalize,
+    };
+    device().triplet_margin_loss(a, p, n, o).map_err(core_err)
 }
 
 fn to_js(r: CoreResult) -> MarginLossResult {

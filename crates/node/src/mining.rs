@@ -1,5 +1,5 @@
 //! mineTriplets / mineTripletsAsync.
-use crate::guard::{check_labels, guard, invalid, mat, parse};
+use crate::guard::{check_labels, device, guard, invalid, mat, parse};
 use napi::bindgen_prelude::{AsyncTask, Int32Array};
 use napi::{Env, Result, Task};
 use napi_derive::napi;
@@ -71,16 +71,17 @@ fn mine_impl(
     let x = mat(x, rows, cols)?;
     check_labels("labels", labels, rows)?;
     let limit = max_triplets(opts.max_triplets)?;
-    tripletkit_core::mine_triplets(
-        x,
-        labels,
-        strategy,
-        opts.margin as f32,
-        metric,
-        opts.normalize,
-        limit,
-    )
-    .map_err(crate::guard::core_err)
+    device()
+        .mine_triplets(
+            x,
+            labels,
+            strategy,
+            opts.margin as f32,
+            metric,
+            opts.normalize,
+            limit,
+        )
+        .map_err(crate::guard::core_err)
 }
 
 /// Mines triplets from a labelled batch.

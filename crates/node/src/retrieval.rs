@@ -1,5 +1,5 @@
 //! retrievalMetrics / retrievalMetricsAsync.
-use crate::guard::{check_labels, guard, invalid, mat, parse};
+use crate::guard::{check_labels, core_err, device, guard, invalid, mat, parse};
 use napi::bindgen_prelude::AsyncTask;
 use napi::{Env, Result, Task};
 use napi_derive::napi;
@@ -56,14 +56,16 @@ fn retrieval_impl(
             ))
         }
     };
-    Ok(tripletkit_core::retrieval_metrics(
-        q,
-        query_labels,
-        reference,
-        opts.k as usize,
-        metric,
-        opts.normalize,
-    ))
+    device()
+        .retrieval_metrics(
+            q,
+            query_labels,
+            reference,
+            opts.k as usize,
+            metric,
+            opts.normalize,
+        )
+        .map_err(core_err)
 }
 
 fn to_js(r: Retrieval) -> RetrievalResult {
