@@ -131,7 +131,8 @@ for (const device of DEVICES) {
 
   test(`[${device}] maxTriplets: a set strategy refuses with a RangeError rather than exceed it`, (t) => {
     t.is(mineTripletsSync(X, Y, { strategy: 'all', maxTriplets: 8, device }).length, 8)
-    t.throws(() => mineTripletsSync(X, Y, { strategy: 'all', maxTriplets: 7, device }), { instanceOf: RangeError })
+    t.throws(() => mineTripletsSync(X, Y, { strategy: 'all', maxTriplets: 7, device }),
+      { instanceOf: RangeError, message: 'opts.maxTriplets: mining would produce more than 7 triplets; mine smaller batches' })
   })
 
   test(`[${device}] 'all' yields Σ c(c−1)(n−c) triplets, ascending by (a, p, n)`, (t) => {

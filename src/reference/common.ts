@@ -23,3 +23,13 @@ export function tripletTerm(x: number, margin: number, softMargin: boolean): { l
   // At the kink (loss exactly 0) the gradient is 0: only triplets with loss > 0 contribute.
   return { loss, slope: loss > 0 ? 1 : 0 }
 }
+
+const F32_MAX = 3.4028234663852886e38
+
+/**
+ * Float64 gradients rounded to float32, saturating at ±F32_MAX: a gradient like 1/‖x‖ for a
+ * subnormal row is finite in float64 but past float32's range, and gradients must stay finite.
+ */
+export function gradToFloat32(g: Float64Array): Float32Array {
+  return Float32Array.from(g, (v) => Math.min(F32_MAX, Math.max(-F32_MAX, v)))
+}

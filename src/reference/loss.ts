@@ -14,7 +14,7 @@
 import type { LossOptions, LossResult } from '../backend'
 import { distance, distanceGrad, normalizeBackward, normalizeRows, parseMetric } from './distance'
 import { mineTriplets } from './mining'
-import { tripletTerm } from './common'
+import { gradToFloat32, tripletTerm } from './common'
 
 type Reduction = 'mean' | 'sum' | 'mean-active'
 
@@ -87,5 +87,5 @@ export function tripletLoss(x: Float32Array, rows: number, cols: number, labels:
     distanceGrad(e, near, e, n, cols, metric, -c, g, near, g, n)
   }
   const grad = opts.normalize ? normalizeBackward(x, rows, cols, g) : g
-  return { loss: total / divisor, grad: Float32Array.from(grad), triplets: count, active }
+  return { loss: total / divisor, grad: gradToFloat32(grad), triplets: count, active }
 }

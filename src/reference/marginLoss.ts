@@ -11,7 +11,7 @@
  */
 import type { MarginLossOptions, MarginLossResult } from '../backend'
 import { distance, distanceGrad, normalizeBackward, normalizeRows, parseMetric } from './distance'
-import { tripletTerm } from './common'
+import { gradToFloat32, tripletTerm } from './common'
 
 export function tripletMarginLoss(
   anchor: Float32Array, positive: Float32Array, negative: Float32Array, rows: number, cols: number, opts: MarginLossOptions,
@@ -54,7 +54,7 @@ export function tripletMarginLoss(
     else distanceGrad(A, o, N, o, cols, metric, -c, gA, o, gN, o)
   }
   const back = (x: Float32Array, g: Float64Array): Float32Array =>
-    Float32Array.from(opts.normalize ? normalizeBackward(x, rows, cols, g) : g)
+    gradToFloat32(opts.normalize ? normalizeBackward(x, rows, cols, g) : g)
   return {
     loss: total * scale,
     losses,

@@ -43,7 +43,7 @@ export function mineFromDistances(
   const N: number[] = []
   const push = (a: number, p: number, n: number): void => {
     if (A.length >= maxTriplets) {
-      throw new Error(`TooManyTriplets: mining would produce more than ${maxTriplets} triplets`)
+      throw new Error(`TooManyTriplets: mining would produce more than ${maxTriplets} triplets; mine smaller batches`)
     }
     A.push(a)
     P.push(p)

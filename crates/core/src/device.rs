@@ -12,7 +12,7 @@ use crate::{
 /// Options of `triplet_margin_loss`, bundled for the trait.
 #[derive(Clone, Copy, Debug)]
 pub struct MarginLossOptions {
-    pub margin: f32,
+    pub margin: f64,
     pub soft_margin: bool,
     pub swap: bool,
     pub reduction: MarginReduction,

@@ -141,19 +141,29 @@ impl<'a> Distances<'a> {
         let nb = &self.b().sq_norms[c0..c0 + row.len()];
         let a_row = self.a_row(i);
         match self.metric {
-            Metric::Dot => row.iter_mut().for_each(|v| *v = -*v),
+            Metric::Dot => {
+                for (jj, v) in row.iter_mut().enumerate() {
+                    // Products past f32's range can meet as inf − inf: recompute those.
+                    *v = if v.is_finite() {
+                        -*v
+                    } else {
+                        pair::distance(a_row, self.b_row(c0 + jj), Metric::Dot) as f32
+                    };
+                }
+            }
             Metric::SqEuclidean | Metric::Euclidean => {
                 for (jj, v) in row.iter_mut().enumerate() {
                     let j = c0 + jj;
                     let scale = na + nb[jj];
-                    let mut d2 = scale - 2.0 * *v;
-                    if self_mode && i == j {
-                        d2 = 0.0;
-                    } else if d2 < RECOMPUTE_BELOW * scale {
-                        d2 = pair::sq_dist(a_row, self.b_row(j)) as f32;
-                    }
-                    let d2 = d2.max(0.0);
-                    *v = if self.metric == Metric::Euclidean {
+                    let d2 = scale - 2.0 * *v;
+                    // Recompute where cancellation ate the digits, and where norms or products
+                    // overflowed f32 (d2 is then ±inf or NaN, and fails the comparison).
+                    let accurate = d2 >= RECOMPUTE_BELOW * scale && d2.is_finite();
+                    *v = if self_mode && i == j {
+                        0.0
+                    } else if !accurate {
+                        pair::distance(a_row, self.b_row(j), self.metric) as f32
+                    } else if self.metric == Metric::Euclidean {
                         d2.sqrt()
                     } else {
                         d2
@@ -188,11 +198,55 @@ impl<'a> Distances<'a> {
             return out;
         }
         let (block, _) = tile_shape(self.rows, self.cols);
-        out.par_chunks_mut(block * self.cols).enumerate().for_each(|(b, chunk)| {
-            let r0 = b * block;
-            self.tile(r0, r0 + chunk.len() / self.cols, 0, self.cols, chunk);
-        });
+        out.par_chunks_mut(block * self.cols)
+            .enumerate()
+            .for_each(|(b, chunk)| {
+                let r0 = b * block;
+                self.tile(r0, r0 + chunk.len() / self.cols, 0, self.cols, chunk);
+            });
         out
+    }
+}
+
+impl Distances<'_> {
+    /// Folds every tile of distances into per-block state, blocks of rows in parallel and the
+    /// columns of each block one tile at a time, so no more than a tile per thread is live.
+    /// `init(r0, r1)` makes a block's state; `fold(state, r0, c0, tile)` takes a row-major
+    /// tile of rows r0.. and columns c0.. (width `tile.len() / (r1 − r0)`). States come back
+    /// in block order, which is row order.
+    pub fn fold_tiles<S: Send>(
+        &self,
+        init: impl Fn(usize, usize) -> S + Sync,
+        fold: impl Fn(&mut S, usize, usize, &[f32]) + Sync,
+    ) -> Vec<S> {
+        let (block, chunk) = tile_shape(self.rows, self.cols);
+        blocks(self.rows, block)
+            .into_par_iter()
+            .map(|(r0, r1)| {
+                let mut state = init(r0, r1);
+                let mut buf = vec![0.0f32; (r1 - r0) * chunk];
+                for (c0, c1) in blocks(self.cols, chunk) {
+                    let tile = &mut buf[..(r1 - r0) * (c1 - c0)];
+                    self.tile(r0, r1, c0, c1, tile);
+                    fold(&mut state, r0, c0, tile);
+                }
+                state
+            })
+            .collect()
+    }
+
+    /// Maps `f(r0, rows)` over blocks of whole rows of distances (row-major, `cols` wide),
+    /// for passes that need a row entire; blocks run in parallel, results in row order.
+    pub fn map_row_blocks<T: Send>(&self, f: impl Fn(usize, &[f32]) -> T + Sync) -> Vec<T> {
+        let block = full_row_block(self.rows, self.cols);
+        blocks(self.rows, block)
+            .into_par_iter()
+            .map(|(r0, r1)| {
+                let mut rows = vec![0.0f32; (r1 - r0) * self.cols];
+                self.tile(r0, r1, 0, self.cols, &mut rows);
+                f(r0, &rows)
+            })
+            .collect()
     }
 }
 
@@ -209,14 +263,14 @@ pub fn pairwise_distances(
 /// Rows per block and columns per tile for a pass over `rows × cols` distances that folds
 /// each tile away: a tile stays around 1 MiB, the size where GEMM is efficient and the tile
 /// still sits in cache.
-pub(crate) fn tile_shape(rows: usize, cols: usize) -> (usize, usize) {
+fn tile_shape(rows: usize, cols: usize) -> (usize, usize) {
     let block = rows.clamp(1, 64);
     let chunk = cols.clamp(1, 4096);
     (block, chunk)
 }
 
 /// Rows per block for a pass that needs whole rows of distances at once (about 8 MiB).
-pub(crate) fn full_row_block(rows: usize, cols: usize) -> usize {
+fn full_row_block(rows: usize, cols: usize) -> usize {
     (2_097_152 / cols.max(1)).clamp(1, 64).min(rows.max(1))
 }
 
@@ -328,6 +382,21 @@ mod tests {
             assert_eq!(d[3], 0.0, "{metric:?}");
             assert!(d.iter().all(|&v| v >= 0.0));
         }
+    }
+
+    #[test]
+    fn magnitudes_past_f32_norms_are_recomputed() {
+        // ‖a‖² = 1e40 overflows f32; the distances themselves do not (euclidean).
+        let a = [1e20f32, 0.0, -1e20, 0.0, 1e19, 0.0];
+        let m = MatRef::new(&a, 3, 2).unwrap();
+        let d = pairwise_distances(m, None, Metric::Euclidean, false);
+        for (got, want) in [(d[1], 2e20f32), (d[2], 9e19), (d[5], 1.1e20)] {
+            assert!((got / want - 1.0).abs() < 1e-6, "{got} vs {want}");
+        }
+        // Products of opposite signs overflow to inf − inf in the GEMM: a·b = 0 in truth.
+        let b = [1e20f32, 1e20, 1e20, -1e20];
+        let dot = pairwise_distances(MatRef::new(&b, 2, 2).unwrap(), None, Metric::Dot, false);
+        assert_eq!(dot[1], 0.0);
     }
 
     #[test]

@@ -14,7 +14,7 @@ impl fmt::Display for Error {
         match self {
             Error::TooManyTriplets { limit } => write!(
                 f,
-                "mining would produce more than {limit} triplets; use a batch strategy or smaller batches"
+                "mining would produce more than {limit} triplets; mine smaller batches"
             ),
             Error::Invalid(msg) => f.write_str(msg),
         }

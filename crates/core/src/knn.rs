@@ -3,10 +3,9 @@
 //! Row blocks run in parallel; each walks the corpus one tile at a time and folds the tile
 //! into its rows' top-k lists, so memory is O(rows·k + tile) whatever the corpus size.
 
-use crate::distance::{blocks, tile_shape, Distances};
+use crate::distance::Distances;
 use crate::select::{Ranked, TopK};
 use crate::{MatRef, Metric};
-use rayon::prelude::*;
 
 /// Row-major `queries.rows × k` results, each row ascending by (distance, index).
 #[derive(Debug, Clone)]
@@ -28,36 +27,28 @@ pub fn knn(
     query_offset: usize,
 ) -> Knn {
     let dist = Distances::new(queries, Some(corpus), metric, normalize);
-    let (block, chunk) = tile_shape(dist.rows(), dist.cols());
-    let per_block: Vec<Vec<TopK>> = blocks(dist.rows(), block)
-        .into_par_iter()
-        .map(|(r0, r1)| {
-            let mut tops: Vec<TopK> = (r0..r1).map(|_| TopK::new(k)).collect();
-            let mut tile = vec![0.0f32; (r1 - r0) * chunk];
-            for (c0, c1) in blocks(dist.cols(), chunk) {
-                let w = c1 - c0;
-                let tile = &mut tile[..(r1 - r0) * w];
-                dist.tile(r0, r1, c0, c1, tile);
-                for (ri, top) in tops.iter_mut().enumerate() {
-                    let skip = if exclude_self {
-                        query_offset + r0 + ri
-                    } else {
-                        usize::MAX
+    let per_block: Vec<Vec<TopK>> = dist.fold_tiles(
+        |r0, r1| (r0..r1).map(|_| TopK::new(k)).collect(),
+        |tops: &mut Vec<TopK>, r0, c0, tile| {
+            let w = tile.len() / tops.len();
+            for (ri, (top, row)) in tops.iter_mut().zip(tile.chunks(w)).enumerate() {
+                let skip = if exclude_self {
+                    query_offset + r0 + ri
+                } else {
+                    usize::MAX
+                };
+                for (jj, &d) in row.iter().enumerate() {
+                    let c = Ranked {
+                        d,
+                        i: (c0 + jj) as u32,
                     };
-                    for (jj, &d) in tile[ri * w..(ri + 1) * w].iter().enumerate() {
-                        let c = Ranked {
-                            d,
-                            i: (c0 + jj) as u32,
-                        };
-                        if c0 + jj != skip && top.accepts(&c) {
-                            top.push(c);
-                        }
+                    if c0 + jj != skip && top.accepts(&c) {
+                        top.push(c);
                     }
                 }
             }
-            tops
-        })
-        .collect();
+        },
+    );
 
     let mut out = Knn {
         indices: Vec::with_capacity(dist.rows() * k),

@@ -39,7 +39,7 @@ pub enum Mining<'a> {
 
 #[derive(Clone, Copy, Debug)]
 pub struct LossOptions {
-    pub margin: f32,
+    pub margin: f64,
     pub soft_margin: bool,
     pub swap: bool,
     pub reduction: Reduction,
@@ -72,7 +72,7 @@ pub fn triplet_loss(
                 x,
                 labels,
                 strategy,
-                opts.margin,
+                opts.margin as f32,
                 opts.metric,
                 opts.normalize,
                 max_triplets,
@@ -150,7 +150,7 @@ pub fn triplet_loss(
     }
     Ok(LossResult {
         loss: sum * coef,
-        grad: grad.into_iter().map(|g| g as f32).collect(),
+        grad: grad.into_iter().map(pair::grad_to_f32).collect(),
         triplets: count,
         active,
     })

@@ -41,7 +41,7 @@ pub fn triplet_margin_loss(
     anchor: MatRef,
     positive: MatRef,
     negative: MatRef,
-    margin: f32,
+    margin: f64,
     soft_margin: bool,
     swap: bool,
     reduction: MarginReduction,
@@ -100,7 +100,7 @@ pub fn triplet_margin_loss(
             pair::normalize_backward(m.data, cols, g);
         }
     }
-    let [ga, gp, gn] = grads.map(|g| g.into_iter().map(|v| v as f32).collect::<Vec<f32>>());
+    let [ga, gp, gn] = grads.map(|g| g.into_iter().map(pair::grad_to_f32).collect::<Vec<f32>>());
     MarginLossResult {
         loss: sum * coef,
         losses,

@@ -1,8 +1,8 @@
 //! Online triplet mining from a labelled batch.
-use crate::distance::{blocks, full_row_block, tile_shape, Distances};
+use crate::distance::Distances;
 use crate::select::Ranked;
 use crate::{Error, MatRef, Metric};
-use rayon::prelude::*;
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -68,12 +68,43 @@ pub fn mine_triplets(
             labels.len()
         )));
     }
+    if let Some(count) = batch_count(labels, strategy) {
+        // Batch strategies' output size follows from the labels alone: refuse before the work.
+        if count > max_triplets {
+            return Err(Error::TooManyTriplets {
+                limit: max_triplets,
+            });
+        }
+    }
     let dist = Distances::new(x, None, metric, normalize);
     Ok(match strategy {
         Strategy::BatchHard => batch_hard(&dist, labels),
         Strategy::BatchSemihard => batch_semihard(&dist, labels),
         set => return mine_set(&dist, labels, set, margin, max_triplets),
     })
+}
+
+/// How many triplets a batch strategy yields: one per anchor with a positive and a negative
+/// (batch-hard), or one per positive pair whose anchor has a negative (batch-semihard).
+/// `None` for set strategies, whose size depends on the distances.
+fn batch_count(labels: &[i32], strategy: Strategy) -> Option<usize> {
+    let mut class_size: HashMap<i32, usize> = HashMap::new();
+    for &l in labels {
+        *class_size.entry(l).or_default() += 1;
+    }
+    let n = labels.len();
+    let per_anchor = |l: &i32| {
+        let size = class_size[l];
+        match (size > 1 && size < n, strategy) {
+            (false, _) => 0,
+            (true, Strategy::BatchHard) => 1,
+            (true, _) => size - 1,
+        }
+    };
+    match strategy {
+        Strategy::BatchHard | Strategy::BatchSemihard => Some(labels.iter().map(per_anchor).sum()),
+        _ => None,
+    }
 }
 
 /// Concatenates per-block triplets in block order, which is ascending anchor order.
@@ -90,46 +121,41 @@ fn concat(parts: Vec<Triplets>) -> Triplets {
 /// Hermans et al. 2017: per anchor, the farthest positive and the nearest negative.
 /// Folded tile by tile: per row only the two running extremes are kept.
 fn batch_hard(dist: &Distances, labels: &[i32]) -> Triplets {
-    let (block, chunk) = tile_shape(dist.rows(), dist.cols());
-    let parts = blocks(dist.rows(), block)
-        .into_par_iter()
-        .map(|(r0, r1)| {
-            let mut pos: Vec<Option<Ranked>> = vec![None; r1 - r0];
-            let mut neg: Vec<Option<Ranked>> = vec![None; r1 - r0];
-            let mut tile = vec![0.0f32; (r1 - r0) * chunk];
-            for (c0, c1) in blocks(dist.cols(), chunk) {
-                let w = c1 - c0;
-                let tile = &mut tile[..(r1 - r0) * w];
-                dist.tile(r0, r1, c0, c1, tile);
-                for ri in 0..r1 - r0 {
-                    let a = r0 + ri;
-                    for (jj, &d) in tile[ri * w..(ri + 1) * w].iter().enumerate() {
-                        let j = c0 + jj;
-                        let c = Ranked { d, i: j as u32 };
-                        if labels[j] == labels[a] {
-                            // Strict comparisons: columns come in ascending order, so the
-                            // first (lowest) index wins a tie.
-                            if j != a && pos[ri].is_none_or(|p| d > p.d) {
-                                pos[ri] = Some(c);
-                            }
-                        } else if neg[ri].is_none_or(|n| d < n.d) {
-                            neg[ri] = Some(c);
+    // Per row of a block: (farthest positive, nearest negative) so far.
+    type Extremes = Vec<(Option<Ranked>, Option<Ranked>)>;
+    let parts = dist.fold_tiles(
+        |r0, r1| (r0, vec![(None, None); r1 - r0]) as (usize, Extremes),
+        |(r0, best), _, c0, tile| {
+            let w = tile.len() / best.len();
+            for (ri, ((pos, neg), row)) in best.iter_mut().zip(tile.chunks(w)).enumerate() {
+                let a = *r0 + ri;
+                for (jj, &d) in row.iter().enumerate() {
+                    let j = c0 + jj;
+                    let c = Ranked { d, i: j as u32 };
+                    // Strict comparisons: columns come in ascending order, so the first
+                    // (lowest) index wins a tie.
+                    if labels[j] == labels[a] {
+                        if j != a && pos.is_none_or(|p| d > p.d) {
+                            *pos = Some(c);
                         }
+                    } else if neg.is_none_or(|n| d < n.d) {
+                        *neg = Some(c);
                     }
                 }
             }
-            let mut t = Triplets::default();
-            for ri in 0..r1 - r0 {
-                if let (Some(p), Some(n)) = (pos[ri], neg[ri]) {
-                    t.anchor.push((r0 + ri) as i32);
-                    t.positive.push(p.i as i32);
-                    t.negative.push(n.i as i32);
-                }
+        },
+    );
+    let mut t = Triplets::default();
+    for (r0, best) in parts {
+        for (ri, extremes) in best.into_iter().enumerate() {
+            if let (Some(p), Some(n)) = extremes {
+                t.anchor.push((r0 + ri) as i32);
+                t.positive.push(p.i as i32);
+                t.negative.push(n.i as i32);
             }
-            t
-        })
-        .collect();
-    concat(parts)
+        }
+    }
+    t
 }
 
 /// FaceNet's online semi-hard negatives, as TensorFlow Addons' TripletSemiHardLoss: for each
@@ -137,20 +163,13 @@ fn batch_hard(dist: &Distances, labels: &[i32]) -> Triplets {
 /// farthest negative.
 fn batch_semihard(dist: &Distances, labels: &[i32]) -> Triplets {
     let n = dist.cols();
-    let block = full_row_block(dist.rows(), n);
-    let parts = blocks(dist.rows(), block)
-        .into_par_iter()
-        .map(|(r0, r1)| {
-            let mut rows = vec![0.0f32; (r1 - r0) * n];
-            dist.tile(r0, r1, 0, n, &mut rows);
-            let mut t = Triplets::default();
-            for a in r0..r1 {
-                semihard_row(a, &rows[(a - r0) * n..(a - r0 + 1) * n], labels, &mut t);
-            }
-            t
-        })
-        .collect();
-    concat(parts)
+    concat(dist.map_row_blocks(|r0, rows| {
+        let mut t = Triplets::default();
+        for (ri, row) in rows.chunks(n).enumerate() {
+            semihard_row(r0 + ri, row, labels, &mut t);
+        }
+        t
+    }))
 }
 
 /// Semi-hard negatives for every positive of anchor `a`, given its row of distances, in
@@ -228,42 +247,37 @@ fn mine_set(
     max_triplets: usize,
 ) -> Result<Triplets, Error> {
     let n = dist.cols();
-    let block = full_row_block(dist.rows(), n);
     let total = AtomicUsize::new(0);
-    let parts: Result<Vec<Triplets>, Error> = blocks(dist.rows(), block)
-        .into_par_iter()
-        .map(|(r0, r1)| {
-            let mut rows = vec![0.0f32; (r1 - r0) * n];
-            dist.tile(r0, r1, 0, n, &mut rows);
-            let mut t = Triplets::default();
-            for a in r0..r1 {
-                let row = &rows[(a - r0) * n..(a - r0 + 1) * n];
-                let negatives: Vec<usize> = (0..n).filter(|&j| labels[j] != labels[a]).collect();
-                let before = t.len();
-                for p in (0..n).filter(|&p| p != a && labels[p] == labels[a]) {
-                    for &ng in &negatives {
-                        if keeps(strategy, row[ng] - row[p], margin) {
-                            t.anchor.push(a as i32);
-                            t.positive.push(p as i32);
-                            t.negative.push(ng as i32);
-                        }
-                    }
-                    if total.load(Ordering::Relaxed) + t.len() - before > max_triplets {
-                        return Err(Error::TooManyTriplets {
-                            limit: max_triplets,
-                        });
+    let too_many = Error::TooManyTriplets {
+        limit: max_triplets,
+    };
+    let parts = dist.map_row_blocks(|r0, rows| {
+        let mut t = Triplets::default();
+        for (ri, row) in rows.chunks(n).enumerate() {
+            let a = r0 + ri;
+            let negatives: Vec<usize> = (0..n).filter(|&j| labels[j] != labels[a]).collect();
+            let before = t.len();
+            for p in (0..n).filter(|&p| p != a && labels[p] == labels[a]) {
+                for &ng in &negatives {
+                    if keeps(strategy, row[ng] - row[p], margin) {
+                        t.anchor.push(a as i32);
+                        t.positive.push(p as i32);
+                        t.negative.push(ng as i32);
                     }
                 }
-                if total.fetch_add(t.len() - before, Ordering::Relaxed) + t.len() - before
-                    > max_triplets
-                {
-                    return Err(Error::TooManyTriplets {
-                        limit: max_triplets,
-                    });
+                // Checked per positive, so memory stays near the limit; other threads'
+                // anchors in flight may pass it a little, which the final check catches.
+                if total.load(Ordering::Relaxed) + (t.len() - before) > max_triplets {
+                    return Err(too_many.clone());
                 }
             }
-            Ok(t)
-        })
-        .collect();
-    Ok(concat(parts?))
+            total.fetch_add(t.len() - before, Ordering::Relaxed);
+        }
+        Ok(t)
+    });
+    let parts = parts.into_iter().collect::<Result<Vec<_>, _>>()?;
+    if parts.iter().map(Triplets::len).sum::<usize>() > max_triplets {
+        return Err(too_many);
+    }
+    Ok(concat(parts))
 }

@@ -32,11 +32,13 @@ pub fn distance(a: &[f32], b: &[f32], metric: Metric) -> f64 {
         Metric::Euclidean => sq_dist(a, b).sqrt(),
         Metric::Dot => -dot(a, b),
         Metric::Cosine => {
-            let (na, nb) = (sq_norm(a).sqrt(), sq_norm(b).sqrt());
-            if na == 0.0 || nb == 0.0 {
+            let (na2, nb2) = (sq_norm(a), sq_norm(b));
+            if na2 == 0.0 || nb2 == 0.0 {
                 1.0
             } else {
-                (1.0 - dot(a, b) / (na * nb)).clamp(0.0, 2.0)
+                // One square root of the product: a row and its duplicate are then exactly 0
+                // apart, as in the reference.
+                (1.0 - dot(a, b) / (na2 * nb2).sqrt()).clamp(0.0, 2.0)
             }
         }
     }
@@ -93,6 +95,13 @@ pub fn add_grad(
             }
         }
     }
+}
+
+/// A float64 gradient rounded to f32, saturating at ±f32::MAX: 1/‖x‖ for a subnormal row is
+/// finite in f64 but past f32's range, and gradients must stay finite.
+#[inline]
+pub fn grad_to_f32(g: f64) -> f32 {
+    g.clamp(-f32::MAX as f64, f32::MAX as f64) as f32
 }
 
 /// Rows divided by their L2 norm; zero rows stay zero.

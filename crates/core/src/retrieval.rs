@@ -1,8 +1,7 @@
 //! Retrieval metrics as pytorch-metric-learning's AccuracyCalculator defines them.
-use crate::distance::{blocks, full_row_block, Distances};
+use crate::distance::Distances;
 use crate::select::Ranked;
 use crate::{MatRef, Metric};
-use rayon::prelude::*;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -48,33 +47,27 @@ pub fn retrieval_metrics(
     let k = k.min(candidates);
     let window = r_max.max(k).min(candidates);
 
-    let block = full_row_block(dist.rows(), n);
-    let sums: Vec<Sums> = blocks(dist.rows(), block)
-        .into_par_iter()
-        .map(|(r0, r1)| {
-            let mut rows = vec![0.0f32; (r1 - r0) * n];
-            dist.tile(r0, r1, 0, n, &mut rows);
-            let mut s = Sums::default();
-            let mut ranked = Vec::with_capacity(n);
-            for q in r0..r1 {
-                let r = relevant(q);
-                if r == 0 {
-                    continue;
-                }
-                ranked.clear();
-                let row = &rows[(q - r0) * n..(q - r0 + 1) * n];
-                ranked.extend(
-                    row.iter()
-                        .enumerate()
-                        .filter(|&(j, _)| !(self_mode && j == q))
-                        .map(|(j, &d)| Ranked { d, i: j as u32 }),
-                );
-                let is_rel = |c: &Ranked| ref_labels[c.i as usize] == query_labels[q];
-                s.add(&query_metrics(&mut ranked, r, k, window, is_rel));
+    let sums: Vec<Sums> = dist.map_row_blocks(|r0, rows| {
+        let mut s = Sums::default();
+        let mut ranked = Vec::with_capacity(n);
+        for (qi, row) in rows.chunks(n).enumerate() {
+            let q = r0 + qi;
+            let r = relevant(q);
+            if r == 0 {
+                continue;
             }
-            s
-        })
-        .collect();
+            ranked.clear();
+            ranked.extend(
+                row.iter()
+                    .enumerate()
+                    .filter(|&(j, _)| !(self_mode && j == q))
+                    .map(|(j, &d)| Ranked { d, i: j as u32 }),
+            );
+            let is_rel = |c: &Ranked| ref_labels[c.i as usize] == query_labels[q];
+            s.add(&query_metrics(&mut ranked, r, k, window, is_rel));
+        }
+        s
+    });
     let total = sums.iter().fold(Sums::default(), |mut acc, s| {
         acc.add_sums(s);
         acc

@@ -7,7 +7,7 @@ use crate::Metric;
 /// How one triplet's loss is formed.
 #[derive(Clone, Copy, Debug)]
 pub struct TermRule {
-    pub margin: f32,
+    pub margin: f64,
     pub soft_margin: bool,
     pub swap: bool,
     pub metric: Metric,
@@ -63,7 +63,7 @@ impl TermRule {
         let loss = if self.soft_margin {
             softplus(z)
         } else {
-            (z + self.margin as f64).max(0.0)
+            (z + self.margin).max(0.0)
         };
         Term {
             loss,

@@ -86,6 +86,22 @@ fn ties_go_to_the_lower_index() {
 
 #[test]
 fn too_many_triplets_is_an_error_not_an_allocation() {
+    // Batch strategies know their size from the labels: 4 triplets each here.
+    for strategy in [Strategy::BatchHard, Strategy::BatchSemihard] {
+        let run = |max| {
+            mine_triplets(
+                line(),
+                &LABELS,
+                strategy,
+                0.2,
+                Metric::Euclidean,
+                false,
+                max,
+            )
+        };
+        assert_eq!(run(3).unwrap_err(), Error::TooManyTriplets { limit: 3 });
+        assert_eq!(run(4).unwrap().len(), 4);
+    }
     let err = mine_triplets(
         line(),
         &LABELS,

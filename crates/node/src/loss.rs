@@ -98,7 +98,7 @@ fn loss_impl(
     opts: &LossOptions,
 ) -> Result<CoreResult> {
     let core_opts = tripletkit_core::LossOptions {
-        margin: opts.margin as f32,
+        margin: opts.margin,
         soft_margin: opts.soft_margin,
         swap: opts.swap,
         reduction: parse(&opts.reduction)?,

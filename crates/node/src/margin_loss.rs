@@ -50,7 +50,7 @@ fn margin_impl(
         mat(negative, rows, cols)?,
     );
     let o = tripletkit_core::MarginLossOptions {
-        margin: opts.margin as f32,
+        margin: opts.margin,
         soft_margin: opts.soft_margin,
         swap: opts.swap,
         reduction,
