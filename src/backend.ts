@@ -5,6 +5,8 @@
  * and option strings spelled as in API.md.
  */
 
+import type { RetrievalMetrics } from './types'
+
 export interface MetricOptions {
   metric: string
   normalize: boolean
@@ -67,15 +69,8 @@ export interface MarginLossResult {
 export interface RetrievalOptions extends MetricOptions {
   k: number
 }
-export interface RetrievalResult {
-  precisionAt1: number
-  rPrecision: number
-  mapAtR: number
-  mrr: number
-  recallAtK: number
-  precisionAtK: number
-  queries: number
-}
+/** The backends return exactly the public metrics. */
+export type RetrievalResult = RetrievalMetrics
 
 /** Synchronous ops shared by every backend. */
 export interface Backend {

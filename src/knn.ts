@@ -12,10 +12,14 @@ import { expectLength, runSync, startOp, withSignal } from './run'
 import type { KnnOptions, KnnResult, Matrix, MatrixLike } from './types'
 import { checkBoolean, checkCallback, checkCommon, checkInteger, checkOptions, checkPositiveInteger, checkResultSize } from './validate'
 
-/** Distances per batch for the default batch size: 16 Mi float32 values = 64 MB. */
-const BATCH_DISTANCES = 16_777_216
-/** Largest default batch: more rows per call buys nothing and delays progress and aborts. */
-const MAX_DEFAULT_BATCH = 4096
+/**
+ * Default batches. Each batch pays for one pass over the corpus (its copy off the JS thread, its
+ * norms, normalising it), so a batch must be large next to that pass: 1024 query rows keep it
+ * to a few per cent; a small corpus gets more rows, so that each call still computes about 4 Mi
+ * distances. Memory does not grow with the batch: the backend folds distances tile by tile.
+ */
+const MIN_DEFAULT_BATCH = 1024
+const BATCH_DISTANCES = 4_194_304
 
 interface KnnCall {
   target: Target
@@ -47,7 +51,7 @@ function prepare(queries: MatrixLike, corpus: MatrixLike, opts: KnnOptions): Knn
   checkInteger(k, 'opts.k', 1, maxK,
     `an integer from 1 to ${maxK} (${excludeSelf ? 'corpus rows − 1, because of excludeSelf' : 'the corpus rows'})`)
   checkResultSize(q.rows * k, 8, `opts.k: ${q.rows} queries × k = ${k} neighbours`, 'ask for fewer neighbours or fewer queries at once')
-  const defaultBatch = Math.max(1, Math.min(MAX_DEFAULT_BATCH, Math.floor(BATCH_DISTANCES / c.rows)))
+  const defaultBatch = Math.max(MIN_DEFAULT_BATCH, Math.ceil(BATCH_DISTANCES / c.rows))
   const batchSize = checkPositiveInteger(o.batchSize, 'opts.batchSize', defaultBatch)
   const onProgress = checkCallback<(done: number, total: number) => void>(o.onProgress, 'opts.onProgress')
   return {

@@ -4,7 +4,7 @@
  */
 
 import type { Matrix, MatrixLike } from './types'
-import { describe } from './validate'
+import { describe, isNumberList } from './validate'
 
 /**
  * Makes a {@link Matrix} from an array of equal-length rows, copied once into a new
@@ -93,22 +93,17 @@ function notFinite(argName: string, row: number, col: number, received: number, 
   return new RangeError(`${argName}: expected finite numbers, received ${what} at row ${row}, column ${col}`)
 }
 
-function isRow(x: unknown): x is ArrayLike<unknown> {
-  return Array.isArray(x) || (ArrayBuffer.isView(x) && !(x instanceof DataView) &&
-    !(x instanceof BigInt64Array) && !(x instanceof BigUint64Array))
-}
-
 function copyRows(rowsArr: readonly unknown[], name: string, finite: boolean): Matrix {
   const n = rowsArr.length
   if (n === 0) return { data: new Float32Array(0), rows: 0, cols: 0 }
   const first = rowsArr[0]
-  if (!isRow(first)) throw new TypeError(`${name}[0]: expected an array of numbers, received ${describe(first)}`)
+  if (!isNumberList(first)) throw new TypeError(`${name}[0]: expected an array of numbers, received ${describe(first)}`)
   const cols = first.length
   if (cols === 0) throw new RangeError(`${name}[0]: expected a row of at least 1 number, received an empty row`)
   const data = new Float32Array(n * cols)
   for (let r = 0; r < n; r++) {
     const row = rowsArr[r]
-    if (!isRow(row)) throw new TypeError(`${name}[${r}]: expected an array of numbers, received ${describe(row)}`)
+    if (!isNumberList(row)) throw new TypeError(`${name}[${r}]: expected an array of numbers, received ${describe(row)}`)
     if (row.length !== cols) {
       throw new RangeError(`${name}[${r}]: expected ${cols} numbers (the length of ${name}[0]), received ${row.length}`)
     }

@@ -6,9 +6,8 @@ import { resolveDevice } from './device'
 import { toMatrix } from './matrix'
 import { execAsync, execSync, expectLength, type Plan } from './run'
 import type { Labels, MatrixLike, MineTripletsOptions, Triplets } from './types'
-import { checkCommon, checkFinite, checkInteger, checkOptions, checkStrategy, toLabels } from './validate'
+import { checkCommon, checkFinite, checkInteger, checkOptions, checkStrategy, INT32_MAX, toLabels } from './validate'
 
-const INT32_MAX = 2 ** 31 - 1
 /** α when the caller gives none (API.md). */
 export const DEFAULT_MARGIN = 0.2
 

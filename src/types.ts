@@ -111,8 +111,8 @@ export interface KnnOptions extends MetricOptions, AbortOptions {
   /** Query i never returns corpus index i (for a set searched against itself); default `false`. */
   excludeSelf?: boolean
   /**
-   * Query rows per backend call. Default: enough rows for about 64 MB of distances,
-   * `max(1, min(4096, floor(16_777_216 / corpusRows)))`.
+   * Query rows per backend call: progress is reported and an abort takes effect between
+   * calls. Memory does not depend on it. Default `max(1024, ceil(4_194_304 / corpusRows))`.
    */
   batchSize?: number
   /** Called after each batch with the query rows done so far and the total. */

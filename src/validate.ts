@@ -19,7 +19,14 @@ export const LOSS_REDUCTIONS: readonly LossReduction[] = ['mean', 'sum', 'mean-a
 export const MARGIN_LOSS_REDUCTIONS: readonly MarginLossReduction[] = ['mean', 'sum', 'none']
 
 const INT32_MIN = -2147483648
-const INT32_MAX = 2147483647
+/** The largest int32: labels, indices and triplet counts stay within it. */
+export const INT32_MAX = 2147483647
+
+/** An array or a numeric typed array (not a DataView, not a BigInt array): a row or a label list. */
+export function isNumberList(x: unknown): x is ArrayLike<unknown> {
+  return Array.isArray(x) || (ArrayBuffer.isView(x) && !(x instanceof DataView) &&
+    !(x instanceof BigInt64Array) && !(x instanceof BigUint64Array))
+}
 
 /** A short description of a value for "received …" in messages. */
 export function describe(value: unknown): string {
@@ -142,9 +149,8 @@ export function toLabels(value: unknown, name: string, rows: number, rowsOf: str
   let out: Int32Array
   if (value instanceof Int32Array) {
     out = value
-  } else if (Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView) &&
-             !(value instanceof BigInt64Array) && !(value instanceof BigUint64Array))) {
-    const src = value as ArrayLike<unknown>
+  } else if (isNumberList(value)) {
+    const src = value
     out = new Int32Array(src.length)
     for (let i = 0; i < src.length; i++) {
       const v = src[i]
