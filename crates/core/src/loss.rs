@@ -1,8 +1,9 @@
 //! Triplet loss over mined (or given) triplets, with its gradient in closed form.
 use crate::pair;
-use crate::term::{add_into, Scratch, Term, TermRule};
+use crate::term::{add_into, TermRule};
 use crate::{mine_triplets, Error, MatRef, Metric, Strategy};
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::str::FromStr;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,10 +101,10 @@ pub fn triplet_loss(
     }
 
     let cols = x.cols;
-    let data = if opts.normalize {
-        pair::normalize_rows(x.data, cols)
+    let data: Cow<[f32]> = if opts.normalize {
+        Cow::Owned(pair::normalize_rows(x.data, cols))
     } else {
-        x.data.to_vec()
+        Cow::Borrowed(x.data)
     };
     let row = |i: i32| &data[i as usize * cols..(i as usize + 1) * cols];
     let rule = TermRule {
@@ -113,19 +114,55 @@ pub fn triplet_loss(
         metric: opts.metric,
     };
 
-    let terms: Vec<Term> = (0..count)
-        .into_par_iter()
-        .map(|t| rule.eval(row(anchor[t]), row(positive[t]), row(negative[t])))
-        .collect();
-    let active = terms.iter().filter(|t| t.loss > 0.0).count();
-    let sum: f64 = terms.iter().map(|t| t.loss).sum();
+    // Triplets go in chunks: each chunk's losses and per-triplet gradient rows are computed in
+    // parallel into one buffer, then summed into the gradient in triplet order, so the result
+    // does not depend on the thread count and memory stays O(chunk) however many triplets.
+    // Gradients are accumulated unscaled and divided once at the end, when the divisor of
+    // 'mean-active' is known.
+    let width = 3 * cols.max(1);
+    let chunk = ((1 << 19) / width).max(1);
+    let mut buf = vec![0.0f64; chunk.min(count) * width];
+    let mut grad = vec![0.0f64; x.rows * cols];
+    let (mut sum, mut active) = (0.0f64, 0usize);
+    for start in (0..count).step_by(chunk) {
+        let end = count.min(start + chunk);
+        let part = &mut buf[..(end - start) * width];
+        let losses: Vec<f64> = part
+            .par_chunks_mut(width)
+            .enumerate()
+            .map(|(i, g)| {
+                let t = start + i;
+                let rows = [anchor[t], positive[t], negative[t]].map(row);
+                let term = rule.eval(rows[0], rows[1], rows[2]);
+                g.fill(0.0);
+                let (ga, rest) = g.split_at_mut(cols);
+                let (gp, gn) = rest.split_at_mut(cols);
+                rule.backward(&term, 1.0, rows, [ga, gp, gn]);
+                term.loss
+            })
+            .collect();
+        for (i, &loss) in losses.iter().enumerate() {
+            sum += loss;
+            active += usize::from(loss > 0.0);
+            if loss == 0.0 && !opts.soft_margin {
+                continue; // no gradient at or below the hinge
+            }
+            let t = start + i;
+            let g = &part[i * width..(i + 1) * width];
+            for (r, gr) in [anchor[t], positive[t], negative[t]]
+                .iter()
+                .zip(g.chunks(cols))
+            {
+                add_into(&mut grad[*r as usize * cols..(*r as usize + 1) * cols], gr);
+            }
+        }
+    }
     let divisor = match opts.reduction {
         Reduction::Mean => count,
         Reduction::Sum => 1,
         Reduction::MeanActive => active,
     };
-    let mut grad = vec![0.0f64; x.rows * cols];
-    if divisor == 0 || count == 0 {
+    if divisor == 0 {
         return Ok(LossResult {
             loss: 0.0,
             grad: vec![0.0; x.rows * cols],
@@ -134,17 +171,7 @@ pub fn triplet_loss(
         });
     }
     let coef = 1.0 / divisor as f64;
-    let mut scratch = Scratch::new(cols);
-    for (t, term) in terms.iter().enumerate() {
-        if term.loss == 0.0 && !opts.soft_margin {
-            continue;
-        }
-        let idx = [anchor[t], positive[t], negative[t]];
-        let g = scratch.backward(&rule, term, coef, idx.map(row));
-        for (r, gr) in idx.iter().zip(g) {
-            add_into(&mut grad[*r as usize * cols..(*r as usize + 1) * cols], gr);
-        }
-    }
+    grad.iter_mut().for_each(|g| *g *= coef);
     if opts.normalize {
         pair::normalize_backward(x.data, cols, &mut grad);
     }

@@ -1,8 +1,9 @@
 //! Triplet margin loss over row-aligned anchor / positive / negative matrices.
 use crate::pair;
-use crate::term::{add_into, Scratch, Term, TermRule};
+use crate::term::TermRule;
 use crate::{Error, MatRef, Metric};
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::str::FromStr;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,10 +38,10 @@ pub struct MarginLossResult {
 /// Row i of `anchor`, `positive` and `negative` is one triplet (as PyTorch's
 /// `TripletMarginLoss`). The callers guarantee the three share one shape.
 #[allow(clippy::too_many_arguments)]
-pub fn triplet_margin_loss(
-    anchor: MatRef,
-    positive: MatRef,
-    negative: MatRef,
+pub fn triplet_margin_loss<'a>(
+    anchor: MatRef<'a>,
+    positive: MatRef<'a>,
+    negative: MatRef<'a>,
     margin: f64,
     soft_margin: bool,
     swap: bool,
@@ -56,51 +57,56 @@ pub fn triplet_margin_loss(
             && negative.cols == cols,
         "triplet_margin_loss: shapes differ"
     );
-    let prep = |m: MatRef| {
+    let prep = |m: MatRef<'a>| -> Cow<'a, [f32]> {
         if normalize {
-            pair::normalize_rows(m.data, cols)
+            Cow::Owned(pair::normalize_rows(m.data, cols))
         } else {
-            m.data.to_vec()
+            Cow::Borrowed(m.data)
         }
     };
     let sides = [prep(anchor), prep(positive), prep(negative)];
-    let row = |s: usize, i: usize| &sides[s][i * cols..(i + 1) * cols];
     let rule = TermRule {
         margin,
         soft_margin,
         swap,
         metric,
     };
-
-    let terms: Vec<Term> = (0..rows)
-        .into_par_iter()
-        .map(|i| rule.eval(row(0, i), row(1, i), row(2, i)))
-        .collect();
-    let losses: Vec<f32> = terms.iter().map(|t| t.loss as f32).collect();
-    let sum: f64 = terms.iter().map(|t| t.loss).sum();
     let coef = match reduction {
         MarginReduction::Mean if rows > 0 => 1.0 / rows as f64,
         MarginReduction::Mean => 0.0,
         MarginReduction::Sum | MarginReduction::None => 1.0,
     };
-    let mut grads = [
-        vec![0.0f64; rows * cols],
-        vec![0.0f64; rows * cols],
-        vec![0.0f64; rows * cols],
-    ];
-    let mut scratch = Scratch::new(cols);
-    for (i, term) in terms.iter().enumerate() {
-        let g = scratch.backward(&rule, term, coef, [row(0, i), row(1, i), row(2, i)]);
-        for (s, gs) in g.iter().enumerate() {
-            add_into(&mut grads[s][i * cols..(i + 1) * cols], gs);
-        }
-    }
+
+    // Rows are independent triplets: each computes its loss and its three gradient rows in
+    // parallel, side by side in one buffer.
+    let width = 3 * cols.max(1);
+    let mut g = vec![0.0f64; rows * width];
+    let all: Vec<f64> = g
+        .par_chunks_mut(width)
+        .enumerate()
+        .map(|(i, g)| {
+            let r = [0, 1, 2].map(|s| &sides[s][i * cols..(i + 1) * cols]);
+            let term = rule.eval(r[0], r[1], r[2]);
+            let (ga, rest) = g.split_at_mut(cols);
+            let (gp, gn) = rest.split_at_mut(cols);
+            rule.backward(&term, coef, r, [ga, gp, gn]);
+            term.loss
+        })
+        .collect();
+    let sum: f64 = all.iter().sum();
+    let mut grads: [Vec<f64>; 3] = [0, 1, 2].map(|s| {
+        g.chunks(width)
+            .flat_map(|row| &row[s * cols..(s + 1) * cols])
+            .copied()
+            .collect()
+    });
     if normalize {
         for (g, m) in grads.iter_mut().zip([anchor, positive, negative]) {
             pair::normalize_backward(m.data, cols, g);
         }
     }
     let [ga, gp, gn] = grads.map(|g| g.into_iter().map(pair::grad_to_f32).collect::<Vec<f32>>());
+    let losses = all.iter().map(|&l| l as f32).collect();
     MarginLossResult {
         loss: sum * coef,
         losses,

@@ -98,38 +98,6 @@ impl TermRule {
     }
 }
 
-/// Per-triplet gradient rows, reused across triplets so the backward pass allocates nothing.
-pub struct Scratch {
-    pub ga: Vec<f64>,
-    pub gp: Vec<f64>,
-    pub gn: Vec<f64>,
-}
-
-impl Scratch {
-    pub fn new(cols: usize) -> Self {
-        Scratch {
-            ga: vec![0.0; cols],
-            gp: vec![0.0; cols],
-            gn: vec![0.0; cols],
-        }
-    }
-
-    /// Runs `rule.backward` for one triplet and returns the three gradient rows.
-    pub fn backward(
-        &mut self,
-        rule: &TermRule,
-        t: &Term,
-        coef: f64,
-        rows: [&[f32]; 3],
-    ) -> [&[f64]; 3] {
-        self.ga.fill(0.0);
-        self.gp.fill(0.0);
-        self.gn.fill(0.0);
-        rule.backward(t, coef, rows, [&mut self.ga, &mut self.gp, &mut self.gn]);
-        [&self.ga, &self.gp, &self.gn]
-    }
-}
-
 /// `dst += src`, row-wise.
 #[inline]
 pub fn add_into(dst: &mut [f64], src: &[f64]) {
