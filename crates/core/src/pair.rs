@@ -4,9 +4,30 @@
 
 use crate::Metric;
 
+/// Σ f(aᵢ, bᵢ) in f64 over eight interleaved partial sums: a single running sum is one long
+/// chain of dependent additions, which the compiler may not reorder or vectorise.
+#[inline]
+fn sum_pairs(a: &[f32], b: &[f32], f: impl Fn(f64, f64) -> f64) -> f64 {
+    const LANES: usize = 8;
+    let mut acc = [0.0f64; LANES];
+    let (a8, b8) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (ra, rb) = (a8.remainder(), b8.remainder());
+    for (x, y) in a8.zip(b8) {
+        for l in 0..LANES {
+            acc[l] += f(x[l] as f64, y[l] as f64);
+        }
+    }
+    let tail: f64 = ra
+        .iter()
+        .zip(rb)
+        .map(|(&x, &y)| f(x as f64, y as f64))
+        .sum();
+    acc.iter().sum::<f64>() + tail
+}
+
 #[inline]
 fn dot(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum()
+    sum_pairs(a, b, |x, y| x * y)
 }
 
 #[inline]
@@ -16,13 +37,7 @@ pub fn sq_norm(a: &[f32]) -> f64 {
 
 #[inline]
 pub fn sq_dist(a: &[f32], b: &[f32]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(&x, &y)| {
-            let t = x as f64 - y as f64;
-            t * t
-        })
-        .sum()
+    sum_pairs(a, b, |x, y| (x - y) * (x - y))
 }
 
 /// d(a, b) for `metric`, as API.md defines it (cosine is 1 when either vector is zero).

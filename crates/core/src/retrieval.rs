@@ -1,6 +1,6 @@
 //! Retrieval metrics as pytorch-metric-learning's AccuracyCalculator defines them.
 use crate::distance::Distances;
-use crate::select::Ranked;
+use crate::select::{key_index, sort_key};
 use crate::{MatRef, Metric};
 use std::collections::HashMap;
 
@@ -61,9 +61,9 @@ pub fn retrieval_metrics(
                 row.iter()
                     .enumerate()
                     .filter(|&(j, _)| !(self_mode && j == q))
-                    .map(|(j, &d)| Ranked { d, i: j as u32 }),
+                    .map(|(j, &d)| sort_key(d, j as u32)),
             );
-            let is_rel = |c: &Ranked| ref_labels[c.i as usize] == query_labels[q];
+            let is_rel = |&c: &u64| ref_labels[key_index(c)] == query_labels[q];
             s.add(&query_metrics(&mut ranked, r, k, window, is_rel));
         }
         s
@@ -86,29 +86,31 @@ struct QueryMetrics {
     precision_k: f64,
 }
 
-/// `ranked`: every candidate of one query, in any order (it is partly sorted here); `r`
-/// relevant among them. Only the first max(r, k) are sorted, and the rank of the first
-/// relevant comes from one counting pass, so a query costs O(n + r log r).
+/// `ranked`: the `sort_key` of every candidate of one query, in any order (it is partly sorted
+/// here); `r` relevant among them. Only the first max(r, k) are sorted; the rank of the first
+/// relevant is read off them, or (rarely) counted in one more pass over the rest, so a query
+/// costs O(n + r log r).
 fn query_metrics(
-    ranked: &mut [Ranked],
+    ranked: &mut [u64],
     r: usize,
     k: usize,
     window: usize,
-    is_rel: impl Fn(&Ranked) -> bool,
+    is_rel: impl Fn(&u64) -> bool,
 ) -> QueryMetrics {
-    let first_relevant = ranked
-        .iter()
-        .filter(|c| is_rel(c))
-        .min_by(|a, b| a.order(b))
-        .copied()
-        .expect("r > 0");
-    let rank = 1 + ranked.iter().filter(|c| c.before(&first_relevant)).count();
     let head = r.max(k).min(ranked.len());
     if head < ranked.len() {
-        ranked.select_nth_unstable_by(head, |a, b| a.order(b));
+        ranked.select_nth_unstable(head);
     }
-    let top = &mut ranked[..head];
-    top.sort_unstable_by(|a, b| a.order(b));
+    let (top, rest) = ranked.split_at_mut(head);
+    top.sort_unstable();
+    let rank = match top.iter().position(&is_rel) {
+        Some(at) => at + 1,
+        None => {
+            // Everything in `top` comes before everything in `rest`.
+            let first = rest.iter().copied().filter(&is_rel).min().expect("r > 0");
+            head + 1 + rest.iter().filter(|&&c| c < first).count()
+        }
+    };
     let (mut hits, mut ap) = (0usize, 0.0f64);
     for (i, c) in top[..r].iter().enumerate() {
         if is_rel(c) {

@@ -29,6 +29,26 @@ impl Ranked {
     }
 }
 
+/// (distance, index) packed into one integer whose order is the (distance, index) order, so
+/// that selecting and sorting many candidates compares plain u64s. The distance's bits are
+/// mapped to an unsigned order (negatives flipped, positives offset); −0 joins +0 first.
+#[inline]
+pub fn sort_key(d: f32, i: u32) -> u64 {
+    let bits = (d + 0.0).to_bits();
+    let ordered = if bits >> 31 == 1 {
+        !bits
+    } else {
+        bits | 0x8000_0000
+    };
+    (u64::from(ordered) << 32) | u64::from(i)
+}
+
+/// The index packed by `sort_key`.
+#[inline]
+pub fn key_index(key: u64) -> usize {
+    (key & 0xffff_ffff) as usize
+}
+
 /// The k smallest candidates seen so far, kept sorted ascending by (distance, index).
 /// Insertion is O(k), but after the first few tiles almost every candidate fails the
 /// `accepts` test, so the scan costs one comparison per distance.
@@ -84,6 +104,22 @@ mod tests {
         let (neg, pos) = (Ranked { d: -0.0, i: 2 }, Ranked { d: 0.0, i: 1 });
         assert_eq!(pos.order(&neg), Ordering::Less);
         assert!(pos.before(&neg) && !neg.before(&pos));
+    }
+
+    #[test]
+    fn sort_keys_order_like_distance_then_index() {
+        let ds = [-3.5f32, -0.0, 0.0, 1e-30, 2.0, f32::INFINITY];
+        let mut keys: Vec<u64> = ds
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, &d)| sort_key(d, i as u32))
+            .collect();
+        keys.sort_unstable();
+        let order: Vec<usize> = keys.iter().map(|&k| key_index(k)).collect();
+        // −0 and +0 tie, so index 1 comes before index 2.
+        assert_eq!(order, vec![0, 1, 2, 3, 4, 5]);
+        assert!(sort_key(1.0, 7) < sort_key(1.0, 8) && sort_key(1.0, 8) < sort_key(1.5, 0));
     }
 
     #[test]
