@@ -13,7 +13,7 @@ export { tripletLoss, tripletLossSync } from './src/loss'
 export { tripletMarginLoss, tripletMarginLossSync } from './src/marginLoss'
 export { retrievalMetrics, retrievalMetricsSync } from './src/retrieval'
 export type {
-  AbortOptions, BackendsInfo, Device, KnnOptions, KnnResult, Labels, LossReduction, LossResult, MarginLossReduction,
+  AbortOptions, BackendsInfo, Device, DeviceInfo, KnnOptions, KnnResult, Labels, LossReduction, LossResult, MarginLossReduction,
   Matrix, MatrixLike, Metric, MetricOptions, MineTripletsOptions, PairwiseDistancesOptions, RetrievalMetrics,
   RetrievalMetricsOptions, Strategy, TripletLossOptions, TripletMarginLossOptions, TripletMarginLossResult, Triplets,
   TripletsLike,

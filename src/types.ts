@@ -192,7 +192,14 @@ export interface TripletMarginLossResult {
   /** Every triplet's own loss, whatever the reduction. */
   losses: Float32Array
   /** Gradients of `loss` with respect to each input, same shapes as the inputs. */
-  grad: { anchor: Matrix; positive: Matrix; negative: Matrix }
+  grad: {
+    /** ∂loss/∂anchor. */
+    anchor: Matrix
+    /** ∂loss/∂positive. */
+    positive: Matrix
+    /** ∂loss/∂negative. */
+    negative: Matrix
+  }
 }
 
 /** Options of {@link retrievalMetrics}. */
@@ -226,9 +233,26 @@ export interface RetrievalMetrics {
 /** What {@link backends} reports about each device. */
 export interface BackendsInfo {
   /** The CUDA backend; `reason` says why it is unavailable. */
-  cuda: { available: boolean; device?: string; reason?: string }
+  cuda: DeviceInfo & {
+    /** The GPU's name, when available. */
+    device?: string
+  }
   /** The native CPU backend; `threads` when available, `reason` (the load error) when not. */
-  cpu: { available: boolean; threads?: number; reason?: string }
+  cpu: DeviceInfo & {
+    /** Threads the CPU kernels run on. */
+    threads?: number
+  }
   /** The pure-TypeScript reference: always available. */
-  js: { available: true }
+  js: {
+    /** Always `true`. */
+    available: true
+  }
+}
+
+/** Whether a device can run here, and why not where it cannot. */
+export interface DeviceInfo {
+  /** `true` when calls with this device can run. */
+  available: boolean
+  /** Why the device is unavailable (absent when it is available). */
+  reason?: string
 }
