@@ -83,13 +83,23 @@ export interface Backend {
   retrievalMetrics(queries: Float32Array, queryRows: number, queryLabels: Int32Array, reference: Float32Array | null, referenceRows: number, referenceLabels: Int32Array | null, cols: number, opts: RetrievalOptions): RetrievalResult
 }
 
+/** A stop flag shared with a native async task: `cancel()` makes it skip its remaining blocks. */
+export interface CancelToken {
+  cancel(): void
+  readonly cancelled: boolean
+}
+
+/** An async twin of a backend op: the same arguments, then an optional CancelToken. */
+type AsyncOp<K extends keyof Backend> = (...args: [...Parameters<Backend[K]>, CancelToken?]) => Promise<ReturnType<Backend[K]>>
+
 /** The native addon: the sync ops plus `…Async` twins that run on the libuv pool. */
 export interface NativeBinding extends Backend {
   cpuThreads(): number
-  pairwiseDistancesAsync(...args: Parameters<Backend['pairwiseDistances']>): Promise<Float32Array>
-  knnAsync(...args: Parameters<Backend['knn']>): Promise<KnnResult>
-  mineTripletsAsync(...args: Parameters<Backend['mineTriplets']>): Promise<TripletsResult>
-  tripletLossAsync(...args: Parameters<Backend['tripletLoss']>): Promise<LossResult>
-  tripletMarginLossAsync(...args: Parameters<Backend['tripletMarginLoss']>): Promise<MarginLossResult>
-  retrievalMetricsAsync(...args: Parameters<Backend['retrievalMetrics']>): Promise<RetrievalResult>
+  CancelToken: new () => CancelToken
+  pairwiseDistancesAsync: AsyncOp<'pairwiseDistances'>
+  knnAsync: AsyncOp<'knn'>
+  mineTripletsAsync: AsyncOp<'mineTriplets'>
+  tripletLossAsync: AsyncOp<'tripletLoss'>
+  tripletMarginLossAsync: AsyncOp<'tripletMarginLoss'>
+  retrievalMetricsAsync: AsyncOp<'retrievalMetrics'>
 }

@@ -19,7 +19,7 @@ export type NativeLoad =
 // Every function the TS layer calls; an older or partial build that lacks one is treated as
 // not loaded, rather than failing later with "x is not a function".
 const REQUIRED = [
-  'cpuThreads',
+  'cpuThreads', 'CancelToken',
   'pairwiseDistances', 'pairwiseDistancesAsync',
   'knn', 'knnAsync',
   'mineTriplets', 'mineTripletsAsync',

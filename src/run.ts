@@ -29,14 +29,21 @@ export function runAsync<K extends Op>(target: Target, op: K, args: Parameters<B
 }
 
 /**
- * Starts `op` without any abort handling of its own (callers wrap it in {@link withSignal}):
- * the addon's `…Async` twin for 'cpu'; for 'js', the reference after a setImmediate, skipped
- * when the signal aborted in between.
+ * Starts `op` without rejecting on abort itself (callers wrap it in {@link withSignal}): the
+ * addon's `…Async` twin for 'cpu', with a CancelToken that an abort raises so the native task
+ * stops at its next block of work and frees its threads; for 'js', the reference after a
+ * setImmediate, skipped when the signal aborted in between.
  */
 export function startOp<K extends Op>(target: Target, op: K, args: Parameters<Backend[K]>, signal?: AbortSignal): Promise<ReturnType<Backend[K]>> {
   if (target.native !== undefined) {
     const native = target.native
-    return (native[`${op}Async`] as AnyFn).apply(native, args) as Promise<ReturnType<Backend[K]>>
+    const token = new native.CancelToken()
+    const cancel = (): void => token.cancel()
+    signal?.addEventListener('abort', cancel, { once: true })
+    const work = (native[`${op}Async`] as AnyFn).apply(native, [...args, token]) as Promise<ReturnType<Backend[K]>>
+    const done = (): void => signal?.removeEventListener('abort', cancel)
+    work.then(done, done)
+    return work
   }
   const backend = target.backend
   return new Promise((resolve, reject) => {

@@ -6,7 +6,7 @@
 use crate::{
     knn, mine_triplets, pairwise_distances, retrieval_metrics, triplet_loss, triplet_margin_loss,
     Error, Knn, LossOptions, LossResult, MarginLossResult, MarginReduction, MatRef, Metric, Mining,
-    Retrieval, Strategy, Triplets,
+    Retrieval, Stop, Strategy, Triplets,
 };
 
 /// Options of `triplet_margin_loss`, bundled for the trait.
@@ -80,10 +80,13 @@ pub trait Device: Sync {
     ) -> Result<Retrieval, Error>;
 }
 
-/// The CPU kernels of this crate, on rayon's global pool.
-pub struct Cpu;
+/// The CPU kernels of this crate, on rayon's global pool, stopped early by `stop`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Cpu<'s> {
+    pub stop: Stop<'s>,
+}
 
-impl Device for Cpu {
+impl Device for Cpu<'_> {
     fn name(&self) -> &'static str {
         "cpu"
     }
@@ -94,7 +97,7 @@ impl Device for Cpu {
         metric: Metric,
         normalize: bool,
     ) -> Result<Vec<f32>, Error> {
-        Ok(pairwise_distances(a, b, metric, normalize))
+        pairwise_distances(a, b, metric, normalize, self.stop)
     }
     fn knn(
         &self,
@@ -106,15 +109,17 @@ impl Device for Cpu {
         exclude_self: bool,
         query_offset: usize,
     ) -> Result<Knn, Error> {
-        Ok(knn(
+        let (stop, offset) = (self.stop, query_offset);
+        knn(
             queries,
             corpus,
             k,
             metric,
             normalize,
             exclude_self,
-            query_offset,
-        ))
+            offset,
+            stop,
+        )
     }
     fn mine_triplets(
         &self,
@@ -126,7 +131,8 @@ impl Device for Cpu {
         normalize: bool,
         max_triplets: usize,
     ) -> Result<Triplets, Error> {
-        mine_triplets(x, labels, strategy, margin, metric, normalize, max_triplets)
+        let (stop, max) = (self.stop, max_triplets);
+        mine_triplets(x, labels, strategy, margin, metric, normalize, max, stop)
     }
     fn triplet_loss(
         &self,
@@ -136,7 +142,7 @@ impl Device for Cpu {
         opts: LossOptions,
         max_triplets: usize,
     ) -> Result<LossResult, Error> {
-        triplet_loss(x, labels, mining, opts, max_triplets)
+        triplet_loss(x, labels, mining, opts, max_triplets, self.stop)
     }
     fn triplet_margin_loss(
         &self,
@@ -145,17 +151,19 @@ impl Device for Cpu {
         negative: MatRef,
         o: MarginLossOptions,
     ) -> Result<MarginLossResult, Error> {
-        Ok(triplet_margin_loss(
-            anchor,
-            positive,
-            negative,
+        let (a, p, n) = (anchor, positive, negative);
+        triplet_margin_loss(
+            a,
+            p,
+            n,
             o.margin,
             o.soft_margin,
             o.swap,
             o.reduction,
             o.metric,
             o.normalize,
-        ))
+            self.stop,
+        )
     }
     fn retrieval_metrics(
         &self,
@@ -166,13 +174,7 @@ impl Device for Cpu {
         metric: Metric,
         normalize: bool,
     ) -> Result<Retrieval, Error> {
-        Ok(retrieval_metrics(
-            queries,
-            query_labels,
-            reference,
-            k,
-            metric,
-            normalize,
-        ))
+        let stop = self.stop;
+        retrieval_metrics(queries, query_labels, reference, k, metric, normalize, stop)
     }
 }

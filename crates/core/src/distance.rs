@@ -6,7 +6,7 @@
 //! digits). Cosine works on L2-normalised rows, where it is 1 − a·b.
 
 use crate::pair;
-use crate::{MatRef, Metric};
+use crate::{Error, MatRef, Metric, Stop};
 use gemm::Parallelism;
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -48,6 +48,7 @@ pub struct Distances<'a> {
     cols: usize,
     dim: usize,
     metric: Metric,
+    stop: Stop<'a>,
 }
 
 impl<'a> Distances<'a> {
@@ -61,7 +62,14 @@ impl<'a> Distances<'a> {
             cols,
             dim: a.cols,
             metric,
+            stop: Stop::NEVER,
         }
+    }
+
+    /// Skips the blocks left once `stop` is raised (the caller then reports `Cancelled`).
+    pub fn with_stop(mut self, stop: Stop<'a>) -> Self {
+        self.stop = stop;
+        self
     }
 
     pub fn rows(&self) -> usize {
@@ -202,6 +210,9 @@ impl<'a> Distances<'a> {
             .enumerate()
             .for_each(|(b, chunk)| {
                 let r0 = b * block;
+                if self.stop.requested() {
+                    return;
+                }
                 self.tile(r0, r0 + chunk.len() / self.cols, 0, self.cols, chunk);
             });
         out
@@ -226,6 +237,9 @@ impl Distances<'_> {
                 let mut state = init(r0, r1);
                 let mut buf = vec![0.0f32; (r1 - r0) * chunk];
                 for (c0, c1) in blocks(self.cols, chunk) {
+                    if self.stop.requested() {
+                        break;
+                    }
                     let tile = &mut buf[..(r1 - r0) * (c1 - c0)];
                     self.tile(r0, r1, c0, c1, tile);
                     fold(&mut state, r0, c0, tile);
@@ -243,7 +257,9 @@ impl Distances<'_> {
             .into_par_iter()
             .map(|(r0, r1)| {
                 let mut rows = vec![0.0f32; (r1 - r0) * self.cols];
-                self.tile(r0, r1, 0, self.cols, &mut rows);
+                if !self.stop.requested() {
+                    self.tile(r0, r1, 0, self.cols, &mut rows);
+                }
                 f(r0, &rows)
             })
             .collect()
@@ -256,8 +272,13 @@ pub fn pairwise_distances(
     b: Option<MatRef>,
     metric: Metric,
     normalize: bool,
-) -> Vec<f32> {
-    Distances::new(a, b, metric, normalize).full()
+    stop: Stop,
+) -> Result<Vec<f32>, Error> {
+    let out = Distances::new(a, b, metric, normalize)
+        .with_stop(stop)
+        .full();
+    stop.check()?;
+    Ok(out)
 }
 
 /// Rows per block and columns per tile for a pass over `rows × cols` distances that folds
@@ -285,6 +306,10 @@ pub(crate) fn blocks(n: usize, block: usize) -> Vec<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pairwise(a: MatRef, b: Option<MatRef>, metric: Metric, normalize: bool) -> Vec<f32> {
+        pairwise_distances(a, b, metric, normalize, Stop::NEVER).unwrap()
+    }
 
     fn naive(
         a: &[f32],
@@ -319,20 +344,20 @@ mod tests {
         let a = [0.0, 0.0, 3.0, 4.0];
         let m = MatRef::new(&a, 2, 2).unwrap();
         assert_eq!(
-            pairwise_distances(m, None, Metric::Euclidean, false),
+            pairwise(m, None, Metric::Euclidean, false),
             vec![0.0, 5.0, 5.0, 0.0]
         );
         assert_eq!(
-            pairwise_distances(m, None, Metric::SqEuclidean, false),
+            pairwise(m, None, Metric::SqEuclidean, false),
             vec![0.0, 25.0, 25.0, 0.0]
         );
         // The zero vector has cosine distance 1 to everything, itself included.
         assert_eq!(
-            pairwise_distances(m, None, Metric::Cosine, false),
+            pairwise(m, None, Metric::Cosine, false),
             vec![1.0, 1.0, 1.0, 0.0]
         );
         assert_eq!(
-            pairwise_distances(m, None, Metric::Dot, false),
+            pairwise(m, None, Metric::Dot, false),
             vec![0.0, 0.0, 0.0, -25.0]
         );
     }
@@ -349,7 +374,7 @@ mod tests {
                 Metric::Cosine,
                 Metric::Dot,
             ] {
-                let got = pairwise_distances(
+                let got = pairwise(
                     MatRef::new(&a, rows, dim).unwrap(),
                     Some(MatRef::new(&b, cols, dim).unwrap()),
                     metric,
@@ -377,7 +402,7 @@ mod tests {
             .collect();
         let m = MatRef::new(&a, 3, 4).unwrap();
         for metric in [Metric::Euclidean, Metric::SqEuclidean, Metric::Cosine] {
-            let d = pairwise_distances(m, None, metric, false);
+            let d = pairwise(m, None, metric, false);
             assert_eq!(d[1], 0.0, "{metric:?}");
             assert_eq!(d[3], 0.0, "{metric:?}");
             assert!(d.iter().all(|&v| v >= 0.0));
@@ -389,13 +414,13 @@ mod tests {
         // ‖a‖² = 1e40 overflows f32; the distances themselves do not (euclidean).
         let a = [1e20f32, 0.0, -1e20, 0.0, 1e19, 0.0];
         let m = MatRef::new(&a, 3, 2).unwrap();
-        let d = pairwise_distances(m, None, Metric::Euclidean, false);
+        let d = pairwise(m, None, Metric::Euclidean, false);
         for (got, want) in [(d[1], 2e20f32), (d[2], 9e19), (d[5], 1.1e20)] {
             assert!((got / want - 1.0).abs() < 1e-6, "{got} vs {want}");
         }
         // Products of opposite signs overflow to inf − inf in the GEMM: a·b = 0 in truth.
         let b = [1e20f32, 1e20, 1e20, -1e20];
-        let dot = pairwise_distances(MatRef::new(&b, 2, 2).unwrap(), None, Metric::Dot, false);
+        let dot = pairwise(MatRef::new(&b, 2, 2).unwrap(), None, Metric::Dot, false);
         assert_eq!(dot[1], 0.0);
     }
 

@@ -5,6 +5,8 @@ use std::fmt;
 pub enum Error {
     /// A set strategy would produce more than `limit` triplets.
     TooManyTriplets { limit: usize },
+    /// The caller raised the op's stop flag before it finished.
+    Cancelled,
     /// An argument is out of its domain (the TypeScript layer checks first; this is the backstop).
     Invalid(String),
 }
@@ -16,6 +18,7 @@ impl fmt::Display for Error {
                 f,
                 "mining would produce more than {limit} triplets; mine smaller batches"
             ),
+            Error::Cancelled => f.write_str("the operation was cancelled"),
             Error::Invalid(msg) => f.write_str(msg),
         }
     }

@@ -5,7 +5,7 @@
 
 use crate::distance::Distances;
 use crate::select::{Ranked, TopK};
-use crate::{MatRef, Metric};
+use crate::{Error, MatRef, Metric, Stop};
 
 /// Row-major `queries.rows × k` results, each row ascending by (distance, index).
 #[derive(Debug, Clone)]
@@ -17,6 +17,7 @@ pub struct Knn {
 /// `exclude_self`: query i (global index `query_offset + i`) never returns that corpus index.
 /// Callers guarantee `k ≤ corpus.rows` (minus one with `exclude_self`); a row that still
 /// finds fewer than k neighbours is padded with index −1 and distance +∞.
+#[allow(clippy::too_many_arguments)]
 pub fn knn(
     queries: MatRef,
     corpus: MatRef,
@@ -25,8 +26,9 @@ pub fn knn(
     normalize: bool,
     exclude_self: bool,
     query_offset: usize,
-) -> Knn {
-    let dist = Distances::new(queries, Some(corpus), metric, normalize);
+    stop: Stop,
+) -> Result<Knn, Error> {
+    let dist = Distances::new(queries, Some(corpus), metric, normalize).with_stop(stop);
     let per_block: Vec<Vec<TopK>> = dist.fold_tiles(
         |r0, r1| (r0..r1).map(|_| TopK::new(k)).collect(),
         |tops: &mut Vec<TopK>, r0, c0, tile| {
@@ -68,12 +70,17 @@ pub fn knn(
             }
         }
     }
-    out
+    stop.check()?;
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn run(q: MatRef, c: MatRef, k: usize, m: Metric, n: bool, ex: bool, off: usize) -> Knn {
+        knn(q, c, k, m, n, ex, off, Stop::NEVER).unwrap()
+    }
 
     #[test]
     fn hand_worked_line_with_ties_and_self_exclusion() {
@@ -81,14 +88,14 @@ mod tests {
         // then 0 and 2 (d 1 each: the lower index first).
         let x = [0.0f32, 1.0, 2.0, 3.0, 1.0];
         let m = MatRef::new(&x, 5, 1).unwrap();
-        let r = knn(m, m, 3, Metric::Euclidean, false, true, 0);
+        let r = run(m, m, 3, Metric::Euclidean, false, true, 0);
         assert_eq!(&r.indices[3..6], &[4, 0, 2]);
         assert_eq!(&r.distances[3..6], &[0.0, 1.0, 1.0]);
-        let r = knn(m, m, 2, Metric::Euclidean, false, false, 0);
+        let r = run(m, m, 2, Metric::Euclidean, false, false, 0);
         assert_eq!(&r.indices[2..4], &[1, 4]);
         // With an offset, query 0 of the batch is global query 3.
         let q = MatRef::new(&x[3..4], 1, 1).unwrap();
-        let r = knn(q, m, 1, Metric::SqEuclidean, false, true, 3);
+        let r = run(q, m, 1, Metric::SqEuclidean, false, true, 3);
         assert_eq!((r.indices[0], r.distances[0]), (2, 1.0));
     }
 }

@@ -9,6 +9,7 @@ mod error;
 mod matrix;
 mod metric;
 mod pair;
+mod stop;
 mod term;
 
 pub mod device;
@@ -23,6 +24,7 @@ pub mod select;
 pub use error::Error;
 pub use matrix::MatRef;
 pub use metric::Metric;
+pub use stop::Stop;
 
 pub use device::{Cpu, Device, MarginLossOptions};
 pub use distance::pairwise_distances;

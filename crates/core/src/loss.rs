@@ -1,7 +1,7 @@
 //! Triplet loss over mined (or given) triplets, with its gradient in closed form.
 use crate::pair;
 use crate::term::{add_into, TermRule};
-use crate::{mine_triplets, Error, MatRef, Metric, Strategy};
+use crate::{mine_triplets, Error, MatRef, Metric, Stop, Strategy};
 use rayon::prelude::*;
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -65,6 +65,7 @@ pub fn triplet_loss(
     mining: Mining,
     opts: LossOptions,
     max_triplets: usize,
+    stop: Stop,
 ) -> Result<LossResult, Error> {
     let mined;
     let (anchor, positive, negative) = match mining {
@@ -77,6 +78,7 @@ pub fn triplet_loss(
                 opts.metric,
                 opts.normalize,
                 max_triplets,
+                stop,
             )?;
             (&mined.anchor[..], &mined.positive[..], &mined.negative[..])
         }
@@ -125,6 +127,7 @@ pub fn triplet_loss(
     let mut grad = vec![0.0f64; x.rows * cols];
     let (mut sum, mut active) = (0.0f64, 0usize);
     for start in (0..count).step_by(chunk) {
+        stop.check()?;
         let end = count.min(start + chunk);
         let part = &mut buf[..(end - start) * width];
         let losses: Vec<f64> = part

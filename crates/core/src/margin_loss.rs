@@ -1,7 +1,7 @@
 //! Triplet margin loss over row-aligned anchor / positive / negative matrices.
 use crate::pair;
 use crate::term::TermRule;
-use crate::{Error, MatRef, Metric};
+use crate::{Error, MatRef, Metric, Stop};
 use rayon::prelude::*;
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -48,7 +48,8 @@ pub fn triplet_margin_loss<'a>(
     reduction: MarginReduction,
     metric: Metric,
     normalize: bool,
-) -> MarginLossResult {
+    stop: Stop,
+) -> Result<MarginLossResult, Error> {
     let (rows, cols) = (anchor.rows, anchor.cols);
     assert!(
         positive.rows == rows
@@ -107,11 +108,12 @@ pub fn triplet_margin_loss<'a>(
     }
     let [ga, gp, gn] = grads.map(|g| g.into_iter().map(pair::grad_to_f32).collect::<Vec<f32>>());
     let losses = all.iter().map(|&l| l as f32).collect();
-    MarginLossResult {
+    stop.check()?;
+    Ok(MarginLossResult {
         loss: sum * coef,
         losses,
         grad_anchor: ga,
         grad_positive: gp,
         grad_negative: gn,
-    }
+    })
 }

@@ -1,7 +1,7 @@
 //! Online triplet mining from a labelled batch.
 use crate::distance::Distances;
 use crate::select::Ranked;
-use crate::{Error, MatRef, Metric};
+use crate::{Error, MatRef, Metric, Stop};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -52,6 +52,7 @@ impl Triplets {
 
 /// Mines triplets as API.md defines each strategy. Set strategies fail with
 /// `Error::TooManyTriplets` rather than grow past `max_triplets`.
+#[allow(clippy::too_many_arguments)]
 pub fn mine_triplets(
     x: MatRef,
     labels: &[i32],
@@ -60,6 +61,7 @@ pub fn mine_triplets(
     metric: Metric,
     normalize: bool,
     max_triplets: usize,
+    stop: Stop,
 ) -> Result<Triplets, Error> {
     if labels.len() != x.rows {
         return Err(Error::Invalid(format!(
@@ -76,12 +78,14 @@ pub fn mine_triplets(
             });
         }
     }
-    let dist = Distances::new(x, None, metric, normalize);
-    Ok(match strategy {
+    let dist = Distances::new(x, None, metric, normalize).with_stop(stop);
+    let mined = match strategy {
         Strategy::BatchHard => batch_hard(&dist, labels),
         Strategy::BatchSemihard => batch_semihard(&dist, labels),
-        set => return mine_set(&dist, labels, set, margin, max_triplets),
-    })
+        set => mine_set(&dist, labels, set, margin, max_triplets)?,
+    };
+    stop.check()?;
+    Ok(mined)
 }
 
 /// How many triplets a batch strategy yields: one per anchor with a positive and a negative

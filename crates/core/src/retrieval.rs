@@ -1,7 +1,7 @@
 //! Retrieval metrics as pytorch-metric-learning's AccuracyCalculator defines them.
 use crate::distance::Distances;
 use crate::select::{key_index, sort_key};
-use crate::{MatRef, Metric};
+use crate::{Error, MatRef, Metric, Stop};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -18,6 +18,7 @@ pub struct Retrieval {
 
 /// `reference = None`: queries searched against themselves, self excluded.
 /// `k` is clamped to the number of candidates a query has.
+#[allow(clippy::too_many_arguments)]
 pub fn retrieval_metrics(
     queries: MatRef,
     query_labels: &[i32],
@@ -25,10 +26,11 @@ pub fn retrieval_metrics(
     k: usize,
     metric: Metric,
     normalize: bool,
-) -> Retrieval {
+    stop: Stop,
+) -> Result<Retrieval, Error> {
     let self_mode = reference.is_none();
     let ref_labels = reference.map_or(query_labels, |r| r.1);
-    let dist = Distances::new(queries, reference.map(|r| r.0), metric, normalize);
+    let dist = Distances::new(queries, reference.map(|r| r.0), metric, normalize).with_stop(stop);
     let n = dist.cols();
     let candidates = if self_mode { n.saturating_sub(1) } else { n };
     let mut counts: HashMap<i32, usize> = HashMap::new();
@@ -72,7 +74,8 @@ pub fn retrieval_metrics(
         acc.add_sums(s);
         acc
     });
-    total.mean()
+    stop.check()?;
+    Ok(total.mean())
 }
 
 /// One query's metrics, each in [0, 1].

@@ -1,5 +1,8 @@
 //! Gradients of the losses against central finite differences of the loss itself.
 
+mod common;
+
+use common::{mine_triplets, triplet_loss};
 use tripletkit_core::*;
 
 fn lcg(seed: &mut u64) -> f32 {

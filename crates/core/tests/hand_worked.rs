@@ -3,6 +3,9 @@
 //! Valid triplets (a,p,n) with m = d(a,n) − d(a,p):
 //! (0,1,2) 2, (0,1,3) 5, (1,0,2) 1, (1,0,3) 4, (2,3,0) 0, (2,3,1) −1, (3,2,0) 3, (3,2,1) 2.
 
+mod common;
+
+use common::{knn, mine_triplets, retrieval_metrics, triplet_loss, triplet_margin_loss};
 use tripletkit_core::*;
 
 const X: [f32; 4] = [0.0, 1.0, 3.0, 6.0];
@@ -216,4 +219,53 @@ fn knn_excludes_self_and_pads_nothing() {
     let r = knn(line(), line(), 3, Metric::SqEuclidean, false, true, 0);
     assert_eq!(&r.indices[..3], &[1, 2, 3]);
     assert_eq!(&r.distances[..3], &[1.0, 9.0, 36.0]);
+}
+
+#[test]
+fn a_raised_stop_flag_cancels_every_op() {
+    use std::sync::atomic::AtomicBool;
+    let flag = AtomicBool::new(true);
+    let stop = Stop::on(&flag);
+    let m = line();
+    let cancelled = Err(Error::Cancelled);
+    assert_eq!(
+        tripletkit_core::pairwise_distances(m, None, Metric::Euclidean, false, stop),
+        cancelled
+    );
+    assert!(tripletkit_core::knn(m, m, 1, Metric::Euclidean, false, false, 0, stop).is_err());
+    for strategy in [Strategy::All, Strategy::BatchHard, Strategy::BatchSemihard] {
+        let r = tripletkit_core::mine_triplets(
+            m,
+            &LABELS,
+            strategy,
+            0.2,
+            Metric::Euclidean,
+            false,
+            100,
+            stop,
+        );
+        assert_eq!(r, Err(Error::Cancelled));
+    }
+    let r = tripletkit_core::retrieval_metrics(m, &LABELS, None, 2, Metric::Euclidean, false, stop);
+    assert_eq!(r, Err(Error::Cancelled));
+    let cpu = Cpu { stop };
+    let opts = LossOptions {
+        margin: 0.2,
+        soft_margin: false,
+        swap: false,
+        reduction: Reduction::Mean,
+        metric: Metric::Euclidean,
+        normalize: false,
+    };
+    assert!(cpu
+        .triplet_loss(m, &LABELS, Mining::Strategy(Strategy::BatchHard), opts, 100)
+        .is_err());
+    // The same ops run to the end with the flag down.
+    flag.store(false, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        cpu.pairwise_distances(m, None, Metric::Euclidean, false)
+            .unwrap()
+            .len(),
+        16
+    );
 }

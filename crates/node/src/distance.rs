@@ -1,9 +1,12 @@
 //! pairwiseDistances / pairwiseDistancesAsync.
+use crate::cancel::{task_flag, CancelToken};
 use crate::guard::{core_err, device, guard, mat, parse};
 use napi::bindgen_prelude::{AsyncTask, Float32Array};
 use napi::{Env, Result, Task};
 use napi_derive::napi;
-use tripletkit_core::Metric;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use tripletkit_core::{Metric, Stop};
 
 /// How distances are measured; shared by every op that takes a metric.
 #[napi(object)]
@@ -22,11 +25,12 @@ fn pairwise_impl(
     b_rows: u32,
     cols: u32,
     opts: &MetricOptions,
+    stop: Stop,
 ) -> Result<Vec<f32>> {
     let metric: Metric = parse(&opts.metric)?;
     let a = mat(a, a_rows, cols)?;
     let b = b.map(|b| mat(b, b_rows, cols)).transpose()?;
-    device()
+    device(stop)
         .pairwise_distances(a, b, metric, opts.normalize)
         .map_err(core_err)
 }
@@ -41,7 +45,7 @@ pub fn pairwise_distances(
     cols: u32,
     opts: MetricOptions,
 ) -> Result<Float32Array> {
-    guard(|| pairwise_impl(a, a_rows, b, b_rows, cols, &opts)).map(Float32Array::new)
+    guard(|| pairwise_impl(a, a_rows, b, b_rows, cols, &opts, Stop::NEVER)).map(Float32Array::new)
 }
 
 pub struct PairwiseTask {
@@ -51,6 +55,8 @@ pub struct PairwiseTask {
     b_rows: u32,
     cols: u32,
     opts: MetricOptions,
+    /// Raised when the caller aborts.
+    stop: Arc<AtomicBool>,
 }
 
 impl Task for PairwiseTask {
@@ -59,7 +65,17 @@ impl Task for PairwiseTask {
 
     fn compute(&mut self) -> Result<Vec<f32>> {
         let s = &*self;
-        guard(|| pairwise_impl(&s.a, s.a_rows, s.b.as_deref(), s.b_rows, s.cols, &s.opts))
+        guard(|| {
+            pairwise_impl(
+                &s.a,
+                s.a_rows,
+                s.b.as_deref(),
+                s.b_rows,
+                s.cols,
+                &s.opts,
+                Stop::on(&s.stop),
+            )
+        })
     }
 
     fn resolve(&mut self, _env: Env, out: Vec<f32>) -> Result<Float32Array> {
@@ -76,6 +92,7 @@ pub fn pairwise_distances_async(
     b_rows: u32,
     cols: u32,
     opts: MetricOptions,
+    token: Option<&CancelToken>,
 ) -> AsyncTask<PairwiseTask> {
     AsyncTask::new(PairwiseTask {
         a: a.to_vec(),
@@ -84,5 +101,6 @@ pub fn pairwise_distances_async(
         b_rows,
         cols,
         opts,
+        stop: task_flag(token),
     })
 }

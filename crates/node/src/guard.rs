@@ -6,7 +6,7 @@ use napi::{Error, Result, Status};
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::str::FromStr;
-use tripletkit_core::{Cpu, Device, Error as CoreError, MatRef};
+use tripletkit_core::{Cpu, Device, Error as CoreError, MatRef, Stop};
 
 /// Runs `f`, turning a panic into `Error("tripletkit internal error: <message>")`.
 pub fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
@@ -30,16 +30,17 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
     }
 }
 
-/// The device that runs every op. Only the CPU for now: a CUDA backend implements the same
-/// `Device` trait and is chosen here per call.
-pub fn device() -> &'static dyn Device {
-    &Cpu
+/// The device that runs every op, stopping early when `stop` is raised. Only the CPU for now:
+/// a CUDA backend implements the same `Device` trait and is chosen here per call.
+pub fn device(stop: Stop<'_>) -> Box<dyn Device + '_> {
+    Box::new(Cpu { stop })
 }
 
 /// Core error → JS error. The TS layer turns the "TooManyTriplets: " prefix into a RangeError.
 pub fn core_err(e: CoreError) -> Error {
     match e {
         CoreError::TooManyTriplets { .. } => Error::from_reason(format!("TooManyTriplets: {e}")),
+        CoreError::Cancelled => Error::from_reason(format!("Cancelled: {e}")),
         CoreError::Invalid(msg) => Error::new(Status::InvalidArg, msg),
     }
 }

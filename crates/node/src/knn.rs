@@ -1,9 +1,12 @@
 //! knn / knnAsync.
+use crate::cancel::{task_flag, CancelToken};
 use crate::guard::{core_err, device, guard, invalid, mat, parse};
 use napi::bindgen_prelude::{AsyncTask, Float32Array, Int32Array};
 use napi::{Env, Result, Task};
 use napi_derive::napi;
-use tripletkit_core::Metric;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use tripletkit_core::{Metric, Stop};
 
 #[napi(object)]
 #[derive(Clone)]
@@ -34,6 +37,7 @@ fn knn_impl(
     corpus_rows: u32,
     cols: u32,
     opts: &KnnOptions,
+    stop: Stop,
 ) -> Result<tripletkit_core::Knn> {
     let metric: Metric = parse(&opts.metric)?;
     let q = mat(queries, query_rows, cols)?;
@@ -46,7 +50,7 @@ fn knn_impl(
             opts.k
         )));
     }
-    device()
+    device(stop)
         .knn(
             q,
             c,
@@ -76,7 +80,18 @@ pub fn knn(
     cols: u32,
     opts: KnnOptions,
 ) -> Result<KnnResult> {
-    guard(|| knn_impl(queries, query_rows, corpus, corpus_rows, cols, &opts)).map(to_js)
+    guard(|| {
+        knn_impl(
+            queries,
+            query_rows,
+            corpus,
+            corpus_rows,
+            cols,
+            &opts,
+            Stop::NEVER,
+        )
+    })
+    .map(to_js)
 }
 
 pub struct KnnTask {
@@ -86,6 +101,8 @@ pub struct KnnTask {
     corpus_rows: u32,
     cols: u32,
     opts: KnnOptions,
+    /// Raised when the caller aborts.
+    stop: Arc<AtomicBool>,
 }
 
 impl Task for KnnTask {
@@ -102,6 +119,7 @@ impl Task for KnnTask {
                 s.corpus_rows,
                 s.cols,
                 &s.opts,
+                Stop::on(&s.stop),
             )
         })
     }
@@ -120,6 +138,7 @@ pub fn knn_async(
     corpus_rows: u32,
     cols: u32,
     opts: KnnOptions,
+    token: Option<&CancelToken>,
 ) -> AsyncTask<KnnTask> {
     AsyncTask::new(KnnTask {
         queries: queries.to_vec(),
@@ -128,5 +147,6 @@ pub fn knn_async(
         corpus_rows,
         cols,
         opts,
+        stop: task_flag(token),
     })
 }

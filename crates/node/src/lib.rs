@@ -8,6 +8,7 @@
 //! class per task. The async exports state their `Promise<…>` type with `ts_return_type`.
 #![deny(clippy::all)]
 
+mod cancel;
 mod distance;
 mod guard;
 mod knn;

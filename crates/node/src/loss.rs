@@ -1,10 +1,14 @@
 //! tripletLoss / tripletLossAsync.
+use crate::cancel::{task_flag, CancelToken};
 use crate::guard::{check_labels, core_err, device, guard, invalid, mat, parse};
 use crate::mining::{max_triplets, TripletsResult};
 use napi::bindgen_prelude::{AsyncTask, Float32Array};
 use napi::{Env, Result, Task};
 use napi_derive::napi;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use tripletkit_core::Mining;
+use tripletkit_core::Stop;
 
 /// The core's result, before it becomes JS values.
 type CoreResult = tripletkit_core::LossResult;
@@ -96,6 +100,7 @@ fn loss_impl(
     cols: u32,
     labels: &[i32],
     opts: &LossOptions,
+    stop: Stop,
 ) -> Result<CoreResult> {
     let core_opts = tripletkit_core::LossOptions {
         margin: opts.margin,
@@ -109,7 +114,7 @@ fn loss_impl(
     check_labels("labels", labels, rows)?;
     let mining = mining(opts, rows)?;
     let limit = max_triplets(opts.max_triplets)?;
-    device()
+    device(stop)
         .triplet_loss(x, labels, mining, core_opts, limit)
         .map_err(core_err)
 }
@@ -132,7 +137,7 @@ pub fn triplet_loss(
     labels: &[i32],
     opts: LossOptions,
 ) -> Result<LossResult> {
-    guard(|| loss_impl(x, rows, cols, labels, &opts)).map(to_js)
+    guard(|| loss_impl(x, rows, cols, labels, &opts, Stop::NEVER)).map(to_js)
 }
 
 pub struct LossTask {
@@ -141,6 +146,8 @@ pub struct LossTask {
     cols: u32,
     labels: Vec<i32>,
     opts: LossOptions,
+    /// Raised when the caller aborts.
+    stop: Arc<AtomicBool>,
 }
 
 impl Task for LossTask {
@@ -149,7 +156,7 @@ impl Task for LossTask {
 
     fn compute(&mut self) -> Result<CoreResult> {
         let s = &*self;
-        guard(|| loss_impl(&s.x, s.rows, s.cols, &s.labels, &s.opts))
+        guard(|| loss_impl(&s.x, s.rows, s.cols, &s.labels, &s.opts, Stop::on(&s.stop)))
     }
 
     fn resolve(&mut self, _env: Env, out: CoreResult) -> Result<LossResult> {
@@ -165,6 +172,7 @@ pub fn triplet_loss_async(
     cols: u32,
     labels: &[i32],
     opts: LossOptions,
+    token: Option<&CancelToken>,
 ) -> AsyncTask<LossTask> {
     let opts = opts.to_owned_copy(); // the JS-backed original is dropped here, on the JS thread
     AsyncTask::new(LossTask {
@@ -173,5 +181,6 @@ pub fn triplet_loss_async(
         cols,
         labels: labels.to_vec(),
         opts,
+        stop: task_flag(token),
     })
 }

@@ -1,8 +1,12 @@
 //! tripletMarginLoss / tripletMarginLossAsync.
+use crate::cancel::{task_flag, CancelToken};
 use crate::guard::{core_err, device, guard, mat, parse};
 use napi::bindgen_prelude::{AsyncTask, Float32Array};
 use napi::{Env, Result, Task};
 use napi_derive::napi;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use tripletkit_core::Stop;
 
 /// The core's result, before it becomes JS values.
 type CoreResult = tripletkit_core::MarginLossResult;
@@ -41,6 +45,7 @@ fn margin_impl(
     rows: u32,
     cols: u32,
     opts: &MarginLossOptions,
+    stop: Stop,
 ) -> Result<CoreResult> {
     let (reduction, metric) = (parse(&opts.reduction)?, parse(&opts.metric)?);
     // One `rows × cols` shape for all three, so the rows line up.
@@ -57,7 +62,9 @@ fn margin_impl(
         metric,
         normalize: opts.normalize,
     };
-    device().triplet_margin_loss(a, p, n, o).map_err(core_err)
+    device(stop)
+        .triplet_margin_loss(a, p, n, o)
+        .map_err(core_err)
 }
 
 fn to_js(r: CoreResult) -> MarginLossResult {
@@ -80,7 +87,7 @@ pub fn triplet_margin_loss(
     cols: u32,
     opts: MarginLossOptions,
 ) -> Result<MarginLossResult> {
-    guard(|| margin_impl(anchor, positive, negative, rows, cols, &opts)).map(to_js)
+    guard(|| margin_impl(anchor, positive, negative, rows, cols, &opts, Stop::NEVER)).map(to_js)
 }
 
 pub struct MarginLossTask {
@@ -90,6 +97,8 @@ pub struct MarginLossTask {
     rows: u32,
     cols: u32,
     opts: MarginLossOptions,
+    /// Raised when the caller aborts.
+    stop: Arc<AtomicBool>,
 }
 
 impl Task for MarginLossTask {
@@ -98,7 +107,17 @@ impl Task for MarginLossTask {
 
     fn compute(&mut self) -> Result<CoreResult> {
         let s = &*self;
-        guard(|| margin_impl(&s.anchor, &s.positive, &s.negative, s.rows, s.cols, &s.opts))
+        guard(|| {
+            margin_impl(
+                &s.anchor,
+                &s.positive,
+                &s.negative,
+                s.rows,
+                s.cols,
+                &s.opts,
+                Stop::on(&s.stop),
+            )
+        })
     }
 
     fn resolve(&mut self, _env: Env, out: CoreResult) -> Result<MarginLossResult> {
@@ -115,6 +134,7 @@ pub fn triplet_margin_loss_async(
     rows: u32,
     cols: u32,
     opts: MarginLossOptions,
+    token: Option<&CancelToken>,
 ) -> AsyncTask<MarginLossTask> {
     AsyncTask::new(MarginLossTask {
         anchor: anchor.to_vec(),
@@ -123,5 +143,6 @@ pub fn triplet_margin_loss_async(
         rows,
         cols,
         opts,
+        stop: task_flag(token),
     })
 }

@@ -1,9 +1,12 @@
 //! mineTriplets / mineTripletsAsync.
+use crate::cancel::{task_flag, CancelToken};
 use crate::guard::{check_labels, device, guard, invalid, mat, parse};
 use napi::bindgen_prelude::{AsyncTask, Int32Array};
 use napi::{Env, Result, Task};
 use napi_derive::napi;
-use tripletkit_core::{Metric, Strategy, Triplets};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use tripletkit_core::{Metric, Stop, Strategy, Triplets};
 
 #[napi(object)]
 #[derive(Clone)]
@@ -65,13 +68,14 @@ fn mine_impl(
     cols: u32,
     labels: &[i32],
     opts: &MineOptions,
+    stop: Stop,
 ) -> Result<Triplets> {
     let strategy: Strategy = parse(&opts.strategy)?;
     let metric: Metric = parse(&opts.metric)?;
     let x = mat(x, rows, cols)?;
     check_labels("labels", labels, rows)?;
     let limit = max_triplets(opts.max_triplets)?;
-    device()
+    device(stop)
         .mine_triplets(
             x,
             labels,
@@ -93,7 +97,7 @@ pub fn mine_triplets(
     labels: &[i32],
     opts: MineOptions,
 ) -> Result<TripletsResult> {
-    guard(|| mine_impl(x, rows, cols, labels, &opts)).map(TripletsResult::from_core)
+    guard(|| mine_impl(x, rows, cols, labels, &opts, Stop::NEVER)).map(TripletsResult::from_core)
 }
 
 pub struct MineTask {
@@ -102,6 +106,8 @@ pub struct MineTask {
     cols: u32,
     labels: Vec<i32>,
     opts: MineOptions,
+    /// Raised when the caller aborts.
+    stop: Arc<AtomicBool>,
 }
 
 impl Task for MineTask {
@@ -110,7 +116,7 @@ impl Task for MineTask {
 
     fn compute(&mut self) -> Result<Triplets> {
         let s = &*self;
-        guard(|| mine_impl(&s.x, s.rows, s.cols, &s.labels, &s.opts))
+        guard(|| mine_impl(&s.x, s.rows, s.cols, &s.labels, &s.opts, Stop::on(&s.stop)))
     }
 
     fn resolve(&mut self, _env: Env, out: Triplets) -> Result<TripletsResult> {
@@ -126,6 +132,7 @@ pub fn mine_triplets_async(
     cols: u32,
     labels: &[i32],
     opts: MineOptions,
+    token: Option<&CancelToken>,
 ) -> AsyncTask<MineTask> {
     AsyncTask::new(MineTask {
         x: x.to_vec(),
@@ -133,5 +140,6 @@ pub fn mine_triplets_async(
         cols,
         labels: labels.to_vec(),
         opts,
+        stop: task_flag(token),
     })
 }

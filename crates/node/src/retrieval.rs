@@ -1,9 +1,12 @@
 //! retrievalMetrics / retrievalMetricsAsync.
+use crate::cancel::{task_flag, CancelToken};
 use crate::guard::{check_labels, core_err, device, guard, invalid, mat, parse};
 use napi::bindgen_prelude::AsyncTask;
 use napi::{Env, Result, Task};
 use napi_derive::napi;
-use tripletkit_core::{Metric, Retrieval};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use tripletkit_core::{Metric, Retrieval, Stop};
 
 #[napi(object)]
 #[derive(Clone)]
@@ -39,6 +42,7 @@ fn retrieval_impl(
     reference_labels: Option<&[i32]>,
     cols: u32,
     opts: &RetrievalOptions,
+    stop: Stop,
 ) -> Result<Retrieval> {
     let metric: Metric = parse(&opts.metric)?;
     let q = mat(queries, query_rows, cols)?;
@@ -56,7 +60,7 @@ fn retrieval_impl(
             ))
         }
     };
-    device()
+    device(stop)
         .retrieval_metrics(
             q,
             query_labels,
@@ -103,6 +107,7 @@ pub fn retrieval_metrics(
             reference_labels,
             cols,
             &opts,
+            Stop::NEVER,
         )
     })
     .map(to_js)
@@ -117,6 +122,8 @@ pub struct RetrievalTask {
     reference_labels: Option<Vec<i32>>,
     cols: u32,
     opts: RetrievalOptions,
+    /// Raised when the caller aborts.
+    stop: Arc<AtomicBool>,
 }
 
 impl Task for RetrievalTask {
@@ -135,6 +142,7 @@ impl Task for RetrievalTask {
                 s.reference_labels.as_deref(),
                 s.cols,
                 &s.opts,
+                Stop::on(&s.stop),
             )
         })
     }
@@ -156,6 +164,7 @@ pub fn retrieval_metrics_async(
     #[napi(ts_arg_type = "Int32Array | null")] reference_labels: Option<&[i32]>,
     cols: u32,
     opts: RetrievalOptions,
+    token: Option<&CancelToken>,
 ) -> AsyncTask<RetrievalTask> {
     AsyncTask::new(RetrievalTask {
         queries: queries.to_vec(),
@@ -167,5 +176,6 @@ pub fn retrieval_metrics_async(
         reference_rows,
         cols,
         opts,
+        stop: task_flag(token),
     })
 }
