@@ -1,6 +1,6 @@
 //! The one place where failures become JS errors, and where panics stop.
 //!
-//! Every export runs its `*_impl` through [`guard`]: a core panic (a bug, or a `todo!()`)
+//! Every export runs its `*_impl` through [`guard`]: a panic in the core (a bug)
 //! must reject or throw, never abort Node. `Task::compute` has no catch_unwind of its own.
 use napi::{Error, Result, Status};
 use std::any::Any;
