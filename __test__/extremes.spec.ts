@@ -24,6 +24,15 @@ for (const device of DEVICES) {
     t.true(Array.from(r.distances).every(Number.isFinite))
   })
 
+  test(`[${device}] euclidean distances between rows near float32 underflow stay exact`, (t) => {
+    // ‖(1e-25, 2e-25)‖² = 5e-50 underflows float32; the distances (~1e-25) do not.
+    const d = pairwiseDistancesSync(matrix(new Float32Array([1e-25, 2e-25, 0, 0, 4e-25, 1e-25]), 3, 2), undefined, { device })
+    const want = [[1, Math.sqrt(5) * 1e-25], [2, Math.sqrt(10) * 1e-25], [5, Math.sqrt(17) * 1e-25]]
+    for (const [at, w] of want) t.true(Math.abs(d.data[at] / w - 1) < 1e-6, `${d.data[at]} vs ${w}`)
+    const r = knnSync([[1e-25, 0]], [[0, 0], [1.5e-25, 0], [3e-25, 0]], { k: 3, device })
+    t.deepEqual(Array.from(r.indices), [1, 0, 2])
+  })
+
   test(`[${device}] dot products that overflow to inf − inf are recomputed`, (t) => {
     // (1e20, 1e20)·(1e20, −1e20) = 0, though each product is past float32's range.
     const d = pairwiseDistancesSync([[1e20, 1e20], [1e20, -1e20]], undefined, { metric: 'dot', device })

@@ -15,6 +15,10 @@ use std::borrow::Cow;
 /// result has lost too many digits to cancellation and is recomputed directly.
 const RECOMPUTE_BELOW: f32 = 1.0 / 256.0;
 
+/// Below this ‖a‖² + ‖b‖², the squared norms and products have sunk into f32's subnormal range
+/// (rows of magnitude under about 1e-15) and lost their digits: such entries are recomputed.
+const SMALLEST_EXACT_SCALE: f32 = 1e-30;
+
 /// One side of a distance computation: rows (normalised when the metric or the caller asks)
 /// and their squared norms.
 struct Side<'a> {
@@ -64,6 +68,11 @@ impl<'a> Distances<'a> {
             metric,
             stop: Stop::NEVER,
         }
+    }
+
+    /// The stop flag this pass checks.
+    pub fn stop(&self) -> Stop<'a> {
+        self.stop
     }
 
     /// Skips the blocks left once `stop` is raised (the caller then reports `Cancelled`).
@@ -164,9 +173,12 @@ impl<'a> Distances<'a> {
                     let j = c0 + jj;
                     let scale = na + nb[jj];
                     let d2 = scale - 2.0 * *v;
-                    // Recompute where cancellation ate the digits, and where norms or products
-                    // overflowed f32 (d2 is then ±inf or NaN, and fails the comparison).
-                    let accurate = d2 >= RECOMPUTE_BELOW * scale && d2.is_finite();
+                    // Recompute where cancellation ate the digits, where norms or products
+                    // overflowed f32 (d2 is then ±inf or NaN, and fails the comparison), and
+                    // where they underflowed.
+                    let accurate = d2 >= RECOMPUTE_BELOW * scale
+                        && d2.is_finite()
+                        && scale >= SMALLEST_EXACT_SCALE;
                     *v = if self_mode && i == j {
                         0.0
                     } else if !accurate {
@@ -200,10 +212,10 @@ impl<'a> Distances<'a> {
     /// The whole rows × cols matrix, using every thread: blocks of rows in parallel, each one
     /// GEMM written straight into its rows of the result (faster here than one parallel GEMM,
     /// and each block's fix-up runs while its tile is still in cache).
-    pub fn full(&self) -> Vec<f32> {
+    pub fn full(&self) -> Result<Vec<f32>, Error> {
         let mut out = vec![0.0f32; self.rows * self.cols];
         if self.cols == 0 {
-            return out;
+            return Ok(out);
         }
         let (block, _) = tile_shape(self.rows, self.cols);
         out.par_chunks_mut(block * self.cols)
@@ -215,7 +227,8 @@ impl<'a> Distances<'a> {
                 }
                 self.tile(r0, r0 + chunk.len() / self.cols, 0, self.cols, chunk);
             });
-        out
+        self.stop.check()?;
+        Ok(out)
     }
 }
 
@@ -224,12 +237,13 @@ impl Distances<'_> {
     /// columns of each block one tile at a time, so no more than a tile per thread is live.
     /// `init(r0, r1)` makes a block's state; `fold(state, r0, c0, tile)` takes a row-major
     /// tile of rows r0.. and columns c0.. (width `tile.len() / (r1 − r0)`). States come back
-    /// in block order, which is row order.
+    /// in block order, which is row order. Once `stop` is raised, the tiles left are skipped
+    /// and the pass is `Err(Cancelled)`.
     pub fn fold_tiles<S: Send>(
         &self,
         init: impl Fn(usize, usize) -> S + Sync,
         fold: impl Fn(&mut S, usize, usize, &[f32]) + Sync,
-    ) -> Vec<S> {
+    ) -> Result<Vec<S>, Error> {
         let (block, chunk) = tile_shape(self.rows, self.cols);
         blocks(self.rows, block)
             .into_par_iter()
@@ -238,31 +252,38 @@ impl Distances<'_> {
                 let mut buf = vec![0.0f32; (r1 - r0) * chunk];
                 for (c0, c1) in blocks(self.cols, chunk) {
                     if self.stop.requested() {
-                        break;
+                        return None;
                     }
                     let tile = &mut buf[..(r1 - r0) * (c1 - c0)];
                     self.tile(r0, r1, c0, c1, tile);
                     fold(&mut state, r0, c0, tile);
                 }
-                state
+                Some(state)
             })
-            .collect()
+            .collect::<Option<Vec<S>>>()
+            .ok_or(Error::Cancelled)
     }
 
     /// Maps `f(r0, rows)` over blocks of whole rows of distances (row-major, `cols` wide),
     /// for passes that need a row entire; blocks run in parallel, results in row order.
-    pub fn map_row_blocks<T: Send>(&self, f: impl Fn(usize, &[f32]) -> T + Sync) -> Vec<T> {
+    /// Once `stop` is raised, the blocks left are skipped and the pass is `Err(Cancelled)`.
+    pub fn map_row_blocks<T: Send>(
+        &self,
+        f: impl Fn(usize, &[f32]) -> T + Sync,
+    ) -> Result<Vec<T>, Error> {
         let block = full_row_block(self.rows, self.cols);
         blocks(self.rows, block)
             .into_par_iter()
             .map(|(r0, r1)| {
-                let mut rows = vec![0.0f32; (r1 - r0) * self.cols];
-                if !self.stop.requested() {
-                    self.tile(r0, r1, 0, self.cols, &mut rows);
+                if self.stop.requested() {
+                    return None;
                 }
-                f(r0, &rows)
+                let mut rows = vec![0.0f32; (r1 - r0) * self.cols];
+                self.tile(r0, r1, 0, self.cols, &mut rows);
+                Some(f(r0, &rows))
             })
-            .collect()
+            .collect::<Option<Vec<T>>>()
+            .ok_or(Error::Cancelled)
     }
 }
 
@@ -274,11 +295,9 @@ pub fn pairwise_distances(
     normalize: bool,
     stop: Stop,
 ) -> Result<Vec<f32>, Error> {
-    let out = Distances::new(a, b, metric, normalize)
+    Distances::new(a, b, metric, normalize)
         .with_stop(stop)
-        .full();
-    stop.check()?;
-    Ok(out)
+        .full()
 }
 
 /// Rows per block and columns per tile for a pass over `rows × cols` distances that folds
@@ -425,6 +444,26 @@ mod tests {
     }
 
     #[test]
+    fn magnitudes_near_f32_underflow_are_recomputed() {
+        // Squared norms of 1e-25 rows underflow f32; the distances (~1e-25) do not.
+        let a = [1e-25f32, 2e-25, 0.0, 0.0, 4e-25, 1e-25];
+        let d = pairwise(
+            MatRef::new(&a, 3, 2).unwrap(),
+            None,
+            Metric::Euclidean,
+            false,
+        );
+        let want = [
+            (1, 5f64.sqrt() * 1e-25),
+            (2, 10f64.sqrt() * 1e-25),
+            (5, 17f64.sqrt() * 1e-25),
+        ];
+        for (at, w) in want {
+            assert!((d[at] as f64 / w - 1.0).abs() < 1e-6, "{} vs {w}", d[at]);
+        }
+    }
+
+    #[test]
     fn tiles_agree_with_full_matrix() {
         let mut seed = 11u64;
         let (n, dim) = (70, 9);
@@ -435,7 +474,7 @@ mod tests {
             Metric::Euclidean,
             false,
         );
-        let full = dist.full();
+        let full = dist.full().unwrap();
         let mut tile = vec![0.0; 5 * 7];
         dist.tile(60, 65, 3, 10, &mut tile);
         for i in 0..5 {

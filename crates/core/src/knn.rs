@@ -50,7 +50,7 @@ pub fn knn(
                 }
             }
         },
-    );
+    )?;
 
     let mut out = Knn {
         indices: Vec::with_capacity(dist.rows() * k),
@@ -70,7 +70,6 @@ pub fn knn(
             }
         }
     }
-    stop.check()?;
     Ok(out)
 }
 

@@ -82,10 +82,15 @@ pub fn triplet_margin_loss<'a>(
     // parallel, side by side in one buffer.
     let width = 3 * cols.max(1);
     let mut g = vec![0.0f64; rows * width];
+    // Once `stop` is raised, the rows left are skipped (their loss reads 0) and the call
+    // ends in `Err(Cancelled)`.
     let all: Vec<f64> = g
         .par_chunks_mut(width)
         .enumerate()
         .map(|(i, g)| {
+            if stop.requested() {
+                return 0.0;
+            }
             let r = [0, 1, 2].map(|s| &sides[s][i * cols..(i + 1) * cols]);
             let term = rule.eval(r[0], r[1], r[2]);
             let (ga, rest) = g.split_at_mut(cols);
@@ -94,6 +99,7 @@ pub fn triplet_margin_loss<'a>(
             term.loss
         })
         .collect();
+    stop.check()?;
     let sum: f64 = all.iter().sum();
     let mut grads: [Vec<f64>; 3] = [0, 1, 2].map(|s| {
         g.chunks(width)
@@ -108,7 +114,6 @@ pub fn triplet_margin_loss<'a>(
     }
     let [ga, gp, gn] = grads.map(|g| g.into_iter().map(pair::grad_to_f32).collect::<Vec<f32>>());
     let losses = all.iter().map(|&l| l as f32).collect();
-    stop.check()?;
     Ok(MarginLossResult {
         loss: sum * coef,
         losses,

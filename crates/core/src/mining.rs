@@ -80,11 +80,10 @@ pub fn mine_triplets(
     }
     let dist = Distances::new(x, None, metric, normalize).with_stop(stop);
     let mined = match strategy {
-        Strategy::BatchHard => batch_hard(&dist, labels),
-        Strategy::BatchSemihard => batch_semihard(&dist, labels),
+        Strategy::BatchHard => batch_hard(&dist, labels)?,
+        Strategy::BatchSemihard => batch_semihard(&dist, labels)?,
         set => mine_set(&dist, labels, set, margin, max_triplets)?,
     };
-    stop.check()?;
     Ok(mined)
 }
 
@@ -124,7 +123,7 @@ fn concat(parts: Vec<Triplets>) -> Triplets {
 
 /// Hermans et al. 2017: per anchor, the farthest positive and the nearest negative.
 /// Folded tile by tile: per row only the two running extremes are kept.
-fn batch_hard(dist: &Distances, labels: &[i32]) -> Triplets {
+fn batch_hard(dist: &Distances, labels: &[i32]) -> Result<Triplets, Error> {
     // Per row of a block: (farthest positive, nearest negative) so far.
     type Extremes = Vec<(Option<Ranked>, Option<Ranked>)>;
     let parts = dist.fold_tiles(
@@ -148,7 +147,7 @@ fn batch_hard(dist: &Distances, labels: &[i32]) -> Triplets {
                 }
             }
         },
-    );
+    )?;
     let mut t = Triplets::default();
     for (r0, best) in parts {
         for (ri, extremes) in best.into_iter().enumerate() {
@@ -159,21 +158,21 @@ fn batch_hard(dist: &Distances, labels: &[i32]) -> Triplets {
             }
         }
     }
-    t
+    Ok(t)
 }
 
 /// FaceNet's online semi-hard negatives, as TensorFlow Addons' TripletSemiHardLoss: for each
 /// positive pair, the nearest negative that is farther than the positive; failing that, the
 /// farthest negative.
-fn batch_semihard(dist: &Distances, labels: &[i32]) -> Triplets {
+fn batch_semihard(dist: &Distances, labels: &[i32]) -> Result<Triplets, Error> {
     let n = dist.cols();
-    concat(dist.map_row_blocks(|r0, rows| {
+    Ok(concat(dist.map_row_blocks(|r0, rows| {
         let mut t = Triplets::default();
         for (ri, row) in rows.chunks(n).enumerate() {
             semihard_row(r0 + ri, row, labels, &mut t);
         }
         t
-    }))
+    })?))
 }
 
 /// Semi-hard negatives for every positive of anchor `a`, given its row of distances, in
@@ -263,6 +262,8 @@ fn mine_set(
         let mut t = Triplets::default();
         for (ri, row) in rows.chunks(n).enumerate() {
             let a = r0 + ri;
+            // One anchor can enumerate many triplets: stop between anchors, not per block.
+            dist.stop().check()?;
             let negatives: Vec<usize> = (0..n).filter(|&j| labels[j] != labels[a]).collect();
             let before = t.len();
             for p in (0..n).filter(|&p| p != a && labels[p] == labels[a]) {
@@ -282,7 +283,7 @@ fn mine_set(
             total.fetch_add(t.len() - before, Ordering::Relaxed);
         }
         Ok(t)
-    });
+    })?;
     let parts = parts.into_iter().collect::<Result<Vec<_>, _>>()?;
     if parts.iter().map(Triplets::len).sum::<usize>() > max_triplets {
         return Err(too_many);

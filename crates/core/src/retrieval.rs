@@ -69,12 +69,11 @@ pub fn retrieval_metrics(
             s.add(&query_metrics(&mut ranked, r, k, window, is_rel));
         }
         s
-    });
+    })?;
     let total = sums.iter().fold(Sums::default(), |mut acc, s| {
         acc.add_sums(s);
         acc
     });
-    stop.check()?;
     Ok(total.mean())
 }
 
