@@ -8,7 +8,7 @@ import { loadNative } from './native'
 import { reference } from './reference'
 import type { BackendsInfo, Device } from './types'
 
-/** The message for device 'cuda' (SEMANTICS.md). */
+/** The message for device 'cuda' (docs/SEMANTICS.md). */
 export const CUDA_UNAVAILABLE = "device 'cuda' is not available: this build of tripletkit has no CUDA backend yet"
 
 /** A resolved device: the backend that runs the call, and for 'cpu' the addon with its `…Async` ops. */

@@ -12,7 +12,7 @@ import { checkCommon, checkFinite, checkInteger, checkOptions, checkStrategy, IN
 export const DEFAULT_MARGIN = 0.2
 
 /**
- * The effective `maxTriplets` (SEMANTICS.md): `min(2**31 − 1, floor(os.freemem() / 32))`, read
+ * The effective `maxTriplets` (docs/SEMANTICS.md): `min(2**31 − 1, floor(os.freemem() / 32))`, read
  * at call time (32 bytes is a generous cost per triplet while a set is built); the option may
  * lower it but not raise it. `needsMemoryLimit: false` (batch-hard, or given triplets, which
  * never exceed the batch size) skips the os.freemem() call, a file read on Linux.

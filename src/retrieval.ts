@@ -27,13 +27,13 @@ function plan(queries: MatrixLike, queryLabels: Labels, opts: RetrievalMetricsOp
     checkSameCols(q, 'queries', ref, 'opts.reference')
     refLabels = toLabels(o.referenceLabels, 'opts.referenceLabels', ref.rows, 'opts.reference')
   }
-  // k past the candidates means all of them (SEMANTICS.md); clamping here also keeps it in the
+  // k past the candidates means all of them (docs/SEMANTICS.md); clamping here also keeps it in the
   // backends' 32-bit range.
   const candidates = ref === null ? Math.max(0, q.rows - 1) : ref.rows
   const k = Math.min(checkPositiveInteger(o.k, 'opts.k', DEFAULT_K), Math.max(1, candidates))
   const common = checkCommon(o)
   const target = resolveDevice(common.device)
-  // No query, or nothing to retrieve from: every query has R = 0 and is left out (SEMANTICS.md).
+  // No query, or nothing to retrieve from: every query has R = 0 and is left out (docs/SEMANTICS.md).
   const empty = q.rows === 0 || (ref !== null && ref.rows === 0) ? { ...ZERO } : undefined
   return {
     target,

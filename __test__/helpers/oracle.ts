@@ -1,5 +1,5 @@
 /**
- * A naive float64 oracle, written from API.md and spec/SEMANTICS.md alone and independent of
+ * A naive float64 oracle, written from API.md and docs/SEMANTICS.md alone and independent of
  * src/reference: plain loops, no tiling, no tricks. Tests compare the devices against it and
  * use it to decide whether a difference between devices is an acceptable near-tie.
  */
@@ -57,7 +57,7 @@ function prep(rows: Rows, o: MetricOpts): Rows {
   return o.normalize ? normalizeRows(rows) : rows
 }
 
-/** Full distance matrix, with the self-distance diagonal rules of SEMANTICS.md when b is omitted. */
+/** Full distance matrix, with the self-distance diagonal rules of docs/SEMANTICS.md when b is omitted. */
 export function pairwise(a: Rows, b: Rows | undefined, o: MetricOpts = {}): number[][] {
   const metric = o.metric ?? 'euclidean'
   const A = prep(a, o)
@@ -217,7 +217,7 @@ export interface RetrievalValues {
 export const RETRIEVAL_KEYS = ['precisionAt1', 'rPrecision', 'mapAtR', 'mrr', 'recallAtK', 'precisionAtK'] as const
 
 /**
- * Retrieval metrics per API.md / SEMANTICS.md. With `tieTol`, also counts the kept queries whose
+ * Retrieval metrics per API.md / docs/SEMANTICS.md. With `tieTol`, also counts the kept queries whose
  * ranking has a near-tie (|Δd| ≤ tieTol(d)) between a relevant and an irrelevant reference: a
  * device that ranks such a pair the other way may differ by up to 1/queries per such query.
  */

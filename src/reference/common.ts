@@ -1,5 +1,5 @@
 /**
- * Per-triplet pieces shared by `tripletLoss` and `tripletMarginLoss` (spec/SEMANTICS.md "Losses"):
+ * Per-triplet pieces shared by `tripletLoss` and `tripletMarginLoss` (docs/SEMANTICS.md "Losses"):
  * the hinge max(0, x + α) of FaceNet (Schroff et al. 2015) or the soft margin softplus(x) of
  * Hermans et al. 2017, where x = d(a,p) − d(a,n), and their derivatives in x.
  */

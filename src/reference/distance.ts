@@ -2,7 +2,7 @@
  * Distances between two embedding rows, their gradients, and L2 row normalisation with its
  * backward pass: the building blocks of the pure-TypeScript reference backend.
  *
- * Definitions (API.md "Data", spec/SEMANTICS.md "Numbers"), every one a distance (smaller = closer):
+ * Definitions (API.md "Data", docs/SEMANTICS.md "Distances"), every one a distance (smaller = closer):
  *   sqeuclidean = Σ (a − b)²,  euclidean = √sqeuclidean,
  *   cosine = 1 − a·b / (‖a‖ ‖b‖) clamped to [0, 2], and 1 when either vector is zero,
  *   dot = −a·b.
@@ -86,7 +86,7 @@ export function normalizeRows(x: Float32Array, rows: number, cols: number): Floa
 
 /**
  * Adds coef · ∂d(a, b)/∂a into gradA[gaOff ..) and coef · ∂d(a, b)/∂b into gradB[gbOff ..)
- * (SEMANTICS.md "Distance gradients"):
+ * (docs/SEMANTICS.md "Losses"):
  *   sqeuclidean  ∂/∂a = 2(a − b),             ∂/∂b = −2(a − b)
  *   euclidean    ∂/∂a = (a − b)/d,            ∂/∂b = −(a − b)/d      (0 when d = 0)
  *   cosine       ∂/∂a = −(b̂ − cos·â)/‖a‖,     ∂/∂b = −(â − cos·b̂)/‖b‖  (0 if a or b is zero)
@@ -161,7 +161,7 @@ export function distanceGrad(
 }
 
 /**
- * Backward pass through y = x / ‖x‖ row by row (SEMANTICS.md "normalize"):
+ * Backward pass through y = x / ‖x‖ row by row (docs/SEMANTICS.md "Distances"):
  *   dL/dx = (g − (g·y) y) / ‖x‖, and 0 for a zero row.
  * `g` is dL/dy; y is recomputed from x in float64. Returns a new float64 array.
  */

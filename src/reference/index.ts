@@ -1,6 +1,6 @@
 /**
  * The pure-TypeScript reference backend (device 'js'): every op of `Backend` written plainly,
- * in float64 with float32 results, as API.md and spec/SEMANTICS.md define it. It is the oracle
+ * in float64 with float32 results, as API.md and docs/SEMANTICS.md define it. It is the oracle
  * the native backends are tested against, so it favours being obviously right over being fast.
  * Inputs are assumed already checked by the public layer (src/*.ts).
  */

@@ -4,7 +4,7 @@
  *
  * Distances are computed in float64 and rounded to float32 before sorting, so the order is
  * that of the distances returned. `excludeSelf` drops corpus index `queryOffset + i` for query
- * i (spec/SEMANTICS.md "knn"). Only one query row of distances exists at a time.
+ * i (docs/SEMANTICS.md "knn"). Only one query row of distances exists at a time.
  */
 import type { KnnOptions, KnnResult } from '../backend'
 import { distance, normalizeRows, parseMetric } from './distance'

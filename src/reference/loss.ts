@@ -2,7 +2,7 @@
  * Triplet loss over a labelled batch with its gradient in closed form (API.md `tripletLoss`).
  *
  * Triplets come from a mining strategy (./mining.ts) or are given. For each (a, p, n) the
- * distances are recomputed directly in float64 (spec/SEMANTICS.md "Losses"):
+ * distances are recomputed directly in float64 (docs/SEMANTICS.md "Losses"):
  *   dap = d(a,p), dan = d(a,n); with swap (Balntas et al. 2016) dan := min(dan, d(p,n)),
  *   keeping d(a,n) on a tie;
  *   loss = max(0, dap − dan + α) (FaceNet hinge) or softplus(dap − dan) (soft margin,

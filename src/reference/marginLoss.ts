@@ -4,7 +4,7 @@
  *
  * Row i is one triplet: dap = d(A_i, P_i), dan = d(A_i, N_i), with swap (Balntas et al. 2016)
  * dan := min(dan, d(P_i, N_i)) keeping d(A_i, N_i) on a tie; loss_i = max(0, dap − dan + α) or
- * softplus(dap − dan) with softMargin. Reductions (spec/SEMANTICS.md): mean, sum, and none,
+ * softplus(dap − dan) with softMargin. Reductions (docs/SEMANTICS.md): mean, sum, and none,
  * where `loss` is the sum and each row's gradient is that of its own loss. `losses` always
  * holds every loss_i. Distances are computed in float64; normalize backpropagates through the
  * L2 normalisation of each of the three matrices.

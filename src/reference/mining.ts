@@ -1,5 +1,5 @@
 /**
- * Online triplet mining from a labelled batch (API.md `mineTriplets`, spec/SEMANTICS.md "Mining").
+ * Online triplet mining from a labelled batch (API.md `mineTriplets`, docs/SEMANTICS.md "Mining").
  *
  * A valid triplet is (a, p, n) with a ≠ p, label[a] = label[p], label[n] ≠ label[a].
  * With m = d(a,n) − d(a,p) and margin α:

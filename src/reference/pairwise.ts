@@ -3,7 +3,7 @@
  *
  * Result[i, j] = dist(a_i, b_j), row-major aRows × bRows, each entry computed in float64 by
  * `distance` and rounded to float32. With b = null, a is compared with itself (aRows × aRows)
- * and, per spec/SEMANTICS.md, the diagonal is exactly 0 for euclidean / sqeuclidean / cosine
+ * and, per docs/SEMANTICS.md, the diagonal is exactly 0 for euclidean / sqeuclidean / cosine
  * (cosine: 1 when the row is zero) and −‖a_i‖² for dot.
  */
 import type { MetricOptions } from '../backend'

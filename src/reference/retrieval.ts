@@ -1,6 +1,6 @@
 /**
  * Retrieval metrics as pytorch-metric-learning's AccuracyCalculator defines them
- * (API.md `retrievalMetrics`, spec/SEMANTICS.md "Retrieval").
+ * (API.md `retrievalMetrics`, docs/SEMANTICS.md "Retrieval").
  *
  * For each query, the references are ranked by (float32 distance, index); when searching a set
  * against itself the query's own row is not a candidate. R = references with the query's label;
