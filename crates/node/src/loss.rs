@@ -7,8 +7,7 @@ use napi::{Env, Result, Task};
 use napi_derive::napi;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use tripletkit_core::Mining;
-use tripletkit_core::Stop;
+use tripletkit_core::{Mining, Stop};
 
 /// The core's result, before it becomes JS values.
 type CoreResult = tripletkit_core::LossResult;
