@@ -1,7 +1,5 @@
 //! Ordering helpers shared by every op: ties always go to the lower index.
 
-use std::cmp::Ordering;
-
 /// A candidate: its distance and its index in the searched set.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Ranked {
@@ -10,19 +8,8 @@ pub struct Ranked {
 }
 
 impl Ranked {
-    /// Order by (distance, index), the same order as `before`: −0 and +0 are one distance
-    /// (`dot` gives both), which `total_cmp` would tell apart.
-    #[inline]
-    pub fn order(&self, other: &Ranked) -> Ordering {
-        if self.before(other) {
-            Ordering::Less
-        } else if other.before(self) {
-            Ordering::Greater
-        } else {
-            Ordering::Equal
-        }
-    }
-
+    /// Whether `self` ranks before `other`: smaller distance, or the same distance and a lower
+    /// index. −0 and +0 compare equal here, as in `sort_key`.
     #[inline]
     pub fn before(&self, other: &Ranked) -> bool {
         self.d < other.d || (self.d == other.d && self.i < other.i)
@@ -101,8 +88,8 @@ mod tests {
 
     #[test]
     fn signed_zeros_tie_and_go_to_the_lower_index() {
+        assert!(sort_key(0.0, 1) < sort_key(-0.0, 2));
         let (neg, pos) = (Ranked { d: -0.0, i: 2 }, Ranked { d: 0.0, i: 1 });
-        assert_eq!(pos.order(&neg), Ordering::Less);
         assert!(pos.before(&neg) && !neg.before(&pos));
     }
 
