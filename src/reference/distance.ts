@@ -67,6 +67,13 @@ export function distance(a: Float32Array, aOff: number, b: Float32Array, bOff: n
   }
 }
 
+/** The L2 norm of the row at `off`, summed in float64. */
+function rowNorm(x: Float32Array, off: number, cols: number): number {
+  let n2 = 0
+  for (let j = 0; j < cols; j++) n2 += x[off + j] * x[off + j]
+  return Math.sqrt(n2)
+}
+
 /**
  * Each row divided by its L2 norm (norm computed in float64); a zero row stays zero.
  * Returns a new float32 matrix: the embeddings every metric then sees.
@@ -75,10 +82,8 @@ export function normalizeRows(x: Float32Array, rows: number, cols: number): Floa
   const out = new Float32Array(rows * cols)
   for (let i = 0; i < rows; i++) {
     const off = i * cols
-    let n2 = 0
-    for (let j = 0; j < cols; j++) n2 += x[off + j] * x[off + j]
-    if (n2 === 0) continue
-    const n = Math.sqrt(n2)
+    const n = rowNorm(x, off, cols)
+    if (n === 0) continue
     for (let j = 0; j < cols; j++) out[off + j] = x[off + j] / n
   }
   return out
@@ -169,10 +174,8 @@ export function normalizeBackward(x: Float32Array, rows: number, cols: number, g
   const out = new Float64Array(rows * cols)
   for (let i = 0; i < rows; i++) {
     const off = i * cols
-    let n2 = 0
-    for (let j = 0; j < cols; j++) n2 += x[off + j] * x[off + j]
-    if (n2 === 0) continue
-    const n = Math.sqrt(n2)
+    const n = rowNorm(x, off, cols)
+    if (n === 0) continue
     let gy = 0
     for (let j = 0; j < cols; j++) gy += g[off + j] * (x[off + j] / n)
     for (let j = 0; j < cols; j++) out[off + j] = (g[off + j] - gy * (x[off + j] / n)) / n
