@@ -35,30 +35,38 @@ test('backends() tells the truth: an available device runs, an unavailable one i
   }
 })
 
-test("device 'cuda' fails with a clear Error on a machine without a CUDA backend", (t) => {
-  if (backends().cuda.available) return t.pass()
-  const err = t.throws(() => knnSync([[1]], [[1]], { k: 1, device: 'cuda' }))
+test("device 'cuda' runs when backends() says so, and is otherwise a coded Error that says why", (t) => {
+  const { cuda } = backends()
+  const x = [[0], [1], [5], [6]]
+  if (cuda.available) {
+    // Well separated points: the GPU must find exactly the cpu's neighbours.
+    t.deepEqual(knnSync(x, x, { k: 2, device: 'cuda' }).indices, knnSync(x, x, { k: 2, device: 'cpu' }).indices)
+    return
+  }
+  const err = t.throws(() => knnSync(x, x, { k: 1, device: 'cuda' }))
   t.is(err?.constructor, Error)
+  t.is((err as Error & { code?: string }).code, 'ERR_TRIPLETKIT_DEVICE_UNAVAILABLE')
   t.regex(err?.message ?? '', /cuda/i)
   t.regex(err?.message ?? '', /not available/i)
+  t.true(err?.message.endsWith(cuda.reason ?? '\0'), `the message gives backends().cuda.reason: ${err?.message}`)
 })
 
-test("'auto' (and the default) picks the native cpu backend when there is no GPU", (t) => {
-  // cpu (float32 GEMM) and js (float64, rounded) differ in the last bits on random data; 'auto'
-  // must give cpu's bits exactly, and differ from js's.
-  if (backends().cuda.available) return t.pass()
+test("'auto' (and the default) picks CUDA when backends() reports it, else the native cpu backend", (t) => {
+  // Devices differ in the last bits on random data (cpu: float32 GEMM, js: float64 rounded), so
+  // 'auto' must give exactly the chosen device's bits, and differ from js's.
+  const expected = backends().cuda.available ? 'cuda' : 'cpu'
   const rng = new Rng(95)
   const x = gaussianRows(rng, 50, 64)
-  const cpu = pairwiseDistancesSync(x, undefined, { device: 'cpu' }).data
+  const chosen = pairwiseDistancesSync(x, undefined, { device: expected }).data
   const js = pairwiseDistancesSync(x, undefined, { device: 'js' }).data
   const auto = pairwiseDistancesSync(x, undefined, { device: 'auto' }).data
   const dflt = pairwiseDistancesSync(x).data
-  t.true(cpu.some((v, i) => v !== js[i]), 'cpu and js should differ somewhere for this check to mean anything')
-  t.deepEqual(auto, cpu)
-  t.deepEqual(dflt, cpu)
+  t.true(chosen.some((v, i) => v !== js[i]), `${expected} and js should differ somewhere for this check to mean anything`)
+  t.deepEqual(auto, chosen)
+  t.deepEqual(dflt, chosen)
   t.notDeepEqual(auto, js)
   const labels = makeLabels(rng, 50, 'few')
-  t.deepEqual(tripletLossSync(x, labels).grad.data, tripletLossSync(x, labels, { device: 'cpu' }).grad.data)
+  t.deepEqual(tripletLossSync(x, labels).grad.data, tripletLossSync(x, labels, { device: expected }).grad.data)
 })
 
 test('the same input on the same device gives bit-identical output', (t) => {

@@ -143,7 +143,7 @@ for (const device of DEVICES) {
   }
 }
 
-test("device 'cuda' is a plain Error that says so, sync and async, for every function", async (t) => {
+test("device 'cuda' runs every function where available, else is a coded plain Error, sync and async", async (t) => {
   const calls: [Fn, any[]][] = [
     [tk.pairwiseDistancesSync, [X, undefined]],
     [tk.knnSync, [X, X]],
@@ -154,16 +154,19 @@ test("device 'cuda' is a plain Error that says so, sync and async, for every fun
   ]
   const asyncs: Fn[] = [tk.pairwiseDistances, tk.knn, tk.mineTriplets, tk.tripletLoss, tk.tripletMarginLoss, tk.retrievalMetrics]
   const extra = [{}, { k: 1 }, { strategy: 'all' }, {}, {}, {}]
-  if (tk.backends().cuda.available) {
-    t.log('a CUDA backend is available here: nothing to check')
-    t.pass()
-    return
-  }
+  const available = tk.backends().cuda.available
   for (let i = 0; i < calls.length; i++) {
     const [fn, args] = calls[i]
     const opts = { ...extra[i], device: 'cuda' }
+    if (available) {
+      // Where CUDA runs, every function runs on it, sync and async alike.
+      t.deepEqual(Object.keys(fn(...args, opts)).sort(), Object.keys(fn(...args, { ...opts, device: 'cpu' })).sort())
+      t.deepEqual(Object.keys(await asyncs[i](...args, opts)).sort(), Object.keys(fn(...args, opts)).sort())
+      continue
+    }
     const err = t.throws(() => fn(...args, opts))
     t.is(err?.constructor, Error, `${fn.name}: a plain Error, not a TypeError/RangeError`)
+    t.is((err as any)?.code, 'ERR_TRIPLETKIT_DEVICE_UNAVAILABLE')
     t.regex(err?.message ?? '', /cuda/i)
     let p: Promise<unknown> | undefined
     t.notThrows(() => {
@@ -171,6 +174,7 @@ test("device 'cuda' is a plain Error that says so, sync and async, for every fun
     }, `${fn.name}: the async twin rejects rather than throws`)
     const aerr = await t.throwsAsync(p!)
     t.is(aerr?.constructor, Error)
+    t.is((aerr as any)?.code, 'ERR_TRIPLETKIT_DEVICE_UNAVAILABLE')
     t.regex(aerr?.message ?? '', /cuda/i)
   }
 })

@@ -1,5 +1,5 @@
 import test from 'ava'
-import { mineTripletsSync, type Strategy, type Triplets } from '../index'
+import { mineTriplets, mineTripletsSync, type Strategy, type Triplets } from '../index'
 import { DEVICES } from './helpers/devices'
 import { batchProblems, distScale, distTol, isSortedTriplets, setProblems, tripletList } from './helpers/compare'
 import { LABEL_SCHEMES, duplicateSome, gaussianRows, makeLabels } from './helpers/data'
@@ -131,8 +131,16 @@ for (const device of DEVICES) {
 
   test(`[${device}] maxTriplets: a set strategy refuses with a RangeError rather than exceed it`, (t) => {
     t.is(mineTripletsSync(X, Y, { strategy: 'all', maxTriplets: 8, device }).length, 8)
-    t.throws(() => mineTripletsSync(X, Y, { strategy: 'all', maxTriplets: 7, device }),
-      { instanceOf: RangeError, message: 'opts.maxTriplets: mining would produce more than 7 triplets; mine smaller batches' })
+    t.throws(() => mineTripletsSync(X, Y, { strategy: 'all', maxTriplets: 7, device }), {
+      instanceOf: RangeError, code: 'ERR_TRIPLETKIT_TOO_MANY_TRIPLETS',
+      message: 'opts.maxTriplets: mining would produce more than 7 triplets; mine smaller batches',
+    })
+  })
+
+  test(`[${device}] the async twin rejects past maxTriplets with the same coded RangeError`, async (t) => {
+    const err = await t.throwsAsync(mineTriplets(X, Y, { strategy: 'all', maxTriplets: 7, device }),
+      { instanceOf: RangeError, code: 'ERR_TRIPLETKIT_TOO_MANY_TRIPLETS' })
+    t.is((err?.cause as { code?: string } | undefined)?.code, 'ERR_TRIPLETKIT_TOO_MANY_TRIPLETS', 'the backend error is the cause')
   })
 
   test(`[${device}] 'all' yields Σ c(c−1)(n−c) triplets, ascending by (a, p, n)`, (t) => {

@@ -1,17 +1,13 @@
 import test from 'ava'
-import { matrix, pairwiseDistancesSync, type Matrix } from '../index'
+import { matrix, pairwiseDistancesSync } from '../index'
 import { DEVICES } from './helpers/devices'
 import { assertAllClose, distScale, distTol } from './helpers/compare'
-import { duplicateSome, gaussianRows, unflat, type Rows } from './helpers/data'
+import { duplicateSome, gaussianRows } from './helpers/data'
 import { METRICS, pairwise as oraclePairwise, type MetricName } from './helpers/oracle'
 import { Rng } from './helpers/prng'
 
 const SQRT20 = Math.sqrt(20)
 const EXACT = { rel: 1e-6, abs: 1e-6 }
-
-function rowsOf(m: Matrix): Rows {
-  return unflat(m.data, m.rows, m.cols)
-}
 
 // Three 2-D points: p0 = (3, 4), p1 = (0, 0) (the zero vector), p2 = (1, 0).
 //   euclidean:   d(p0,p1) = 5, d(p0,p2) = √(2² + 4²) = √20, d(p1,p2) = 1

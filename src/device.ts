@@ -1,20 +1,30 @@
 /**
  * Device choice: what `backends()` reports, and turning a `Device` option into the backend that
- * runs the call. Naming a device that cannot run is an error, never a silent fallback.
+ * runs the call. What the native devices can do is the addon's to say (`binding.backends()`);
+ * naming a device that cannot run is an error, never a silent fallback.
  */
 
-import type { Backend, NativeBinding } from './backend'
+import type { Backend, BackendsReport, NativeBinding } from './backend'
+import { codedError, ERROR_CODES } from './errors'
 import { loadNative } from './native'
 import { reference } from './reference'
 import type { BackendsInfo, Device } from './types'
 
-/** The message for device 'cuda' (docs/SEMANTICS.md). */
-export const CUDA_UNAVAILABLE = "device 'cuda' is not available: this build of tripletkit has no CUDA backend yet"
-
-/** A resolved device: the backend that runs the call, and for 'cpu' the addon with its `…Async` ops. */
+/** A resolved device: the backend that runs the call, and for a native device the addon with its `…Async` ops. */
 export type Target =
-  | { readonly device: 'cpu'; readonly backend: Backend; readonly native: NativeBinding }
+  | { readonly device: 'cpu' | 'cuda'; readonly backend: Backend; readonly native: NativeBinding }
   | { readonly device: 'js'; readonly backend: Backend; readonly native?: undefined }
+
+/** The native devices' report, or `undefined` with the load error when the addon is missing. */
+function nativeReport(): { binding: NativeBinding; report: BackendsReport } | { error: Error } {
+  const load = loadNative()
+  if (!load.ok) return { error: load.error }
+  try {
+    return { binding: load.binding, report: load.binding.backends() }
+  } catch (err) {
+    return { error: err instanceof Error ? err : new Error(String(err)) }
+  }
+}
 
 /**
  * Reports which devices can run on this machine, and why not where one cannot.
@@ -24,48 +34,45 @@ export type Target =
  * // { cuda: { available: false, reason: '…' }, cpu: { available: true, threads: 16 }, js: { available: true } }
  */
 export function backends(): BackendsInfo {
-  const load = loadNative()
-  let cpu: BackendsInfo['cpu']
-  if (load.ok) {
-    cpu = { available: true }
-    try {
-      cpu.threads = load.binding.cpuThreads()
-    } catch {
-      // The thread count is informative only; an addon that cannot report it still runs.
-    }
-  } else {
-    cpu = { available: false, reason: `the native addon failed to load: ${firstLine(load.error)}` }
+  const n = nativeReport()
+  if ('error' in n) {
+    const reason = `the native addon failed to load: ${firstLine(n.error)}`
+    return { cuda: { available: false, reason }, cpu: { available: false, reason }, js: { available: true } }
   }
+  const { cpu, cuda } = n.report
   return {
-    cuda: { available: false, reason: 'this build of tripletkit has no CUDA backend yet' },
-    cpu,
+    cuda: cuda.available ? { available: true, ...(cuda.device === undefined ? {} : { device: cuda.device }) }
+      : { available: false, reason: cuda.reason ?? 'unknown' },
+    cpu: cpu.available ? { available: true, ...(cpu.threads === undefined ? {} : { threads: cpu.threads }) }
+      : { available: false, reason: cpu.reason ?? 'unknown' },
     js: { available: true },
   }
 }
 
 /**
- * Resolves a (checked) `Device` to the backend that runs it: 'auto' → the native CPU backend
- * when the addon loaded, else 'js'; 'cuda' → Error (no CUDA backend in this build); 'cpu'
- * without the addon → Error naming the load failure.
+ * Resolves a (checked) `Device` to the backend that runs it: 'auto' → CUDA when the addon
+ * reports it available, else the native CPU backend when the addon loaded, else 'js'; 'cuda' or
+ * 'cpu' that cannot run → an Error with code ERR_TRIPLETKIT_DEVICE_UNAVAILABLE and the reason.
  */
 export function resolveDevice(device: Device): Target {
-  switch (device) {
-    case 'js':
-      return { device: 'js', backend: reference }
-    case 'cuda':
-      throw new Error(CUDA_UNAVAILABLE)
-    case 'cpu': {
-      const load = loadNative()
-      if (!load.ok) {
-        throw new Error(`device 'cpu' is not available: the native addon failed to load: ${firstLine(load.error)}`, { cause: load.error })
-      }
-      return { device: 'cpu', backend: load.binding, native: load.binding }
-    }
-    case 'auto': {
-      const load = loadNative()
-      return load.ok ? { device: 'cpu', backend: load.binding, native: load.binding } : { device: 'js', backend: reference }
-    }
+  if (device === 'js') return { device: 'js', backend: reference }
+  const n = nativeReport()
+  if ('error' in n) {
+    if (device === 'auto') return { device: 'js', backend: reference }
+    throw codedError(Error, ERROR_CODES.deviceUnavailable,
+      `device '${device}' is not available: the native addon failed to load: ${firstLine(n.error)}`, n.error)
   }
+  const pick = device === 'auto' ? (n.report.cuda.available ? 'cuda' : 'cpu') : device
+  const info = n.report[pick]
+  if (!info.available) {
+    throw codedError(Error, ERROR_CODES.deviceUnavailable, `device '${pick}' is not available: ${info.reason ?? 'unknown'}`)
+  }
+  return { device: pick, backend: n.binding, native: n.binding }
+}
+
+/** The `device` option for the addon: the native device's name ('js' passes none). */
+export function nativeDevice(target: Target): 'cpu' | 'cuda' | undefined {
+  return target.device === 'js' ? undefined : target.device
 }
 
 // Node's "Cannot find module" messages go on with a require stack: the first line is the reason,

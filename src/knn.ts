@@ -1,22 +1,23 @@
 /**
- * knn: exact k nearest neighbours. Queries are split into batches so that progress can be
- * reported and an abort stops the work between batches; the backend never builds the full
- * queries × corpus matrix.
+ * knn: exact k nearest neighbours. The corpus is prepared once per call (a `KnnIndex`: copied,
+ * normalised and its norms computed, on a GPU uploaded); queries then stream against it in
+ * batches, so that progress can be reported and an abort stops the work between batches. The
+ * backend never builds the full queries × corpus matrix.
  */
 
-import type { Backend, KnnResult as BackendKnnResult } from './backend'
-import { resolveDevice, type Target } from './device'
+import type { KnnResult as BackendKnnResult, KnnSearcher, NativeBinding, SearchOptions } from './backend'
+import { nativeDevice, resolveDevice, type Target } from './device'
 import { abortError } from './errors'
 import { checkSameCols, sharedCols, toMatrix } from './matrix'
 import { expectLength, runSync, startOp, withSignal } from './run'
-import type { KnnOptions, KnnResult, Matrix, MatrixLike } from './types'
+import type { KnnOptions, KnnResult, Matrix, MatrixLike, Metric } from './types'
 import { checkBoolean, checkCallback, checkCommon, checkInteger, checkOptions, checkPositiveInteger, checkResultSize } from './validate'
 
 /**
- * Default batches. Each batch pays for one pass over the corpus (its copy off the JS thread, its
- * norms, normalising it), so a batch must be large next to that pass: 1024 query rows keep it
- * to a few per cent; a small corpus gets more rows, so that each call still computes about 4 Mi
- * distances. Memory does not grow with the batch: the backend folds distances tile by tile.
+ * Default batches: 1024 query rows, or more for a small corpus, so that each backend call still
+ * computes about 4 Mi distances and its fixed cost stays small. The corpus itself is prepared
+ * once per call, not per batch. Memory does not grow with the batch: the backend folds
+ * distances tile by tile.
  */
 const MIN_DEFAULT_BATCH = 1024
 const BATCH_DISTANCES = 4_194_304
@@ -27,7 +28,7 @@ interface KnnCall {
   corpus: Matrix
   cols: number
   k: number
-  metric: string
+  metric: Metric
   normalize: boolean
   excludeSelf: boolean
   batchSize: number
@@ -69,14 +70,31 @@ function prepare(queries: MatrixLike, corpus: MatrixLike, opts: KnnOptions): Knn
   }
 }
 
-/** The backend arguments for query rows [start, end). */
-function batchArgs(call: KnnCall, start: number, end: number): Parameters<Backend['knn']> {
-  const { queries, corpus, cols } = call
-  return [
-    queries.data.subarray(start * cols, end * cols), end - start,
-    corpus.data, corpus.rows, cols,
-    { metric: call.metric, normalize: call.normalize, k: call.k, excludeSelf: call.excludeSelf, queryOffset: start },
-  ]
+/** The corpus of a call, prepared once by the call's backend; the addon's index also searches async. */
+interface Index {
+  readonly searcher: KnnSearcher
+  readonly native?: InstanceType<NativeBinding['KnnIndex']>
+}
+
+function makeIndex(call: KnnCall): Index {
+  const { corpus, cols, target } = call
+  const opts = { metric: call.metric, normalize: call.normalize, device: nativeDevice(target) }
+  if (target.native === undefined) return { searcher: new target.backend.KnnIndex(corpus.data, corpus.rows, cols, opts) }
+  const native = new target.native.KnnIndex(corpus.data, corpus.rows, cols, opts)
+  return { searcher: native, native }
+}
+
+/** The search of query rows [start, end): its queries, rows and options. */
+function batchArgs(call: KnnCall, start: number, end: number): [Float32Array, number, SearchOptions] {
+  const { queries, cols } = call
+  return [queries.data.subarray(start * cols, end * cols), end - start, { k: call.k, excludeSelf: call.excludeSelf, queryOffset: start }]
+}
+
+/** Searches query rows [start, end) off the main thread where the device allows. */
+function searchAsync(index: Index, call: KnnCall, start: number, end: number): Promise<BackendKnnResult> {
+  const args = batchArgs(call, start, end)
+  // startOp takes the async path only for a native target, whose index is native.
+  return startOp(call.target, () => index.searcher.search(...args), (_n, token) => index.native!.searchAsync(...args, token), call.signal)
 }
 
 /** Copies one batch's rows into the full result, checking its shape. */
@@ -118,11 +136,12 @@ export async function knn(queries: MatrixLike, corpus: MatrixLike, opts: KnnOpti
     return out
   }
   return withSignal(signal, async () => {
+    const index = makeIndex(call)
     for (let start = 0; start < total; start += call.batchSize) {
       // Stop launching batches once aborted (withSignal has already rejected).
       if (signal?.aborted) throw abortError(signal)
       const end = Math.min(total, start + call.batchSize)
-      const part = await startOp(call.target, 'knn', batchArgs(call, start, end), signal)
+      const part = await searchAsync(index, call, start, end)
       if (signal?.aborted) throw abortError(signal)
       store(call, out, start, end, part)
       onProgress?.(end, total)
@@ -142,9 +161,12 @@ export function knnSync(queries: MatrixLike, corpus: MatrixLike, opts: KnnOption
   const total = call.queries.rows
   const out = emptyResult(call)
   if (signal?.aborted) throw abortError(signal)
+  if (total === 0) return out
+  const index = makeIndex(call)
   for (let start = 0; start < total; start += call.batchSize) {
     const end = Math.min(total, start + call.batchSize)
-    store(call, out, start, end, runSync(call.target, 'knn', batchArgs(call, start, end), signal))
+    const args = batchArgs(call, start, end)
+    store(call, out, start, end, runSync(call.target, () => index.searcher.search(...args), signal))
     onProgress?.(end, total)
   }
   return out

@@ -1,11 +1,11 @@
 /** tripletLoss: the triplet loss of a labelled batch, with its gradient, over mined or given triplets. */
 
-import type { LossOptions as BackendLossOptions, TripletsResult } from './backend'
-import { resolveDevice } from './device'
+import type { LossOptions as BackendLossOptions, LossResult as BackendLossResult, TripletsResult } from './backend'
+import { nativeDevice, resolveDevice } from './device'
 import { toMatrix } from './matrix'
 import { checkMaxTriplets, DEFAULT_MARGIN } from './mining'
 import { execAsync, execSync, expectLength, type Plan } from './run'
-import type { Labels, LossResult, MatrixLike, TripletLossOptions } from './types'
+import type { Labels, LossResult, MatrixLike, Strategy, TripletLossOptions } from './types'
 import {
   LOSS_REDUCTIONS, STRATEGIES, checkBoolean, checkCommon, checkEnum, checkFinite, checkInteger, checkOptions,
   checkStrategy, describe, toIndices, toLabels,
@@ -43,11 +43,11 @@ function toTriplets(value: unknown, rows: number, labels: Int32Array): TripletsR
   return { anchor, positive, negative }
 }
 
-function plan(embeddings: MatrixLike, labels: Labels, opts: TripletLossOptions | undefined): Plan<'tripletLoss', LossResult> {
+function plan(embeddings: MatrixLike, labels: Labels, opts: TripletLossOptions | undefined): Plan<LossResult, BackendLossResult> {
   const x = toMatrix(embeddings, 'embeddings')
   const y = toLabels(labels, 'labels', x.rows, 'embeddings')
   const o = checkOptions(opts)
-  let strategy: string | undefined
+  let strategy: Strategy | undefined
   let triplets: TripletsResult | undefined
   if (o.mining === undefined || typeof o.mining === 'string') {
     strategy = checkStrategy(o.mining, 'opts.mining', 'batch-hard')
@@ -66,17 +66,18 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: TripletLossOptions |
   const target = resolveDevice(common.device)
   const { rows, cols } = x
   const backendOpts: BackendLossOptions = {
-    metric: common.metric, normalize: common.normalize, margin, softMargin, swap, reduction, maxTriplets,
+    metric: common.metric, normalize: common.normalize, device: nativeDevice(target), margin, softMargin, swap, reduction, maxTriplets,
     ...(triplets !== undefined ? { triplets } : { strategy }),
   }
   // No rows, or no given triplet: API.md fixes the answer (loss 0, zero gradient).
   const empty: LossResult | undefined = rows === 0 || triplets?.anchor.length === 0
     ? { loss: 0, grad: { data: new Float32Array(rows * cols), rows, cols }, triplets: 0, active: 0 }
     : undefined
+  const args = [x.data, rows, cols, y, backendOpts] as const
   return {
     target,
-    op: 'tripletLoss',
-    args: [x.data, rows, cols, y, backendOpts],
+    run: (backend) => backend.tripletLoss(...args),
+    start: (native, token) => native.tripletLossAsync(...args, token),
     signal: common.signal,
     shape: (r) => ({
       loss: r.loss,

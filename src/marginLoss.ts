@@ -1,6 +1,7 @@
 /** tripletMarginLoss: the loss of explicit (anchor, positive, negative) rows, as PyTorch's nn.TripletMarginLoss. */
 
-import { resolveDevice } from './device'
+import type { MarginLossResult } from './backend'
+import { nativeDevice, resolveDevice } from './device'
 import { checkSameCols, sharedCols, toMatrix } from './matrix'
 import { DEFAULT_MARGIN } from './mining'
 import { execAsync, execSync, expectLength, type Plan } from './run'
@@ -8,7 +9,7 @@ import type { Matrix, MatrixLike, TripletMarginLossOptions, TripletMarginLossRes
 import { MARGIN_LOSS_REDUCTIONS, checkBoolean, checkCommon, checkEnum, checkFinite, checkOptions } from './validate'
 
 function plan(anchor: MatrixLike, positive: MatrixLike, negative: MatrixLike, opts: TripletMarginLossOptions | undefined)
-  : Plan<'tripletMarginLoss', TripletMarginLossResult> {
+  : Plan<TripletMarginLossResult, MarginLossResult> {
   const a = toMatrix(anchor, 'anchor')
   const p = toMatrix(positive, 'positive')
   const n = toMatrix(negative, 'negative')
@@ -30,10 +31,12 @@ function plan(anchor: MatrixLike, positive: MatrixLike, negative: MatrixLike, op
   const empty: TripletMarginLossResult | undefined = rows === 0
     ? { loss: 0, losses: new Float32Array(0), grad: { anchor: none(), positive: none(), negative: none() } }
     : undefined
+  const args = [a.data, p.data, n.data, rows, cols,
+    { metric: common.metric, normalize: common.normalize, device: nativeDevice(target), margin, softMargin, swap, reduction }] as const
   return {
     target,
-    op: 'tripletMarginLoss',
-    args: [a.data, p.data, n.data, rows, cols, { metric: common.metric, normalize: common.normalize, margin, softMargin, swap, reduction }],
+    run: (backend) => backend.tripletMarginLoss(...args),
+    start: (native, token) => native.tripletMarginLossAsync(...args, token),
     signal: common.signal,
     shape: (r) => ({
       loss: r.loss,

@@ -3,7 +3,7 @@
  * row-major Float32Array matrices for the backends.
  */
 
-import type { Matrix, MatrixLike } from './types'
+import type { Matrix } from './types'
 import { describe, isNumberList } from './validate'
 
 /**

@@ -2,7 +2,7 @@
 
 import { freemem } from 'node:os'
 import type { TripletsResult } from './backend'
-import { resolveDevice } from './device'
+import { nativeDevice, resolveDevice } from './device'
 import { toMatrix } from './matrix'
 import { execAsync, execSync, expectLength, type Plan } from './run'
 import type { Labels, MatrixLike, MineTripletsOptions, Triplets } from './types'
@@ -34,7 +34,7 @@ export function toPublicTriplets(t: TripletsResult): Triplets {
   }
 }
 
-function plan(embeddings: MatrixLike, labels: Labels, opts: MineTripletsOptions): Plan<'mineTriplets', Triplets> {
+function plan(embeddings: MatrixLike, labels: Labels, opts: MineTripletsOptions): Plan<Triplets, TripletsResult> {
   const x = toMatrix(embeddings, 'embeddings')
   const y = toLabels(labels, 'labels', x.rows, 'embeddings')
   const o = checkOptions(opts, 'opts', true)
@@ -46,10 +46,12 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: MineTripletsOptions)
   const empty = x.rows === 0
     ? { anchor: new Int32Array(0), positive: new Int32Array(0), negative: new Int32Array(0), length: 0 }
     : undefined
+  const args = [x.data, x.rows, x.cols, y,
+    { metric: common.metric, normalize: common.normalize, device: nativeDevice(target), strategy, margin, maxTriplets }] as const
   return {
     target,
-    op: 'mineTriplets',
-    args: [x.data, x.rows, x.cols, y, { metric: common.metric, normalize: common.normalize, strategy, margin, maxTriplets }],
+    run: (backend) => backend.mineTriplets(...args),
+    start: (native, token) => native.mineTripletsAsync(...args, token),
     signal: common.signal,
     shape: toPublicTriplets,
     empty,

@@ -17,16 +17,19 @@ export type NativeLoad =
   | { readonly ok: false; readonly error: Error }
 
 // Every function the TS layer calls; an older or partial build that lacks one is treated as
-// not loaded, rather than failing later with "x is not a function".
+// not loaded, rather than failing later with "x is not a function". The type below fails the
+// build when binding.d.ts gains an export this list does not name.
 const REQUIRED = [
-  'cpuThreads', 'CancelToken',
+  'backends', 'CancelToken', 'KnnIndex',
   'pairwiseDistances', 'pairwiseDistancesAsync',
-  'knn', 'knnAsync',
   'mineTriplets', 'mineTripletsAsync',
   'tripletLoss', 'tripletLossAsync',
   'tripletMarginLoss', 'tripletMarginLossAsync',
   'retrievalMetrics', 'retrievalMetricsAsync',
-] as const
+] as const satisfies readonly (keyof NativeBinding)[]
+type Unlisted = Exclude<keyof NativeBinding, (typeof REQUIRED)[number] | '__napiBindingTarget'>
+const everyExportListed: [Unlisted] extends [never] ? true : Unlisted = true
+void everyExportListed
 
 let cached: NativeLoad | undefined
 

@@ -1,12 +1,12 @@
 /** pairwiseDistances: the full distance matrix between two sets of embeddings. */
 
-import { resolveDevice } from './device'
+import { nativeDevice, resolveDevice } from './device'
 import { checkSameCols, sharedCols, toMatrix } from './matrix'
 import { execAsync, execSync, expectLength, type Plan } from './run'
 import type { Matrix, MatrixLike, PairwiseDistancesOptions } from './types'
 import { checkCommon, checkOptions, checkResultSize, describe } from './validate'
 
-function plan(a: MatrixLike, b: MatrixLike | null | undefined, opts: PairwiseDistancesOptions | undefined): Plan<'pairwiseDistances', Matrix> {
+function plan(a: MatrixLike, b: MatrixLike | null | undefined, opts: PairwiseDistancesOptions | undefined): Plan<Matrix, Float32Array> {
   const am = toMatrix(a, 'a')
   let bm: Matrix | null = null
   if (b !== undefined && b !== null) {
@@ -27,10 +27,12 @@ function plan(a: MatrixLike, b: MatrixLike | null | undefined, opts: PairwiseDis
   const dim = bm === null ? am.cols : sharedCols(am, bm)
   checkResultSize(rows * cols, 4, `a, b: a ${rows} × ${cols} distance matrix`, 'knn and retrievalMetrics never build the full matrix')
   const empty: Matrix | undefined = rows === 0 || cols === 0 ? { data: new Float32Array(0), rows, cols } : undefined
+  const args = [am.data, rows, bm === null ? null : bm.data, cols, dim,
+    { metric: o.metric, normalize: o.normalize, device: nativeDevice(target) }] as const
   return {
     target,
-    op: 'pairwiseDistances',
-    args: [am.data, rows, bm === null ? null : bm.data, cols, dim, { metric: o.metric, normalize: o.normalize }],
+    run: (backend) => backend.pairwiseDistances(...args),
+    start: (native, token) => native.pairwiseDistancesAsync(...args, token),
     signal: o.signal,
     shape: (data) => ({ data: expectLength(data, rows * cols, 'a distance matrix'), rows, cols }),
     empty,

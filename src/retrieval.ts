@@ -1,6 +1,7 @@
 /** retrievalMetrics: how well labelled embeddings retrieve their own class (AccuracyCalculator's metrics). */
 
-import { resolveDevice } from './device'
+import type { RetrievalResult } from './backend'
+import { nativeDevice, resolveDevice } from './device'
 import { checkSameCols, sharedCols, toMatrix } from './matrix'
 import { execAsync, execSync, type Plan } from './run'
 import type { Labels, Matrix, MatrixLike, RetrievalMetrics, RetrievalMetricsOptions } from './types'
@@ -11,7 +12,7 @@ const DEFAULT_K = 10
 
 const ZERO: RetrievalMetrics = { precisionAt1: 0, rPrecision: 0, mapAtR: 0, mrr: 0, recallAtK: 0, precisionAtK: 0, queries: 0 }
 
-function plan(queries: MatrixLike, queryLabels: Labels, opts: RetrievalMetricsOptions | undefined): Plan<'retrievalMetrics', RetrievalMetrics> {
+function plan(queries: MatrixLike, queryLabels: Labels, opts: RetrievalMetricsOptions | undefined): Plan<RetrievalMetrics, RetrievalResult> {
   const q = toMatrix(queries, 'queries')
   const ql = toLabels(queryLabels, 'queryLabels', q.rows, 'queries')
   const o = checkOptions(opts)
@@ -35,11 +36,12 @@ function plan(queries: MatrixLike, queryLabels: Labels, opts: RetrievalMetricsOp
   const target = resolveDevice(common.device)
   // No query, or nothing to retrieve from: every query has R = 0 and is left out (docs/SEMANTICS.md).
   const empty = q.rows === 0 || (ref !== null && ref.rows === 0) ? { ...ZERO } : undefined
+  const args = [q.data, q.rows, ql, ref === null ? null : ref.data, ref === null ? q.rows : ref.rows, refLabels,
+    ref === null ? q.cols : sharedCols(q, ref), { metric: common.metric, normalize: common.normalize, device: nativeDevice(target), k }] as const
   return {
     target,
-    op: 'retrievalMetrics',
-    args: [q.data, q.rows, ql, ref === null ? null : ref.data, ref === null ? q.rows : ref.rows, refLabels,
-      ref === null ? q.cols : sharedCols(q, ref), { metric: common.metric, normalize: common.normalize, k }],
+    run: (backend) => backend.retrievalMetrics(...args),
+    start: (native, token) => native.retrievalMetricsAsync(...args, token),
     signal: common.signal,
     // Copy the documented fields only, so that a backend's extra fields never leak into the API.
     shape: (r) => ({

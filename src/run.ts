@@ -1,46 +1,52 @@
 /**
  * Running a backend op, sync or async, with one error mapping and one AbortSignal policy:
  * already aborted → AbortError without starting; aborted while running → reject at once and
- * drop the result. Async 'cpu' work runs on the libuv pool through the addon's `…Async` ops;
- * async 'js' work is deferred with setImmediate and runs the reference on the main thread.
+ * drop the result. Async native work runs on the libuv pool through the addon's `…Async` ops,
+ * with a CancelToken that the abort raises; async 'js' work is deferred with setImmediate and
+ * runs the reference on the main thread.
  */
 
-import type { Backend } from './backend'
+import type { Backend, CancelToken, NativeBinding } from './backend'
 import type { Target } from './device'
 import { abortError, mapBackendError } from './errors'
 
-/** The name of a backend op. */
-export type Op = keyof Backend
-type AnyFn = (...args: unknown[]) => unknown
+/**
+ * One checked call, ready to run: how to run it on a backend now (`run`) and on the addon's
+ * libuv pool (`start`), how to shape the raw result, or (`empty`) the result itself when the
+ * input is empty and no backend needs to run.
+ */
+export interface Plan<R, Raw> {
+  readonly target: Target
+  readonly signal: AbortSignal | undefined
+  readonly run: (backend: Backend) => Raw
+  readonly start: (native: NativeBinding, token: CancelToken) => Promise<Raw>
+  readonly shape: (raw: Raw) => R
+  readonly empty?: R
+}
 
-/** Runs `op` on the target's backend now, throwing AbortError first if `signal` is already aborted. */
-export function runSync<K extends Op>(target: Target, op: K, args: Parameters<Backend[K]>, signal?: AbortSignal): ReturnType<Backend[K]> {
+/** Runs `run` on the target's backend now, throwing AbortError first if `signal` is already aborted. */
+export function runSync<Raw>(target: Target, run: (backend: Backend) => Raw, signal?: AbortSignal): Raw {
   if (signal?.aborted) throw abortError(signal)
   try {
-    return (target.backend[op] as AnyFn).apply(target.backend, args) as ReturnType<Backend[K]>
+    return run(target.backend)
   } catch (err) {
     throw mapBackendError(err)
   }
 }
 
-/** Runs `op` off the main thread where the device allows, honouring `signal`. */
-export function runAsync<K extends Op>(target: Target, op: K, args: Parameters<Backend[K]>, signal?: AbortSignal): Promise<ReturnType<Backend[K]>> {
-  return withSignal(signal, () => startOp(target, op, args, signal))
-}
-
 /**
- * Starts `op` without rejecting on abort itself (callers wrap it in {@link withSignal}): the
- * addon's `…Async` twin for 'cpu', with a CancelToken that an abort raises so the native task
- * stops at its next block of work and frees its threads; for 'js', the reference after a
+ * Starts the work without rejecting on abort itself (callers wrap it in {@link withSignal}): on
+ * a native device, `start` with a CancelToken that an abort raises, so the native task stops at
+ * its next block of work and frees its threads; on 'js', `run` on the reference after a
  * setImmediate, skipped when the signal aborted in between.
  */
-export function startOp<K extends Op>(target: Target, op: K, args: Parameters<Backend[K]>, signal?: AbortSignal): Promise<ReturnType<Backend[K]>> {
+export function startOp<Raw>(target: Target, run: (backend: Backend) => Raw,
+  start: (native: NativeBinding, token: CancelToken) => Promise<Raw>, signal?: AbortSignal): Promise<Raw> {
   if (target.native !== undefined) {
-    const native = target.native
-    const token = new native.CancelToken()
+    const token = new target.native.CancelToken()
     const cancel = (): void => token.cancel()
     signal?.addEventListener('abort', cancel, { once: true })
-    const work = (native[`${op}Async`] as AnyFn).apply(native, [...args, token]) as Promise<ReturnType<Backend[K]>>
+    const work = start(target.native, token)
     const done = (): void => signal?.removeEventListener('abort', cancel)
     work.then(done, done)
     return work
@@ -50,7 +56,7 @@ export function startOp<K extends Op>(target: Target, op: K, args: Parameters<Ba
     setImmediate(() => {
       if (signal?.aborted) return reject(abortError(signal))
       try {
-        resolve((backend[op] as AnyFn).apply(backend, args) as ReturnType<Backend[K]>)
+        resolve(run(backend))
       } catch (err) {
         reject(err)
       }
@@ -93,35 +99,23 @@ export function withSignal<T>(signal: AbortSignal | undefined, start: () => Prom
   })
 }
 
-/**
- * One checked call, ready to run: the op and its arguments, how to shape the raw backend result,
- * or (`empty`) the result itself when the input is empty and no backend needs to run.
- */
-export interface Plan<K extends Op, R> {
-  readonly target: Target
-  readonly op: K
-  readonly args: Parameters<Backend[K]>
-  readonly signal: AbortSignal | undefined
-  readonly shape: (raw: ReturnType<Backend[K]>) => R
-  readonly empty?: R
-}
-
 /** Runs a plan synchronously. */
-export function execSync<K extends Op, R>(plan: Plan<K, R>): R {
+export function execSync<R, Raw>(plan: Plan<R, Raw>): R {
   if (plan.empty !== undefined) {
     if (plan.signal?.aborted) throw abortError(plan.signal)
     return plan.empty
   }
-  return plan.shape(runSync(plan.target, plan.op, plan.args, plan.signal))
+  return plan.shape(runSync(plan.target, plan.run, plan.signal))
 }
 
-/** Runs a plan asynchronously (see {@link runAsync}). */
-export async function execAsync<K extends Op, R>(plan: Plan<K, R>): Promise<R> {
+/** Runs a plan asynchronously: off the main thread on a native device (see {@link startOp}). */
+export async function execAsync<R, Raw>(plan: Plan<R, Raw>): Promise<R> {
   if (plan.empty !== undefined) {
     if (plan.signal?.aborted) throw abortError(plan.signal)
     return plan.empty
   }
-  return plan.shape(await runAsync(plan.target, plan.op, plan.args, plan.signal))
+  const { target, run, start, signal } = plan
+  return plan.shape(await withSignal(signal, () => startOp(target, run, start, signal)))
 }
 
 /**

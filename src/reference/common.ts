@@ -4,6 +4,8 @@
  * Hermans et al. 2017, where x = d(a,p) − d(a,n), and their derivatives in x.
  */
 
+import { codedError, ERROR_CODES, type ErrorCode } from '../errors'
+
 /** log(1 + e^x) without overflow: x + log1p(e^−x) for x > 0. */
 export function softplus(x: number): number {
   return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x))
@@ -22,6 +24,21 @@ export function tripletTerm(x: number, margin: number, softMargin: boolean): { l
   const loss = Math.max(0, x + margin)
   // At the kink (loss exactly 0) the gradient is 0: only triplets with loss > 0 contribute.
   return { loss, slope: loss > 0 ? 1 : 0 }
+}
+
+/** α when the caller gives none (API.md). */
+export const DEFAULT_MARGIN = 0.2
+/** The most triplets any op returns (int32 indices). */
+export const MAX_TRIPLETS = 2 ** 31 - 1
+
+/** An error with one of the codes every backend uses (src/errors.ts), as the addon throws them. */
+export function backendError(code: ErrorCode, message: string): Error & { code: ErrorCode } {
+  return codedError(Error, code, message)
+}
+
+/** An argument the reference refuses: the same code as the core's rules. */
+export function invalidArgument(message: string): Error {
+  return backendError(ERROR_CODES.invalidArgument, message)
 }
 
 const F32_MAX = 3.4028234663852886e38

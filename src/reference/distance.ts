@@ -10,10 +10,12 @@
  * where a result leaves the backend.
  */
 
+import { invalidArgument } from './common'
+
 export type MetricName = 'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'
 
 /** Checks a metric string; unknown spellings are an error, never a silent default. */
-export function parseMetric(metric: string): MetricName {
+export function parseMetric(metric: string = 'euclidean'): MetricName {
   switch (metric) {
     case 'euclidean':
     case 'sqeuclidean':
@@ -21,7 +23,7 @@ export function parseMetric(metric: string): MetricName {
     case 'dot':
       return metric
     default:
-      throw new Error(`metric must be 'euclidean', 'sqeuclidean', 'cosine' or 'dot', received '${metric}'`)
+      throw invalidArgument(`metric: expected 'euclidean', 'sqeuclidean', 'cosine' or 'dot', received '${metric}'`)
   }
 }
 

@@ -2,11 +2,12 @@
  * The pure-TypeScript reference backend (device 'js'): every op of `Backend` written plainly,
  * in float64 with float32 results, as API.md and docs/SEMANTICS.md define it. It is the oracle
  * the native backends are tested against, so it favours being obviously right over being fast.
- * Inputs are assumed already checked by the public layer (src/*.ts).
+ * Inputs are assumed already checked by the public layer (src/*.ts); option fields left out
+ * take API.md's defaults, as on the native side.
  */
 import type { Backend } from '../backend'
 import { pairwiseDistances } from './pairwise'
-import { knn } from './knn'
+import { KnnIndex } from './knn'
 import { mineTriplets } from './mining'
 import { tripletLoss } from './loss'
 import { tripletMarginLoss } from './marginLoss'
@@ -14,7 +15,7 @@ import { retrievalMetrics } from './retrieval'
 
 export const reference: Backend = {
   pairwiseDistances,
-  knn,
+  KnnIndex,
   mineTriplets,
   tripletLoss,
   tripletMarginLoss,

@@ -14,37 +14,36 @@
 import type { LossOptions, LossResult } from '../backend'
 import { distance, distanceGrad, normalizeBackward, normalizeRows, parseMetric } from './distance'
 import { mineTriplets } from './mining'
-import { gradToFloat32, tripletTerm } from './common'
+import { DEFAULT_MARGIN, gradToFloat32, invalidArgument, MAX_TRIPLETS, tripletTerm } from './common'
 
 type Reduction = 'mean' | 'sum' | 'mean-active'
 
-function parseReduction(reduction: string): Reduction {
+function parseReduction(reduction: string = 'mean'): Reduction {
   if (reduction === 'mean' || reduction === 'sum' || reduction === 'mean-active') return reduction
-  throw new Error(`unknown reduction '${reduction}'`)
+  throw invalidArgument(`reduction: unknown reduction '${reduction}'`)
 }
 
-export function tripletLoss(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts: LossOptions): LossResult {
-  const metric = parseMetric(opts.metric)
-  const reduction = parseReduction(opts.reduction)
-  let triplets = opts.triplets
-  if (triplets === undefined) {
-    if (opts.strategy === undefined) throw new Error('tripletLoss needs a mining strategy or triplets')
-    triplets = mineTriplets(x, rows, cols, labels, {
-      strategy: opts.strategy, margin: opts.margin, metric, normalize: opts.normalize, maxTriplets: opts.maxTriplets,
-    })
-  }
+export function tripletLoss(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: LossOptions | null): LossResult {
+  const metric = parseMetric(opts?.metric)
+  const reduction = parseReduction(opts?.reduction)
+  const normalize = opts?.normalize ?? false
+  const margin = opts?.margin ?? DEFAULT_MARGIN
+  const softMargin = opts?.softMargin ?? false
+  const triplets = opts?.triplets ?? mineTriplets(x, rows, cols, labels, {
+    strategy: opts?.strategy ?? 'batch-hard', margin, metric, normalize, maxTriplets: opts?.maxTriplets ?? MAX_TRIPLETS,
+  })
   const { anchor, positive, negative } = triplets
   const count = anchor.length
   if (positive.length !== count || negative.length !== count) {
-    throw new Error('triplets: anchor, positive and negative must have the same length')
+    throw invalidArgument('triplets: anchor, positive and negative must have the same length')
   }
   for (let t = 0; t < count; t++) {
     for (const i of [anchor[t], positive[t], negative[t]]) {
-      if (!(i >= 0 && i < rows)) throw new Error(`triplets: index ${i} is out of range for ${rows} rows`)
+      if (!(i >= 0 && i < rows)) throw invalidArgument(`triplets: index ${i} is out of range for ${rows} rows`)
     }
   }
 
-  const e = opts.normalize ? normalizeRows(x, rows, cols) : x
+  const e = normalize ? normalizeRows(x, rows, cols) : x
   // Pass 1: every triplet's loss and slope (the reduction's divisor needs the active count).
   const losses = new Float64Array(count)
   const slopes = new Float64Array(count)
@@ -57,14 +56,14 @@ export function tripletLoss(x: Float32Array, rows: number, cols: number, labels:
     const n = negative[t] * cols
     const dap = distance(e, a, e, p, cols, metric)
     let dan = distance(e, a, e, n, cols, metric)
-    if (opts.swap) {
+    if (opts?.swap) {
       const dpn = distance(e, p, e, n, cols, metric)
       if (dpn < dan) {
         dan = dpn
         swapped[t] = 1
       }
     }
-    const { loss, slope } = tripletTerm(dap - dan, opts.margin, opts.softMargin)
+    const { loss, slope } = tripletTerm(dap - dan, margin, softMargin)
     losses[t] = loss
     slopes[t] = slope
     total += loss
@@ -86,6 +85,6 @@ export function tripletLoss(x: Float32Array, rows: number, cols: number, labels:
     const near = swapped[t] ? p : a
     distanceGrad(e, near, e, n, cols, metric, -c, g, near, g, n)
   }
-  const grad = opts.normalize ? normalizeBackward(x, rows, cols, g) : g
+  const grad = normalize ? normalizeBackward(x, rows, cols, g) : g
   return { loss: total / divisor, grad: gradToFloat32(grad), triplets: count, active }
 }

@@ -11,19 +11,20 @@
  */
 import type { MarginLossOptions, MarginLossResult } from '../backend'
 import { distance, distanceGrad, normalizeBackward, normalizeRows, parseMetric } from './distance'
-import { gradToFloat32, tripletTerm } from './common'
+import { DEFAULT_MARGIN, gradToFloat32, invalidArgument, tripletTerm } from './common'
 
 export function tripletMarginLoss(
-  anchor: Float32Array, positive: Float32Array, negative: Float32Array, rows: number, cols: number, opts: MarginLossOptions,
+  anchor: Float32Array, positive: Float32Array, negative: Float32Array, rows: number, cols: number, opts?: MarginLossOptions | null,
 ): MarginLossResult {
-  const metric = parseMetric(opts.metric)
-  const { reduction } = opts
+  const metric = parseMetric(opts?.metric)
+  const reduction = opts?.reduction ?? 'mean'
   if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') {
-    throw new Error(`unknown reduction '${reduction}'`)
+    throw invalidArgument(`reduction: unknown reduction '${reduction}'`)
   }
-  const A = opts.normalize ? normalizeRows(anchor, rows, cols) : anchor
-  const P = opts.normalize ? normalizeRows(positive, rows, cols) : positive
-  const N = opts.normalize ? normalizeRows(negative, rows, cols) : negative
+  const normalize = opts?.normalize ?? false
+  const A = normalize ? normalizeRows(anchor, rows, cols) : anchor
+  const P = normalize ? normalizeRows(positive, rows, cols) : positive
+  const N = normalize ? normalizeRows(negative, rows, cols) : negative
   // 'none' reports the sum and the gradient of the sum, like 'sum'.
   const scale = reduction === 'mean' ? (rows > 0 ? 1 / rows : 0) : 1
 
@@ -37,14 +38,14 @@ export function tripletMarginLoss(
     const dap = distance(A, o, P, o, cols, metric)
     let dan = distance(A, o, N, o, cols, metric)
     let swapped = false
-    if (opts.swap) {
+    if (opts?.swap) {
       const dpn = distance(P, o, N, o, cols, metric)
       if (dpn < dan) {
         dan = dpn
         swapped = true
       }
     }
-    const { loss, slope } = tripletTerm(dap - dan, opts.margin, opts.softMargin)
+    const { loss, slope } = tripletTerm(dap - dan, opts?.margin ?? DEFAULT_MARGIN, opts?.softMargin ?? false)
     losses[i] = loss
     total += loss
     const c = slope * scale
@@ -54,7 +55,7 @@ export function tripletMarginLoss(
     else distanceGrad(A, o, N, o, cols, metric, -c, gA, o, gN, o)
   }
   const back = (x: Float32Array, g: Float64Array): Float32Array =>
-    gradToFloat32(opts.normalize ? normalizeBackward(x, rows, cols, g) : g)
+    gradToFloat32(normalize ? normalizeBackward(x, rows, cols, g) : g)
   return {
     loss: total * scale,
     losses,

@@ -16,6 +16,8 @@
  * in float32 against a float32 α, as the native core (margin: f32) does.
  */
 import type { MineOptions, TripletsResult } from '../backend'
+import { ERROR_CODES } from '../errors'
+import { backendError, DEFAULT_MARGIN, invalidArgument, MAX_TRIPLETS } from './common'
 import { parseMetric } from './distance'
 import { pairwiseDistances } from './pairwise'
 
@@ -24,14 +26,14 @@ export type StrategyName = (typeof STRATEGIES)[number]
 
 export function parseStrategy(strategy: string): StrategyName {
   if ((STRATEGIES as readonly string[]).includes(strategy)) return strategy as StrategyName
-  throw new Error(`unknown mining strategy '${strategy}'`)
+  throw invalidArgument(`strategy: unknown mining strategy '${strategy}'`)
 }
 
 export function mineTriplets(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts: MineOptions): TripletsResult {
   const strategy = parseStrategy(opts.strategy)
   const metric = parseMetric(opts.metric)
   const d = pairwiseDistances(x, rows, null, rows, cols, { metric, normalize: opts.normalize })
-  return mineFromDistances(d, rows, labels, strategy, opts.margin, opts.maxTriplets)
+  return mineFromDistances(d, rows, labels, strategy, opts.margin ?? DEFAULT_MARGIN, opts.maxTriplets ?? MAX_TRIPLETS)
 }
 
 /** Mining over a precomputed rows × rows float32 distance matrix `d`. */
@@ -43,7 +45,7 @@ export function mineFromDistances(
   const N: number[] = []
   const push = (a: number, p: number, n: number): void => {
     if (A.length >= maxTriplets) {
-      throw new Error(`TooManyTriplets: mining would produce more than ${maxTriplets} triplets; mine smaller batches`)
+      throw backendError(ERROR_CODES.tooManyTriplets, `mining would produce more than ${maxTriplets} triplets; mine smaller batches`)
     }
     A.push(a)
     P.push(p)
@@ -115,6 +117,6 @@ function keep(strategy: StrategyName, m: number, alpha: number): boolean {
     case 'easy':
       return m > alpha
     default:
-      throw new Error(`unknown mining strategy '${strategy}'`)
+      throw invalidArgument(`strategy: unknown mining strategy '${strategy}'`)
   }
 }

@@ -10,12 +10,13 @@ import type { MetricOptions } from '../backend'
 import { distance, normalizeRows, parseMetric } from './distance'
 
 export function pairwiseDistances(
-  a: Float32Array, aRows: number, b: Float32Array | null, bRows: number, cols: number, opts: MetricOptions,
+  a: Float32Array, aRows: number, b: Float32Array | null | undefined, bRows: number, cols: number, opts?: MetricOptions | null,
 ): Float32Array {
-  const metric = parseMetric(opts.metric)
-  const x = opts.normalize ? normalizeRows(a, aRows, cols) : a
-  const self = b === null
-  const y = self ? x : opts.normalize ? normalizeRows(b, bRows, cols) : b
+  const metric = parseMetric(opts?.metric)
+  const normalize = opts?.normalize ?? false
+  const x = normalize ? normalizeRows(a, aRows, cols) : a
+  const self = b == null
+  const y = self ? x : normalize ? normalizeRows(b, bRows, cols) : b
   const yRows = self ? aRows : bRows
   const out = new Float32Array(aRows * yRows)
   for (let i = 0; i < aRows; i++) {

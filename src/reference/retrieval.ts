@@ -19,17 +19,19 @@ import { distance, normalizeRows, parseMetric } from './distance'
 
 export function retrievalMetrics(
   queries: Float32Array, queryRows: number, queryLabels: Int32Array,
-  reference: Float32Array | null, referenceRows: number, referenceLabels: Int32Array | null,
-  cols: number, opts: RetrievalOptions,
+  reference: Float32Array | null | undefined, referenceRows: number, referenceLabels: Int32Array | null | undefined,
+  cols: number, opts?: RetrievalOptions | null,
 ): RetrievalResult {
-  const metric = parseMetric(opts.metric)
-  const self = reference === null
-  const q = opts.normalize ? normalizeRows(queries, queryRows, cols) : queries
-  const ref = self ? q : opts.normalize ? normalizeRows(reference, referenceRows, cols) : reference
+  const metric = parseMetric(opts?.metric)
+  const normalize = opts?.normalize ?? false
+  const k = opts?.k ?? 10
+  const self = reference == null
+  const q = normalize ? normalizeRows(queries, queryRows, cols) : queries
+  const ref = self ? q : normalize ? normalizeRows(reference, referenceRows, cols) : reference
   const refRows = self ? queryRows : referenceRows
   const refLabels = self ? queryLabels : referenceLabels ?? new Int32Array(0)
   const candidates = self ? Math.max(0, queryRows - 1) : referenceRows
-  const kEff = Math.min(Math.max(0, Math.floor(opts.k)), candidates)
+  const kEff = Math.min(Math.max(0, Math.floor(k)), candidates)
 
   // R for every query, then R_max over the kept ones (it sets the MRR window).
   const relevantCount = new Int32Array(queryRows)
@@ -40,7 +42,7 @@ export function retrievalMetrics(
     relevantCount[i] = r
     if (r > rMax) rMax = r
   }
-  const mrrWindow = Math.min(Math.max(rMax, opts.k), candidates)
+  const mrrWindow = Math.min(Math.max(rMax, k), candidates)
 
   const sums = { precisionAt1: 0, rPrecision: 0, mapAtR: 0, mrr: 0, recallAtK: 0, precisionAtK: 0 }
   let kept = 0

@@ -1,92 +1,125 @@
-//! The seam between an op and the hardware that runs it. `Cpu` runs this crate's kernels; a
-//! GPU backend (crates/cuda) implements the same trait with the same meaning, and the binding
-//! picks one per call. Every op can fail on a device (a driver error, memory), so each
-//! returns a `Result` even where the CPU cannot fail.
+//! The seam between an op and the hardware that runs it. A device is long-lived (a GPU's
+//! context, stream and loaded kernels live as long as it does); what belongs to one call,
+//! the stop flag and the progress sink, comes with the call. `Cpu` runs this crate's kernels;
+//! a GPU backend implements the same trait with the same meaning. Every op returns a
+//! `Result`: a device can fail (a driver error, memory) even where the CPU cannot.
 
+use crate::distance::Rows;
 use crate::{
     knn, mine_triplets, pairwise_distances, retrieval_metrics, triplet_loss, triplet_margin_loss,
-    Error, Knn, LossOptions, LossResult, MarginLossResult, MarginReduction, MatRef, Metric, Mining,
-    Retrieval, Stop, Strategy, Triplets,
+    Call, Error, Knn, KnnOptions, LossOptions, LossResult, MarginLossOptions, MarginLossResult,
+    MatRef, MetricOptions, MineOptions, Mining, Retrieval, RetrievalOptions, Triplets,
 };
+use std::any::Any;
 
-/// Options of `triplet_margin_loss`, bundled for the trait.
-#[derive(Clone, Copy, Debug)]
-pub struct MarginLossOptions {
-    pub margin: f64,
-    pub soft_margin: bool,
-    pub swap: bool,
-    pub reduction: MarginReduction,
-    pub metric: Metric,
-    pub normalize: bool,
+/// A corpus prepared once on a device (copied, normalised, its norms computed; on a GPU,
+/// uploaded) and then searched by many batches of queries.
+pub trait Corpus: Any + Send + Sync {
+    /// The device that prepared it; only that device can search it.
+    fn device(&self) -> &'static str;
+    fn rows(&self) -> usize;
+    fn cols(&self) -> usize;
+    fn options(&self) -> MetricOptions;
+    fn as_any(&self) -> &dyn Any;
 }
 
 /// Every op of tripletkit, as one device runs it. Arguments mean what the free functions of
-/// this crate say they mean.
-pub trait Device: Sync {
+/// this crate say they mean, and each op checks its own rules.
+pub trait Device: Send + Sync {
     /// A short name for messages ('cpu', 'cuda').
     fn name(&self) -> &'static str;
     fn pairwise_distances(
         &self,
         a: MatRef,
         b: Option<MatRef>,
-        metric: Metric,
-        normalize: bool,
+        o: &MetricOptions,
+        call: &Call,
     ) -> Result<Vec<f32>, Error>;
-    #[allow(clippy::too_many_arguments)]
+    /// Takes `rows × cols` values and prepares them for `knn` under `o`.
+    fn prepare_corpus(
+        &self,
+        data: Vec<f32>,
+        rows: usize,
+        cols: usize,
+        o: &MetricOptions,
+    ) -> Result<Box<dyn Corpus>, Error>;
     fn knn(
         &self,
         queries: MatRef,
-        corpus: MatRef,
-        k: usize,
-        metric: Metric,
-        normalize: bool,
-        exclude_self: bool,
-        query_offset: usize,
+        corpus: &dyn Corpus,
+        o: &KnnOptions,
+        call: &Call,
     ) -> Result<Knn, Error>;
-    #[allow(clippy::too_many_arguments)]
     fn mine_triplets(
         &self,
         x: MatRef,
         labels: &[i32],
-        strategy: Strategy,
-        margin: f32,
-        metric: Metric,
-        normalize: bool,
-        max_triplets: usize,
+        o: &MineOptions,
+        call: &Call,
     ) -> Result<Triplets, Error>;
     fn triplet_loss(
         &self,
         x: MatRef,
         labels: &[i32],
         mining: Mining,
-        opts: LossOptions,
-        max_triplets: usize,
+        o: &LossOptions,
+        call: &Call,
     ) -> Result<LossResult, Error>;
     fn triplet_margin_loss(
         &self,
         anchor: MatRef,
         positive: MatRef,
         negative: MatRef,
-        opts: MarginLossOptions,
+        o: &MarginLossOptions,
+        call: &Call,
     ) -> Result<MarginLossResult, Error>;
     fn retrieval_metrics(
         &self,
         queries: MatRef,
         query_labels: &[i32],
         reference: Option<(MatRef, &[i32])>,
-        k: usize,
-        metric: Metric,
-        normalize: bool,
+        o: &RetrievalOptions,
+        call: &Call,
     ) -> Result<Retrieval, Error>;
+
+    /// `knn` against a corpus used once: prepares a copy, then searches it.
+    fn knn_once(
+        &self,
+        queries: MatRef,
+        corpus: MatRef,
+        metric: &MetricOptions,
+        o: &KnnOptions,
+        call: &Call,
+    ) -> Result<Knn, Error> {
+        let prepared =
+            self.prepare_corpus(corpus.data.to_vec(), corpus.rows, corpus.cols, metric)?;
+        self.knn(queries, &*prepared, o, call)
+    }
 }
 
-/// The CPU kernels of this crate, on rayon's global pool, stopped early by `stop`.
+/// The CPU kernels of this crate, on rayon's global pool.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Cpu<'s> {
-    pub stop: Stop<'s>,
+pub struct Cpu;
+
+impl Corpus for Rows<'static> {
+    fn device(&self) -> &'static str {
+        "cpu"
+    }
+    fn rows(&self) -> usize {
+        Rows::rows(self)
+    }
+    fn cols(&self) -> usize {
+        Rows::cols(self)
+    }
+    fn options(&self) -> MetricOptions {
+        Rows::options(self)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }
 
-impl Device for Cpu<'_> {
+impl Device for Cpu {
     fn name(&self) -> &'static str {
         "cpu"
     }
@@ -94,87 +127,80 @@ impl Device for Cpu<'_> {
         &self,
         a: MatRef,
         b: Option<MatRef>,
-        metric: Metric,
-        normalize: bool,
+        o: &MetricOptions,
+        call: &Call,
     ) -> Result<Vec<f32>, Error> {
-        pairwise_distances(a, b, metric, normalize, self.stop)
+        pairwise_distances(a, b, o, call)
+    }
+    fn prepare_corpus(
+        &self,
+        data: Vec<f32>,
+        rows: usize,
+        cols: usize,
+        o: &MetricOptions,
+    ) -> Result<Box<dyn Corpus>, Error> {
+        Ok(Box::new(Rows::prepare_owned(
+            "corpus", data, rows, cols, *o,
+        )?))
     }
     fn knn(
         &self,
         queries: MatRef,
-        corpus: MatRef,
-        k: usize,
-        metric: Metric,
-        normalize: bool,
-        exclude_self: bool,
-        query_offset: usize,
+        corpus: &dyn Corpus,
+        o: &KnnOptions,
+        call: &Call,
     ) -> Result<Knn, Error> {
-        let (stop, offset) = (self.stop, query_offset);
-        knn(
-            queries,
-            corpus,
-            k,
-            metric,
-            normalize,
-            exclude_self,
-            offset,
-            stop,
-        )
+        let rows = corpus
+            .as_any()
+            .downcast_ref::<Rows<'static>>()
+            .ok_or_else(|| {
+                Error::invalid(
+                    "corpus",
+                    format!(
+                        "expected a corpus prepared on 'cpu', received one from '{}'",
+                        corpus.device()
+                    ),
+                )
+            })?;
+        knn(queries, rows, o, call)
     }
     fn mine_triplets(
         &self,
         x: MatRef,
         labels: &[i32],
-        strategy: Strategy,
-        margin: f32,
-        metric: Metric,
-        normalize: bool,
-        max_triplets: usize,
+        o: &MineOptions,
+        call: &Call,
     ) -> Result<Triplets, Error> {
-        let (stop, max) = (self.stop, max_triplets);
-        mine_triplets(x, labels, strategy, margin, metric, normalize, max, stop)
+        mine_triplets(x, labels, o, call)
     }
     fn triplet_loss(
         &self,
         x: MatRef,
         labels: &[i32],
         mining: Mining,
-        opts: LossOptions,
-        max_triplets: usize,
+        o: &LossOptions,
+        call: &Call,
     ) -> Result<LossResult, Error> {
-        triplet_loss(x, labels, mining, opts, max_triplets, self.stop)
+        triplet_loss(x, labels, mining, o, call)
     }
     fn triplet_margin_loss(
         &self,
         anchor: MatRef,
         positive: MatRef,
         negative: MatRef,
-        o: MarginLossOptions,
+        o: &MarginLossOptions,
+        call: &Call,
     ) -> Result<MarginLossResult, Error> {
-        let (a, p, n) = (anchor, positive, negative);
-        triplet_margin_loss(
-            a,
-            p,
-            n,
-            o.margin,
-            o.soft_margin,
-            o.swap,
-            o.reduction,
-            o.metric,
-            o.normalize,
-            self.stop,
-        )
+        triplet_margin_loss(anchor, positive, negative, o, call)
     }
     fn retrieval_metrics(
         &self,
         queries: MatRef,
         query_labels: &[i32],
         reference: Option<(MatRef, &[i32])>,
-        k: usize,
-        metric: Metric,
-        normalize: bool,
+        o: &RetrievalOptions,
+        call: &Call,
     ) -> Result<Retrieval, Error> {
-        let stop = self.stop;
-        retrieval_metrics(queries, query_labels, reference, k, metric, normalize, stop)
+        retrieval_metrics(queries, query_labels, reference, o, call)
     }
 }

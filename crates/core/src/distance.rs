@@ -6,7 +6,7 @@
 //! digits). Cosine works on L2-normalised rows, where it is 1 − a·b.
 
 use crate::pair;
-use crate::{Error, MatRef, Metric, Stop};
+use crate::{Call, Error, MatRef, Metric, MetricOptions, Stop};
 use gemm::Parallelism;
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -19,66 +19,59 @@ const RECOMPUTE_BELOW: f32 = 1.0 / 256.0;
 /// (rows of magnitude under about 1e-15) and lost their digits: such entries are recomputed.
 const SMALLEST_EXACT_SCALE: f32 = 1e-30;
 
-/// One side of a distance computation: rows (normalised when the metric or the caller asks)
-/// and their squared norms.
-struct Side<'a> {
+/// Rows ready for distance passes under one `MetricOptions`: normalised when the metric or
+/// the caller asks, with their squared norms. A corpus prepared once serves every batch of
+/// queries searched against it.
+#[derive(Clone, Debug)]
+pub struct Rows<'a> {
     data: Cow<'a, [f32]>,
     sq_norms: Vec<f32>,
+    rows: usize,
+    cols: usize,
+    opts: MetricOptions,
 }
 
-impl<'a> Side<'a> {
-    fn new(m: MatRef<'a>, metric: Metric, normalize: bool) -> Self {
-        let data = if normalize || metric == Metric::Cosine {
-            Cow::Owned(pair::normalize_rows(m.data, m.cols))
+impl<'a> Rows<'a> {
+    /// Prepares borrowed rows (copied only when they must be normalised).
+    pub fn prepare(m: MatRef<'a>, opts: MetricOptions) -> Self {
+        let data = if needs_unit_rows(opts) {
+            let mut owned = m.data.to_vec();
+            pair::normalize_rows_in_place(&mut owned, m.cols);
+            Cow::Owned(owned)
         } else {
             Cow::Borrowed(m.data)
         };
-        let sq_norms = if m.cols == 0 {
-            vec![0.0; m.rows]
-        } else {
-            data.chunks(m.cols)
-                .map(|r| pair::sq_norm(r) as f32)
-                .collect()
-        };
-        Side { data, sq_norms }
+        Self::with_norms(data, m.rows, m.cols, opts)
     }
-}
 
-/// Distances between the rows of `a` and the rows of `b` (or of `a` itself), tile by tile.
-pub struct Distances<'a> {
-    a: Side<'a>,
-    b: Option<Side<'a>>,
-    rows: usize,
-    cols: usize,
-    dim: usize,
-    metric: Metric,
-    stop: Stop<'a>,
-}
-
-impl<'a> Distances<'a> {
-    /// `b = None`: `a` against itself (diagonal exactly 0 where API.md asks for it).
-    pub fn new(a: MatRef<'a>, b: Option<MatRef<'a>>, metric: Metric, normalize: bool) -> Self {
-        let cols = b.map_or(a.rows, |b| b.rows);
-        Distances {
-            a: Side::new(a, metric, normalize),
-            b: b.map(|b| Side::new(b, metric, normalize)),
-            rows: a.rows,
-            cols,
-            dim: a.cols,
-            metric,
-            stop: Stop::NEVER,
+    /// Prepares owned rows in place: no copy. Checks the shape and values like `MatRef::new`.
+    pub fn prepare_owned(
+        name: &str,
+        mut data: Vec<f32>,
+        rows: usize,
+        cols: usize,
+        opts: MetricOptions,
+    ) -> Result<Rows<'static>, Error> {
+        MatRef::named(name, &data, rows, cols)?;
+        if needs_unit_rows(opts) {
+            pair::normalize_rows_in_place(&mut data, cols);
         }
+        Ok(Rows::with_norms(Cow::Owned(data), rows, cols, opts))
     }
 
-    /// The stop flag this pass checks.
-    pub fn stop(&self) -> Stop<'a> {
-        self.stop
-    }
-
-    /// Skips the blocks left once `stop` is raised (the caller then reports `Cancelled`).
-    pub fn with_stop(mut self, stop: Stop<'a>) -> Self {
-        self.stop = stop;
-        self
+    fn with_norms(data: Cow<'a, [f32]>, rows: usize, cols: usize, opts: MetricOptions) -> Self {
+        let sq_norms = if cols == 0 {
+            vec![0.0; rows]
+        } else {
+            data.chunks(cols).map(|r| pair::sq_norm(r) as f32).collect()
+        };
+        Rows {
+            data,
+            sq_norms,
+            rows,
+            cols,
+            opts,
+        }
     }
 
     pub fn rows(&self) -> usize {
@@ -87,26 +80,111 @@ impl<'a> Distances<'a> {
     pub fn cols(&self) -> usize {
         self.cols
     }
+    /// The options these rows were prepared under.
+    pub fn options(&self) -> MetricOptions {
+        self.opts
+    }
+    /// Row `i`, as prepared (normalised where asked).
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+}
 
-    fn b(&self) -> &Side<'a> {
-        self.b.as_ref().unwrap_or(&self.a)
+/// Cosine and `normalize` work on unit rows.
+fn needs_unit_rows(o: MetricOptions) -> bool {
+    o.normalize || o.metric == Metric::Cosine
+}
+
+/// Distances between the rows of `a` and the rows of `b` (or of `a` itself), tile by tile.
+pub struct Distances<'a> {
+    a: Cow<'a, Rows<'a>>,
+    b: Option<Cow<'a, Rows<'a>>>,
+    metric: Metric,
+    call: Call<'a>,
+}
+
+impl<'a> Distances<'a> {
+    /// `b = None`: `a` against itself (diagonal exactly 0 where API.md asks for it).
+    pub fn new(a: MatRef<'a>, b: Option<MatRef<'a>>, o: MetricOptions) -> Self {
+        Distances {
+            a: Cow::Owned(Rows::prepare(a, o)),
+            b: b.map(|b| Cow::Owned(Rows::prepare(b, o))),
+            metric: o.metric,
+            call: Call::PLAIN,
+        }
+    }
+
+    /// Prepared sides, e.g. a batch of queries against a corpus prepared once. Both must be
+    /// prepared under the same options and have the same columns.
+    pub fn between(a: Cow<'a, Rows<'a>>, b: Option<Cow<'a, Rows<'a>>>) -> Result<Self, Error> {
+        if let Some(b) = &b {
+            if b.opts != a.opts {
+                return Err(Error::invalid(
+                    "corpus",
+                    "expected rows prepared under the queries' metric options",
+                ));
+            }
+            if a.rows > 0 && b.rows > 0 && a.cols != b.cols {
+                return Err(Error::invalid(
+                    "corpus",
+                    format!(
+                        "expected {} columns (the columns of queries), received {}",
+                        a.cols, b.cols
+                    ),
+                ));
+            }
+        }
+        Ok(Distances {
+            metric: a.opts.metric,
+            a,
+            b,
+            call: Call::PLAIN,
+        })
+    }
+
+    /// Skips the blocks left once the call's stop flag is raised (the pass then returns
+    /// `Cancelled`), and reports finished rows to its progress sink.
+    pub fn with_call(mut self, call: Call<'a>) -> Self {
+        self.call = call;
+        self
+    }
+
+    /// The stop flag this pass checks.
+    pub fn stop(&self) -> Stop<'a> {
+        self.call.stop
+    }
+
+    pub fn rows(&self) -> usize {
+        self.a.rows
+    }
+    /// Columns of the distance matrix: the rows of the right operand.
+    #[allow(clippy::misnamed_getters)]
+    pub fn cols(&self) -> usize {
+        self.b().rows
+    }
+    fn dim(&self) -> usize {
+        self.a.cols
+    }
+
+    fn b(&self) -> &Rows<'a> {
+        self.b.as_deref().unwrap_or(&self.a)
     }
 
     /// Row `i` of the (possibly normalised) left operand.
     pub fn a_row(&self, i: usize) -> &[f32] {
-        &self.a.data[i * self.dim..(i + 1) * self.dim]
+        self.a.row(i)
     }
     /// Row `j` of the (possibly normalised) right operand.
     pub fn b_row(&self, j: usize) -> &[f32] {
-        &self.b().data[j * self.dim..(j + 1) * self.dim]
+        self.b().row(j)
     }
 
     /// Writes d(a_i, b_j) for i in r0..r1, j in c0..c1 into `out`, row-major with row
     /// stride c1 − c0.
     pub fn tile(&self, r0: usize, r1: usize, c0: usize, c1: usize, out: &mut [f32]) {
-        let (m, n, k) = (r1 - r0, c1 - c0, self.dim);
+        let (m, n, k) = (r1 - r0, c1 - c0, self.dim());
         assert!(
-            r1 <= self.rows && c1 <= self.cols && out.len() == m * n,
+            r1 <= self.rows() && c1 <= self.cols() && out.len() == m * n,
             "tile out of range"
         );
         if m == 0 || n == 0 {
@@ -213,26 +291,27 @@ impl<'a> Distances<'a> {
     /// GEMM written straight into its rows of the result (faster here than one parallel GEMM,
     /// and each block's fix-up runs while its tile is still in cache).
     pub fn full(&self) -> Result<Vec<f32>, Error> {
-        let mut out = vec![0.0f32; self.rows * self.cols];
-        if self.cols == 0 {
+        let (rows, cols) = (self.rows(), self.cols());
+        let mut out = vec![0.0f32; rows * cols];
+        if cols == 0 {
             return Ok(out);
         }
-        let (block, _) = tile_shape(self.rows, self.cols);
-        out.par_chunks_mut(block * self.cols)
+        let (block, _) = tile_shape(rows, cols);
+        out.par_chunks_mut(block * cols)
             .enumerate()
             .for_each(|(b, chunk)| {
                 let r0 = b * block;
-                if self.stop.requested() {
+                if self.call.stop.requested() {
                     return;
                 }
-                self.tile(r0, r0 + chunk.len() / self.cols, 0, self.cols, chunk);
+                let r1 = r0 + chunk.len() / cols;
+                self.tile(r0, r1, 0, cols, chunk);
+                self.call.advance(r1 - r0, rows);
             });
-        self.stop.check()?;
+        self.call.stop.check()?;
         Ok(out)
     }
-}
 
-impl Distances<'_> {
     /// Folds every tile of distances into per-block state, blocks of rows in parallel and the
     /// columns of each block one tile at a time, so no more than a tile per thread is live.
     /// `init(r0, r1)` makes a block's state; `fold(state, r0, c0, tile)` takes a row-major
@@ -244,20 +323,22 @@ impl Distances<'_> {
         init: impl Fn(usize, usize) -> S + Sync,
         fold: impl Fn(&mut S, usize, usize, &[f32]) + Sync,
     ) -> Result<Vec<S>, Error> {
-        let (block, chunk) = tile_shape(self.rows, self.cols);
-        blocks(self.rows, block)
+        let (rows, cols) = (self.rows(), self.cols());
+        let (block, chunk) = tile_shape(rows, cols);
+        blocks(rows, block)
             .into_par_iter()
             .map(|(r0, r1)| {
                 let mut state = init(r0, r1);
                 let mut buf = vec![0.0f32; (r1 - r0) * chunk];
-                for (c0, c1) in blocks(self.cols, chunk) {
-                    if self.stop.requested() {
+                for (c0, c1) in blocks(cols, chunk) {
+                    if self.call.stop.requested() {
                         return None;
                     }
                     let tile = &mut buf[..(r1 - r0) * (c1 - c0)];
                     self.tile(r0, r1, c0, c1, tile);
                     fold(&mut state, r0, c0, tile);
                 }
+                self.call.advance(r1 - r0, rows);
                 Some(state)
             })
             .collect::<Option<Vec<S>>>()
@@ -271,16 +352,19 @@ impl Distances<'_> {
         &self,
         f: impl Fn(usize, &[f32]) -> T + Sync,
     ) -> Result<Vec<T>, Error> {
-        let block = full_row_block(self.rows, self.cols);
-        blocks(self.rows, block)
+        let (rows, cols) = (self.rows(), self.cols());
+        let block = full_row_block(rows, cols);
+        blocks(rows, block)
             .into_par_iter()
             .map(|(r0, r1)| {
-                if self.stop.requested() {
+                if self.call.stop.requested() {
                     return None;
                 }
-                let mut rows = vec![0.0f32; (r1 - r0) * self.cols];
-                self.tile(r0, r1, 0, self.cols, &mut rows);
-                Some(f(r0, &rows))
+                let mut buf = vec![0.0f32; (r1 - r0) * cols];
+                self.tile(r0, r1, 0, cols, &mut buf);
+                let out = f(r0, &buf);
+                self.call.advance(r1 - r0, rows);
+                Some(out)
             })
             .collect::<Option<Vec<T>>>()
             .ok_or(Error::Cancelled)
@@ -291,18 +375,17 @@ impl Distances<'_> {
 pub fn pairwise_distances(
     a: MatRef,
     b: Option<MatRef>,
-    metric: Metric,
-    normalize: bool,
-    stop: Stop,
+    o: &MetricOptions,
+    call: &Call,
 ) -> Result<Vec<f32>, Error> {
-    Distances::new(a, b, metric, normalize)
-        .with_stop(stop)
-        .full()
+    if let Some(b) = b {
+        crate::rules::same_cols("b", b, "a", a)?;
+    }
+    Distances::new(a, b, *o).with_call(*call).full()
 }
 
-/// Rows per block and columns per tile for a pass over `rows × cols` distances that folds
-/// each tile away: a tile stays around 1 MiB, the size where GEMM is efficient and the tile
-/// still sits in cache.
+/// Rows per block and columns per tile for a pass that folds each tile away: a tile stays
+/// around 1 MiB, the size where GEMM is efficient and the tile still sits in cache.
 fn tile_shape(rows: usize, cols: usize) -> (usize, usize) {
     let block = rows.clamp(1, 64);
     let chunk = cols.clamp(1, 4096);
@@ -327,7 +410,7 @@ mod tests {
     use super::*;
 
     fn pairwise(a: MatRef, b: Option<MatRef>, metric: Metric, normalize: bool) -> Vec<f32> {
-        pairwise_distances(a, b, metric, normalize, Stop::NEVER).unwrap()
+        pairwise_distances(a, b, &MetricOptions { metric, normalize }, &Call::PLAIN).unwrap()
     }
 
     fn naive(
@@ -471,8 +554,7 @@ mod tests {
         let dist = Distances::new(
             MatRef::new(&a, n, dim).unwrap(),
             None,
-            Metric::Euclidean,
-            false,
+            MetricOptions::default(),
         );
         let full = dist.full().unwrap();
         let mut tile = vec![0.0; 5 * 7];

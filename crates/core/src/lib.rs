@@ -1,19 +1,27 @@
 //! tripletkit-core: the CPU kernels of tripletkit and the meaning of every op.
 //!
-//! Pure Rust, no napi and no CUDA. Every op takes row-major `f32` matrices (`MatRef`) and
-//! returns owned vectors, so a binding can hand them to JavaScript without copying.
+//! Pure Rust, no napi and no CUDA. Every op takes row-major `f32` matrices (`MatRef`), an
+//! options struct and a per-call context (`Call`: stop flag, progress), checks its own rules,
+//! and returns owned vectors, so a binding can hand them to JavaScript without copying.
 //! Distances go through a real GEMM (`gemm` crate) and are folded tile by tile into per-row
-//! state, so no op but `pairwise_distances` allocates rows × cols.
+//! state, so no op but `pairwise_distances` allocates rows × cols. The `Device` trait is the
+//! seam every backend implements; `conformance` checks any device against these rules.
 
+mod call;
 mod error;
 mod matrix;
 mod metric;
+mod options;
 mod pair;
-mod stop;
+mod reduce;
+mod rules;
 mod term;
 
+pub mod backward;
+pub mod conformance;
 pub mod device;
 pub mod distance;
+pub mod grad;
 pub mod knn;
 pub mod loss;
 pub mod margin_loss;
@@ -21,16 +29,22 @@ pub mod mining;
 pub mod retrieval;
 pub mod select;
 
-pub use error::Error;
+pub use call::{Call, ProgressFn, Stop};
+pub use error::{code, Error, Result};
 pub use matrix::MatRef;
 pub use metric::Metric;
-pub use stop::Stop;
+pub use options::{
+    KnnOptions, LossOptions, MarginLossOptions, MetricOptions, MineOptions, RetrievalOptions,
+    DEFAULT_MARGIN, DEFAULT_RETRIEVAL_K, MAX_TRIPLETS,
+};
+pub use reduce::Reduction;
 
-pub use device::{Cpu, Device, MarginLossOptions};
-pub use distance::pairwise_distances;
+pub use backward::{pairwise_backward, PairwiseGrads};
+pub use device::{Corpus, Cpu, Device};
+pub use distance::{pairwise_distances, Rows};
 pub use knn::{knn, Knn};
-pub use loss::{triplet_loss, LossOptions, LossResult, Mining, Reduction};
-pub use margin_loss::{triplet_margin_loss, MarginLossResult, MarginReduction};
+pub use loss::{triplet_loss, LossResult, Mining};
+pub use margin_loss::{triplet_margin_loss, MarginLossResult};
 pub use mining::{mine_triplets, Strategy, Triplets};
 pub use retrieval::{retrieval_metrics, Retrieval};
 

@@ -1,6 +1,6 @@
 use crate::Error;
 
-/// A borrowed row-major matrix of `rows × cols` floats.
+/// A borrowed row-major matrix of `rows × cols` finite floats.
 #[derive(Clone, Copy, Debug)]
 pub struct MatRef<'a> {
     pub data: &'a [f32],
@@ -9,13 +9,31 @@ pub struct MatRef<'a> {
 }
 
 impl<'a> MatRef<'a> {
-    /// Wraps `data`, checking that it holds exactly `rows × cols` values.
+    /// Wraps `data`, checking that it holds exactly `rows × cols` finite values.
     pub fn new(data: &'a [f32], rows: usize, cols: usize) -> Result<Self, Error> {
+        Self::named("matrix", data, rows, cols)
+    }
+
+    /// As [`MatRef::new`], naming the argument `name` in the error.
+    pub fn named(name: &str, data: &'a [f32], rows: usize, cols: usize) -> Result<Self, Error> {
         if rows.checked_mul(cols) != Some(data.len()) {
-            return Err(Error::Invalid(format!(
-                "matrix data has {} values, expected {rows} × {cols}",
-                data.len()
-            )));
+            return Err(Error::invalid(
+                name,
+                format!("expected {rows} × {cols} values, received {}", data.len()),
+            ));
+        }
+        // NaN or ±inf would order and sum silently wrong; one pass over the input is cheap
+        // next to any op on it.
+        if let Some(at) = data.iter().position(|v| !v.is_finite()) {
+            return Err(Error::invalid(
+                name,
+                format!(
+                    "expected finite numbers, received {} at row {}, column {}",
+                    data[at],
+                    at / cols,
+                    at % cols
+                ),
+            ));
         }
         Ok(Self { data, rows, cols })
     }

@@ -2,9 +2,10 @@ use crate::Error;
 use std::str::FromStr;
 
 /// A distance: smaller is closer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Metric {
-    /// ‖a − b‖₂
+    /// ‖a − b‖₂ (the default)
+    #[default]
     Euclidean,
     /// ‖a − b‖₂²
     SqEuclidean,
@@ -22,9 +23,10 @@ impl FromStr for Metric {
             "sqeuclidean" => Ok(Metric::SqEuclidean),
             "cosine" => Ok(Metric::Cosine),
             "dot" => Ok(Metric::Dot),
-            _ => Err(Error::Invalid(format!(
-                "metric must be 'euclidean', 'sqeuclidean', 'cosine' or 'dot', received '{s}'"
-            ))),
+            _ => Err(Error::invalid(
+                "metric",
+                format!("expected 'euclidean', 'sqeuclidean', 'cosine' or 'dot', received '{s}'"),
+            )),
         }
     }
 }

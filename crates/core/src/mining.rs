@@ -1,7 +1,7 @@
 //! Online triplet mining from a labelled batch.
 use crate::distance::Distances;
 use crate::select::Ranked;
-use crate::{Error, MatRef, Metric, Stop};
+use crate::{rules, Call, Error, MatRef, MineOptions};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,7 +28,12 @@ impl FromStr for Strategy {
             "easy" => Strategy::Easy,
             "batch-hard" => Strategy::BatchHard,
             "batch-semihard" => Strategy::BatchSemihard,
-            _ => return Err(Error::Invalid(format!("unknown mining strategy '{s}'"))),
+            _ => {
+                return Err(Error::invalid(
+                    "strategy",
+                    format!("expected one of 'all', 'violating', 'hard', 'semihard', 'easy', 'batch-hard', 'batch-semihard', received '{s}'"),
+                ))
+            }
         })
     }
 }
@@ -51,26 +56,17 @@ impl Triplets {
 }
 
 /// Mines triplets as API.md defines each strategy. Set strategies fail with
-/// `Error::TooManyTriplets` rather than grow past `max_triplets`.
-#[allow(clippy::too_many_arguments)]
+/// `Error::TooManyTriplets` rather than grow past `o.max_triplets`.
 pub fn mine_triplets(
     x: MatRef,
     labels: &[i32],
-    strategy: Strategy,
-    margin: f32,
-    metric: Metric,
-    normalize: bool,
-    max_triplets: usize,
-    stop: Stop,
+    o: &MineOptions,
+    call: &Call,
 ) -> Result<Triplets, Error> {
-    if labels.len() != x.rows {
-        return Err(Error::Invalid(format!(
-            "labels: expected {} labels, received {}",
-            x.rows,
-            labels.len()
-        )));
-    }
-    if let Some(count) = batch_count(labels, strategy) {
+    rules::labels("labels", labels, x.rows)?;
+    rules::margin("margin", o.margin)?;
+    let max_triplets = o.max_triplets;
+    if let Some(count) = batch_count(labels, o.strategy) {
         // Batch strategies' output size follows from the labels alone: refuse before the work.
         if count > max_triplets {
             return Err(Error::TooManyTriplets {
@@ -78,11 +74,11 @@ pub fn mine_triplets(
             });
         }
     }
-    let dist = Distances::new(x, None, metric, normalize).with_stop(stop);
-    let mined = match strategy {
+    let dist = Distances::new(x, None, o.distance).with_call(*call);
+    let mined = match o.strategy {
         Strategy::BatchHard => batch_hard(&dist, labels)?,
         Strategy::BatchSemihard => batch_semihard(&dist, labels)?,
-        set => mine_set(&dist, labels, set, margin, max_triplets)?,
+        set => mine_set(&dist, labels, set, o.margin as f32, max_triplets)?,
     };
     Ok(mined)
 }

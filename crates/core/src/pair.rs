@@ -122,10 +122,16 @@ pub fn grad_to_f32(g: f64) -> f32 {
 /// Rows divided by their L2 norm; zero rows stay zero.
 pub fn normalize_rows(data: &[f32], cols: usize) -> Vec<f32> {
     let mut out = data.to_vec();
+    normalize_rows_in_place(&mut out, cols);
+    out
+}
+
+/// `normalize_rows`, in place.
+pub fn normalize_rows_in_place(data: &mut [f32], cols: usize) {
     if cols == 0 {
-        return out;
+        return;
     }
-    for row in out.chunks_mut(cols) {
+    for row in data.chunks_mut(cols) {
         let n = sq_norm(row).sqrt();
         if n > 0.0 {
             for v in row.iter_mut() {
@@ -133,7 +139,6 @@ pub fn normalize_rows(data: &[f32], cols: usize) -> Vec<f32> {
             }
         }
     }
-    out
 }
 
 /// Turns gradients with respect to normalised rows y = x/‖x‖ into gradients with respect to

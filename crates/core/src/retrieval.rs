@@ -1,7 +1,7 @@
 //! Retrieval metrics as pytorch-metric-learning's AccuracyCalculator defines them.
 use crate::distance::Distances;
 use crate::select::{key_index, sort_key};
-use crate::{Error, MatRef, Metric, Stop};
+use crate::{rules, Call, Error, MatRef, RetrievalOptions};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -17,20 +17,23 @@ pub struct Retrieval {
 }
 
 /// `reference = None`: queries searched against themselves, self excluded.
-/// `k` is clamped to the number of candidates a query has.
-#[allow(clippy::too_many_arguments)]
+/// `o.k` (≥ 1) is clamped to the number of candidates a query has.
 pub fn retrieval_metrics(
     queries: MatRef,
     query_labels: &[i32],
     reference: Option<(MatRef, &[i32])>,
-    k: usize,
-    metric: Metric,
-    normalize: bool,
-    stop: Stop,
+    o: &RetrievalOptions,
+    call: &Call,
 ) -> Result<Retrieval, Error> {
+    rules::labels("queryLabels", query_labels, queries.rows)?;
+    if let Some((r, l)) = reference {
+        rules::labels("referenceLabels", l, r.rows)?;
+        rules::same_cols("reference", r, "queries", queries)?;
+    }
+    rules::positive("k", o.k)?;
     let self_mode = reference.is_none();
     let ref_labels = reference.map_or(query_labels, |r| r.1);
-    let dist = Distances::new(queries, reference.map(|r| r.0), metric, normalize).with_stop(stop);
+    let dist = Distances::new(queries, reference.map(|r| r.0), o.distance).with_call(*call);
     let n = dist.cols();
     let candidates = if self_mode { n.saturating_sub(1) } else { n };
     let mut counts: HashMap<i32, usize> = HashMap::new();
@@ -46,7 +49,7 @@ pub fn retrieval_metrics(
         }
     };
     let r_max = (0..dist.rows()).map(relevant).max().unwrap_or(0);
-    let k = k.min(candidates);
+    let k = o.k.min(candidates);
     let window = r_max.max(k).min(candidates);
 
     let sums: Vec<Sums> = dist.map_row_blocks(|r0, rows| {

@@ -97,9 +97,3 @@ impl TermRule {
         }
     }
 }
-
-/// `dst += src`, row-wise.
-#[inline]
-pub fn add_into(dst: &mut [f64], src: &[f64]) {
-    dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
-}

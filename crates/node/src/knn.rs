@@ -1,27 +1,12 @@
-//! knn / knnAsync.
-use crate::cancel::{task_flag, CancelToken};
-use crate::guard::{core_err, device, guard, invalid, mat, parse};
+//! KnnIndex: a corpus prepared once per call (copied, normalised, its norms computed; on a
+//! GPU, uploaded), then searched batch by batch with `search` / `searchAsync`.
+use crate::errors::Code;
+use crate::options::{MetricOptions, SearchOptions};
+use crate::task::{own, run_sync, spawn, CancelToken, Data, Job, Op};
 use napi::bindgen_prelude::{AsyncTask, Float32Array, Int32Array};
-use napi::{Env, Result, Task};
 use napi_derive::napi;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
-use tripletkit_core::{Metric, Stop};
-
-#[napi(object)]
-#[derive(Clone)]
-pub struct KnnOptions {
-    /// Neighbours per query: 1 ≤ k ≤ corpusRows (− 1 with excludeSelf).
-    pub k: u32,
-    /// 'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'
-    pub metric: String,
-    /// L2-normalize every row first.
-    pub normalize: bool,
-    /// Query i never returns corpus index queryOffset + i.
-    pub exclude_self: bool,
-    /// Global index of the first query row, so excludeSelf works on a batch of queries.
-    pub query_offset: u32,
-}
+use std::sync::{Arc, Mutex, OnceLock};
+use tripletkit_core::{Call, Corpus, Device, Error, MatRef};
 
 /// Row-major queryRows × k, each row ascending by (distance, index).
 #[napi(object, object_from_js = false)]
@@ -30,123 +15,121 @@ pub struct KnnResult {
     pub distances: Float32Array,
 }
 
-fn knn_impl(
-    queries: &[f32],
-    query_rows: u32,
-    corpus: &[f32],
-    corpus_rows: u32,
-    cols: u32,
-    opts: &KnnOptions,
-    stop: Stop,
-) -> Result<tripletkit_core::Knn> {
-    let metric: Metric = parse(&opts.metric)?;
-    let q = mat(queries, query_rows, cols)?;
-    let c = mat(corpus, corpus_rows, cols)?;
-    // The core trusts k; an oversized k must fail here, not read past the corpus.
-    let max_k = corpus_rows.saturating_sub(u32::from(opts.exclude_self));
-    if opts.k > max_k {
-        return Err(invalid(format!(
-            "k must be at most {max_k}, received {}",
-            opts.k
-        )));
-    }
-    device(stop)
-        .knn(
-            q,
-            c,
-            opts.k as usize,
-            metric,
-            opts.normalize,
-            opts.exclude_self,
-            opts.query_offset as usize,
-        )
-        .map_err(core_err)
+/// The corpus: its raw copy until the first search prepares it on the index's device.
+struct Prepared {
+    raw: Mutex<Option<Vec<f32>>>,
+    rows: usize,
+    cols: usize,
+    opts: MetricOptions,
+    corpus: OnceLock<Result<Box<dyn Corpus>, Error>>,
 }
 
-fn to_js(out: tripletkit_core::Knn) -> KnnResult {
-    KnnResult {
-        indices: Int32Array::new(out.indices),
-        distances: Float32Array::new(out.distances),
+impl Prepared {
+    /// The prepared corpus, made by the first caller (on the libuv pool for async searches,
+    /// so the JS thread never normalises or uploads it).
+    fn get(&self, device: &dyn Device) -> Result<&dyn Corpus, Error> {
+        let made = self.corpus.get_or_init(|| {
+            let raw = self
+                .raw
+                .lock()
+                .map_err(|_| Error::invalid("corpus", "a search panicked while preparing it"))?
+                .take();
+            let raw = raw.ok_or_else(|| Error::invalid("corpus", "it was prepared already"))?;
+            device.prepare_corpus(raw, self.rows, self.cols, &(&self.opts).try_into()?)
+        });
+        made.as_deref().map_err(Clone::clone)
     }
 }
 
-/// Exact k nearest corpus rows of every query row.
+/// A corpus to search with many batches of queries: copied once when made, prepared once on
+/// its device at the first search.
 #[napi]
-pub fn knn(
-    queries: &[f32],
-    query_rows: u32,
-    corpus: &[f32],
-    corpus_rows: u32,
-    cols: u32,
-    opts: KnnOptions,
-) -> Result<KnnResult> {
-    guard(|| {
-        knn_impl(
-            queries,
-            query_rows,
-            corpus,
-            corpus_rows,
-            cols,
-            &opts,
-            Stop::NEVER,
-        )
-    })
-    .map(to_js)
+pub struct KnnIndex {
+    corpus: Arc<Prepared>,
 }
 
-pub struct KnnTask {
-    queries: Vec<f32>,
-    query_rows: u32,
-    corpus: Vec<f32>,
-    corpus_rows: u32,
-    cols: u32,
-    opts: KnnOptions,
-    /// Raised when the caller aborts.
-    stop: Arc<AtomicBool>,
+#[napi]
+impl KnnIndex {
+    /// Copies `rows × cols` corpus values; `opts` sets the metric, normalize and device of
+    /// every search.
+    #[napi(constructor)]
+    pub fn new(corpus: &[f32], rows: u32, cols: u32, opts: Option<MetricOptions>) -> Self {
+        KnnIndex {
+            corpus: Arc::new(Prepared {
+                raw: Mutex::new(Some(corpus.to_vec())),
+                rows: rows as usize,
+                cols: cols as usize,
+                opts: opts.unwrap_or_default(),
+                corpus: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The k nearest corpus rows of every query row.
+    #[napi]
+    pub fn search(
+        &self,
+        queries: &[f32],
+        rows: u32,
+        opts: SearchOptions,
+    ) -> napi::Result<KnnResult, Code> {
+        run_sync(self.query(queries, rows, opts))
+    }
+
+    /// Async twin of `search`, on the libuv pool; the queries are copied first.
+    #[cfg(not(feature = "noop"))] // napi objects exist only in the real addon
+    #[napi(ts_return_type = "Promise<KnnResult>")]
+    pub fn search_async(
+        &self,
+        queries: &[f32],
+        rows: u32,
+        opts: SearchOptions,
+        token: Option<&CancelToken>,
+    ) -> AsyncTask<Job<Search<'static>>> {
+        spawn(self.query(queries, rows, opts).owned(), token)
+    }
+
+    fn query<'a>(&self, queries: &'a [f32], rows: u32, opts: SearchOptions) -> Search<'a> {
+        Search {
+            corpus: Arc::clone(&self.corpus),
+            queries: queries.into(),
+            rows,
+            opts,
+        }
+    }
 }
 
-impl Task for KnnTask {
+pub struct Search<'a> {
+    corpus: Arc<Prepared>,
+    queries: Data<'a, f32>,
+    rows: u32,
+    opts: SearchOptions,
+}
+
+impl Search<'_> {
+    fn owned(self) -> Search<'static> {
+        Search {
+            queries: own(self.queries),
+            ..self
+        }
+    }
+}
+
+impl Op for Search<'_> {
     type Output = tripletkit_core::Knn;
-    type JsValue = KnnResult;
-
-    fn compute(&mut self) -> Result<Self::Output> {
-        let s = &*self;
-        guard(|| {
-            knn_impl(
-                &s.queries,
-                s.query_rows,
-                &s.corpus,
-                s.corpus_rows,
-                s.cols,
-                &s.opts,
-                Stop::on(&s.stop),
-            )
-        })
+    type Js = KnnResult;
+    fn device(&self) -> Option<&str> {
+        self.corpus.opts.device.as_deref()
     }
-
-    fn resolve(&mut self, _env: Env, out: Self::Output) -> Result<KnnResult> {
-        Ok(to_js(out))
+    fn run(&self, device: &dyn Device, call: &Call) -> Result<Self::Output, Error> {
+        let corpus = self.corpus.get(device)?;
+        let q = MatRef::named("queries", &self.queries, self.rows as usize, corpus.cols())?;
+        device.knn(q, corpus, &(&self.opts).into(), call)
     }
-}
-
-/// Async twin of `knn`, on the libuv pool; the inputs are copied first.
-#[napi(ts_return_type = "Promise<KnnResult>")]
-pub fn knn_async(
-    queries: &[f32],
-    query_rows: u32,
-    corpus: &[f32],
-    corpus_rows: u32,
-    cols: u32,
-    opts: KnnOptions,
-    token: Option<&CancelToken>,
-) -> AsyncTask<KnnTask> {
-    AsyncTask::new(KnnTask {
-        queries: queries.to_vec(),
-        query_rows,
-        corpus: corpus.to_vec(),
-        corpus_rows,
-        cols,
-        opts,
-        stop: task_flag(token),
-    })
+    fn to_js(out: Self::Output) -> KnnResult {
+        KnnResult {
+            indices: Int32Array::new(out.indices),
+            distances: Float32Array::new(out.distances),
+        }
+    }
 }

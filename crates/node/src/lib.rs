@@ -1,26 +1,26 @@
-//! napi-rs addon of tripletkit: thin glue over `tripletkit-core`, one file per op family.
+//! napi-rs addon of tripletkit: thin glue over `tripletkit-core`, one file per op.
 //!
-//! Each op has one private `*_impl` behind a sync export (borrowed typed arrays, zero copy)
-//! and an `…Async` export (an `AsyncTask` owning copies of its inputs). Both run under
-//! [`guard::guard`], so a panic in the core becomes a JS error instead of an abort.
+//! Each op is a struct of its inputs implementing [`task::Op`]; a sync export runs it on the
+//! JS thread over borrowed typed arrays (zero copy) and an `…Async` export runs an owned copy
+//! on the libuv pool (`task::Job`). Devices come from one registry, created once per process
+//! (`registry`), named per call by the `device` option. Every failure leaves through
+//! `errors` with a stable `err.code`, and a panic becomes an error instead of an abort.
 //!
-//! The `impl Task` blocks are deliberately not `#[napi]`: that would also export an empty
-//! class per task. The async exports state their `Promise<…>` type with `ts_return_type`.
+//! A new op is: its core function, its `Device` method, and here an input struct with `Op`
+//! and two exports.
 #![deny(clippy::all)]
+// `--features noop` (cargo test) compiles the glue without napi's registration.
+#![cfg_attr(feature = "noop", allow(dead_code, unused_imports))]
 
-mod cancel;
-mod distance;
-mod guard;
+mod errors;
 mod knn;
 mod loss;
 mod margin_loss;
 mod mining;
+#[cfg(all(test, feature = "noop"))]
+mod napi_stubs;
+mod options;
+mod pairwise;
+mod registry;
 mod retrieval;
-
-use napi_derive::napi;
-
-/// Threads the CPU kernels run on.
-#[napi]
-pub fn cpu_threads() -> u32 {
-    u32::try_from(tripletkit_core::threads()).unwrap_or(u32::MAX)
-}
+mod task;

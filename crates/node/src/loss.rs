@@ -1,51 +1,10 @@
 //! tripletLoss / tripletLossAsync.
-use crate::cancel::{task_flag, CancelToken};
-use crate::guard::{check_labels, core_err, device, guard, invalid, mat, parse};
-use crate::mining::{max_triplets, TripletsResult};
+use crate::errors::Code;
+use crate::options::{LossOptions, Triplets};
+use crate::task::{own, run_sync, spawn, CancelToken, Data, Job, Op};
 use napi::bindgen_prelude::{AsyncTask, Float32Array};
-use napi::{Env, Result, Task};
 use napi_derive::napi;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
-use tripletkit_core::{Mining, Stop};
-
-/// The core's result, before it becomes JS values.
-type CoreResult = tripletkit_core::LossResult;
-
-#[napi(object)]
-pub struct LossOptions {
-    /// Mine with this strategy; exactly one of `strategy` and `triplets` is set.
-    pub strategy: Option<String>,
-    /// Use exactly these triplets (indices in 0..rows).
-    pub triplets: Option<TripletsResult>,
-    /// Margin α.
-    pub margin: f64,
-    /// softplus(dap − dan) instead of the hinge.
-    pub soft_margin: bool,
-    /// dan := min(d(a,n), d(p,n)).
-    pub swap: bool,
-    /// 'mean' | 'sum' | 'mean-active'
-    pub reduction: String,
-    /// 'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'
-    pub metric: String,
-    /// L2-normalize every row first (gradients flow through it).
-    pub normalize: bool,
-    /// Set strategies fail with "TooManyTriplets: …" rather than grow past this.
-    pub max_triplets: f64,
-}
-
-impl LossOptions {
-    /// A Rust-owned copy (triplet arrays included) for the libuv pool.
-    fn to_owned_copy(&self) -> Self {
-        Self {
-            strategy: self.strategy.clone(),
-            triplets: self.triplets.as_ref().map(TripletsResult::to_owned_copy),
-            reduction: self.reduction.clone(),
-            metric: self.metric.clone(),
-            ..*self
-        }
-    }
-}
+use tripletkit_core::{Call, Device, Error, MatRef, Mining, Strategy};
 
 #[napi(object, object_from_js = false)]
 pub struct LossResult {
@@ -56,74 +15,76 @@ pub struct LossResult {
     pub active: f64,
 }
 
-/// Maps the options to the core's `Mining`, checking given triplets against `rows`:
-/// the core indexes with them unchecked.
-fn mining<'a>(opts: &'a LossOptions, rows: u32) -> Result<Mining<'a>> {
-    match (&opts.strategy, &opts.triplets) {
-        (Some(s), None) => Ok(Mining::Strategy(parse(s)?)),
-        (None, Some(t)) => {
-            let (a, p, n) = (&*t.anchor, &*t.positive, &*t.negative);
-            if a.len() != p.len() || a.len() != n.len() {
-                return Err(invalid(format!(
-                    "triplet arrays differ in length: {}, {}, {}",
-                    a.len(),
-                    p.len(),
-                    n.len()
-                )));
-            }
-            if let Some(&i) = a
-                .iter()
-                .chain(p)
-                .chain(n)
-                .find(|&&i| i < 0 || i as u32 >= rows)
-            {
-                return Err(invalid(format!(
-                    "triplet index {i} is out of range for {rows} rows"
-                )));
-            }
-            Ok(Mining::Triplets {
-                anchor: a,
-                positive: p,
-                negative: n,
-            })
+pub struct Loss<'a> {
+    x: Data<'a, f32>,
+    labels: Data<'a, i32>,
+    /// Given triplets (anchor, positive, negative), or none: mine with `opts.strategy`.
+    triplets: Option<[Data<'a, i32>; 3]>,
+    shape: [u32; 2],
+    /// Without its triplets, which travel in `triplets`.
+    opts: LossOptions,
+}
+
+impl<'a> Loss<'a> {
+    fn new(
+        x: &'a [f32],
+        rows: u32,
+        cols: u32,
+        labels: &'a [i32],
+        triplets: Option<&'a Triplets>,
+        opts: LossOptions,
+    ) -> Self {
+        Loss {
+            x: x.into(),
+            labels: labels.into(),
+            triplets: triplets
+                .map(|t| [&t.anchor, &t.positive, &t.negative].map(|v| Data::from(&v[..]))),
+            shape: [rows, cols],
+            opts,
         }
-        _ => Err(invalid(
-            "exactly one of strategy and triplets must be given".to_owned(),
-        )),
+    }
+
+    fn owned(self) -> Loss<'static> {
+        Loss {
+            x: own(self.x),
+            labels: own(self.labels),
+            triplets: self.triplets.map(|t| t.map(own)),
+            ..self
+        }
     }
 }
 
-fn loss_impl(
-    x: &[f32],
-    rows: u32,
-    cols: u32,
-    labels: &[i32],
-    opts: &LossOptions,
-    stop: Stop,
-) -> Result<CoreResult> {
-    let core_opts = tripletkit_core::LossOptions {
-        margin: opts.margin,
-        soft_margin: opts.soft_margin,
-        swap: opts.swap,
-        reduction: parse(&opts.reduction)?,
-        metric: parse(&opts.metric)?,
-        normalize: opts.normalize,
-    };
-    let x = mat(x, rows, cols)?;
-    check_labels("labels", labels, rows)?;
-    let mining = mining(opts, rows)?;
-    let limit = max_triplets(opts.max_triplets)?;
-    device(stop)
-        .triplet_loss(x, labels, mining, core_opts, limit)
-        .map_err(core_err)
-}
-
-fn to_js(r: CoreResult) -> LossResult {
-    LossResult {
-        loss: r.loss,
-        grad: Float32Array::new(r.grad),
-        triplets: r.triplets as f64,
-        active: r.active as f64,
+impl Op for Loss<'_> {
+    type Output = tripletkit_core::LossResult;
+    type Js = LossResult;
+    fn device(&self) -> Option<&str> {
+        self.opts.device.as_deref()
+    }
+    fn run(&self, device: &dyn Device, call: &Call) -> Result<Self::Output, Error> {
+        let [rows, cols] = self.shape.map(|v| v as usize);
+        let x = MatRef::named("embeddings", &self.x, rows, cols)?;
+        let mining = match (&self.triplets, &self.opts.strategy) {
+            (Some([anchor, positive, negative]), _) => Mining::Triplets {
+                anchor,
+                positive,
+                negative,
+            },
+            (None, s) => Mining::Strategy(
+                s.as_deref()
+                    .map(str::parse)
+                    .transpose()?
+                    .unwrap_or(Strategy::BatchHard),
+            ),
+        };
+        device.triplet_loss(x, &self.labels, mining, &(&self.opts).try_into()?, call)
+    }
+    fn to_js(r: Self::Output) -> LossResult {
+        LossResult {
+            loss: r.loss,
+            grad: Float32Array::new(r.grad),
+            triplets: r.triplets as f64,
+            active: r.active as f64,
+        }
     }
 }
 
@@ -134,52 +95,29 @@ pub fn triplet_loss(
     rows: u32,
     cols: u32,
     labels: &[i32],
-    opts: LossOptions,
-) -> Result<LossResult> {
-    guard(|| loss_impl(x, rows, cols, labels, &opts, Stop::NEVER)).map(to_js)
+    opts: Option<LossOptions>,
+) -> napi::Result<LossResult, Code> {
+    let mut opts = opts.unwrap_or_default();
+    let triplets = opts.triplets.take();
+    run_sync(Loss::new(x, rows, cols, labels, triplets.as_ref(), opts))
 }
 
-pub struct LossTask {
-    x: Vec<f32>,
-    rows: u32,
-    cols: u32,
-    labels: Vec<i32>,
-    opts: LossOptions,
-    /// Raised when the caller aborts.
-    stop: Arc<AtomicBool>,
-}
-
-impl Task for LossTask {
-    type Output = CoreResult;
-    type JsValue = LossResult;
-
-    fn compute(&mut self) -> Result<CoreResult> {
-        let s = &*self;
-        guard(|| loss_impl(&s.x, s.rows, s.cols, &s.labels, &s.opts, Stop::on(&s.stop)))
-    }
-
-    fn resolve(&mut self, _env: Env, out: CoreResult) -> Result<LossResult> {
-        Ok(to_js(out))
-    }
-}
-
-/// Async twin of `tripletLoss`, on the libuv pool; the inputs are copied first.
+/// Async twin of `tripletLoss`, on the libuv pool; the inputs (given triplets included) are
+/// copied first, and the JS-backed originals dropped here, on the JS thread.
+#[cfg(not(feature = "noop"))] // napi objects exist only in the real addon
 #[napi(ts_return_type = "Promise<LossResult>")]
 pub fn triplet_loss_async(
     x: &[f32],
     rows: u32,
     cols: u32,
     labels: &[i32],
-    opts: LossOptions,
+    opts: Option<LossOptions>,
     token: Option<&CancelToken>,
-) -> AsyncTask<LossTask> {
-    let opts = opts.to_owned_copy(); // the JS-backed original is dropped here, on the JS thread
-    AsyncTask::new(LossTask {
-        x: x.to_vec(),
-        rows,
-        cols,
-        labels: labels.to_vec(),
-        opts,
-        stop: task_flag(token),
-    })
+) -> AsyncTask<Job<Loss<'static>>> {
+    let mut opts = opts.unwrap_or_default();
+    let triplets = opts.triplets.take();
+    spawn(
+        Loss::new(x, rows, cols, labels, triplets.as_ref(), opts).owned(),
+        token,
+    )
 }

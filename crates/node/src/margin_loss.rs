@@ -1,32 +1,10 @@
 //! tripletMarginLoss / tripletMarginLossAsync.
-use crate::cancel::{task_flag, CancelToken};
-use crate::guard::{core_err, device, guard, mat, parse};
+use crate::errors::Code;
+use crate::options::MarginLossOptions;
+use crate::task::{own, run_sync, spawn, CancelToken, Data, Job, Op};
 use napi::bindgen_prelude::{AsyncTask, Float32Array};
-use napi::{Env, Result, Task};
 use napi_derive::napi;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
-use tripletkit_core::Stop;
-
-/// The core's result, before it becomes JS values.
-type CoreResult = tripletkit_core::MarginLossResult;
-
-#[napi(object)]
-#[derive(Clone)]
-pub struct MarginLossOptions {
-    /// Margin α.
-    pub margin: f64,
-    /// softplus(dap − dan) instead of the hinge.
-    pub soft_margin: bool,
-    /// dan := min(d(a,n), d(p,n)).
-    pub swap: bool,
-    /// 'mean' | 'sum' | 'none'
-    pub reduction: String,
-    /// 'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'
-    pub metric: String,
-    /// L2-normalize every row first (gradients flow through it).
-    pub normalize: bool,
-}
+use tripletkit_core::{Call, Device, Error, MatRef};
 
 #[napi(object, object_from_js = false)]
 pub struct MarginLossResult {
@@ -38,42 +16,54 @@ pub struct MarginLossResult {
     pub grad_negative: Float32Array,
 }
 
-fn margin_impl(
-    anchor: &[f32],
-    positive: &[f32],
-    negative: &[f32],
-    rows: u32,
-    cols: u32,
-    opts: &MarginLossOptions,
-    stop: Stop,
-) -> Result<CoreResult> {
-    let (reduction, metric) = (parse(&opts.reduction)?, parse(&opts.metric)?);
-    // One `rows × cols` shape for all three, so the rows line up.
-    let (a, p, n) = (
-        mat(anchor, rows, cols)?,
-        mat(positive, rows, cols)?,
-        mat(negative, rows, cols)?,
-    );
-    let o = tripletkit_core::MarginLossOptions {
-        margin: opts.margin,
-        soft_margin: opts.soft_margin,
-        swap: opts.swap,
-        reduction,
-        metric,
-        normalize: opts.normalize,
-    };
-    device(stop)
-        .triplet_margin_loss(a, p, n, o)
-        .map_err(core_err)
+pub struct MarginLoss<'a> {
+    /// Anchor, positive, negative: each `rows × cols`.
+    sides: [Data<'a, f32>; 3],
+    shape: [u32; 2],
+    opts: MarginLossOptions,
 }
 
-fn to_js(r: CoreResult) -> MarginLossResult {
-    MarginLossResult {
-        loss: r.loss,
-        losses: Float32Array::new(r.losses),
-        grad_anchor: Float32Array::new(r.grad_anchor),
-        grad_positive: Float32Array::new(r.grad_positive),
-        grad_negative: Float32Array::new(r.grad_negative),
+impl<'a> MarginLoss<'a> {
+    fn new(sides: [&'a [f32]; 3], rows: u32, cols: u32, opts: Option<MarginLossOptions>) -> Self {
+        MarginLoss {
+            sides: sides.map(Data::from),
+            shape: [rows, cols],
+            opts: opts.unwrap_or_default(),
+        }
+    }
+
+    fn owned(self) -> MarginLoss<'static> {
+        MarginLoss {
+            sides: self.sides.map(own),
+            ..self
+        }
+    }
+}
+
+impl Op for MarginLoss<'_> {
+    type Output = tripletkit_core::MarginLossResult;
+    type Js = MarginLossResult;
+    fn device(&self) -> Option<&str> {
+        self.opts.device.as_deref()
+    }
+    fn run(&self, device: &dyn Device, call: &Call) -> Result<Self::Output, Error> {
+        let [rows, cols] = self.shape.map(|v| v as usize);
+        let [a, p, n] = &self.sides;
+        let (a, p, n) = (
+            MatRef::named("anchor", a, rows, cols)?,
+            MatRef::named("positive", p, rows, cols)?,
+            MatRef::named("negative", n, rows, cols)?,
+        );
+        device.triplet_margin_loss(a, p, n, &(&self.opts).try_into()?, call)
+    }
+    fn to_js(r: Self::Output) -> MarginLossResult {
+        MarginLossResult {
+            loss: r.loss,
+            losses: Float32Array::new(r.losses),
+            grad_anchor: Float32Array::new(r.grad_anchor),
+            grad_positive: Float32Array::new(r.grad_positive),
+            grad_negative: Float32Array::new(r.grad_negative),
+        }
     }
 }
 
@@ -85,47 +75,18 @@ pub fn triplet_margin_loss(
     negative: &[f32],
     rows: u32,
     cols: u32,
-    opts: MarginLossOptions,
-) -> Result<MarginLossResult> {
-    guard(|| margin_impl(anchor, positive, negative, rows, cols, &opts, Stop::NEVER)).map(to_js)
-}
-
-pub struct MarginLossTask {
-    anchor: Vec<f32>,
-    positive: Vec<f32>,
-    negative: Vec<f32>,
-    rows: u32,
-    cols: u32,
-    opts: MarginLossOptions,
-    /// Raised when the caller aborts.
-    stop: Arc<AtomicBool>,
-}
-
-impl Task for MarginLossTask {
-    type Output = CoreResult;
-    type JsValue = MarginLossResult;
-
-    fn compute(&mut self) -> Result<CoreResult> {
-        let s = &*self;
-        guard(|| {
-            margin_impl(
-                &s.anchor,
-                &s.positive,
-                &s.negative,
-                s.rows,
-                s.cols,
-                &s.opts,
-                Stop::on(&s.stop),
-            )
-        })
-    }
-
-    fn resolve(&mut self, _env: Env, out: CoreResult) -> Result<MarginLossResult> {
-        Ok(to_js(out))
-    }
+    opts: Option<MarginLossOptions>,
+) -> napi::Result<MarginLossResult, Code> {
+    run_sync(MarginLoss::new(
+        [anchor, positive, negative],
+        rows,
+        cols,
+        opts,
+    ))
 }
 
 /// Async twin of `tripletMarginLoss`, on the libuv pool; the inputs are copied first.
+#[cfg(not(feature = "noop"))] // napi objects exist only in the real addon
 #[napi(ts_return_type = "Promise<MarginLossResult>")]
 pub fn triplet_margin_loss_async(
     anchor: &[f32],
@@ -133,16 +94,11 @@ pub fn triplet_margin_loss_async(
     negative: &[f32],
     rows: u32,
     cols: u32,
-    opts: MarginLossOptions,
+    opts: Option<MarginLossOptions>,
     token: Option<&CancelToken>,
-) -> AsyncTask<MarginLossTask> {
-    AsyncTask::new(MarginLossTask {
-        anchor: anchor.to_vec(),
-        positive: positive.to_vec(),
-        negative: negative.to_vec(),
-        rows,
-        cols,
-        opts,
-        stop: task_flag(token),
-    })
+) -> AsyncTask<Job<MarginLoss<'static>>> {
+    spawn(
+        MarginLoss::new([anchor, positive, negative], rows, cols, opts).owned(),
+        token,
+    )
 }

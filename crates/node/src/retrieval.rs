@@ -1,23 +1,10 @@
 //! retrievalMetrics / retrievalMetricsAsync.
-use crate::cancel::{task_flag, CancelToken};
-use crate::guard::{check_labels, core_err, device, guard, invalid, mat, parse};
+use crate::errors::Code;
+use crate::options::RetrievalOptions;
+use crate::task::{own, run_sync, spawn, CancelToken, Data, Job, Op};
 use napi::bindgen_prelude::AsyncTask;
-use napi::{Env, Result, Task};
 use napi_derive::napi;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
-use tripletkit_core::{Metric, Retrieval, Stop};
-
-#[napi(object)]
-#[derive(Clone)]
-pub struct RetrievalOptions {
-    /// Cut-off of recallAtK / precisionAtK (clamped to the candidates a query has).
-    pub k: u32,
-    /// 'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'
-    pub metric: String,
-    /// L2-normalize every row first.
-    pub normalize: bool,
-}
+use tripletkit_core::{Call, Device, Error, MatRef, Retrieval as CoreRetrieval};
 
 /// Means over the kept queries (those with at least one relevant reference).
 #[napi(object, object_from_js = false)]
@@ -32,8 +19,90 @@ pub struct RetrievalResult {
     pub queries: f64,
 }
 
+pub struct Retrieval<'a> {
+    queries: Data<'a, f32>,
+    query_labels: Data<'a, i32>,
+    /// The reference rows and labels; none: the queries against themselves.
+    reference: Option<(Data<'a, f32>, Data<'a, i32>)>,
+    /// Query rows, reference rows, columns.
+    shape: [u32; 3],
+    opts: RetrievalOptions,
+}
+
+impl<'a> Retrieval<'a> {
+    fn new(
+        queries: &'a [f32],
+        query_labels: &'a [i32],
+        reference: Option<(&'a [f32], &'a [i32])>,
+        shape: [u32; 3],
+        opts: Option<RetrievalOptions>,
+    ) -> Self {
+        Retrieval {
+            queries: queries.into(),
+            query_labels: query_labels.into(),
+            reference: reference.map(|(r, l)| (r.into(), l.into())),
+            shape,
+            opts: opts.unwrap_or_default(),
+        }
+    }
+
+    fn owned(self) -> Retrieval<'static> {
+        Retrieval {
+            queries: own(self.queries),
+            query_labels: own(self.query_labels),
+            reference: self.reference.map(|(r, l)| (own(r), own(l))),
+            ..self
+        }
+    }
+}
+
+impl Op for Retrieval<'_> {
+    type Output = CoreRetrieval;
+    type Js = RetrievalResult;
+    fn device(&self) -> Option<&str> {
+        self.opts.device.as_deref()
+    }
+    fn run(&self, device: &dyn Device, call: &Call) -> Result<CoreRetrieval, Error> {
+        let [q_rows, r_rows, cols] = self.shape.map(|v| v as usize);
+        let q = MatRef::named("queries", &self.queries, q_rows, cols)?;
+        let reference = match &self.reference {
+            Some((r, l)) => Some((MatRef::named("reference", r, r_rows, cols)?, &l[..])),
+            None => None,
+        };
+        device.retrieval_metrics(
+            q,
+            &self.query_labels,
+            reference,
+            &(&self.opts).try_into()?,
+            call,
+        )
+    }
+    fn to_js(r: CoreRetrieval) -> RetrievalResult {
+        RetrievalResult {
+            precision_at_1: r.precision_at_1,
+            r_precision: r.r_precision,
+            map_at_r: r.map_at_r,
+            mrr: r.mrr,
+            recall_at_k: r.recall_at_k,
+            precision_at_k: r.precision_at_k,
+            queries: r.queries as f64,
+        }
+    }
+}
+
+/// The reference and its labels, which come together or not at all.
+fn pair<'a>(
+    reference: Option<&'a [f32]>,
+    labels: Option<&'a [i32]>,
+) -> Option<(&'a [f32], &'a [i32])> {
+    // A reference without labels is refused by the core's label rule (0 labels for its rows).
+    reference.map(|r| (r, labels.unwrap_or(&[])))
+}
+
+/// Retrieval metrics of queries against a reference set (or against themselves).
+#[napi]
 #[allow(clippy::too_many_arguments)] // mirrors the JS signature one to one
-fn retrieval_impl(
+pub fn retrieval_metrics(
     queries: &[f32],
     query_rows: u32,
     query_labels: &[i32],
@@ -41,141 +110,43 @@ fn retrieval_impl(
     reference_rows: u32,
     reference_labels: Option<&[i32]>,
     cols: u32,
-    opts: &RetrievalOptions,
-    stop: Stop,
-) -> Result<Retrieval> {
-    let metric: Metric = parse(&opts.metric)?;
-    let q = mat(queries, query_rows, cols)?;
-    check_labels("queryLabels", query_labels, query_rows)?;
-    // reference === null: self-search, referenceRows / referenceLabels ignored.
-    let reference = match (reference, reference_labels) {
-        (None, _) => None,
-        (Some(r), Some(l)) => {
-            check_labels("referenceLabels", l, reference_rows)?;
-            Some((mat(r, reference_rows, cols)?, l))
-        }
-        (Some(_), None) => {
-            return Err(invalid(
-                "referenceLabels is required with a reference".to_owned(),
-            ))
-        }
-    };
-    device(stop)
-        .retrieval_metrics(
-            q,
-            query_labels,
-            reference,
-            opts.k as usize,
-            metric,
-            opts.normalize,
-        )
-        .map_err(core_err)
-}
-
-fn to_js(r: Retrieval) -> RetrievalResult {
-    RetrievalResult {
-        precision_at_1: r.precision_at_1,
-        r_precision: r.r_precision,
-        map_at_r: r.map_at_r,
-        mrr: r.mrr,
-        recall_at_k: r.recall_at_k,
-        precision_at_k: r.precision_at_k,
-        queries: r.queries as f64,
-    }
-}
-
-/// Retrieval metrics of queries against a reference set (or against themselves).
-#[napi]
-#[allow(clippy::too_many_arguments)]
-pub fn retrieval_metrics(
-    queries: &[f32],
-    query_rows: u32,
-    query_labels: &[i32],
-    #[napi(ts_arg_type = "Float32Array | null")] reference: Option<&[f32]>,
-    reference_rows: u32,
-    #[napi(ts_arg_type = "Int32Array | null")] reference_labels: Option<&[i32]>,
-    cols: u32,
-    opts: RetrievalOptions,
-) -> Result<RetrievalResult> {
-    guard(|| {
-        retrieval_impl(
-            queries,
-            query_rows,
-            query_labels,
-            reference,
-            reference_rows,
-            reference_labels,
-            cols,
-            &opts,
-            Stop::NEVER,
-        )
-    })
-    .map(to_js)
-}
-
-pub struct RetrievalTask {
-    queries: Vec<f32>,
-    query_rows: u32,
-    query_labels: Vec<i32>,
-    reference: Option<Vec<f32>>,
-    reference_rows: u32,
-    reference_labels: Option<Vec<i32>>,
-    cols: u32,
-    opts: RetrievalOptions,
-    /// Raised when the caller aborts.
-    stop: Arc<AtomicBool>,
-}
-
-impl Task for RetrievalTask {
-    type Output = Retrieval;
-    type JsValue = RetrievalResult;
-
-    fn compute(&mut self) -> Result<Retrieval> {
-        let s = &*self;
-        guard(|| {
-            retrieval_impl(
-                &s.queries,
-                s.query_rows,
-                &s.query_labels,
-                s.reference.as_deref(),
-                s.reference_rows,
-                s.reference_labels.as_deref(),
-                s.cols,
-                &s.opts,
-                Stop::on(&s.stop),
-            )
-        })
-    }
-
-    fn resolve(&mut self, _env: Env, out: Retrieval) -> Result<RetrievalResult> {
-        Ok(to_js(out))
-    }
+    opts: Option<RetrievalOptions>,
+) -> napi::Result<RetrievalResult, Code> {
+    let reference = pair(reference, reference_labels);
+    run_sync(Retrieval::new(
+        queries,
+        query_labels,
+        reference,
+        [query_rows, reference_rows, cols],
+        opts,
+    ))
 }
 
 /// Async twin of `retrievalMetrics`, on the libuv pool; the inputs are copied first.
+#[cfg(not(feature = "noop"))] // napi objects exist only in the real addon
 #[napi(ts_return_type = "Promise<RetrievalResult>")]
 #[allow(clippy::too_many_arguments)]
 pub fn retrieval_metrics_async(
     queries: &[f32],
     query_rows: u32,
     query_labels: &[i32],
-    #[napi(ts_arg_type = "Float32Array | null")] reference: Option<&[f32]>,
+    reference: Option<&[f32]>,
     reference_rows: u32,
-    #[napi(ts_arg_type = "Int32Array | null")] reference_labels: Option<&[i32]>,
+    reference_labels: Option<&[i32]>,
     cols: u32,
-    opts: RetrievalOptions,
+    opts: Option<RetrievalOptions>,
     token: Option<&CancelToken>,
-) -> AsyncTask<RetrievalTask> {
-    AsyncTask::new(RetrievalTask {
-        queries: queries.to_vec(),
-        query_rows,
-        query_labels: query_labels.to_vec(),
-        // Self-search ignores the reference labels, so they are not copied then.
-        reference_labels: reference.and(reference_labels).map(<[i32]>::to_vec),
-        reference: reference.map(<[f32]>::to_vec),
-        reference_rows,
-        cols,
-        opts,
-        stop: task_flag(token),
-    })
+) -> AsyncTask<Job<Retrieval<'static>>> {
+    let reference = pair(reference, reference_labels);
+    spawn(
+        Retrieval::new(
+            queries,
+            query_labels,
+            reference,
+            [query_rows, reference_rows, cols],
+            opts,
+        )
+        .owned(),
+        token,
+    )
 }

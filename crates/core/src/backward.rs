@@ -1,0 +1,255 @@
+//! Gradients through a whole distance matrix, by GEMM: the backward pass of
+//! `pairwise_distances`, for losses defined on every pair (or on a similarity matrix:
+//! similarity = −distance for `dot`, 1 − distance for `cosine`, so ∂L/∂D = −∂L/∂S).
+//!
+//! With G = ∂L/∂D (rows × cols) and the rows as prepared for the metric:
+//! - dot, D = −A·Bᵀ: ∂A = −G·B, ∂B = −Gᵀ·A;
+//! - cosine, D = 1 − Â·B̂ᵀ: the same on unit rows, then back through the normalisation;
+//! - sqeuclidean, D = ‖a‖² + ‖b‖² − 2A·Bᵀ: ∂aᵢ = 2(Σⱼ Gᵢⱼ) aᵢ − 2(G·B)ᵢ, and alike for B;
+//! - euclidean: sqeuclidean's with Gᵢⱼ / (2Dᵢⱼ), and 0 where Dᵢⱼ = 0.
+//!
+//! Computed in f64. Like every GEMM form of a distance gradient, entries where aᵢ ≈ bⱼ lose
+//! digits to cancellation; losses over a few pairs per row use `pair::add_grad` instead.
+
+use crate::{pair, rules, Error, MatRef, Metric, MetricOptions};
+use gemm::Parallelism;
+
+/// ∂L/∂a and ∂L/∂b of a distance matrix. In self mode (`b = None`) both sides are `a`, and
+/// `a` holds their sum.
+#[derive(Debug, Clone)]
+pub struct PairwiseGrads {
+    pub a: Vec<f64>,
+    pub b: Option<Vec<f64>>,
+}
+
+/// Back-propagates `g` = ∂L/∂D through D = `pairwise_distances(a, b, o)`; `d` is that D
+/// (euclidean divides by it). `g` and `d` are `a.rows × b.rows` (or `a.rows²`), row-major.
+pub fn pairwise_backward(
+    a: MatRef,
+    b: Option<MatRef>,
+    o: &MetricOptions,
+    d: &[f32],
+    g: &[f64],
+) -> Result<PairwiseGrads, Error> {
+    if let Some(b) = b {
+        rules::same_cols("b", b, "a", a)?;
+    }
+    let (m, n, k) = (a.rows, b.map_or(a.rows, |b| b.rows), a.cols);
+    for (name, len) in [("d", d.len()), ("g", g.len())] {
+        if len != m * n {
+            return Err(Error::invalid(
+                name,
+                format!("expected {m} × {n} values, received {len}"),
+            ));
+        }
+    }
+    let unit = o.normalize || o.metric == Metric::Cosine;
+    let prep = |x: MatRef| -> Vec<f64> {
+        let rows = if unit {
+            pair::normalize_rows(x.data, x.cols)
+        } else {
+            x.data.to_vec()
+        };
+        rows.into_iter().map(f64::from).collect()
+    };
+    let xa = prep(a);
+    let xb = b.map(prep);
+    let rhs = xb.as_deref().unwrap_or(&xa);
+
+    // The coefficients C of the GEMMs ∂A = C·B and ∂B = Cᵀ·A, and for the euclidean family
+    // the row sums of C that multiply each row's own vector.
+    let squared = matches!(o.metric, Metric::Euclidean | Metric::SqEuclidean);
+    let c: Vec<f64> = match o.metric {
+        Metric::Dot | Metric::Cosine => g.iter().map(|v| -v).collect(),
+        Metric::SqEuclidean => g.iter().map(|v| -2.0 * v).collect(),
+        Metric::Euclidean => g
+            .iter()
+            .zip(d)
+            .map(|(&gv, &dv)| if dv > 0.0 { -gv / f64::from(dv) } else { 0.0 })
+            .collect(),
+    };
+    let mut ga = vec![0.0f64; m * k];
+    let mut gb = vec![0.0f64; n * k];
+    if k > 0 && m > 0 && n > 0 {
+        gemm_into(&mut ga, &c, (1, n), rhs, m, n, k);
+        gemm_into(&mut gb, &c, (n, 1), &xa, n, m, k);
+    }
+    if squared {
+        // ∂aᵢ += −(Σⱼ Cᵢⱼ) aᵢ, ∂bⱼ += −(Σᵢ Cᵢⱼ) bⱼ (C already carries the −2 or −1/D).
+        let mut col_sums = vec![0.0f64; n];
+        for (i, row) in c.chunks(n.max(1)).enumerate().take(m) {
+            let s: f64 = row.iter().sum();
+            row.iter().zip(&mut col_sums).for_each(|(v, cs)| *cs += v);
+            axpy(&mut ga[i * k..(i + 1) * k], -s, &xa[i * k..(i + 1) * k]);
+        }
+        for (j, s) in col_sums.into_iter().enumerate() {
+            axpy(&mut gb[j * k..(j + 1) * k], -s, &rhs[j * k..(j + 1) * k]);
+        }
+    }
+    let mut out = match b {
+        None => {
+            ga.iter_mut().zip(&gb).for_each(|(x, y)| *x += y);
+            PairwiseGrads { a: ga, b: None }
+        }
+        Some(_) => PairwiseGrads { a: ga, b: Some(gb) },
+    };
+    if unit {
+        pair::normalize_backward(a.data, k, &mut out.a);
+        if let (Some(b), Some(gb)) = (b, out.b.as_mut()) {
+            pair::normalize_backward(b.data, k, gb);
+        }
+    }
+    Ok(out)
+}
+
+/// dst (rows × k) = L · R, with L read as `rows × inner` at strides `(col, row)` and R the
+/// row-major `inner × k` matrix `rhs`.
+fn gemm_into(
+    dst: &mut [f64],
+    lhs: &[f64],
+    (lhs_cs, lhs_rs): (usize, usize),
+    rhs: &[f64],
+    rows: usize,
+    inner: usize,
+    k: usize,
+) {
+    assert!(dst.len() == rows * k && rhs.len() == inner * k && lhs.len() == rows * inner);
+    // SAFETY: `dst` holds rows × k f64 written at row stride k, column stride 1; `lhs` holds
+    // rows × inner values, every (i, j) at i·lhs_rs + j·lhs_cs < rows·inner (the strides are
+    // (1, inner) or (rows, 1)); `rhs` holds inner × k at row stride k (asserted above). No
+    // output aliases an input.
+    unsafe {
+        gemm::gemm(
+            rows,
+            k,
+            inner,
+            dst.as_mut_ptr(),
+            1,
+            k as isize,
+            false,
+            lhs.as_ptr(),
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            1,
+            k as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            Parallelism::Rayon(0),
+        );
+    }
+}
+
+fn axpy(y: &mut [f64], s: f64, x: &[f64]) {
+    y.iter_mut().zip(x).for_each(|(y, x)| *y += s * x);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{pairwise_distances, Call};
+
+    fn lcg(seed: &mut u64) -> f32 {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+
+    /// L = Σ Wᵢⱼ d(aᵢ, bⱼ), computed directly in f64.
+    fn loss(a: &[f32], b: Option<&[f32]>, k: usize, w: &[f64], o: &MetricOptions) -> f64 {
+        let prep = |x: &[f32]| {
+            if o.normalize || o.metric == Metric::Cosine {
+                pair::normalize_rows(x, k)
+            } else {
+                x.to_vec()
+            }
+        };
+        let xa = prep(a);
+        let xb = b.map(prep).unwrap_or_else(|| xa.clone());
+        let n = xb.len() / k;
+        let mut s = 0.0;
+        for (i, ra) in xa.chunks(k).enumerate() {
+            for (j, rb) in xb.chunks(k).enumerate() {
+                s += w[i * n + j] * pair::distance(ra, rb, o.metric);
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn matches_finite_differences_for_every_metric() {
+        let mut seed = 3u64;
+        let (m, n, k) = (5, 4, 3);
+        let a: Vec<f32> = (0..m * k).map(|_| lcg(&mut seed)).collect();
+        let b: Vec<f32> = (0..n * k).map(|_| lcg(&mut seed)).collect();
+        for metric in [
+            Metric::Euclidean,
+            Metric::SqEuclidean,
+            Metric::Cosine,
+            Metric::Dot,
+        ] {
+            for normalize in [false, true] {
+                let o = MetricOptions { metric, normalize };
+                for self_mode in [false, true] {
+                    let cols = if self_mode { m } else { n };
+                    let w: Vec<f64> = (0..m * cols).map(|_| f64::from(lcg(&mut seed))).collect();
+                    let am = MatRef::new(&a, m, k).unwrap();
+                    let bm = (!self_mode).then(|| MatRef::new(&b, n, k).unwrap());
+                    let d = pairwise_distances(am, bm, &o, &Call::PLAIN).unwrap();
+                    let grads = pairwise_backward(am, bm, &o, &d, &w).unwrap();
+                    let bref = (!self_mode).then_some(&b[..]);
+                    let h = 1e-3f32;
+                    // Perturb every entry of a (and of b): central differences in f64.
+                    let check = |x: &[f32], got: &[f64], which: &str| {
+                        for t in 0..x.len() {
+                            let mut plus = x.to_vec();
+                            let mut minus = x.to_vec();
+                            plus[t] += h;
+                            minus[t] -= h;
+                            let (lp, lm) = if which == "a" {
+                                (loss(&plus, bref, k, &w, &o), loss(&minus, bref, k, &w, &o))
+                            } else {
+                                (
+                                    loss(&a, Some(&plus), k, &w, &o),
+                                    loss(&a, Some(&minus), k, &w, &o),
+                                )
+                            };
+                            let want = (lp - lm) / f64::from(2.0 * h);
+                            assert!(
+                                (got[t] - want).abs() <= 2e-3 * (1.0 + want.abs()),
+                                "{metric:?} normalize={normalize} self={self_mode} ∂{which}[{t}]: {} vs {want}",
+                                got[t]
+                            );
+                        }
+                    };
+                    check(&a, &grads.a, "a");
+                    if let Some(gb) = &grads.b {
+                        check(&b, gb, "b");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn euclidean_gradient_is_zero_where_the_distance_is_zero() {
+        let a = [1.0f32, 2.0, 1.0, 2.0];
+        let am = MatRef::new(&a, 2, 2).unwrap();
+        let o = MetricOptions::default();
+        let d = pairwise_distances(am, None, &o, &Call::PLAIN).unwrap();
+        let g = pairwise_backward(am, None, &o, &d, &[1.0; 4]).unwrap();
+        assert!(g.a.iter().all(|v| *v == 0.0), "{:?}", g.a);
+    }
+
+    #[test]
+    fn shapes_are_checked() {
+        let a = [1.0f32, 2.0];
+        let am = MatRef::new(&a, 1, 2).unwrap();
+        let err = pairwise_backward(am, None, &MetricOptions::default(), &[0.0], &[]).unwrap_err();
+        assert_eq!(err.to_string(), "g: expected 1 × 1 values, received 0");
+    }
+}

@@ -1,0 +1,131 @@
+//! The options of every op, one struct per op, shared by the free functions, the `Device`
+//! trait and the bindings. `Default` gives API.md's defaults.
+
+use crate::{Metric, Reduction, Strategy};
+
+/// α when the caller gives none.
+pub const DEFAULT_MARGIN: f64 = 0.2;
+/// k of `retrieval_metrics` when the caller gives none.
+pub const DEFAULT_RETRIEVAL_K: usize = 10;
+/// The most triplets any op returns or reduces over (typed arrays and int32 indices).
+pub const MAX_TRIPLETS: usize = i32::MAX as usize;
+
+/// How distances are measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct MetricOptions {
+    pub metric: Metric,
+    /// L2-normalise every row first (gradients flow through it).
+    pub normalize: bool,
+}
+
+/// Options of `knn` against a prepared corpus (whose `MetricOptions` it carries).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KnnOptions {
+    /// Neighbours per query: 1 ≤ k ≤ corpus rows (− 1 with `exclude_self`).
+    pub k: usize,
+    /// Query i (global index `query_offset + i`) never returns that corpus index.
+    pub exclude_self: bool,
+    /// Global index of the first query row, so `exclude_self` works on a batch of queries.
+    pub query_offset: usize,
+}
+
+impl Default for KnnOptions {
+    fn default() -> Self {
+        KnnOptions {
+            k: 1,
+            exclude_self: false,
+            query_offset: 0,
+        }
+    }
+}
+
+/// Options of `mine_triplets`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MineOptions {
+    pub strategy: Strategy,
+    /// α of the set strategies (compared in float32).
+    pub margin: f64,
+    pub distance: MetricOptions,
+    /// Fail with `TooManyTriplets` rather than produce more triplets than this.
+    pub max_triplets: usize,
+}
+
+impl Default for MineOptions {
+    fn default() -> Self {
+        MineOptions {
+            strategy: Strategy::BatchHard,
+            margin: DEFAULT_MARGIN,
+            distance: MetricOptions::default(),
+            max_triplets: MAX_TRIPLETS,
+        }
+    }
+}
+
+/// Options of `triplet_loss`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LossOptions {
+    /// α, used by the mining strategy and the hinge.
+    pub margin: f64,
+    /// softplus(d(a,p) − d(a,n)) instead of the hinge.
+    pub soft_margin: bool,
+    /// d(a,n) := min(d(a,n), d(p,n)).
+    pub swap: bool,
+    /// `Mean`, `Sum` or `MeanActive`.
+    pub reduction: Reduction,
+    pub distance: MetricOptions,
+    /// As `MineOptions::max_triplets`, for mining strategies.
+    pub max_triplets: usize,
+}
+
+impl Default for LossOptions {
+    fn default() -> Self {
+        LossOptions {
+            margin: DEFAULT_MARGIN,
+            soft_margin: false,
+            swap: false,
+            reduction: Reduction::Mean,
+            distance: MetricOptions::default(),
+            max_triplets: MAX_TRIPLETS,
+        }
+    }
+}
+
+/// Options of `triplet_margin_loss`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MarginLossOptions {
+    pub margin: f64,
+    pub soft_margin: bool,
+    pub swap: bool,
+    /// `Mean`, `Sum` or `None`.
+    pub reduction: Reduction,
+    pub distance: MetricOptions,
+}
+
+impl Default for MarginLossOptions {
+    fn default() -> Self {
+        MarginLossOptions {
+            margin: DEFAULT_MARGIN,
+            soft_margin: false,
+            swap: false,
+            reduction: Reduction::Mean,
+            distance: MetricOptions::default(),
+        }
+    }
+}
+
+/// Options of `retrieval_metrics`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetrievalOptions {
+    /// Cut-off of recall@k / precision@k, ≥ 1; clamped to the candidates a query has.
+    pub k: usize,
+    pub distance: MetricOptions,
+}
+
+impl Default for RetrievalOptions {
+    fn default() -> Self {
+        RetrievalOptions {
+            k: DEFAULT_RETRIEVAL_K,
+            distance: MetricOptions::default(),
+        }
+    }
+}

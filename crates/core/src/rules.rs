@@ -1,0 +1,156 @@
+//! The argument rules of the ops, each written once. The ops call these before any work, so
+//! a Rust caller gets `Err(Invalid)` naming the argument, never a panic or a wrong answer.
+
+use crate::{Error, MatRef};
+
+/// One label per row.
+pub fn labels(name: &str, labels: &[i32], rows: usize) -> Result<(), Error> {
+    if labels.len() != rows {
+        return Err(Error::invalid(
+            name,
+            format!(
+                "expected {rows} labels (one per row), received {}",
+                labels.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A finite margin.
+pub fn margin(name: &str, margin: f64) -> Result<(), Error> {
+    if !margin.is_finite() {
+        return Err(Error::invalid(
+            name,
+            format!("expected a finite number, received {margin}"),
+        ));
+    }
+    Ok(())
+}
+
+/// `m` has the shape of `like` (both `rows × cols`).
+pub fn same_shape(name: &str, m: MatRef, like_name: &str, like: MatRef) -> Result<(), Error> {
+    if m.rows != like.rows || m.cols != like.cols {
+        return Err(Error::invalid(
+            name,
+            format!(
+                "expected {} × {} (the shape of {like_name}), received {} × {}",
+                like.rows, like.cols, m.rows, m.cols
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `m` has the columns of `like`, unless either has no rows (and so no embedding).
+pub fn same_cols(name: &str, m: MatRef, like_name: &str, like: MatRef) -> Result<(), Error> {
+    if m.rows > 0 && like.rows > 0 && m.cols != like.cols {
+        return Err(Error::invalid(
+            name,
+            format!(
+                "expected {} columns (the columns of {like_name}), received {}",
+                like.cols, m.cols
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// knn's k: 1 ≤ k ≤ corpus rows, or corpus rows − 1 when a query's own row is excluded.
+pub fn knn_k(k: usize, corpus_rows: usize, exclude_self: bool) -> Result<(), Error> {
+    let max = corpus_rows.saturating_sub(usize::from(exclude_self));
+    if k == 0 || k > max {
+        let why = if exclude_self {
+            "corpus rows − 1, because of excludeSelf"
+        } else {
+            "the corpus rows"
+        };
+        return Err(Error::invalid(
+            "k",
+            format!("expected an integer from 1 to {max} ({why}), received {k}"),
+        ));
+    }
+    Ok(())
+}
+
+/// A count that must be at least 1.
+pub fn positive(name: &str, v: usize) -> Result<(), Error> {
+    if v == 0 {
+        return Err(Error::invalid(name, "expected an integer ≥ 1, received 0"));
+    }
+    Ok(())
+}
+
+/// Triplets given by a caller: three index arrays of one length, every index a row, and
+/// every triplet valid (a ≠ p, label[a] = label[p], label[n] ≠ label[a]).
+pub fn triplets(
+    anchor: &[i32],
+    positive: &[i32],
+    negative: &[i32],
+    labels: &[i32],
+) -> Result<(), Error> {
+    let n = anchor.len();
+    for (arr, name) in [
+        (positive, "triplets.positive"),
+        (negative, "triplets.negative"),
+    ] {
+        if arr.len() != n {
+            return Err(Error::invalid(
+                name,
+                format!(
+                    "expected {n} indices (the length of triplets.anchor), received {}",
+                    arr.len()
+                ),
+            ));
+        }
+    }
+    let rows = labels.len();
+    for (arr, name) in [
+        (anchor, "triplets.anchor"),
+        (positive, "triplets.positive"),
+        (negative, "triplets.negative"),
+    ] {
+        if let Some(i) = arr.iter().position(|&v| v < 0 || v as usize >= rows) {
+            return Err(Error::invalid(
+                &format!("{name}[{i}]"),
+                format!(
+                    "expected an index from 0 to {rows} − 1, received {}",
+                    arr[i]
+                ),
+            ));
+        }
+    }
+    for t in 0..n {
+        let (a, p, ng) = (
+            anchor[t] as usize,
+            positive[t] as usize,
+            negative[t] as usize,
+        );
+        let at = format!("triplets: triplet {t} (anchor {a}, positive {p}, negative {ng})");
+        if a == p {
+            return Err(Error::invalid(
+                &at,
+                "expected anchor ≠ positive, received the same row twice",
+            ));
+        }
+        if labels[a] != labels[p] {
+            return Err(Error::invalid(
+                &at,
+                format!(
+                    "expected the positive to have the anchor's label {}, received label {}",
+                    labels[a], labels[p]
+                ),
+            ));
+        }
+        if labels[ng] == labels[a] {
+            return Err(Error::invalid(
+                &at,
+                format!(
+                    "expected the negative to have a label other than the anchor's {}, received the same label",
+                    labels[a]
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
