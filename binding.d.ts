@@ -62,6 +62,12 @@ export interface DeviceReport {
   threads?: number
 }
 
+/** The k nearest corpus rows of every query row, the corpus used for this call only. */
+export declare function knn(queries: Float32Array, queryRows: number, corpus: Float32Array, corpusRows: number, cols: number, opts: MetricOptions | undefined | null, search: SearchOptions): KnnResult
+
+/** Async twin of `knn`, on the libuv pool; the inputs are copied first. */
+export declare function knnAsync(queries: Float32Array, queryRows: number, corpus: Float32Array, corpusRows: number, cols: number, opts: MetricOptions | undefined | null, search: SearchOptions, token?: CancelToken | undefined | null): Promise<KnnResult>
+
 /** Row-major queryRows × k, each row ascending by (distance, index). */
 export interface KnnResult {
   indices: Int32Array

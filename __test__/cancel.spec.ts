@@ -17,6 +17,7 @@ const metric = { metric: 'euclidean', normalize: false } as const
 const index = new binding.KnnIndex(x, 4, 1, metric)
 const calls: Record<string, (token?: Token) => Promise<unknown>> = {
   pairwiseDistancesAsync: (t) => binding.pairwiseDistancesAsync(x, 4, null, 0, 1, metric, t),
+  knnAsync: (t) => binding.knnAsync(x, 4, x, 4, 1, metric, { k: 1 }, t),
   'KnnIndex.searchAsync': (t) => index.searchAsync(x, 4, { k: 1 }, t),
   mineTripletsAsync: (t) => binding.mineTripletsAsync(x, 4, 1, labels, { ...metric, strategy: 'all', margin: 0.2, maxTriplets: 100 }, t),
   tripletLossAsync: (t) => binding.tripletLossAsync(x, 4, 1, labels, { ...metric, strategy: 'batch-hard' }, t),
@@ -53,6 +54,7 @@ const big = Float32Array.from({ length: n * d }, (_, i) => Math.sin(i * 0.37))
 const bigLabels = Int32Array.from({ length: n }, (_, i) => i % 50)
 const running: Record<string, (t: Token) => Promise<unknown>> = {
   pairwiseDistancesAsync: (t) => binding.pairwiseDistancesAsync(big, n, null, 0, d, metric, t),
+  knnAsync: (t) => binding.knnAsync(big, n, big, n, d, metric, { k: 10 }, t),
   'KnnIndex.searchAsync': (t) => new binding.KnnIndex(big, n, d, metric).searchAsync(big, n, { k: 10 }, t),
   mineTripletsAsync: (t) => binding.mineTripletsAsync(big, n, d, bigLabels, { ...metric, strategy: 'batch-semihard' }, t),
   retrievalMetricsAsync: (t) => binding.retrievalMetricsAsync(big, n, bigLabels, null, 0, null, d, metric, t),

@@ -15,14 +15,21 @@ export type Target =
   | { readonly device: 'cpu' | 'cuda'; readonly backend: Backend; readonly native: NativeBinding }
   | { readonly device: 'js'; readonly backend: Backend; readonly native?: undefined }
 
-/** The native devices' report, or `undefined` with the load error when the addon is missing. */
-function nativeReport(): { binding: NativeBinding; report: BackendsReport } | { error: Error } {
+type NativeReport = { binding: NativeBinding; report: BackendsReport } | { error: Error }
+let cached: NativeReport | undefined
+
+/**
+ * The native devices' report, or the load error when the addon is missing. Read once: the
+ * addon creates its devices once per process, so what they can do does not change.
+ */
+function nativeReport(): NativeReport {
+  if (cached !== undefined) return cached
   const load = loadNative()
-  if (!load.ok) return { error: load.error }
+  if (!load.ok) return (cached = { error: load.error })
   try {
-    return { binding: load.binding, report: load.binding.backends() }
+    return (cached = { binding: load.binding, report: load.binding.backends() })
   } catch (err) {
-    return { error: err instanceof Error ? err : new Error(String(err)) }
+    return (cached = { error: err instanceof Error ? err : new Error(String(err)) })
   }
 }
 

@@ -90,6 +90,17 @@ function batchArgs(call: KnnCall, start: number, end: number): [Float32Array, nu
   return [queries.data.subarray(start * cols, end * cols), end - start, { k: call.k, excludeSelf: call.excludeSelf, queryOffset: start }]
 }
 
+/**
+ * The whole search as one backend call, when one batch holds every query: the corpus is then
+ * used once, and borrowed rather than copied where the device allows.
+ */
+function wholeArgs(call: KnnCall): Parameters<NativeBinding['knn']> {
+  const { queries, corpus, cols } = call
+  return [queries.data, queries.rows, corpus.data, corpus.rows, cols,
+    { metric: call.metric, normalize: call.normalize, device: nativeDevice(call.target) },
+    { k: call.k, excludeSelf: call.excludeSelf, queryOffset: 0 }]
+}
+
 /** Searches query rows [start, end) off the main thread where the device allows. */
 function searchAsync(index: Index, call: KnnCall, start: number, end: number): Promise<BackendKnnResult> {
   const args = batchArgs(call, start, end)
@@ -135,6 +146,13 @@ export async function knn(queries: MatrixLike, corpus: MatrixLike, opts: KnnOpti
     if (signal?.aborted) throw abortError(signal)
     return out
   }
+  if (total <= call.batchSize) {
+    const args = wholeArgs(call)
+    const part = await withSignal(signal, () => startOp(call.target, (b) => b.knn(...args), (n, token) => n.knnAsync(...args, token), signal))
+    store(call, out, 0, total, part)
+    onProgress?.(total, total)
+    return out
+  }
   return withSignal(signal, async () => {
     const index = makeIndex(call)
     for (let start = 0; start < total; start += call.batchSize) {
@@ -162,6 +180,12 @@ export function knnSync(queries: MatrixLike, corpus: MatrixLike, opts: KnnOption
   const out = emptyResult(call)
   if (signal?.aborted) throw abortError(signal)
   if (total === 0) return out
+  if (total <= call.batchSize) {
+    const args = wholeArgs(call)
+    store(call, out, 0, total, runSync(call.target, (b) => b.knn(...args), signal))
+    onProgress?.(total, total)
+    return out
+  }
   const index = makeIndex(call)
   for (let start = 0; start < total; start += call.batchSize) {
     const end = Math.min(total, start + call.batchSize)

@@ -22,6 +22,7 @@ export type NativeLoad =
 const REQUIRED = [
   'backends', 'CancelToken', 'KnnIndex',
   'pairwiseDistances', 'pairwiseDistancesAsync',
+  'knn', 'knnAsync',
   'mineTriplets', 'mineTripletsAsync',
   'tripletLoss', 'tripletLossAsync',
   'tripletMarginLoss', 'tripletMarginLossAsync',

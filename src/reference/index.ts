@@ -7,7 +7,7 @@
  */
 import type { Backend } from '../backend'
 import { pairwiseDistances } from './pairwise'
-import { KnnIndex } from './knn'
+import { knn, KnnIndex } from './knn'
 import { mineTriplets } from './mining'
 import { tripletLoss } from './loss'
 import { tripletMarginLoss } from './marginLoss'
@@ -15,6 +15,7 @@ import { retrievalMetrics } from './retrieval'
 
 export const reference: Backend = {
   pairwiseDistances,
+  knn,
   KnnIndex,
   mineTriplets,
   tripletLoss,

@@ -52,3 +52,9 @@ export class KnnIndex {
     return { indices, distances }
   }
 }
+
+/** One search against a corpus used once. */
+export function knn(queries: Float32Array, queryRows: number, corpus: Float32Array, corpusRows: number, cols: number,
+  opts: MetricOptions | null | undefined, search: SearchOptions): KnnResult {
+  return new KnnIndex(corpus, corpusRows, cols, opts).search(queries, queryRows, search)
+}

@@ -143,6 +143,17 @@ impl Device for Cpu {
             "corpus", data, rows, cols, *o,
         )?))
     }
+    /// Borrows the corpus instead of copying it (the default copies, as a GPU must upload).
+    fn knn_once(
+        &self,
+        queries: MatRef,
+        corpus: MatRef,
+        metric: &MetricOptions,
+        o: &KnnOptions,
+        call: &Call,
+    ) -> Result<Knn, Error> {
+        knn(queries, &Rows::prepare(corpus, *metric), o, call)
+    }
     fn knn(
         &self,
         queries: MatRef,

@@ -22,9 +22,11 @@ impl<'a> MatRef<'a> {
                 format!("expected {rows} × {cols} values, received {}", data.len()),
             ));
         }
-        // NaN or ±inf would order and sum silently wrong; one pass over the input is cheap
-        // next to any op on it.
-        if let Some(at) = data.iter().position(|v| !v.is_finite()) {
+        // NaN or ±inf would order and sum silently wrong. The pass has no early exit, so it
+        // vectorises and stays cheap next to any op on the data; the culprit is looked up only
+        // on failure.
+        if !data.iter().fold(true, |ok, v| ok & v.is_finite()) {
+            let at = data.iter().position(|v| !v.is_finite()).unwrap_or(0);
             return Err(Error::invalid(
                 name,
                 format!(

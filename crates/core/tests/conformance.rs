@@ -20,3 +20,10 @@ fn cpu_rules() {
 fn cpu_cancellation() {
     conformance::cancellation(&Cpu);
 }
+
+#[test]
+fn cpu_agrees_with_itself_bit_for_bit() {
+    // Same input, same device: the same output (docs/SEMANTICS.md), so a zero tolerance.
+    let exact = conformance::Tolerance { rel: 0.0, abs: 0.0 };
+    conformance::agrees_with(&Cpu, &Cpu, exact);
+}

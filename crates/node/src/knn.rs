@@ -1,3 +1,4 @@
+//! knn / knnAsync: one search, the corpus used once (borrowed where the device allows). And
 //! KnnIndex: a corpus prepared once per call (copied, normalised, its norms computed; on a
 //! GPU, uploaded), then searched batch by batch with `search` / `searchAsync`.
 use crate::errors::Code;
@@ -6,13 +7,119 @@ use crate::task::{own, run_sync, spawn, CancelToken, Data, Job, Op};
 use napi::bindgen_prelude::{AsyncTask, Float32Array, Int32Array};
 use napi_derive::napi;
 use std::sync::{Arc, Mutex, OnceLock};
-use tripletkit_core::{Call, Corpus, Device, Error, MatRef};
+use tripletkit_core::{Call, Corpus, Device, Error, Knn as CoreKnn, MatRef};
 
 /// Row-major queryRows × k, each row ascending by (distance, index).
 #[napi(object, object_from_js = false)]
 pub struct KnnResult {
     pub indices: Int32Array,
     pub distances: Float32Array,
+}
+
+fn knn_to_js(out: CoreKnn) -> KnnResult {
+    KnnResult {
+        indices: Int32Array::new(out.indices),
+        distances: Float32Array::new(out.distances),
+    }
+}
+
+pub struct Knn<'a> {
+    queries: Data<'a, f32>,
+    corpus: Data<'a, f32>,
+    /// Query rows, corpus rows, columns.
+    shape: [u32; 3],
+    opts: MetricOptions,
+    search: SearchOptions,
+}
+
+impl<'a> Knn<'a> {
+    fn new(
+        queries: &'a [f32],
+        corpus: &'a [f32],
+        shape: [u32; 3],
+        opts: Option<MetricOptions>,
+        search: SearchOptions,
+    ) -> Self {
+        Knn {
+            queries: queries.into(),
+            corpus: corpus.into(),
+            shape,
+            opts: opts.unwrap_or_default(),
+            search,
+        }
+    }
+
+    fn owned(self) -> Knn<'static> {
+        Knn {
+            queries: own(self.queries),
+            corpus: own(self.corpus),
+            ..self
+        }
+    }
+}
+
+impl Op for Knn<'_> {
+    type Output = CoreKnn;
+    type Js = KnnResult;
+    fn device(&self) -> Option<&str> {
+        self.opts.device.as_deref()
+    }
+    fn run(&self, device: &dyn Device, call: &Call) -> Result<CoreKnn, Error> {
+        let [q_rows, c_rows, cols] = self.shape.map(|v| v as usize);
+        let q = MatRef::named("queries", &self.queries, q_rows, cols)?;
+        let c = MatRef::named("corpus", &self.corpus, c_rows, cols)?;
+        device.knn_once(
+            q,
+            c,
+            &(&self.opts).try_into()?,
+            &(&self.search).into(),
+            call,
+        )
+    }
+    fn to_js(out: CoreKnn) -> KnnResult {
+        knn_to_js(out)
+    }
+}
+
+/// The k nearest corpus rows of every query row, the corpus used for this call only.
+#[napi]
+pub fn knn(
+    queries: &[f32],
+    query_rows: u32,
+    corpus: &[f32],
+    corpus_rows: u32,
+    cols: u32,
+    opts: Option<MetricOptions>,
+    search: SearchOptions,
+) -> napi::Result<KnnResult, Code> {
+    run_sync(Knn::new(
+        queries,
+        corpus,
+        [query_rows, corpus_rows, cols],
+        opts,
+        search,
+    ))
+}
+
+/// Async twin of `knn`, on the libuv pool; the inputs are copied first.
+#[cfg(not(feature = "noop"))] // napi objects exist only in the real addon
+#[napi(ts_return_type = "Promise<KnnResult>")]
+#[allow(clippy::too_many_arguments)] // mirrors `knn`, plus its token
+pub fn knn_async(
+    queries: &[f32],
+    query_rows: u32,
+    corpus: &[f32],
+    corpus_rows: u32,
+    cols: u32,
+    opts: Option<MetricOptions>,
+    search: SearchOptions,
+    token: Option<&CancelToken>,
+) -> AsyncTask<Job<Knn<'static>>> {
+    let shape = [query_rows, corpus_rows, cols];
+    spawn(
+        Knn::new(queries, corpus, shape, opts, search).owned(),
+        token,
+    )
 }
 
 /// The corpus: its raw copy until the first search prepares it on the index's device.
@@ -116,7 +223,7 @@ impl Search<'_> {
 }
 
 impl Op for Search<'_> {
-    type Output = tripletkit_core::Knn;
+    type Output = CoreKnn;
     type Js = KnnResult;
     fn device(&self) -> Option<&str> {
         self.corpus.opts.device.as_deref()
@@ -127,9 +234,6 @@ impl Op for Search<'_> {
         device.knn(q, corpus, &(&self.opts).into(), call)
     }
     fn to_js(out: Self::Output) -> KnnResult {
-        KnnResult {
-            indices: Int32Array::new(out.indices),
-            distances: Float32Array::new(out.distances),
-        }
+        knn_to_js(out)
     }
 }

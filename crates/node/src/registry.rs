@@ -110,11 +110,4 @@ mod tests {
         assert!(b.cpu.available && b.cpu.threads.unwrap() >= 1);
         assert!(!b.cuda.available && b.cuda.reason.as_deref() == Some(NO_CUDA));
     }
-
-    #[test]
-    fn devices_are_created_once() {
-        let a = device(None).unwrap() as *const dyn Device as *const u8;
-        let b = device(Some("cpu")).unwrap() as *const dyn Device as *const u8;
-        assert_eq!(a, b);
-    }
 }
