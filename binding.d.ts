@@ -20,9 +20,9 @@ export declare class CancelToken {
   cancel(): void
   /** Whether `cancel` was called. */
   get cancelled(): boolean
-  /** Units of work (rows, triplets) that tasks holding this token have finished. */
+  /** Units of work (rows, triplets) of the current pass that have finished. */
   get done(): number
-  /** The units of the pass that reported last. */
+  /** The units of the current pass (the one that reported last). */
   get total(): number
 }
 
@@ -76,10 +76,8 @@ export interface KnnResult {
 
 /** Options of tripletLoss. */
 export interface LossOptions {
-  /** Mine with this strategy (default 'batch-hard'), unless `triplets` is given. */
+  /** Mine with this strategy (default 'batch-hard'), unless triplets are given. */
   strategy?: 'all' | 'violating' | 'hard' | 'semihard' | 'easy' | 'batch-hard' | 'batch-semihard'
-  /** Use exactly these triplets (each valid for the labels). */
-  triplets?: Triplets
   /** α. @default 0.2 */
   margin?: number
   /** softplus(dap − dan) instead of the hinge. @default false */
@@ -197,14 +195,14 @@ export interface SearchOptions {
   queryOffset?: number
 }
 
-/** Triplet loss and its gradient over mined or given triplets. */
-export declare function tripletLoss(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: LossOptions | undefined | null): LossResult
+/** Triplet loss and its gradient over mined triplets, or exactly `triplets` when given. */
+export declare function tripletLoss(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: LossOptions | undefined | null, triplets?: Triplets | undefined | null): LossResult
 
 /**
  * Async twin of `tripletLoss`, on the libuv pool; the inputs (given triplets included) are
  * copied first, and the JS-backed originals dropped here, on the JS thread.
  */
-export declare function tripletLossAsync(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: LossOptions | undefined | null, token?: CancelToken | undefined | null): Promise<LossResult>
+export declare function tripletLossAsync(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: LossOptions | undefined | null, triplets?: Triplets | undefined | null, token?: CancelToken | undefined | null): Promise<LossResult>
 
 /** Triplet margin loss over row-aligned anchor / positive / negative matrices. */
 export declare function tripletMarginLoss(anchor: Float32Array, positive: Float32Array, negative: Float32Array, rows: number, cols: number, opts?: MarginLossOptions | undefined | null): MarginLossResult

@@ -20,7 +20,7 @@ const calls: Record<string, (token?: Token) => Promise<unknown>> = {
   knnAsync: (t) => binding.knnAsync(x, 4, x, 4, 1, metric, { k: 1 }, t),
   'KnnIndex.searchAsync': (t) => index.searchAsync(x, 4, { k: 1 }, t),
   mineTripletsAsync: (t) => binding.mineTripletsAsync(x, 4, 1, labels, { ...metric, strategy: 'all', margin: 0.2, maxTriplets: 100 }, t),
-  tripletLossAsync: (t) => binding.tripletLossAsync(x, 4, 1, labels, { ...metric, strategy: 'batch-hard' }, t),
+  tripletLossAsync: (t) => binding.tripletLossAsync(x, 4, 1, labels, { ...metric, strategy: 'batch-hard' }, null, t),
   tripletMarginLossAsync: (t) => binding.tripletMarginLossAsync(x, x, x, 4, 1, metric, t),
   retrievalMetricsAsync: (t) => binding.retrievalMetricsAsync(x, 4, labels, null, 0, null, 1, { ...metric, k: 2 }, t),
 }
@@ -45,15 +45,18 @@ async function until(done: () => boolean, ms: number): Promise<boolean> {
   return done()
 }
 
-// Each op runs long enough (thousands of row blocks) that it is still running when the first
-// block reports progress; the token is raised then, from JavaScript, while the task is in
-// native code. It must reject with the cancelled code having done only part of its rows.
+// Each op runs long enough (about a hundred blocks of 64 rows, each a 64 × 6000 × 256 GEMM or
+// more, so seconds of work on two cores and still tens of milliseconds on many) that it is
+// still running when the first block reports progress; the token is raised then, from
+// JavaScript, while the task is in native code. It must reject with the cancelled code having
+// done only part of its rows.
 const n = 6000
-const d = 128
+const d = 256
 const big = Float32Array.from({ length: n * d }, (_, i) => Math.sin(i * 0.37))
 const bigLabels = Int32Array.from({ length: n }, (_, i) => i % 50)
 const running: Record<string, (t: Token) => Promise<unknown>> = {
-  pairwiseDistancesAsync: (t) => binding.pairwiseDistancesAsync(big, n, null, 0, d, metric, t),
+  // 4000 × 4000 keeps the distance matrix itself at 64 MB.
+  pairwiseDistancesAsync: (t) => binding.pairwiseDistancesAsync(big.subarray(0, 4000 * d), 4000, null, 0, d, metric, t),
   knnAsync: (t) => binding.knnAsync(big, n, big, n, d, metric, { k: 10 }, t),
   'KnnIndex.searchAsync': (t) => new binding.KnnIndex(big, n, d, metric).searchAsync(big, n, { k: 10 }, t),
   mineTripletsAsync: (t) => binding.mineTripletsAsync(big, n, d, bigLabels, { ...metric, strategy: 'batch-semihard' }, t),

@@ -72,16 +72,21 @@ function prepare(queries: MatrixLike, corpus: MatrixLike, opts: KnnOptions): Knn
 
 /** The corpus of a call, prepared once by the call's backend; the addon's index also searches async. */
 interface Index {
-  readonly searcher: KnnSearcher
+  readonly searcher: () => KnnSearcher
   readonly native?: InstanceType<NativeBinding['KnnIndex']>
 }
 
 function makeIndex(call: KnnCall): Index {
   const { corpus, cols, target } = call
   const opts = { metric: call.metric, normalize: call.normalize, device: nativeDevice(target) }
-  if (target.native === undefined) return { searcher: new target.backend.KnnIndex(corpus.data, corpus.rows, cols, opts) }
+  if (target.native === undefined) {
+    // The reference prepares its corpus at the first search, so an async call does that work
+    // after its setImmediate, like all its other work.
+    let searcher: KnnSearcher | undefined
+    return { searcher: () => (searcher ??= new target.backend.KnnIndex(corpus.data, corpus.rows, cols, opts)) }
+  }
   const native = new target.native.KnnIndex(corpus.data, corpus.rows, cols, opts)
-  return { searcher: native, native }
+  return { searcher: () => native, native }
 }
 
 /** The search of query rows [start, end): its queries, rows and options. */
@@ -105,7 +110,7 @@ function wholeArgs(call: KnnCall): Parameters<NativeBinding['knn']> {
 function searchAsync(index: Index, call: KnnCall, start: number, end: number): Promise<BackendKnnResult> {
   const args = batchArgs(call, start, end)
   // startOp takes the async path only for a native target, whose index is native.
-  return startOp(call.target, () => index.searcher.search(...args), (_n, token) => index.native!.searchAsync(...args, token), call.signal)
+  return startOp(call.target, () => index.searcher().search(...args), (_n, token) => index.native!.searchAsync(...args, token), call.signal)
 }
 
 /** Copies one batch's rows into the full result, checking its shape. */
@@ -190,7 +195,7 @@ export function knnSync(queries: MatrixLike, corpus: MatrixLike, opts: KnnOption
   for (let start = 0; start < total; start += call.batchSize) {
     const end = Math.min(total, start + call.batchSize)
     const args = batchArgs(call, start, end)
-    store(call, out, start, end, runSync(call.target, () => index.searcher.search(...args), signal))
+    store(call, out, start, end, runSync(call.target, () => index.searcher().search(...args), signal))
     onProgress?.(end, total)
   }
   return out

@@ -67,13 +67,13 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: TripletLossOptions |
   const { rows, cols } = x
   const backendOpts: BackendLossOptions = {
     metric: common.metric, normalize: common.normalize, device: nativeDevice(target), margin, softMargin, swap, reduction, maxTriplets,
-    ...(triplets !== undefined ? { triplets } : { strategy }),
+    ...(strategy !== undefined ? { strategy } : {}),
   }
   // No rows, or no given triplet: API.md fixes the answer (loss 0, zero gradient).
   const empty: LossResult | undefined = rows === 0 || triplets?.anchor.length === 0
     ? { loss: 0, grad: { data: new Float32Array(rows * cols), rows, cols }, triplets: 0, active: 0 }
     : undefined
-  const args = [x.data, rows, cols, y, backendOpts] as const
+  const args = [x.data, rows, cols, y, backendOpts, triplets] as const
   return {
     target,
     run: (backend) => backend.tripletLoss(...args),

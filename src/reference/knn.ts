@@ -8,7 +8,7 @@
  * kept (and normalised) once per index, as the native backend does.
  */
 import type { KnnResult, MetricOptions, SearchOptions } from '../backend'
-import { invalidArgument } from './common'
+import { checkK } from './rules'
 import { distance, type MetricName, normalizeRows, parseMetric } from './distance'
 
 /** A corpus searched by batches of queries. */
@@ -27,9 +27,8 @@ export class KnnIndex {
   search(queries: Float32Array, queryRows: number, opts: SearchOptions): KnnResult {
     const { rows, cols, metric } = this
     const excludeSelf = opts.excludeSelf ?? false
-    const max = excludeSelf ? rows - 1 : rows
     const k = opts.k
-    if (!(k >= 1 && k <= max)) throw invalidArgument(`k: expected an integer from 1 to ${max}, received ${k}`)
+    checkK(k, rows, excludeSelf)
     const q = this.normalize ? normalizeRows(queries, queryRows, cols) : queries
     const c = this.corpus
     const indices = new Int32Array(queryRows * k)

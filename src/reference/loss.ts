@@ -11,37 +11,34 @@
  * or no active one under mean-active, the loss is 0 and the gradient is all zeros.
  * With normalize the rows are L2-normalised first and the gradient flows back through it.
  */
-import type { LossOptions, LossResult } from '../backend'
+import type { LossOptions, LossResult, TripletsResult } from '../backend'
 import { distance, distanceGrad, normalizeBackward, normalizeRows, parseMetric } from './distance'
 import { mineTriplets } from './mining'
 import { DEFAULT_MARGIN, gradToFloat32, invalidArgument, MAX_TRIPLETS, tripletTerm } from './common'
+import { checkLabels, checkMargin, checkTriplets } from './rules'
 
 type Reduction = 'mean' | 'sum' | 'mean-active'
 
 function parseReduction(reduction: string = 'mean'): Reduction {
   if (reduction === 'mean' || reduction === 'sum' || reduction === 'mean-active') return reduction
-  throw invalidArgument(`reduction: unknown reduction '${reduction}'`)
+  throw invalidArgument(`reduction: expected one of 'mean', 'sum', 'mean-active', received '${reduction}'`)
 }
 
-export function tripletLoss(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: LossOptions | null): LossResult {
+export function tripletLoss(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: LossOptions | null,
+  given?: TripletsResult | null): LossResult {
   const metric = parseMetric(opts?.metric)
   const reduction = parseReduction(opts?.reduction)
   const normalize = opts?.normalize ?? false
   const margin = opts?.margin ?? DEFAULT_MARGIN
   const softMargin = opts?.softMargin ?? false
-  const triplets = opts?.triplets ?? mineTriplets(x, rows, cols, labels, {
+  checkLabels('labels', labels, rows)
+  checkMargin(margin)
+  if (given != null) checkTriplets(given, labels)
+  const triplets = given ?? mineTriplets(x, rows, cols, labels, {
     strategy: opts?.strategy ?? 'batch-hard', margin, metric, normalize, maxTriplets: opts?.maxTriplets ?? MAX_TRIPLETS,
   })
   const { anchor, positive, negative } = triplets
   const count = anchor.length
-  if (positive.length !== count || negative.length !== count) {
-    throw invalidArgument('triplets: anchor, positive and negative must have the same length')
-  }
-  for (let t = 0; t < count; t++) {
-    for (const i of [anchor[t], positive[t], negative[t]]) {
-      if (!(i >= 0 && i < rows)) throw invalidArgument(`triplets: index ${i} is out of range for ${rows} rows`)
-    }
-  }
 
   const e = normalize ? normalizeRows(x, rows, cols) : x
   // Pass 1: every triplet's loss and slope (the reduction's divisor needs the active count).

@@ -19,7 +19,7 @@ export function tripletMarginLoss(
   const metric = parseMetric(opts?.metric)
   const reduction = opts?.reduction ?? 'mean'
   if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') {
-    throw invalidArgument(`reduction: unknown reduction '${reduction}'`)
+    throw invalidArgument(`reduction: expected one of 'mean', 'sum', 'none', received '${reduction}'`)
   }
   const normalize = opts?.normalize ?? false
   const A = normalize ? normalizeRows(anchor, rows, cols) : anchor

@@ -18,6 +18,7 @@
 import type { MineOptions, TripletsResult } from '../backend'
 import { ERROR_CODES } from '../errors'
 import { backendError, DEFAULT_MARGIN, invalidArgument, MAX_TRIPLETS } from './common'
+import { checkLabels, checkMargin } from './rules'
 import { parseMetric } from './distance'
 import { pairwiseDistances } from './pairwise'
 
@@ -26,12 +27,14 @@ export type StrategyName = (typeof STRATEGIES)[number]
 
 export function parseStrategy(strategy: string): StrategyName {
   if ((STRATEGIES as readonly string[]).includes(strategy)) return strategy as StrategyName
-  throw invalidArgument(`strategy: unknown mining strategy '${strategy}'`)
+  throw invalidArgument(`strategy: expected one of ${STRATEGIES.map((x) => `'${x}'`).join(', ')}, received '${strategy}'`)
 }
 
 export function mineTriplets(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts: MineOptions): TripletsResult {
   const strategy = parseStrategy(opts.strategy)
   const metric = parseMetric(opts.metric)
+  checkLabels('labels', labels, rows)
+  checkMargin(opts.margin ?? DEFAULT_MARGIN)
   const d = pairwiseDistances(x, rows, null, rows, cols, { metric, normalize: opts.normalize })
   return mineFromDistances(d, rows, labels, strategy, opts.margin ?? DEFAULT_MARGIN, opts.maxTriplets ?? MAX_TRIPLETS)
 }
@@ -117,6 +120,6 @@ function keep(strategy: StrategyName, m: number, alpha: number): boolean {
     case 'easy':
       return m > alpha
     default:
-      throw invalidArgument(`strategy: unknown mining strategy '${strategy}'`)
+      throw invalidArgument(`strategy: expected one of ${STRATEGIES.map((x) => `'${x}'`).join(', ')}, received '${strategy}'`)
   }
 }

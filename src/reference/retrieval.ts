@@ -15,7 +15,9 @@
  * All are means over the kept queries (0 when none is kept).
  */
 import type { RetrievalOptions, RetrievalResult } from '../backend'
+import { invalidArgument } from './common'
 import { distance, normalizeRows, parseMetric } from './distance'
+import { checkLabels } from './rules'
 
 export function retrievalMetrics(
   queries: Float32Array, queryRows: number, queryLabels: Int32Array,
@@ -25,6 +27,9 @@ export function retrievalMetrics(
   const metric = parseMetric(opts?.metric)
   const normalize = opts?.normalize ?? false
   const k = opts?.k ?? 10
+  if (!(Number.isInteger(k) && k >= 1)) throw invalidArgument(`k: expected an integer ≥ 1, received ${k}`)
+  checkLabels('queryLabels', queryLabels, queryRows)
+  if (reference != null) checkLabels('referenceLabels', referenceLabels ?? new Int32Array(0), referenceRows)
   const self = reference == null
   const q = normalize ? normalizeRows(queries, queryRows, cols) : queries
   const ref = self ? q : normalize ? normalizeRows(reference, referenceRows, cols) : reference

@@ -34,7 +34,7 @@ pub fn pairwise_backward(
     if let Some(b) = b {
         rules::same_cols("b", b, "a", a)?;
     }
-    let (m, n, k) = (a.rows, b.map_or(a.rows, |b| b.rows), a.cols);
+    let (m, n, k) = (a.rows(), b.map_or(a.rows(), |b| b.rows()), a.cols());
     for (name, len) in [("d", d.len()), ("g", g.len())] {
         if len != m * n {
             return Err(Error::invalid(
@@ -46,9 +46,9 @@ pub fn pairwise_backward(
     let unit = o.normalize || o.metric == Metric::Cosine;
     let prep = |x: MatRef| -> Vec<f64> {
         let rows = if unit {
-            pair::normalize_rows(x.data, x.cols)
+            pair::normalize_rows(x.data(), x.cols())
         } else {
-            x.data.to_vec()
+            x.data().to_vec()
         };
         rows.into_iter().map(f64::from).collect()
     };
@@ -94,9 +94,9 @@ pub fn pairwise_backward(
         Some(_) => PairwiseGrads { a: ga, b: Some(gb) },
     };
     if unit {
-        pair::normalize_backward(a.data, k, &mut out.a);
+        pair::normalize_backward(a.data(), k, &mut out.a);
         if let (Some(b), Some(gb)) = (b, out.b.as_mut()) {
-            pair::normalize_backward(b.data, k, gb);
+            pair::normalize_backward(b.data(), k, gb);
         }
     }
     Ok(out)

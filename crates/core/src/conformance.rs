@@ -599,12 +599,39 @@ pub fn cancellation(dev: &dyn Device) {
         "{name}"
     );
 
-    // In flight: a pass over 2000 rows in blocks; the first finished block raises the flag.
+    // In flight: a pass over many blocks; the first finished block raises the flag, so the
+    // pass must end in `Cancelled` with only part of its units done. Two threads, so that
+    // blocks are still waiting when the flag goes up, however many cores the machine has.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("a 2-thread pool");
+    pool.install(|| in_flight(dev));
+}
+
+/// The in-flight half of [`cancellation`].
+fn in_flight(dev: &dyn Device) {
+    let name = dev.name();
     let (rows, cols) = (2000, 16);
     let mut seed = 5u64;
     let x: Vec<f32> = (0..rows * cols).map(|_| lcg(&mut seed)).collect();
     let xm = MatRef::new(&x, rows, cols).expect("2000 × 16");
     let labels: Vec<i32> = (0..rows as i32).map(|i| i % 10).collect();
+    // Gradient passes go in chunks of triplets: enough of them for several chunks.
+    let semihard = MineOptions {
+        strategy: Strategy::BatchSemihard,
+        ..MineOptions::default()
+    };
+    let t = dev
+        .mine_triplets(xm, &labels, &semihard, PLAIN)
+        .expect("triplets");
+    let given = Mining::Triplets {
+        anchor: &t.anchor,
+        positive: &t.positive,
+        negative: &t.negative,
+    };
+    let long: Vec<f32> = (0..200_000 * 2).map(|_| lcg(&mut seed)).collect();
+    let lm = MatRef::new(&long, 200_000, 2).expect("200000 × 2");
     let run = |op: Op| -> (Result<(), Error>, usize, usize) {
         let flag = AtomicBool::new(false);
         let (done, total) = (AtomicUsize::new(0), AtomicUsize::new(0));
@@ -624,22 +651,17 @@ pub fn cancellation(dev: &dyn Device) {
             total.load(Ordering::Relaxed),
         )
     };
-    let ops: [(&str, Op); 4] = [
+    let knn_o = KnnOptions {
+        k: 5,
+        ..KnnOptions::default()
+    };
+    let margin_o = MarginLossOptions::default();
+    let ops: [(&str, Op); 6] = [
         ("pairwise", &|c| {
             dev.pairwise_distances(xm, None, &euclidean(), c).map(drop)
         }),
         ("knn", &|c| {
-            dev.knn_once(
-                xm,
-                xm,
-                &euclidean(),
-                &KnnOptions {
-                    k: 5,
-                    ..KnnOptions::default()
-                },
-                c,
-            )
-            .map(drop)
+            dev.knn_once(xm, xm, &euclidean(), &knn_o, c).map(drop)
         }),
         ("batch-hard", &|c| {
             dev.mine_triplets(xm, &labels, &MineOptions::default(), c)
@@ -649,13 +671,20 @@ pub fn cancellation(dev: &dyn Device) {
             dev.retrieval_metrics(xm, &labels, None, &RetrievalOptions::default(), c)
                 .map(drop)
         }),
+        ("loss gradient", &|c| {
+            dev.triplet_loss(xm, &labels, given, &LossOptions::default(), c)
+                .map(drop)
+        }),
+        ("margin loss", &|c| {
+            dev.triplet_margin_loss(lm, lm, lm, &margin_o, c).map(drop)
+        }),
     ];
     for (what, op) in ops {
         let (r, done, total) = run(op);
         assert_eq!(r, Err(Error::Cancelled), "{name}: {what} raised mid-run");
         assert!(
             done > 0 && done < total,
-            "{name}: {what} stopped after {done} of {total} rows"
+            "{name}: {what} stopped after {done} of {total} units"
         );
     }
 }
@@ -697,6 +726,9 @@ pub fn agrees_with(dev: &dyn Device, reference: &dyn Device, tol: Tolerance) {
         let y = grid(rows + 3, cols, &mut seed);
         let xm = MatRef::new(&x, rows, cols).expect("x");
         let ym = MatRef::new(&y, rows + 3, cols).expect("y");
+        let (p, n) = (grid(rows, cols, &mut seed), grid(rows, cols, &mut seed));
+        let pm = MatRef::new(&p, rows, cols).expect("positives");
+        let nm = MatRef::new(&n, rows, cols).expect("negatives");
         let classes = (rows as i32 / 8).max(4);
         let labels: Vec<i32> = (0..rows as i32).map(|i| (i * 7) % classes).collect();
         let at = |what: &str| format!("{name} {rows}×{cols} {what}");
@@ -799,8 +831,9 @@ pub fn agrees_with(dev: &dyn Device, reference: &dyn Device, tol: Tolerance) {
                     distance: o,
                     ..MarginLossOptions::default()
                 };
+                // Three different sides, so that every gradient term is live.
                 let ml = |d: &dyn Device| {
-                    d.triplet_margin_loss(xm, xm, xm, &mlo, PLAIN)
+                    d.triplet_margin_loss(xm, pm, nm, &mlo, PLAIN)
                         .expect("margin loss")
                 };
                 let (g, w) = (ml(dev), ml(reference));
@@ -810,12 +843,13 @@ pub fn agrees_with(dev: &dyn Device, reference: &dyn Device, tol: Tolerance) {
                     &w.losses,
                     tol,
                 );
-                close(
-                    &at(&format!("margin gradient {o:?}")),
-                    &g.grad_anchor,
-                    &w.grad_anchor,
-                    tol,
-                );
+                for (side, gs, ws) in [
+                    ("anchor", &g.grad_anchor, &w.grad_anchor),
+                    ("positive", &g.grad_positive, &w.grad_positive),
+                    ("negative", &g.grad_negative, &w.grad_negative),
+                ] {
+                    close(&at(&format!("margin gradient {side} {o:?}")), gs, ws, tol);
+                }
                 if exact {
                     let ro = RetrievalOptions { k: 3, distance: o };
                     let r = |d: &dyn Device| {

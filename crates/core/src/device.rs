@@ -19,7 +19,6 @@ pub trait Corpus: Any + Send + Sync {
     fn device(&self) -> &'static str;
     fn rows(&self) -> usize;
     fn cols(&self) -> usize;
-    fn options(&self) -> MetricOptions;
     fn as_any(&self) -> &dyn Any;
 }
 
@@ -28,6 +27,10 @@ pub trait Corpus: Any + Send + Sync {
 pub trait Device: Send + Sync {
     /// A short name for messages ('cpu', 'cuda').
     fn name(&self) -> &'static str;
+    /// The hardware, for `backends()` (a GPU's model); the name by default.
+    fn describe(&self) -> String {
+        self.name().to_owned()
+    }
     fn pairwise_distances(
         &self,
         a: MatRef,
@@ -92,7 +95,7 @@ pub trait Device: Send + Sync {
         call: &Call,
     ) -> Result<Knn, Error> {
         let prepared =
-            self.prepare_corpus(corpus.data.to_vec(), corpus.rows, corpus.cols, metric)?;
+            self.prepare_corpus(corpus.data().to_vec(), corpus.rows(), corpus.cols(), metric)?;
         self.knn(queries, &*prepared, o, call)
     }
 }
@@ -110,9 +113,6 @@ impl Corpus for Rows<'static> {
     }
     fn cols(&self) -> usize {
         Rows::cols(self)
-    }
-    fn options(&self) -> MetricOptions {
-        Rows::options(self)
     }
     fn as_any(&self) -> &dyn Any {
         self

@@ -35,13 +35,13 @@ impl<'a> Rows<'a> {
     /// Prepares borrowed rows (copied only when they must be normalised).
     pub fn prepare(m: MatRef<'a>, opts: MetricOptions) -> Self {
         let data = if needs_unit_rows(opts) {
-            let mut owned = m.data.to_vec();
-            pair::normalize_rows_in_place(&mut owned, m.cols);
+            let mut owned = m.data().to_vec();
+            pair::normalize_rows_in_place(&mut owned, m.cols());
             Cow::Owned(owned)
         } else {
-            Cow::Borrowed(m.data)
+            Cow::Borrowed(m.data())
         };
-        Self::with_norms(data, m.rows, m.cols, opts)
+        Self::with_norms(data, m.rows(), m.cols(), opts)
     }
 
     /// Prepares owned rows in place: no copy. Checks the shape and values like `MatRef::new`.

@@ -18,6 +18,8 @@ pub enum Error {
     DeviceFailed { device: String, message: String },
     /// The device could not allocate `bytes` for the work.
     OutOfMemory { device: String, bytes: usize },
+    /// A bug inside tripletkit (a panic caught at a boundary, a state that cannot happen).
+    Internal(String),
 }
 
 /// The stable codes of [`Error`], as JavaScript sees them in `err.code`.
@@ -28,7 +30,6 @@ pub mod code {
     pub const DEVICE_UNAVAILABLE: &str = "ERR_TRIPLETKIT_DEVICE_UNAVAILABLE";
     pub const DEVICE_FAILED: &str = "ERR_TRIPLETKIT_DEVICE_FAILED";
     pub const OUT_OF_MEMORY: &str = "ERR_TRIPLETKIT_OUT_OF_MEMORY";
-    /// Not a core error: a panic caught at a boundary (a bug).
     pub const INTERNAL: &str = "ERR_TRIPLETKIT_INTERNAL";
 }
 
@@ -47,6 +48,7 @@ impl Error {
             Error::DeviceUnavailable { .. } => code::DEVICE_UNAVAILABLE,
             Error::DeviceFailed { .. } => code::DEVICE_FAILED,
             Error::OutOfMemory { .. } => code::OUT_OF_MEMORY,
+            Error::Internal(_) => code::INTERNAL,
         }
     }
 }
@@ -71,6 +73,7 @@ impl fmt::Display for Error {
                 "device '{device}' could not allocate {:.1} MiB for this call; use smaller inputs",
                 *bytes as f64 / 1048576.0
             ),
+            Error::Internal(msg) => write!(f, "tripletkit internal error: {msg}"),
         }
     }
 }

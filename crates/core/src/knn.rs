@@ -52,9 +52,8 @@ pub fn knn(queries: MatRef, corpus: &Rows, o: &KnnOptions, call: &Call) -> Resul
         distances: Vec::with_capacity(dist.rows() * k),
     };
     for top in per_block.iter().flatten() {
-        // Full whenever k obeys the rule above, except for a query whose own row lies past
-        // the corpus (an offset beyond it): such a row still gets k neighbours, so padding
-        // with −1 / +∞ is never reached in practice but keeps the shape exact.
+        // k obeys the rule above, so every list is full; the padding only keeps the shape
+        // exact should a device ever return fewer.
         for t in 0..k {
             match top.items().get(t) {
                 Some(r) => {

@@ -37,7 +37,7 @@ pub fn triplet_loss(
     o: &LossOptions,
     call: &Call,
 ) -> Result<LossResult, Error> {
-    rules::labels("labels", labels, x.rows)?;
+    rules::labels("labels", labels, x.rows())?;
     rules::margin("margin", o.margin)?;
     o.reduction.check(
         "reduction",
@@ -65,11 +65,11 @@ pub fn triplet_loss(
         }
     };
 
-    let cols = x.cols;
+    let cols = x.cols();
     let data: Cow<[f32]> = if o.distance.normalize {
-        Cow::Owned(pair::normalize_rows(x.data, cols))
+        Cow::Owned(pair::normalize_rows(x.data(), cols))
     } else {
-        Cow::Borrowed(x.data)
+        Cow::Borrowed(x.data())
     };
     let row = |i: usize| &data[i * cols..(i + 1) * cols];
     let rule = TermRule {
@@ -79,7 +79,7 @@ pub fn triplet_loss(
         metric: o.distance.metric,
     };
     let rows_of = |t: usize| [anchor[t], positive[t], negative[t]].map(|i| i as usize);
-    let mut grad = GradSum::zeros(x.rows, cols);
+    let mut grad = GradSum::zeros(x.rows(), cols);
     let sums = grad.add_terms(
         anchor.len(),
         false,
@@ -98,14 +98,14 @@ pub fn triplet_loss(
     let Some(scale) = o.reduction.scale(sums.count, sums.active) else {
         return Ok(LossResult {
             loss: 0.0,
-            grad: vec![0.0; x.rows * cols],
+            grad: vec![0.0; x.rows() * cols],
             triplets: sums.count,
             active: sums.active,
         });
     };
     grad.scale(scale);
     if o.distance.normalize {
-        pair::normalize_backward(x.data, cols, &mut grad.grad);
+        pair::normalize_backward(x.data(), cols, &mut grad.grad);
     }
     Ok(LossResult {
         loss: sums.sum * scale,

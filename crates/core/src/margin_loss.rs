@@ -30,14 +30,14 @@ pub fn triplet_margin_loss(
         "reduction",
         &[Reduction::Mean, Reduction::Sum, Reduction::None],
     )?;
-    let (rows, cols) = (anchor.rows, anchor.cols);
+    let (rows, cols) = (anchor.rows(), anchor.cols());
     // The three inputs stacked as one 3·rows × cols matrix: triplet i touches rows i,
     // rows + i and 2·rows + i, and the gradient comes out stacked the same way.
     let sides: [Cow<[f32]>; 3] = [anchor, positive, negative].map(|m| {
         if o.distance.normalize {
-            Cow::Owned(pair::normalize_rows(m.data, cols))
+            Cow::Owned(pair::normalize_rows(m.data(), cols))
         } else {
-            Cow::Borrowed(m.data)
+            Cow::Borrowed(m.data())
         }
     });
     let rule = TermRule {
@@ -68,7 +68,7 @@ pub fn triplet_margin_loss(
     let mut side_grad = |m: MatRef| -> Vec<f32> {
         let g = parts.next().unwrap_or_default();
         if o.distance.normalize {
-            pair::normalize_backward(m.data, cols, g);
+            pair::normalize_backward(m.data(), cols, g);
         }
         g.iter().map(|&v| pair::grad_to_f32(v)).collect()
     };

@@ -1,11 +1,12 @@
 use crate::Error;
 
-/// A borrowed row-major matrix of `rows × cols` finite floats.
+/// A borrowed row-major matrix of `rows × cols` finite floats. Only [`MatRef::new`] makes
+/// one, so every op can rely on its shape and values.
 #[derive(Clone, Copy, Debug)]
 pub struct MatRef<'a> {
-    pub data: &'a [f32],
-    pub rows: usize,
-    pub cols: usize,
+    data: &'a [f32],
+    rows: usize,
+    cols: usize,
 }
 
 impl<'a> MatRef<'a> {
@@ -38,6 +39,20 @@ impl<'a> MatRef<'a> {
             ));
         }
         Ok(Self { data, rows, cols })
+    }
+
+    /// The values, row after row.
+    #[inline]
+    pub fn data(&self) -> &'a [f32] {
+        self.data
+    }
+    #[inline]
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+    #[inline]
+    pub fn cols(&self) -> usize {
+        self.cols
     }
 
     #[inline]

@@ -63,7 +63,7 @@ pub fn mine_triplets(
     o: &MineOptions,
     call: &Call,
 ) -> Result<Triplets, Error> {
-    rules::labels("labels", labels, x.rows)?;
+    rules::labels("labels", labels, x.rows())?;
     rules::margin("margin", o.margin)?;
     let max_triplets = o.max_triplets;
     if let Some(count) = batch_count(labels, o.strategy) {

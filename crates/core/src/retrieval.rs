@@ -25,9 +25,9 @@ pub fn retrieval_metrics(
     o: &RetrievalOptions,
     call: &Call,
 ) -> Result<Retrieval, Error> {
-    rules::labels("queryLabels", query_labels, queries.rows)?;
+    rules::labels("queryLabels", query_labels, queries.rows())?;
     if let Some((r, l)) = reference {
-        rules::labels("referenceLabels", l, r.rows)?;
+        rules::labels("referenceLabels", l, r.rows())?;
         rules::same_cols("reference", r, "queries", queries)?;
     }
     rules::positive("k", o.k)?;

@@ -30,12 +30,15 @@ pub fn margin(name: &str, margin: f64) -> Result<(), Error> {
 
 /// `m` has the shape of `like` (both `rows × cols`).
 pub fn same_shape(name: &str, m: MatRef, like_name: &str, like: MatRef) -> Result<(), Error> {
-    if m.rows != like.rows || m.cols != like.cols {
+    if m.rows() != like.rows() || m.cols() != like.cols() {
         return Err(Error::invalid(
             name,
             format!(
                 "expected {} × {} (the shape of {like_name}), received {} × {}",
-                like.rows, like.cols, m.rows, m.cols
+                like.rows(),
+                like.cols(),
+                m.rows(),
+                m.cols()
             ),
         ));
     }
@@ -44,12 +47,13 @@ pub fn same_shape(name: &str, m: MatRef, like_name: &str, like: MatRef) -> Resul
 
 /// `m` has the columns of `like`, unless either has no rows (and so no embedding).
 pub fn same_cols(name: &str, m: MatRef, like_name: &str, like: MatRef) -> Result<(), Error> {
-    if m.rows > 0 && like.rows > 0 && m.cols != like.cols {
+    if m.rows() > 0 && like.rows() > 0 && m.cols() != like.cols() {
         return Err(Error::invalid(
             name,
             format!(
                 "expected {} columns (the columns of {like_name}), received {}",
-                like.cols, m.cols
+                like.cols(),
+                m.cols()
             ),
         ));
     }

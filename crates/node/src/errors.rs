@@ -7,7 +7,7 @@ use napi::bindgen_prelude::JsError;
 use napi::{Env, Error};
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use tripletkit_core::{code, Error as CoreError};
+use tripletkit_core::Error as CoreError;
 
 /// A failure on its way to JavaScript: a code and a message.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,10 +49,7 @@ pub fn guard<T>(f: impl FnOnce() -> Result<T, CoreError>) -> Result<T, Failure> 
     // half-updated survives the unwind.
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r.map_err(Failure::from),
-        Err(payload) => Err(Failure {
-            code: code::INTERNAL,
-            message: format!("tripletkit internal error: {}", panic_message(&*payload)),
-        }),
+        Err(payload) => Err(CoreError::Internal(panic_message(&*payload).to_owned()).into()),
     }
 }
 
@@ -111,6 +108,10 @@ mod tests {
                     bytes: 1 << 30,
                 },
                 "ERR_TRIPLETKIT_OUT_OF_MEMORY",
+            ),
+            (
+                CoreError::Internal("state".into()),
+                "ERR_TRIPLETKIT_INTERNAL",
             ),
         ];
         for (e, code) in cases {

@@ -6,7 +6,7 @@ use crate::options::{MetricOptions, SearchOptions};
 use crate::task::{own, run_sync, spawn, CancelToken, Data, Job, Op};
 use napi::bindgen_prelude::{AsyncTask, Float32Array, Int32Array};
 use napi_derive::napi;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, PoisonError};
 use tripletkit_core::{Call, Corpus, Device, Error, Knn as CoreKnn, MatRef};
 
 /// Row-major queryRows × k, each row ascending by (distance, index).
@@ -122,29 +122,46 @@ pub fn knn_async(
     )
 }
 
-/// The corpus: its raw copy until the first search prepares it on the index's device.
+/// Where an index's corpus stands: its raw copy until the first search prepares it.
+enum State {
+    Raw(Vec<f32>),
+    Ready(Arc<dyn Corpus>),
+    Failed(Error),
+}
+
+/// The corpus of an index and what it is prepared under.
 struct Prepared {
-    raw: Mutex<Option<Vec<f32>>>,
+    state: Mutex<State>,
     rows: usize,
     cols: usize,
     opts: MetricOptions,
-    corpus: OnceLock<Result<Box<dyn Corpus>, Error>>,
 }
 
 impl Prepared {
-    /// The prepared corpus, made by the first caller (on the libuv pool for async searches,
-    /// so the JS thread never normalises or uploads it).
-    fn get(&self, device: &dyn Device) -> Result<&dyn Corpus, Error> {
-        let made = self.corpus.get_or_init(|| {
-            let raw = self
-                .raw
-                .lock()
-                .map_err(|_| Error::invalid("corpus", "a search panicked while preparing it"))?
-                .take();
-            let raw = raw.ok_or_else(|| Error::invalid("corpus", "it was prepared already"))?;
-            device.prepare_corpus(raw, self.rows, self.cols, &(&self.opts).try_into()?)
-        });
-        made.as_deref().map_err(Clone::clone)
+    /// The prepared corpus, made by the first search (on the libuv pool for async searches, so
+    /// the JS thread never normalises or uploads it). A failure, a panic included, is kept and
+    /// returned to every later search.
+    fn get(&self, device: &dyn Device) -> Result<Arc<dyn Corpus>, Error> {
+        // A panic while preparing leaves `Failed` behind, so a poisoned lock holds no half state.
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let panicked = State::Failed(Error::Internal("preparing the corpus panicked".into()));
+        *state = match std::mem::replace(&mut *state, panicked) {
+            State::Raw(raw) => {
+                let made = (&self.opts)
+                    .try_into()
+                    .and_then(|o| device.prepare_corpus(raw, self.rows, self.cols, &o));
+                match made {
+                    Ok(corpus) => State::Ready(Arc::from(corpus)),
+                    Err(e) => State::Failed(e),
+                }
+            }
+            done => done,
+        };
+        match &*state {
+            State::Ready(corpus) => Ok(Arc::clone(corpus)),
+            State::Failed(e) => Err(e.clone()),
+            State::Raw(_) => Err(Error::Internal("the corpus was not prepared".into())),
+        }
     }
 }
 
@@ -163,11 +180,10 @@ impl KnnIndex {
     pub fn new(corpus: &[f32], rows: u32, cols: u32, opts: Option<MetricOptions>) -> Self {
         KnnIndex {
             corpus: Arc::new(Prepared {
-                raw: Mutex::new(Some(corpus.to_vec())),
+                state: Mutex::new(State::Raw(corpus.to_vec())),
                 rows: rows as usize,
                 cols: cols as usize,
                 opts: opts.unwrap_or_default(),
-                corpus: OnceLock::new(),
             }),
         }
     }
@@ -231,9 +247,58 @@ impl Op for Search<'_> {
     fn run(&self, device: &dyn Device, call: &Call) -> Result<Self::Output, Error> {
         let corpus = self.corpus.get(device)?;
         let q = MatRef::named("queries", &self.queries, self.rows as usize, corpus.cols())?;
-        device.knn(q, corpus, &(&self.opts).into(), call)
+        device.knn(q, &*corpus, &(&self.opts).into(), call)
     }
     fn to_js(out: Self::Output) -> KnnResult {
         knn_to_js(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tripletkit_core::Cpu;
+
+    fn prepared(raw: Vec<f32>, rows: usize) -> Prepared {
+        Prepared {
+            state: Mutex::new(State::Raw(raw)),
+            rows,
+            cols: 2,
+            opts: MetricOptions::default(),
+        }
+    }
+
+    #[test]
+    fn the_corpus_is_prepared_once_and_shared() {
+        let p = prepared(vec![0.0, 1.0, 2.0, 3.0], 2);
+        let (a, b) = (p.get(&Cpu).unwrap(), p.get(&Cpu).unwrap());
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!((a.rows(), a.cols(), a.device()), (2, 2, "cpu"));
+    }
+
+    #[test]
+    fn a_failed_preparation_is_kept_for_every_later_search() {
+        let p = prepared(vec![0.0, 1.0, 2.0], 2);
+        for _ in 0..2 {
+            let err = p.get(&Cpu).err().unwrap();
+            assert_eq!(err.to_string(), "corpus: expected 2 × 2 values, received 3");
+        }
+    }
+
+    #[test]
+    fn a_search_runs_against_the_prepared_corpus() {
+        let index = Arc::new(prepared(vec![0.0, 0.0, 3.0, 4.0], 2));
+        let search = Search {
+            corpus: index,
+            queries: Data::from(&[3.0f32, 3.0][..]),
+            rows: 1,
+            opts: SearchOptions {
+                k: 2,
+                ..SearchOptions::default()
+            },
+        };
+        let out = search.run(&Cpu, &Call::PLAIN).unwrap();
+        assert_eq!(out.indices, vec![1, 0]);
+        assert_eq!(out.distances, vec![1.0, 18f32.sqrt()]);
     }
 }

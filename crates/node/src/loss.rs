@@ -21,7 +21,6 @@ pub struct Loss<'a> {
     /// Given triplets (anchor, positive, negative), or none: mine with `opts.strategy`.
     triplets: Option<[Data<'a, i32>; 3]>,
     shape: [u32; 2],
-    /// Without its triplets, which travel in `triplets`.
     opts: LossOptions,
 }
 
@@ -31,8 +30,8 @@ impl<'a> Loss<'a> {
         rows: u32,
         cols: u32,
         labels: &'a [i32],
+        opts: Option<LossOptions>,
         triplets: Option<&'a Triplets>,
-        opts: LossOptions,
     ) -> Self {
         Loss {
             x: x.into(),
@@ -40,7 +39,7 @@ impl<'a> Loss<'a> {
             triplets: triplets
                 .map(|t| [&t.anchor, &t.positive, &t.negative].map(|v| Data::from(&v[..]))),
             shape: [rows, cols],
-            opts,
+            opts: opts.unwrap_or_default(),
         }
     }
 
@@ -88,7 +87,7 @@ impl Op for Loss<'_> {
     }
 }
 
-/// Triplet loss and its gradient over mined or given triplets.
+/// Triplet loss and its gradient over mined triplets, or exactly `triplets` when given.
 #[napi]
 pub fn triplet_loss(
     x: &[f32],
@@ -96,28 +95,25 @@ pub fn triplet_loss(
     cols: u32,
     labels: &[i32],
     opts: Option<LossOptions>,
+    triplets: Option<Triplets>,
 ) -> napi::Result<LossResult, Code> {
-    let mut opts = opts.unwrap_or_default();
-    let triplets = opts.triplets.take();
-    run_sync(Loss::new(x, rows, cols, labels, triplets.as_ref(), opts))
+    run_sync(Loss::new(x, rows, cols, labels, opts, triplets.as_ref()))
 }
 
 /// Async twin of `tripletLoss`, on the libuv pool; the inputs (given triplets included) are
 /// copied first, and the JS-backed originals dropped here, on the JS thread.
 #[cfg(not(feature = "noop"))] // napi objects exist only in the real addon
 #[napi(ts_return_type = "Promise<LossResult>")]
+#[allow(clippy::too_many_arguments)] // mirrors `tripletLoss`, plus its token
 pub fn triplet_loss_async(
     x: &[f32],
     rows: u32,
     cols: u32,
     labels: &[i32],
     opts: Option<LossOptions>,
+    triplets: Option<Triplets>,
     token: Option<&CancelToken>,
 ) -> AsyncTask<Job<Loss<'static>>> {
-    let mut opts = opts.unwrap_or_default();
-    let triplets = opts.triplets.take();
-    spawn(
-        Loss::new(x, rows, cols, labels, triplets.as_ref(), opts).owned(),
-        token,
-    )
+    let op = Loss::new(x, rows, cols, labels, opts, triplets.as_ref()).owned();
+    spawn(op, token)
 }

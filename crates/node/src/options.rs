@@ -109,15 +109,13 @@ pub struct Triplets {
 
 /// Options of tripletLoss.
 #[napi(object)]
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct LossOptions {
-    /// Mine with this strategy (default 'batch-hard'), unless `triplets` is given.
+    /// Mine with this strategy (default 'batch-hard'), unless triplets are given.
     #[napi(
         ts_type = "'all' | 'violating' | 'hard' | 'semihard' | 'easy' | 'batch-hard' | 'batch-semihard'"
     )]
     pub strategy: Option<String>,
-    /// Use exactly these triplets (each valid for the labels).
-    pub triplets: Option<Triplets>,
     /// α. @default 0.2
     pub margin: Option<f64>,
     /// softplus(dap − dan) instead of the hinge. @default false

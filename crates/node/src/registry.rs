@@ -75,7 +75,7 @@ pub fn backends() -> BackendsReport {
             Ok(d) => DeviceReport {
                 available: true,
                 reason: None,
-                device: Some(d.name().to_owned()),
+                device: Some(d.describe()),
                 threads: None,
             },
             Err(reason) => DeviceReport {

@@ -90,9 +90,13 @@ pub struct TokenState {
 }
 
 impl TokenState {
+    /// Counts `done` more units of the current pass; a report with another total starts a
+    /// new pass (mining rows, then loss triplets) and the count with it.
     fn advance(&self, done: usize, total: usize) {
+        if self.total.swap(total as u64, Ordering::Relaxed) != total as u64 {
+            self.done.store(0, Ordering::Relaxed);
+        }
         self.done.fetch_add(done as u64, Ordering::Relaxed);
-        self.total.store(total as u64, Ordering::Relaxed);
     }
 }
 
@@ -124,13 +128,13 @@ impl CancelToken {
         self.state.stop.load(Ordering::Relaxed)
     }
 
-    /// Units of work (rows, triplets) that tasks holding this token have finished.
+    /// Units of work (rows, triplets) of the current pass that have finished.
     #[napi(getter)]
     pub fn done(&self) -> f64 {
         self.state.done.load(Ordering::Relaxed) as f64
     }
 
-    /// The units of the pass that reported last.
+    /// The units of the current pass (the one that reported last).
     #[napi(getter)]
     pub fn total(&self) -> f64 {
         self.state.total.load(Ordering::Relaxed) as f64

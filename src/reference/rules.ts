@@ -1,0 +1,59 @@
+/**
+ * The argument rules the reference device checks itself, with the core's wording and code
+ * (crates/core/src/rules.rs), so that both devices refuse the same backend calls the same way.
+ * The public functions check first, with messages that name the public arguments.
+ */
+import type { TripletsResult } from '../backend'
+import { invalidArgument } from './common'
+
+/** One label per row. */
+export function checkLabels(name: string, labels: Int32Array, rows: number): void {
+  if (labels.length !== rows) throw invalidArgument(`${name}: expected ${rows} labels (one per row), received ${labels.length}`)
+}
+
+/** A finite margin. */
+export function checkMargin(margin: number): void {
+  if (!Number.isFinite(margin)) throw invalidArgument(`margin: expected a finite number, received ${margin}`)
+}
+
+/** knn's k: 1 ≤ k ≤ corpus rows, or corpus rows − 1 when a query's own row is excluded. */
+export function checkK(k: number, corpusRows: number, excludeSelf: boolean): void {
+  const max = Math.max(0, corpusRows - (excludeSelf ? 1 : 0))
+  if (!(Number.isInteger(k) && k >= 1 && k <= max)) {
+    const why = excludeSelf ? 'corpus rows − 1, because of excludeSelf' : 'the corpus rows'
+    throw invalidArgument(`k: expected an integer from 1 to ${max} (${why}), received ${k}`)
+  }
+}
+
+/**
+ * Given triplets: three index arrays of one length, every index a row, and every triplet valid
+ * (a ≠ p, label[a] = label[p], label[n] ≠ label[a]).
+ */
+export function checkTriplets(t: TripletsResult, labels: Int32Array): void {
+  const n = t.anchor.length
+  for (const name of ['positive', 'negative'] as const) {
+    if (t[name].length !== n) {
+      throw invalidArgument(`triplets.${name}: expected ${n} indices (the length of triplets.anchor), received ${t[name].length}`)
+    }
+  }
+  const rows = labels.length
+  for (const name of ['anchor', 'positive', 'negative'] as const) {
+    const arr = t[name]
+    for (let i = 0; i < n; i++) {
+      if (!(arr[i] >= 0 && arr[i] < rows)) {
+        throw invalidArgument(`triplets.${name}[${i}]: expected an index from 0 to ${rows} − 1, received ${arr[i]}`)
+      }
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    const a = t.anchor[i], p = t.positive[i], ng = t.negative[i]
+    const at = `triplets: triplet ${i} (anchor ${a}, positive ${p}, negative ${ng})`
+    if (a === p) throw invalidArgument(`${at}: expected anchor ≠ positive, received the same row twice`)
+    if (labels[a] !== labels[p]) {
+      throw invalidArgument(`${at}: expected the positive to have the anchor's label ${labels[a]}, received label ${labels[p]}`)
+    }
+    if (labels[ng] === labels[a]) {
+      throw invalidArgument(`${at}: expected the negative to have a label other than the anchor's ${labels[a]}, received the same label`)
+    }
+  }
+}
