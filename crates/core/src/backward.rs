@@ -150,14 +150,8 @@ fn axpy(y: &mut [f64], s: f64, x: &[f64]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conformance::lcg;
     use crate::{pairwise_distances, Call};
-
-    fn lcg(seed: &mut u64) -> f32 {
-        *seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
 
     /// L = Σ Wᵢⱼ d(aᵢ, bⱼ), computed directly in f64.
     fn loss(a: &[f32], b: Option<&[f32]>, k: usize, w: &[f64], o: &MetricOptions) -> f64 {

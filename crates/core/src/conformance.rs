@@ -269,7 +269,8 @@ pub fn hand_worked(dev: &dyn Device) {
     assert_eq!(pw(Metric::Dot), vec![0.0, 0.0, 0.0, -25.0], "{name}");
 }
 
-fn lcg(seed: &mut u64) -> f32 {
+/// A seeded stream of values in [−1, 1): the inputs of the checks here and of the crate's tests.
+pub(crate) fn lcg(seed: &mut u64) -> f32 {
     *seed = seed
         .wrapping_mul(6364136223846793005)
         .wrapping_add(1442695040888963407);

@@ -408,6 +408,7 @@ pub(crate) fn blocks(n: usize, block: usize) -> Vec<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conformance::lcg;
 
     fn pairwise(a: MatRef, b: Option<MatRef>, metric: Metric, normalize: bool) -> Vec<f32> {
         pairwise_distances(a, b, &MetricOptions { metric, normalize }, &Call::PLAIN).unwrap()
@@ -432,13 +433,6 @@ mod tests {
             }
         }
         out
-    }
-
-    fn lcg(seed: &mut u64) -> f32 {
-        *seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
     }
 
     #[test]

@@ -33,6 +33,14 @@ fn metric(name: Option<&str>, normalize: Option<bool>) -> Result<core::MetricOpt
     })
 }
 
+/// A reduction's name, 'mean' when omitted.
+fn reduction(name: Option<&str>) -> Result<core::Reduction, CoreError> {
+    Ok(name
+        .map(str::parse)
+        .transpose()?
+        .unwrap_or(core::Reduction::Mean))
+}
+
 /// A JS number as a triplet limit: non-negative, +Infinity meaning none.
 fn max_triplets(v: Option<f64>) -> Result<usize, CoreError> {
     match v {
@@ -141,12 +149,7 @@ impl TryFrom<&LossOptions> for core::LossOptions {
             margin: o.margin.unwrap_or(core::DEFAULT_MARGIN),
             soft_margin: o.soft_margin.unwrap_or(false),
             swap: o.swap.unwrap_or(false),
-            reduction: o
-                .reduction
-                .as_deref()
-                .map(str::parse)
-                .transpose()?
-                .unwrap_or(core::Reduction::Mean),
+            reduction: reduction(o.reduction.as_deref())?,
             distance: metric(o.metric.as_deref(), o.normalize)?,
             max_triplets: max_triplets(o.max_triplets)?,
         })
@@ -180,12 +183,7 @@ impl TryFrom<&MarginLossOptions> for core::MarginLossOptions {
             margin: o.margin.unwrap_or(core::DEFAULT_MARGIN),
             soft_margin: o.soft_margin.unwrap_or(false),
             swap: o.swap.unwrap_or(false),
-            reduction: o
-                .reduction
-                .as_deref()
-                .map(str::parse)
-                .transpose()?
-                .unwrap_or(core::Reduction::Mean),
+            reduction: reduction(o.reduction.as_deref())?,
             distance: metric(o.metric.as_deref(), o.normalize)?,
         })
     }
