@@ -51,6 +51,25 @@ export interface BackendsReport {
   cuda: DeviceReport
 }
 
+/** Contrastive loss over every ordered pair of a labelled batch, with its gradient. */
+export declare function contrastiveLoss(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: ContrastiveOptions | undefined | null): LossResult
+
+/** Async twin of `contrastiveLoss`, on the libuv pool; the inputs are copied first. */
+export declare function contrastiveLossAsync(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: ContrastiveOptions | undefined | null, token?: CancelToken | undefined | null): Promise<LossResult>
+
+/** Options of contrastiveLoss. */
+export interface ContrastiveOptions {
+  /** Positive pairs cost max(0, d − posMargin). @default 0 */
+  posMargin?: number
+  /** Negative pairs cost max(0, negMargin − d). @default 1 */
+  negMargin?: number
+  /** Applied to each side on its own. @default 'mean' */
+  reduction?: 'mean' | 'sum' | 'mean-active'
+  metric?: 'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'
+  normalize?: boolean
+  device?: 'cpu' | 'cuda'
+}
+
 /** Whether a device can run here. */
 export interface DeviceReport {
   available: boolean
@@ -153,11 +172,36 @@ export declare function mineTriplets(x: Float32Array, rows: number, cols: number
 /** Async twin of `mineTriplets`, on the libuv pool; the inputs are copied first. */
 export declare function mineTripletsAsync(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts: MineOptions, token?: CancelToken | undefined | null): Promise<Triplets>
 
+/** Multiple negatives ranking loss of row-aligned anchors and positives, with extra negatives. */
+export declare function multipleNegativesRankingLoss(anchors: Float32Array, positives: Float32Array, rows: number, negatives: Float32Array | undefined | null, negativeRows: number, cols: number, opts?: RankingOptions | undefined | null): RankingResult
+
+/** Async twin of `multipleNegativesRankingLoss`, on the libuv pool; the inputs are copied first. */
+export declare function multipleNegativesRankingLossAsync(anchors: Float32Array, positives: Float32Array, rows: number, negatives: Float32Array | undefined | null, negativeRows: number, cols: number, opts?: RankingOptions | undefined | null, token?: CancelToken | undefined | null): Promise<RankingResult>
+
 /** `aRows × bRows` distances, row-major; `b === null`: `a` against itself. */
 export declare function pairwiseDistances(a: Float32Array, aRows: number, b: Float32Array | undefined | null, bRows: number, cols: number, opts?: MetricOptions | undefined | null): Float32Array
 
 /** Async twin of `pairwiseDistances`, on the libuv pool; the inputs are copied first. */
 export declare function pairwiseDistancesAsync(a: Float32Array, aRows: number, b: Float32Array | undefined | null, bRows: number, cols: number, opts?: MetricOptions | undefined | null, token?: CancelToken | undefined | null): Promise<Float32Array>
+
+/** Options of multipleNegativesRankingLoss. */
+export interface RankingOptions {
+  /** Similarities are multiplied by this before the softmax. @default 20 */
+  scale?: number
+  /** @default 'cosine' */
+  similarity?: 'cosine' | 'dot'
+  /** Also rank the anchors for each positive, and average the two. @default false */
+  symmetric?: boolean
+  device?: 'cpu' | 'cuda'
+}
+
+export interface RankingResult {
+  loss: number
+  gradAnchors: Float32Array
+  gradPositives: Float32Array
+  /** Present when negatives were given. */
+  gradNegatives?: Float32Array
+}
 
 /** Retrieval metrics of queries against a reference set (or against themselves). */
 export declare function retrievalMetrics(queries: Float32Array, queryRows: number, queryLabels: Int32Array, reference: Float32Array | undefined | null, referenceRows: number, referenceLabels: Int32Array | undefined | null, cols: number, opts?: RetrievalOptions | undefined | null): RetrievalResult

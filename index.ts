@@ -12,9 +12,12 @@ export { mineTriplets, mineTripletsSync } from './src/mining'
 export { tripletLoss, tripletLossSync } from './src/loss'
 export { tripletMarginLoss, tripletMarginLossSync } from './src/marginLoss'
 export { retrievalMetrics, retrievalMetricsSync } from './src/retrieval'
+export { contrastiveLoss, contrastiveLossSync } from './src/contrastive'
+export { multipleNegativesRankingLoss, multipleNegativesRankingLossSync } from './src/ranking'
 export type {
-  AbortOptions, BackendsInfo, Device, DeviceInfo, KnnOptions, KnnResult, Labels, LossReduction, LossResult, MarginLossReduction,
-  Matrix, MatrixLike, Metric, MetricOptions, MineTripletsOptions, PairwiseDistancesOptions, RetrievalMetrics,
-  RetrievalMetricsOptions, Strategy, TripletLossOptions, TripletMarginLossOptions, TripletMarginLossResult, Triplets,
+  AbortOptions, BackendsInfo, ContrastiveLossOptions, Device, DeviceInfo, KnnOptions, KnnResult, Labels, LossReduction, LossResult, MarginLossReduction,
+  Matrix, MatrixLike, Metric, MetricOptions, MineTripletsOptions, MultipleNegativesRankingLossOptions,
+  MultipleNegativesRankingLossResult, PairwiseDistancesOptions, RetrievalMetrics,
+  RetrievalMetricsOptions, Similarity, Strategy, TripletLossOptions, TripletMarginLossOptions, TripletMarginLossResult, Triplets,
   TripletsLike,
 } from './src/types'

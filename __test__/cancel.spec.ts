@@ -23,6 +23,8 @@ const calls: Record<string, (token?: Token) => Promise<unknown>> = {
   tripletLossAsync: (t) => binding.tripletLossAsync(x, 4, 1, labels, { ...metric, strategy: 'batch-hard' }, null, t),
   tripletMarginLossAsync: (t) => binding.tripletMarginLossAsync(x, x, x, 4, 1, metric, t),
   retrievalMetricsAsync: (t) => binding.retrievalMetricsAsync(x, 4, labels, null, 0, null, 1, { ...metric, k: 2 }, t),
+  contrastiveLossAsync: (t) => binding.contrastiveLossAsync(x, 4, 1, labels, metric, t),
+  multipleNegativesRankingLossAsync: (t) => binding.multipleNegativesRankingLossAsync(x, x, 4, x, 4, 1, { similarity: 'dot' }, t),
 }
 
 for (const [name, call] of Object.entries(calls)) {

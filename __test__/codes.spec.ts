@@ -24,6 +24,9 @@ const cases: Record<string, [code: string, call: (b: Backend) => unknown]> = {
   'knn k = 0': ['ERR_TRIPLETKIT_INVALID_ARGUMENT', (b) => new b.KnnIndex(x, 4, 1).search(x, 4, { k: 0 })],
   'knn k past the corpus with excludeSelf': ['ERR_TRIPLETKIT_INVALID_ARGUMENT', (b) => b.knn(x, 4, x, 4, 1, {}, { k: 4, excludeSelf: true })],
   'retrieval k = 0': ['ERR_TRIPLETKIT_INVALID_ARGUMENT', (b) => b.retrievalMetrics(x, 4, labels, null, 0, null, 1, { k: 0 })],
+  'contrastive labels shorter than the rows': ['ERR_TRIPLETKIT_INVALID_ARGUMENT', (b) => b.contrastiveLoss(x, 4, 1, labels.subarray(0, 2))],
+  'a NaN contrastive margin': ['ERR_TRIPLETKIT_INVALID_ARGUMENT', (b) => b.contrastiveLoss(x, 4, 1, labels, { posMargin: NaN })],
+  'an infinite ranking scale': ['ERR_TRIPLETKIT_INVALID_ARGUMENT', (b) => b.multipleNegativesRankingLoss(x, x, 4, null, 0, 1, { scale: Infinity })],
   'more triplets than maxTriplets': ['ERR_TRIPLETKIT_TOO_MANY_TRIPLETS', (b) => b.mineTriplets(x, 4, 1, labels, { strategy: 'all', maxTriplets: 7 })],
 }
 

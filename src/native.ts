@@ -27,6 +27,8 @@ const REQUIRED = [
   'tripletLoss', 'tripletLossAsync',
   'tripletMarginLoss', 'tripletMarginLossAsync',
   'retrievalMetrics', 'retrievalMetricsAsync',
+  'contrastiveLoss', 'contrastiveLossAsync',
+  'multipleNegativesRankingLoss', 'multipleNegativesRankingLossAsync',
 ] as const satisfies readonly (keyof NativeBinding)[]
 type Unlisted = Exclude<keyof NativeBinding, (typeof REQUIRED)[number] | '__napiBindingTarget'>
 const everyExportListed: [Unlisted] extends [never] ? true : Unlisted = true

@@ -202,6 +202,48 @@ export interface TripletMarginLossResult {
   }
 }
 
+/** Options of {@link contrastiveLoss}. */
+export interface ContrastiveLossOptions extends MetricOptions, AbortOptions {
+  /** A positive pair (same label) costs max(0, d − posMargin); default 0. */
+  posMargin?: number
+  /** A negative pair costs max(0, negMargin − d); default 1. */
+  negMargin?: number
+  /** Applied to the positive and the negative losses each on their own; default `'mean'`. */
+  reduction?: LossReduction
+}
+
+/** A similarity (larger = closer): `cosine` a·b/(‖a‖‖b‖) (0 with a zero vector), `dot` a·b. */
+export type Similarity = 'cosine' | 'dot'
+
+/** Options of {@link multipleNegativesRankingLoss}. */
+export interface MultipleNegativesRankingLossOptions extends AbortOptions {
+  /** Extra (hard) negatives, any number of rows, candidates for every anchor. */
+  negatives?: MatrixLike
+  /** Similarities are multiplied by this before the softmax; default 20. */
+  scale?: number
+  /** Default `'cosine'`. */
+  similarity?: Similarity
+  /** Also rank the anchors for each positive, and average the two losses; default `false`. */
+  symmetric?: boolean
+  /** Where to run; default `'auto'`. */
+  device?: Device
+}
+
+/** Result of {@link multipleNegativesRankingLoss}. */
+export interface MultipleNegativesRankingLossResult {
+  /** The mean loss (the average of both directions with `symmetric`). */
+  loss: number
+  /** Gradients of `loss` with respect to each input, same shapes as the inputs. */
+  grad: {
+    /** ∂loss/∂anchors. */
+    anchors: Matrix
+    /** ∂loss/∂positives. */
+    positives: Matrix
+    /** ∂loss/∂negatives, when negatives were given. */
+    negatives?: Matrix
+  }
+}
+
 /** Options of {@link retrievalMetrics}. */
 export interface RetrievalMetricsOptions extends MetricOptions, AbortOptions {
   /** References to search; omitted: the queries are searched against themselves, self excluded. */

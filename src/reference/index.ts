@@ -6,11 +6,13 @@
  * take API.md's defaults, as on the native side.
  */
 import type { Backend } from '../backend'
+import { contrastiveLoss } from './contrastive'
 import { pairwiseDistances } from './pairwise'
 import { knn, KnnIndex } from './knn'
 import { mineTriplets } from './mining'
 import { tripletLoss } from './loss'
 import { tripletMarginLoss } from './marginLoss'
+import { multipleNegativesRankingLoss } from './ranking'
 import { retrievalMetrics } from './retrieval'
 
 export const reference: Backend = {
@@ -21,6 +23,8 @@ export const reference: Backend = {
   tripletLoss,
   tripletMarginLoss,
   retrievalMetrics,
+  contrastiveLoss,
+  multipleNegativesRankingLoss,
 }
 
 export { distance, distanceGrad, normalizeRows, normalizeBackward } from './distance'

@@ -11,9 +11,9 @@ export function checkLabels(name: string, labels: Int32Array, rows: number): voi
   if (labels.length !== rows) throw invalidArgument(`${name}: expected ${rows} labels (one per row), received ${labels.length}`)
 }
 
-/** A finite margin. */
-export function checkMargin(margin: number): void {
-  if (!Number.isFinite(margin)) throw invalidArgument(`margin: expected a finite number, received ${margin}`)
+/** A finite margin (or scale). */
+export function checkMargin(margin: number, name = 'margin'): void {
+  if (!Number.isFinite(margin)) throw invalidArgument(`${name}: expected a finite number, received ${margin}`)
 }
 
 /** knn's k: 1 ≤ k ≤ corpus rows, or corpus rows − 1 when a query's own row is excluded. */

@@ -10,8 +10,9 @@
 //! (3,2,0) 3, (3,2,1) 2.
 
 use crate::{
-    Call, Device, Error, KnnOptions, LossOptions, MarginLossOptions, MatRef, Metric, MetricOptions,
-    MineOptions, Mining, Reduction, RetrievalOptions, Stop, Strategy, Triplets,
+    Call, ContrastiveOptions, Device, Error, KnnOptions, LossOptions, MarginLossOptions, MatRef,
+    Metric, MetricOptions, MineOptions, Mining, RankingOptions, Reduction, RetrievalOptions,
+    Similarity, Stop, Strategy, Triplets,
 };
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -302,6 +303,101 @@ pub fn gradients(dev: &dyn Device) {
     }
 }
 
+/// Central finite differences of `loss` at `x`, against `grad`, entry by entry.
+fn finite_differences(what: &str, x: &[f32], grad: &[f32], loss: impl Fn(&[f32]) -> f64) {
+    let h = 1e-3f32;
+    for i in 0..x.len() {
+        let (mut up, mut down) = (x.to_vec(), x.to_vec());
+        up[i] += h;
+        down[i] -= h;
+        let fd = (loss(&up) - loss(&down)) / (up[i] as f64 - down[i] as f64);
+        let g = grad[i] as f64;
+        assert!(
+            (fd - g).abs() <= 2e-2 * (1.0 + g.abs()),
+            "{what} [{i}]: fd {fd} vs {g}"
+        );
+    }
+}
+
+/// `contrastive_loss` and `multiple_negatives_ranking_loss` gradients against central finite
+/// differences, for every metric (similarity), `normalize`, reduction, negatives and `symmetric`.
+pub fn pair_loss_gradients(dev: &dyn Device) {
+    let (rows, cols) = (7, 3);
+    let mut seed = 23u64;
+    let x: Vec<f32> = (0..rows * cols).map(|_| lcg(&mut seed)).collect();
+    let labels = [0, 0, 0, 1, 1, 2, 2];
+    fn mat(x: &[f32], rows: usize) -> MatRef<'_> {
+        MatRef::new(x, rows, 3).expect("rows × 3")
+    }
+    for metric in [
+        Metric::Euclidean,
+        Metric::SqEuclidean,
+        Metric::Cosine,
+        Metric::Dot,
+    ] {
+        for (normalize, reduction) in [
+            (false, Reduction::Mean),
+            (true, Reduction::Mean),
+            (false, Reduction::Sum),
+            (false, Reduction::MeanActive),
+        ] {
+            let o = ContrastiveOptions {
+                pos_margin: 0.1,
+                neg_margin: 1.2,
+                reduction,
+                distance: MetricOptions { metric, normalize },
+            };
+            let at = |x: &[f32]| {
+                dev.contrastive_loss(mat(x, rows), &labels, &o, PLAIN)
+                    .expect("contrastive")
+            };
+            let what = format!(
+                "{}: contrastive {metric:?} normalize={normalize} {reduction:?}",
+                dev.name()
+            );
+            finite_differences(&what, &x, &at(&x).grad, |x| at(x).loss);
+        }
+    }
+    let (m, k) = (4, 3);
+    let a: Vec<f32> = (0..m * cols).map(|_| lcg(&mut seed)).collect();
+    let p: Vec<f32> = (0..m * cols).map(|_| lcg(&mut seed)).collect();
+    let n: Vec<f32> = (0..k * cols).map(|_| lcg(&mut seed)).collect();
+    for similarity in [Similarity::Cosine, Similarity::Dot] {
+        for (symmetric, with_negatives) in [(false, false), (false, true), (true, true)] {
+            let o = RankingOptions {
+                scale: 3.0,
+                similarity,
+                symmetric,
+            };
+            let run = |a: &[f32], p: &[f32], n: &[f32]| {
+                let neg = with_negatives.then(|| mat(n, k));
+                dev.multiple_negatives_ranking_loss(mat(a, m), mat(p, m), neg, &o, PLAIN)
+                    .expect("ranking")
+            };
+            let base = run(&a, &p, &n);
+            let what = format!(
+                "{}: ranking {similarity:?} symmetric={symmetric} negatives={with_negatives}",
+                dev.name()
+            );
+            finite_differences(&format!("{what} ∂anchors"), &a, &base.grad_anchors, |x| {
+                run(x, &p, &n).loss
+            });
+            finite_differences(
+                &format!("{what} ∂positives"),
+                &p,
+                &base.grad_positives,
+                |x| run(&a, x, &n).loss,
+            );
+            match &base.grad_negatives {
+                Some(gn) => finite_differences(&format!("{what} ∂negatives"), &n, gn, |x| {
+                    run(&a, &p, x).loss
+                }),
+                None => assert!(!with_negatives, "{what}: no negatives gradient"),
+            }
+        }
+    }
+}
+
 fn loss_gradient(
     dev: &dyn Device,
     metric: Metric,
@@ -505,6 +601,31 @@ pub fn rules(dev: &dyn Device) {
             PLAIN,
         ),
         "reduction: expected one of",
+    );
+    invalid(
+        dev,
+        dev.contrastive_loss(m, &LABELS[..3], &ContrastiveOptions::default(), PLAIN),
+        "labels: expected 4 labels",
+    );
+    let nan_margin = ContrastiveOptions {
+        neg_margin: f64::NAN,
+        ..ContrastiveOptions::default()
+    };
+    invalid(
+        dev,
+        dev.contrastive_loss(m, &LABELS, &nan_margin, PLAIN),
+        "negMargin: expected a finite number",
+    );
+    let rko = RankingOptions::default();
+    invalid(
+        dev,
+        dev.multiple_negatives_ranking_loss(m, half, None, &rko, PLAIN),
+        "positives: expected 4 × 1",
+    );
+    invalid(
+        dev,
+        dev.multiple_negatives_ranking_loss(m, m, Some(wide), &rko, PLAIN),
+        "negatives: expected 1 columns",
     );
     let ro = RetrievalOptions::default();
     invalid(

@@ -6,9 +6,11 @@
 
 use crate::distance::Rows;
 use crate::{
-    knn, mine_triplets, pairwise_distances, retrieval_metrics, triplet_loss, triplet_margin_loss,
-    Call, Error, Knn, KnnOptions, LossOptions, LossResult, MarginLossOptions, MarginLossResult,
-    MatRef, MetricOptions, MineOptions, Mining, Retrieval, RetrievalOptions, Triplets,
+    contrastive_loss, knn, mine_triplets, multiple_negatives_ranking_loss, pairwise_distances,
+    retrieval_metrics, triplet_loss, triplet_margin_loss, Call, ContrastiveOptions, Error, Knn,
+    KnnOptions, LossOptions, LossResult, MarginLossOptions, MarginLossResult, MatRef,
+    MetricOptions, MineOptions, Mining, RankingOptions, RankingResult, Retrieval, RetrievalOptions,
+    Triplets,
 };
 use std::any::Any;
 
@@ -84,6 +86,22 @@ pub trait Device: Send + Sync {
         o: &RetrievalOptions,
         call: &Call,
     ) -> Result<Retrieval, Error>;
+
+    fn contrastive_loss(
+        &self,
+        x: MatRef,
+        labels: &[i32],
+        o: &ContrastiveOptions,
+        call: &Call,
+    ) -> Result<LossResult, Error>;
+    fn multiple_negatives_ranking_loss(
+        &self,
+        anchors: MatRef,
+        positives: MatRef,
+        negatives: Option<MatRef>,
+        o: &RankingOptions,
+        call: &Call,
+    ) -> Result<RankingResult, Error>;
 
     /// `knn` against a corpus used once: prepares a copy, then searches it.
     fn knn_once(
@@ -213,5 +231,24 @@ impl Device for Cpu {
         call: &Call,
     ) -> Result<Retrieval, Error> {
         retrieval_metrics(queries, query_labels, reference, o, call)
+    }
+    fn contrastive_loss(
+        &self,
+        x: MatRef,
+        labels: &[i32],
+        o: &ContrastiveOptions,
+        call: &Call,
+    ) -> Result<LossResult, Error> {
+        contrastive_loss(x, labels, o, call)
+    }
+    fn multiple_negatives_ranking_loss(
+        &self,
+        anchors: MatRef,
+        positives: MatRef,
+        negatives: Option<MatRef>,
+        o: &RankingOptions,
+        call: &Call,
+    ) -> Result<RankingResult, Error> {
+        multiple_negatives_ranking_loss(anchors, positives, negatives, o, call)
     }
 }

@@ -19,6 +19,7 @@ mod term;
 
 pub mod backward;
 pub mod conformance;
+pub mod contrastive;
 pub mod device;
 pub mod distance;
 pub mod grad;
@@ -26,26 +27,29 @@ pub mod knn;
 pub mod loss;
 pub mod margin_loss;
 pub mod mining;
+pub mod ranking;
 pub mod retrieval;
 pub mod select;
 
 pub use call::{Call, ProgressFn, Stop};
 pub use error::{code, Error, Result};
 pub use matrix::MatRef;
-pub use metric::Metric;
+pub use metric::{Metric, Similarity};
 pub use options::{
-    KnnOptions, LossOptions, MarginLossOptions, MetricOptions, MineOptions, RetrievalOptions,
-    DEFAULT_MARGIN, DEFAULT_RETRIEVAL_K, MAX_TRIPLETS,
+    ContrastiveOptions, KnnOptions, LossOptions, MarginLossOptions, MetricOptions, MineOptions,
+    RankingOptions, RetrievalOptions, DEFAULT_MARGIN, DEFAULT_RETRIEVAL_K, MAX_TRIPLETS,
 };
 pub use reduce::Reduction;
 
 pub use backward::{pairwise_backward, PairwiseGrads};
+pub use contrastive::contrastive_loss;
 pub use device::{Corpus, Cpu, Device};
 pub use distance::{pairwise_distances, Rows};
 pub use knn::{knn, Knn};
 pub use loss::{triplet_loss, LossResult, Mining};
 pub use margin_loss::{triplet_margin_loss, MarginLossResult};
 pub use mining::{mine_triplets, Strategy, Triplets};
+pub use ranking::{multiple_negatives_ranking_loss, RankingResult};
 pub use retrieval::{retrieval_metrics, Retrieval};
 
 /// Threads the CPU kernels run on (rayon's global pool).

@@ -32,7 +32,7 @@ impl<'a> MatRef<'a> {
                 name,
                 format!(
                     "expected finite numbers, received {} at row {}, column {}",
-                    data[at],
+                    crate::rules::js_number(f64::from(data[at])),
                     at / cols,
                     at % cols
                 ),

@@ -30,3 +30,27 @@ impl FromStr for Metric {
         }
     }
 }
+
+/// A similarity (larger = closer), for the losses defined on similarities.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Similarity {
+    /// a·b / (‖a‖ ‖b‖); 0 when either vector is zero (the default).
+    #[default]
+    Cosine,
+    /// a·b
+    Dot,
+}
+
+impl FromStr for Similarity {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "cosine" => Ok(Similarity::Cosine),
+            "dot" => Ok(Similarity::Dot),
+            _ => Err(Error::invalid(
+                "similarity",
+                format!("expected 'cosine' or 'dot', received '{s}'"),
+            )),
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! The options of every op, one struct per op, shared by the free functions, the `Device`
 //! trait and the bindings. `Default` gives API.md's defaults.
 
-use crate::{Metric, Reduction, Strategy};
+use crate::{Metric, Reduction, Similarity, Strategy};
 
 /// α when the caller gives none.
 pub const DEFAULT_MARGIN: f64 = 0.2;
@@ -109,6 +109,49 @@ impl Default for MarginLossOptions {
             swap: false,
             reduction: Reduction::Mean,
             distance: MetricOptions::default(),
+        }
+    }
+}
+
+/// Options of `contrastive_loss`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ContrastiveOptions {
+    /// Positive pairs cost max(0, d − pos_margin).
+    pub pos_margin: f64,
+    /// Negative pairs cost max(0, neg_margin − d).
+    pub neg_margin: f64,
+    /// `Mean`, `Sum` or `MeanActive`, applied to each side on its own.
+    pub reduction: Reduction,
+    pub distance: MetricOptions,
+}
+
+impl Default for ContrastiveOptions {
+    fn default() -> Self {
+        ContrastiveOptions {
+            pos_margin: 0.0,
+            neg_margin: 1.0,
+            reduction: Reduction::Mean,
+            distance: MetricOptions::default(),
+        }
+    }
+}
+
+/// Options of `multiple_negatives_ranking_loss`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RankingOptions {
+    /// Similarities are multiplied by this before the softmax.
+    pub scale: f64,
+    pub similarity: Similarity,
+    /// Also rank the anchors for each positive, and average the two losses.
+    pub symmetric: bool,
+}
+
+impl Default for RankingOptions {
+    fn default() -> Self {
+        RankingOptions {
+            scale: 20.0,
+            similarity: Similarity::Cosine,
+            symmetric: false,
         }
     }
 }

@@ -17,15 +17,27 @@ pub fn labels(name: &str, labels: &[i32], rows: usize) -> Result<(), Error> {
     Ok(())
 }
 
-/// A finite margin.
+/// A finite margin (or scale).
 pub fn margin(name: &str, margin: f64) -> Result<(), Error> {
     if !margin.is_finite() {
         return Err(Error::invalid(
             name,
-            format!("expected a finite number, received {margin}"),
+            format!("expected a finite number, received {}", js_number(margin)),
         ));
     }
     Ok(())
+}
+
+/// A number as JavaScript prints it, so that messages read the same from every device
+/// ("Infinity" where Rust prints "inf").
+pub fn js_number(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "Infinity" } else { "-Infinity" }.into()
+    } else {
+        v.to_string()
+    }
 }
 
 /// `m` has the shape of `like` (both `rows × cols`).

@@ -12,6 +12,11 @@ fn cpu_gradients() {
 }
 
 #[test]
+fn cpu_pair_loss_gradients() {
+    conformance::pair_loss_gradients(&Cpu);
+}
+
+#[test]
 fn cpu_rules() {
     conformance::rules(&Cpu);
 }

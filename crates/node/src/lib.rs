@@ -12,6 +12,7 @@
 // `--features noop` (cargo test) compiles the glue without napi's registration.
 #![cfg_attr(feature = "noop", allow(dead_code, unused_imports))]
 
+mod contrastive;
 mod errors;
 mod knn;
 mod loss;
@@ -21,6 +22,7 @@ mod mining;
 mod napi_stubs;
 mod options;
 mod pairwise;
+mod ranking;
 mod registry;
 mod retrieval;
 mod task;

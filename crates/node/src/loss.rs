@@ -15,6 +15,17 @@ pub struct LossResult {
     pub active: f64,
 }
 
+impl LossResult {
+    pub fn from_core(r: tripletkit_core::LossResult) -> Self {
+        LossResult {
+            loss: r.loss,
+            grad: Float32Array::new(r.grad),
+            triplets: r.triplets as f64,
+            active: r.active as f64,
+        }
+    }
+}
+
 pub struct Loss<'a> {
     x: Data<'a, f32>,
     labels: Data<'a, i32>,
@@ -78,12 +89,7 @@ impl Op for Loss<'_> {
         device.triplet_loss(x, &self.labels, mining, &(&self.opts).try_into()?, call)
     }
     fn to_js(r: Self::Output) -> LossResult {
-        LossResult {
-            loss: r.loss,
-            grad: Float32Array::new(r.grad),
-            triplets: r.triplets as f64,
-            active: r.active as f64,
-        }
+        LossResult::from_core(r)
     }
 }
 

@@ -189,6 +189,69 @@ impl TryFrom<&MarginLossOptions> for core::MarginLossOptions {
     }
 }
 
+/// Options of contrastiveLoss.
+#[napi(object)]
+#[derive(Clone, Default)]
+pub struct ContrastiveOptions {
+    /// Positive pairs cost max(0, d − posMargin). @default 0
+    pub pos_margin: Option<f64>,
+    /// Negative pairs cost max(0, negMargin − d). @default 1
+    pub neg_margin: Option<f64>,
+    /// Applied to each side on its own. @default 'mean'
+    #[napi(ts_type = "'mean' | 'sum' | 'mean-active'")]
+    pub reduction: Option<String>,
+    #[napi(ts_type = "'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'")]
+    pub metric: Option<String>,
+    pub normalize: Option<bool>,
+    #[napi(ts_type = "'cpu' | 'cuda'")]
+    pub device: Option<String>,
+}
+
+impl TryFrom<&ContrastiveOptions> for core::ContrastiveOptions {
+    type Error = CoreError;
+    fn try_from(o: &ContrastiveOptions) -> Result<Self, CoreError> {
+        let d = core::ContrastiveOptions::default();
+        Ok(core::ContrastiveOptions {
+            pos_margin: o.pos_margin.unwrap_or(d.pos_margin),
+            neg_margin: o.neg_margin.unwrap_or(d.neg_margin),
+            reduction: reduction(o.reduction.as_deref())?,
+            distance: metric(o.metric.as_deref(), o.normalize)?,
+        })
+    }
+}
+
+/// Options of multipleNegativesRankingLoss.
+#[napi(object)]
+#[derive(Clone, Default)]
+pub struct RankingOptions {
+    /// Similarities are multiplied by this before the softmax. @default 20
+    pub scale: Option<f64>,
+    /// @default 'cosine'
+    #[napi(ts_type = "'cosine' | 'dot'")]
+    pub similarity: Option<String>,
+    /// Also rank the anchors for each positive, and average the two. @default false
+    pub symmetric: Option<bool>,
+    #[napi(ts_type = "'cpu' | 'cuda'")]
+    pub device: Option<String>,
+}
+
+impl TryFrom<&RankingOptions> for core::RankingOptions {
+    type Error = CoreError;
+    fn try_from(o: &RankingOptions) -> Result<Self, CoreError> {
+        let d = core::RankingOptions::default();
+        Ok(core::RankingOptions {
+            scale: o.scale.unwrap_or(d.scale),
+            similarity: o
+                .similarity
+                .as_deref()
+                .map(str::parse)
+                .transpose()?
+                .unwrap_or_default(),
+            symmetric: o.symmetric.unwrap_or(d.symmetric),
+        })
+    }
+}
+
 /// Options of retrievalMetrics.
 #[napi(object)]
 #[derive(Clone, Default)]

@@ -1,0 +1,115 @@
+//! multipleNegativesRankingLoss / multipleNegativesRankingLossAsync.
+use crate::errors::Code;
+use crate::options::RankingOptions;
+use crate::task::{own, run_sync, spawn, CancelToken, Data, Job, Op};
+use napi::bindgen_prelude::{AsyncTask, Float32Array};
+use napi_derive::napi;
+use tripletkit_core::{Call, Device, Error, MatRef};
+
+#[napi(object, object_from_js = false)]
+pub struct RankingResult {
+    pub loss: f64,
+    pub grad_anchors: Float32Array,
+    pub grad_positives: Float32Array,
+    /// Present when negatives were given.
+    pub grad_negatives: Option<Float32Array>,
+}
+
+pub struct Ranking<'a> {
+    anchors: Data<'a, f32>,
+    positives: Data<'a, f32>,
+    negatives: Option<Data<'a, f32>>,
+    /// Anchor (and positive) rows, negative rows, columns.
+    shape: [u32; 3],
+    opts: RankingOptions,
+}
+
+impl<'a> Ranking<'a> {
+    fn new(
+        [anchors, positives]: [&'a [f32]; 2],
+        negatives: Option<&'a [f32]>,
+        shape: [u32; 3],
+        opts: Option<RankingOptions>,
+    ) -> Self {
+        Ranking {
+            anchors: anchors.into(),
+            positives: positives.into(),
+            negatives: negatives.map(Into::into),
+            shape,
+            opts: opts.unwrap_or_default(),
+        }
+    }
+
+    fn owned(self) -> Ranking<'static> {
+        Ranking {
+            anchors: own(self.anchors),
+            positives: own(self.positives),
+            negatives: self.negatives.map(own),
+            ..self
+        }
+    }
+}
+
+impl Op for Ranking<'_> {
+    type Output = tripletkit_core::RankingResult;
+    type Js = RankingResult;
+    fn device(&self) -> Option<&str> {
+        self.opts.device.as_deref()
+    }
+    fn run(&self, device: &dyn Device, call: &Call) -> Result<Self::Output, Error> {
+        let [rows, neg_rows, cols] = self.shape.map(|v| v as usize);
+        let a = MatRef::named("anchors", &self.anchors, rows, cols)?;
+        let p = MatRef::named("positives", &self.positives, rows, cols)?;
+        let n = self
+            .negatives
+            .as_deref()
+            .map(|n| MatRef::named("negatives", n, neg_rows, cols))
+            .transpose()?;
+        device.multiple_negatives_ranking_loss(a, p, n, &(&self.opts).try_into()?, call)
+    }
+    fn to_js(r: Self::Output) -> RankingResult {
+        RankingResult {
+            loss: r.loss,
+            grad_anchors: Float32Array::new(r.grad_anchors),
+            grad_positives: Float32Array::new(r.grad_positives),
+            grad_negatives: r.grad_negatives.map(Float32Array::new),
+        }
+    }
+}
+
+/// Multiple negatives ranking loss of row-aligned anchors and positives, with extra negatives.
+#[napi]
+#[allow(clippy::too_many_arguments)] // mirrors the JS signature one to one
+pub fn multiple_negatives_ranking_loss(
+    anchors: &[f32],
+    positives: &[f32],
+    rows: u32,
+    negatives: Option<&[f32]>,
+    negative_rows: u32,
+    cols: u32,
+    opts: Option<RankingOptions>,
+) -> napi::Result<RankingResult, Code> {
+    let shape = [rows, negative_rows, cols];
+    run_sync(Ranking::new([anchors, positives], negatives, shape, opts))
+}
+
+/// Async twin of `multipleNegativesRankingLoss`, on the libuv pool; the inputs are copied first.
+#[cfg(not(feature = "noop"))] // napi objects exist only in the real addon
+#[napi(ts_return_type = "Promise<RankingResult>")]
+#[allow(clippy::too_many_arguments)] // mirrors the sync export, plus its token
+pub fn multiple_negatives_ranking_loss_async(
+    anchors: &[f32],
+    positives: &[f32],
+    rows: u32,
+    negatives: Option<&[f32]>,
+    negative_rows: u32,
+    cols: u32,
+    opts: Option<RankingOptions>,
+    token: Option<&CancelToken>,
+) -> AsyncTask<Job<Ranking<'static>>> {
+    let shape = [rows, negative_rows, cols];
+    spawn(
+        Ranking::new([anchors, positives], negatives, shape, opts).owned(),
+        token,
+    )
+}
