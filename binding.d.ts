@@ -260,3 +260,27 @@ export interface Triplets {
   positive: Int32Array
   negative: Int32Array
 }
+
+/** Verification metrics of the pairs (a_i, b_i); `same[i]` nonzero when they match. */
+export declare function verificationMetrics(a: Float32Array, b: Float32Array, rows: number, cols: number, same: Uint8Array, opts?: VerificationOptions | undefined | null): VerificationResult
+
+/** Async twin of `verificationMetrics`, on the libuv pool; the inputs are copied first. */
+export declare function verificationMetricsAsync(a: Float32Array, b: Float32Array, rows: number, cols: number, same: Uint8Array, opts?: VerificationOptions | undefined | null, token?: CancelToken | undefined | null): Promise<VerificationResult>
+
+/** Options of verificationMetrics. */
+export interface VerificationOptions {
+  /** The false-accept rate of tarAtFar, from 0 to 1. @default 0.001 */
+  far?: number
+  metric?: 'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'
+  normalize?: boolean
+  device?: 'cpu' | 'cuda'
+}
+
+/** Verification metrics of labelled pairs. */
+export interface VerificationResult {
+  accuracy: number
+  threshold: number
+  rocAuc: number
+  tarAtFar: number
+  eer: number
+}

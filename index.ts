@@ -14,10 +14,11 @@ export { tripletMarginLoss, tripletMarginLossSync } from './src/marginLoss'
 export { retrievalMetrics, retrievalMetricsSync } from './src/retrieval'
 export { contrastiveLoss, contrastiveLossSync } from './src/contrastive'
 export { multipleNegativesRankingLoss, multipleNegativesRankingLossSync } from './src/ranking'
+export { verificationMetrics, verificationMetricsSync } from './src/verification'
 export type {
   AbortOptions, BackendsInfo, ContrastiveLossOptions, Device, DeviceInfo, KnnOptions, KnnResult, Labels, LossReduction, LossResult, MarginLossReduction,
   Matrix, MatrixLike, Metric, MetricOptions, MineTripletsOptions, MultipleNegativesRankingLossOptions,
   MultipleNegativesRankingLossResult, PairwiseDistancesOptions, RetrievalMetrics,
   RetrievalMetricsOptions, Similarity, Strategy, TripletLossOptions, TripletMarginLossOptions, TripletMarginLossResult, Triplets,
-  TripletsLike,
+  TripletsLike, VerificationMetrics, VerificationMetricsOptions,
 } from './src/types'

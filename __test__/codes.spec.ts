@@ -27,6 +27,8 @@ const cases: Record<string, [code: string, call: (b: Backend) => unknown]> = {
   'contrastive labels shorter than the rows': ['ERR_TRIPLETKIT_INVALID_ARGUMENT', (b) => b.contrastiveLoss(x, 4, 1, labels.subarray(0, 2))],
   'a NaN contrastive margin': ['ERR_TRIPLETKIT_INVALID_ARGUMENT', (b) => b.contrastiveLoss(x, 4, 1, labels, { posMargin: NaN })],
   'an infinite ranking scale': ['ERR_TRIPLETKIT_INVALID_ARGUMENT', (b) => b.multipleNegativesRankingLoss(x, x, 4, null, 0, 1, { scale: Infinity })],
+  'verification with one class only': ['ERR_TRIPLETKIT_INVALID_ARGUMENT', (b) => b.verificationMetrics(x, x, 4, 1, Uint8Array.of(1, 1, 1, 1))],
+  'verification far past 1': ['ERR_TRIPLETKIT_INVALID_ARGUMENT', (b) => b.verificationMetrics(x, x, 4, 1, Uint8Array.of(1, 0, 1, 0), { far: 1.5 })],
   'more triplets than maxTriplets': ['ERR_TRIPLETKIT_TOO_MANY_TRIPLETS', (b) => b.mineTriplets(x, 4, 1, labels, { strategy: 'all', maxTriplets: 7 })],
 }
 

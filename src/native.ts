@@ -29,6 +29,7 @@ const REQUIRED = [
   'retrievalMetrics', 'retrievalMetricsAsync',
   'contrastiveLoss', 'contrastiveLossAsync',
   'multipleNegativesRankingLoss', 'multipleNegativesRankingLossAsync',
+  'verificationMetrics', 'verificationMetricsAsync',
 ] as const satisfies readonly (keyof NativeBinding)[]
 type Unlisted = Exclude<keyof NativeBinding, (typeof REQUIRED)[number] | '__napiBindingTarget'>
 const everyExportListed: [Unlisted] extends [never] ? true : Unlisted = true

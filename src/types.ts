@@ -244,6 +244,26 @@ export interface MultipleNegativesRankingLossResult {
   }
 }
 
+/** Options of {@link verificationMetrics}. */
+export interface VerificationMetricsOptions extends MetricOptions, AbortOptions {
+  /** The false-accept rate at which `tarAtFar` is read, from 0 to 1; default 0.001. */
+  far?: number
+}
+
+/** Result of {@link verificationMetrics}. */
+export interface VerificationMetrics {
+  /** The best accuracy over all thresholds ("same" when d ≤ threshold). */
+  accuracy: number
+  /** The smallest threshold reaching `accuracy` (−Infinity when predicting no pair the same is best). */
+  threshold: number
+  /** Area under the ROC curve of the score −d; ties count one half. */
+  rocAuc: number
+  /** The largest true-accept rate whose false-accept rate is ≤ `far`. */
+  tarAtFar: number
+  /** The equal error rate: where false accepts equal false rejects, interpolated. */
+  eer: number
+}
+
 /** Options of {@link retrievalMetrics}. */
 export interface RetrievalMetricsOptions extends MetricOptions, AbortOptions {
   /** References to search; omitted: the queries are searched against themselves, self excluded. */

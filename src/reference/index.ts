@@ -14,6 +14,7 @@ import { tripletLoss } from './loss'
 import { tripletMarginLoss } from './marginLoss'
 import { multipleNegativesRankingLoss } from './ranking'
 import { retrievalMetrics } from './retrieval'
+import { verificationMetrics } from './verification'
 
 export const reference: Backend = {
   pairwiseDistances,
@@ -25,6 +26,7 @@ export const reference: Backend = {
   retrievalMetrics,
   contrastiveLoss,
   multipleNegativesRankingLoss,
+  verificationMetrics,
 }
 
 export { distance, distanceGrad, normalizeRows, normalizeBackward } from './distance'

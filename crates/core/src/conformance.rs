@@ -12,7 +12,7 @@
 use crate::{
     Call, ContrastiveOptions, Device, Error, KnnOptions, LossOptions, MarginLossOptions, MatRef,
     Metric, MetricOptions, MineOptions, Mining, RankingOptions, Reduction, RetrievalOptions,
-    Similarity, Stop, Strategy, Triplets,
+    Similarity, Stop, Strategy, Triplets, VerificationOptions,
 };
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -626,6 +626,28 @@ pub fn rules(dev: &dyn Device) {
         dev,
         dev.multiple_negatives_ranking_loss(m, m, Some(wide), &rko, PLAIN),
         "negatives: expected 1 columns",
+    );
+    let vo = VerificationOptions::default();
+    invalid(
+        dev,
+        dev.verification_metrics(m, m, &[1, 0], &vo, PLAIN),
+        "same: expected 4 flags",
+    );
+    invalid(
+        dev,
+        dev.verification_metrics(m, m, &[1, 1, 1, 1], &vo, PLAIN),
+        "same: expected at least one same",
+    );
+    invalid(
+        dev,
+        dev.verification_metrics(m, half, &[1, 0, 1, 0], &vo, PLAIN),
+        "b: expected 4 × 1",
+    );
+    let far = VerificationOptions { far: 1.5, ..vo };
+    invalid(
+        dev,
+        dev.verification_metrics(m, m, &[1, 0, 1, 0], &far, PLAIN),
+        "far: expected a rate from 0 to 1",
     );
     let ro = RetrievalOptions::default();
     invalid(

@@ -7,10 +7,10 @@
 use crate::distance::Rows;
 use crate::{
     contrastive_loss, knn, mine_triplets, multiple_negatives_ranking_loss, pairwise_distances,
-    retrieval_metrics, triplet_loss, triplet_margin_loss, Call, ContrastiveOptions, Error, Knn,
-    KnnOptions, LossOptions, LossResult, MarginLossOptions, MarginLossResult, MatRef,
-    MetricOptions, MineOptions, Mining, RankingOptions, RankingResult, Retrieval, RetrievalOptions,
-    Triplets,
+    retrieval_metrics, triplet_loss, triplet_margin_loss, verification_metrics, Call,
+    ContrastiveOptions, Error, Knn, KnnOptions, LossOptions, LossResult, MarginLossOptions,
+    MarginLossResult, MatRef, MetricOptions, MineOptions, Mining, RankingOptions, RankingResult,
+    Retrieval, RetrievalOptions, Triplets, Verification, VerificationOptions,
 };
 use std::any::Any;
 
@@ -102,6 +102,15 @@ pub trait Device: Send + Sync {
         o: &RankingOptions,
         call: &Call,
     ) -> Result<RankingResult, Error>;
+
+    fn verification_metrics(
+        &self,
+        a: MatRef,
+        b: MatRef,
+        same: &[u8],
+        o: &VerificationOptions,
+        call: &Call,
+    ) -> Result<Verification, Error>;
 
     /// `knn` against a corpus used once: prepares a copy, then searches it.
     fn knn_once(
@@ -250,5 +259,15 @@ impl Device for Cpu {
         call: &Call,
     ) -> Result<RankingResult, Error> {
         multiple_negatives_ranking_loss(anchors, positives, negatives, o, call)
+    }
+    fn verification_metrics(
+        &self,
+        a: MatRef,
+        b: MatRef,
+        same: &[u8],
+        o: &VerificationOptions,
+        call: &Call,
+    ) -> Result<Verification, Error> {
+        verification_metrics(a, b, same, o, call)
     }
 }

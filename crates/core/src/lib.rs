@@ -30,6 +30,7 @@ pub mod mining;
 pub mod ranking;
 pub mod retrieval;
 pub mod select;
+pub mod verification;
 
 pub use call::{Call, ProgressFn, Stop};
 pub use error::{code, Error, Result};
@@ -37,7 +38,8 @@ pub use matrix::MatRef;
 pub use metric::{Metric, Similarity};
 pub use options::{
     ContrastiveOptions, KnnOptions, LossOptions, MarginLossOptions, MetricOptions, MineOptions,
-    RankingOptions, RetrievalOptions, DEFAULT_MARGIN, DEFAULT_RETRIEVAL_K, MAX_TRIPLETS,
+    RankingOptions, RetrievalOptions, VerificationOptions, DEFAULT_MARGIN, DEFAULT_RETRIEVAL_K,
+    MAX_TRIPLETS,
 };
 pub use reduce::Reduction;
 
@@ -51,6 +53,7 @@ pub use margin_loss::{triplet_margin_loss, MarginLossResult};
 pub use mining::{mine_triplets, Strategy, Triplets};
 pub use ranking::{multiple_negatives_ranking_loss, RankingResult};
 pub use retrieval::{retrieval_metrics, Retrieval};
+pub use verification::{verification_metrics, Verification};
 
 /// Threads the CPU kernels run on (rayon's global pool).
 pub fn threads() -> usize {

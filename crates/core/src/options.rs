@@ -156,6 +156,23 @@ impl Default for RankingOptions {
     }
 }
 
+/// Options of `verification_metrics`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct VerificationOptions {
+    /// The false-accept rate of `tar_at_far`, from 0 to 1.
+    pub far: f64,
+    pub distance: MetricOptions,
+}
+
+impl Default for VerificationOptions {
+    fn default() -> Self {
+        VerificationOptions {
+            far: 1e-3,
+            distance: MetricOptions::default(),
+        }
+    }
+}
+
 /// Options of `retrieval_metrics`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetrievalOptions {

@@ -26,3 +26,4 @@ mod ranking;
 mod registry;
 mod retrieval;
 mod task;
+mod verification;

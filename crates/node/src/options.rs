@@ -252,6 +252,29 @@ impl TryFrom<&RankingOptions> for core::RankingOptions {
     }
 }
 
+/// Options of verificationMetrics.
+#[napi(object)]
+#[derive(Clone, Default)]
+pub struct VerificationOptions {
+    /// The false-accept rate of tarAtFar, from 0 to 1. @default 0.001
+    pub far: Option<f64>,
+    #[napi(ts_type = "'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'")]
+    pub metric: Option<String>,
+    pub normalize: Option<bool>,
+    #[napi(ts_type = "'cpu' | 'cuda'")]
+    pub device: Option<String>,
+}
+
+impl TryFrom<&VerificationOptions> for core::VerificationOptions {
+    type Error = CoreError;
+    fn try_from(o: &VerificationOptions) -> Result<Self, CoreError> {
+        Ok(core::VerificationOptions {
+            far: o.far.unwrap_or(core::VerificationOptions::default().far),
+            distance: metric(o.metric.as_deref(), o.normalize)?,
+        })
+    }
+}
+
 /// Options of retrievalMetrics.
 #[napi(object)]
 #[derive(Clone, Default)]
