@@ -93,6 +93,33 @@ export interface KnnResult {
   distances: Float32Array
 }
 
+/** Ladder loss of queries against candidates with graded relevance, with its gradients. */
+export declare function ladderLoss(queries: Float32Array, candidates: Float32Array, relevance: Float32Array, queryRows: number, candidateRows: number, cols: number, opts: LadderOptions): LadderResult
+
+/** Async twin of `ladderLoss`, on the libuv pool; the inputs are copied first. */
+export declare function ladderLossAsync(queries: Float32Array, candidates: Float32Array, relevance: Float32Array, queryRows: number, candidateRows: number, cols: number, opts: LadderOptions, token?: CancelToken | undefined | null): Promise<LadderResult>
+
+/** Options of ladderLoss: the rungs of the ladder. */
+export interface LadderOptions {
+  /** θ₁ > θ₂ > … */
+  thresholds: Array<number>
+  /** α_l, one per threshold. */
+  margins: Array<number>
+  /** β_l, one per threshold. @default 1 each */
+  weights?: Array<number>
+  /** The hardest pair per query and rung, else the mean over all pairs. @default true */
+  hardest?: boolean
+  /** @default 'cosine' */
+  similarity?: 'cosine' | 'dot'
+  device?: 'cpu' | 'cuda'
+}
+
+export interface LadderResult {
+  loss: number
+  gradQueries: Float32Array
+  gradCandidates: Float32Array
+}
+
 /** Options of tripletLoss. */
 export interface LossOptions {
   /** Mine with this strategy (default 'batch-hard'), unless triplets are given. */

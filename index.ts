@@ -15,8 +15,9 @@ export { retrievalMetrics, retrievalMetricsSync } from './src/retrieval'
 export { contrastiveLoss, contrastiveLossSync } from './src/contrastive'
 export { multipleNegativesRankingLoss, multipleNegativesRankingLossSync } from './src/ranking'
 export { verificationMetrics, verificationMetricsSync } from './src/verification'
+export { ladderLoss, ladderLossSync } from './src/ladder'
 export type {
-  AbortOptions, BackendsInfo, ContrastiveLossOptions, Device, DeviceInfo, KnnOptions, KnnResult, Labels, LossReduction, LossResult, MarginLossReduction,
+  AbortOptions, BackendsInfo, ContrastiveLossOptions, Device, LadderLossOptions, LadderLossResult, DeviceInfo, KnnOptions, KnnResult, Labels, LossReduction, LossResult, MarginLossReduction,
   Matrix, MatrixLike, Metric, MetricOptions, MineTripletsOptions, MultipleNegativesRankingLossOptions,
   MultipleNegativesRankingLossResult, PairwiseDistancesOptions, RetrievalMetrics,
   RetrievalMetricsOptions, Similarity, Strategy, TripletLossOptions, TripletMarginLossOptions, TripletMarginLossResult, Triplets,

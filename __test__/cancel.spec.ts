@@ -25,6 +25,7 @@ const calls: Record<string, (token?: Token) => Promise<unknown>> = {
   retrievalMetricsAsync: (t) => binding.retrievalMetricsAsync(x, 4, labels, null, 0, null, 1, { ...metric, k: 2 }, t),
   contrastiveLossAsync: (t) => binding.contrastiveLossAsync(x, 4, 1, labels, metric, t),
   multipleNegativesRankingLossAsync: (t) => binding.multipleNegativesRankingLossAsync(x, x, 4, x, 4, 1, { similarity: 'dot' }, t),
+  ladderLossAsync: (t) => binding.ladderLossAsync(x, x, new Float32Array(16).fill(0.5), 4, 4, 1, { thresholds: [0.4], margins: [0.1] }, t),
   verificationMetricsAsync: (t) => binding.verificationMetricsAsync(x, x.slice().reverse(), 4, 1, Uint8Array.of(1, 0, 1, 0), metric, t),
 }
 

@@ -29,6 +29,8 @@ const cases: Record<string, [code: string, call: (b: Backend) => unknown]> = {
   'an infinite ranking scale': ['ERR_TRIPLETKIT_INVALID_ARGUMENT', (b) => b.multipleNegativesRankingLoss(x, x, 4, null, 0, 1, { scale: Infinity })],
   'verification with one class only': ['ERR_TRIPLETKIT_INVALID_ARGUMENT', (b) => b.verificationMetrics(x, x, 4, 1, Uint8Array.of(1, 1, 1, 1))],
   'verification far past 1': ['ERR_TRIPLETKIT_INVALID_ARGUMENT', (b) => b.verificationMetrics(x, x, 4, 1, Uint8Array.of(1, 0, 1, 0), { far: 1.5 })],
+  'ladder thresholds not decreasing': ['ERR_TRIPLETKIT_INVALID_ARGUMENT', (b) => b.ladderLoss(x, x, new Float32Array(16), 4, 4, 1, { thresholds: [0.2, 0.5], margins: [0.1, 0.1] })],
+  'ladder margins not one per threshold': ['ERR_TRIPLETKIT_INVALID_ARGUMENT', (b) => b.ladderLoss(x, x, new Float32Array(16), 4, 4, 1, { thresholds: [0.5], margins: [0.1, 0.1] })],
   'more triplets than maxTriplets': ['ERR_TRIPLETKIT_TOO_MANY_TRIPLETS', (b) => b.mineTriplets(x, 4, 1, labels, { strategy: 'all', maxTriplets: 7 })],
 }
 

@@ -30,6 +30,7 @@ const REQUIRED = [
   'contrastiveLoss', 'contrastiveLossAsync',
   'multipleNegativesRankingLoss', 'multipleNegativesRankingLossAsync',
   'verificationMetrics', 'verificationMetricsAsync',
+  'ladderLoss', 'ladderLossAsync',
 ] as const satisfies readonly (keyof NativeBinding)[]
 type Unlisted = Exclude<keyof NativeBinding, (typeof REQUIRED)[number] | '__napiBindingTarget'>
 const everyExportListed: [Unlisted] extends [never] ? true : Unlisted = true

@@ -244,6 +244,35 @@ export interface MultipleNegativesRankingLossResult {
   }
 }
 
+/** Options of {@link ladderLoss}: the rungs of the ladder. */
+export interface LadderLossOptions extends AbortOptions {
+  /** θ₁ > θ₂ > …: relevance at or above θ_l is above rung l (required, at least one). */
+  thresholds: readonly number[]
+  /** α_l, one margin per threshold (required). */
+  margins: readonly number[]
+  /** β_l, one weight per threshold; default 1 each. */
+  weights?: readonly number[]
+  /** The hardest pair per query and rung (default `true`), else the mean over all its pairs. */
+  hardest?: boolean
+  /** Default `'cosine'`. */
+  similarity?: Similarity
+  /** Where to run; default `'auto'`. */
+  device?: Device
+}
+
+/** Result of {@link ladderLoss}. */
+export interface LadderLossResult {
+  /** Σ_l β_l · (mean over queries of rung l's loss). */
+  loss: number
+  /** Gradients of `loss` with respect to each input, same shapes as the inputs. */
+  grad: {
+    /** ∂loss/∂queries. */
+    queries: Matrix
+    /** ∂loss/∂candidates. */
+    candidates: Matrix
+  }
+}
+
 /** Options of {@link verificationMetrics}. */
 export interface VerificationMetricsOptions extends MetricOptions, AbortOptions {
   /** The false-accept rate at which `tarAtFar` is read, from 0 to 1; default 0.001. */

@@ -9,6 +9,7 @@ import type { Backend } from '../backend'
 import { contrastiveLoss } from './contrastive'
 import { pairwiseDistances } from './pairwise'
 import { knn, KnnIndex } from './knn'
+import { ladderLoss } from './ladder'
 import { mineTriplets } from './mining'
 import { tripletLoss } from './loss'
 import { tripletMarginLoss } from './marginLoss'
@@ -27,6 +28,7 @@ export const reference: Backend = {
   contrastiveLoss,
   multipleNegativesRankingLoss,
   verificationMetrics,
+  ladderLoss,
 }
 
 export { distance, distanceGrad, normalizeRows, normalizeBackward } from './distance'

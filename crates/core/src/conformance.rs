@@ -10,9 +10,9 @@
 //! (3,2,0) 3, (3,2,1) 2.
 
 use crate::{
-    Call, ContrastiveOptions, Device, Error, KnnOptions, LossOptions, MarginLossOptions, MatRef,
-    Metric, MetricOptions, MineOptions, Mining, RankingOptions, Reduction, RetrievalOptions,
-    Similarity, Stop, Strategy, Triplets, VerificationOptions,
+    Call, ContrastiveOptions, Device, Error, KnnOptions, LadderOptions, LossOptions,
+    MarginLossOptions, MatRef, Metric, MetricOptions, MineOptions, Mining, RankingOptions,
+    Reduction, RetrievalOptions, Similarity, Stop, Strategy, Triplets, VerificationOptions,
 };
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -319,7 +319,7 @@ fn finite_differences(what: &str, x: &[f32], grad: &[f32], loss: impl Fn(&[f32])
     }
 }
 
-/// `contrastive_loss` and `multiple_negatives_ranking_loss` gradients against central finite
+/// `contrastive_loss`, `multiple_negatives_ranking_loss` and `ladder_loss` gradients against central finite
 /// differences, for every metric (similarity), `normalize`, reduction, negatives and `symmetric`.
 pub fn pair_loss_gradients(dev: &dyn Device) {
     let (rows, cols) = (7, 3);
@@ -394,6 +394,45 @@ pub fn pair_loss_gradients(dev: &dyn Device) {
                 }),
                 None => assert!(!with_negatives, "{what}: no negatives gradient"),
             }
+        }
+    }
+    // Ladder: 3 queries × 5 candidates with graded relevance, every rung populated.
+    let (nq, nc) = (3, 5);
+    let q: Vec<f32> = (0..nq * cols).map(|_| lcg(&mut seed)).collect();
+    let c: Vec<f32> = (0..nc * cols).map(|_| lcg(&mut seed)).collect();
+    let rel: Vec<f32> = (0..nq * nc).map(|i| ((i * 7) % 5) as f32 / 4.0).collect();
+    for similarity in [Similarity::Cosine, Similarity::Dot] {
+        for hardest in [true, false] {
+            let o = LadderOptions {
+                thresholds: vec![0.8, 0.4],
+                margins: vec![0.9, 0.6],
+                weights: vec![1.0, 0.5],
+                hardest,
+                similarity,
+            };
+            let run = |q: &[f32], c: &[f32]| {
+                let (qm, cm, rm) = (
+                    mat(q, nq),
+                    mat(c, nc),
+                    MatRef::new(&rel, nq, nc).expect("relevance"),
+                );
+                dev.ladder_loss(qm, cm, rm, &o, PLAIN).expect("ladder")
+            };
+            let base = run(&q, &c);
+            let what = format!("{}: ladder {similarity:?} hardest={hardest}", dev.name());
+            assert!(
+                base.loss > 0.0,
+                "{what}: some rung must be active for the check to mean anything"
+            );
+            finite_differences(&format!("{what} ∂queries"), &q, &base.grad_queries, |x| {
+                run(x, &c).loss
+            });
+            finite_differences(
+                &format!("{what} ∂candidates"),
+                &c,
+                &base.grad_candidates,
+                |x| run(&q, x).loss,
+            );
         }
     }
 }

@@ -6,11 +6,12 @@
 
 use crate::distance::Rows;
 use crate::{
-    contrastive_loss, knn, mine_triplets, multiple_negatives_ranking_loss, pairwise_distances,
-    retrieval_metrics, triplet_loss, triplet_margin_loss, verification_metrics, Call,
-    ContrastiveOptions, Error, Knn, KnnOptions, LossOptions, LossResult, MarginLossOptions,
-    MarginLossResult, MatRef, MetricOptions, MineOptions, Mining, RankingOptions, RankingResult,
-    Retrieval, RetrievalOptions, Triplets, Verification, VerificationOptions,
+    contrastive_loss, knn, ladder_loss, mine_triplets, multiple_negatives_ranking_loss,
+    pairwise_distances, retrieval_metrics, triplet_loss, triplet_margin_loss, verification_metrics,
+    Call, ContrastiveOptions, Error, Knn, KnnOptions, LadderOptions, LadderResult, LossOptions,
+    LossResult, MarginLossOptions, MarginLossResult, MatRef, MetricOptions, MineOptions, Mining,
+    RankingOptions, RankingResult, Retrieval, RetrievalOptions, Triplets, Verification,
+    VerificationOptions,
 };
 use std::any::Any;
 
@@ -111,6 +112,15 @@ pub trait Device: Send + Sync {
         o: &VerificationOptions,
         call: &Call,
     ) -> Result<Verification, Error>;
+
+    fn ladder_loss(
+        &self,
+        queries: MatRef,
+        candidates: MatRef,
+        relevance: MatRef,
+        o: &LadderOptions,
+        call: &Call,
+    ) -> Result<LadderResult, Error>;
 
     /// `knn` against a corpus used once: prepares a copy, then searches it.
     fn knn_once(
@@ -269,5 +279,15 @@ impl Device for Cpu {
         call: &Call,
     ) -> Result<Verification, Error> {
         verification_metrics(a, b, same, o, call)
+    }
+    fn ladder_loss(
+        &self,
+        queries: MatRef,
+        candidates: MatRef,
+        relevance: MatRef,
+        o: &LadderOptions,
+        call: &Call,
+    ) -> Result<LadderResult, Error> {
+        ladder_loss(queries, candidates, relevance, o, call)
     }
 }

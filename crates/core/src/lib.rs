@@ -24,6 +24,7 @@ pub mod device;
 pub mod distance;
 pub mod grad;
 pub mod knn;
+pub mod ladder;
 pub mod loss;
 pub mod margin_loss;
 pub mod mining;
@@ -37,9 +38,9 @@ pub use error::{code, Error, Result};
 pub use matrix::MatRef;
 pub use metric::{Metric, Similarity};
 pub use options::{
-    ContrastiveOptions, KnnOptions, LossOptions, MarginLossOptions, MetricOptions, MineOptions,
-    RankingOptions, RetrievalOptions, VerificationOptions, DEFAULT_MARGIN, DEFAULT_RETRIEVAL_K,
-    MAX_TRIPLETS,
+    ContrastiveOptions, KnnOptions, LadderOptions, LossOptions, MarginLossOptions, MetricOptions,
+    MineOptions, RankingOptions, RetrievalOptions, VerificationOptions, DEFAULT_MARGIN,
+    DEFAULT_RETRIEVAL_K, MAX_TRIPLETS,
 };
 pub use reduce::Reduction;
 
@@ -48,6 +49,7 @@ pub use contrastive::contrastive_loss;
 pub use device::{Corpus, Cpu, Device};
 pub use distance::{pairwise_distances, Rows};
 pub use knn::{knn, Knn};
+pub use ladder::{ladder_loss, LadderResult};
 pub use loss::{triplet_loss, LossResult, Mining};
 pub use margin_loss::{triplet_margin_loss, MarginLossResult};
 pub use mining::{mine_triplets, Strategy, Triplets};

@@ -173,6 +173,20 @@ impl Default for VerificationOptions {
     }
 }
 
+/// Options of `ladder_loss`: the rungs of the ladder.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LadderOptions {
+    /// θ₁ > θ₂ > …: relevance at or above θ_l is above rung l.
+    pub thresholds: Vec<f64>,
+    /// α_l, one per threshold.
+    pub margins: Vec<f64>,
+    /// β_l, one per threshold; empty: 1 each.
+    pub weights: Vec<f64>,
+    /// The hardest pair per query and rung, or the mean over all its pairs.
+    pub hardest: bool,
+    pub similarity: Similarity,
+}
+
 /// Options of `retrieval_metrics`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetrievalOptions {

@@ -15,6 +15,7 @@
 mod contrastive;
 mod errors;
 mod knn;
+mod ladder;
 mod loss;
 mod margin_loss;
 mod mining;

@@ -275,6 +275,43 @@ impl TryFrom<&VerificationOptions> for core::VerificationOptions {
     }
 }
 
+/// Options of ladderLoss: the rungs of the ladder.
+#[napi(object)]
+#[derive(Clone, Default)]
+pub struct LadderOptions {
+    /// θ₁ > θ₂ > …
+    pub thresholds: Vec<f64>,
+    /// α_l, one per threshold.
+    pub margins: Vec<f64>,
+    /// β_l, one per threshold. @default 1 each
+    pub weights: Option<Vec<f64>>,
+    /// The hardest pair per query and rung, else the mean over all pairs. @default true
+    pub hardest: Option<bool>,
+    /// @default 'cosine'
+    #[napi(ts_type = "'cosine' | 'dot'")]
+    pub similarity: Option<String>,
+    #[napi(ts_type = "'cpu' | 'cuda'")]
+    pub device: Option<String>,
+}
+
+impl TryFrom<&LadderOptions> for core::LadderOptions {
+    type Error = CoreError;
+    fn try_from(o: &LadderOptions) -> Result<Self, CoreError> {
+        Ok(core::LadderOptions {
+            thresholds: o.thresholds.clone(),
+            margins: o.margins.clone(),
+            weights: o.weights.clone().unwrap_or_default(),
+            hardest: o.hardest.unwrap_or(true),
+            similarity: o
+                .similarity
+                .as_deref()
+                .map(str::parse)
+                .transpose()?
+                .unwrap_or_default(),
+        })
+    }
+}
+
 /// Options of retrievalMetrics.
 #[napi(object)]
 #[derive(Clone, Default)]
