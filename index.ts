@@ -16,8 +16,9 @@ export { contrastiveLoss, contrastiveLossSync } from './src/contrastive'
 export { multipleNegativesRankingLoss, multipleNegativesRankingLossSync } from './src/ranking'
 export { verificationMetrics, verificationMetricsSync } from './src/verification'
 export { ladderLoss, ladderLossSync } from './src/ladder'
+export { mineHardNegatives, mineHardNegativesSync } from './src/hardNegatives'
 export type {
-  AbortOptions, BackendsInfo, ContrastiveLossOptions, Device, LadderLossOptions, LadderLossResult, DeviceInfo, KnnOptions, KnnResult, Labels, LossReduction, LossResult, MarginLossReduction,
+  AbortOptions, BackendsInfo, ContrastiveLossOptions, Device, HardNegatives, MineHardNegativesOptions, LadderLossOptions, LadderLossResult, DeviceInfo, KnnOptions, KnnResult, Labels, LossReduction, LossResult, MarginLossReduction,
   Matrix, MatrixLike, Metric, MetricOptions, MineTripletsOptions, MultipleNegativesRankingLossOptions,
   MultipleNegativesRankingLossResult, PairwiseDistancesOptions, RetrievalMetrics,
   RetrievalMetricsOptions, Similarity, Strategy, TripletLossOptions, TripletMarginLossOptions, TripletMarginLossResult, Triplets,

@@ -22,7 +22,8 @@ import { checkBoolean, checkCallback, checkCommon, checkInteger, checkOptions, c
 const MIN_DEFAULT_BATCH = 1024
 const BATCH_DISTANCES = 4_194_304
 
-interface KnnCall {
+/** Internal: a checked knn call. */
+export interface KnnCall {
   target: Target
   queries: Matrix
   corpus: Matrix
@@ -36,7 +37,8 @@ interface KnnCall {
   onProgress: ((done: number, total: number) => void) | undefined
 }
 
-function prepare(queries: MatrixLike, corpus: MatrixLike, opts: KnnOptions): KnnCall {
+/** Internal: checks a knn call's arguments (the names in messages are knn's). */
+export function prepareKnn(queries: MatrixLike, corpus: MatrixLike, opts: KnnOptions): KnnCall {
   const q = toMatrix(queries, 'queries')
   const c = toMatrix(corpus, 'corpus')
   checkSameCols(c, 'corpus', q, 'queries')
@@ -125,6 +127,62 @@ function emptyResult(call: KnnCall): KnnResult {
   return { indices: new Int32Array(n), distances: new Float32Array(n), rows: call.queries.rows, k: call.k }
 }
 
+/** What to do with the neighbours of query rows [start, end) as each batch arrives. */
+export type ConsumeBatch = (start: number, end: number, part: BackendKnnResult) => void
+
+/**
+ * Internal: runs a checked knn call batch by batch off the main thread, handing each batch to
+ * `consume` and reporting progress; an abort rejects at once and starts no further batch. One
+ * backend call when one batch holds every query, else one prepared corpus for every batch.
+ */
+export async function searchBatches(call: KnnCall, consume: ConsumeBatch): Promise<void> {
+  const { signal, onProgress } = call
+  const total = call.queries.rows
+  if (total === 0) {
+    if (signal?.aborted) throw abortError(signal)
+    return
+  }
+  if (total <= call.batchSize) {
+    const args = wholeArgs(call)
+    consume(0, total, await withSignal(signal, () => startOp(call.target, (b) => b.knn(...args), (n, token) => n.knnAsync(...args, token), signal)))
+    onProgress?.(total, total)
+    return
+  }
+  return withSignal(signal, async () => {
+    const index = makeIndex(call)
+    for (let start = 0; start < total; start += call.batchSize) {
+      // Stop launching batches once aborted (withSignal has already rejected).
+      if (signal?.aborted) throw abortError(signal)
+      const end = Math.min(total, start + call.batchSize)
+      const part = await searchAsync(index, call, start, end)
+      if (signal?.aborted) throw abortError(signal)
+      consume(start, end, part)
+      onProgress?.(end, total)
+    }
+  })
+}
+
+/** Internal: the synchronous twin of {@link searchBatches}. */
+export function searchBatchesSync(call: KnnCall, consume: ConsumeBatch): void {
+  const { signal, onProgress } = call
+  const total = call.queries.rows
+  if (signal?.aborted) throw abortError(signal)
+  if (total === 0) return
+  if (total <= call.batchSize) {
+    const args = wholeArgs(call)
+    consume(0, total, runSync(call.target, (b) => b.knn(...args), signal))
+    onProgress?.(total, total)
+    return
+  }
+  const index = makeIndex(call)
+  for (let start = 0; start < total; start += call.batchSize) {
+    const end = Math.min(total, start + call.batchSize)
+    const args = batchArgs(call, start, end)
+    consume(start, end, runSync(call.target, () => index.searcher().search(...args), signal))
+    onProgress?.(end, total)
+  }
+}
+
 /**
  * The `k` nearest rows of `corpus` for every row of `queries`, exact. Results are row-major
  * `rows × k`, each row ascending by distance, ties broken by the lower corpus index.
@@ -143,34 +201,10 @@ function emptyResult(call: KnnCall): KnnResult {
  * const { indices } = await knn(x, x, { k: 5, excludeSelf: true })
  */
 export async function knn(queries: MatrixLike, corpus: MatrixLike, opts: KnnOptions): Promise<KnnResult> {
-  const call = prepare(queries, corpus, opts)
-  const { signal, onProgress } = call
-  const total = call.queries.rows
+  const call = prepareKnn(queries, corpus, opts)
   const out = emptyResult(call)
-  if (total === 0) {
-    if (signal?.aborted) throw abortError(signal)
-    return out
-  }
-  if (total <= call.batchSize) {
-    const args = wholeArgs(call)
-    const part = await withSignal(signal, () => startOp(call.target, (b) => b.knn(...args), (n, token) => n.knnAsync(...args, token), signal))
-    store(call, out, 0, total, part)
-    onProgress?.(total, total)
-    return out
-  }
-  return withSignal(signal, async () => {
-    const index = makeIndex(call)
-    for (let start = 0; start < total; start += call.batchSize) {
-      // Stop launching batches once aborted (withSignal has already rejected).
-      if (signal?.aborted) throw abortError(signal)
-      const end = Math.min(total, start + call.batchSize)
-      const part = await searchAsync(index, call, start, end)
-      if (signal?.aborted) throw abortError(signal)
-      store(call, out, start, end, part)
-      onProgress?.(end, total)
-    }
-    return out
-  })
+  await searchBatches(call, (start, end, part) => store(call, out, start, end, part))
+  return out
 }
 
 /**
@@ -179,24 +213,8 @@ export async function knn(queries: MatrixLike, corpus: MatrixLike, opts: KnnOpti
  * before a batch starts.
  */
 export function knnSync(queries: MatrixLike, corpus: MatrixLike, opts: KnnOptions): KnnResult {
-  const call = prepare(queries, corpus, opts)
-  const { signal, onProgress } = call
-  const total = call.queries.rows
+  const call = prepareKnn(queries, corpus, opts)
   const out = emptyResult(call)
-  if (signal?.aborted) throw abortError(signal)
-  if (total === 0) return out
-  if (total <= call.batchSize) {
-    const args = wholeArgs(call)
-    store(call, out, 0, total, runSync(call.target, (b) => b.knn(...args), signal))
-    onProgress?.(total, total)
-    return out
-  }
-  const index = makeIndex(call)
-  for (let start = 0; start < total; start += call.batchSize) {
-    const end = Math.min(total, start + call.batchSize)
-    const args = batchArgs(call, start, end)
-    store(call, out, start, end, runSync(call.target, () => index.searcher().search(...args), signal))
-    onProgress?.(end, total)
-  }
+  searchBatchesSync(call, (start, end, part) => store(call, out, start, end, part))
   return out
 }

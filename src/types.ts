@@ -273,6 +273,48 @@ export interface LadderLossResult {
   }
 }
 
+/** Options of {@link mineHardNegatives}. */
+export interface MineHardNegativesOptions extends AbortOptions {
+  /** Negatives per query; default 3. */
+  numNegatives?: number
+  /** The first rank considered (0 is the most similar candidate); default 0. */
+  rangeMin?: number
+  /** Ranks considered stop before this one; default 100. */
+  rangeMax?: number
+  /** Keep only candidates with s ≤ s(positive) − absoluteMargin. */
+  absoluteMargin?: number
+  /** Keep only candidates with s ≤ s(positive) · (1 − relativeMargin). */
+  relativeMargin?: number
+  /** Keep only candidates with s ≤ maxScore. */
+  maxScore?: number
+  /** Keep only candidates with s ≥ minScore. */
+  minScore?: number
+  /** `'top'` (default) takes the most similar that pass; `'random'` draws among them. */
+  sampling?: 'top' | 'random'
+  /** Seed of `'random'` sampling (an integer); default 0, so runs repeat. */
+  seed?: number
+  /** Default `'cosine'`. */
+  similarity?: Similarity
+  /** Where the search runs; default `'auto'`. */
+  device?: Device
+  /** Query rows per search batch, as {@link KnnOptions.batchSize}. */
+  batchSize?: number
+  /** Called after each batch with the query rows done so far and the total. */
+  onProgress?: (done: number, total: number) => void
+}
+
+/** Result of {@link mineHardNegatives}: row-major `rows × numNegatives`. */
+export interface HardNegatives {
+  /** Corpus index of each negative, −1 where fewer were found. */
+  negatives: Int32Array
+  /** Its similarity to the query, NaN where fewer were found. */
+  scores: Float32Array
+  /** Number of queries. */
+  rows: number
+  /** Negatives per query. */
+  numNegatives: number
+}
+
 /** Options of {@link verificationMetrics}. */
 export interface VerificationMetricsOptions extends MetricOptions, AbortOptions {
   /** The false-accept rate at which `tarAtFar` is read, from 0 to 1; default 0.001. */
