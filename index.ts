@@ -17,8 +17,11 @@ export { multipleNegativesRankingLoss, multipleNegativesRankingLossSync } from '
 export { verificationMetrics, verificationMetricsSync } from './src/verification'
 export { ladderLoss, ladderLossSync } from './src/ladder'
 export { mineHardNegatives, mineHardNegativesSync } from './src/hardNegatives'
+export { fitLinearAdapter, fitLinearAdapterSync } from './src/adapter'
+export { fitOasis, fitOasisSync } from './src/oasis'
 export type {
-  AbortOptions, BackendsInfo, ContrastiveLossOptions, Device, HardNegatives, MineHardNegativesOptions, LadderLossOptions, LadderLossResult, DeviceInfo, KnnOptions, KnnResult, Labels, LossReduction, LossResult, MarginLossReduction,
+  AbortOptions, AdapterEpoch, BackendsInfo, ContrastiveLossOptions, Device, HardNegatives, LinearAdapter, LinearAdapterOptions,
+  MineHardNegativesOptions, OasisCheckpoint, OasisModel, OasisOptions, ValidationSet, LadderLossOptions, LadderLossResult, DeviceInfo, KnnOptions, KnnResult, Labels, LossReduction, LossResult, MarginLossReduction,
   Matrix, MatrixLike, Metric, MetricOptions, MineTripletsOptions, MultipleNegativesRankingLossOptions,
   MultipleNegativesRankingLossResult, PairwiseDistancesOptions, RetrievalMetrics,
   RetrievalMetricsOptions, Similarity, Strategy, TripletLossOptions, TripletMarginLossOptions, TripletMarginLossResult, Triplets,

@@ -33,3 +33,13 @@ test("the README's example runs as written (ESM, from the built package)", (t) =
   t.is(count, 5, 'batch-hard: one triplet per anchor')
   t.true(loss > 0 && p1 >= 0 && p1 <= 1 && map >= 0 && map <= 1, r.stdout)
 })
+
+test('npm run example:adapters: both adapters clearly beat the raw embeddings', (t) => {
+  const r = spawnSync(process.execPath, ['--import=tsx', 'examples/adapters.ts'], { cwd: root, encoding: 'utf8', timeout: 120_000 })
+  t.is(r.status, 0, r.stderr + r.stdout)
+  const value = (label: string) => Number(new RegExp(`^${label}\\s+([\\d.]+)`, 'm').exec(r.stdout)?.[1])
+  const [raw, adapted] = [value('raw pixels, euclidean'), value('fitLinearAdapter \\(64 → 32\\), euclidean')]
+  const [rawSelf, oasis] = [value('raw pixels, dot, query among candidates'), value('fitOasis, s\\(x, y\\) = xᵀWy, same protocol')]
+  t.log(`MAP@R: raw ${raw} → adapter ${adapted}; raw dot ${rawSelf} → OASIS ${oasis}`)
+  t.true(adapted > raw + 0.05 && oasis > rawSelf + 0.05, r.stdout)
+})

@@ -7,6 +7,7 @@
 
 import type { KnnResult as BackendKnnResult } from './backend'
 import { prepareKnn, searchBatches, searchBatchesSync, type KnnCall } from './knn'
+import { seeded } from './linalg'
 import { toMatrix } from './matrix'
 import type { HardNegatives, Matrix, MatrixLike, MineHardNegativesOptions, Similarity } from './types'
 import {
@@ -63,19 +64,8 @@ function prepare(queries: MatrixLike, corpus: MatrixLike, positives: Int32Array 
   const cells = q.rows * numNegatives
   return {
     knn, corpus: c, positives: pos, numNegatives, rangeMin, rangeMax, keep, similarity,
-    random: sampling === 'random' ? mulberry32(seed) : undefined,
+    random: sampling === 'random' ? seeded(seed) : undefined,
     out: { negatives: new Int32Array(cells).fill(-1), scores: new Float32Array(cells).fill(NaN), rows: q.rows, numNegatives },
-  }
-}
-
-/** A seeded stream of uniforms in [0, 1) (mulberry32), the same on every device. */
-function mulberry32(seed: number): () => number {
-  let a = seed | 0
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
 

@@ -315,6 +315,94 @@ export interface HardNegatives {
   numNegatives: number
 }
 
+/** Labelled embeddings held out to measure an adapter by MAP@R. */
+export interface ValidationSet {
+  /** `rows × d` embeddings, in the input space of the adapter. */
+  embeddings: MatrixLike
+  /** One class id per row. */
+  labels: Labels
+}
+
+/** Options of {@link fitLinearAdapter}. */
+export interface LinearAdapterOptions extends MetricOptions, AbortOptions {
+  /** Output size; default: the input's columns (W then starts as the identity). */
+  dim?: number
+  /** Passes over the data; default 10. */
+  epochs?: number
+  /** Rows per step (classes × 4 rows each); default 64. */
+  batchSize?: number
+  /** Adam's step size; default 0.01. */
+  learningRate?: number
+  /** Seed of the batch sampling; default 0. */
+  seed?: number
+  /** Mining strategy of each batch; default `'batch-hard'`. */
+  mining?: Strategy
+  /** α, default 0.2. */
+  margin?: number
+  /** Held-out embeddings: the epoch with the best MAP@R on them is kept. */
+  validation?: ValidationSet
+  /** Called after each epoch with its mean loss and, with `validation`, its MAP@R. */
+  onProgress?: (epoch: number, epochs: number, metrics: { loss: number; mapAtR?: number }) => void
+}
+
+/** One epoch of {@link fitLinearAdapter}. */
+export interface AdapterEpoch {
+  /** The epoch, from 1. */
+  epoch: number
+  /** Its mean triplet loss over the steps. */
+  loss: number
+  /** MAP@R on the validation set after it, with `validation`. */
+  mapAtR?: number
+}
+
+/** A report of {@link fitOasis}, at every tenth of the steps. */
+export interface OasisCheckpoint {
+  /** Steps taken so far. */
+  step: number
+  /** The mean hinge loss of the steps since the last report. */
+  loss: number
+  /** MAP@R under s on the validation set, with `validation`. */
+  mapAtR?: number
+}
+
+/** A learned linear map of embeddings. */
+export interface LinearAdapter {
+  /** W, `cols × dim`: the adapted embedding of x is x·W. */
+  weights: Matrix
+  /** x·W for rows of the input size. */
+  transform(x: MatrixLike): Matrix
+  /** Per epoch: its mean loss and, with `validation`, its MAP@R. */
+  history: AdapterEpoch[]
+}
+
+/** Options of {@link fitOasis}. */
+export interface OasisOptions extends AbortOptions {
+  /** Aggressiveness C: the largest step; default 0.1. */
+  c?: number
+  /** Triplets sampled; default 100 × rows. */
+  steps?: number
+  /** Seed of the triplet sampling; default 0. */
+  seed?: number
+  /** Held-out embeddings, measured by MAP@R under s at every tenth of the steps. */
+  validation?: ValidationSet
+  /** Where validation runs; default `'auto'`. */
+  device?: Device
+  /** Called at every tenth of the steps with the mean loss since the last call and, with `validation`, its MAP@R. */
+  onProgress?: (step: number, steps: number, metrics: { loss: number; mapAtR?: number }) => void
+}
+
+/** A learned bilinear similarity s(x, y) = xᵀ W y. */
+export interface OasisModel {
+  /** W, `cols × cols`. */
+  weights: Matrix
+  /** The `a.rows × b.rows` matrix of s(a_i, b_j). */
+  similarity(a: MatrixLike, b: MatrixLike): Matrix
+  /** x·W: with metric 'dot' against the raw corpus, knn and retrievalMetrics rank by s. */
+  transform(x: MatrixLike): Matrix
+  /** At every tenth of the steps: the mean loss since the last entry and, with `validation`, MAP@R. */
+  history: OasisCheckpoint[]
+}
+
 /** Options of {@link verificationMetrics}. */
 export interface VerificationMetricsOptions extends MetricOptions, AbortOptions {
   /** The false-accept rate at which `tarAtFar` is read, from 0 to 1; default 0.001. */

@@ -1,0 +1,56 @@
+/** Small dense helpers for the adapters: products of row-major float32 matrices, a seeded generator. */
+
+import type { Matrix } from './types'
+
+/** x·W: `x` rows × k, `w` k × n (row-major), into a new rows × n matrix. */
+export function multiply(x: Matrix, w: Float32Array, n: number): Matrix {
+  const k = x.cols
+  const out = new Float32Array(x.rows * n)
+  for (let i = 0; i < x.rows; i++) {
+    for (let t = 0; t < k; t++) {
+      const v = x.data[i * k + t]
+      if (v === 0) continue
+      for (let j = 0; j < n; j++) out[i * n + j] += v * w[t * n + j]
+    }
+  }
+  return { data: out, rows: x.rows, cols: n }
+}
+
+/** xᵀ·g: `x` rows × k, `g` rows × n, into a new k × n array (float64, for the optimiser). */
+export function multiplyTransposed(x: Matrix, g: Matrix): Float64Array {
+  const [k, n] = [x.cols, g.cols]
+  const out = new Float64Array(k * n)
+  for (let i = 0; i < x.rows; i++) {
+    for (let t = 0; t < k; t++) {
+      const v = x.data[i * k + t]
+      if (v === 0) continue
+      for (let j = 0; j < n; j++) out[t * n + j] += v * g.data[i * n + j]
+    }
+  }
+  return out
+}
+
+/** A k × n matrix with ones on its diagonal. */
+export function identity(k: number, n: number): Float32Array {
+  const w = new Float32Array(k * n)
+  for (let i = 0; i < Math.min(k, n); i++) w[i * n + i] = 1
+  return w
+}
+
+/** A seeded stream of uniforms in [0, 1) (mulberry32). */
+export function seeded(seed: number): () => number {
+  let a = seed | 0
+  return () => {
+    a = (a + 0x6d2b79f5) | 0
+    let t = Math.imul(a ^ (a >>> 15), 1 | a)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** The rows of `x` listed in `rows`, as a new matrix. */
+export function gatherRows(x: Matrix, rows: readonly number[]): Matrix {
+  const out = new Float32Array(rows.length * x.cols)
+  rows.forEach((r, i) => out.set(x.data.subarray(r * x.cols, (r + 1) * x.cols), i * x.cols))
+  return { data: out, rows: rows.length, cols: x.cols }
+}
