@@ -193,11 +193,14 @@ export interface MineOptions {
   device?: 'cpu' | 'cuda'
 }
 
-/** Mines triplets from a labelled batch. */
-export declare function mineTriplets(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts: MineOptions): Triplets
+/**
+ * Mines triplets from a labelled batch; with a reference (cross-batch memory), positives and
+ * negatives come from it.
+ */
+export declare function mineTriplets(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts: MineOptions, reference?: Float32Array | undefined | null, referenceRows?: number | undefined | null, referenceLabels?: Int32Array | undefined | null): Triplets
 
 /** Async twin of `mineTriplets`, on the libuv pool; the inputs are copied first. */
-export declare function mineTripletsAsync(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts: MineOptions, token?: CancelToken | undefined | null): Promise<Triplets>
+export declare function mineTripletsAsync(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts: MineOptions, reference?: Float32Array | undefined | null, referenceRows?: number | undefined | null, referenceLabels?: Int32Array | undefined | null, token?: CancelToken | undefined | null): Promise<Triplets>
 
 /** Multiple negatives ranking loss of row-aligned anchors and positives, with extra negatives. */
 export declare function multipleNegativesRankingLoss(anchors: Float32Array, positives: Float32Array, rows: number, negatives: Float32Array | undefined | null, negativeRows: number, cols: number, opts?: RankingOptions | undefined | null): RankingResult
@@ -266,14 +269,17 @@ export interface SearchOptions {
   queryOffset?: number
 }
 
-/** Triplet loss and its gradient over mined triplets, or exactly `triplets` when given. */
-export declare function tripletLoss(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: LossOptions | undefined | null, triplets?: Triplets | undefined | null): LossResult
+/**
+ * Triplet loss and its gradient over mined triplets, or exactly `triplets` when given; with a
+ * reference (cross-batch memory), positives and negatives come from it.
+ */
+export declare function tripletLoss(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: LossOptions | undefined | null, triplets?: Triplets | undefined | null, reference?: Float32Array | undefined | null, referenceRows?: number | undefined | null, referenceLabels?: Int32Array | undefined | null): LossResult
 
 /**
  * Async twin of `tripletLoss`, on the libuv pool; the inputs (given triplets included) are
  * copied first, and the JS-backed originals dropped here, on the JS thread.
  */
-export declare function tripletLossAsync(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: LossOptions | undefined | null, triplets?: Triplets | undefined | null, token?: CancelToken | undefined | null): Promise<LossResult>
+export declare function tripletLossAsync(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: LossOptions | undefined | null, triplets?: Triplets | undefined | null, reference?: Float32Array | undefined | null, referenceRows?: number | undefined | null, referenceLabels?: Int32Array | undefined | null, token?: CancelToken | undefined | null): Promise<LossResult>
 
 /** Triplet margin loss over row-aligned anchor / positive / negative matrices. */
 export declare function tripletMarginLoss(anchor: Float32Array, positive: Float32Array, negative: Float32Array, rows: number, cols: number, opts?: MarginLossOptions | undefined | null): MarginLossResult

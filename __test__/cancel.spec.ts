@@ -19,8 +19,8 @@ const calls: Record<string, (token?: Token) => Promise<unknown>> = {
   pairwiseDistancesAsync: (t) => binding.pairwiseDistancesAsync(x, 4, null, 0, 1, metric, t),
   knnAsync: (t) => binding.knnAsync(x, 4, x, 4, 1, metric, { k: 1 }, t),
   'KnnIndex.searchAsync': (t) => index.searchAsync(x, 4, { k: 1 }, t),
-  mineTripletsAsync: (t) => binding.mineTripletsAsync(x, 4, 1, labels, { ...metric, strategy: 'all', margin: 0.2, maxTriplets: 100 }, t),
-  tripletLossAsync: (t) => binding.tripletLossAsync(x, 4, 1, labels, { ...metric, strategy: 'batch-hard' }, null, t),
+  mineTripletsAsync: (t) => binding.mineTripletsAsync(x, 4, 1, labels, { ...metric, strategy: 'all', margin: 0.2, maxTriplets: 100 }, null, null, null, t),
+  tripletLossAsync: (t) => binding.tripletLossAsync(x, 4, 1, labels, { ...metric, strategy: 'batch-hard' }, null, null, null, null, t),
   tripletMarginLossAsync: (t) => binding.tripletMarginLossAsync(x, x, x, 4, 1, metric, t),
   retrievalMetricsAsync: (t) => binding.retrievalMetricsAsync(x, 4, labels, null, 0, null, 1, { ...metric, k: 2 }, t),
   contrastiveLossAsync: (t) => binding.contrastiveLossAsync(x, 4, 1, labels, metric, t),
@@ -63,7 +63,7 @@ const running: Record<string, (t: Token) => Promise<unknown>> = {
   pairwiseDistancesAsync: (t) => binding.pairwiseDistancesAsync(big.subarray(0, 4000 * d), 4000, null, 0, d, metric, t),
   knnAsync: (t) => binding.knnAsync(big, n, big, n, d, metric, { k: 10 }, t),
   'KnnIndex.searchAsync': (t) => new binding.KnnIndex(big, n, d, metric).searchAsync(big, n, { k: 10 }, t),
-  mineTripletsAsync: (t) => binding.mineTripletsAsync(big, n, d, bigLabels, { ...metric, strategy: 'batch-semihard' }, t),
+  mineTripletsAsync: (t) => binding.mineTripletsAsync(big, n, d, bigLabels, { ...metric, strategy: 'batch-semihard' }, null, null, null, t),
   retrievalMetricsAsync: (t) => binding.retrievalMetricsAsync(big, n, bigLabels, null, 0, null, d, metric, t),
 }
 

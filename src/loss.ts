@@ -3,7 +3,7 @@
 import type { LossOptions as BackendLossOptions, LossResult as BackendLossResult, TripletsResult } from './backend'
 import { nativeDevice, resolveDevice } from './device'
 import { toMatrix } from './matrix'
-import { checkMaxTriplets, DEFAULT_MARGIN } from './mining'
+import { checkMaxTriplets, checkMemory, DEFAULT_MARGIN, memoryArgs, type Memory } from './mining'
 import { execAsync, execSync, expectLength, type Plan } from './run'
 import type { Labels, LossResult, MatrixLike, Strategy, TripletLossOptions } from './types'
 import {
@@ -16,12 +16,15 @@ import {
  * length, every index a row, and every triplet valid (a ≠ p, same label for a and p, another
  * label for n), so that a backend never sees a triplet API.md calls invalid.
  */
-function toTriplets(value: unknown, rows: number, labels: Int32Array): TripletsResult {
+function toTriplets(value: unknown, rows: number, labels: Int32Array, memory: Memory | undefined): TripletsResult {
   const t = value as { anchor?: unknown; positive?: unknown; negative?: unknown; length?: unknown }
   const bound = `the rows of embeddings: ${rows}`
+  // With a memory, positives and negatives index the reference, and a = p is no conflict.
+  const [others, otherLabels] = memory === undefined ? [rows, labels] : [memory.x.rows, memory.labels]
+  const otherBound = memory === undefined ? bound : `the rows of opts.reference: ${others}`
   const anchor = toIndices(t.anchor, 'opts.mining.anchor', rows, bound)
-  const positive = toIndices(t.positive, 'opts.mining.positive', rows, bound)
-  const negative = toIndices(t.negative, 'opts.mining.negative', rows, bound)
+  const positive = toIndices(t.positive, 'opts.mining.positive', others, otherBound)
+  const negative = toIndices(t.negative, 'opts.mining.negative', others, otherBound)
   const n = anchor.length
   for (const [arr, name] of [[positive, 'positive'], [negative, 'negative']] as const) {
     if (arr.length !== n) {
@@ -32,11 +35,11 @@ function toTriplets(value: unknown, rows: number, labels: Int32Array): TripletsR
   for (let i = 0; i < n; i++) {
     const a = anchor[i], p = positive[i], ng = negative[i]
     const at = `opts.mining: triplet ${i} (anchor ${a}, positive ${p}, negative ${ng})`
-    if (a === p) throw new RangeError(`${at}: expected anchor ≠ positive, received the same row twice`)
-    if (labels[a] !== labels[p]) {
-      throw new RangeError(`${at}: expected the positive to have the anchor's label ${labels[a]}, received label ${labels[p]}`)
+    if (a === p && memory === undefined) throw new RangeError(`${at}: expected anchor ≠ positive, received the same row twice`)
+    if (labels[a] !== otherLabels[p]) {
+      throw new RangeError(`${at}: expected the positive to have the anchor's label ${labels[a]}, received label ${otherLabels[p]}`)
     }
-    if (labels[ng] === labels[a]) {
+    if (otherLabels[ng] === labels[a]) {
       throw new RangeError(`${at}: expected the negative to have a label other than the anchor's ${labels[a]}, received the same label`)
     }
   }
@@ -47,12 +50,13 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: TripletLossOptions |
   const x = toMatrix(embeddings, 'embeddings')
   const y = toLabels(labels, 'labels', x.rows, 'embeddings')
   const o = checkOptions(opts)
+  const memory = checkMemory(o, x)
   let strategy: Strategy | undefined
   let triplets: TripletsResult | undefined
   if (o.mining === undefined || typeof o.mining === 'string') {
     strategy = checkStrategy(o.mining, 'opts.mining', 'batch-hard')
   } else if (typeof o.mining === 'object' && o.mining !== null && !Array.isArray(o.mining)) {
-    triplets = toTriplets(o.mining, x.rows, y)
+    triplets = toTriplets(o.mining, x.rows, y, memory)
   } else {
     throw new TypeError(`opts.mining: expected one of ${STRATEGIES.map((s) => `'${s}'`).join(', ')} or a Triplets object ` +
       `({ anchor, positive, negative }), received ${describe(o.mining)}`)
@@ -73,7 +77,7 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: TripletLossOptions |
   const empty: LossResult | undefined = rows === 0 || triplets?.anchor.length === 0
     ? { loss: 0, grad: { data: new Float32Array(rows * cols), rows, cols }, triplets: 0, active: 0 }
     : undefined
-  const args = [x.data, rows, cols, y, backendOpts, triplets] as const
+  const args = [x.data, rows, cols, y, backendOpts, triplets, ...memoryArgs(memory)] as const
   return {
     target,
     run: (backend) => backend.tripletLoss(...args),

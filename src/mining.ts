@@ -3,9 +3,9 @@
 import { freemem } from 'node:os'
 import type { TripletsResult } from './backend'
 import { nativeDevice, resolveDevice } from './device'
-import { toMatrix } from './matrix'
+import { checkSameCols, toMatrix } from './matrix'
 import { execAsync, execSync, expectLength, type Plan } from './run'
-import type { Labels, MatrixLike, MineTripletsOptions, Triplets } from './types'
+import type { Labels, Matrix, MatrixLike, MineTripletsOptions, Triplets } from './types'
 import { checkCommon, checkFinite, checkInteger, checkOptions, checkStrategy, INT32_MAX, toLabels } from './validate'
 
 /** α when the caller gives none (API.md). */
@@ -21,6 +21,32 @@ export function checkMaxTriplets(value: unknown, name: string, needsMemoryLimit 
   const limit = needsMemoryLimit ? Math.min(INT32_MAX, Math.floor(freemem() / 32)) : INT32_MAX
   if (value === undefined) return limit
   return Math.min(limit, checkInteger(value, name, 0, INT32_MAX))
+}
+
+/** A checked cross-batch memory: the reference rows and their labels. */
+export interface Memory {
+  readonly x: Matrix
+  readonly labels: Int32Array
+}
+
+/**
+ * Internal: `reference` and `referenceLabels` of an options object (cross-batch memory), which
+ * come together or not at all, the reference with the embeddings' columns.
+ */
+export function checkMemory(o: { reference?: unknown; referenceLabels?: unknown }, x: Matrix): Memory | undefined {
+  if ((o.reference === undefined) !== (o.referenceLabels === undefined)) {
+    const [given, missing] = o.reference === undefined ? ['referenceLabels', 'reference'] : ['reference', 'referenceLabels']
+    throw new TypeError(`opts.${missing}: expected it together with opts.${given}, received undefined`)
+  }
+  if (o.reference === undefined) return undefined
+  const r = toMatrix(o.reference, 'opts.reference')
+  checkSameCols(x, 'embeddings', r, 'opts.reference')
+  return { x: r, labels: toLabels(o.referenceLabels, 'opts.referenceLabels', r.rows, 'opts.reference') }
+}
+
+/** The backend arguments of a memory: its rows, row count and labels (nulls without one). */
+export function memoryArgs(m: Memory | undefined): [Float32Array | null, number | null, Int32Array | null] {
+  return m === undefined ? [null, null, null] : [m.x.data, m.x.rows, m.labels]
 }
 
 /** Internal: backend triplets → the public {@link Triplets}, with matching lengths checked. */
@@ -41,13 +67,15 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: MineTripletsOptions)
   const strategy = checkStrategy(o.strategy, 'opts.strategy')
   const margin = checkFinite(o.margin, 'opts.margin', DEFAULT_MARGIN)
   const maxTriplets = checkMaxTriplets(o.maxTriplets, 'opts.maxTriplets', strategy !== 'batch-hard')
+  const memory = checkMemory(o, x)
   const common = checkCommon(o)
   const target = resolveDevice(common.device)
-  const empty = x.rows === 0
+  const empty = x.rows === 0 || memory?.x.rows === 0
     ? { anchor: new Int32Array(0), positive: new Int32Array(0), negative: new Int32Array(0), length: 0 }
     : undefined
   const args = [x.data, x.rows, x.cols, y,
-    { metric: common.metric, normalize: common.normalize, device: nativeDevice(target), strategy, margin, maxTriplets }] as const
+    { metric: common.metric, normalize: common.normalize, device: nativeDevice(target), strategy, margin, maxTriplets },
+    ...memoryArgs(memory)] as const
   return {
     target,
     run: (backend) => backend.mineTriplets(...args),

@@ -133,6 +133,14 @@ export interface KnnResult {
 
 /** Options of {@link mineTriplets}. */
 export interface MineTripletsOptions extends MetricOptions, AbortOptions {
+  /**
+   * Cross-batch memory: embeddings of earlier batches. Anchors then come from `embeddings` and
+   * positives and negatives from `reference` (indices into it; no a ≠ p rule); the gradient
+   * is with respect to `embeddings` only. Given together with `referenceLabels`.
+   */
+  reference?: MatrixLike
+  /** Labels of `reference`; required exactly when `reference` is given. */
+  referenceLabels?: Labels
   /** The mining strategy (required). */
   strategy: Strategy
   /** α, default 0.2. */
@@ -147,6 +155,14 @@ export interface MineTripletsOptions extends MetricOptions, AbortOptions {
 
 /** Options of {@link tripletLoss}. */
 export interface TripletLossOptions extends MetricOptions, AbortOptions {
+  /**
+   * Cross-batch memory: embeddings of earlier batches. Anchors then come from `embeddings` and
+   * positives and negatives from `reference` (indices into it; no a ≠ p rule); the gradient
+   * is with respect to `embeddings` only. Given together with `referenceLabels`.
+   */
+  reference?: MatrixLike
+  /** Labels of `reference`; required exactly when `reference` is given. */
+  referenceLabels?: Labels
   /** Default `'batch-hard'`; a {@link Triplets} object uses exactly those triplets. */
   mining?: Strategy | Triplets | TripletsLike
   /** α, default 0.2, used by the mining strategy and the hinge. */

@@ -25,7 +25,8 @@ function parseReduction(reduction: string = 'mean'): Reduction {
 }
 
 export function tripletLoss(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: LossOptions | null,
-  given?: TripletsResult | null): LossResult {
+  given?: TripletsResult | null, reference?: Float32Array | null, referenceRows?: number | null,
+  referenceLabels?: Int32Array | null): LossResult {
   const metric = parseMetric(opts?.metric)
   const reduction = parseReduction(opts?.reduction)
   const normalize = opts?.normalize ?? false
@@ -33,14 +34,24 @@ export function tripletLoss(x: Float32Array, rows: number, cols: number, labels:
   const softMargin = opts?.softMargin ?? false
   checkLabels('labels', labels, rows)
   checkMargin(margin)
-  if (given != null) checkTriplets(given, labels)
+  // Cross-batch memory: positives and negatives index the reference, stacked after x's rows.
+  const memory = reference == null ? undefined : referenceLabels ?? new Int32Array(0)
+  if (memory !== undefined) checkLabels('referenceLabels', memory, referenceRows ?? 0)
+  if (given != null) checkTriplets(given, labels, memory)
   const triplets = given ?? mineTriplets(x, rows, cols, labels, {
     strategy: opts?.strategy ?? 'batch-hard', margin, metric, normalize, maxTriplets: opts?.maxTriplets ?? MAX_TRIPLETS,
-  })
+  }, reference, referenceRows, referenceLabels)
   const { anchor, positive, negative } = triplets
   const count = anchor.length
-
-  const e = normalize ? normalizeRows(x, rows, cols) : x
+  const offset = memory === undefined ? 0 : rows
+  const allRows = rows + (memory?.length ?? 0)
+  let all = x
+  if (reference != null) {
+    all = new Float32Array(allRows * cols)
+    all.set(x.subarray(0, rows * cols))
+    all.set(reference.subarray(0, (allRows - rows) * cols), rows * cols)
+  }
+  const e = normalize ? normalizeRows(all, allRows, cols) : all
   // Pass 1: every triplet's loss and slope (the reduction's divisor needs the active count).
   const losses = new Float64Array(count)
   const slopes = new Float64Array(count)
@@ -49,8 +60,8 @@ export function tripletLoss(x: Float32Array, rows: number, cols: number, labels:
   let active = 0
   for (let t = 0; t < count; t++) {
     const a = anchor[t] * cols
-    const p = positive[t] * cols
-    const n = negative[t] * cols
+    const p = (offset + positive[t]) * cols
+    const n = (offset + negative[t]) * cols
     const dap = distance(e, a, e, p, cols, metric)
     let dan = distance(e, a, e, n, cols, metric)
     if (opts?.swap) {
@@ -68,7 +79,7 @@ export function tripletLoss(x: Float32Array, rows: number, cols: number, labels:
   }
 
   const divisor = reduction === 'sum' ? 1 : reduction === 'mean' ? count : active
-  const g = new Float64Array(rows * cols)
+  const g = new Float64Array(allRows * cols)
   if (divisor === 0) return { loss: 0, grad: new Float32Array(rows * cols), triplets: count, active }
 
   // Pass 2: ∂loss/∂x = (slope / divisor)·(∂dap − ∂dan), dan taken through the pair actually used.
@@ -76,12 +87,14 @@ export function tripletLoss(x: Float32Array, rows: number, cols: number, labels:
     const c = slopes[t] / divisor
     if (c === 0) continue
     const a = anchor[t] * cols
-    const p = positive[t] * cols
-    const n = negative[t] * cols
+    const p = (offset + positive[t]) * cols
+    const n = (offset + negative[t]) * cols
     distanceGrad(e, a, e, p, cols, metric, c, g, a, g, p)
     const near = swapped[t] ? p : a
     distanceGrad(e, near, e, n, cols, metric, -c, g, near, g, n)
   }
-  const grad = normalize ? normalizeBackward(x, rows, cols, g) : g
+  // The reference is memory, not a parameter: only x's rows keep their gradient.
+  const gx = g.subarray(0, rows * cols)
+  const grad = normalize ? normalizeBackward(x, rows, cols, gx) : gx
   return { loss: total / divisor, grad: gradToFloat32(grad), triplets: count, active }
 }

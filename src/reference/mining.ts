@@ -30,19 +30,29 @@ export function parseStrategy(strategy: string): StrategyName {
   throw invalidArgument(`strategy: expected one of ${STRATEGIES.map((x) => `'${x}'`).join(', ')}, received '${strategy}'`)
 }
 
-export function mineTriplets(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts: MineOptions): TripletsResult {
+export function mineTriplets(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts: MineOptions,
+  reference?: Float32Array | null, referenceRows?: number | null, referenceLabels?: Int32Array | null): TripletsResult {
   const strategy = parseStrategy(opts.strategy)
   const metric = parseMetric(opts.metric)
   checkLabels('labels', labels, rows)
   checkMargin(opts.margin ?? DEFAULT_MARGIN)
-  const d = pairwiseDistances(x, rows, null, rows, cols, { metric, normalize: opts.normalize })
-  return mineFromDistances(d, rows, labels, strategy, opts.margin ?? DEFAULT_MARGIN, opts.maxTriplets ?? MAX_TRIPLETS)
+  const memory = reference == null ? undefined : referenceLabels ?? new Int32Array(0)
+  if (memory !== undefined) checkLabels('referenceLabels', memory, referenceRows ?? 0)
+  const d = pairwiseDistances(x, rows, reference, reference == null ? rows : referenceRows ?? 0, cols, { metric, normalize: opts.normalize })
+  return mineFromDistances(d, rows, labels, strategy, opts.margin ?? DEFAULT_MARGIN, opts.maxTriplets ?? MAX_TRIPLETS, memory)
 }
 
-/** Mining over a precomputed rows × rows float32 distance matrix `d`. */
+/**
+ * Mining over a precomputed float32 distance matrix `d`: rows × rows, or rows × candidates when
+ * `candidates` (a reference set's labels) is given; then a row may pair with any candidate.
+ */
 export function mineFromDistances(
   d: Float32Array, rows: number, labels: Int32Array, strategy: StrategyName, margin: number, maxTriplets: number,
+  candidates?: Int32Array,
 ): TripletsResult {
+  const cl = candidates ?? labels
+  const width = cl.length
+  const self = candidates === undefined
   const A: number[] = []
   const P: number[] = []
   const N: number[] = []
@@ -58,15 +68,15 @@ export function mineFromDistances(
 
   for (let a = 0; a < rows; a++) {
     const la = labels[a]
-    const row = a * rows
+    const row = a * width
     switch (strategy) {
       case 'batch-hard': {
         let p = -1
         let n = -1
-        for (let j = 0; j < rows; j++) {
-          if (labels[j] === la) {
+        for (let j = 0; j < width; j++) {
+          if (cl[j] === la) {
             // strict comparisons while scanning upwards keep the lower index on a tie
-            if (j !== a && (p < 0 || d[row + j] > d[row + p])) p = j
+            if (!(self && j === a) && (p < 0 || d[row + j] > d[row + p])) p = j
           } else if (n < 0 || d[row + j] < d[row + n]) {
             n = j
           }
@@ -75,13 +85,13 @@ export function mineFromDistances(
         break
       }
       case 'batch-semihard': {
-        for (let p = 0; p < rows; p++) {
-          if (p === a || labels[p] !== la) continue
+        for (let p = 0; p < width; p++) {
+          if ((self && p === a) || cl[p] !== la) continue
           const dap = d[row + p]
           let semi = -1 // argmin d(a,n) over d(a,n) > d(a,p)
           let far = -1 // argmax d(a,n) over all negatives, the fallback
-          for (let n = 0; n < rows; n++) {
-            if (labels[n] === la) continue
+          for (let n = 0; n < width; n++) {
+            if (cl[n] === la) continue
             const dan = d[row + n]
             if (dan > dap && (semi < 0 || dan < d[row + semi])) semi = n
             if (far < 0 || dan > d[row + far]) far = n
@@ -92,11 +102,11 @@ export function mineFromDistances(
         break
       }
       default: {
-        for (let p = 0; p < rows; p++) {
-          if (p === a || labels[p] !== la) continue
+        for (let p = 0; p < width; p++) {
+          if ((self && p === a) || cl[p] !== la) continue
           const dap = d[row + p]
-          for (let n = 0; n < rows; n++) {
-            if (labels[n] === la) continue
+          for (let n = 0; n < width; n++) {
+            if (cl[n] === la) continue
             const m = Math.fround(d[row + n] - dap)
             if (keep(strategy, m, alpha)) push(a, p, n)
           }

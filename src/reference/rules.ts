@@ -27,18 +27,20 @@ export function checkK(k: number, corpusRows: number, excludeSelf: boolean): voi
 
 /**
  * Given triplets: three index arrays of one length, every index a row, and every triplet valid
- * (a ≠ p, label[a] = label[p], label[n] ≠ label[a]).
+ * (label[a] = label[p], label[n] ≠ label[a], and a ≠ p unless positives and negatives index
+ * `candidates`, the labels of a reference set).
  */
-export function checkTriplets(t: TripletsResult, labels: Int32Array): void {
+export function checkTriplets(t: TripletsResult, labels: Int32Array, candidates?: Int32Array): void {
   const n = t.anchor.length
   for (const name of ['positive', 'negative'] as const) {
     if (t[name].length !== n) {
       throw invalidArgument(`triplets.${name}: expected ${n} indices (the length of triplets.anchor), received ${t[name].length}`)
     }
   }
-  const rows = labels.length
+  const cand = candidates ?? labels
   for (const name of ['anchor', 'positive', 'negative'] as const) {
     const arr = t[name]
+    const rows = name === 'anchor' ? labels.length : cand.length
     for (let i = 0; i < n; i++) {
       if (!(arr[i] >= 0 && arr[i] < rows)) {
         throw invalidArgument(`triplets.${name}[${i}]: expected an index from 0 to ${rows} − 1, received ${arr[i]}`)
@@ -48,11 +50,11 @@ export function checkTriplets(t: TripletsResult, labels: Int32Array): void {
   for (let i = 0; i < n; i++) {
     const a = t.anchor[i], p = t.positive[i], ng = t.negative[i]
     const at = `triplets: triplet ${i} (anchor ${a}, positive ${p}, negative ${ng})`
-    if (a === p) throw invalidArgument(`${at}: expected anchor ≠ positive, received the same row twice`)
-    if (labels[a] !== labels[p]) {
-      throw invalidArgument(`${at}: expected the positive to have the anchor's label ${labels[a]}, received label ${labels[p]}`)
+    if (a === p && candidates === undefined) throw invalidArgument(`${at}: expected anchor ≠ positive, received the same row twice`)
+    if (cand[p] !== labels[a]) {
+      throw invalidArgument(`${at}: expected the positive to have the anchor's label ${labels[a]}, received label ${cand[p]}`)
     }
-    if (labels[ng] === labels[a]) {
+    if (cand[ng] === labels[a]) {
       throw invalidArgument(`${at}: expected the negative to have a label other than the anchor's ${labels[a]}, received the same label`)
     }
   }

@@ -42,7 +42,7 @@ fn mine(
         distance: euclidean(),
         max_triplets: max,
     };
-    dev.mine_triplets(x, labels, &o, PLAIN)
+    dev.mine_triplets(x, labels, None, &o, PLAIN)
 }
 
 fn tuples(t: &Triplets) -> Vec<(i32, i32, i32)> {
@@ -143,6 +143,7 @@ pub fn hand_worked(dev: &dyn Device) {
         dev.triplet_loss(
             line(),
             &LABELS,
+            None,
             Mining::Strategy(Strategy::BatchHard),
             &o,
             PLAIN,
@@ -268,6 +269,74 @@ pub fn hand_worked(dev: &dyn Device) {
     );
     assert_eq!(pw(Metric::Cosine), vec![1.0, 1.0, 1.0, 0.0], "{name}");
     assert_eq!(pw(Metric::Dot), vec![0.0, 0.0, 0.0, -25.0], "{name}");
+    // Cross-batch memory: anchors x = [0, 10] (labels 0, 1); the reference r = [1, 3, 9, 12]
+    // (labels 0, 1, 1, 0) gives the positives and negatives. Anchor 0: positives r0 (d 1),
+    // r3 (12), negatives r1 (3), r2 (9). Anchor 1: positives r1 (7), r2 (1), negatives r0 (9),
+    // r3 (2).
+    let xb = [0.0f32, 10.0];
+    let rb = [1.0f32, 3.0, 9.0, 12.0];
+    let (xm, rm) = (
+        MatRef::new(&xb, 2, 1).expect("2 × 1"),
+        MatRef::new(&rb, 4, 1).expect("4 × 1"),
+    );
+    let memory = Some((rm, &[0, 1, 1, 0][..]));
+    let mine_x = |strategy| {
+        let o = MineOptions {
+            strategy,
+            margin: 0.5,
+            ..MineOptions::default()
+        };
+        tuples(
+            &dev.mine_triplets(xm, &[0, 1], memory, &o, PLAIN)
+                .expect("cross-batch mining"),
+        )
+    };
+    assert_eq!(
+        mine_x(Strategy::BatchHard),
+        vec![(0, 3, 1), (1, 1, 3)],
+        "{name}: cross-batch batch-hard"
+    );
+    assert_eq!(
+        mine_x(Strategy::BatchSemihard),
+        vec![(0, 0, 1), (0, 3, 2), (1, 1, 0), (1, 2, 3)],
+        "{name}: cross-batch batch-semihard"
+    );
+    assert_eq!(mine_x(Strategy::All).len(), 8, "{name}: cross-batch all");
+    // Loss, batch-hard, margin 0.5: (0,3,1) 12 − 3 + 0.5 = 9.5; (1,1,3) 7 − 2 + 0.5 = 5.5.
+    // ∂/∂x0 = −1 + 1 = 0; ∂/∂x1 = 1 + 1 = 2; halved. No gradient for the reference.
+    let lo = LossOptions {
+        margin: 0.5,
+        ..LossOptions::default()
+    };
+    let r = dev
+        .triplet_loss(
+            xm,
+            &[0, 1],
+            memory,
+            Mining::Strategy(Strategy::BatchHard),
+            &lo,
+            PLAIN,
+        )
+        .expect("cross-batch loss");
+    assert!(
+        (r.loss - 7.5).abs() < 1e-9,
+        "{name}: cross-batch loss {}",
+        r.loss
+    );
+    assert_eq!(r.grad, vec![0.0, 1.0], "{name}: cross-batch gradient");
+    // Given triplets index the reference, where a = p names two different rows.
+    let given = Mining::Triplets {
+        anchor: &[0],
+        positive: &[0],
+        negative: &[1],
+    };
+    let r = dev
+        .triplet_loss(xm, &[0, 1], memory, given, &lo, PLAIN)
+        .expect("given");
+    assert!(
+        (r.loss - (1.0 - 3.0 + 0.5f64).max(0.0)).abs() < 1e-9,
+        "{name}: given cross-batch triplet"
+    );
 }
 
 /// A seeded stream of values in [−1, 1): the inputs of the checks here and of the crate's tests.
@@ -470,7 +539,7 @@ fn loss_gradient(
         MatRef::new(x, 9, 4).expect("9 × 4")
     }
     let t = dev
-        .mine_triplets(mat(&x), &labels, &mine_o, PLAIN)
+        .mine_triplets(mat(&x), &labels, None, &mine_o, PLAIN)
         .expect("mining");
     let mining = Mining::Triplets {
         anchor: &t.anchor,
@@ -478,7 +547,7 @@ fn loss_gradient(
         negative: &t.negative,
     };
     let at = |x: &[f32]| {
-        dev.triplet_loss(mat(x), &labels, mining, &o, PLAIN)
+        dev.triplet_loss(mat(x), &labels, None, mining, &o, PLAIN)
             .expect("loss")
     };
     let base = at(&x);
@@ -611,7 +680,7 @@ pub fn rules(dev: &dyn Device) {
     for (mining, prefix) in cases {
         invalid(
             dev,
-            dev.triplet_loss(m, &LABELS, mining, &lo, PLAIN),
+            dev.triplet_loss(m, &LABELS, None, mining, &lo, PLAIN),
             prefix,
         );
     }
@@ -620,6 +689,7 @@ pub fn rules(dev: &dyn Device) {
         dev.triplet_loss(
             m,
             &LABELS[..1],
+            None,
             Mining::Strategy(Strategy::BatchHard),
             &lo,
             PLAIN,
@@ -635,6 +705,7 @@ pub fn rules(dev: &dyn Device) {
         dev.triplet_loss(
             m,
             &LABELS,
+            None,
             Mining::Strategy(Strategy::BatchHard),
             &none,
             PLAIN,
@@ -688,6 +759,35 @@ pub fn rules(dev: &dyn Device) {
         dev.verification_metrics(m, m, &[1, 0, 1, 0], &far, PLAIN),
         "far: expected a rate from 0 to 1",
     );
+    let bank = MatRef::new(&X[..2], 2, 1).expect("2 × 1");
+    invalid(
+        dev,
+        dev.mine_triplets(
+            m,
+            &LABELS,
+            Some((bank, &LABELS[..1])),
+            &MineOptions::default(),
+            PLAIN,
+        ),
+        "referenceLabels: expected 2 labels",
+    );
+    let memory_triplet = Mining::Triplets {
+        anchor: &[0],
+        positive: &[2],
+        negative: &[1],
+    };
+    invalid(
+        dev,
+        dev.triplet_loss(
+            m,
+            &LABELS,
+            Some((bank, &LABELS[..2])),
+            memory_triplet,
+            &LossOptions::default(),
+            PLAIN,
+        ),
+        "triplets.positive[0]: expected an index from 0 to 2 − 1",
+    );
     let ro = RetrievalOptions::default();
     invalid(
         dev,
@@ -740,13 +840,17 @@ pub fn cancellation(dev: &dyn Device) {
             strategy,
             ..MineOptions::default()
         };
-        cancelled(dev.mine_triplets(m, &LABELS, &o, &call).map(drop), "mining");
+        cancelled(
+            dev.mine_triplets(m, &LABELS, None, &o, &call).map(drop),
+            "mining",
+        );
     }
     let lo = LossOptions::default();
     cancelled(
         dev.triplet_loss(
             m,
             &LABELS,
+            None,
             Mining::Strategy(Strategy::BatchHard),
             &lo,
             &call,
@@ -760,7 +864,8 @@ pub fn cancellation(dev: &dyn Device) {
         negative: &[2],
     };
     cancelled(
-        dev.triplet_loss(m, &LABELS, given, &lo, &call).map(drop),
+        dev.triplet_loss(m, &LABELS, None, given, &lo, &call)
+            .map(drop),
         "loss, given triplets",
     );
     let mo = MarginLossOptions::default();
@@ -806,7 +911,7 @@ fn in_flight(dev: &dyn Device) {
         ..MineOptions::default()
     };
     let t = dev
-        .mine_triplets(xm, &labels, &semihard, PLAIN)
+        .mine_triplets(xm, &labels, None, &semihard, PLAIN)
         .expect("triplets");
     let given = Mining::Triplets {
         anchor: &t.anchor,
@@ -847,7 +952,7 @@ fn in_flight(dev: &dyn Device) {
             dev.knn_once(xm, xm, &euclidean(), &knn_o, c).map(drop)
         }),
         ("batch-hard", &|c| {
-            dev.mine_triplets(xm, &labels, &MineOptions::default(), c)
+            dev.mine_triplets(xm, &labels, None, &MineOptions::default(), c)
                 .map(drop)
         }),
         ("retrieval", &|c| {
@@ -855,7 +960,7 @@ fn in_flight(dev: &dyn Device) {
                 .map(drop)
         }),
         ("loss gradient", &|c| {
-            dev.triplet_loss(xm, &labels, given, &LossOptions::default(), c)
+            dev.triplet_loss(xm, &labels, None, given, &LossOptions::default(), c)
                 .map(drop)
         }),
         ("margin loss", &|c| {
@@ -975,8 +1080,10 @@ pub fn agrees_with(dev: &dyn Device, reference: &dyn Device, tol: Tolerance) {
                         distance: o,
                         max_triplets: 1 << 20,
                     };
-                    let mine =
-                        |d: &dyn Device| d.mine_triplets(xm, &labels, &mo, PLAIN).expect("mining");
+                    let mine = |d: &dyn Device| {
+                        d.mine_triplets(xm, &labels, None, &mo, PLAIN)
+                            .expect("mining")
+                    };
                     let (g, w) = (mine(dev), mine(reference));
                     if exact {
                         assert_eq!(g, w, "{}", at(&format!("mining {strategy:?} {o:?}")));
@@ -992,7 +1099,7 @@ pub fn agrees_with(dev: &dyn Device, reference: &dyn Device, tol: Tolerance) {
                         negative: &w.negative,
                     };
                     let loss = |d: &dyn Device| {
-                        d.triplet_loss(xm, &labels, given, &lo, PLAIN)
+                        d.triplet_loss(xm, &labels, None, given, &lo, PLAIN)
                             .expect("loss")
                     };
                     let (gl, wl) = (loss(dev), loss(reference));

@@ -60,6 +60,7 @@ pub trait Device: Send + Sync {
         &self,
         x: MatRef,
         labels: &[i32],
+        reference: Option<(MatRef, &[i32])>,
         o: &MineOptions,
         call: &Call,
     ) -> Result<Triplets, Error>;
@@ -67,6 +68,7 @@ pub trait Device: Send + Sync {
         &self,
         x: MatRef,
         labels: &[i32],
+        reference: Option<(MatRef, &[i32])>,
         mining: Mining,
         o: &LossOptions,
         call: &Call,
@@ -216,20 +218,22 @@ impl Device for Cpu {
         &self,
         x: MatRef,
         labels: &[i32],
+        reference: Option<(MatRef, &[i32])>,
         o: &MineOptions,
         call: &Call,
     ) -> Result<Triplets, Error> {
-        mine_triplets(x, labels, o, call)
+        mine_triplets(x, labels, reference, o, call)
     }
     fn triplet_loss(
         &self,
         x: MatRef,
         labels: &[i32],
+        reference: Option<(MatRef, &[i32])>,
         mining: Mining,
         o: &LossOptions,
         call: &Call,
     ) -> Result<LossResult, Error> {
-        triplet_loss(x, labels, mining, o, call)
+        triplet_loss(x, labels, reference, mining, o, call)
     }
     fn triplet_margin_loss(
         &self,

@@ -30,9 +30,12 @@ pub struct LossResult {
 
 /// Mines (or takes) triplets, then reduces their losses and back-propagates in closed form:
 /// each triplet adds its coefficient times ∂d/∂x to the rows it touches, O(triplets · cols).
+/// With `reference` (cross-batch memory), positives and negatives are rows of the reference
+/// and the gradient is with respect to `x` only.
 pub fn triplet_loss(
     x: MatRef,
     labels: &[i32],
+    reference: Option<(MatRef, &[i32])>,
     mining: Mining,
     o: &LossOptions,
     call: &Call,
@@ -52,7 +55,7 @@ pub fn triplet_loss(
                 distance: o.distance,
                 max_triplets: o.max_triplets,
             };
-            mined = mine_triplets(x, labels, &mine, call)?;
+            mined = mine_triplets(x, labels, reference, &mine, call)?;
             (&mined.anchor[..], &mined.positive[..], &mined.negative[..])
         }
         Mining::Triplets {
@@ -60,17 +63,23 @@ pub fn triplet_loss(
             positive,
             negative,
         } => {
-            rules::triplets(anchor, positive, negative, labels)?;
+            rules::triplets(anchor, positive, negative, labels, reference.map(|r| r.1))?;
             (anchor, positive, negative)
         }
     };
 
     let cols = x.cols();
-    let data: Cow<[f32]> = if o.distance.normalize {
-        Cow::Owned(pair::normalize_rows(x.data(), cols))
-    } else {
-        Cow::Borrowed(x.data())
+    // The rows of x, then (cross-batch memory) the reference's: p and n index past x's rows.
+    let stacked: Cow<[f32]> = match reference {
+        Some((r, _)) => Cow::Owned([x.data(), r.data()].concat()),
+        None => Cow::Borrowed(x.data()),
     };
+    let data: Cow<[f32]> = if o.distance.normalize {
+        Cow::Owned(pair::normalize_rows(&stacked, cols))
+    } else {
+        stacked
+    };
+    let offset = if reference.is_some() { x.rows() } else { 0 };
     let row = |i: usize| &data[i * cols..(i + 1) * cols];
     let rule = TermRule {
         margin: o.margin,
@@ -78,8 +87,12 @@ pub fn triplet_loss(
         swap: o.swap,
         metric: o.distance.metric,
     };
-    let rows_of = |t: usize| [anchor[t], positive[t], negative[t]].map(|i| i as usize);
-    let mut grad = GradSum::zeros(x.rows(), cols);
+    let rows_of = |t: usize| {
+        let [a, p, n] = [anchor[t], positive[t], negative[t]].map(|i| i as usize);
+        [a, offset + p, offset + n]
+    };
+    let all_rows = offset + reference.map_or(x.rows(), |r| r.0.rows());
+    let mut grad = GradSum::zeros(all_rows, cols);
     let sums = grad.add_terms(
         anchor.len(),
         false,
@@ -104,6 +117,8 @@ pub fn triplet_loss(
         });
     };
     grad.scale(scale);
+    // The reference is memory, not a parameter: its rows' gradient is dropped.
+    grad.grad.truncate(x.rows() * cols);
     if o.distance.normalize {
         pair::normalize_backward(x.data(), cols, &mut grad.grad);
     }

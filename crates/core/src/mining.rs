@@ -55,18 +55,50 @@ impl Triplets {
     }
 }
 
-/// Mines triplets as API.md defines each strategy. Set strategies fail with
-/// `Error::TooManyTriplets` rather than grow past `o.max_triplets`.
+/// Who may pair with whom: the anchors' labels, the candidates' labels, and whether the
+/// candidates are the anchors themselves (then a row is never its own positive).
+#[derive(Clone, Copy)]
+struct Roles<'a> {
+    anchors: &'a [i32],
+    candidates: &'a [i32],
+    self_mode: bool,
+}
+
+impl Roles<'_> {
+    #[inline]
+    fn same(&self, a: usize, j: usize) -> bool {
+        self.candidates[j] == self.anchors[a]
+    }
+    #[inline]
+    fn positive(&self, a: usize, j: usize) -> bool {
+        self.same(a, j) && !(self.self_mode && j == a)
+    }
+}
+
+/// Mines triplets as API.md defines each strategy. With `reference` (cross-batch memory: its
+/// rows and labels), anchors are the rows of `x` and positives and negatives rows of the
+/// reference, with no a ≠ p rule. Set strategies fail with `Error::TooManyTriplets` rather
+/// than grow past `o.max_triplets`.
 pub fn mine_triplets(
     x: MatRef,
     labels: &[i32],
+    reference: Option<(MatRef, &[i32])>,
     o: &MineOptions,
     call: &Call,
 ) -> Result<Triplets, Error> {
     rules::labels("labels", labels, x.rows())?;
     rules::margin("margin", o.margin)?;
+    if let Some((r, rl)) = reference {
+        rules::labels("referenceLabels", rl, r.rows())?;
+        rules::same_cols("reference", r, "embeddings", x)?;
+    }
+    let roles = Roles {
+        anchors: labels,
+        candidates: reference.map_or(labels, |r| r.1),
+        self_mode: reference.is_none(),
+    };
     let max_triplets = o.max_triplets;
-    if let Some(count) = batch_count(labels, o.strategy) {
+    if let Some(count) = batch_count(roles, o.strategy) {
         // Batch strategies' output size follows from the labels alone: refuse before the work.
         if count > max_triplets {
             return Err(Error::TooManyTriplets {
@@ -74,11 +106,11 @@ pub fn mine_triplets(
             });
         }
     }
-    let dist = Distances::new(x, None, o.distance).with_call(*call);
+    let dist = Distances::new(x, reference.map(|r| r.0), o.distance).with_call(*call);
     let mined = match o.strategy {
-        Strategy::BatchHard => batch_hard(&dist, labels)?,
-        Strategy::BatchSemihard => batch_semihard(&dist, labels)?,
-        set => mine_set(&dist, labels, set, o.margin as f32, max_triplets)?,
+        Strategy::BatchHard => batch_hard(&dist, roles)?,
+        Strategy::BatchSemihard => batch_semihard(&dist, roles)?,
+        set => mine_set(&dist, roles, set, o.margin as f32, max_triplets)?,
     };
     Ok(mined)
 }
@@ -86,22 +118,25 @@ pub fn mine_triplets(
 /// How many triplets a batch strategy yields: one per anchor with a positive and a negative
 /// (batch-hard), or one per positive pair whose anchor has a negative (batch-semihard).
 /// `None` for set strategies, whose size depends on the distances.
-fn batch_count(labels: &[i32], strategy: Strategy) -> Option<usize> {
+fn batch_count(roles: Roles, strategy: Strategy) -> Option<usize> {
     let mut class_size: HashMap<i32, usize> = HashMap::new();
-    for &l in labels {
+    for &l in roles.candidates {
         *class_size.entry(l).or_default() += 1;
     }
-    let n = labels.len();
+    let n = roles.candidates.len();
     let per_anchor = |l: &i32| {
-        let size = class_size[l];
-        match (size > 1 && size < n, strategy) {
+        let same = class_size.get(l).copied().unwrap_or(0);
+        let positives = same - usize::from(roles.self_mode);
+        match (positives > 0 && same < n, strategy) {
             (false, _) => 0,
             (true, Strategy::BatchHard) => 1,
-            (true, _) => size - 1,
+            (true, _) => positives,
         }
     };
     match strategy {
-        Strategy::BatchHard | Strategy::BatchSemihard => Some(labels.iter().map(per_anchor).sum()),
+        Strategy::BatchHard | Strategy::BatchSemihard => {
+            Some(roles.anchors.iter().map(per_anchor).sum())
+        }
         _ => None,
     }
 }
@@ -119,7 +154,7 @@ fn concat(parts: Vec<Triplets>) -> Triplets {
 
 /// Hermans et al. 2017: per anchor, the farthest positive and the nearest negative.
 /// Folded tile by tile: per row only the two running extremes are kept.
-fn batch_hard(dist: &Distances, labels: &[i32]) -> Result<Triplets, Error> {
+fn batch_hard(dist: &Distances, roles: Roles) -> Result<Triplets, Error> {
     // Per row of a block: (farthest positive, nearest negative) so far.
     type Extremes = Vec<(Option<Ranked>, Option<Ranked>)>;
     let parts = dist.fold_tiles(
@@ -133,8 +168,8 @@ fn batch_hard(dist: &Distances, labels: &[i32]) -> Result<Triplets, Error> {
                     let c = Ranked { d, i: j as u32 };
                     // Strict comparisons: columns come in ascending order, so the first
                     // (lowest) index wins a tie.
-                    if labels[j] == labels[a] {
-                        if j != a && pos.is_none_or(|p| d > p.d) {
+                    if roles.same(a, j) {
+                        if roles.positive(a, j) && pos.is_none_or(|p| d > p.d) {
                             *pos = Some(c);
                         }
                     } else if neg.is_none_or(|n| d < n.d) {
@@ -160,12 +195,12 @@ fn batch_hard(dist: &Distances, labels: &[i32]) -> Result<Triplets, Error> {
 /// FaceNet's online semi-hard negatives, as TensorFlow Addons' TripletSemiHardLoss: for each
 /// positive pair, the nearest negative that is farther than the positive; failing that, the
 /// farthest negative.
-fn batch_semihard(dist: &Distances, labels: &[i32]) -> Result<Triplets, Error> {
+fn batch_semihard(dist: &Distances, roles: Roles) -> Result<Triplets, Error> {
     let n = dist.cols();
     Ok(concat(dist.map_row_blocks(|r0, rows| {
         let mut t = Triplets::default();
         for (ri, row) in rows.chunks(n).enumerate() {
-            semihard_row(r0 + ri, row, labels, &mut t);
+            semihard_row(r0 + ri, row, roles, &mut t);
         }
         t
     })?))
@@ -176,10 +211,8 @@ fn batch_semihard(dist: &Distances, labels: &[i32]) -> Result<Triplets, Error> {
 /// form a prefix of the positives sorted by distance. Each negative is dropped into the
 /// bucket at the end of its prefix; a suffix minimum over the buckets then gives every
 /// positive its nearest farther negative.
-fn semihard_row(a: usize, row: &[f32], labels: &[i32], out: &mut Triplets) {
-    let positives: Vec<usize> = (0..row.len())
-        .filter(|&j| j != a && labels[j] == labels[a])
-        .collect();
+fn semihard_row(a: usize, row: &[f32], roles: Roles, out: &mut Triplets) {
+    let positives: Vec<usize> = (0..row.len()).filter(|&j| roles.positive(a, j)).collect();
     if positives.is_empty() {
         return;
     }
@@ -188,7 +221,7 @@ fn semihard_row(a: usize, row: &[f32], labels: &[i32], out: &mut Triplets) {
     let mut bucket: Vec<Option<Ranked>> = vec![None; sorted.len()];
     let mut farthest: Option<Ranked> = None;
     for (j, &d) in row.iter().enumerate() {
-        if labels[j] == labels[a] {
+        if roles.same(a, j) {
             continue;
         }
         let c = Ranked { d, i: j as u32 };
@@ -244,7 +277,7 @@ fn keeps(strategy: Strategy, m: f32, margin: f32) -> bool {
 /// with an error as soon as the total would pass `max_triplets`.
 fn mine_set(
     dist: &Distances,
-    labels: &[i32],
+    roles: Roles,
     strategy: Strategy,
     margin: f32,
     max_triplets: usize,
@@ -260,9 +293,9 @@ fn mine_set(
             let a = r0 + ri;
             // One anchor can enumerate many triplets: stop between anchors, not per block.
             dist.stop().check()?;
-            let negatives: Vec<usize> = (0..n).filter(|&j| labels[j] != labels[a]).collect();
+            let negatives: Vec<usize> = (0..n).filter(|&j| !roles.same(a, j)).collect();
             let before = t.len();
-            for p in (0..n).filter(|&p| p != a && labels[p] == labels[a]) {
+            for p in (0..n).filter(|&p| roles.positive(a, p)) {
                 for &ng in &negatives {
                     if keeps(strategy, row[ng] - row[p], margin) {
                         t.anchor.push(a as i32);

@@ -97,13 +97,15 @@ pub fn positive(name: &str, v: usize) -> Result<(), Error> {
     Ok(())
 }
 
-/// Triplets given by a caller: three index arrays of one length, every index a row, and
-/// every triplet valid (a ≠ p, label[a] = label[p], label[n] ≠ label[a]).
+/// Triplets given by a caller: three index arrays of one length, every index a row, and every
+/// triplet valid (label[a] = label[p], label[n] ≠ label[a], and a ≠ p unless positives and
+/// negatives index `candidates`, the rows and labels of a reference set).
 pub fn triplets(
     anchor: &[i32],
     positive: &[i32],
     negative: &[i32],
     labels: &[i32],
+    candidates: Option<&[i32]>,
 ) -> Result<(), Error> {
     let n = anchor.len();
     for (arr, name) in [
@@ -120,11 +122,11 @@ pub fn triplets(
             ));
         }
     }
-    let rows = labels.len();
-    for (arr, name) in [
-        (anchor, "triplets.anchor"),
-        (positive, "triplets.positive"),
-        (negative, "triplets.negative"),
+    let cand = candidates.unwrap_or(labels);
+    for (arr, name, rows) in [
+        (anchor, "triplets.anchor", labels.len()),
+        (positive, "triplets.positive", cand.len()),
+        (negative, "triplets.negative", cand.len()),
     ] {
         if let Some(i) = arr.iter().position(|&v| v < 0 || v as usize >= rows) {
             return Err(Error::invalid(
@@ -143,22 +145,22 @@ pub fn triplets(
             negative[t] as usize,
         );
         let at = format!("triplets: triplet {t} (anchor {a}, positive {p}, negative {ng})");
-        if a == p {
+        if a == p && candidates.is_none() {
             return Err(Error::invalid(
                 &at,
                 "expected anchor ≠ positive, received the same row twice",
             ));
         }
-        if labels[a] != labels[p] {
+        if cand[p] != labels[a] {
             return Err(Error::invalid(
                 &at,
                 format!(
                     "expected the positive to have the anchor's label {}, received label {}",
-                    labels[a], labels[p]
+                    labels[a], cand[p]
                 ),
             ));
         }
-        if labels[ng] == labels[a] {
+        if cand[ng] == labels[a] {
             return Err(Error::invalid(
                 &at,
                 format!(

@@ -1,7 +1,9 @@
 //! tripletLoss / tripletLossAsync.
 use crate::errors::Code;
 use crate::options::{LossOptions, Triplets};
-use crate::task::{own, run_sync, spawn, CancelToken, Data, Job, Op};
+use crate::task::{
+    memory, memory_ref, own, own_memory, run_sync, spawn, CancelToken, Data, Job, Memory, Op,
+};
 use napi::bindgen_prelude::{AsyncTask, Float32Array};
 use napi_derive::napi;
 use tripletkit_core::{Call, Device, Error, MatRef, Mining, Strategy};
@@ -31,6 +33,9 @@ pub struct Loss<'a> {
     labels: Data<'a, i32>,
     /// Given triplets (anchor, positive, negative), or none: mine with `opts.strategy`.
     triplets: Option<[Data<'a, i32>; 3]>,
+    /// Cross-batch memory: the reference rows and labels, and its row count.
+    memory: Memory<'a>,
+    memory_rows: u32,
     shape: [u32; 2],
     opts: LossOptions,
 }
@@ -43,8 +48,11 @@ impl<'a> Loss<'a> {
         labels: &'a [i32],
         opts: Option<LossOptions>,
         triplets: Option<&'a Triplets>,
+        (memory, memory_rows): (Memory<'a>, u32),
     ) -> Self {
         Loss {
+            memory,
+            memory_rows,
             x: x.into(),
             labels: labels.into(),
             triplets: triplets
@@ -59,6 +67,7 @@ impl<'a> Loss<'a> {
             x: own(self.x),
             labels: own(self.labels),
             triplets: self.triplets.map(|t| t.map(own)),
+            memory: own_memory(self.memory),
             ..self
         }
     }
@@ -86,15 +95,25 @@ impl Op for Loss<'_> {
                     .unwrap_or(Strategy::BatchHard),
             ),
         };
-        device.triplet_loss(x, &self.labels, mining, &(&self.opts).try_into()?, call)
+        let reference = memory_ref(&self.memory, self.memory_rows, cols)?;
+        device.triplet_loss(
+            x,
+            &self.labels,
+            reference,
+            mining,
+            &(&self.opts).try_into()?,
+            call,
+        )
     }
     fn to_js(r: Self::Output) -> LossResult {
         LossResult::from_core(r)
     }
 }
 
-/// Triplet loss and its gradient over mined triplets, or exactly `triplets` when given.
+/// Triplet loss and its gradient over mined triplets, or exactly `triplets` when given; with a
+/// reference (cross-batch memory), positives and negatives come from it.
 #[napi]
+#[allow(clippy::too_many_arguments)] // mirrors the JS signature one to one
 pub fn triplet_loss(
     x: &[f32],
     rows: u32,
@@ -102,8 +121,23 @@ pub fn triplet_loss(
     labels: &[i32],
     opts: Option<LossOptions>,
     triplets: Option<Triplets>,
+    reference: Option<&[f32]>,
+    reference_rows: Option<u32>,
+    reference_labels: Option<&[i32]>,
 ) -> napi::Result<LossResult, Code> {
-    run_sync(Loss::new(x, rows, cols, labels, opts, triplets.as_ref()))
+    let memory = (
+        memory(reference, reference_labels),
+        reference_rows.unwrap_or(0),
+    );
+    run_sync(Loss::new(
+        x,
+        rows,
+        cols,
+        labels,
+        opts,
+        triplets.as_ref(),
+        memory,
+    ))
 }
 
 /// Async twin of `tripletLoss`, on the libuv pool; the inputs (given triplets included) are
@@ -118,8 +152,15 @@ pub fn triplet_loss_async(
     labels: &[i32],
     opts: Option<LossOptions>,
     triplets: Option<Triplets>,
+    reference: Option<&[f32]>,
+    reference_rows: Option<u32>,
+    reference_labels: Option<&[i32]>,
     token: Option<&CancelToken>,
 ) -> AsyncTask<Job<Loss<'static>>> {
-    let op = Loss::new(x, rows, cols, labels, opts, triplets.as_ref()).owned();
+    let memory = (
+        memory(reference, reference_labels),
+        reference_rows.unwrap_or(0),
+    );
+    let op = Loss::new(x, rows, cols, labels, opts, triplets.as_ref(), memory).owned();
     spawn(op, token)
 }

@@ -1,7 +1,9 @@
 //! mineTriplets / mineTripletsAsync.
 use crate::errors::Code;
 use crate::options::{MineOptions, Triplets};
-use crate::task::{own, run_sync, spawn, CancelToken, Data, Job, Op};
+use crate::task::{
+    memory, memory_ref, own, own_memory, run_sync, spawn, CancelToken, Data, Job, Memory, Op,
+};
 use napi::bindgen_prelude::{AsyncTask, Int32Array};
 use napi_derive::napi;
 use tripletkit_core::{Call, Device, Error, MatRef};
@@ -19,15 +21,28 @@ impl Triplets {
 pub struct Mine<'a> {
     x: Data<'a, f32>,
     labels: Data<'a, i32>,
+    /// Cross-batch memory: the reference rows and labels, and its row count.
+    memory: Memory<'a>,
+    memory_rows: u32,
     shape: [u32; 2],
     opts: MineOptions,
 }
 
 impl<'a> Mine<'a> {
-    fn new(x: &'a [f32], rows: u32, cols: u32, labels: &'a [i32], opts: MineOptions) -> Self {
+    fn new(
+        x: &'a [f32],
+        rows: u32,
+        cols: u32,
+        labels: &'a [i32],
+        opts: MineOptions,
+        memory: Memory<'a>,
+        memory_rows: u32,
+    ) -> Self {
         Mine {
             x: x.into(),
             labels: labels.into(),
+            memory,
+            memory_rows,
             shape: [rows, cols],
             opts,
         }
@@ -37,6 +52,7 @@ impl<'a> Mine<'a> {
         Mine {
             x: own(self.x),
             labels: own(self.labels),
+            memory: own_memory(self.memory),
             ..self
         }
     }
@@ -51,35 +67,64 @@ impl Op for Mine<'_> {
     fn run(&self, device: &dyn Device, call: &Call) -> Result<Self::Output, Error> {
         let [rows, cols] = self.shape.map(|v| v as usize);
         let x = MatRef::named("embeddings", &self.x, rows, cols)?;
-        device.mine_triplets(x, &self.labels, &(&self.opts).try_into()?, call)
+        let reference = memory_ref(&self.memory, self.memory_rows, cols)?;
+        device.mine_triplets(x, &self.labels, reference, &(&self.opts).try_into()?, call)
     }
     fn to_js(out: Self::Output) -> Triplets {
         Triplets::from_core(out)
     }
 }
 
-/// Mines triplets from a labelled batch.
+/// Mines triplets from a labelled batch; with a reference (cross-batch memory), positives and
+/// negatives come from it.
 #[napi]
+#[allow(clippy::too_many_arguments)] // mirrors the JS signature one to one
 pub fn mine_triplets(
     x: &[f32],
     rows: u32,
     cols: u32,
     labels: &[i32],
     opts: MineOptions,
+    reference: Option<&[f32]>,
+    reference_rows: Option<u32>,
+    reference_labels: Option<&[i32]>,
 ) -> napi::Result<Triplets, Code> {
-    run_sync(Mine::new(x, rows, cols, labels, opts))
+    let memory = memory(reference, reference_labels);
+    run_sync(Mine::new(
+        x,
+        rows,
+        cols,
+        labels,
+        opts,
+        memory,
+        reference_rows.unwrap_or(0),
+    ))
 }
 
 /// Async twin of `mineTriplets`, on the libuv pool; the inputs are copied first.
 #[cfg(not(feature = "noop"))] // napi objects exist only in the real addon
 #[napi(ts_return_type = "Promise<Triplets>")]
+#[allow(clippy::too_many_arguments)] // mirrors `mineTriplets`, plus its token
 pub fn mine_triplets_async(
     x: &[f32],
     rows: u32,
     cols: u32,
     labels: &[i32],
     opts: MineOptions,
+    reference: Option<&[f32]>,
+    reference_rows: Option<u32>,
+    reference_labels: Option<&[i32]>,
     token: Option<&CancelToken>,
 ) -> AsyncTask<Job<Mine<'static>>> {
-    spawn(Mine::new(x, rows, cols, labels, opts).owned(), token)
+    let memory = memory(reference, reference_labels);
+    let op = Mine::new(
+        x,
+        rows,
+        cols,
+        labels,
+        opts,
+        memory,
+        reference_rows.unwrap_or(0),
+    );
+    spawn(op.owned(), token)
 }

@@ -1,7 +1,9 @@
 //! retrievalMetrics / retrievalMetricsAsync.
 use crate::errors::Code;
 use crate::options::RetrievalOptions;
-use crate::task::{own, run_sync, spawn, CancelToken, Data, Job, Op};
+use crate::task::{
+    memory, memory_ref, own, own_memory, run_sync, spawn, CancelToken, Data, Job, Memory, Op,
+};
 use napi::bindgen_prelude::AsyncTask;
 use napi_derive::napi;
 use tripletkit_core::{Call, Device, Error, MatRef, Retrieval as CoreRetrieval};
@@ -23,7 +25,7 @@ pub struct Retrieval<'a> {
     queries: Data<'a, f32>,
     query_labels: Data<'a, i32>,
     /// The reference rows and labels; none: the queries against themselves.
-    reference: Option<(Data<'a, f32>, Data<'a, i32>)>,
+    reference: Memory<'a>,
     /// Query rows, reference rows, columns.
     shape: [u32; 3],
     opts: RetrievalOptions,
@@ -33,14 +35,14 @@ impl<'a> Retrieval<'a> {
     fn new(
         queries: &'a [f32],
         query_labels: &'a [i32],
-        reference: Option<(&'a [f32], &'a [i32])>,
+        reference: Memory<'a>,
         shape: [u32; 3],
         opts: Option<RetrievalOptions>,
     ) -> Self {
         Retrieval {
             queries: queries.into(),
             query_labels: query_labels.into(),
-            reference: reference.map(|(r, l)| (r.into(), l.into())),
+            reference,
             shape,
             opts: opts.unwrap_or_default(),
         }
@@ -50,7 +52,7 @@ impl<'a> Retrieval<'a> {
         Retrieval {
             queries: own(self.queries),
             query_labels: own(self.query_labels),
-            reference: self.reference.map(|(r, l)| (own(r), own(l))),
+            reference: own_memory(self.reference),
             ..self
         }
     }
@@ -65,10 +67,7 @@ impl Op for Retrieval<'_> {
     fn run(&self, device: &dyn Device, call: &Call) -> Result<CoreRetrieval, Error> {
         let [q_rows, r_rows, cols] = self.shape.map(|v| v as usize);
         let q = MatRef::named("queries", &self.queries, q_rows, cols)?;
-        let reference = match &self.reference {
-            Some((r, l)) => Some((MatRef::named("reference", r, r_rows, cols)?, &l[..])),
-            None => None,
-        };
+        let reference = memory_ref(&self.reference, r_rows as u32, cols)?;
         device.retrieval_metrics(
             q,
             &self.query_labels,
@@ -90,15 +89,6 @@ impl Op for Retrieval<'_> {
     }
 }
 
-/// The reference and its labels, which come together or not at all.
-fn pair<'a>(
-    reference: Option<&'a [f32]>,
-    labels: Option<&'a [i32]>,
-) -> Option<(&'a [f32], &'a [i32])> {
-    // A reference without labels is refused by the core's label rule (0 labels for its rows).
-    reference.map(|r| (r, labels.unwrap_or(&[])))
-}
-
 /// Retrieval metrics of queries against a reference set (or against themselves).
 #[napi]
 #[allow(clippy::too_many_arguments)] // mirrors the JS signature one to one
@@ -112,7 +102,7 @@ pub fn retrieval_metrics(
     cols: u32,
     opts: Option<RetrievalOptions>,
 ) -> napi::Result<RetrievalResult, Code> {
-    let reference = pair(reference, reference_labels);
+    let reference = memory(reference, reference_labels);
     run_sync(Retrieval::new(
         queries,
         query_labels,
@@ -137,7 +127,7 @@ pub fn retrieval_metrics_async(
     opts: Option<RetrievalOptions>,
     token: Option<&CancelToken>,
 ) -> AsyncTask<Job<Retrieval<'static>>> {
-    let reference = pair(reference, reference_labels);
+    let reference = memory(reference, reference_labels);
     spawn(
         Retrieval::new(
             queries,

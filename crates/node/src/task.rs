@@ -145,6 +145,36 @@ impl CancelToken {
 /// while it runs).
 pub type Data<'a, T> = Cow<'a, [T]>;
 
+/// A reference set (rows and labels) given as two optional JS arguments, which come together
+/// or not at all; rows without labels reach the core's label rule as 0 labels.
+pub type Memory<'a> = Option<(Data<'a, f32>, Data<'a, i32>)>;
+
+/// The reference set of a call, borrowed.
+pub fn memory<'a>(rows: Option<&'a [f32]>, labels: Option<&'a [i32]>) -> Memory<'a> {
+    rows.map(|r| (r.into(), labels.unwrap_or(&[]).into()))
+}
+
+/// An owned copy of a reference set.
+pub fn own_memory(m: Memory<'_>) -> Memory<'static> {
+    m.map(|(r, l)| (own(r), own(l)))
+}
+
+/// The reference set as the core takes it: `rows × cols` values and their labels.
+pub fn memory_ref<'m>(
+    m: &'m Memory<'_>,
+    rows: u32,
+    cols: usize,
+) -> Result<Option<(tripletkit_core::MatRef<'m>, &'m [i32])>, CoreError> {
+    m.as_ref()
+        .map(|(r, l)| {
+            Ok((
+                tripletkit_core::MatRef::named("reference", r, rows as usize, cols)?,
+                &l[..],
+            ))
+        })
+        .transpose()
+}
+
 /// An owned copy of `d`, made on the JS thread before the task leaves it.
 pub fn own<T: Clone>(d: Data<'_, T>) -> Data<'static, T> {
     Cow::Owned(d.into_owned())
