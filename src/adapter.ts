@@ -8,7 +8,7 @@
 import { gatherRows, identity, multiply, multiplyTransposed, seeded } from './linalg'
 import { tripletLoss, tripletLossSync } from './loss'
 import { toMatrix } from './matrix'
-import { DEFAULT_MARGIN } from './mining'
+import { DEFAULT_MARGIN, labelledRows } from './mining'
 import { retrievalMetrics, retrievalMetricsSync } from './retrieval'
 import type { Labels, LinearAdapter, LinearAdapterOptions, LossResult, Matrix, MatrixLike, Strategy } from './types'
 import { checkCallback, checkCommon, checkFinite, checkInteger, checkOptions, checkStrategy, toLabels } from './validate'
@@ -48,11 +48,7 @@ function prepare(embeddings: MatrixLike, labels: Labels, opts: LinearAdapterOpti
   let validation: Fit['validation']
   if (o.validation !== undefined) {
     const v = checkOptions(o.validation, 'opts.validation', true)
-    const vx = toMatrix(v.embeddings, 'opts.validation.embeddings')
-    if (vx.rows > 0 && vx.cols !== x.cols) {
-      throw new RangeError(`opts.validation.embeddings: expected ${x.cols} columns (the columns of embeddings), received ${vx.cols}`)
-    }
-    validation = { x: vx, labels: toLabels(v.labels, 'opts.validation.labels', vx.rows, 'opts.validation.embeddings') }
+    validation = labelledRows(v.embeddings, v.labels, 'opts.validation.embeddings', 'opts.validation.labels', x)
   }
   return {
     x, labels: y, dim, epochs, batchSize, learningRate, random: seeded(seed),

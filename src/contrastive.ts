@@ -3,7 +3,8 @@
 import type { LossResult as BackendLossResult } from './backend'
 import { nativeDevice, resolveDevice } from './device'
 import { toMatrix } from './matrix'
-import { execAsync, execSync, expectLength, type Plan } from './run'
+import { lossShape, zeroLoss } from './loss'
+import { execAsync, execSync, type Plan } from './run'
 import type { ContrastiveLossOptions, Labels, LossResult, MatrixLike } from './types'
 import { LOSS_REDUCTIONS, checkCommon, checkEnum, checkFinite, checkOptions, checkResultSize, toLabels } from './validate'
 
@@ -21,20 +22,13 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: ContrastiveLossOptio
   const target = resolveDevice(common.device)
   const args = [x.data, rows, cols, y,
     { metric: common.metric, normalize: common.normalize, device: nativeDevice(target), posMargin, negMargin, reduction }] as const
-  const empty: LossResult | undefined = rows === 0
-    ? { loss: 0, grad: { data: new Float32Array(0), rows, cols }, triplets: 0, active: 0 }
-    : undefined
+  const empty = rows === 0 ? zeroLoss(rows, cols) : undefined
   return {
     target,
     run: (backend) => backend.contrastiveLoss(...args),
     start: (native, token) => native.contrastiveLossAsync(...args, token),
     signal: common.signal,
-    shape: (r) => ({
-      loss: r.loss,
-      grad: { data: expectLength(r.grad, rows * cols, 'a gradient'), rows, cols },
-      triplets: r.triplets,
-      active: r.active,
-    }),
+    shape: lossShape(rows, cols),
     empty,
   }
 }

@@ -74,23 +74,31 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: TripletLossOptions |
     ...(strategy !== undefined ? { strategy } : {}),
   }
   // No rows, or no given triplet: API.md fixes the answer (loss 0, zero gradient).
-  const empty: LossResult | undefined = rows === 0 || triplets?.anchor.length === 0
-    ? { loss: 0, grad: { data: new Float32Array(rows * cols), rows, cols }, triplets: 0, active: 0 }
-    : undefined
+  const empty = rows === 0 || triplets?.anchor.length === 0 ? zeroLoss(rows, cols) : undefined
   const args = [x.data, rows, cols, y, backendOpts, triplets, ...memoryArgs(memory)] as const
   return {
     target,
     run: (backend) => backend.tripletLoss(...args),
     start: (native, token) => native.tripletLossAsync(...args, token),
     signal: common.signal,
-    shape: (r) => ({
-      loss: r.loss,
-      grad: { data: expectLength(r.grad, rows * cols, 'a gradient'), rows, cols },
-      triplets: r.triplets,
-      active: r.active,
-    }),
+    shape: lossShape(rows, cols),
     empty,
   }
+}
+
+/** Internal: a backend's LossResult → the public {@link LossResult} of `rows × cols` embeddings. */
+export function lossShape(rows: number, cols: number): (r: BackendLossResult) => LossResult {
+  return (r) => ({
+    loss: r.loss,
+    grad: { data: expectLength(r.grad, rows * cols, 'a gradient'), rows, cols },
+    triplets: r.triplets,
+    active: r.active,
+  })
+}
+
+/** Internal: the LossResult of no term at all: loss 0, a zero gradient. */
+export function zeroLoss(rows: number, cols: number): LossResult {
+  return { loss: 0, grad: { data: new Float32Array(rows * cols), rows, cols }, triplets: 0, active: 0 }
 }
 
 /**

@@ -39,9 +39,14 @@ export function checkMemory(o: { reference?: unknown; referenceLabels?: unknown 
     throw new TypeError(`opts.${missing}: expected it together with opts.${given}, received undefined`)
   }
   if (o.reference === undefined) return undefined
-  const r = toMatrix(o.reference, 'opts.reference')
-  checkSameCols(x, 'embeddings', r, 'opts.reference')
-  return { x: r, labels: toLabels(o.referenceLabels, 'opts.referenceLabels', r.rows, 'opts.reference') }
+  return labelledRows(o.reference, o.referenceLabels, 'opts.reference', 'opts.referenceLabels', x)
+}
+
+/** Internal: rows and their labels, the rows with the embeddings' columns. */
+export function labelledRows(rows: unknown, labels: unknown, rowsName: string, labelsName: string, x: Matrix): Memory {
+  const r = toMatrix(rows, rowsName)
+  checkSameCols(x, 'embeddings', r, rowsName)
+  return { x: r, labels: toLabels(labels, labelsName, r.rows, rowsName) }
 }
 
 /** The backend arguments of a memory: its rows, row count and labels (nulls without one). */

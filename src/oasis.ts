@@ -8,6 +8,7 @@
 import { abortError } from './errors'
 import { identity, multiply, seeded } from './linalg'
 import { toMatrix } from './matrix'
+import { labelledRows } from './mining'
 import { pairwiseDistances, pairwiseDistancesSync } from './pairwise'
 import type { Labels, Matrix, MatrixLike, OasisModel, OasisOptions } from './types'
 import { DEVICES, checkCallback, checkEnum, checkFinite, checkInteger, checkOptions, checkSignal, toLabels } from './validate'
@@ -35,11 +36,7 @@ function prepare(embeddings: MatrixLike, labels: Labels, opts: OasisOptions | un
   let validation: Fit['validation']
   if (o.validation !== undefined) {
     const v = checkOptions(o.validation, 'opts.validation', true)
-    const vx = toMatrix(v.embeddings, 'opts.validation.embeddings')
-    if (vx.rows > 0 && vx.cols !== x.cols) {
-      throw new RangeError(`opts.validation.embeddings: expected ${x.cols} columns (the columns of embeddings), received ${vx.cols}`)
-    }
-    validation = { x: vx, labels: toLabels(v.labels, 'opts.validation.labels', vx.rows, 'opts.validation.embeddings') }
+    validation = labelledRows(v.embeddings, v.labels, 'opts.validation.embeddings', 'opts.validation.labels', x)
   }
   return {
     x, labels: y, c, steps, random: seeded(seed), validation,
