@@ -98,6 +98,8 @@ test('adapters: abort and bad input', async (t) => {
     [() => tk.fitLinearAdapterSync(x, y, { batchSize: 3 }), RangeError, /^opts\.batchSize: expected an integer ≥ 8/],
     [() => tk.fitLinearAdapterSync(x, y, { mining: 'hardest' as never }), RangeError, /^opts\.mining/],
     [() => tk.fitLinearAdapterSync(x, [0, 1]), RangeError, /^labels: expected 4 labels/],
+    [() => tk.fitLinearAdapterSync(x, [0, 0, 1, 2]), RangeError, /^labels: expected at least 2 classes with 2 rows or more/],
+    [() => tk.fitOasisSync(x, [0, 1, 2, 3]), RangeError, /^labels: expected a class with at least 2 rows and at least 2 classes/],
     [() => tk.fitLinearAdapterSync(x, y).transform([[1, 2, 3]]), RangeError, /^x: expected 2 columns/],
   ]
   for (const [f, kind, message] of bad) {

@@ -33,6 +33,7 @@ const cases: Record<string, [code: string, call: (b: Backend) => unknown]> = {
   'ladder margins not one per threshold': ['ERR_TRIPLETKIT_INVALID_ARGUMENT', (b) => b.ladderLoss(x, x, new Float32Array(16), 4, 4, 1, { thresholds: [0.5], margins: [0.1, 0.1] })],
   'memory labels shorter than its rows': ['ERR_TRIPLETKIT_INVALID_ARGUMENT', (b) => b.mineTriplets(x, 4, 1, labels, { strategy: 'all' }, x, 4, labels.subarray(0, 2))],
   'a given triplet past the memory': ['ERR_TRIPLETKIT_INVALID_ARGUMENT', (b) => b.tripletLoss(x, 4, 1, labels, {}, triplets(0, 4, 2), x, 4, labels)],
+  'given triplets with memory labels longer than its rows': ['ERR_TRIPLETKIT_INVALID_ARGUMENT', (b) => b.tripletLoss(x, 4, 1, labels, {}, triplets(0, 3, 1), x.subarray(0, 2), 2, labels)],
   'more triplets than maxTriplets': ['ERR_TRIPLETKIT_TOO_MANY_TRIPLETS', (b) => b.mineTriplets(x, 4, 1, labels, { strategy: 'all', maxTriplets: 7 })],
 }
 

@@ -19,16 +19,24 @@ function oracle(a: Rows, b: Rows, same: boolean[], far: number, metric: MetricNa
   let accuracy = -1
   let threshold = NaN
   let tarAtFar = 0
+  // The EER lies where FAR − FRR turns from negative to ≥ 0: between those two thresholds'
+  // FARs, and between their FRRs.
+  let eerBracket: [number, number] = [0, 1]
+  let previous: [number, number] | undefined
   for (const t of [-Infinity, ...[...new Set(d)].sort((u, v) => u - v)]) {
     const tar = pos.filter((v) => v <= t).length / pos.length
     const fa = neg.filter((v) => v <= t).length / neg.length
     const acc = (pos.filter((v) => v <= t).length + neg.filter((v) => v > t).length) / d.length
     if (acc > accuracy) [accuracy, threshold] = [acc, t]
     if (fa <= far) tarAtFar = Math.max(tarAtFar, tar)
+    if (previous !== undefined && previous[0] - previous[1] < 0 && fa - (1 - tar) >= 0) {
+      eerBracket = [Math.max(previous[0], 1 - tar), Math.min(fa, previous[1])]
+    }
+    previous = [fa, 1 - tar]
   }
   let wins = 0
   for (const p of pos) for (const n of neg) wins += p < n ? 1 : p === n ? 0.5 : 0
-  return { accuracy, threshold, rocAuc: wins / (pos.length * neg.length), tarAtFar }
+  return { accuracy, threshold, rocAuc: wins / (pos.length * neg.length), tarAtFar, eerBracket }
 }
 
 for (const device of DEVICES) {
@@ -62,7 +70,8 @@ for (const device of DEVICES) {
         const o = oracle(a, b, same, 0.1, metric, normalize)
         for (const key of ['accuracy', 'rocAuc', 'tarAtFar'] as const) assertClose(t, v[key], o[key], { rel: 1e-12, abs: 0 }, `${metric} ${key}`)
         assertClose(t, v.threshold, o.threshold, { rel: 1e-9, abs: 0 }, `${metric} threshold`)
-        t.true(v.eer >= 0 && v.eer <= 1, `${metric} eer ${v.eer}`)
+        const [lo, hi] = o.eerBracket
+        t.true(v.eer >= lo - 1e-12 && v.eer <= hi + 1e-12, `${metric} eer ${v.eer} outside [${lo}, ${hi}]`)
       }
     }
   })

@@ -5,7 +5,7 @@
  * device, ∂loss/∂W = Xᵀ·∂loss/∂E, and Adam updates W.
  */
 
-import { gatherRows, identity, multiply, multiplyTransposed, seeded } from './linalg'
+import { gatherRows, groupByLabel, identity, multiply, multiplyTransposed, seeded } from './linalg'
 import { tripletLoss, tripletLossSync } from './loss'
 import { toMatrix } from './matrix'
 import { DEFAULT_MARGIN, labelledRows } from './mining'
@@ -45,6 +45,10 @@ function prepare(embeddings: MatrixLike, labels: Labels, opts: LinearAdapterOpti
   const seed = checkInteger(o.seed ?? 0, 'opts.seed', Number.MIN_SAFE_INTEGER)
   const mining = checkStrategy(o.mining, 'opts.mining', 'batch-hard')
   const margin = checkFinite(o.margin, 'opts.margin', DEFAULT_MARGIN)
+  // Each step draws classes of 2 rows or more; two of them make a triplet possible.
+  if ([...groupByLabel(y).values()].filter((rows) => rows.length >= 2).length < 2) {
+    throw new RangeError('labels: expected at least 2 classes with 2 rows or more each, to sample batches with triplets from')
+  }
   let validation: Fit['validation']
   if (o.validation !== undefined) {
     const v = checkOptions(o.validation, 'opts.validation', true)
@@ -61,10 +65,7 @@ function prepare(embeddings: MatrixLike, labels: Labels, opts: LinearAdapterOpti
 
 /** The rows of one step: P classes (of those with two rows or more) × up to 4 rows each. */
 function* batches(fit: Fit): Generator<number[]> {
-  const byClass = new Map<number, number[]>()
-  fit.labels.forEach((l, i) => byClass.set(l, [...(byClass.get(l) ?? []), i]))
-  const classes = [...byClass.values()].filter((rows) => rows.length >= 2)
-  if (classes.length < 2) return
+  const classes = [...groupByLabel(fit.labels).values()].filter((rows) => rows.length >= 2)
   const perStep = Math.max(2, Math.floor(fit.batchSize / PER_CLASS))
   const steps = Math.max(1, Math.ceil(fit.x.rows / fit.batchSize))
   for (let step = 0; step < steps; step++) {

@@ -17,8 +17,8 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: ContrastiveLossOptio
   const reduction = checkEnum(o.reduction, 'opts.reduction', LOSS_REDUCTIONS, 'mean')
   const common = checkCommon(o)
   const { rows, cols } = x
-  // The backends hold every pair's distance and gradient coefficient: 12 bytes a pair.
-  checkResultSize(rows * rows, 12, `embeddings: ${rows} rows, so ${rows} × ${rows} pairs`, 'use smaller batches')
+  // The backends hold every pair's distance and two float64 coefficients: 20 bytes a pair.
+  checkResultSize(rows * rows, 20, `embeddings: ${rows} rows, so ${rows} × ${rows} pairs`, 'use smaller batches')
   const target = resolveDevice(common.device)
   const args = [x.data, rows, cols, y,
     { metric: common.metric, normalize: common.normalize, device: nativeDevice(target), posMargin, negMargin, reduction }] as const

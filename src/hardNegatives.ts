@@ -11,7 +11,8 @@ import { seeded } from './linalg'
 import { toMatrix } from './matrix'
 import type { HardNegatives, Matrix, MatrixLike, MineHardNegativesOptions, Similarity } from './types'
 import {
-  DEVICES, checkCallback, checkEnum, checkFinite, checkInteger, checkOptions, checkPositiveInteger, checkSignal, toIndices,
+  DEVICES, checkCallback, checkEnum, checkFinite, checkInteger, checkOptions, checkPositiveInteger, checkResultSize, checkSignal,
+  toIndices,
 } from './validate'
 
 const SIMILARITIES: readonly Similarity[] = ['cosine', 'dot']
@@ -62,6 +63,7 @@ function prepare(queries: MatrixLike, corpus: MatrixLike, positives: Int32Array 
     (maxScore === undefined || s <= maxScore) &&
     (minScore === undefined || s >= minScore)
   const cells = q.rows * numNegatives
+  checkResultSize(cells, 8, `opts.numNegatives: ${q.rows} queries × ${numNegatives} negatives`, 'ask for fewer negatives or fewer queries at once')
   return {
     knn, corpus: c, positives: pos, numNegatives, rangeMin, rangeMax, keep, similarity,
     random: sampling === 'random' ? seeded(seed) : undefined,

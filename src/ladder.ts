@@ -5,7 +5,7 @@ import { nativeDevice, resolveDevice } from './device'
 import { checkSameCols, sharedCols, toMatrix } from './matrix'
 import { execAsync, execSync, expectLength, type Plan } from './run'
 import type { LadderLossOptions, LadderLossResult, Matrix, MatrixLike, Similarity } from './types'
-import { DEVICES, checkBoolean, checkEnum, checkFinite, checkOptions, checkSignal, describe } from './validate'
+import { DEVICES, checkBoolean, checkEnum, checkFinite, checkOptions, checkResultSize, checkSignal, describe } from './validate'
 
 const SIMILARITIES: readonly Similarity[] = ['cosine', 'dot']
 
@@ -42,6 +42,8 @@ function plan(queries: MatrixLike, candidates: MatrixLike, relevance: MatrixLike
   const device = checkEnum(o.device, 'opts.device', DEVICES, 'auto')
   const signal = checkSignal(o.signal)
   const cols = sharedCols(q, c)
+  // Every query–candidate similarity and two float64 coefficients: 20 bytes a pair.
+  checkResultSize(q.rows * c.rows, 20, `queries, candidates: ${q.rows} × ${c.rows} similarities`, 'use smaller batches')
   const target = resolveDevice(device)
   const args = [q.data, c.data, r.data, q.rows, c.rows, cols,
     { thresholds, margins, ...(weights === undefined ? {} : { weights }), hardest, similarity, device: nativeDevice(target) }] as const

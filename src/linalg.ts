@@ -54,3 +54,23 @@ export function gatherRows(x: Matrix, rows: readonly number[]): Matrix {
   rows.forEach((r, i) => out.set(x.data.subarray(r * x.cols, (r + 1) * x.cols), i * x.cols))
   return { data: out, rows: rows.length, cols: x.cols }
 }
+
+/** Row indices by label, in row order. */
+export function groupByLabel(labels: Int32Array): Map<number, number[]> {
+  const byClass = new Map<number, number[]>()
+  labels.forEach((l, i) => {
+    const rows = byClass.get(l)
+    if (rows === undefined) byClass.set(l, [i])
+    else rows.push(i)
+  })
+  return byClass
+}
+
+/** Triplets can be sampled: a class with two rows or more, and a second class. */
+export function checkSampleable(labels: Int32Array): void {
+  const sizes = [...groupByLabel(labels).values()].map((rows) => rows.length)
+  if (sizes.length < 2 || !sizes.some((n) => n >= 2)) {
+    throw new RangeError(`labels: expected a class with at least 2 rows and at least 2 classes, received ${sizes.length} ` +
+      `class${sizes.length === 1 ? '' : 'es'} of at most ${Math.max(0, ...sizes)} rows`)
+  }
+}

@@ -6,7 +6,7 @@
  */
 
 import { abortError } from './errors'
-import { identity, multiply, seeded } from './linalg'
+import { checkSampleable, groupByLabel, identity, multiply, seeded } from './linalg'
 import { toMatrix } from './matrix'
 import { labelledRows } from './mining'
 import { pairwiseDistances, pairwiseDistancesSync } from './pairwise'
@@ -33,6 +33,7 @@ function prepare(embeddings: MatrixLike, labels: Labels, opts: OasisOptions | un
   if (c <= 0) throw new RangeError(`opts.c: expected a positive number, received ${c}`)
   const steps = checkInteger(o.steps ?? 100 * x.rows, 'opts.steps', 0)
   const seed = checkInteger(o.seed ?? 0, 'opts.seed', Number.MIN_SAFE_INTEGER)
+  if (steps > 0) checkSampleable(y)
   let validation: Fit['validation']
   if (o.validation !== undefined) {
     const v = checkOptions(o.validation, 'opts.validation', true)
@@ -76,8 +77,7 @@ function* train(fit: Fit): Generator<Request, OasisModel, unknown> {
   const d = x.cols
   const w = Float64Array.from(identity(d, d))
   // Sampling pools: anchors with a positive and a negative; each class's rows; everything else.
-  const byClass = new Map<number, number[]>()
-  labels.forEach((l, i) => byClass.set(l, [...(byClass.get(l) ?? []), i]))
+  const byClass = groupByLabel(labels)
   const anchors = Array.from({ length: x.rows }, (_, i) => i)
     .filter((i) => byClass.get(labels[i])!.length >= 2 && byClass.get(labels[i])!.length < x.rows)
   const pick = <T>(items: readonly T[]): T => items[Math.floor(fit.random() * items.length)]
@@ -86,6 +86,7 @@ function* train(fit: Fit): Generator<Request, OasisModel, unknown> {
   const history: OasisModel['history'] = []
   const every = Math.max(1, Math.floor(fit.steps / 10))
   let [sum, count] = [0, 0]
+  let breath = performance.now()
   for (let step = 1; step <= fit.steps && anchors.length > 0; step++) {
     const a = pick(anchors)
     const same = byClass.get(labels[a])!
@@ -111,9 +112,14 @@ function* train(fit: Fit): Generator<Request, OasisModel, unknown> {
     }
     sum += loss
     count++
+    // A breath every few milliseconds, so that an async fit lets the event loop run and sees an abort.
+    if (performance.now() - breath > 10) {
+      yield { pause: true }
+      if (fit.signal?.aborted) throw abortError(fit.signal)
+      breath = performance.now()
+    }
     if (step % every === 0 || step === fit.steps) {
       if (fit.signal?.aborted) throw abortError(fit.signal)
-      yield { pause: true }
       const mean = sum / count
       let mapAtR: number | undefined
       if (fit.validation !== undefined) {

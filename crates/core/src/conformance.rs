@@ -771,6 +771,23 @@ pub fn rules(dev: &dyn Device) {
         ),
         "referenceLabels: expected 2 labels",
     );
+    let long_labels = Mining::Triplets {
+        anchor: &[0],
+        positive: &[3],
+        negative: &[1],
+    };
+    invalid(
+        dev,
+        dev.triplet_loss(
+            m,
+            &LABELS,
+            Some((bank, &LABELS[..])),
+            long_labels,
+            &LossOptions::default(),
+            PLAIN,
+        ),
+        "referenceLabels: expected 2 labels",
+    );
     let memory_triplet = Mining::Triplets {
         anchor: &[0],
         positive: &[2],

@@ -60,6 +60,7 @@ pub fn ladder_loss(
         let (alpha, beta) = (o.margins[l], o.weights.get(l).copied().unwrap_or(1.0));
         let w = beta * per_query;
         for i in 0..nq {
+            call.stop.check()?;
             let rel = relevance.row(i);
             let above: Vec<usize> = (0..nc).filter(|&j| f64::from(rel[j]) >= theta).collect();
             let below: Vec<usize> = (0..nc).filter(|&j| f64::from(rel[j]) < theta).collect();

@@ -41,6 +41,7 @@ pub fn triplet_loss(
     call: &Call,
 ) -> Result<LossResult, Error> {
     rules::labels("labels", labels, x.rows())?;
+    rules::reference(x, reference)?;
     rules::margin("margin", o.margin)?;
     o.reduction.check(
         "reduction",

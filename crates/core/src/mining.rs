@@ -88,10 +88,7 @@ pub fn mine_triplets(
 ) -> Result<Triplets, Error> {
     rules::labels("labels", labels, x.rows())?;
     rules::margin("margin", o.margin)?;
-    if let Some((r, rl)) = reference {
-        rules::labels("referenceLabels", rl, r.rows())?;
-        rules::same_cols("reference", r, "embeddings", x)?;
-    }
+    rules::reference(x, reference)?;
     let roles = Roles {
         anchors: labels,
         candidates: reference.map_or(labels, |r| r.1),

@@ -41,12 +41,12 @@ pub fn multiple_negatives_ranking_loss(
         Some(neg) if k > 0 => [positives.data(), neg.data()].concat(),
         _ => positives.data().to_vec(),
     };
-    let c = MatRef::new(&candidates, m + k, cols)?;
     let half = if o.symmetric { 0.5 } else { 1.0 };
     let mut loss = 0.0;
     let mut ga = vec![0.0f64; m * cols];
     let mut gc = vec![0.0f64; (m + k) * cols];
     if m > 0 {
+        let c = MatRef::new(&candidates, m + k, cols)?;
         let (l, gq, gk) = rank(anchors, c, o, half / m as f64, call)?;
         loss += l;
         add(&mut ga, &gq);

@@ -72,6 +72,15 @@ pub fn same_cols(name: &str, m: MatRef, like_name: &str, like: MatRef) -> Result
     Ok(())
 }
 
+/// A reference set (cross-batch memory): one label per row, the columns of `x`.
+pub fn reference(x: MatRef, reference: Option<(MatRef, &[i32])>) -> Result<(), Error> {
+    if let Some((r, rl)) = reference {
+        labels("referenceLabels", rl, r.rows())?;
+        same_cols("reference", r, "embeddings", x)?;
+    }
+    Ok(())
+}
+
 /// knn's k: 1 ≤ k ≤ corpus rows, or corpus rows − 1 when a query's own row is excluded.
 pub fn knn_k(k: usize, corpus_rows: usize, exclude_self: bool) -> Result<(), Error> {
     let max = corpus_rows.saturating_sub(usize::from(exclude_self));
