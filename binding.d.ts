@@ -208,6 +208,30 @@ export declare function multipleNegativesRankingLoss(anchors: Float32Array, posi
 /** Async twin of `multipleNegativesRankingLoss`, on the libuv pool; the inputs are copied first. */
 export declare function multipleNegativesRankingLossAsync(anchors: Float32Array, positives: Float32Array, rows: number, negatives: Float32Array | undefined | null, negativeRows: number, cols: number, opts?: RankingOptions | undefined | null, token?: CancelToken | undefined | null): Promise<RankingResult>
 
+/** Options of oasisSteps. */
+export interface OasisOptions {
+  /** Aggressiveness C, > 0. */
+  c: number
+  /** Triplets to sample and learn from. */
+  steps: number
+  /** The sampling stream's state (its seed, at the first call). */
+  state: number
+  device?: 'cpu' | 'cuda'
+}
+
+/** W after the steps, the state to continue from, and the steps' summed hinge loss. */
+export interface OasisResult {
+  weights: Float64Array
+  state: number
+  lossSum: number
+}
+
+/** Takes `opts.steps` OASIS steps from W (`cols × cols`). */
+export declare function oasisSteps(x: Float32Array, rows: number, cols: number, labels: Int32Array, weights: Float64Array, opts: OasisOptions): OasisResult
+
+/** Async twin of `oasisSteps`, on the libuv pool; the inputs are copied first. */
+export declare function oasisStepsAsync(x: Float32Array, rows: number, cols: number, labels: Int32Array, weights: Float64Array, opts: OasisOptions, token?: CancelToken | undefined | null): Promise<OasisResult>
+
 /** `aRows × bRows` distances, row-major; `b === null`: `a` against itself. */
 export declare function pairwiseDistances(a: Float32Array, aRows: number, b: Float32Array | undefined | null, bRows: number, cols: number, opts?: MetricOptions | undefined | null): Float32Array
 

@@ -31,10 +31,18 @@ test('fitOasis: one passive-aggressive step, worked by hand', (t) => {
   // τ = 0.1 → W = [[1.05, −0.05], [0, 1]].
   const x = [[1, 0], [0.5, 0], [0, 1]]
   for (let seed = 0; seed < 6; seed++) {
-    const w = Array.from(tk.fitOasisSync(x, [0, 0, 1], { steps: 1, c: 0.1, seed }).weights.data)
+    const w = Array.from(tk.fitOasisSync(x, [0, 0, 1], { steps: 1, c: 0.1, seed, device: seed % 2 === 0 ? 'cpu' : 'js' }).weights.data)
     const ok = [[1.05, -0.1, 0, 1], [1.05, -0.05, 0, 1]].some((want) => want.every((v, i) => Math.abs(v - w[i]) < 1e-6))
     t.true(ok, `seed ${seed}: ${w}`)
   }
+})
+
+test('fitOasis: cpu and js draw the same triplets and learn the same W', (t) => {
+  const rng = new Rng(93)
+  const data = hidden(rng, 10)
+  const [c, j] = (['cpu', 'js'] as const).map((device) => tk.fitOasisSync(data.x, data.labels, { steps: 500, seed: 9, device }))
+  assertAllClose(t, c.weights.data, j.weights.data, { rel: 1e-6, abs: 1e-7 }, 'weights')
+  t.deepEqual(c.history.map((h) => h.step), j.history.map((h) => h.step))
 })
 
 test('fitOasis: steps 0 is the identity; similarity and transform follow W', (t) => {

@@ -26,6 +26,7 @@ const calls: Record<string, (token?: Token) => Promise<unknown>> = {
   contrastiveLossAsync: (t) => binding.contrastiveLossAsync(x, 4, 1, labels, metric, t),
   multipleNegativesRankingLossAsync: (t) => binding.multipleNegativesRankingLossAsync(x, x, 4, x, 4, 1, { similarity: 'dot' }, t),
   ladderLossAsync: (t) => binding.ladderLossAsync(x, x, new Float32Array(16).fill(0.5), 4, 4, 1, { thresholds: [0.4], margins: [0.1] }, t),
+  oasisStepsAsync: (t) => binding.oasisStepsAsync(x, 4, 1, labels, Float64Array.of(1), { c: 0.1, steps: 10, state: 0 }, t),
   verificationMetricsAsync: (t) => binding.verificationMetricsAsync(x, x.slice().reverse(), 4, 1, Uint8Array.of(1, 0, 1, 0), metric, t),
 }
 

@@ -34,6 +34,8 @@ const cases: Record<string, [code: string, call: (b: Backend) => unknown]> = {
   'memory labels shorter than its rows': ['ERR_TRIPLETKIT_INVALID_ARGUMENT', (b) => b.mineTriplets(x, 4, 1, labels, { strategy: 'all' }, x, 4, labels.subarray(0, 2))],
   'a given triplet past the memory': ['ERR_TRIPLETKIT_INVALID_ARGUMENT', (b) => b.tripletLoss(x, 4, 1, labels, {}, triplets(0, 4, 2), x, 4, labels)],
   'given triplets with memory labels longer than its rows': ['ERR_TRIPLETKIT_INVALID_ARGUMENT', (b) => b.tripletLoss(x, 4, 1, labels, {}, triplets(0, 3, 1), x.subarray(0, 2), 2, labels)],
+  'an OASIS step size of 0': ['ERR_TRIPLETKIT_INVALID_ARGUMENT', (b) => b.oasisSteps(x, 4, 1, labels, Float64Array.of(1), { c: 0, steps: 1, state: 0 })],
+  'OASIS weights of the wrong size': ['ERR_TRIPLETKIT_INVALID_ARGUMENT', (b) => b.oasisSteps(x, 4, 1, labels, Float64Array.of(1, 0), { c: 0.1, steps: 1, state: 0 })],
   'more triplets than maxTriplets': ['ERR_TRIPLETKIT_TOO_MANY_TRIPLETS', (b) => b.mineTriplets(x, 4, 1, labels, { strategy: 'all', maxTriplets: 7 })],
 }
 

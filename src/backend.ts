@@ -8,7 +8,7 @@
 import type * as binding from '../binding'
 
 export type {
-  BackendsReport, CancelToken, ContrastiveOptions, KnnResult, LadderOptions, LadderResult, RankingOptions, RankingResult, VerificationOptions, VerificationResult, LossOptions, LossResult, MarginLossOptions, MarginLossResult, MetricOptions,
+  BackendsReport, CancelToken, ContrastiveOptions, KnnResult, LadderOptions, LadderResult, OasisOptions as OasisStepOptions, OasisResult, RankingOptions, RankingResult, VerificationOptions, VerificationResult, LossOptions, LossResult, MarginLossOptions, MarginLossResult, MetricOptions,
   MineOptions, RetrievalOptions, RetrievalResult, SearchOptions, Triplets as TripletsResult,
 } from '../binding'
 

@@ -1,16 +1,19 @@
 /**
  * fitOasis: OASIS (Chechik, Sharma, Shalit & Bengio, "Large Scale Online Learning of Image
  * Similarity Through Ranking", JMLR 2010), a bilinear similarity s(x, y) = xᵀ W y learned
- * online from sampled triplets by passive-aggressive steps. The steps are sequential rank-one
- * updates of W and run here; the validation's similarity matrix runs on the chosen device.
+ * online from sampled triplets by passive-aggressive steps. Each tenth of the steps is one call
+ * of the device's `oasisSteps` (off the main thread on a native device), and the validation's
+ * similarity matrix runs on the device too.
  */
 
-import { abortError } from './errors'
-import { checkSampleable, groupByLabel, identity, multiply, seeded } from './linalg'
+import type { Backend, OasisResult } from './backend'
+import { nativeDevice, resolveDevice, type Target } from './device'
+import { checkSampleable, identity, multiply } from './linalg'
 import { toMatrix } from './matrix'
 import { labelledRows } from './mining'
 import { pairwiseDistances, pairwiseDistancesSync } from './pairwise'
-import type { Labels, Matrix, MatrixLike, OasisModel, OasisOptions } from './types'
+import { runSync, startOp, withSignal } from './run'
+import type { Device, Labels, Matrix, MatrixLike, OasisModel, OasisOptions } from './types'
 import { DEVICES, checkCallback, checkEnum, checkFinite, checkInteger, checkOptions, checkSignal, toLabels } from './validate'
 
 interface Fit {
@@ -18,9 +21,9 @@ interface Fit {
   labels: Int32Array
   c: number
   steps: number
-  random: () => number
+  seed: number
   validation: { x: Matrix; labels: Int32Array } | undefined
-  device: OasisOptions['device']
+  device: Device
   signal: AbortSignal | undefined
   onProgress: OasisOptions['onProgress']
 }
@@ -40,7 +43,7 @@ function prepare(embeddings: MatrixLike, labels: Labels, opts: OasisOptions | un
     validation = labelledRows(v.embeddings, v.labels, 'opts.validation.embeddings', 'opts.validation.labels', x)
   }
   return {
-    x, labels: y, c, steps, random: seeded(seed), validation,
+    x, labels: y, c, steps, seed, validation,
     device: checkEnum(o.device, 'opts.device', DEVICES, 'auto'),
     signal: checkSignal(o.signal),
     onProgress: checkCallback(o.onProgress, 'opts.onProgress'),
@@ -69,67 +72,32 @@ export function mapAtRFromDistances(d: Float32Array, labels: Int32Array): number
   return kept > 0 ? sum / kept : 0
 }
 
-/** What the loop asks its driver: a breath on the event loop, or validation distances. */
-type Request = { pause: true } | { distances: Matrix }
+/** What the loop asks its driver: a run of steps on the device, or validation distances. */
+type Request = { steps: number; w: Float64Array; state: number } | { distances: Matrix }
 
+/**
+ * The loop, written once: each tenth of the steps runs as one device call from the current W
+ * and sampling state, then is reported (and validated); the sync and async twins only differ
+ * in how they answer.
+ */
 function* train(fit: Fit): Generator<Request, OasisModel, unknown> {
-  const { x, labels, c } = fit
-  const d = x.cols
-  const w = Float64Array.from(identity(d, d))
-  // Sampling pools: anchors with a positive and a negative; each class's rows; everything else.
-  const byClass = groupByLabel(labels)
-  const anchors = Array.from({ length: x.rows }, (_, i) => i)
-    .filter((i) => byClass.get(labels[i])!.length >= 2 && byClass.get(labels[i])!.length < x.rows)
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(fit.random() * items.length)]
-  const row = (i: number) => x.data.subarray(i * d, (i + 1) * d)
-  const diff = new Float64Array(d)
+  const d = fit.x.cols
+  let w: Float64Array = Float64Array.from(identity(d, d))
+  let state = fit.seed >>> 0
   const history: OasisModel['history'] = []
   const every = Math.max(1, Math.floor(fit.steps / 10))
-  let [sum, count] = [0, 0]
-  let breath = performance.now()
-  for (let step = 1; step <= fit.steps && anchors.length > 0; step++) {
-    const a = pick(anchors)
-    const same = byClass.get(labels[a])!
-    let p = a
-    while (p === a) p = pick(same)
-    let n = a
-    while (labels[n] === labels[a]) n = Math.floor(fit.random() * x.rows)
-    const [ra, rp, rn] = [row(a), row(p), row(n)]
-    // l = max(0, 1 − aᵀ W (p − n)); V = a (p − n)ᵀ, ‖V‖²_F = ‖a‖² ‖p − n‖².
-    let [gap, aa, dd] = [0, 0, 0]
-    for (let j = 0; j < d; j++) diff[j] = rp[j] - rn[j]
-    for (let i = 0; i < d; i++) {
-      let wi = 0
-      for (let j = 0; j < d; j++) wi += w[i * d + j] * diff[j]
-      gap += ra[i] * wi
-      aa += ra[i] * ra[i]
+  for (let done = 0; done < fit.steps;) {
+    const steps = Math.min(every, fit.steps - done)
+    const r = (yield { steps, w, state }) as OasisResult
+    ;[w, state, done] = [r.weights, r.state, done + steps]
+    const loss = r.lossSum / steps
+    let mapAtR: number | undefined
+    if (fit.validation !== undefined) {
+      const dist = (yield { distances: multiply(fit.validation.x, Float32Array.from(w), d) }) as Float32Array
+      mapAtR = mapAtRFromDistances(dist, fit.validation.labels)
     }
-    for (let j = 0; j < d; j++) dd += diff[j] * diff[j]
-    const loss = Math.max(0, 1 - gap)
-    if (loss > 0 && aa * dd > 0) {
-      const tau = Math.min(c, loss / (aa * dd))
-      for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) w[i * d + j] += tau * ra[i] * diff[j]
-    }
-    sum += loss
-    count++
-    // A breath every few milliseconds, so that an async fit lets the event loop run and sees an abort.
-    if (performance.now() - breath > 10) {
-      yield { pause: true }
-      if (fit.signal?.aborted) throw abortError(fit.signal)
-      breath = performance.now()
-    }
-    if (step % every === 0 || step === fit.steps) {
-      if (fit.signal?.aborted) throw abortError(fit.signal)
-      const mean = sum / count
-      let mapAtR: number | undefined
-      if (fit.validation !== undefined) {
-        const dist = (yield { distances: multiply(fit.validation.x, Float32Array.from(w), d) }) as Float32Array
-        mapAtR = mapAtRFromDistances(dist, fit.validation.labels)
-      }
-      history.push(mapAtR === undefined ? { step, loss: mean } : { step, loss: mean, mapAtR })
-      fit.onProgress?.(step, fit.steps, mapAtR === undefined ? { loss: mean } : { loss: mean, mapAtR })
-      ;[sum, count] = [0, 0]
-    }
+    history.push(mapAtR === undefined ? { step: done, loss } : { step: done, loss, mapAtR })
+    fit.onProgress?.(done, fit.steps, mapAtR === undefined ? { loss } : { loss, mapAtR })
   }
   return model(Float32Array.from(w), d, history)
 }
@@ -181,28 +149,38 @@ function model(w: Float32Array, d: number, history: OasisModel['history']): Oasi
  */
 export async function fitOasis(embeddings: MatrixLike, labels: Labels, opts?: OasisOptions): Promise<OasisModel> {
   const fit = prepare(embeddings, labels, opts)
+  const target = resolveDevice(fit.device)
   const loop = train(fit)
   for (let r = loop.next(); ; ) {
     if (r.done) return r.value
     const q = r.value
-    if ('pause' in q) {
-      // A breath between tenths, so that the event loop runs and an abort is seen.
-      await new Promise((resolve) => setImmediate(resolve))
-      r = loop.next()
-      continue
+    if ('steps' in q) {
+      const args = stepArgs(fit, target, q)
+      r = loop.next(await withSignal(fit.signal, () => startOp(target, (b) => b.oasisSteps(...args), (n, token) => n.oasisStepsAsync(...args, token), fit.signal)))
+    } else {
+      r = loop.next((await pairwiseDistances(q.distances, fit.validation!.x, { metric: 'dot', device: fit.device, signal: fit.signal })).data)
     }
-    const v = fit.validation!.x
-    r = loop.next((await pairwiseDistances(q.distances, v, { metric: 'dot', device: fit.device, signal: fit.signal })).data)
   }
 }
 
 /** Synchronous twin of {@link fitOasis}: same arguments, returns the model directly. */
 export function fitOasisSync(embeddings: MatrixLike, labels: Labels, opts?: OasisOptions): OasisModel {
   const fit = prepare(embeddings, labels, opts)
+  const target = resolveDevice(fit.device)
   const loop = train(fit)
   for (let r = loop.next(); ; ) {
     if (r.done) return r.value
     const q = r.value
-    r = 'pause' in q ? loop.next() : loop.next(pairwiseDistancesSync(q.distances, fit.validation!.x, { metric: 'dot', device: fit.device }).data)
+    if ('steps' in q) {
+      const args = stepArgs(fit, target, q)
+      r = loop.next(runSync(target, (b) => b.oasisSteps(...args), fit.signal))
+    } else {
+      r = loop.next(pairwiseDistancesSync(q.distances, fit.validation!.x, { metric: 'dot', device: fit.device }).data)
+    }
   }
+}
+
+/** The backend arguments of a run of steps. */
+function stepArgs(fit: Fit, target: Target, q: { steps: number; w: Float64Array; state: number }): Parameters<Backend['oasisSteps']> {
+  return [fit.x.data, fit.x.rows, fit.x.cols, fit.labels, q.w, { c: fit.c, steps: q.steps, state: q.state, device: nativeDevice(target) }]
 }

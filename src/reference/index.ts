@@ -13,6 +13,7 @@ import { ladderLoss } from './ladder'
 import { mineTriplets } from './mining'
 import { tripletLoss } from './loss'
 import { tripletMarginLoss } from './marginLoss'
+import { oasisSteps } from './oasis'
 import { multipleNegativesRankingLoss } from './ranking'
 import { retrievalMetrics } from './retrieval'
 import { verificationMetrics } from './verification'
@@ -29,6 +30,7 @@ export const reference: Backend = {
   multipleNegativesRankingLoss,
   verificationMetrics,
   ladderLoss,
+  oasisSteps,
 }
 
 export { distance, distanceGrad, normalizeRows, normalizeBackward } from './distance'

@@ -11,8 +11,9 @@
 
 use crate::{
     Call, ContrastiveOptions, Device, Error, KnnOptions, LadderOptions, LossOptions,
-    MarginLossOptions, MatRef, Metric, MetricOptions, MineOptions, Mining, RankingOptions,
-    Reduction, RetrievalOptions, Similarity, Stop, Strategy, Triplets, VerificationOptions,
+    MarginLossOptions, MatRef, Metric, MetricOptions, MineOptions, Mining, OasisOptions,
+    RankingOptions, Reduction, RetrievalOptions, Similarity, Stop, Strategy, Triplets,
+    VerificationOptions,
 };
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -804,6 +805,22 @@ pub fn rules(dev: &dyn Device) {
             PLAIN,
         ),
         "triplets.positive[0]: expected an index from 0 to 2 − 1",
+    );
+    let oo = OasisOptions {
+        c: 0.1,
+        steps: 1,
+        state: 0,
+    };
+    invalid(
+        dev,
+        dev.oasis_steps(m, &LABELS, &[1.0, 0.0], &oo, PLAIN),
+        "weights: expected 1 × 1 values, received 2",
+    );
+    let no_c = OasisOptions { c: 0.0, ..oo };
+    invalid(
+        dev,
+        dev.oasis_steps(m, &LABELS, &[1.0], &no_c, PLAIN),
+        "c: expected a positive number",
     );
     let ro = RetrievalOptions::default();
     invalid(

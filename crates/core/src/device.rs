@@ -7,11 +7,11 @@
 use crate::distance::Rows;
 use crate::{
     contrastive_loss, knn, ladder_loss, mine_triplets, multiple_negatives_ranking_loss,
-    pairwise_distances, retrieval_metrics, triplet_loss, triplet_margin_loss, verification_metrics,
-    Call, ContrastiveOptions, Error, Knn, KnnOptions, LadderOptions, LadderResult, LossOptions,
-    LossResult, MarginLossOptions, MarginLossResult, MatRef, MetricOptions, MineOptions, Mining,
-    RankingOptions, RankingResult, Retrieval, RetrievalOptions, Triplets, Verification,
-    VerificationOptions,
+    oasis_steps, pairwise_distances, retrieval_metrics, triplet_loss, triplet_margin_loss,
+    verification_metrics, Call, ContrastiveOptions, Error, Knn, KnnOptions, LadderOptions,
+    LadderResult, LossOptions, LossResult, MarginLossOptions, MarginLossResult, MatRef,
+    MetricOptions, MineOptions, Mining, OasisOptions, OasisSteps, RankingOptions, RankingResult,
+    Retrieval, RetrievalOptions, Triplets, Verification, VerificationOptions,
 };
 use std::any::Any;
 
@@ -123,6 +123,15 @@ pub trait Device: Send + Sync {
         o: &LadderOptions,
         call: &Call,
     ) -> Result<LadderResult, Error>;
+
+    fn oasis_steps(
+        &self,
+        x: MatRef,
+        labels: &[i32],
+        weights: &[f64],
+        o: &OasisOptions,
+        call: &Call,
+    ) -> Result<OasisSteps, Error>;
 
     /// `knn` against a corpus used once: prepares a copy, then searches it.
     fn knn_once(
@@ -293,5 +302,15 @@ impl Device for Cpu {
         call: &Call,
     ) -> Result<LadderResult, Error> {
         ladder_loss(queries, candidates, relevance, o, call)
+    }
+    fn oasis_steps(
+        &self,
+        x: MatRef,
+        labels: &[i32],
+        weights: &[f64],
+        o: &OasisOptions,
+        call: &Call,
+    ) -> Result<OasisSteps, Error> {
+        oasis_steps(x, labels, weights, o, call)
     }
 }

@@ -21,6 +21,7 @@ mod margin_loss;
 mod mining;
 #[cfg(all(test, feature = "noop"))]
 mod napi_stubs;
+mod oasis;
 mod options;
 mod pairwise;
 mod ranking;
