@@ -5,7 +5,8 @@
  * device, ∂loss/∂W = Xᵀ·∂loss/∂E, and Adam updates W.
  */
 
-import { gatherRows, groupByLabel, identity, multiply, multiplyTransposed, seeded } from './linalg'
+import { gatherRows, groupByLabel, identity, negated, productOn, seeded, transpose } from './linalg'
+import { pairwiseDistances, pairwiseDistancesSync } from './pairwise'
 import { tripletLoss, tripletLossSync } from './loss'
 import { toMatrix } from './matrix'
 import { DEFAULT_MARGIN, labelledRows } from './mining'
@@ -91,7 +92,7 @@ class Adam {
     this.m = new Float64Array(w.length)
     this.v = new Float64Array(w.length)
   }
-  step(g: Float64Array): void {
+  step(g: ArrayLike<number>): void {
     const [b1, b2] = [0.9, 0.999]
     this.t++
     for (let i = 0; i < this.w.length; i++) {
@@ -112,14 +113,17 @@ function result(fit: Fit, w: Float32Array, history: LinearAdapter['history']): L
     transform: (input: MatrixLike) => {
       const m = toMatrix(input, 'x')
       if (m.rows > 0 && m.cols !== cols) throw new RangeError(`x: expected ${cols} columns (the adapter's input size), received ${m.cols}`)
-      return multiply(m.rows > 0 ? m : { data: m.data, rows: 0, cols }, w, fit.dim)
+      return productOn(m.rows > 0 ? m : { data: m.data, rows: 0, cols }, w, fit.dim, fit.metricOpts.device)
     },
     history,
   }
 }
 
-/** What the training loop asks its driver to compute, on the device, sync or async. */
-type Request = { loss: [Matrix, number[]] } | { mapAtR: Matrix }
+/**
+ * What the training loop asks its driver to compute on the device, sync or async: a loss, a
+ * validation MAP@R, or a product A·Bᵀ (one GEMM, as −pairwiseDistances under 'dot').
+ */
+type Request = { loss: [Matrix, number[]] } | { mapAtR: Matrix } | { product: [Matrix, Matrix] }
 
 /**
  * The training loop, written once: it yields each loss and validation it needs and receives
@@ -136,8 +140,11 @@ function* train(fit: Fit): Generator<Request, LinearAdapter, unknown> {
     for (const rows of batches(fit)) {
       if (fit.signal?.aborted) throw abortError(fit.signal)
       const x = gatherRows(fit.x, rows)
-      const r = (yield { loss: [multiply(x, w, fit.dim), rows.map((i) => fit.labels[i])] }) as LossResult
-      adam.step(multiplyTransposed(x, r.grad))
+      const wt = transpose({ data: w, rows: fit.x.cols, cols: fit.dim })
+      const e = (yield { product: [x, wt] }) as Matrix // E = X·W
+      const r = (yield { loss: [e, rows.map((i) => fit.labels[i])] }) as LossResult
+      const g = (yield { product: [transpose(x), transpose(r.grad)] }) as Matrix // ∂W = Xᵀ·∂E
+      adam.step(g.data)
       sum += r.loss
       steps++
     }
@@ -147,7 +154,9 @@ function* train(fit: Fit): Generator<Request, LinearAdapter, unknown> {
       fit.onProgress?.(epoch, fit.epochs, { loss })
       continue
     }
-    const mapAtR = (yield { mapAtR: multiply(fit.validation.x, w, fit.dim) }) as number
+    const wt = transpose({ data: w, rows: fit.x.cols, cols: fit.dim })
+    const adapted = (yield { product: [fit.validation.x, wt] }) as Matrix
+    const mapAtR = (yield { mapAtR: adapted }) as number
     if (best === undefined || mapAtR > best.mapAtR) best = { mapAtR, w: w.slice() }
     history.push({ epoch, loss, mapAtR })
     fit.onProgress?.(epoch, fit.epochs, { loss, mapAtR })
@@ -179,9 +188,12 @@ export async function fitLinearAdapter(embeddings: MatrixLike, labels: Labels, o
   for (let r = loop.next(); ; ) {
     if (r.done) return r.value
     const q = r.value
+    const { device, signal } = { device: fit.metricOpts.device, signal: fit.signal }
     r = loop.next('loss' in q
-      ? await tripletLoss(q.loss[0], q.loss[1], { ...fit.lossOpts, signal: fit.signal })
-      : (await retrievalMetrics(q.mapAtR, fit.validation!.labels, { ...fit.metricOpts, signal: fit.signal })).mapAtR)
+      ? await tripletLoss(q.loss[0], q.loss[1], { ...fit.lossOpts, signal })
+      : 'product' in q
+        ? negated(await pairwiseDistances(q.product[0], q.product[1], { metric: 'dot', device, signal }))
+        : (await retrievalMetrics(q.mapAtR, fit.validation!.labels, { ...fit.metricOpts, signal })).mapAtR)
   }
 }
 
@@ -194,6 +206,8 @@ export function fitLinearAdapterSync(embeddings: MatrixLike, labels: Labels, opt
     const q = r.value
     r = loop.next('loss' in q
       ? tripletLossSync(q.loss[0], q.loss[1], fit.lossOpts)
-      : retrievalMetricsSync(q.mapAtR, fit.validation!.labels, fit.metricOpts).mapAtR)
+      : 'product' in q
+        ? negated(pairwiseDistancesSync(q.product[0], q.product[1], { metric: 'dot', device: fit.metricOpts.device }))
+        : retrievalMetricsSync(q.mapAtR, fit.validation!.labels, fit.metricOpts).mapAtR)
   }
 }

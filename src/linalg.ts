@@ -1,33 +1,23 @@
 /** Small dense helpers for the adapters: products of row-major float32 matrices, a seeded generator. */
 
-import type { Matrix } from './types'
+import { pairwiseDistancesSync } from './pairwise'
+import type { Device, Matrix } from './types'
 
-/** x·W: `x` rows × k, `w` k × n (row-major), into a new rows × n matrix. */
-export function multiply(x: Matrix, w: Float32Array, n: number): Matrix {
-  const k = x.cols
-  const out = new Float32Array(x.rows * n)
-  for (let i = 0; i < x.rows; i++) {
-    for (let t = 0; t < k; t++) {
-      const v = x.data[i * k + t]
-      if (v === 0) continue
-      for (let j = 0; j < n; j++) out[i * n + j] += v * w[t * n + j]
-    }
-  }
-  return { data: out, rows: x.rows, cols: n }
+/** mᵀ, as a new matrix. */
+export function transpose(m: Matrix): Matrix {
+  const out = new Float32Array(m.rows * m.cols)
+  for (let i = 0; i < m.rows; i++) for (let j = 0; j < m.cols; j++) out[j * m.rows + i] = m.data[i * m.cols + j]
+  return { data: out, rows: m.cols, cols: m.rows }
 }
 
-/** xᵀ·g: `x` rows × k, `g` rows × n, into a new k × n array (float64, for the optimiser). */
-export function multiplyTransposed(x: Matrix, g: Matrix): Float64Array {
-  const [k, n] = [x.cols, g.cols]
-  const out = new Float64Array(k * n)
-  for (let i = 0; i < x.rows; i++) {
-    for (let t = 0; t < k; t++) {
-      const v = x.data[i * k + t]
-      if (v === 0) continue
-      for (let j = 0; j < n; j++) out[t * n + j] += v * g.data[i * n + j]
-    }
-  }
-  return out
+/**
+ * −m. A device computes a product A·Bᵀ as one GEMM through
+ * `pairwiseDistances(a, b, { metric: 'dot' })`, which is −A·Bᵀ: this turns it back.
+ */
+export function negated(m: Matrix): Matrix {
+  const out = new Float32Array(m.data.length)
+  for (let i = 0; i < out.length; i++) out[i] = -m.data[i]
+  return { data: out, rows: m.rows, cols: m.cols }
 }
 
 /** A k × n matrix with ones on its diagonal. */
@@ -73,4 +63,10 @@ export function checkSampleable(labels: Int32Array): void {
     throw new RangeError(`labels: expected a class with at least 2 rows and at least 2 classes, received ${sizes.length} ` +
       `class${sizes.length === 1 ? '' : 'es'} of at most ${Math.max(0, ...sizes)} rows`)
   }
+}
+
+/** x·W (`w` k × n, row-major) on `device`, as one GEMM. */
+export function productOn(x: Matrix, w: Float32Array, n: number, device: Device | undefined): Matrix {
+  if (x.rows === 0) return { data: new Float32Array(0), rows: 0, cols: n }
+  return negated(pairwiseDistancesSync(x, transpose({ data: w, rows: x.cols, cols: n }), { metric: 'dot', device }))
 }

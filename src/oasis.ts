@@ -8,7 +8,7 @@
 
 import type { Backend, OasisResult } from './backend'
 import { nativeDevice, resolveDevice, type Target } from './device'
-import { checkSampleable, identity, multiply } from './linalg'
+import { checkSampleable, identity, negated, productOn } from './linalg'
 import { toMatrix } from './matrix'
 import { labelledRows } from './mining'
 import { pairwiseDistances, pairwiseDistancesSync } from './pairwise'
@@ -93,36 +93,30 @@ function* train(fit: Fit): Generator<Request, OasisModel, unknown> {
     const loss = r.lossSum / steps
     let mapAtR: number | undefined
     if (fit.validation !== undefined) {
-      const dist = (yield { distances: multiply(fit.validation.x, Float32Array.from(w), d) }) as Float32Array
+      const dist = (yield { distances: productOn(fit.validation.x, Float32Array.from(w), d, fit.device) }) as Float32Array
       mapAtR = mapAtRFromDistances(dist, fit.validation.labels)
     }
     history.push(mapAtR === undefined ? { step: done, loss } : { step: done, loss, mapAtR })
     fit.onProgress?.(done, fit.steps, mapAtR === undefined ? { loss } : { loss, mapAtR })
   }
-  return model(Float32Array.from(w), d, history)
+  return model(Float32Array.from(w), d, history, fit.device)
 }
 
-function model(w: Float32Array, d: number, history: OasisModel['history']): OasisModel {
+function model(w: Float32Array, d: number, history: OasisModel['history'], device: Device): OasisModel {
   const check = (input: MatrixLike, name: string): Matrix => {
     const m = toMatrix(input, name)
     if (m.rows > 0 && m.cols !== d) throw new RangeError(`${name}: expected ${d} columns (the model's input size), received ${m.cols}`)
     return m.rows > 0 ? m : { data: m.data, rows: 0, cols: d }
   }
-  const transform = (x: MatrixLike): Matrix => multiply(check(x, 'x'), w, d)
+  const transform = (x: MatrixLike): Matrix => productOn(check(x, 'x'), w, d, device)
   return {
     weights: { data: w, rows: d, cols: d },
     transform,
     similarity: (a: MatrixLike, b: MatrixLike): Matrix => {
       const [ta, mb] = [transform(a), check(b, 'b')]
-      const out = new Float32Array(ta.rows * mb.rows)
-      for (let i = 0; i < ta.rows; i++) {
-        for (let j = 0; j < mb.rows; j++) {
-          let s = 0
-          for (let k = 0; k < d; k++) s += ta.data[i * d + k] * mb.data[j * d + k]
-          out[i * mb.rows + j] = s
-        }
-      }
-      return { data: out, rows: ta.rows, cols: mb.rows }
+      if (ta.rows === 0 || mb.rows === 0) return { data: new Float32Array(0), rows: ta.rows, cols: mb.rows }
+      // s(a_i, b_j) = (a_i·W)·b_j: one GEMM on the device, as −pairwiseDistances under 'dot'.
+      return negated(pairwiseDistancesSync(ta, mb, { metric: 'dot', device }))
     },
     history,
   }
