@@ -38,7 +38,7 @@ export declare class KnnIndex {
   constructor(corpus: Float32Array, rows: number, cols: number, opts?: MetricOptions | undefined | null)
   /** The k nearest corpus rows of every query row. */
   search(queries: Float32Array, rows: number, opts: SearchOptions): KnnResult
-  /** Async twin of `search`, on the libuv pool; the queries are copied first. */
+  /** Async twin of `search`, on a thread of its own; the queries are copied first. */
   searchAsync(queries: Float32Array, rows: number, opts: SearchOptions, token?: CancelToken | undefined | null): Promise<KnnResult>
 }
 
@@ -54,7 +54,7 @@ export interface BackendsReport {
 /** Contrastive loss over every ordered pair of a labelled batch, with its gradient. */
 export declare function contrastiveLoss(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: ContrastiveOptions | undefined | null): LossResult
 
-/** Async twin of `contrastiveLoss`, on the libuv pool; the inputs are copied first. */
+/** Async twin of `contrastiveLoss`, on a thread of its own; the inputs are copied first. */
 export declare function contrastiveLossAsync(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: ContrastiveOptions | undefined | null, token?: CancelToken | undefined | null): Promise<LossResult>
 
 /** Options of contrastiveLoss. */
@@ -84,7 +84,7 @@ export interface DeviceReport {
 /** The k nearest corpus rows of every query row, the corpus used for this call only. */
 export declare function knn(queries: Float32Array, queryRows: number, corpus: Float32Array, corpusRows: number, cols: number, opts: MetricOptions | undefined | null, search: SearchOptions): KnnResult
 
-/** Async twin of `knn`, on the libuv pool; the inputs are copied first. */
+/** Async twin of `knn`, on a thread of its own; the inputs are copied first. */
 export declare function knnAsync(queries: Float32Array, queryRows: number, corpus: Float32Array, corpusRows: number, cols: number, opts: MetricOptions | undefined | null, search: SearchOptions, token?: CancelToken | undefined | null): Promise<KnnResult>
 
 /** Row-major queryRows × k, each row ascending by (distance, index). */
@@ -96,7 +96,7 @@ export interface KnnResult {
 /** Ladder loss of queries against candidates with graded relevance, with its gradients. */
 export declare function ladderLoss(queries: Float32Array, candidates: Float32Array, relevance: Float32Array, queryRows: number, candidateRows: number, cols: number, opts: LadderOptions): LadderResult
 
-/** Async twin of `ladderLoss`, on the libuv pool; the inputs are copied first. */
+/** Async twin of `ladderLoss`, on a thread of its own; the inputs are copied first. */
 export declare function ladderLossAsync(queries: Float32Array, candidates: Float32Array, relevance: Float32Array, queryRows: number, candidateRows: number, cols: number, opts: LadderOptions, token?: CancelToken | undefined | null): Promise<LadderResult>
 
 /** Options of ladderLoss: the rungs of the ladder. */
@@ -171,6 +171,19 @@ export interface MarginLossResult {
   gradNegative: Float32Array
 }
 
+/** The memory budget shared by every call in this process (all threads and workers). */
+export declare function memoryBudget(): MemoryBudget
+
+/**
+ * What this process may still allocate (`available`: the host's available memory, the
+ * container's limit less its usage, `ulimit -v` less what is mapped, the smallest; absent
+ * where the platform does not say) and what calls in flight have reserved of it.
+ */
+export interface MemoryBudget {
+  available?: number
+  reserved: number
+}
+
 /** How distances are measured, and where. */
 export interface MetricOptions {
   /** @default 'euclidean' */
@@ -179,6 +192,13 @@ export interface MetricOptions {
   normalize?: boolean
   /** @default 'cpu' */
   device?: 'cpu' | 'cuda'
+}
+
+/** Mined triplets: triplet t is (anchor[t], positive[t], negative[t]). */
+export interface MinedTriplets {
+  anchor: Int32Array
+  positive: Int32Array
+  negative: Int32Array
 }
 
 /** Options of mineTriplets. */
@@ -197,15 +217,15 @@ export interface MineOptions {
  * Mines triplets from a labelled batch; with a reference (cross-batch memory), positives and
  * negatives come from it.
  */
-export declare function mineTriplets(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts: MineOptions, reference?: Float32Array | undefined | null, referenceRows?: number | undefined | null, referenceLabels?: Int32Array | undefined | null): Triplets
+export declare function mineTriplets(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts: MineOptions, reference?: Float32Array | undefined | null, referenceRows?: number | undefined | null, referenceLabels?: Int32Array | undefined | null): MinedTriplets
 
-/** Async twin of `mineTriplets`, on the libuv pool; the inputs are copied first. */
-export declare function mineTripletsAsync(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts: MineOptions, reference?: Float32Array | undefined | null, referenceRows?: number | undefined | null, referenceLabels?: Int32Array | undefined | null, token?: CancelToken | undefined | null): Promise<Triplets>
+/** Async twin of `mineTriplets`, on a thread of its own; the inputs are copied first. */
+export declare function mineTripletsAsync(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts: MineOptions, reference?: Float32Array | undefined | null, referenceRows?: number | undefined | null, referenceLabels?: Int32Array | undefined | null, token?: CancelToken | undefined | null): Promise<MinedTriplets>
 
 /** Multiple negatives ranking loss of row-aligned anchors and positives, with extra negatives. */
 export declare function multipleNegativesRankingLoss(anchors: Float32Array, positives: Float32Array, rows: number, negatives: Float32Array | undefined | null, negativeRows: number, cols: number, opts?: RankingOptions | undefined | null): RankingResult
 
-/** Async twin of `multipleNegativesRankingLoss`, on the libuv pool; the inputs are copied first. */
+/** Async twin of `multipleNegativesRankingLoss`, on a thread of its own; the inputs are copied first. */
 export declare function multipleNegativesRankingLossAsync(anchors: Float32Array, positives: Float32Array, rows: number, negatives: Float32Array | undefined | null, negativeRows: number, cols: number, opts?: RankingOptions | undefined | null, token?: CancelToken | undefined | null): Promise<RankingResult>
 
 /** Options of oasisSteps. */
@@ -229,13 +249,13 @@ export interface OasisResult {
 /** Takes `opts.steps` OASIS steps from W (`cols × cols`). */
 export declare function oasisSteps(x: Float32Array, rows: number, cols: number, labels: Int32Array, weights: Float64Array, opts: OasisOptions): OasisResult
 
-/** Async twin of `oasisSteps`, on the libuv pool; the inputs are copied first. */
+/** Async twin of `oasisSteps`, on a thread of its own; the inputs are copied first. */
 export declare function oasisStepsAsync(x: Float32Array, rows: number, cols: number, labels: Int32Array, weights: Float64Array, opts: OasisOptions, token?: CancelToken | undefined | null): Promise<OasisResult>
 
 /** `aRows × bRows` distances, row-major; `b === null`: `a` against itself. */
 export declare function pairwiseDistances(a: Float32Array, aRows: number, b: Float32Array | undefined | null, bRows: number, cols: number, opts?: MetricOptions | undefined | null): Float32Array
 
-/** Async twin of `pairwiseDistances`, on the libuv pool; the inputs are copied first. */
+/** Async twin of `pairwiseDistances`, on a thread of its own; the inputs are copied first. */
 export declare function pairwiseDistancesAsync(a: Float32Array, aRows: number, b: Float32Array | undefined | null, bRows: number, cols: number, opts?: MetricOptions | undefined | null, token?: CancelToken | undefined | null): Promise<Float32Array>
 
 /** Options of multipleNegativesRankingLoss. */
@@ -260,7 +280,7 @@ export interface RankingResult {
 /** Retrieval metrics of queries against a reference set (or against themselves). */
 export declare function retrievalMetrics(queries: Float32Array, queryRows: number, queryLabels: Int32Array, reference: Float32Array | undefined | null, referenceRows: number, referenceLabels: Int32Array | undefined | null, cols: number, opts?: RetrievalOptions | undefined | null): RetrievalResult
 
-/** Async twin of `retrievalMetrics`, on the libuv pool; the inputs are copied first. */
+/** Async twin of `retrievalMetrics`, on a thread of its own; the inputs are copied first. */
 export declare function retrievalMetricsAsync(queries: Float32Array, queryRows: number, queryLabels: Int32Array, reference: Float32Array | undefined | null, referenceRows: number, referenceLabels: Int32Array | undefined | null, cols: number, opts?: RetrievalOptions | undefined | null, token?: CancelToken | undefined | null): Promise<RetrievalResult>
 
 /** Options of retrievalMetrics. */
@@ -300,7 +320,7 @@ export interface SearchOptions {
 export declare function tripletLoss(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: LossOptions | undefined | null, triplets?: Triplets | undefined | null, reference?: Float32Array | undefined | null, referenceRows?: number | undefined | null, referenceLabels?: Int32Array | undefined | null): LossResult
 
 /**
- * Async twin of `tripletLoss`, on the libuv pool; the inputs (given triplets included) are
+ * Async twin of `tripletLoss`, on a thread of its own; the inputs (given triplets included) are
  * copied first, and the JS-backed originals dropped here, on the JS thread.
  */
 export declare function tripletLossAsync(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: LossOptions | undefined | null, triplets?: Triplets | undefined | null, reference?: Float32Array | undefined | null, referenceRows?: number | undefined | null, referenceLabels?: Int32Array | undefined | null, token?: CancelToken | undefined | null): Promise<LossResult>
@@ -308,7 +328,7 @@ export declare function tripletLossAsync(x: Float32Array, rows: number, cols: nu
 /** Triplet margin loss over row-aligned anchor / positive / negative matrices. */
 export declare function tripletMarginLoss(anchor: Float32Array, positive: Float32Array, negative: Float32Array, rows: number, cols: number, opts?: MarginLossOptions | undefined | null): MarginLossResult
 
-/** Async twin of `tripletMarginLoss`, on the libuv pool; the inputs are copied first. */
+/** Async twin of `tripletMarginLoss`, on a thread of its own; the inputs are copied first. */
 export declare function tripletMarginLossAsync(anchor: Float32Array, positive: Float32Array, negative: Float32Array, rows: number, cols: number, opts?: MarginLossOptions | undefined | null, token?: CancelToken | undefined | null): Promise<MarginLossResult>
 
 /** Parallel index arrays: triplet t is (anchor[t], positive[t], negative[t]). */
@@ -321,7 +341,7 @@ export interface Triplets {
 /** Verification metrics of the pairs (a_i, b_i); `same[i]` nonzero when they match. */
 export declare function verificationMetrics(a: Float32Array, b: Float32Array, rows: number, cols: number, same: Uint8Array, opts?: VerificationOptions | undefined | null): VerificationResult
 
-/** Async twin of `verificationMetrics`, on the libuv pool; the inputs are copied first. */
+/** Async twin of `verificationMetrics`, on a thread of its own; the inputs are copied first. */
 export declare function verificationMetricsAsync(a: Float32Array, b: Float32Array, rows: number, cols: number, same: Uint8Array, opts?: VerificationOptions | undefined | null, token?: CancelToken | undefined | null): Promise<VerificationResult>
 
 /** Options of verificationMetrics. */

@@ -12,8 +12,9 @@ import { toMatrix } from './matrix'
 import { DEFAULT_MARGIN, labelledRows } from './mining'
 import { retrievalMetrics, retrievalMetricsSync } from './retrieval'
 import type { Labels, LinearAdapter, LinearAdapterOptions, LossResult, Matrix, MatrixLike, Strategy } from './types'
-import { checkCallback, checkCommon, checkFinite, checkInteger, checkOptions, checkStrategy, toLabels } from './validate'
+import { checkCallback, checkCommon, checkFinite, checkInteger, checkStrategy, toLabels } from './validate'
 import { abortError } from './errors'
+import { OPTION_KEYS, readOptions } from './options'
 
 /** Rows drawn from each class per step. */
 const PER_CLASS = 4
@@ -34,9 +35,9 @@ interface Fit {
 }
 
 function prepare(embeddings: MatrixLike, labels: Labels, opts: LinearAdapterOptions | undefined): Fit {
+  const o = readOptions(opts, OPTION_KEYS.adapter)
   const x = toMatrix(embeddings, 'embeddings')
   const y = toLabels(labels, 'labels', x.rows, 'embeddings')
-  const o = checkOptions(opts)
   const common = checkCommon(o)
   const dim = checkInteger(o.dim ?? x.cols, 'opts.dim', 1)
   const epochs = checkInteger(o.epochs ?? 10, 'opts.epochs', 0)
@@ -52,7 +53,7 @@ function prepare(embeddings: MatrixLike, labels: Labels, opts: LinearAdapterOpti
   }
   let validation: Fit['validation']
   if (o.validation !== undefined) {
-    const v = checkOptions(o.validation, 'opts.validation', true)
+    const v = readOptions(o.validation, OPTION_KEYS.validation, 'opts.validation', true)
     validation = labelledRows(v.embeddings, v.labels, 'opts.validation.embeddings', 'opts.validation.labels', x)
   }
   return {

@@ -9,7 +9,7 @@ import type * as binding from '../binding'
 
 export type {
   BackendsReport, CancelToken, ContrastiveOptions, KnnResult, LadderOptions, LadderResult, OasisOptions as OasisStepOptions, OasisResult, RankingOptions, RankingResult, VerificationOptions, VerificationResult, LossOptions, LossResult, MarginLossOptions, MarginLossResult, MetricOptions,
-  MineOptions, RetrievalOptions, RetrievalResult, SearchOptions, Triplets as TripletsResult,
+  MineOptions, MinedTriplets as TripletsResult, RetrievalOptions, RetrievalResult, SearchOptions,
 } from '../binding'
 
 /** The native addon, exactly as `binding.d.ts` declares it. */
@@ -20,12 +20,12 @@ export type NativeBinding = typeof binding
  * and its plumbing. A new op in binding.d.ts therefore fails the type check until the
  * reference implements it too.
  */
-type SyncOp = Exclude<keyof NativeBinding, `${string}Async` | 'backends' | 'CancelToken' | 'KnnIndex' | '__napiBindingTarget'>
+type SyncOp = Exclude<keyof NativeBinding, `${string}Async` | 'backends' | 'memoryBudget' | 'CancelToken' | 'KnnIndex' | '__napiBindingTarget'>
 
 /** A corpus prepared once and searched batch by batch. */
 export type KnnSearcher = Pick<InstanceType<NativeBinding['KnnIndex']>, 'search'>
 
-/** Synchronous ops shared by every backend; the addon adds `…Async` twins on the libuv pool. */
+/** Synchronous ops shared by every backend; the addon adds `…Async` twins that run on its own threads. */
 export type Backend = Pick<NativeBinding, SyncOp> & {
   KnnIndex: new (...args: ConstructorParameters<NativeBinding['KnnIndex']>) => KnnSearcher
 }

@@ -6,12 +6,13 @@ import { toMatrix } from './matrix'
 import { lossShape, zeroLoss } from './loss'
 import { execAsync, execSync, type Plan } from './run'
 import type { ContrastiveLossOptions, Labels, LossResult, MatrixLike } from './types'
-import { LOSS_REDUCTIONS, checkCommon, checkEnum, checkFinite, checkOptions, checkResultSize, toLabels } from './validate'
+import { LOSS_REDUCTIONS, checkCommon, checkEnum, checkFinite, checkResultSize, toLabels } from './validate'
+import { OPTION_KEYS, readOptions } from './options'
 
 function plan(embeddings: MatrixLike, labels: Labels, opts: ContrastiveLossOptions | undefined): Plan<LossResult, BackendLossResult> {
+  const o = readOptions(opts, OPTION_KEYS.contrastive)
   const x = toMatrix(embeddings, 'embeddings')
   const y = toLabels(labels, 'labels', x.rows, 'embeddings')
-  const o = checkOptions(opts)
   const posMargin = checkFinite(o.posMargin, 'opts.posMargin', 0)
   const negMargin = checkFinite(o.negMargin, 'opts.negMargin', 1)
   const reduction = checkEnum(o.reduction, 'opts.reduction', LOSS_REDUCTIONS, 'mean')

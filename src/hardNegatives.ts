@@ -11,9 +11,10 @@ import { seeded } from './linalg'
 import { toMatrix } from './matrix'
 import type { HardNegatives, Matrix, MatrixLike, MineHardNegativesOptions, Similarity } from './types'
 import {
-  DEVICES, checkCallback, checkEnum, checkFinite, checkInteger, checkOptions, checkPositiveInteger, checkResultSize, checkSignal,
+  DEVICES, checkCallback, checkEnum, checkFinite, checkInteger, checkPositiveInteger, checkResultSize, checkSignal,
   toIndices,
 } from './validate'
+import { OPTION_KEYS, readOptions } from './options'
 
 const SIMILARITIES: readonly Similarity[] = ['cosine', 'dot']
 const SAMPLINGS = ['top', 'random'] as const
@@ -33,11 +34,11 @@ interface Mining {
 
 function prepare(queries: MatrixLike, corpus: MatrixLike, positives: Int32Array | readonly number[],
   opts: MineHardNegativesOptions | undefined): Mining {
+  const o = readOptions(opts, OPTION_KEYS.hardNegatives)
   const q = toMatrix(queries, 'queries')
   const c = toMatrix(corpus, 'corpus')
   const pos = toIndices(positives, 'positives', c.rows, 'the rows of corpus')
   if (pos.length !== q.rows) throw new RangeError(`positives: expected ${q.rows} indices (one per query), received ${pos.length}`)
-  const o = checkOptions(opts)
   const numNegatives = checkInteger(o.numNegatives ?? 3, 'opts.numNegatives', 1)
   const rangeMin = checkInteger(o.rangeMin ?? 0, 'opts.rangeMin', 0)
   const rangeMax = checkInteger(o.rangeMax ?? 100, 'opts.rangeMax', rangeMin + 1, Number.MAX_SAFE_INTEGER,

@@ -11,7 +11,8 @@ import { abortError } from './errors'
 import { checkSameCols, sharedCols, toMatrix } from './matrix'
 import { expectLength, runSync, startOp, withSignal } from './run'
 import type { KnnOptions, KnnResult, Matrix, MatrixLike, Metric } from './types'
-import { checkBoolean, checkCallback, checkCommon, checkInteger, checkOptions, checkPositiveInteger, checkResultSize } from './validate'
+import { checkBoolean, checkCallback, checkCommon, checkInteger, checkPositiveInteger, checkResultSize } from './validate'
+import { OPTION_KEYS, readOptions } from './options'
 
 /**
  * Default batches: 1024 query rows, or more for a small corpus, so that each backend call still
@@ -39,10 +40,10 @@ export interface KnnCall {
 
 /** Internal: checks a knn call's arguments (the names in messages are knn's). */
 export function prepareKnn(queries: MatrixLike, corpus: MatrixLike, opts: KnnOptions): KnnCall {
+  const o = readOptions(opts, OPTION_KEYS.knn, 'opts', true)
   const q = toMatrix(queries, 'queries')
   const c = toMatrix(corpus, 'corpus')
   checkSameCols(c, 'corpus', q, 'queries')
-  const o = checkOptions(opts, 'opts', true)
   const common = checkCommon(o)
   const excludeSelf = checkBoolean(o.excludeSelf, 'opts.excludeSelf', false)
   const k = checkInteger(o.k, 'opts.k', 1)

@@ -5,7 +5,8 @@ import { nativeDevice, resolveDevice } from './device'
 import { checkSameCols, sharedCols, toMatrix } from './matrix'
 import { execAsync, execSync, expectLength, type Plan } from './run'
 import type { LadderLossOptions, LadderLossResult, Matrix, MatrixLike, Similarity } from './types'
-import { DEVICES, checkBoolean, checkEnum, checkFinite, checkOptions, checkResultSize, checkSignal, describe } from './validate'
+import { DEVICES, checkBoolean, checkEnum, checkFinite, checkResultSize, checkSignal, describe } from './validate'
+import { OPTION_KEYS, readOptions } from './options'
 
 const SIMILARITIES: readonly Similarity[] = ['cosine', 'dot']
 
@@ -20,6 +21,7 @@ function toNumbers(value: unknown, name: string, length?: number, lengthWhat?: s
 
 function plan(queries: MatrixLike, candidates: MatrixLike, relevance: MatrixLike, opts: LadderLossOptions)
   : Plan<LadderLossResult, LadderResult> {
+  const o = readOptions(opts, OPTION_KEYS.ladder, 'opts', true)
   const q = toMatrix(queries, 'queries')
   const c = toMatrix(candidates, 'candidates')
   checkSameCols(q, 'queries', c, 'candidates')
@@ -27,7 +29,6 @@ function plan(queries: MatrixLike, candidates: MatrixLike, relevance: MatrixLike
   if (q.rows > 0 && (r.rows !== q.rows || r.cols !== c.rows)) {
     throw new RangeError(`relevance: expected ${q.rows} × ${c.rows} (queries × candidates), received ${r.rows} × ${r.cols}`)
   }
-  const o = checkOptions(opts, 'opts', true)
   const thresholds = toNumbers(o.thresholds, 'opts.thresholds')
   if (thresholds.length === 0) throw new RangeError('opts.thresholds: expected at least one threshold, received an empty array')
   for (let i = 1; i < thresholds.length; i++) {

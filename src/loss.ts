@@ -7,9 +7,10 @@ import { checkMaxTriplets, checkMemory, DEFAULT_MARGIN, memoryArgs, type Memory 
 import { execAsync, execSync, expectLength, type Plan } from './run'
 import type { Labels, LossResult, MatrixLike, Strategy, TripletLossOptions } from './types'
 import {
-  LOSS_REDUCTIONS, STRATEGIES, checkBoolean, checkCommon, checkEnum, checkFinite, checkInteger, checkOptions,
+  LOSS_REDUCTIONS, STRATEGIES, checkBoolean, checkCommon, checkEnum, checkFinite, checkInteger,
   checkStrategy, describe, toIndices, toLabels,
 } from './validate'
+import { OPTION_KEYS, readOptions } from './options'
 
 /**
  * Checks a caller's triplets against the embeddings and labels: three index arrays of one
@@ -47,9 +48,9 @@ function toTriplets(value: unknown, rows: number, labels: Int32Array, memory: Me
 }
 
 function plan(embeddings: MatrixLike, labels: Labels, opts: TripletLossOptions | undefined): Plan<LossResult, BackendLossResult> {
+  const o = readOptions(opts, OPTION_KEYS.loss)
   const x = toMatrix(embeddings, 'embeddings')
   const y = toLabels(labels, 'labels', x.rows, 'embeddings')
-  const o = checkOptions(opts)
   const memory = checkMemory(o, x)
   let strategy: Strategy | undefined
   let triplets: TripletsResult | undefined

@@ -6,10 +6,12 @@ import { checkSameCols, sharedCols, toMatrix } from './matrix'
 import { DEFAULT_MARGIN } from './mining'
 import { execAsync, execSync, expectLength, type Plan } from './run'
 import type { Matrix, MatrixLike, TripletMarginLossOptions, TripletMarginLossResult } from './types'
-import { MARGIN_LOSS_REDUCTIONS, checkBoolean, checkCommon, checkEnum, checkFinite, checkOptions } from './validate'
+import { MARGIN_LOSS_REDUCTIONS, checkBoolean, checkCommon, checkEnum, checkFinite } from './validate'
+import { OPTION_KEYS, readOptions } from './options'
 
 function plan(anchor: MatrixLike, positive: MatrixLike, negative: MatrixLike, opts: TripletMarginLossOptions | undefined)
   : Plan<TripletMarginLossResult, MarginLossResult> {
+  const o = readOptions(opts, OPTION_KEYS.marginLoss)
   const a = toMatrix(anchor, 'anchor')
   const p = toMatrix(positive, 'positive')
   const n = toMatrix(negative, 'negative')
@@ -17,7 +19,6 @@ function plan(anchor: MatrixLike, positive: MatrixLike, negative: MatrixLike, op
     if (m.rows !== a.rows) throw new RangeError(`${name}: expected ${a.rows} rows (one per row of anchor), received ${m.rows}`)
     checkSameCols(a, 'anchor', m, name)
   }
-  const o = checkOptions(opts)
   const margin = checkFinite(o.margin, 'opts.margin', DEFAULT_MARGIN)
   const softMargin = checkBoolean(o.softMargin, 'opts.softMargin', false)
   const swap = checkBoolean(o.swap, 'opts.swap', false)

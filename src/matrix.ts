@@ -5,6 +5,7 @@
 
 import type { Matrix } from './types'
 import { describe, isNumberList } from './validate'
+import { stableView } from './views'
 
 /**
  * Makes a {@link Matrix} from an array of equal-length rows, copied once into a new
@@ -66,11 +67,12 @@ export function toMatrix(value: unknown, argName: string): Matrix {
   }
   const m = value as { data: unknown; rows: unknown; cols: unknown }
   // Read each field once: a getter must not change between the checks and the call.
-  const data = m.data
-  if (!(data instanceof Float32Array)) {
-    throw new TypeError(`${argName}.data: expected a Float32Array, received ${describe(data)} ` +
+  const given = m.data
+  if (!(given instanceof Float32Array)) {
+    throw new TypeError(`${argName}.data: expected a Float32Array, received ${describe(given)} ` +
       `(matrix(data, rows, cols) copies a number[])`)
   }
+  const data = stableView(given, Float32Array, `${argName}.data`)
   const rows = checkSize(m.rows, `${argName}.rows`)
   const cols = checkSize(m.cols, `${argName}.cols`)
   if (rows > 0 && cols === 0) throw new RangeError(`${argName}.cols: expected at least 1 column when rows > 0, received 0`)

@@ -1,24 +1,26 @@
 /** mineTriplets: online triplet mining over one batch of labelled embeddings. */
 
-import { freemem } from 'node:os'
 import type { TripletsResult } from './backend'
+import { memoryHeadroom } from './memory'
 import { nativeDevice, resolveDevice } from './device'
 import { checkSameCols, toMatrix } from './matrix'
 import { execAsync, execSync, expectLength, type Plan } from './run'
 import type { Labels, Matrix, MatrixLike, MineTripletsOptions, Triplets } from './types'
-import { checkCommon, checkFinite, checkInteger, checkOptions, checkStrategy, INT32_MAX, toLabels } from './validate'
+import { checkCommon, checkFinite, checkInteger, checkStrategy, INT32_MAX, toLabels } from './validate'
+import { OPTION_KEYS, readOptions } from './options'
 
 /** α when the caller gives none (API.md). */
 export const DEFAULT_MARGIN = 0.2
 
 /**
- * The effective `maxTriplets` (docs/SEMANTICS.md): `min(2**31 − 1, floor(os.freemem() / 32))`, read
- * at call time (32 bytes is a generous cost per triplet while a set is built); the option may
- * lower it but not raise it. `needsMemoryLimit: false` (batch-hard, or given triplets, which
- * never exceed the batch size) skips the os.freemem() call, a file read on Linux.
+ * The effective `maxTriplets` (docs/SEMANTICS.md): `min(2**31 − 1, floor(headroom / 32))`, where
+ * the headroom is what this process can still allocate, read at call time (see
+ * {@link memoryHeadroom}: container limits and calls in flight count); 32 bytes is a generous
+ * cost per triplet. The option may lower it but not raise it. `needsMemoryLimit: false`
+ * (batch-hard, or given triplets, which never exceed the batch size) skips the reading.
  */
 export function checkMaxTriplets(value: unknown, name: string, needsMemoryLimit = true): number {
-  const limit = needsMemoryLimit ? Math.min(INT32_MAX, Math.floor(freemem() / 32)) : INT32_MAX
+  const limit = needsMemoryLimit ? Math.min(INT32_MAX, Math.floor(memoryHeadroom() / 32)) : INT32_MAX
   if (value === undefined) return limit
   return Math.min(limit, checkInteger(value, name, 0, INT32_MAX))
 }
@@ -66,9 +68,9 @@ export function toPublicTriplets(t: TripletsResult): Triplets {
 }
 
 function plan(embeddings: MatrixLike, labels: Labels, opts: MineTripletsOptions): Plan<Triplets, TripletsResult> {
+  const o = readOptions(opts, OPTION_KEYS.mine, 'opts', true)
   const x = toMatrix(embeddings, 'embeddings')
   const y = toLabels(labels, 'labels', x.rows, 'embeddings')
-  const o = checkOptions(opts, 'opts', true)
   const strategy = checkStrategy(o.strategy, 'opts.strategy')
   const margin = checkFinite(o.margin, 'opts.margin', DEFAULT_MARGIN)
   const maxTriplets = checkMaxTriplets(o.maxTriplets, 'opts.maxTriplets', strategy !== 'batch-hard')

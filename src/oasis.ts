@@ -14,7 +14,8 @@ import { labelledRows } from './mining'
 import { pairwiseDistances, pairwiseDistancesSync } from './pairwise'
 import { runSync, startOp, withSignal } from './run'
 import type { Device, Labels, Matrix, MatrixLike, OasisModel, OasisOptions } from './types'
-import { DEVICES, checkCallback, checkEnum, checkFinite, checkInteger, checkOptions, checkSignal, toLabels } from './validate'
+import { DEVICES, checkCallback, checkEnum, checkFinite, checkInteger, checkSignal, toLabels } from './validate'
+import { OPTION_KEYS, readOptions } from './options'
 
 interface Fit {
   x: Matrix
@@ -29,9 +30,9 @@ interface Fit {
 }
 
 function prepare(embeddings: MatrixLike, labels: Labels, opts: OasisOptions | undefined): Fit {
+  const o = readOptions(opts, OPTION_KEYS.oasis)
   const x = toMatrix(embeddings, 'embeddings')
   const y = toLabels(labels, 'labels', x.rows, 'embeddings')
-  const o = checkOptions(opts)
   const c = checkFinite(o.c, 'opts.c', 0.1)
   if (c <= 0) throw new RangeError(`opts.c: expected a positive number, received ${c}`)
   const steps = checkInteger(o.steps ?? 100 * x.rows, 'opts.steps', 0)
@@ -39,7 +40,7 @@ function prepare(embeddings: MatrixLike, labels: Labels, opts: OasisOptions | un
   if (steps > 0) checkSampleable(y)
   let validation: Fit['validation']
   if (o.validation !== undefined) {
-    const v = checkOptions(o.validation, 'opts.validation', true)
+    const v = readOptions(o.validation, OPTION_KEYS.validation, 'opts.validation', true)
     validation = labelledRows(v.embeddings, v.labels, 'opts.validation.embeddings', 'opts.validation.labels', x)
   }
   return {

@@ -4,9 +4,11 @@ import { nativeDevice, resolveDevice } from './device'
 import { checkSameCols, sharedCols, toMatrix } from './matrix'
 import { execAsync, execSync, expectLength, type Plan } from './run'
 import type { Matrix, MatrixLike, PairwiseDistancesOptions } from './types'
-import { checkCommon, checkOptions, checkResultSize, describe } from './validate'
+import { checkCommon, checkResultSize, describe } from './validate'
+import { OPTION_KEYS, readOptions } from './options'
 
 function plan(a: MatrixLike, b: MatrixLike | null | undefined, opts: PairwiseDistancesOptions | undefined): Plan<Matrix, Float32Array> {
+  const snapshot = readOptions(opts, OPTION_KEYS.pairwise)
   const am = toMatrix(a, 'a')
   let bm: Matrix | null = null
   if (b !== undefined && b !== null) {
@@ -20,7 +22,7 @@ function plan(a: MatrixLike, b: MatrixLike | null | undefined, opts: PairwiseDis
     // The same matrix twice is a self-distance matrix: run it as one, so that its diagonal is exact.
     if (b === a || (bm.data === am.data && bm.rows === am.rows && bm.cols === am.cols)) bm = null
   }
-  const o = checkCommon(checkOptions(opts))
+  const o = checkCommon(snapshot)
   const target = resolveDevice(o.device)
   const rows = am.rows
   const cols = bm === null ? rows : bm.rows

@@ -5,17 +5,18 @@ import { nativeDevice, resolveDevice } from './device'
 import { checkSameCols, sharedCols, toMatrix } from './matrix'
 import { execAsync, execSync, expectLength, type Plan } from './run'
 import type { Matrix, MatrixLike, MultipleNegativesRankingLossOptions, MultipleNegativesRankingLossResult, Similarity } from './types'
-import { DEVICES, checkBoolean, checkEnum, checkFinite, checkOptions, checkResultSize, checkSignal } from './validate'
+import { DEVICES, checkBoolean, checkEnum, checkFinite, checkResultSize, checkSignal } from './validate'
+import { OPTION_KEYS, readOptions } from './options'
 
 const SIMILARITIES: readonly Similarity[] = ['cosine', 'dot']
 
 function plan(anchors: MatrixLike, positives: MatrixLike, opts: MultipleNegativesRankingLossOptions | undefined)
   : Plan<MultipleNegativesRankingLossResult, RankingResult> {
+  const o = readOptions(opts, OPTION_KEYS.ranking)
   const a = toMatrix(anchors, 'anchors')
   const p = toMatrix(positives, 'positives')
   if (p.rows !== a.rows) throw new RangeError(`positives: expected ${a.rows} rows (one per row of anchors), received ${p.rows}`)
   checkSameCols(a, 'anchors', p, 'positives')
-  const o = checkOptions(opts)
   const n = o.negatives === undefined ? null : toMatrix(o.negatives, 'opts.negatives')
   if (n !== null) checkSameCols(a, 'anchors', n, 'opts.negatives')
   const scale = checkFinite(o.scale, 'opts.scale', 20)

@@ -5,7 +5,8 @@ import { nativeDevice, resolveDevice } from './device'
 import { checkSameCols, sharedCols, toMatrix } from './matrix'
 import { execAsync, execSync, type Plan } from './run'
 import type { Labels, Matrix, MatrixLike, RetrievalMetrics, RetrievalMetricsOptions } from './types'
-import { checkCommon, checkOptions, checkPositiveInteger, toLabels } from './validate'
+import { checkCommon, checkPositiveInteger, toLabels } from './validate'
+import { OPTION_KEYS, readOptions } from './options'
 
 /** k for recallAtK / precisionAtK when the caller gives none (API.md). */
 const DEFAULT_K = 10
@@ -13,9 +14,9 @@ const DEFAULT_K = 10
 const ZERO: RetrievalMetrics = { precisionAt1: 0, rPrecision: 0, mapAtR: 0, mrr: 0, recallAtK: 0, precisionAtK: 0, queries: 0 }
 
 function plan(queries: MatrixLike, queryLabels: Labels, opts: RetrievalMetricsOptions | undefined): Plan<RetrievalMetrics, RetrievalResult> {
+  const o = readOptions(opts, OPTION_KEYS.retrieval)
   const q = toMatrix(queries, 'queries')
   const ql = toLabels(queryLabels, 'queryLabels', q.rows, 'queries')
-  const o = checkOptions(opts)
   // reference and referenceLabels only make sense together: one alone is a missing argument.
   if ((o.reference === undefined) !== (o.referenceLabels === undefined)) {
     const [given, missing] = o.reference === undefined ? ['referenceLabels', 'reference'] : ['reference', 'referenceLabels']

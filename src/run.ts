@@ -1,7 +1,7 @@
 /**
  * Running a backend op, sync or async, with one error mapping and one AbortSignal policy:
  * already aborted → AbortError without starting; aborted while running → reject at once and
- * drop the result. Async native work runs on the libuv pool through the addon's `…Async` ops,
+ * drop the result. Async native work runs on the addon's own threads through its `…Async` ops,
  * with a CancelToken that the abort raises; async 'js' work is deferred with setImmediate and
  * runs the reference on the main thread.
  */
@@ -12,7 +12,7 @@ import { abortError, mapBackendError } from './errors'
 
 /**
  * One checked call, ready to run: how to run it on a backend now (`run`) and on the addon's
- * libuv pool (`start`), how to shape the raw result, or (`empty`) the result itself when the
+ * threads (`start`), how to shape the raw result, or (`empty`) the result itself when the
  * input is empty and no backend needs to run.
  */
 export interface Plan<R, Raw> {
@@ -51,17 +51,40 @@ export function startOp<Raw>(target: Target, run: (backend: Backend) => Raw,
     work.then(done, done)
     return work
   }
-  const backend = target.backend
+  const later = snapshotCall(target.backend, run)
   return new Promise((resolve, reject) => {
     setImmediate(() => {
       if (signal?.aborted) return reject(abortError(signal))
       try {
-        resolve(run(backend))
+        resolve(later())
       } catch (err) {
         reject(err)
       }
     })
   })
+}
+
+/**
+ * `run` as a thunk over copies of its typed-array arguments, taken now: the 'js' device runs a
+ * tick later, and caller code that runs in between (or a SharedArrayBuffer written by another
+ * thread) must not change inputs that were already checked, just as the addon copies the
+ * inputs of its async calls. A `run` that is not one backend call is deferred as it is.
+ */
+function snapshotCall<Raw>(backend: Backend, run: (backend: Backend) => Raw): () => Raw {
+  let call: { name: string; args: unknown[] } | undefined
+  const recorder = new Proxy(backend, {
+    get: (target, name) => {
+      const value: unknown = Reflect.get(target, name)
+      if (typeof value !== 'function' || typeof name !== 'string') return value
+      return (...args: unknown[]) => {
+        call = { name, args: args.map((a) => (ArrayBuffer.isView(a) && !(a instanceof DataView) ? (a as Float32Array).slice() : a)) }
+      }
+    },
+  })
+  run(recorder)
+  if (call === undefined) return () => run(backend)
+  const { name, args } = call
+  return () => (backend as unknown as Record<string, (...a: unknown[]) => Raw>)[name](...args)
 }
 
 /**

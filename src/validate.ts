@@ -4,7 +4,9 @@
  * expected and what was received, so that a caller can fix the call from the message alone.
  */
 
-import { totalmem } from 'node:os'
+import { codedError, ERROR_CODES } from './errors'
+import { memoryHeadroom } from './memory'
+import { stableView } from './views'
 import type { Device, LossReduction, MarginLossReduction, Metric, Strategy } from './types'
 
 /** The metrics of API.md, in the order messages list them. */
@@ -48,15 +50,6 @@ export function describe(value: unknown): string {
   }
   const ctor = (value as object).constructor
   return ctor && ctor !== Object && typeof ctor.name === 'string' && ctor.name ? `a ${ctor.name}` : 'an object'
-}
-
-/** A plain options object, or `undefined` → `{}`. */
-export function checkOptions<T extends object>(value: T | undefined, name = 'opts', required = false): Partial<T> {
-  if (value === undefined && !required) return {}
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new TypeError(`${name}: expected an options object, received ${describe(value)}`)
-  }
-  return value
 }
 
 /** A string from a fixed list: TypeError when not a string, RangeError when not in the list. */
@@ -148,7 +141,7 @@ export function checkSignal(value: unknown, name = 'opts.signal'): AbortSignal |
 export function toLabels(value: unknown, name: string, rows: number, rowsOf: string): Int32Array {
   let out: Int32Array
   if (value instanceof Int32Array) {
-    out = value
+    out = stableView(value, Int32Array, name)
   } else if (isNumberList(value)) {
     const src = value
     out = new Int32Array(src.length)
@@ -175,6 +168,7 @@ export function toLabels(value: unknown, name: string, rows: number, rowsOf: str
  */
 export function toIndices(value: unknown, name: string, bound: number, boundWhat: string): Int32Array {
   const expected = bound > 0 ? `an index from 0 to ${bound - 1} (${boundWhat})` : `no index at all (${boundWhat}: 0)`
+  if (value instanceof Int32Array) value = stableView(value, Int32Array, name)
   if (value instanceof Int32Array) {
     for (let i = 0; i < value.length; i++) {
       const v = value[i]
@@ -217,14 +211,27 @@ export function checkCommon(o: { metric?: unknown; normalize?: unknown; device?:
 const MAX_CELLS = 2 ** 31 - 1
 
 /**
- * Refuses a result that cannot fit (more cells than a typed array holds, or over half the
- * machine's memory) with a RangeError, rather than let its allocation take the process down.
- * Only results that grow faster than the inputs need this: the pairwise matrix and knn's k.
+ * Refuses a result that cannot fit (more cells than a typed array holds, or over half of what
+ * this process can still allocate: see {@link memoryHeadroom}) with a RangeError coded
+ * `ERR_TRIPLETKIT_OUT_OF_MEMORY`, before anything is allocated, rather than let its allocation
+ * take the process down. Only results that grow faster than the inputs need this.
  */
 export function checkResultSize(cells: number, bytesPerCell: number, what: string, hint: string): void {
   const bytes = cells * bytesPerCell
-  if (cells > MAX_CELLS || bytes > totalmem() / 2) {
-    throw new RangeError(`${what}: expected at most ${MAX_CELLS} cells and half of this machine's memory, ` +
-      `received ${cells} cells (${(bytes / 2 ** 30).toFixed(1)} GiB); ${hint}`)
+  if (cells > MAX_CELLS) {
+    throw outOfMemory(`${what}: expected at most ${MAX_CELLS} cells, received ${cells} cells; ${hint}`)
   }
+  const headroom = memoryHeadroom()
+  if (bytes > headroom / 2) {
+    throw outOfMemory(`${what}: expected at most half of the ${gib(headroom)} GiB this process can still allocate, ` +
+      `received work that needs ${gib(bytes)} GiB; ${hint}`)
+  }
+}
+
+function gib(bytes: number): string {
+  return (bytes / 2 ** 30).toFixed(bytes < 2 ** 28 ? 3 : 1)
+}
+
+function outOfMemory(message: string): RangeError {
+  return codedError(RangeError, ERROR_CODES.outOfMemory, message)
 }

@@ -5,7 +5,8 @@ import { nativeDevice, resolveDevice } from './device'
 import { checkSameCols, sharedCols, toMatrix } from './matrix'
 import { execAsync, execSync, type Plan } from './run'
 import type { MatrixLike, VerificationMetrics, VerificationMetricsOptions } from './types'
-import { checkCommon, checkFinite, checkOptions, describe, isNumberList } from './validate'
+import { checkCommon, checkFinite, describe, isNumberList } from './validate'
+import { OPTION_KEYS, readOptions } from './options'
 
 /** `same` → one flag per pair (booleans, or the numbers 0 and 1). */
 function toFlags(value: unknown, rows: number): Uint8Array {
@@ -26,6 +27,7 @@ function toFlags(value: unknown, rows: number): Uint8Array {
 
 function plan(a: MatrixLike, b: MatrixLike, same: ArrayLike<boolean | number>, opts: VerificationMetricsOptions | undefined)
   : Plan<VerificationMetrics, VerificationResult> {
+  const o = readOptions(opts, OPTION_KEYS.verification)
   const am = toMatrix(a, 'a')
   const bm = toMatrix(b, 'b')
   if (bm.rows !== am.rows) throw new RangeError(`b: expected ${am.rows} rows (one per row of a), received ${bm.rows}`)
@@ -36,7 +38,6 @@ function plan(a: MatrixLike, b: MatrixLike, same: ArrayLike<boolean | number>, o
   if (positives === 0 || positives === am.rows) {
     throw new RangeError(`same: expected at least one same and one different pair, received ${positives} same and ${am.rows - positives} different`)
   }
-  const o = checkOptions(opts)
   const far = checkFinite(o.far, 'opts.far', 1e-3)
   if (far < 0 || far > 1) throw new RangeError(`opts.far: expected a rate from 0 to 1, received ${far}`)
   const common = checkCommon(o)

@@ -53,18 +53,18 @@ export function mineFromDistances(
   const cl = candidates ?? labels
   const width = cl.length
   const self = candidates === undefined
-  const A: number[] = []
-  const P: number[] = []
-  const N: number[] = []
-  const push = (a: number, p: number, n: number): void => {
-    if (A.length >= maxTriplets) {
-      throw backendError(ERROR_CODES.tooManyTriplets, `mining would produce more than ${maxTriplets} triplets; mine smaller batches`)
-    }
-    A.push(a)
-    P.push(p)
-    N.push(n)
-  }
+  const out = new TripletBuffer(maxTriplets)
+  const push = (a: number, p: number, n: number): void => out.push(a, p, n)
   const alpha = Math.fround(margin)
+  if (strategy !== 'batch-hard' && strategy !== 'batch-semihard') {
+    // Count first, so a refusal costs no memory and the result is allocated once.
+    let count = 0
+    const counted = (): void => {
+      if (++count > maxTriplets) throw tooMany(maxTriplets)
+    }
+    for (let a = 0; a < rows; a++) setTriplets(d, a * width, a, labels[a], cl, self, strategy, alpha, counted)
+    out.reserve(count)
+  }
 
   for (let a = 0; a < rows; a++) {
     const la = labels[a]
@@ -101,20 +101,80 @@ export function mineFromDistances(
         }
         break
       }
-      default: {
-        for (let p = 0; p < width; p++) {
-          if ((self && p === a) || cl[p] !== la) continue
-          const dap = d[row + p]
-          for (let n = 0; n < width; n++) {
-            if (cl[n] === la) continue
-            const m = Math.fround(d[row + n] - dap)
-            if (keep(strategy, m, alpha)) push(a, p, n)
-          }
-        }
-      }
+      default:
+        setTriplets(d, row, a, la, cl, self, strategy, alpha, push)
     }
   }
-  return { anchor: Int32Array.from(A), positive: Int32Array.from(P), negative: Int32Array.from(N) }
+  return out.result()
+}
+
+/** Calls `emit` for every triplet of anchor `a` that a set strategy keeps. */
+function setTriplets(
+  d: Float32Array, row: number, a: number, la: number, cl: Int32Array, self: boolean, strategy: StrategyName, alpha: number,
+  emit: (a: number, p: number, n: number) => void,
+): void {
+  const width = cl.length
+  for (let p = 0; p < width; p++) {
+    if ((self && p === a) || cl[p] !== la) continue
+    const dap = d[row + p]
+    for (let n = 0; n < width; n++) {
+      if (cl[n] === la) continue
+      const m = Math.fround(d[row + n] - dap)
+      if (keep(strategy, m, alpha)) emit(a, p, n)
+    }
+  }
+}
+
+/**
+ * A triplet list that refuses to pass `limit` and never holds more than it: for the set
+ * strategies it is sized by a counting pass first, so a refused request allocates nothing,
+ * and it lives in typed arrays, which (unlike a plain array) hold more than V8's ~112M-element
+ * limit for arrays.
+ */
+class TripletBuffer {
+  private anchor: Int32Array<ArrayBuffer> = new Int32Array(0)
+  private positive: Int32Array<ArrayBuffer> = new Int32Array(0)
+  private negative: Int32Array<ArrayBuffer> = new Int32Array(0)
+  private length = 0
+
+  constructor(private readonly limit: number) {}
+
+  /** Makes room for `count` triplets in one allocation, or refuses if that passes the limit. */
+  reserve(count: number): void {
+    if (count > this.limit) throw tooMany(this.limit)
+    if (count > this.anchor.length) this.grow(count)
+  }
+
+  push(a: number, p: number, n: number): void {
+    if (this.length >= this.limit) throw tooMany(this.limit)
+    if (this.length === this.anchor.length) this.grow(Math.min(this.limit, Math.max(16, this.length * 2)))
+    this.anchor[this.length] = a
+    this.positive[this.length] = p
+    this.negative[this.length] = n
+    this.length++
+  }
+
+  result(): TripletsResult {
+    const n = this.length
+    // A counted set fills its arrays exactly: hand them over without a copy.
+    if (n === this.anchor.length) return { anchor: this.anchor, positive: this.positive, negative: this.negative }
+    return { anchor: this.anchor.slice(0, n), positive: this.positive.slice(0, n), negative: this.negative.slice(0, n) }
+  }
+
+  private grow(capacity: number): void {
+    const grown = (old: Int32Array): Int32Array<ArrayBuffer> => {
+      const next = new Int32Array(capacity)
+      next.set(old.subarray(0, this.length))
+      return next
+    }
+    this.anchor = grown(this.anchor)
+    this.positive = grown(this.positive)
+    this.negative = grown(this.negative)
+  }
+}
+
+function tooMany(limit: number): Error {
+  return backendError(ERROR_CODES.tooManyTriplets, `mining would produce more than ${limit} triplets; mine smaller batches`)
 }
 
 function keep(strategy: StrategyName, m: number, alpha: number): boolean {

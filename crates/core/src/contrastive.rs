@@ -52,6 +52,7 @@ pub fn contrastive_loss(
     let d = pairwise_distances(x, None, &o.distance, call)?;
     // g holds +1 / −1 for active positive / negative pairs (∂loss/∂d before reduction); rows
     // are summed in row order, so the result does not depend on the thread count.
+    let _held = crate::budget::reserve(n.saturating_mul(n).saturating_mul(8), "contrastiveLoss")?;
     let mut g = vec![0.0f64; n * n];
     let rows: Vec<(Side, Side)> = g
         .par_chunks_mut(n.max(1))

@@ -292,6 +292,8 @@ impl<'a> Distances<'a> {
     /// and each block's fix-up runs while its tile is still in cache).
     pub fn full(&self) -> Result<Vec<f32>, Error> {
         let (rows, cols) = (self.rows(), self.cols());
+        let bytes = rows.saturating_mul(cols).saturating_mul(4);
+        let _held = crate::budget::reserve(bytes, "pairwiseDistances")?;
         let mut out = vec![0.0f32; rows * cols];
         if cols == 0 {
             return Ok(out);

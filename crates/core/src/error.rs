@@ -18,6 +18,14 @@ pub enum Error {
     DeviceFailed { device: String, message: String },
     /// The device could not allocate `bytes` for the work.
     OutOfMemory { device: String, bytes: usize },
+    /// `what` needs `bytes`, more than the process's memory budget leaves (`available` now,
+    /// of which `reserved` is held by calls in flight); see `budget`.
+    OverBudget {
+        what: String,
+        bytes: usize,
+        available: usize,
+        reserved: usize,
+    },
     /// A bug inside tripletkit (a panic caught at a boundary, a state that cannot happen).
     Internal(String),
 }
@@ -47,7 +55,7 @@ impl Error {
             Error::Cancelled => code::CANCELLED,
             Error::DeviceUnavailable { .. } => code::DEVICE_UNAVAILABLE,
             Error::DeviceFailed { .. } => code::DEVICE_FAILED,
-            Error::OutOfMemory { .. } => code::OUT_OF_MEMORY,
+            Error::OutOfMemory { .. } | Error::OverBudget { .. } => code::OUT_OF_MEMORY,
             Error::Internal(_) => code::INTERNAL,
         }
     }
@@ -71,6 +79,21 @@ impl fmt::Display for Error {
             Error::OutOfMemory { device, bytes } => write!(
                 f,
                 "device '{device}' could not allocate {:.1} MiB for this call; use smaller inputs",
+                *bytes as f64 / 1048576.0
+            ),
+            Error::OverBudget {
+                what,
+                bytes,
+                available,
+                reserved,
+            } => write!(
+                f,
+                "{what}: expected at most the {:.1} MiB this process can still allocate \
+                 ({:.1} MiB available, {:.1} MiB held by calls in flight), received work \
+                 that needs {:.1} MiB; use smaller inputs",
+                available.saturating_sub(*reserved) as f64 / 1048576.0,
+                *available as f64 / 1048576.0,
+                *reserved as f64 / 1048576.0,
                 *bytes as f64 / 1048576.0
             ),
             Error::Internal(msg) => write!(f, "tripletkit internal error: {msg}"),

@@ -22,6 +22,9 @@ pub struct Knn {
 pub fn knn(queries: MatRef, corpus: &Rows, o: &KnnOptions, call: &Call) -> Result<Knn, Error> {
     rules::knn_k(o.k, corpus.rows(), o.exclude_self)?;
     let k = o.k;
+    // The result and the per-row heaps: 8 bytes a neighbour each.
+    let bytes = queries.rows().saturating_mul(k).saturating_mul(16);
+    let _held = crate::budget::reserve(bytes, "knn")?;
     let q = Rows::prepare(queries, corpus.options());
     let dist = Distances::between(Cow::Owned(q), Some(Cow::Borrowed(corpus)))?.with_call(*call);
     let per_block: Vec<Vec<TopK>> = dist.fold_tiles(
@@ -51,11 +54,12 @@ pub fn knn(queries: MatRef, corpus: &Rows, o: &KnnOptions, call: &Call) -> Resul
         indices: Vec::with_capacity(dist.rows() * k),
         distances: Vec::with_capacity(dist.rows() * k),
     };
-    for top in per_block.iter().flatten() {
+    for top in per_block.into_iter().flatten() {
         // k obeys the rule above, so every list is full; the padding only keeps the shape
         // exact should a device ever return fewer.
+        let items = top.into_sorted();
         for t in 0..k {
-            match top.items().get(t) {
+            match items.get(t) {
                 Some(r) => {
                     out.indices.push(r.i as i32);
                     out.distances.push(r.d);

@@ -53,6 +53,7 @@ pub fn ladder_loss(
     let d = pairwise_distances(queries, Some(candidates), &metric, call)?;
     // s = const − d: the constant (1 for cosine, 0 for dot) cancels in every difference.
     let s = |i: usize, j: usize| -f64::from(d[i * nc + j]);
+    let _held = crate::budget::reserve(nq.saturating_mul(nc).saturating_mul(8), "ladderLoss")?;
     let mut g = vec![0.0f64; nq * nc]; // ∂L/∂s
     let mut loss = 0.0;
     let per_query = if nq > 0 { 1.0 / nq as f64 } else { 0.0 };

@@ -18,6 +18,7 @@ mod rules;
 mod term;
 
 pub mod backward;
+pub mod budget;
 pub mod conformance;
 pub mod contrastive;
 pub mod device;

@@ -1,10 +1,11 @@
 //! Online triplet mining from a labelled batch.
 use crate::distance::Distances;
 use crate::select::Ranked;
-use crate::{rules, Call, Error, MatRef, MineOptions};
+use crate::{budget, rules, Call, Error, MatRef, MineOptions};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {
@@ -270,8 +271,10 @@ fn keeps(strategy: Strategy, m: f32, margin: f32) -> bool {
     }
 }
 
-/// Every valid triplet that passes the strategy's filter, streamed anchor by anchor; stops
-/// with an error as soon as the total would pass `max_triplets`.
+/// Every valid triplet that passes the strategy's filter. Two passes over the distances: the
+/// first counts (stopping as soon as the total passes `max_triplets`), so a refusal costs no
+/// memory; then the exact result is reserved from the process budget, allocated once, and
+/// each row block fills its own slice of it.
 fn mine_set(
     dist: &Distances,
     roles: Roles,
@@ -280,39 +283,95 @@ fn mine_set(
     max_triplets: usize,
 ) -> Result<Triplets, Error> {
     let n = dist.cols();
-    let total = AtomicUsize::new(0);
     let too_many = Error::TooManyTriplets {
         limit: max_triplets,
     };
-    let parts = dist.map_row_blocks(|r0, rows| {
-        let mut t = Triplets::default();
-        for (ri, row) in rows.chunks(n).enumerate() {
-            let a = r0 + ri;
-            // One anchor can enumerate many triplets: stop between anchors, not per block.
-            dist.stop().check()?;
-            let negatives: Vec<usize> = (0..n).filter(|&j| !roles.same(a, j)).collect();
-            let before = t.len();
-            for p in (0..n).filter(|&p| roles.positive(a, p)) {
-                for &ng in &negatives {
-                    if keeps(strategy, row[ng] - row[p], margin) {
-                        t.anchor.push(a as i32);
-                        t.positive.push(p as i32);
-                        t.negative.push(ng as i32);
-                    }
-                }
-                // Checked per positive, so memory stays near the limit; other threads'
-                // anchors in flight may pass it a little, which the final check catches.
-                if total.load(Ordering::Relaxed) + (t.len() - before) > max_triplets {
-                    return Err(too_many.clone());
+    let negatives = |a: usize| -> Vec<usize> { (0..n).filter(|&j| !roles.same(a, j)).collect() };
+    // Calls `emit(p, n)` for each kept triplet of anchor `a`, whose distances are `row`.
+    let each = |a: usize, row: &[f32], negs: &[usize], emit: &mut dyn FnMut(usize, usize)| {
+        for p in (0..n).filter(|&p| roles.positive(a, p)) {
+            for &ng in negs {
+                if keeps(strategy, row[ng] - row[p], margin) {
+                    emit(p, ng);
                 }
             }
-            total.fetch_add(t.len() - before, Ordering::Relaxed);
         }
-        Ok(t)
+    };
+
+    let total = AtomicUsize::new(0);
+    let counts = dist.map_row_blocks(|r0, rows| {
+        let mut block = 0usize;
+        for (ri, row) in rows.chunks(n).enumerate() {
+            // One anchor can enumerate many triplets: stop between anchors, not per block.
+            dist.stop().check()?;
+            let a = r0 + ri;
+            let mut here = 0usize;
+            each(a, row, &negatives(a), &mut |_, _| here += 1);
+            block += here;
+            if total.fetch_add(here, Ordering::Relaxed) + here > max_triplets {
+                return Err(too_many.clone());
+            }
+        }
+        Ok((r0, block))
     })?;
-    let parts = parts.into_iter().collect::<Result<Vec<_>, _>>()?;
-    if parts.iter().map(Triplets::len).sum::<usize>() > max_triplets {
+    let counts = counts.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let count: usize = counts.iter().map(|c| c.1).sum();
+    if count > max_triplets {
         return Err(too_many);
     }
-    Ok(concat(parts))
+    let _held = budget::reserve(count * 12, "mineTriplets")?;
+
+    let mut out = Triplets {
+        anchor: vec![0; count],
+        positive: vec![0; count],
+        negative: vec![0; count],
+    };
+    // Each block's disjoint slices of the result, found by its first row.
+    let mut slices = Vec::with_capacity(counts.len());
+    {
+        let (mut a_rest, mut p_rest, mut n_rest) = (
+            &mut out.anchor[..],
+            &mut out.positive[..],
+            &mut out.negative[..],
+        );
+        for &(r0, len) in &counts {
+            let (a, ar) = a_rest.split_at_mut(len);
+            let (p, pr) = p_rest.split_at_mut(len);
+            let (ng, nr) = n_rest.split_at_mut(len);
+            (a_rest, p_rest, n_rest) = (ar, pr, nr);
+            slices.push((r0, Mutex::new((a, p, ng))));
+        }
+        let filled = dist.map_row_blocks(|r0, rows| {
+            let at = slices.partition_point(|s| s.0 < r0);
+            let mut slot = slices[at]
+                .1
+                .lock()
+                .map_err(|_| Error::Internal("poisoned slice".into()))?;
+            let (sa, sp, sn) = &mut *slot;
+            let mut k = 0usize;
+            for (ri, row) in rows.chunks(n).enumerate() {
+                dist.stop().check()?;
+                let a = r0 + ri;
+                each(a, row, &negatives(a), &mut |p, ng| {
+                    // The second pass sees the same distances, so it keeps the same triplets.
+                    if k < sa.len() {
+                        sa[k] = a as i32;
+                        sp[k] = p as i32;
+                        sn[k] = ng as i32;
+                    }
+                    k += 1;
+                });
+            }
+            if k == sa.len() {
+                Ok(())
+            } else {
+                Err(Error::Internal(format!(
+                    "mining pass 2 found {k} triplets where pass 1 counted {}",
+                    sa.len()
+                )))
+            }
+        })?;
+        filled.into_iter().collect::<Result<Vec<_>, _>>()?;
+    }
+    Ok(out)
 }

@@ -1,5 +1,7 @@
 //! Ordering helpers shared by every op: ties always go to the lower index.
 
+use std::collections::BinaryHeap;
+
 /// A candidate: its distance and its index in the searched set.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Ranked {
@@ -36,39 +38,57 @@ pub fn key_index(key: u64) -> usize {
     (key & 0xffff_ffff) as usize
 }
 
-/// The k smallest candidates seen so far, kept sorted ascending by (distance, index).
-/// Insertion is O(k), but after the first few tiles almost every candidate fails the
-/// `accepts` test, so the scan costs one comparison per distance.
+/// The k smallest candidates seen so far, in a bounded max-heap keyed by `sort_key`, so a
+/// candidate costs one comparison when rejected and O(log k) when kept, whatever k is (a
+/// sorted list with shifting inserts is O(k) per insert: quadratic when k nears the corpus).
 pub struct TopK {
     k: usize,
-    items: Vec<Ranked>,
+    // (sort key, distance bits): the key orders; the bits keep −0 exactly as computed.
+    heap: BinaryHeap<(u64, u32)>,
 }
 
 impl TopK {
     pub fn new(k: usize) -> Self {
         Self {
             k,
-            items: Vec::with_capacity(k + 1),
+            heap: BinaryHeap::with_capacity(k.min(1 << 16)),
         }
     }
 
     #[inline]
     pub fn accepts(&self, c: &Ranked) -> bool {
-        self.items.len() < self.k || c.before(self.items.last().expect("k > 0 when full"))
+        self.heap.len() < self.k
+            || self
+                .heap
+                .peek()
+                .is_some_and(|&(worst, _)| sort_key(c.d, c.i) < worst)
     }
 
     #[inline]
     pub fn push(&mut self, c: Ranked) {
-        if self.k == 0 || !self.accepts(&c) {
+        if self.k == 0 {
             return;
         }
-        let at = self.items.partition_point(|x| x.before(&c));
-        self.items.insert(at, c);
-        self.items.truncate(self.k);
+        let key = sort_key(c.d, c.i);
+        if self.heap.len() < self.k {
+            self.heap.push((key, c.d.to_bits()));
+        } else if let Some(mut worst) = self.heap.peek_mut() {
+            if key < worst.0 {
+                *worst = (key, c.d.to_bits());
+            }
+        }
     }
 
-    pub fn items(&self) -> &[Ranked] {
-        &self.items
+    /// The kept candidates, ascending by (distance, index).
+    pub fn into_sorted(self) -> Vec<Ranked> {
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|(key, bits)| Ranked {
+                d: f32::from_bits(bits),
+                i: key_index(key) as u32,
+            })
+            .collect()
     }
 }
 
@@ -82,7 +102,7 @@ mod tests {
         for (i, d) in [5.0, 1.0, 3.0, 1.0, 3.0, 0.5].iter().enumerate() {
             t.push(Ranked { d: *d, i: i as u32 });
         }
-        let got: Vec<(f32, u32)> = t.items().iter().map(|r| (r.d, r.i)).collect();
+        let got: Vec<(f32, u32)> = t.into_sorted().iter().map(|r| (r.d, r.i)).collect();
         assert_eq!(got, vec![(0.5, 5), (1.0, 1), (1.0, 3)]);
     }
 
@@ -113,6 +133,40 @@ mod tests {
     fn topk_zero_keeps_nothing() {
         let mut t = TopK::new(0);
         t.push(Ranked { d: 1.0, i: 0 });
-        assert!(t.items().is_empty());
+        assert!(t.into_sorted().is_empty());
+    }
+
+    #[test]
+    fn topk_with_k_near_the_count_matches_a_full_sort() {
+        // Pseudo-random distances with many ties, k close to the number of candidates.
+        let n = 5000u32;
+        let ds: Vec<f32> = (0..n).map(|i| ((i * 7919) % 613) as f32 - 300.0).collect();
+        for k in [1, 17, 4999, 5000] {
+            let mut t = TopK::new(k);
+            for (i, &d) in ds.iter().enumerate() {
+                let c = Ranked { d, i: i as u32 };
+                if t.accepts(&c) {
+                    t.push(c);
+                }
+            }
+            let mut want: Vec<u64> = ds
+                .iter()
+                .enumerate()
+                .map(|(i, &d)| sort_key(d, i as u32))
+                .collect();
+            want.sort_unstable();
+            let got: Vec<usize> = t.into_sorted().iter().map(|r| r.i as usize).collect();
+            let want: Vec<usize> = want[..k].iter().map(|&x| key_index(x)).collect();
+            assert_eq!(got, want, "k = {k}");
+        }
+    }
+
+    #[test]
+    fn negative_zero_survives_the_heap() {
+        let mut t = TopK::new(2);
+        t.push(Ranked { d: -0.0, i: 3 });
+        t.push(Ranked { d: 1.0, i: 0 });
+        let got = t.into_sorted();
+        assert!(got[0].d.is_sign_negative() && got[0].i == 3);
     }
 }

@@ -2,8 +2,9 @@
 use crate::errors::Code;
 use crate::loss::LossResult;
 use crate::options::ContrastiveOptions;
-use crate::task::{own, run_sync, spawn, CancelToken, Data, Job, Op};
-use napi::bindgen_prelude::AsyncTask;
+use crate::task::{own, run_sync, spawn, CancelToken, Data, Op};
+use napi::bindgen_prelude::Object;
+use napi::Env;
 use napi_derive::napi;
 use tripletkit_core::{Call, Device, Error, MatRef};
 
@@ -67,16 +68,21 @@ pub fn contrastive_loss(
     run_sync(Contrastive::new(x, rows, cols, labels, opts))
 }
 
-/// Async twin of `contrastiveLoss`, on the libuv pool; the inputs are copied first.
+/// Async twin of `contrastiveLoss`, on a thread of its own; the inputs are copied first.
 #[cfg(not(feature = "noop"))] // napi objects exist only in the real addon
 #[napi(ts_return_type = "Promise<LossResult>")]
-pub fn contrastive_loss_async(
+pub fn contrastive_loss_async<'env>(
+    env: &'env Env,
     x: &[f32],
     rows: u32,
     cols: u32,
     labels: &[i32],
     opts: Option<ContrastiveOptions>,
     token: Option<&CancelToken>,
-) -> AsyncTask<Job<Contrastive<'static>>> {
-    spawn(Contrastive::new(x, rows, cols, labels, opts).owned(), token)
+) -> napi::Result<Object<'env>> {
+    spawn(
+        env,
+        Contrastive::new(x, rows, cols, labels, opts).owned(),
+        token,
+    )
 }

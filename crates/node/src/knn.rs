@@ -1,10 +1,12 @@
 //! knn / knnAsync: one search, the corpus used once (borrowed where the device allows). And
 //! KnnIndex: a corpus prepared once per call (copied, normalised, its norms computed; on a
 //! GPU, uploaded), then searched batch by batch with `search` / `searchAsync`.
+use crate::arrays::Array;
 use crate::errors::Code;
 use crate::options::{MetricOptions, SearchOptions};
-use crate::task::{own, run_sync, spawn, CancelToken, Data, Job, Op};
-use napi::bindgen_prelude::{AsyncTask, Float32Array, Int32Array};
+use crate::task::{own, run_sync, spawn, CancelToken, Data, Op};
+use napi::bindgen_prelude::Object;
+use napi::Env;
 use napi_derive::napi;
 use std::sync::{Arc, Mutex, PoisonError};
 use tripletkit_core::{Call, Corpus, Device, Error, Knn as CoreKnn, MatRef};
@@ -12,14 +14,16 @@ use tripletkit_core::{Call, Corpus, Device, Error, Knn as CoreKnn, MatRef};
 /// Row-major queryRows × k, each row ascending by (distance, index).
 #[napi(object, object_from_js = false)]
 pub struct KnnResult {
-    pub indices: Int32Array,
-    pub distances: Float32Array,
+    #[napi(ts_type = "Int32Array")]
+    pub indices: Array<i32>,
+    #[napi(ts_type = "Float32Array")]
+    pub distances: Array<f32>,
 }
 
 fn knn_to_js(out: CoreKnn) -> KnnResult {
     KnnResult {
-        indices: Int32Array::new(out.indices),
-        distances: Float32Array::new(out.distances),
+        indices: Array(out.indices),
+        distances: Array(out.distances),
     }
 }
 
@@ -101,11 +105,12 @@ pub fn knn(
     ))
 }
 
-/// Async twin of `knn`, on the libuv pool; the inputs are copied first.
+/// Async twin of `knn`, on a thread of its own; the inputs are copied first.
 #[cfg(not(feature = "noop"))] // napi objects exist only in the real addon
 #[napi(ts_return_type = "Promise<KnnResult>")]
 #[allow(clippy::too_many_arguments)] // mirrors `knn`, plus its token
-pub fn knn_async(
+pub fn knn_async<'env>(
+    env: &'env Env,
     queries: &[f32],
     query_rows: u32,
     corpus: &[f32],
@@ -114,9 +119,10 @@ pub fn knn_async(
     opts: Option<MetricOptions>,
     search: SearchOptions,
     token: Option<&CancelToken>,
-) -> AsyncTask<Job<Knn<'static>>> {
+) -> napi::Result<Object<'env>> {
     let shape = [query_rows, corpus_rows, cols];
     spawn(
+        env,
         Knn::new(queries, corpus, shape, opts, search).owned(),
         token,
     )
@@ -138,7 +144,7 @@ struct Prepared {
 }
 
 impl Prepared {
-    /// The prepared corpus, made by the first search (on the libuv pool for async searches, so
+    /// The prepared corpus, made by the first search (on the task thread for async searches, so
     /// the JS thread never normalises or uploads it). A failure, a panic included, is kept and
     /// returned to every later search.
     fn get(&self, device: &dyn Device) -> Result<Arc<dyn Corpus>, Error> {
@@ -199,17 +205,18 @@ impl KnnIndex {
         run_sync(self.query(queries, rows, opts))
     }
 
-    /// Async twin of `search`, on the libuv pool; the queries are copied first.
+    /// Async twin of `search`, on a thread of its own; the queries are copied first.
     #[cfg(not(feature = "noop"))] // napi objects exist only in the real addon
     #[napi(ts_return_type = "Promise<KnnResult>")]
-    pub fn search_async(
+    pub fn search_async<'env>(
         &self,
+        env: &'env Env,
         queries: &[f32],
         rows: u32,
         opts: SearchOptions,
         token: Option<&CancelToken>,
-    ) -> AsyncTask<Job<Search<'static>>> {
-        spawn(self.query(queries, rows, opts).owned(), token)
+    ) -> napi::Result<Object<'env>> {
+        spawn(env, self.query(queries, rows, opts).owned(), token)
     }
 
     fn query<'a>(&self, queries: &'a [f32], rows: u32, opts: SearchOptions) -> Search<'a> {

@@ -1,16 +1,20 @@
 //! ladderLoss / ladderLossAsync.
+use crate::arrays::Array;
 use crate::errors::Code;
 use crate::options::LadderOptions;
-use crate::task::{own, run_sync, spawn, CancelToken, Data, Job, Op};
-use napi::bindgen_prelude::{AsyncTask, Float32Array};
+use crate::task::{own, run_sync, spawn, CancelToken, Data, Op};
+use napi::bindgen_prelude::Object;
+use napi::Env;
 use napi_derive::napi;
 use tripletkit_core::{Call, Device, Error, MatRef};
 
 #[napi(object, object_from_js = false)]
 pub struct LadderResult {
     pub loss: f64,
-    pub grad_queries: Float32Array,
-    pub grad_candidates: Float32Array,
+    #[napi(ts_type = "Float32Array")]
+    pub grad_queries: Array<f32>,
+    #[napi(ts_type = "Float32Array")]
+    pub grad_candidates: Array<f32>,
 }
 
 pub struct Ladder<'a> {
@@ -64,8 +68,8 @@ impl Op for Ladder<'_> {
     fn to_js(r: Self::Output) -> LadderResult {
         LadderResult {
             loss: r.loss,
-            grad_queries: Float32Array::new(r.grad_queries),
-            grad_candidates: Float32Array::new(r.grad_candidates),
+            grad_queries: Array(r.grad_queries),
+            grad_candidates: Array(r.grad_candidates),
         }
     }
 }
@@ -85,11 +89,12 @@ pub fn ladder_loss(
     run_sync(Ladder::new([queries, candidates, relevance], shape, opts))
 }
 
-/// Async twin of `ladderLoss`, on the libuv pool; the inputs are copied first.
+/// Async twin of `ladderLoss`, on a thread of its own; the inputs are copied first.
 #[cfg(not(feature = "noop"))] // napi objects exist only in the real addon
 #[napi(ts_return_type = "Promise<LadderResult>")]
 #[allow(clippy::too_many_arguments)] // mirrors `ladderLoss`, plus its token
-pub fn ladder_loss_async(
+pub fn ladder_loss_async<'env>(
+    env: &'env Env,
     queries: &[f32],
     candidates: &[f32],
     relevance: &[f32],
@@ -98,9 +103,10 @@ pub fn ladder_loss_async(
     cols: u32,
     opts: LadderOptions,
     token: Option<&CancelToken>,
-) -> AsyncTask<Job<Ladder<'static>>> {
+) -> napi::Result<Object<'env>> {
     let shape = [query_rows, candidate_rows, cols];
     spawn(
+        env,
         Ladder::new([queries, candidates, relevance], shape, opts).owned(),
         token,
     )

@@ -2,7 +2,7 @@
 //!
 //! Each op is a struct of its inputs implementing [`task::Op`]; a sync export runs it on the
 //! JS thread over borrowed typed arrays (zero copy) and an `…Async` export runs an owned copy
-//! on the libuv pool (`task::Job`). Devices come from one registry, created once per process
+//! on a thread of its own (`task::spawn`), which shutdown never waits for. Devices come from one registry, created once per process
 //! (`registry`), named per call by the `device` option. Every failure leaves through
 //! `errors` with a stable `err.code`, and a panic becomes an error instead of an abort.
 //!
@@ -12,6 +12,8 @@
 // `--features noop` (cargo test) compiles the glue without napi's registration.
 #![cfg_attr(feature = "noop", allow(dead_code, unused_imports))]
 
+mod arrays;
+mod budget;
 mod contrastive;
 mod errors;
 mod knn;

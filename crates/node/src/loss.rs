@@ -1,10 +1,12 @@
 //! tripletLoss / tripletLossAsync.
+use crate::arrays::Array;
 use crate::errors::Code;
 use crate::options::{LossOptions, Triplets};
 use crate::task::{
-    memory, memory_ref, own, own_memory, run_sync, spawn, CancelToken, Data, Job, Memory, Op,
+    memory, memory_ref, own, own_memory, run_sync, spawn, CancelToken, Data, Memory, Op,
 };
-use napi::bindgen_prelude::{AsyncTask, Float32Array};
+use napi::bindgen_prelude::Object;
+use napi::Env;
 use napi_derive::napi;
 use tripletkit_core::{Call, Device, Error, MatRef, Mining, Strategy};
 
@@ -12,7 +14,8 @@ use tripletkit_core::{Call, Device, Error, MatRef, Mining, Strategy};
 pub struct LossResult {
     pub loss: f64,
     /// dLoss/dx, rows × cols.
-    pub grad: Float32Array,
+    #[napi(ts_type = "Float32Array")]
+    pub grad: Array<f32>,
     pub triplets: f64,
     pub active: f64,
 }
@@ -21,7 +24,7 @@ impl LossResult {
     pub fn from_core(r: tripletkit_core::LossResult) -> Self {
         LossResult {
             loss: r.loss,
-            grad: Float32Array::new(r.grad),
+            grad: Array(r.grad),
             triplets: r.triplets as f64,
             active: r.active as f64,
         }
@@ -140,12 +143,13 @@ pub fn triplet_loss(
     ))
 }
 
-/// Async twin of `tripletLoss`, on the libuv pool; the inputs (given triplets included) are
+/// Async twin of `tripletLoss`, on a thread of its own; the inputs (given triplets included) are
 /// copied first, and the JS-backed originals dropped here, on the JS thread.
 #[cfg(not(feature = "noop"))] // napi objects exist only in the real addon
 #[napi(ts_return_type = "Promise<LossResult>")]
 #[allow(clippy::too_many_arguments)] // mirrors `tripletLoss`, plus its token
-pub fn triplet_loss_async(
+pub fn triplet_loss_async<'env>(
+    env: &'env Env,
     x: &[f32],
     rows: u32,
     cols: u32,
@@ -156,11 +160,11 @@ pub fn triplet_loss_async(
     reference_rows: Option<u32>,
     reference_labels: Option<&[i32]>,
     token: Option<&CancelToken>,
-) -> AsyncTask<Job<Loss<'static>>> {
+) -> napi::Result<Object<'env>> {
     let memory = (
         memory(reference, reference_labels),
         reference_rows.unwrap_or(0),
     );
     let op = Loss::new(x, rows, cols, labels, opts, triplets.as_ref(), memory).owned();
-    spawn(op, token)
+    spawn(env, op, token)
 }

@@ -1,8 +1,10 @@
 //! tripletMarginLoss / tripletMarginLossAsync.
+use crate::arrays::Array;
 use crate::errors::Code;
 use crate::options::MarginLossOptions;
-use crate::task::{own, run_sync, spawn, CancelToken, Data, Job, Op};
-use napi::bindgen_prelude::{AsyncTask, Float32Array};
+use crate::task::{own, run_sync, spawn, CancelToken, Data, Op};
+use napi::bindgen_prelude::Object;
+use napi::Env;
 use napi_derive::napi;
 use tripletkit_core::{Call, Device, Error, MatRef};
 
@@ -10,10 +12,14 @@ use tripletkit_core::{Call, Device, Error, MatRef};
 pub struct MarginLossResult {
     pub loss: f64,
     /// Every row's own loss.
-    pub losses: Float32Array,
-    pub grad_anchor: Float32Array,
-    pub grad_positive: Float32Array,
-    pub grad_negative: Float32Array,
+    #[napi(ts_type = "Float32Array")]
+    pub losses: Array<f32>,
+    #[napi(ts_type = "Float32Array")]
+    pub grad_anchor: Array<f32>,
+    #[napi(ts_type = "Float32Array")]
+    pub grad_positive: Array<f32>,
+    #[napi(ts_type = "Float32Array")]
+    pub grad_negative: Array<f32>,
 }
 
 pub struct MarginLoss<'a> {
@@ -59,10 +65,10 @@ impl Op for MarginLoss<'_> {
     fn to_js(r: Self::Output) -> MarginLossResult {
         MarginLossResult {
             loss: r.loss,
-            losses: Float32Array::new(r.losses),
-            grad_anchor: Float32Array::new(r.grad_anchor),
-            grad_positive: Float32Array::new(r.grad_positive),
-            grad_negative: Float32Array::new(r.grad_negative),
+            losses: Array(r.losses),
+            grad_anchor: Array(r.grad_anchor),
+            grad_positive: Array(r.grad_positive),
+            grad_negative: Array(r.grad_negative),
         }
     }
 }
@@ -85,10 +91,12 @@ pub fn triplet_margin_loss(
     ))
 }
 
-/// Async twin of `tripletMarginLoss`, on the libuv pool; the inputs are copied first.
+/// Async twin of `tripletMarginLoss`, on a thread of its own; the inputs are copied first.
 #[cfg(not(feature = "noop"))] // napi objects exist only in the real addon
 #[napi(ts_return_type = "Promise<MarginLossResult>")]
-pub fn triplet_margin_loss_async(
+#[allow(clippy::too_many_arguments)] // mirrors `tripletMarginLoss`, plus the env and its token
+pub fn triplet_margin_loss_async<'env>(
+    env: &'env Env,
     anchor: &[f32],
     positive: &[f32],
     negative: &[f32],
@@ -96,8 +104,9 @@ pub fn triplet_margin_loss_async(
     cols: u32,
     opts: Option<MarginLossOptions>,
     token: Option<&CancelToken>,
-) -> AsyncTask<Job<MarginLoss<'static>>> {
+) -> napi::Result<Object<'env>> {
     spawn(
+        env,
         MarginLoss::new([anchor, positive, negative], rows, cols, opts).owned(),
         token,
     )

@@ -1,19 +1,32 @@
 //! mineTriplets / mineTripletsAsync.
+use crate::arrays::Array;
 use crate::errors::Code;
-use crate::options::{MineOptions, Triplets};
+use crate::options::MineOptions;
 use crate::task::{
-    memory, memory_ref, own, own_memory, run_sync, spawn, CancelToken, Data, Job, Memory, Op,
+    memory, memory_ref, own, own_memory, run_sync, spawn, CancelToken, Data, Memory, Op,
 };
-use napi::bindgen_prelude::{AsyncTask, Int32Array};
+use napi::bindgen_prelude::Object;
+use napi::Env;
 use napi_derive::napi;
 use tripletkit_core::{Call, Device, Error, MatRef};
 
-impl Triplets {
+/// Mined triplets: triplet t is (anchor[t], positive[t], negative[t]).
+#[napi(object, object_from_js = false)]
+pub struct MinedTriplets {
+    #[napi(ts_type = "Int32Array")]
+    pub anchor: Array<i32>,
+    #[napi(ts_type = "Int32Array")]
+    pub positive: Array<i32>,
+    #[napi(ts_type = "Int32Array")]
+    pub negative: Array<i32>,
+}
+
+impl MinedTriplets {
     pub fn from_core(t: tripletkit_core::Triplets) -> Self {
-        Triplets {
-            anchor: Int32Array::new(t.anchor),
-            positive: Int32Array::new(t.positive),
-            negative: Int32Array::new(t.negative),
+        MinedTriplets {
+            anchor: Array(t.anchor),
+            positive: Array(t.positive),
+            negative: Array(t.negative),
         }
     }
 }
@@ -60,7 +73,7 @@ impl<'a> Mine<'a> {
 
 impl Op for Mine<'_> {
     type Output = tripletkit_core::Triplets;
-    type Js = Triplets;
+    type Js = MinedTriplets;
     fn device(&self) -> Option<&str> {
         self.opts.device.as_deref()
     }
@@ -70,8 +83,8 @@ impl Op for Mine<'_> {
         let reference = memory_ref(&self.memory, self.memory_rows, cols)?;
         device.mine_triplets(x, &self.labels, reference, &(&self.opts).try_into()?, call)
     }
-    fn to_js(out: Self::Output) -> Triplets {
-        Triplets::from_core(out)
+    fn to_js(out: Self::Output) -> MinedTriplets {
+        MinedTriplets::from_core(out)
     }
 }
 
@@ -88,7 +101,7 @@ pub fn mine_triplets(
     reference: Option<&[f32]>,
     reference_rows: Option<u32>,
     reference_labels: Option<&[i32]>,
-) -> napi::Result<Triplets, Code> {
+) -> napi::Result<MinedTriplets, Code> {
     let memory = memory(reference, reference_labels);
     run_sync(Mine::new(
         x,
@@ -101,11 +114,12 @@ pub fn mine_triplets(
     ))
 }
 
-/// Async twin of `mineTriplets`, on the libuv pool; the inputs are copied first.
+/// Async twin of `mineTriplets`, on a thread of its own; the inputs are copied first.
 #[cfg(not(feature = "noop"))] // napi objects exist only in the real addon
-#[napi(ts_return_type = "Promise<Triplets>")]
+#[napi(ts_return_type = "Promise<MinedTriplets>")]
 #[allow(clippy::too_many_arguments)] // mirrors `mineTriplets`, plus its token
-pub fn mine_triplets_async(
+pub fn mine_triplets_async<'env>(
+    env: &'env Env,
     x: &[f32],
     rows: u32,
     cols: u32,
@@ -115,7 +129,7 @@ pub fn mine_triplets_async(
     reference_rows: Option<u32>,
     reference_labels: Option<&[i32]>,
     token: Option<&CancelToken>,
-) -> AsyncTask<Job<Mine<'static>>> {
+) -> napi::Result<Object<'env>> {
     let memory = memory(reference, reference_labels);
     let op = Mine::new(
         x,
@@ -126,5 +140,5 @@ pub fn mine_triplets_async(
         memory,
         reference_rows.unwrap_or(0),
     );
-    spawn(op.owned(), token)
+    spawn(env, op.owned(), token)
 }

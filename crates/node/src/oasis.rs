@@ -1,7 +1,9 @@
 //! oasisSteps / oasisStepsAsync: a run of OASIS steps from a given W and sampling state.
+use crate::arrays::Array;
 use crate::errors::Code;
-use crate::task::{own, run_sync, spawn, CancelToken, Data, Job, Op};
-use napi::bindgen_prelude::{AsyncTask, Float64Array};
+use crate::task::{own, run_sync, spawn, CancelToken, Data, Op};
+use napi::bindgen_prelude::Object;
+use napi::Env;
 use napi_derive::napi;
 use tripletkit_core::{Call, Device, Error, MatRef};
 
@@ -22,7 +24,8 @@ pub struct OasisOptions {
 /// W after the steps, the state to continue from, and the steps' summed hinge loss.
 #[napi(object, object_from_js = false)]
 pub struct OasisResult {
-    pub weights: Float64Array,
+    #[napi(ts_type = "Float64Array")]
+    pub weights: Array<f64>,
     pub state: u32,
     pub loss_sum: f64,
 }
@@ -81,7 +84,7 @@ impl Op for Oasis<'_> {
     }
     fn to_js(r: Self::Output) -> OasisResult {
         OasisResult {
-            weights: Float64Array::new(r.weights),
+            weights: Array(r.weights),
             state: r.state,
             loss_sum: r.loss_sum,
         }
@@ -101,11 +104,12 @@ pub fn oasis_steps(
     run_sync(Oasis::new(x, rows, cols, labels, weights, opts))
 }
 
-/// Async twin of `oasisSteps`, on the libuv pool; the inputs are copied first.
+/// Async twin of `oasisSteps`, on a thread of its own; the inputs are copied first.
 #[cfg(not(feature = "noop"))] // napi objects exist only in the real addon
 #[napi(ts_return_type = "Promise<OasisResult>")]
 #[allow(clippy::too_many_arguments)] // mirrors `oasisSteps`, plus its token
-pub fn oasis_steps_async(
+pub fn oasis_steps_async<'env>(
+    env: &'env Env,
     x: &[f32],
     rows: u32,
     cols: u32,
@@ -113,8 +117,9 @@ pub fn oasis_steps_async(
     weights: &[f64],
     opts: OasisOptions,
     token: Option<&CancelToken>,
-) -> AsyncTask<Job<Oasis<'static>>> {
+) -> napi::Result<Object<'env>> {
     spawn(
+        env,
         Oasis::new(x, rows, cols, labels, weights, opts).owned(),
         token,
     )

@@ -1,8 +1,10 @@
 //! pairwiseDistances / pairwiseDistancesAsync.
+use crate::arrays::Array;
 use crate::errors::Code;
 use crate::options::MetricOptions;
-use crate::task::{own, run_sync, spawn, CancelToken, Data, Job, Op};
-use napi::bindgen_prelude::{AsyncTask, Float32Array};
+use crate::task::{own, run_sync, spawn, CancelToken, Data, Op};
+use napi::bindgen_prelude::Object;
+use napi::Env;
 use napi_derive::napi;
 use tripletkit_core::{Call, Device, Error, MatRef};
 
@@ -41,7 +43,7 @@ impl<'a> Pairwise<'a> {
 
 impl Op for Pairwise<'_> {
     type Output = Vec<f32>;
-    type Js = Float32Array;
+    type Js = Array<f32>;
     fn device(&self) -> Option<&str> {
         self.opts.device.as_deref()
     }
@@ -55,13 +57,13 @@ impl Op for Pairwise<'_> {
             .transpose()?;
         device.pairwise_distances(a, b, &(&self.opts).try_into()?, call)
     }
-    fn to_js(out: Vec<f32>) -> Float32Array {
-        Float32Array::new(out)
+    fn to_js(out: Vec<f32>) -> Array<f32> {
+        Array(out)
     }
 }
 
 /// `aRows × bRows` distances, row-major; `b === null`: `a` against itself.
-#[napi]
+#[napi(ts_return_type = "Float32Array")]
 pub fn pairwise_distances(
     a: &[f32],
     a_rows: u32,
@@ -69,14 +71,16 @@ pub fn pairwise_distances(
     b_rows: u32,
     cols: u32,
     opts: Option<MetricOptions>,
-) -> napi::Result<Float32Array, Code> {
+) -> napi::Result<Array<f32>, Code> {
     run_sync(Pairwise::new(a, a_rows, b, b_rows, cols, opts))
 }
 
-/// Async twin of `pairwiseDistances`, on the libuv pool; the inputs are copied first.
+/// Async twin of `pairwiseDistances`, on a thread of its own; the inputs are copied first.
 #[cfg(not(feature = "noop"))] // napi objects exist only in the real addon
 #[napi(ts_return_type = "Promise<Float32Array>")]
-pub fn pairwise_distances_async(
+#[allow(clippy::too_many_arguments)] // mirrors `pairwiseDistances`, plus the env and its token
+pub fn pairwise_distances_async<'env>(
+    env: &'env Env,
     a: &[f32],
     a_rows: u32,
     b: Option<&[f32]>,
@@ -84,8 +88,9 @@ pub fn pairwise_distances_async(
     cols: u32,
     opts: Option<MetricOptions>,
     token: Option<&CancelToken>,
-) -> AsyncTask<Job<Pairwise<'static>>> {
+) -> napi::Result<Object<'env>> {
     spawn(
+        env,
         Pairwise::new(a, a_rows, b, b_rows, cols, opts).owned(),
         token,
     )

@@ -1,18 +1,23 @@
 //! multipleNegativesRankingLoss / multipleNegativesRankingLossAsync.
+use crate::arrays::Array;
 use crate::errors::Code;
 use crate::options::RankingOptions;
-use crate::task::{own, run_sync, spawn, CancelToken, Data, Job, Op};
-use napi::bindgen_prelude::{AsyncTask, Float32Array};
+use crate::task::{own, run_sync, spawn, CancelToken, Data, Op};
+use napi::bindgen_prelude::Object;
+use napi::Env;
 use napi_derive::napi;
 use tripletkit_core::{Call, Device, Error, MatRef};
 
 #[napi(object, object_from_js = false)]
 pub struct RankingResult {
     pub loss: f64,
-    pub grad_anchors: Float32Array,
-    pub grad_positives: Float32Array,
+    #[napi(ts_type = "Float32Array")]
+    pub grad_anchors: Array<f32>,
+    #[napi(ts_type = "Float32Array")]
+    pub grad_positives: Array<f32>,
     /// Present when negatives were given.
-    pub grad_negatives: Option<Float32Array>,
+    #[napi(ts_type = "Float32Array")]
+    pub grad_negatives: Option<Array<f32>>,
 }
 
 pub struct Ranking<'a> {
@@ -70,9 +75,9 @@ impl Op for Ranking<'_> {
     fn to_js(r: Self::Output) -> RankingResult {
         RankingResult {
             loss: r.loss,
-            grad_anchors: Float32Array::new(r.grad_anchors),
-            grad_positives: Float32Array::new(r.grad_positives),
-            grad_negatives: r.grad_negatives.map(Float32Array::new),
+            grad_anchors: Array(r.grad_anchors),
+            grad_positives: Array(r.grad_positives),
+            grad_negatives: r.grad_negatives.map(Array),
         }
     }
 }
@@ -93,11 +98,12 @@ pub fn multiple_negatives_ranking_loss(
     run_sync(Ranking::new([anchors, positives], negatives, shape, opts))
 }
 
-/// Async twin of `multipleNegativesRankingLoss`, on the libuv pool; the inputs are copied first.
+/// Async twin of `multipleNegativesRankingLoss`, on a thread of its own; the inputs are copied first.
 #[cfg(not(feature = "noop"))] // napi objects exist only in the real addon
 #[napi(ts_return_type = "Promise<RankingResult>")]
 #[allow(clippy::too_many_arguments)] // mirrors the sync export, plus its token
-pub fn multiple_negatives_ranking_loss_async(
+pub fn multiple_negatives_ranking_loss_async<'env>(
+    env: &'env Env,
     anchors: &[f32],
     positives: &[f32],
     rows: u32,
@@ -106,9 +112,10 @@ pub fn multiple_negatives_ranking_loss_async(
     cols: u32,
     opts: Option<RankingOptions>,
     token: Option<&CancelToken>,
-) -> AsyncTask<Job<Ranking<'static>>> {
+) -> napi::Result<Object<'env>> {
     let shape = [rows, negative_rows, cols];
     spawn(
+        env,
         Ranking::new([anchors, positives], negatives, shape, opts).owned(),
         token,
     )

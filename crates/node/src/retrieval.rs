@@ -2,9 +2,10 @@
 use crate::errors::Code;
 use crate::options::RetrievalOptions;
 use crate::task::{
-    memory, memory_ref, own, own_memory, run_sync, spawn, CancelToken, Data, Job, Memory, Op,
+    memory, memory_ref, own, own_memory, run_sync, spawn, CancelToken, Data, Memory, Op,
 };
-use napi::bindgen_prelude::AsyncTask;
+use napi::bindgen_prelude::Object;
+use napi::Env;
 use napi_derive::napi;
 use tripletkit_core::{Call, Device, Error, MatRef, Retrieval as CoreRetrieval};
 
@@ -112,11 +113,12 @@ pub fn retrieval_metrics(
     ))
 }
 
-/// Async twin of `retrievalMetrics`, on the libuv pool; the inputs are copied first.
+/// Async twin of `retrievalMetrics`, on a thread of its own; the inputs are copied first.
 #[cfg(not(feature = "noop"))] // napi objects exist only in the real addon
 #[napi(ts_return_type = "Promise<RetrievalResult>")]
 #[allow(clippy::too_many_arguments)]
-pub fn retrieval_metrics_async(
+pub fn retrieval_metrics_async<'env>(
+    env: &'env Env,
     queries: &[f32],
     query_rows: u32,
     query_labels: &[i32],
@@ -126,9 +128,10 @@ pub fn retrieval_metrics_async(
     cols: u32,
     opts: Option<RetrievalOptions>,
     token: Option<&CancelToken>,
-) -> AsyncTask<Job<Retrieval<'static>>> {
+) -> napi::Result<Object<'env>> {
     let reference = memory(reference, reference_labels);
     spawn(
+        env,
         Retrieval::new(
             queries,
             query_labels,

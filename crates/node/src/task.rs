@@ -2,13 +2,13 @@
 //!
 //! An op is a struct of its inputs (borrowed from JS for a sync call, owned for an async one)
 //! that implements [`Op`]: which device it names, how it runs there, and how its result
-//! becomes JS values. [`run_sync`] runs it now, on the JS thread; [`spawn`] runs it as an
-//! `AsyncTask` on the libuv pool, stoppable through a [`CancelToken`]. Both go through
+//! becomes JS values. [`run_sync`] runs it now, on the JS thread; [`spawn`] runs it on a
+//! thread of its own and returns a promise, stoppable through a [`CancelToken`]. Both go through
 //! [`guard`], and both reject or throw with the core's error codes.
 use crate::errors::{guard, Code, Failure};
 use crate::registry;
-use napi::bindgen_prelude::{AsyncTask, ToNapiValue, TypeName};
-use napi::{Env, Task};
+use napi::bindgen_prelude::ToNapiValue;
+use napi::Env;
 use napi_derive::napi;
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -40,44 +40,94 @@ pub fn run_sync<O: Op>(op: O) -> napi::Result<O::Js, Code> {
     .map_err(Failure::into_napi)
 }
 
-/// Runs `op` on the libuv pool; `token` can stop it between blocks of work and shows its
-/// progress.
-pub fn spawn<O: Op>(op: O, token: Option<&CancelToken>) -> AsyncTask<Job<O>>
+/// Runs `op` on a thread of its own and returns its promise; `token` can stop it between
+/// blocks of work and shows its progress.
+///
+/// Not on the libuv pool: Node waits for pool work when it exits (`uv_library_shutdown`) and
+/// when a worker's environment tears down, so a long op there would hold `process.exit()` or
+/// `worker.terminate()` until it finished. Our threads are not waited for, and an environment
+/// cleanup hook raises the stop flag of every op the environment started, so they end within
+/// a block of work; a promise settled after its environment is gone is dropped by napi.
+pub fn spawn<'env, O>(
+    env: &'env Env,
+    op: O,
+    token: Option<&CancelToken>,
+) -> napi::Result<napi::bindgen_prelude::Object<'env>>
 where
-    O::Js: ToNapiValue + TypeName,
+    O: Op + 'static,
+    O::Js: ToNapiValue + 'static,
 {
-    AsyncTask::new(Job {
+    let job = Job {
         op,
         state: token.map_or_else(Default::default, |t| Arc::clone(&t.state)),
-    })
+    };
+    teardown::track(env, &job.state)?;
+    let (deferred, promise) = env.create_deferred::<O::Js, _>()?;
+    std::thread::Builder::new()
+        .name("tripletkit-task".into())
+        .spawn(move || {
+            let out = job.compute();
+            deferred.resolve(move |env| out.map(O::to_js).map_err(|f| f.into_rejection(env)));
+        })
+        .map_err(|e| {
+            napi::Error::from_reason(format!("could not start a thread for this call: {e}"))
+        })?;
+    Ok(promise)
 }
 
-/// An op on the libuv pool.
+/// Stops the ops a JS environment started when that environment tears down.
+mod teardown {
+    use super::TokenState;
+    use napi::Env;
+    use std::cell::RefCell;
+    use std::sync::atomic::Ordering;
+    use std::sync::{Arc, Weak};
+
+    // One list per JS thread, which is one environment (the main thread or a worker).
+    thread_local! {
+        static RUNNING: RefCell<Option<Vec<Weak<TokenState>>>> = const { RefCell::new(None) };
+    }
+
+    /// Adds `state` to this environment's list, installing the cleanup hook the first time.
+    pub fn track(env: &Env, state: &Arc<TokenState>) -> napi::Result<()> {
+        let first = RUNNING.with(|r| r.borrow().is_none());
+        if first {
+            env.add_env_cleanup_hook((), |()| stop_all())?;
+        }
+        RUNNING.with(|r| {
+            let mut r = r.borrow_mut();
+            let list = r.get_or_insert_with(Vec::new);
+            // Finished ops drop their state: forget them as new ones arrive.
+            list.retain(|w| w.strong_count() > 0);
+            list.push(Arc::downgrade(state));
+        });
+        Ok(())
+    }
+
+    fn stop_all() {
+        let list = RUNNING.with(|r| r.borrow_mut().take()).unwrap_or_default();
+        for state in list.iter().filter_map(Weak::upgrade) {
+            state.stop.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// An op and the state it shares with its token.
 pub struct Job<O> {
     op: O,
     state: Arc<TokenState>,
 }
 
-impl<O: Op> Task for Job<O>
-where
-    O::Js: ToNapiValue + TypeName,
-{
-    /// Failures travel as data to `resolve`, which alone has the `Env` to build a coded error.
-    type Output = std::result::Result<O::Output, Failure>;
-    type JsValue = O::Js;
-
-    fn compute(&mut self) -> napi::Result<Self::Output> {
+impl<O: Op> Job<O> {
+    /// Runs the op with the token's stop flag and progress; never panics.
+    fn compute(&self) -> std::result::Result<O::Output, Failure> {
         let (op, state) = (&self.op, &*self.state);
         let progress = |done: usize, total: usize| state.advance(done, total);
         let call = Call {
             stop: Stop::on(&state.stop),
             progress: Some(&progress),
         };
-        Ok(guard(|| op.run(registry::device(op.device())?, &call)))
-    }
-
-    fn resolve(&mut self, env: Env, out: Self::Output) -> napi::Result<O::Js> {
-        out.map(O::to_js).map_err(|f| f.into_rejection(env))
+        guard(|| op.run(registry::device(op.device())?, &call))
     }
 }
 
@@ -224,27 +274,20 @@ mod tests {
             panics,
             device,
         };
-        let out = job(probe(false, None), &token).compute().unwrap();
+        let out = job(probe(false, None), &token).compute();
         assert_eq!(out.unwrap().len(), 90_000);
         assert_eq!((token.done(), token.total()), (300.0, 300.0));
 
-        let f = job(probe(true, None), &token)
-            .compute()
-            .unwrap()
-            .unwrap_err();
+        let f = job(probe(true, None), &token).compute().unwrap_err();
         assert_eq!(f.code, "ERR_TRIPLETKIT_INTERNAL");
         let f = job(probe(false, Some("cuda")), &token)
             .compute()
-            .unwrap()
             .unwrap_err();
         assert_eq!(f.code, "ERR_TRIPLETKIT_DEVICE_UNAVAILABLE");
 
         token.cancel();
         assert!(token.cancelled());
-        let f = job(probe(false, None), &token)
-            .compute()
-            .unwrap()
-            .unwrap_err();
+        let f = job(probe(false, None), &token).compute().unwrap_err();
         assert_eq!(f.code, "ERR_TRIPLETKIT_CANCELLED");
     }
 

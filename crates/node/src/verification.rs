@@ -1,8 +1,9 @@
 //! verificationMetrics / verificationMetricsAsync.
 use crate::errors::Code;
 use crate::options::VerificationOptions;
-use crate::task::{own, run_sync, spawn, CancelToken, Data, Job, Op};
-use napi::bindgen_prelude::AsyncTask;
+use crate::task::{own, run_sync, spawn, CancelToken, Data, Op};
+use napi::bindgen_prelude::Object;
+use napi::Env;
 use napi_derive::napi;
 use tripletkit_core::{Call, Device, Error, MatRef, Verification as CoreVerification};
 
@@ -86,10 +87,12 @@ pub fn verification_metrics(
     run_sync(Verification::new([a, b], same, [rows, cols], opts))
 }
 
-/// Async twin of `verificationMetrics`, on the libuv pool; the inputs are copied first.
+/// Async twin of `verificationMetrics`, on a thread of its own; the inputs are copied first.
 #[cfg(not(feature = "noop"))] // napi objects exist only in the real addon
 #[napi(ts_return_type = "Promise<VerificationResult>")]
-pub fn verification_metrics_async(
+#[allow(clippy::too_many_arguments)] // mirrors `verificationMetrics`, plus the env and its token
+pub fn verification_metrics_async<'env>(
+    env: &'env Env,
     a: &[f32],
     b: &[f32],
     rows: u32,
@@ -97,8 +100,9 @@ pub fn verification_metrics_async(
     same: &[u8],
     opts: Option<VerificationOptions>,
     token: Option<&CancelToken>,
-) -> AsyncTask<Job<Verification<'static>>> {
+) -> napi::Result<Object<'env>> {
     spawn(
+        env,
         Verification::new([a, b], same, [rows, cols], opts).owned(),
         token,
     )

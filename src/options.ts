@@ -1,0 +1,99 @@
+/**
+ * The option names of every public function, checked against their interfaces at compile time,
+ * and the one function that reads an options object: once, up front, refusing names it does
+ * not know.
+ */
+
+import type {
+  ContrastiveLossOptions, KnnOptions, LadderLossOptions, LinearAdapterOptions, MineHardNegativesOptions, MineTripletsOptions,
+  MultipleNegativesRankingLossOptions, OasisOptions, PairwiseDistancesOptions, RetrievalMetricsOptions, TripletLossOptions,
+  TripletMarginLossOptions, ValidationSet, VerificationMetricsOptions,
+} from './types'
+import { describe } from './validate'
+
+type Keys<T> = readonly (keyof T & string)[]
+/** `K` when it names every key of `T`; otherwise a type that says which are missing. */
+type Complete<T, K extends Keys<T>> = [Exclude<keyof T, K[number]>] extends [never] ? K : { missing: Exclude<keyof T, K[number]> }
+
+/** The keys of `T`, listed by hand and checked to be all of them. */
+function keysOf<T>() {
+  return <const K extends Keys<T>>(keys: K & Complete<T, K>): K => keys
+}
+
+const METRIC = ['metric', 'normalize', 'device', 'signal'] as const
+const REFERENCE = ['reference', 'referenceLabels'] as const
+
+/** Every option name each public function accepts. */
+export const OPTION_KEYS = {
+  pairwise: keysOf<PairwiseDistancesOptions>()([...METRIC]),
+  knn: keysOf<KnnOptions>()([...METRIC, 'k', 'excludeSelf', 'batchSize', 'onProgress']),
+  mine: keysOf<MineTripletsOptions>()([...METRIC, ...REFERENCE, 'strategy', 'margin', 'maxTriplets']),
+  loss: keysOf<TripletLossOptions>()([...METRIC, ...REFERENCE, 'mining', 'margin', 'softMargin', 'swap', 'reduction', 'maxTriplets']),
+  marginLoss: keysOf<TripletMarginLossOptions>()([...METRIC, 'margin', 'softMargin', 'swap', 'reduction']),
+  contrastive: keysOf<ContrastiveLossOptions>()([...METRIC, 'posMargin', 'negMargin', 'reduction']),
+  ranking: keysOf<MultipleNegativesRankingLossOptions>()(['negatives', 'scale', 'similarity', 'symmetric', 'device', 'signal']),
+  ladder: keysOf<LadderLossOptions>()(['thresholds', 'margins', 'weights', 'hardest', 'similarity', 'device', 'signal']),
+  hardNegatives: keysOf<MineHardNegativesOptions>()([
+    'numNegatives', 'rangeMin', 'rangeMax', 'absoluteMargin', 'relativeMargin', 'maxScore', 'minScore', 'sampling', 'seed',
+    'similarity', 'device', 'batchSize', 'onProgress', 'signal',
+  ]),
+  adapter: keysOf<LinearAdapterOptions>()([
+    ...METRIC, 'dim', 'epochs', 'batchSize', 'learningRate', 'seed', 'mining', 'margin', 'validation', 'onProgress',
+  ]),
+  oasis: keysOf<OasisOptions>()(['c', 'steps', 'seed', 'validation', 'device', 'onProgress', 'signal']),
+  verification: keysOf<VerificationMetricsOptions>()([...METRIC, 'far']),
+  retrieval: keysOf<RetrievalMetricsOptions>()([...METRIC, ...REFERENCE, 'k']),
+  validation: keysOf<ValidationSet>()(['embeddings', 'labels']),
+} as const
+
+/**
+ * Reads an options object once, before anything else of the call is looked at, into a plain
+ * snapshot: each known option's getter runs exactly once, so no getter can change an input
+ * after it was checked, and later reads see the same values. A name not in `keys` is a
+ * TypeError that names it (and the closest known name when it looks like a misspelling).
+ * `undefined` is `{}` unless `required`.
+ */
+export function readOptions<T extends object>(value: T | undefined, keys: Keys<T>, name = 'opts', required = false): Partial<T> {
+  if (value === undefined && !required) return {}
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(`${name}: expected an options object, received ${describe(value)}`)
+  }
+  const known: readonly string[] = keys
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      const near = closest(key, known)
+      throw new TypeError(`${name}.${key}: expected no option of this name, received one` +
+        (near === undefined ? `; the options are ${known.join(', ')}` : `; did you mean '${near}'?`))
+    }
+  }
+  const out: Partial<T> = {}
+  for (const key of keys) {
+    const v = value[key]
+    if (v !== undefined) out[key] = v
+  }
+  return out
+}
+
+/** The known name within edit distance 2 of `key` (case ignored), if there is one. */
+function closest(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined
+  let bestDistance = 3
+  for (const k of known) {
+    const d = editDistance(key.toLowerCase(), k.toLowerCase())
+    if (d < bestDistance) [best, bestDistance] = [k, d]
+  }
+  return best
+}
+
+/** Levenshtein distance, one row at a time. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i]
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    prev = row
+  }
+  return prev[b.length]
+}
