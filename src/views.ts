@@ -28,14 +28,25 @@ type Ctor<T> = {
  * `structuredClone`) is a RangeError naming `name`.
  */
 export function stableView<T extends Float32Array | Int32Array>(value: T, ctor: Ctor<T>, name: string): T {
-  const buffer = bufferOf(value)
-  const length = lengthOf(value)
+  let buffer: ArrayBufferLike, length: number, offset: number
+  try {
+    buffer = bufferOf(value)
+    length = lengthOf(value)
+    offset = offsetOf(value)
+  } catch {
+    // A Proxy passes `instanceof` but is no typed array to the built-in getters.
+    throw new TypeError(`${name}: expected a ${ctor.name}, received an object that only looks like one (a Proxy?)`)
+  }
   if (length === 0 && buffer instanceof ArrayBuffer && isDetached(buffer)) throw new RangeError(`${name}: expected a typed array with its memory, received one whose buffer was detached (transferred)`)
   const shared = typeof SharedArrayBuffer === 'function' && buffer instanceof SharedArrayBuffer
   const resizable = (buffer as ArrayBuffer & { resizable?: boolean }).resizable === true ||
     (buffer as SharedArrayBuffer & { growable?: boolean }).growable === true
-  const view = new ctor(buffer, offsetOf(value), length)
-  if (!shared && !resizable) return Object.getPrototypeOf(value) === ctor.prototype ? value : view
+  if (!shared && !resizable) {
+    // The caller's own array when nothing about it can mislead (callers compare identities).
+    const plain = Object.getPrototypeOf(value) === ctor.prototype && !Object.prototype.hasOwnProperty.call(value, 'length')
+    return plain ? value : new ctor(buffer, offset, length)
+  }
+  const view = new ctor(buffer, offset, length)
   const copy = new ctor(length)
   ;(copy as Float32Array).set(view as Float32Array)
   return copy
