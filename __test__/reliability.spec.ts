@@ -8,6 +8,7 @@ import {
   contrastiveLossSync, knnSync, mineTripletsSync, pairwiseDistancesSync, retrievalMetricsSync, tripletLossSync, tripletMarginLossSync,
   type Matrix,
 } from '../index'
+import { loadNative } from '../src/native'
 import { REPORT, root, runChild } from './helpers/child'
 import { DEVICES } from './helpers/devices'
 
@@ -77,7 +78,9 @@ test('cpu: set mining that will be refused allocates nothing first', (t) => {
 })
 
 test('the memory guard counts what this process can still allocate, not half the machine', (t) => {
-  const { available, reserved } = require(`${root}/binding.js`).memoryBudget() as { available: number; reserved: number }
+  const native = loadNative()
+  if (!native.ok) return t.pass('no native addon')
+  const { available, reserved } = native.binding.memoryBudget() as { available: number; reserved: number }
   t.true(available > 0 && reserved >= 0)
   // Pairs that need just over half the headroom (20 bytes each): refused with a coded
   // RangeError, before any allocation.
