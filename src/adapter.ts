@@ -56,6 +56,8 @@ function prepare(embeddings: MatrixLike, labels: Labels, opts: LinearAdapterOpti
     const v = readOptions(o.validation, OPTION_KEYS.validation, 'opts.validation', true)
     validation = labelledRows(v.embeddings, v.labels, 'opts.validation.embeddings', 'opts.validation.labels', x)
   }
+  // An aborted signal ends the call even when there is no epoch to run.
+  if (common.signal?.aborted) throw abortError(common.signal)
   return {
     x, labels: y, dim, epochs, batchSize, learningRate, random: seeded(seed),
     metricOpts: { metric: common.metric, normalize: common.normalize, device: o.device },

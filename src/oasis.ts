@@ -8,6 +8,7 @@
 
 import type { Backend, OasisResult } from './backend'
 import { nativeDevice, resolveDevice, type Target } from './device'
+import { abortError } from './errors'
 import { checkSampleable, identity, negated, productOn } from './linalg'
 import { toMatrix } from './matrix'
 import { labelledRows } from './mining'
@@ -43,10 +44,13 @@ function prepare(embeddings: MatrixLike, labels: Labels, opts: OasisOptions | un
     const v = readOptions(o.validation, OPTION_KEYS.validation, 'opts.validation', true)
     validation = labelledRows(v.embeddings, v.labels, 'opts.validation.embeddings', 'opts.validation.labels', x)
   }
+  const signal = checkSignal(o.signal)
+  // An aborted signal ends the call even when there is no step to run.
+  if (signal?.aborted) throw abortError(signal)
   return {
     x, labels: y, c, steps, seed, validation,
     device: checkEnum(o.device, 'opts.device', DEVICES, 'auto'),
-    signal: checkSignal(o.signal),
+    signal,
     onProgress: checkCallback(o.onProgress, 'opts.onProgress'),
   }
 }
