@@ -17,12 +17,15 @@ export interface ChildResult {
 }
 
 /**
- * Runs `script` (JavaScript; `tk` is the package, loaded from its TypeScript sources) in a child Node with tsx; `prefix`
- * wraps the command (e.g. a shell setting `ulimit -v`).
+ * Runs `script` (JavaScript; `tk` is the package, from its TypeScript sources through tsx, or
+ * `built`) in a child Node; `shell` runs first in the child's shell (e.g. `ulimit -v`).
  */
-export function runChild(script: string, opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; shell?: string } = {}): ChildResult {
-  const code = `const tk = require(${JSON.stringify(join(root, 'index.ts'))});\n${script}`
-  const args = ['--import=tsx', '-e', code]
+export function runChild(script: string, opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; shell?: string; built?: boolean } = {}): ChildResult {
+  // `built`: the compiled package (dist/), without tsx, whose WebAssembly parser reserves more
+  // address space than a `ulimit -v` leaves.
+  const entry = opts.built === true ? join(root, 'dist', 'index.js') : join(root, 'index.ts')
+  const code = `const tk = require(${JSON.stringify(entry)});\n${script}`
+  const args = opts.built === true ? ['-e', code] : ['--import=tsx', '-e', code]
   const start = Date.now()
   const r = opts.shell === undefined
     ? spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: opts.timeoutMs ?? 120_000, env: opts.env ?? process.env })
