@@ -233,3 +233,58 @@ test('55,000 small calls in a loop that never yields leave the process under 32 
   t.log(`RSS grew ${(grew / 2 ** 20).toFixed(1)} MB over 55,000 calls`)
   t.true(grew < 32 * 2 ** 20, `${(grew / 2 ** 20).toFixed(1)} MB`)
 })
+
+// Determinism and thread safety, which RELIABILITY.md promises.
+const FINGERPRINT = `
+  const n = 301, d = 17
+  let s = 7
+  const data = new Float32Array(n * d).map(() => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32 - 0.5 })
+  const x = { data, rows: n, cols: d }
+  const labels = Int32Array.from({ length: n }, (_, i) => i % 11)
+  const parts = [
+    tk.pairwiseDistancesSync(x, null, { device: 'cpu' }).data,
+    tk.tripletLossSync(x, labels, { mining: 'batch-hard', device: 'cpu' }).grad.data,
+    tk.tripletLossSync(x, labels, { mining: 'semihard', device: 'cpu' }).grad.data,
+    tk.contrastiveLossSync(x, labels, { device: 'cpu' }).grad.data,
+    tk.knnSync(x, x, { k: 9, device: 'cpu' }).distances,
+  ]
+  const hash = require('node:crypto').createHash('sha256')
+  for (const p of parts) hash.update(new Uint8Array(p.buffer, p.byteOffset, p.byteLength))
+  const fingerprint = hash.digest('hex')
+`
+
+test('results are bit-for-bit the same whatever the thread count', (t) => {
+  const run = (threads: string): unknown => {
+    const child = runChild(`${FINGERPRINT}\nconsole.log(JSON.stringify({ fingerprint, threads: require(${JSON.stringify(`${root}/binding.js`)}).backends().cpu.threads }))`,
+      { env: { ...process.env, RAYON_NUM_THREADS: threads } })
+    t.is(child.status, 0, child.stderr)
+    return child.json
+  }
+  const one = run('1') as { fingerprint: string; threads: number }
+  const three = run('3') as { fingerprint: string; threads: number }
+  t.deepEqual([one.threads, three.threads], [1, 3])
+  t.is(one.fingerprint, three.fingerprint)
+})
+
+test('calls from several workers at once give the answers the main thread gets', async (t) => {
+  const mainChild = runChild(`${FINGERPRINT}\nconsole.log(JSON.stringify({ fingerprint }))`)
+  t.is(mainChild.status, 0, mainChild.stderr)
+  const expected = (mainChild.json as { fingerprint: string }).fingerprint
+  const workers = [0, 1, 2, 3].map(() => new Worker(`
+    require('tsx/cjs')
+    const tk = require(${JSON.stringify(`${root}/index.ts`)})
+    const { parentPort } = require('node:worker_threads')
+    const seen = new Set()
+    for (let round = 0; round < 5; round++) {
+      ${FINGERPRINT}
+      seen.add(fingerprint)
+    }
+    parentPort.postMessage([...seen])
+  `, { eval: true }))
+  const results = await Promise.all(workers.map((w) => new Promise<string[]>((resolve, reject) => {
+    w.once('message', resolve)
+    w.once('error', reject)
+  })))
+  await Promise.all(workers.map((w) => w.terminate()))
+  t.deepEqual(results, [[expected], [expected], [expected], [expected]])
+})

@@ -147,8 +147,9 @@ export interface MineTripletsOptions extends MetricOptions, AbortOptions {
   margin?: number
   /**
    * Set strategies (`all`, `violating`, `hard`, `semihard`, `easy`) fail with a RangeError rather
-   * than produce more triplets than this. Default and upper bound:
-   * `min(2**31 − 1, floor(os.freemem() / 32))` at call time.
+   * than produce more triplets than this, having allocated nothing. Default and upper bound:
+   * `min(2**31 − 1, floor(headroom / 32))` at call time, where the headroom is what this
+   * process can still allocate (container limits and calls in flight count).
    */
   maxTriplets?: number
 }
