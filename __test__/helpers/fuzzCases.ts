@@ -188,6 +188,17 @@ export function breakCase(g: Gen, c: Case): { args: unknown[]; how: string } {
       }],
     ],
   }
+  // Bad values of the options this call has.
+  const opts = (kind === 'opts' ? original : {}) as Record<string, unknown>
+  const bad: Record<string, unknown[]> = {
+    k: [0, -1, 1.5, NaN, '3'], margin: [NaN, Infinity, '0.2'], metric: ['manhattan', 1], strategy: ['hardest', null],
+    mining: ['hardest', { anchor: [0], positive: [0], negative: [1] }, { anchor: [0], positive: [10 ** 6], negative: [1] }],
+    reduction: ['max'], numNegatives: [0, 2.5], steps: [-1, 0.5], epochs: [-1], scale: [NaN], similarity: ['euclidean'],
+    thresholds: [[], [1, 2], [NaN]], normalize: ['yes'], softMargin: [1], swap: ['true'], posMargin: [Infinity],
+  }
+  for (const [key, values] of Object.entries(bad)) {
+    if (key in opts) for (const v of values) ways.opts.push([`opts.${key} = ${JSON.stringify(v)}`, () => ({ ...opts, [key]: v })])
+  }
   const [how, make] = g(() => fc.constantFrom(...ways[kind]))
   // An absent optional matrix (pairwiseDistances' b) has nothing to edit: replace it.
   args[at] = original === null && kind === 'matrix' ? 'abc' : make()
