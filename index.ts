@@ -19,6 +19,7 @@ export { ladderLoss, ladderLossSync } from './src/ladder'
 export { mineHardNegatives, mineHardNegativesSync } from './src/hardNegatives'
 export { fitLinearAdapter, fitLinearAdapterSync } from './src/adapter'
 export { fitOasis, fitOasisSync } from './src/oasis'
+export { readNpy, writeNpy, type NpyArray, type NpyDtype } from './src/npy'
 export type {
   AbortOptions, AdapterEpoch, BackendsInfo, ContrastiveLossOptions, Device, HardNegatives, LinearAdapter, LinearAdapterOptions,
   MineHardNegativesOptions, OasisCheckpoint, OasisModel, OasisOptions, ValidationSet, LadderLossOptions, LadderLossResult, DeviceInfo, KnnOptions, KnnResult, Labels, LossReduction, LossResult, MarginLossReduction,

@@ -1,0 +1,66 @@
+/** What each command of the `tripletkit` CLI does, on files in and files out. */
+import { knn } from '../knn'
+import { mineTriplets } from '../mining'
+import { retrievalMetrics } from '../retrieval'
+import type { Device, Metric, Strategy } from '../types'
+import { CliError, readLabels, readMatrix, writeArray } from './io'
+import { progress } from './progress'
+
+/** Options every compute command takes. */
+export interface Common {
+  device: Device
+  metric: Metric
+  normalize: boolean
+  quiet: boolean
+}
+
+/** `tripletkit knn`: the k nearest corpus rows of every query row. */
+export async function knnCommand(queries: string, corpus: string,
+  o: Common & { k: number; excludeSelf: boolean; out: string; distances?: string; batchSize?: number }): Promise<void> {
+  const q = readMatrix(queries)
+  const c = readMatrix(corpus)
+  const bar = progress('knn', o.quiet)
+  try {
+    const r = await knn(q, c, {
+      k: o.k, metric: o.metric, normalize: o.normalize, device: o.device, excludeSelf: o.excludeSelf,
+      batchSize: o.batchSize, onProgress: (done, total) => bar.update(done, total),
+    })
+    writeArray(o.out, r.indices, [r.rows, r.k])
+    if (o.distances !== undefined) writeArray(o.distances, r.distances, [r.rows, r.k])
+  } finally {
+    bar.stop()
+  }
+}
+
+/** `tripletkit mine`: triplets of a labelled batch, as an int32 n × 3 array (anchor, positive, negative). */
+export async function mineCommand(embeddings: string, labelsPath: string,
+  o: Common & { strategy: Strategy; margin: number; out: string; maxTriplets?: number }): Promise<number> {
+  const x = readMatrix(embeddings)
+  const labels = readLabels(labelsPath)
+  const t = await mineTriplets(x, labels, {
+    strategy: o.strategy, margin: o.margin, metric: o.metric, normalize: o.normalize, device: o.device, maxTriplets: o.maxTriplets,
+  })
+  const out = new Int32Array(t.length * 3)
+  for (let i = 0; i < t.length; i++) {
+    out[3 * i] = t.anchor[i]
+    out[3 * i + 1] = t.positive[i]
+    out[3 * i + 2] = t.negative[i]
+  }
+  writeArray(o.out, out, [t.length, 3])
+  return t.length
+}
+
+/** `tripletkit eval`: retrieval metrics of labelled embeddings, against themselves or a reference set. */
+export async function evalCommand(embeddings: string, labelsPath: string,
+  o: Common & { k?: number; reference?: string; referenceLabels?: string; json: boolean }): Promise<string> {
+  if ((o.reference === undefined) !== (o.referenceLabels === undefined)) {
+    throw new CliError('--reference and --reference-labels: expected both or neither')
+  }
+  const x = readMatrix(embeddings)
+  const labels = readLabels(labelsPath)
+  const reference = o.reference === undefined ? {} : { reference: readMatrix(o.reference), referenceLabels: readLabels(o.referenceLabels!) }
+  const m = await retrievalMetrics(x, labels, { ...reference, k: o.k, metric: o.metric, normalize: o.normalize, device: o.device })
+  if (o.json) return JSON.stringify(m)
+  const rows = Object.entries(m).map(([name, value]) => `${name.padEnd(14)} ${Number.isInteger(value) ? value : value.toFixed(4)}`)
+  return rows.join('\n')
+}
