@@ -2,6 +2,8 @@
  * tripletkit: triplet loss, online triplet mining, exact k-NN and retrieval metrics for Node.js,
  * on a Rust core with a pure-TypeScript reference. The public API (v1) is exactly what this
  * file exports; see API.md.
+ *
+ * @module tripletkit
  */
 
 export { matrix } from './src/matrix'

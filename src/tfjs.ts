@@ -3,6 +3,8 @@
  * tripletkit's own (`tf.customGrad`), so any tfjs model trains with online batch-hard,
  * batch-semihard or set-strategy triplet mining. `@tensorflow/tfjs` (or `@tensorflow/tfjs-node`)
  * is an optional peer dependency: this entry point loads it, the rest of tripletkit does not.
+ *
+ * @module tripletkit/tfjs
  */
 
 import type * as tfTypes from '@tensorflow/tfjs-core'
@@ -36,7 +38,7 @@ export type TfTripletLossOptions = Omit<TripletLossOptions, 'signal'>
  * `embeddings` is tripletkit's. Arguments in Keras' `(yTrue, yPred)` order, so it serves as a
  * model's loss: `labels` holds one integer class id per row (shape `[rows]` or `[rows, 1]`),
  * `embeddings` is `[rows, d]`. As `model.fit` wants targets of the output's shape, labels of
- * shape `[rows, d]` are read from their first column (`tf.tile(labels, [1, d])` makes them). The options are those of {@link tripletLoss} (mining, margin,
+ * shape `[rows, d]` are read from their first column (`tf.tile(labels, [1, d])` makes them). The options are those of `tripletLoss` (mining, margin,
  * metric, normalize, softMargin, swap, reduction, device, …); labels get no gradient.
  *
  * @throws TypeError / RangeError for bad input, as tripletLoss does.
