@@ -65,7 +65,10 @@ export function resolveDevice(device: Device): Target {
   if (device === 'js') return { device: 'js', backend: reference }
   const n = nativeReport()
   if ('error' in n) {
-    if (device === 'auto') return { device: 'js', backend: reference }
+    if (device === 'auto') {
+      warnFallback(n.error)
+      return { device: 'js', backend: reference }
+    }
     throw codedError(Error, ERROR_CODES.deviceUnavailable,
       `device '${device}' is not available: the native addon failed to load: ${firstLine(n.error)}`, n.error)
   }
@@ -75,6 +78,20 @@ export function resolveDevice(device: Device): Target {
     throw codedError(Error, ERROR_CODES.deviceUnavailable, `device '${pick}' is not available: ${info.reason ?? 'unknown'}`)
   }
   return { device: pick, backend: n.binding, native: n.binding }
+}
+
+let warned = false
+
+/**
+ * Says once per process, as a Node warning, that 'auto' runs the slower 'js' reference because
+ * no native addon loaded: no prebuilt package for this platform and no local build.
+ */
+function warnFallback(error: Error): void {
+  if (warned) return
+  warned = true
+  process.emitWarning(`no native addon for ${process.platform}-${process.arch} loaded, so 'auto' runs the pure-TypeScript ` +
+    `reference ('js'), which is much slower. Install the package for this platform (tripletkit-${process.platform}-${process.arch}-…) ` +
+    `or build from source with Rust (npm run build:native). Reason: ${firstLine(error)}`, { code: 'TRIPLETKIT_NO_NATIVE_ADDON' })
 }
 
 /** The `device` option for the addon: the native device's name ('js' passes none). */
