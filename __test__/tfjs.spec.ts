@@ -5,8 +5,8 @@ import * as tf from '@tensorflow/tfjs'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
-import { tripletLossSync } from '../index'
-import { tfTripletLoss } from '../src/tfjs'
+import { contrastiveLossSync, ladderLossSync, multipleNegativesRankingLossSync, tripletLossSync, tripletMarginLossSync, type Matrix } from '../index'
+import { tfContrastiveLoss, tfLadderLoss, tfMultipleNegativesRankingLoss, tfTripletLoss, tfTripletMarginLoss } from '../src/tfjs'
 import { assertAllClose } from './helpers/compare'
 
 const lines = gunzipSync(readFileSync(join(__dirname, '..', 'examples', 'data', 'digits.csv.gz'))).toString('utf8').trim().split('\n')
@@ -70,4 +70,36 @@ test('bad labels, shapes and options are TypeErrors or RangeErrors', (t) => {
   t.throws(() => tfTripletLoss(tf.tensor1d([0, 1.5, 0, 1]), e), { instanceOf: RangeError, message: /^labels\[1\]: expected an integer class id/ })
   t.throws(() => tfTripletLoss(tf.tensor1d([0, 1, 0, 1]), e, { margn: 1 } as never), { instanceOf: TypeError, message: /did you mean 'margin'/ })
   t.throws(() => tfTripletLoss(tf.tensor1d([0, 1, 0, 1]), tf.tensor2d([[NaN, 0], [0, 0], [0, 0], [0, 0]])), { instanceOf: RangeError, message: /finite/ })
+})
+
+/** Seeded small-integer rows as a tensor and as a Matrix. */
+function rowsOf(rows: number, cols: number, seed: number): [tf.Tensor2D, Matrix] {
+  let s = seed
+  const data = Float32Array.from({ length: rows * cols }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) % 7) - 3)
+  return [tf.tensor2d(data, [rows, cols]), { data, rows, cols }]
+}
+
+test('the losses of the extensions: values and gradients are the library\'s', (t) => {
+  const [a, am] = rowsOf(5, 3, 1)
+  const [p, pm] = rowsOf(5, 3, 2)
+  const [n, nm] = rowsOf(5, 3, 3)
+  const [c, cm] = rowsOf(4, 3, 4)
+  const labels = [0, 1, 0, 1, 2]
+  const tol = { rel: 1e-6, abs: 1e-7 }
+  const check = (what: string, f: (...x: tf.Tensor[]) => tf.Scalar, xs: tf.Tensor[], want: { loss: number }, grads: Matrix[]): void => {
+    const { value, grads: got } = tf.valueAndGrads(f)(xs)
+    t.true(Math.abs(value.dataSync()[0] - want.loss) < 1e-6, what)
+    grads.forEach((g, i) => assertAllClose(t, got[i].dataSync(), g.data, tol, `${what}: gradient ${i}`))
+  }
+  const contrastive = contrastiveLossSync(am, labels, { posMargin: 0.5, negMargin: 4 })
+  check('contrastive', (e) => tfContrastiveLoss(tf.tensor1d(labels), e, { posMargin: 0.5, negMargin: 4 }), [a], contrastive, [contrastive.grad])
+  const margin = tripletMarginLossSync(am, pm, nm, { margin: 1, swap: true })
+  check('triplet margin', (x, y, z) => tfTripletMarginLoss(x, y, z, { margin: 1, swap: true }), [a, p, n], margin, [margin.grad.anchor, margin.grad.positive, margin.grad.negative])
+  const mnrl = multipleNegativesRankingLossSync(am, pm, { negatives: cm, scale: 0.5, similarity: 'dot' })
+  check('multiple negatives ranking', (x, y, z) => tfMultipleNegativesRankingLoss(x, y, z, { scale: 0.5, similarity: 'dot' }), [a, p, c], mnrl,
+    [mnrl.grad.anchors, mnrl.grad.positives, mnrl.grad.negatives!])
+  const relevance = { data: Float32Array.from({ length: 20 }, (_, i) => i % 3), rows: 5, cols: 4 }
+  const ladder = ladderLossSync(am, cm, relevance, { thresholds: [2, 1], margins: [0.5, 0.25], similarity: 'dot' })
+  check('ladder', (x, y) => tfLadderLoss(x, y, tf.tensor2d(relevance.data, [5, 4]), { thresholds: [2, 1], margins: [0.5, 0.25], similarity: 'dot' }), [a, c], ladder,
+    [ladder.grad.queries, ladder.grad.candidates])
 })
