@@ -207,6 +207,9 @@ export function checkCommon(o: { metric?: unknown; normalize?: unknown; device?:
   }
 }
 
+/** Bytes under which a result is not checked against the memory headroom. */
+const SMALL_RESULT = 8 * 2 ** 20
+
 /** Typed arrays stop at 2^31 − 1 elements on some Node versions. */
 const MAX_CELLS = 2 ** 31 - 1
 
@@ -221,6 +224,8 @@ export function checkResultSize(cells: number, bytesPerCell: number, what: strin
   if (cells > MAX_CELLS) {
     throw outOfMemory(`${what}: expected at most ${MAX_CELLS} cells, received ${cells} cells; ${hint}`)
   }
+  // Reading the headroom costs a few file reads: results under 8 MiB always fit.
+  if (bytes < SMALL_RESULT) return
   const headroom = memoryHeadroom()
   if (bytes > headroom / 2) {
     throw outOfMemory(`${what}: expected at most half of the ${gib(headroom)} GiB this process can still allocate, ` +

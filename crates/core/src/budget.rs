@@ -13,6 +13,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 static RESERVED: AtomicUsize = AtomicUsize::new(0);
 
+/// Reservations under this many bytes are held without reading the limits: no process that
+/// runs at all is refused 16 MiB, and the reading would cost more than small ops themselves.
+pub const UNCHECKED: usize = 16 << 20;
+
 /// Bytes reserved by calls in flight.
 pub fn reserved() -> usize {
     RESERVED.load(Ordering::Acquire)
@@ -55,7 +59,8 @@ impl Drop for Reservation {
 /// Reserves `bytes` for `what`, or refuses with `Error::OutOfMemory` when they do not fit in
 /// what is available less what other calls hold. A refusal allocates nothing.
 pub fn reserve(bytes: usize, what: &str) -> Result<Reservation, Error> {
-    let limit = available();
+    // Reading the limits costs a few file reads: small requests are counted, not checked.
+    let limit = if bytes < UNCHECKED { None } else { available() };
     let mut held = RESERVED.load(Ordering::Acquire);
     loop {
         if let Some(limit) = limit {
@@ -191,6 +196,7 @@ mod tests {
         if let Some(avail) = available() {
             let before = reserved();
             let err = reserve(avail + (1 << 40), "test").unwrap_err();
+            assert!(avail + (1 << 40) >= UNCHECKED);
             assert_eq!(err.code(), crate::code::OUT_OF_MEMORY);
             assert!(reserved() <= before);
         }

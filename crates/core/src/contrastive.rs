@@ -9,7 +9,6 @@ use crate::backward::pairwise_backward;
 use crate::{
     pair, pairwise_distances, rules, Call, ContrastiveOptions, Error, LossResult, MatRef, Reduction,
 };
-use rayon::prelude::*;
 
 /// Per row: the losses of its positive and negative pairs, how many, and how many active.
 #[derive(Default, Clone, Copy)]
@@ -54,30 +53,28 @@ pub fn contrastive_loss(
     // are summed in row order, so the result does not depend on the thread count.
     let _held = crate::budget::reserve(n.saturating_mul(n).saturating_mul(8), "contrastiveLoss")?;
     let mut g = vec![0.0f64; n * n];
-    let rows: Vec<(Side, Side)> = g
-        .par_chunks_mut(n.max(1))
-        .zip(d.par_chunks(n.max(1)))
-        .enumerate()
-        .map(|(i, (gr, dr))| {
-            let (mut pos, mut neg) = (Side::default(), Side::default());
-            for (j, (gv, &dv)) in gr.iter_mut().zip(dr).enumerate() {
-                let dv = f64::from(dv);
-                if j == i {
-                    continue;
-                }
-                if labels[j] == labels[i] {
-                    let loss = (dv - o.pos_margin).max(0.0);
-                    pos.add(loss);
-                    *gv = if loss > 0.0 { 1.0 } else { 0.0 };
-                } else {
-                    let loss = (o.neg_margin - dv).max(0.0);
-                    neg.add(loss);
-                    *gv = if loss > 0.0 { -1.0 } else { 0.0 };
-                }
+    let width = n.max(1);
+    let serial = crate::par::serial(n.saturating_mul(n).saturating_mul(4));
+    let rows: Vec<(Side, Side)> = crate::par::map_chunks_mut(&mut g, width, serial, |i, gr| {
+        let dr = &d[i * width..(i + 1) * width];
+        let (mut pos, mut neg) = (Side::default(), Side::default());
+        for (j, (gv, &dv)) in gr.iter_mut().zip(dr).enumerate() {
+            let dv = f64::from(dv);
+            if j == i {
+                continue;
             }
-            (pos, neg)
-        })
-        .collect();
+            if labels[j] == labels[i] {
+                let loss = (dv - o.pos_margin).max(0.0);
+                pos.add(loss);
+                *gv = if loss > 0.0 { 1.0 } else { 0.0 };
+            } else {
+                let loss = (o.neg_margin - dv).max(0.0);
+                neg.add(loss);
+                *gv = if loss > 0.0 { -1.0 } else { 0.0 };
+            }
+        }
+        (pos, neg)
+    });
     call.stop.check()?;
     let (mut pos, mut neg) = (Side::default(), Side::default());
     for (p, q) in &rows {

@@ -6,9 +6,9 @@
 //! digits). Cosine works on L2-normalised rows, where it is 1 − a·b.
 
 use crate::pair;
+use crate::par;
 use crate::{Call, Error, MatRef, Metric, MetricOptions, Stop};
 use gemm::Parallelism;
-use rayon::prelude::*;
 use std::borrow::Cow;
 
 /// Below this fraction of ‖a‖² + ‖b‖² (euclidean) or below this cosine distance, a GEMM
@@ -162,6 +162,13 @@ impl<'a> Distances<'a> {
     pub fn cols(&self) -> usize {
         self.b().rows
     }
+    /// Multiply-adds of the whole matrix, to choose between the pool and the calling thread.
+    fn work(&self) -> usize {
+        self.rows()
+            .saturating_mul(self.cols())
+            .saturating_mul(self.dim().max(1))
+    }
+
     fn dim(&self) -> usize {
         self.a.cols
     }
@@ -299,9 +306,11 @@ impl<'a> Distances<'a> {
             return Ok(out);
         }
         let (block, _) = tile_shape(rows, cols);
-        out.par_chunks_mut(block * cols)
-            .enumerate()
-            .for_each(|(b, chunk)| {
+        par::map_chunks_mut(
+            &mut out,
+            block * cols,
+            par::serial(self.work()),
+            |b, chunk| {
                 let r0 = b * block;
                 if self.call.stop.requested() {
                     return;
@@ -309,7 +318,8 @@ impl<'a> Distances<'a> {
                 let r1 = r0 + chunk.len() / cols;
                 self.tile(r0, r1, 0, cols, chunk);
                 self.call.advance(r1 - r0, rows);
-            });
+            },
+        );
         self.call.stop.check()?;
         Ok(out)
     }
@@ -327,24 +337,24 @@ impl<'a> Distances<'a> {
     ) -> Result<Vec<S>, Error> {
         let (rows, cols) = (self.rows(), self.cols());
         let (block, chunk) = tile_shape(rows, cols);
-        blocks(rows, block)
-            .into_par_iter()
-            .map(|(r0, r1)| {
-                let mut state = init(r0, r1);
-                let mut buf = vec![0.0f32; (r1 - r0) * chunk];
-                for (c0, c1) in blocks(cols, chunk) {
-                    if self.call.stop.requested() {
-                        return None;
-                    }
-                    let tile = &mut buf[..(r1 - r0) * (c1 - c0)];
-                    self.tile(r0, r1, c0, c1, tile);
-                    fold(&mut state, r0, c0, tile);
+        let serial = par::serial(self.work());
+        par::map(blocks(rows, block), serial, |(r0, r1)| {
+            let mut state = init(r0, r1);
+            let mut buf = vec![0.0f32; (r1 - r0) * chunk];
+            for (c0, c1) in blocks(cols, chunk) {
+                if self.call.stop.requested() {
+                    return None;
                 }
-                self.call.advance(r1 - r0, rows);
-                Some(state)
-            })
-            .collect::<Option<Vec<S>>>()
-            .ok_or(Error::Cancelled)
+                let tile = &mut buf[..(r1 - r0) * (c1 - c0)];
+                self.tile(r0, r1, c0, c1, tile);
+                fold(&mut state, r0, c0, tile);
+            }
+            self.call.advance(r1 - r0, rows);
+            Some(state)
+        })
+        .into_iter()
+        .collect::<Option<Vec<S>>>()
+        .ok_or(Error::Cancelled)
     }
 
     /// Maps `f(r0, rows)` over blocks of whole rows of distances (row-major, `cols` wide),
@@ -356,20 +366,20 @@ impl<'a> Distances<'a> {
     ) -> Result<Vec<T>, Error> {
         let (rows, cols) = (self.rows(), self.cols());
         let block = full_row_block(rows, cols);
-        blocks(rows, block)
-            .into_par_iter()
-            .map(|(r0, r1)| {
-                if self.call.stop.requested() {
-                    return None;
-                }
-                let mut buf = vec![0.0f32; (r1 - r0) * cols];
-                self.tile(r0, r1, 0, cols, &mut buf);
-                let out = f(r0, &buf);
-                self.call.advance(r1 - r0, rows);
-                Some(out)
-            })
-            .collect::<Option<Vec<T>>>()
-            .ok_or(Error::Cancelled)
+        let serial = par::serial(self.work());
+        par::map(blocks(rows, block), serial, |(r0, r1)| {
+            if self.call.stop.requested() {
+                return None;
+            }
+            let mut buf = vec![0.0f32; (r1 - r0) * cols];
+            self.tile(r0, r1, 0, cols, &mut buf);
+            let out = f(r0, &buf);
+            self.call.advance(r1 - r0, rows);
+            Some(out)
+        })
+        .into_iter()
+        .collect::<Option<Vec<T>>>()
+        .ok_or(Error::Cancelled)
     }
 }
 

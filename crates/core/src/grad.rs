@@ -6,7 +6,6 @@
 //! count, and memory is O(chunk) however many terms.
 
 use crate::{Call, Error};
-use rayon::prelude::*;
 
 /// What a term's evaluation reports back.
 #[derive(Clone, Copy, Debug)]
@@ -68,20 +67,18 @@ impl GradSum {
             call.stop.check()?;
             let end = count.min(start + chunk);
             let part = &mut buf[..(end - start) * width];
-            let outs: Vec<TermOut> = part
-                .par_chunks_mut(width)
-                .enumerate()
-                .map(|(i, slot)| {
-                    slot.fill(0.0);
-                    let mut rest = &mut slot[..K * cols];
-                    let grads: [&mut [f64]; K] = std::array::from_fn(|_| {
-                        let (g, tail) = std::mem::take(&mut rest).split_at_mut(cols);
-                        rest = tail;
-                        g
-                    });
-                    eval(start + i, grads)
-                })
-                .collect();
+            // Each term costs about K·cols multiply-adds and a few distances of `cols`.
+            let serial = crate::par::serial((end - start).saturating_mul(width).saturating_mul(4));
+            let outs: Vec<TermOut> = crate::par::map_chunks_mut(part, width, serial, |i, slot| {
+                slot.fill(0.0);
+                let mut rest = &mut slot[..K * cols];
+                let grads: [&mut [f64]; K] = std::array::from_fn(|_| {
+                    let (g, tail) = std::mem::take(&mut rest).split_at_mut(cols);
+                    rest = tail;
+                    g
+                });
+                eval(start + i, grads)
+            });
             for (i, out) in outs.iter().enumerate() {
                 sums.sum += out.loss;
                 sums.active += usize::from(out.loss > 0.0);

@@ -13,6 +13,7 @@ mod matrix;
 mod metric;
 mod options;
 mod pair;
+mod par;
 mod reduce;
 mod rules;
 mod term;
