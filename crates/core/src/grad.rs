@@ -35,6 +35,11 @@ pub struct GradSum {
 /// Floats of term slots per chunk (4 MiB of f64).
 const CHUNK_FLOATS: usize = 1 << 19;
 
+thread_local! {
+    /// add_terms' slots, kept between calls so that small calls allocate and zero nothing.
+    static SCRATCH: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 impl GradSum {
     pub fn zeros(rows: usize, cols: usize) -> Self {
         GradSum {
@@ -58,7 +63,28 @@ impl GradSum {
         let cols = self.cols;
         let width = K * cols.max(1);
         let chunk = (CHUNK_FLOATS / width).max(1);
-        let mut buf = vec![0.0f64; chunk.min(count) * width];
+        // The term slots, reused from call to call on this thread: every slot is zeroed by
+        // its own term before use, so only the length matters.
+        let mut buf = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+        buf.resize(chunk.min(count) * width, 0.0);
+        let out = self.add_terms_in(&mut buf, count, chunk, keep_losses, rows_of, eval, call);
+        SCRATCH.with(|s| *s.borrow_mut() = buf);
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)] // the body of add_terms, over its scratch buffer
+    fn add_terms_in<const K: usize>(
+        &mut self,
+        buf: &mut [f64],
+        count: usize,
+        chunk: usize,
+        keep_losses: bool,
+        rows_of: impl Fn(usize) -> [usize; K] + Sync,
+        eval: impl Fn(usize, [&mut [f64]; K]) -> TermOut + Sync,
+        call: &Call,
+    ) -> Result<TermSums, Error> {
+        let cols = self.cols;
+        let width = K * cols.max(1);
         let mut sums = TermSums {
             count,
             ..TermSums::default()
