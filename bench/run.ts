@@ -1,0 +1,164 @@
+/**
+ * npm run bench: every op at a small (N = 64), a training (N = 1024–8192) and a large size,
+ * tripletkit's cpu device against what a user would pick instead, in the same run: the js
+ * reference, usearch's exactSearch (knn), TensorFlow.js on its CPU backend doing the same maths,
+ * and, when a Python with them is present, NumPy and pytorch-metric-learning. Medians of
+ * repetitions; each alternative's time is followed by its ratio to tripletkit's. Prints a
+ * markdown table and writes it to bench/results.md.
+ *
+ *   npm run bench               # the table
+ *   npm run bench -- --quick    # small and training sizes only
+ */
+import * as tf from '@tensorflow/tfjs'
+import { spawnSync } from 'node:child_process'
+import { cpus, totalmem } from 'node:os'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { exactSearch, MetricKind } from 'usearch'
+import {
+  backends, knnSync, mineTripletsSync, pairwiseDistancesSync, retrievalMetricsSync, tripletLossSync, type Matrix,
+} from '../index'
+import { seeded } from '../src/linalg'
+
+/** This machine kind's practical float32 peak (NumPy/OpenBLAS on a 4096³ product), for the flop bound. */
+const PEAK_FLOPS = 330e9
+const quick = process.argv.includes('--quick')
+
+interface Case { id: string; op: string; label: string; n: number; m: number; d: number; k: number; large?: boolean }
+
+const cases: Case[] = ([
+  ...[64, 1024, 4096].map((n) => ({ id: `pairwise-${n}`, op: 'pairwise', label: `pairwiseDistances, N = ${n}`, n, m: n, d: 128, k: 0 })),
+  { id: 'knn-64', op: 'knn', label: 'knn 64 × 64, k = 10', n: 64, m: 64, d: 128, k: 10 },
+  { id: 'knn-1024', op: 'knn', label: 'knn 1,024 × 10,000, k = 10', n: 1024, m: 10_000, d: 128, k: 10 },
+  { id: 'knn-1000x100k', op: 'knn', label: 'knn 1,000 × 100,000, k = 10', n: 1000, m: 100_000, d: 128, k: 10, large: true },
+  { id: 'knn-1000x100k-768', op: 'knn', label: 'knn 1,000 × 100,000, d = 768', n: 1000, m: 100_000, d: 768, k: 10, large: true },
+  ...[64, 1024, 8192].map((n) => ({ id: `loss-${n}`, op: 'loss-batch-hard', label: `tripletLoss batch-hard, N = ${n}`, n, m: n, d: 128, k: 0 })),
+  ...[64, 1024, 8192, 32768].map((n) => ({ id: `mine-${n}`, op: 'mine-batch-hard', label: `mineTriplets batch-hard, N = ${n}`, n, m: n, d: 128, k: 0, large: n > 8192 })),
+  ...[64, 1024, 8192, 32768].map((n) => ({ id: `semi-${n}`, op: 'mine-batch-semihard', label: `mineTriplets batch-semihard, N = ${n}`, n, m: n, d: 128, k: 0, large: n > 8192 })),
+  ...[1024, 8192].map((n) => ({ id: `retrieval-${n}`, op: 'retrieval', label: `retrievalMetrics, N = ${n}`, n, m: n, d: 128, k: 0 })),
+] as Case[]).filter((c) => !quick || c.large !== true)
+
+function gaussian(rows: number, cols: number, random: () => number): Matrix {
+  const data = new Float32Array(rows * cols)
+  for (let i = 0; i < data.length; i++) data[i] = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())
+  return { data, rows, cols }
+}
+
+/** Median milliseconds of one call of `f`: `reps` timed runs of `inner` calls, after a warm-up. */
+function time(f: () => unknown, reps: number, inner = 1): number {
+  f()
+  const ms: number[] = []
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now()
+    for (let i = 0; i < inner; i++) f()
+    ms.push((performance.now() - t0) / inner)
+  }
+  return ms.sort((a, b) => a - b)[Math.floor(reps / 2)]
+}
+
+/** tfjs doing the same maths on its CPU backend: distances by matMul, top-k, masked extremes. */
+function tfjsOp(c: Case, x: Matrix, y: Matrix, labels: Int32Array): (() => unknown) | undefined {
+  if (c.n * c.m * c.d > 2e9) return undefined
+  const X = tf.tensor2d(x.data, [x.rows, x.cols])
+  const Y = tf.tensor2d(y.data, [y.rows, y.cols])
+  const L = tf.tensor1d(labels, 'int32')
+  const dist = (a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D => tf.tidy(() =>
+    tf.sqrt(tf.relu(tf.add(tf.sub(tf.sum(tf.square(a), 1, true), tf.mul(2, tf.matMul(a, b, false, true))), tf.transpose(tf.sum(tf.square(b), 1, true))))) as tf.Tensor2D)
+  const batchHard = (e: tf.Tensor2D): tf.Scalar => {
+    const d = dist(e, e)
+    const same = tf.equal(tf.expandDims(L, 1), tf.expandDims(L, 0))
+    const pos = tf.max(tf.where(same, d, tf.fill(d.shape, -Infinity)), 1)
+    const neg = tf.min(tf.where(same, tf.fill(d.shape, Infinity), d), 1)
+    return tf.mean(tf.relu(tf.add(tf.sub(pos, neg), 0.2)))
+  }
+  switch (c.op) {
+    case 'pairwise': return () => tf.tidy(() => dist(X, X).dataSync())
+    case 'knn': return () => tf.tidy(() => tf.topk(tf.neg(dist(X, Y)), c.k).indices.dataSync())
+    case 'mine-batch-hard': return () => tf.tidy(() => batchHard(X).dataSync())
+    case 'loss-batch-hard': return () => tf.tidy(() => tf.grad((e: tf.Tensor) => batchHard(e as tf.Tensor2D))(X as tf.Tensor).dataSync())
+    default: return undefined
+  }
+}
+
+/** tripletkit on a device, and whether the js reference is worth timing at this size. */
+function ours(c: Case, x: Matrix, y: Matrix, labels: Int32Array, device: 'cpu' | 'js'): () => unknown {
+  switch (c.op) {
+    case 'pairwise': return () => pairwiseDistancesSync(x, null, { device })
+    case 'knn': return () => knnSync(x, y, { k: c.k, device })
+    case 'mine-batch-hard': return () => mineTripletsSync(x, labels, { strategy: 'batch-hard', device })
+    case 'mine-batch-semihard': return () => mineTripletsSync(x, labels, { strategy: 'batch-semihard', device })
+    case 'loss-batch-hard': return () => tripletLossSync(x, labels, { mining: 'batch-hard', device })
+    default: return () => retrievalMetricsSync(x, labels, { device })
+  }
+}
+
+function python(): Record<string, Record<string, number>> & { versions?: Record<string, string> } {
+  for (const exe of ['python3', 'python']) {
+    const r = spawnSync(exe, [join(__dirname, 'baseline.py')], { input: JSON.stringify(cases), encoding: 'utf8', timeout: 1_800_000 })
+    if (r.status === 0) return JSON.parse(r.stdout) as ReturnType<typeof python>
+  }
+  return {}
+}
+
+const fmt = (ms: number | undefined): string => (ms === undefined ? '—' : ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : ms < 1000 ? `${ms.toFixed(1)} ms` : `${(ms / 1000).toFixed(2)} s`)
+const vs = (alt: number | undefined, cpu: number): string => (alt === undefined ? '—' : `${fmt(alt)} (${(alt / cpu).toFixed(1)}×)`)
+
+async function main(): Promise<void> {
+  await tf.setBackend('cpu')
+  const cpuInfo = backends().cpu
+  if (!cpuInfo.available) throw new Error(`the native addon is not loaded: ${cpuInfo.reason}`)
+  process.stderr.write('bench: timing NumPy / pytorch-metric-learning where installed…\n')
+  const py = python()
+  // Warm every path once (JIT, thread pool, allocator) before anything is timed.
+  for (const c of cases.filter((k) => k.n <= 64)) {
+    const x = gaussian(c.n, c.d, seeded(1))
+    for (let i = 0; i < 200; i++) ours(c, x, x, Int32Array.from({ length: c.n }, (_, j) => j % 2), 'cpu')()
+  }
+  const rows: string[] = []
+  for (const c of cases) {
+    process.stderr.write(`bench: ${c.label}\n`)
+    const random = seeded(c.n * 31 + c.m)
+    const x = gaussian(c.n, c.d, random)
+    const y = c.op === 'knn' ? gaussian(c.m, c.d, random) : x
+    const labels = Int32Array.from({ length: c.n }, (_, i) => i % Math.max(2, c.n >> 5))
+    const small = c.n <= 64
+    const reps = small ? 9 : c.large ? 3 : 5
+    const inner = small ? 100 : 1
+    const cpu = time(ours(c, x, y, labels, 'cpu'), reps, inner)
+    const js = c.n * c.m * c.d <= 2.2e8 ? time(ours(c, x, y, labels, 'js'), small ? 3 : 1, small ? 10 : 1) : undefined
+    const us = c.op === 'knn' ? time(() => exactSearch(y.data, x.data, c.d, c.k, MetricKind.L2sq), small ? 5 : reps, small ? 20 : 1) : undefined
+    const tfOp = tfjsOp(c, x, y, labels)
+    const tfjs = tfOp === undefined ? undefined : time(tfOp, small ? 5 : 1, small ? 10 : 1)
+    const flops = c.op === 'retrieval' || c.op === 'pairwise' || c.op.startsWith('mine') || c.op === 'knn' || c.op.startsWith('loss') ? 2 * c.n * c.m * c.d : 0
+    const bound = (flops / PEAK_FLOPS) * 1000
+    const p = py[c.id] ?? {}
+    rows.push(`| ${c.label} | ${fmt(cpu)} | ${vs(js, cpu)} | ${vs(us, cpu)} | ${vs(tfjs, cpu)} | ${vs(p.numpy, cpu)} | ${vs(p.pml, cpu)} | ${fmt(bound)} (${(cpu / bound).toFixed(1)}×) |`)
+  }
+  const cpuModel = cpus()[0]?.model ?? 'unknown CPU'
+  const versions = py.versions ?? {}
+  const table = [
+    `# tripletkit benchmark`,
+    '',
+    `${cpuModel}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; tripletkit cpu on ${cpuInfo.threads} threads; Node ${process.version}; ` +
+      `tfjs ${tf.version.tfjs} (cpu backend); usearch exactSearch; ` +
+      (versions.numpy === undefined ? 'NumPy: not installed, skipped; ' : `NumPy ${versions.numpy}; `) +
+      (versions.pml === undefined ? 'pytorch-metric-learning: not installed, skipped.' : `pytorch-metric-learning (${versions.pml}, 1 thread).`),
+    '',
+    'Median time of one call; after each alternative, its time as a multiple of tripletkit\'s (higher: tripletkit is faster). ' +
+      `The flop bound is 2·N·M·d at ${PEAK_FLOPS / 1e9} GFLOP/s, and after it how far tripletkit is from it. d = 128 unless said. ` +
+      'NumPy and TensorFlow.js compute the batch-hard extremes through the full N × N matrix; js is timed where it takes seconds at most.',
+    '',
+    '| op | tripletkit cpu | js reference | usearch | TensorFlow.js | NumPy | pytorch-metric-learning | flop bound |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows,
+    '',
+  ].join('\n')
+  process.stdout.write(`${table}\n`)
+  if (!quick) writeFileSync(join(__dirname, 'results.md'), table)
+}
+
+main().catch((err: unknown) => {
+  console.error(err)
+  process.exitCode = 1
+})
