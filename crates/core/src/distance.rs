@@ -254,25 +254,34 @@ impl<'a> Distances<'a> {
                 }
             }
             Metric::SqEuclidean | Metric::Euclidean => {
-                for (jj, v) in row.iter_mut().enumerate() {
-                    let j = c0 + jj;
-                    let scale = na + nb[jj];
+                // Three passes the compiler vectorises: d² from the GEMM form, a count of the
+                // entries it cannot trust, the square roots; the rare untrusted entries and
+                // the self-distance are then fixed one by one.
+                let mut untrusted = 0usize;
+                for (v, &n) in row.iter_mut().zip(nb) {
+                    let scale = na + n;
                     let d2 = scale - 2.0 * *v;
-                    // Recompute where cancellation ate the digits, where norms or products
+                    // Untrusted where cancellation ate the digits, where norms or products
                     // overflowed f32 (d2 is then ±inf or NaN, and fails the comparison), and
                     // where they underflowed.
-                    let accurate = d2 >= RECOMPUTE_BELOW * scale
-                        && d2.is_finite()
+                    let trusted = d2 >= RECOMPUTE_BELOW * scale
+                        && d2 <= f32::MAX
                         && scale >= SMALLEST_EXACT_SCALE;
-                    *v = if self_mode && i == j {
-                        0.0
-                    } else if !accurate {
-                        pair::distance(a_row, self.b_row(j), self.metric) as f32
-                    } else if self.metric == Metric::Euclidean {
-                        d2.sqrt()
-                    } else {
-                        d2
-                    };
+                    untrusted += usize::from(!trusted);
+                    *v = if trusted { d2 } else { f32::NAN };
+                }
+                if self.metric == Metric::Euclidean {
+                    row.iter_mut().for_each(|v| *v = v.sqrt());
+                }
+                if untrusted > 0 {
+                    for (jj, v) in row.iter_mut().enumerate() {
+                        if v.is_nan() {
+                            *v = pair::distance(a_row, self.b_row(c0 + jj), self.metric) as f32;
+                        }
+                    }
+                }
+                if self_mode && (c0..c0 + row.len()).contains(&i) {
+                    row[i - c0] = 0.0;
                 }
             }
             Metric::Cosine => {

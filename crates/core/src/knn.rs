@@ -38,12 +38,12 @@ pub fn knn(queries: MatRef, corpus: &Rows, o: &KnnOptions, call: &Call) -> Resul
                     usize::MAX
                 };
                 for (jj, &d) in row.iter().enumerate() {
-                    let c = Ranked {
-                        d,
-                        i: (c0 + jj) as u32,
-                    };
-                    if c0 + jj != skip && top.accepts(&c) {
-                        top.push(c);
+                    // Most candidates fail this one comparison; push settles ties by index.
+                    if d <= top.threshold() && c0 + jj != skip {
+                        top.push(Ranked {
+                            d,
+                            i: (c0 + jj) as u32,
+                        });
                     }
                 }
             }

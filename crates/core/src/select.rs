@@ -45,6 +45,9 @@ pub struct TopK {
     k: usize,
     // (sort key, distance bits): the key orders; the bits keep −0 exactly as computed.
     heap: BinaryHeap<(u64, u32)>,
+    // The distance of the worst kept candidate once k are kept (+∞ before): a candidate
+    // farther than this is rejected with one float comparison.
+    threshold: f32,
 }
 
 impl TopK {
@@ -52,7 +55,14 @@ impl TopK {
         Self {
             k,
             heap: BinaryHeap::with_capacity(k.min(1 << 16)),
+            threshold: f32::INFINITY,
         }
+    }
+
+    /// No candidate with a distance above this can enter; one at or below it may.
+    #[inline]
+    pub fn threshold(&self) -> f32 {
+        self.threshold
     }
 
     #[inline]
@@ -76,6 +86,12 @@ impl TopK {
             if key < worst.0 {
                 *worst = (key, c.d.to_bits());
             }
+        }
+        if self.heap.len() == self.k {
+            self.threshold = self
+                .heap
+                .peek()
+                .map_or(f32::INFINITY, |&(_, bits)| f32::from_bits(bits));
         }
     }
 
