@@ -155,23 +155,49 @@ fn concat(parts: Vec<Triplets>) -> Triplets {
 fn batch_hard(dist: &Distances, roles: Roles) -> Result<Triplets, Error> {
     // Per row of a block: (farthest positive, nearest negative) so far.
     type Extremes = Vec<(Option<Ranked>, Option<Ranked>)>;
+    let labels = roles.candidates;
+    // Each class's candidates in ascending order: a row's positives are read from these, not
+    // found by scanning the whole row.
+    let mut members: HashMap<i32, Vec<usize>> = HashMap::new();
+    for (j, &l) in labels.iter().enumerate() {
+        members.entry(l).or_default().push(j);
+    }
     let parts = dist.fold_tiles(
         |r0, r1| (r0, vec![(None, None); r1 - r0]) as (usize, Extremes),
         |(r0, best), _, c0, tile| {
             let w = tile.len() / best.len();
+            let tile_labels = &labels[c0..c0 + w];
             for (ri, ((pos, neg), row)) in best.iter_mut().zip(tile.chunks(w)).enumerate() {
                 let a = *r0 + ri;
-                for (jj, &d) in row.iter().enumerate() {
-                    let j = c0 + jj;
-                    let c = Ranked { d, i: j as u32 };
-                    // Strict comparisons: columns come in ascending order, so the first
-                    // (lowest) index wins a tie.
-                    if roles.same(a, j) {
-                        if roles.positive(a, j) && pos.is_none_or(|p| d > p.d) {
-                            *pos = Some(c);
-                        }
-                    } else if neg.is_none_or(|n| d < n.d) {
-                        *neg = Some(c);
+                let la = roles.anchors[a];
+                // The nearest negative: a branch-free minimum first (vectorised), then the
+                // first column that holds it, only when it improves on the row so far.
+                let nearest = row
+                    .iter()
+                    .zip(tile_labels)
+                    .fold(f32::INFINITY, |m, (&d, &l)| {
+                        m.min(if l != la { d } else { f32::INFINITY })
+                    });
+                let improves = neg.is_none_or(|n| nearest < n.d);
+                if improves {
+                    // Strict comparisons keep the lowest index on a tie; a row of +∞
+                    // distances still yields its first negative.
+                    if let Some(jj) = (0..w).find(|&jj| {
+                        tile_labels[jj] != la && (row[jj] == nearest || nearest == f32::INFINITY)
+                    }) {
+                        *neg = Some(Ranked {
+                            d: row[jj],
+                            i: (c0 + jj) as u32,
+                        });
+                    }
+                }
+                // The farthest positive, among this class's columns in the tile.
+                let class = members.get(&la).map_or(&[][..], Vec::as_slice);
+                let from = class.partition_point(|&j| j < c0);
+                for &j in class[from..].iter().take_while(|&&j| j < c0 + w) {
+                    let d = row[j - c0];
+                    if roles.positive(a, j) && pos.is_none_or(|p| d > p.d) {
+                        *pos = Some(Ranked { d, i: j as u32 });
                     }
                 }
             }
