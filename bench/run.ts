@@ -14,11 +14,11 @@ import { spawnSync } from 'node:child_process'
 import { cpus, totalmem } from 'node:os'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { performance } from 'node:perf_hooks'
 import { exactSearch, MetricKind } from 'usearch'
 import {
   backends, knnSync, mineTripletsSync, pairwiseDistancesSync, retrievalMetricsSync, tripletLossSync, type Matrix,
 } from '../index'
+import { gaussian, time } from '../src/cli/bench'
 import { seeded } from '../src/linalg'
 
 /** This machine kind's practical float32 peak (NumPy/OpenBLAS on a 4096³ product), for the flop bound. */
@@ -38,24 +38,6 @@ const cases: Case[] = ([
   ...[64, 1024, 8192, 32768].map((n) => ({ id: `semi-${n}`, op: 'mine-batch-semihard', label: `mineTriplets batch-semihard, N = ${n}`, n, m: n, d: 128, k: 0, large: n > 8192 })),
   ...[1024, 8192].map((n) => ({ id: `retrieval-${n}`, op: 'retrieval', label: `retrievalMetrics, N = ${n}`, n, m: n, d: 128, k: 0 })),
 ] as Case[]).filter((c) => !quick || c.large !== true)
-
-function gaussian(rows: number, cols: number, random: () => number): Matrix {
-  const data = new Float32Array(rows * cols)
-  for (let i = 0; i < data.length; i++) data[i] = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())
-  return { data, rows, cols }
-}
-
-/** Median milliseconds of one call of `f`: `reps` timed runs of `inner` calls, after a warm-up. */
-function time(f: () => unknown, reps: number, inner = 1): number {
-  f()
-  const ms: number[] = []
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now()
-    for (let i = 0; i < inner; i++) f()
-    ms.push((performance.now() - t0) / inner)
-  }
-  return ms.sort((a, b) => a - b)[Math.floor(reps / 2)]
-}
 
 /** tfjs doing the same maths on its CPU backend: distances by matMul, top-k, masked extremes. */
 function tfjsOp(c: Case, x: Matrix, y: Matrix, labels: Int32Array): (() => unknown) | undefined {
@@ -130,8 +112,8 @@ async function main(): Promise<void> {
     const us = c.op === 'knn' ? time(() => exactSearch(y.data, x.data, c.d, c.k, MetricKind.L2sq), small ? 5 : reps, small ? 20 : 1) : undefined
     const tfOp = tfjsOp(c, x, y, labels)
     const tfjs = tfOp === undefined ? undefined : time(tfOp, small ? 5 : 1, small ? 10 : 1)
-    const flops = c.op === 'retrieval' || c.op === 'pairwise' || c.op.startsWith('mine') || c.op === 'knn' || c.op.startsWith('loss') ? 2 * c.n * c.m * c.d : 0
-    const bound = (flops / PEAK_FLOPS) * 1000
+    // Every op here rests on the N × M distance matrix: 2·N·M·d flops.
+    const bound = ((2 * c.n * c.m * c.d) / PEAK_FLOPS) * 1000
     const p = py[c.id] ?? {}
     rows.push(`| ${c.label} | ${fmt(cpu)} | ${vs(js, cpu)} | ${vs(us, cpu)} | ${vs(tfjs, cpu)} | ${vs(p.numpy, cpu)} | ${vs(p.pml, cpu)} | ${fmt(bound)} (${(cpu / bound).toFixed(1)}×) |`)
   }

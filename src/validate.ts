@@ -168,13 +168,13 @@ export function toLabels(value: unknown, name: string, rows: number, rowsOf: str
  */
 export function toIndices(value: unknown, name: string, bound: number, boundWhat: string): Int32Array {
   const expected = bound > 0 ? `an index from 0 to ${bound - 1} (${boundWhat})` : `no index at all (${boundWhat}: 0)`
-  if (value instanceof Int32Array) value = stableView(value, Int32Array, name)
   if (value instanceof Int32Array) {
-    for (let i = 0; i < value.length; i++) {
-      const v = value[i]
+    const view = stableView(value, Int32Array, name)
+    for (let i = 0; i < view.length; i++) {
+      const v = view[i]
       if (v < 0 || v >= bound) throw new RangeError(`${name}[${i}]: expected ${expected}, received ${v}`)
     }
-    return value
+    return view
   }
   if (!Array.isArray(value)) {
     throw new TypeError(`${name}: expected an Int32Array or an array of integers, received ${describe(value)}`)

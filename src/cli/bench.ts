@@ -9,20 +9,21 @@ import { seeded } from '../linalg'
 import type { Matrix } from '../types'
 import { progress } from './progress'
 
-function gaussian(rows: number, cols: number, random: () => number): Matrix {
+/** A rows × cols matrix of standard normal values from `random`. */
+export function gaussian(rows: number, cols: number, random: () => number): Matrix {
   const data = new Float32Array(rows * cols)
   for (let i = 0; i < data.length; i++) data[i] = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())
   return { data, rows, cols }
 }
 
-/** Median milliseconds of `reps` runs of `f`, after one warm-up run. */
-function time(f: () => unknown, reps: number): number {
+/** Median milliseconds of one call of `f`: `reps` timed runs of `inner` calls, after a warm-up. */
+export function time(f: () => unknown, reps: number, inner = 1): number {
   f()
   const ms: number[] = []
   for (let r = 0; r < reps; r++) {
     const t0 = performance.now()
-    f()
-    ms.push(performance.now() - t0)
+    for (let i = 0; i < inner; i++) f()
+    ms.push((performance.now() - t0) / inner)
   }
   return ms.sort((a, b) => a - b)[Math.floor(reps / 2)]
 }

@@ -40,6 +40,21 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// This thread's scratch, given back when dropped (on every way out of add_terms).
+struct Scratch(Vec<f64>);
+
+impl Scratch {
+    fn take() -> Self {
+        Scratch(SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut())))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        SCRATCH.with(|s| *s.borrow_mut() = std::mem::take(&mut self.0));
+    }
+}
+
 impl GradSum {
     pub fn zeros(rows: usize, cols: usize) -> Self {
         GradSum {
@@ -65,26 +80,9 @@ impl GradSum {
         let chunk = (CHUNK_FLOATS / width).max(1);
         // The term slots, reused from call to call on this thread: every slot is zeroed by
         // its own term before use, so only the length matters.
-        let mut buf = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
-        buf.resize(chunk.min(count) * width, 0.0);
-        let out = self.add_terms_in(&mut buf, count, chunk, keep_losses, rows_of, eval, call);
-        SCRATCH.with(|s| *s.borrow_mut() = buf);
-        out
-    }
-
-    #[allow(clippy::too_many_arguments)] // the body of add_terms, over its scratch buffer
-    fn add_terms_in<const K: usize>(
-        &mut self,
-        buf: &mut [f64],
-        count: usize,
-        chunk: usize,
-        keep_losses: bool,
-        rows_of: impl Fn(usize) -> [usize; K] + Sync,
-        eval: impl Fn(usize, [&mut [f64]; K]) -> TermOut + Sync,
-        call: &Call,
-    ) -> Result<TermSums, Error> {
-        let cols = self.cols;
-        let width = K * cols.max(1);
+        let mut scratch = Scratch::take();
+        scratch.0.resize(chunk.min(count) * width, 0.0);
+        let buf = &mut scratch.0;
         let mut sums = TermSums {
             count,
             ..TermSums::default()

@@ -312,11 +312,11 @@ fn mine_set(
     let too_many = Error::TooManyTriplets {
         limit: max_triplets,
     };
-    let negatives = |a: usize| -> Vec<usize> { (0..n).filter(|&j| !roles.same(a, j)).collect() };
     // Calls `emit(p, n)` for each kept triplet of anchor `a`, whose distances are `row`.
-    let each = |a: usize, row: &[f32], negs: &[usize], emit: &mut dyn FnMut(usize, usize)| {
+    let each = |a: usize, row: &[f32], emit: &mut dyn FnMut(usize, usize)| {
+        let negatives: Vec<usize> = (0..n).filter(|&j| !roles.same(a, j)).collect();
         for p in (0..n).filter(|&p| roles.positive(a, p)) {
-            for &ng in negs {
+            for &ng in &negatives {
                 if keeps(strategy, row[ng] - row[p], margin) {
                     emit(p, ng);
                 }
@@ -332,7 +332,7 @@ fn mine_set(
             dist.stop().check()?;
             let a = r0 + ri;
             let mut here = 0usize;
-            each(a, row, &negatives(a), &mut |_, _| here += 1);
+            each(a, row, &mut |_, _| here += 1);
             block += here;
             if total.fetch_add(here, Ordering::Relaxed) + here > max_triplets {
                 return Err(too_many.clone());
@@ -378,7 +378,7 @@ fn mine_set(
             for (ri, row) in rows.chunks(n).enumerate() {
                 dist.stop().check()?;
                 let a = r0 + ri;
-                each(a, row, &negatives(a), &mut |p, ng| {
+                each(a, row, &mut |p, ng| {
                     // The second pass sees the same distances, so it keeps the same triplets.
                     if k < sa.len() {
                         sa[k] = a as i32;
