@@ -75,10 +75,17 @@ export interface DeviceReport {
   available: boolean
   /** Why not, when unavailable. */
   reason?: string
-  /** The hardware's name (a GPU's model), when available. */
+  /** The hardware's name (a GPU's model, compute capability and free memory), when available. */
   device?: string
   /** Threads the kernels run on (the CPU). */
   threads?: number
+  /** Whether the device is the CPU emulator of the CUDA kernels (a testing aid). */
+  emulated?: boolean
+  /**
+   * The ops (and mining strategies, as `op:strategy`) that run on this device; absent when
+   * it runs every op.
+   */
+  ops?: Array<string>
 }
 
 /** The k nearest corpus rows of every query row, the corpus used for this call only. */

@@ -48,7 +48,13 @@ export function backends(): BackendsInfo {
   }
   const { cpu, cuda } = n.report
   return {
-    cuda: cuda.available ? { available: true, ...(cuda.device === undefined ? {} : { device: cuda.device }) }
+    cuda: cuda.available
+      ? {
+          available: true,
+          ...(cuda.device === undefined ? {} : { device: cuda.device }),
+          emulated: cuda.emulated === true,
+          ...(cuda.ops === undefined ? {} : { ops: [...cuda.ops] }),
+        }
       : { available: false, reason: cuda.reason ?? 'unknown' },
     cpu: cpu.available ? { available: true, ...(cpu.threads === undefined ? {} : { threads: cpu.threads }) }
       : { available: false, reason: cpu.reason ?? 'unknown' },
@@ -57,11 +63,34 @@ export function backends(): BackendsInfo {
 }
 
 /**
- * Resolves a (checked) `Device` to the backend that runs it: 'auto' → CUDA when the addon
- * reports it available, else the native CPU backend when the addon loaded, else 'js'; 'cuda' or
- * 'cpu' that cannot run → an Error with code ERR_TRIPLETKIT_DEVICE_UNAVAILABLE and the reason.
+ * The work of a call, for 'auto': the op (with its mining strategy, as `op:strategy`, the form
+ * of `backends().cuda.ops`) and its multiply-adds (rows · columns · dimensions of its distances).
  */
-export function resolveDevice(device: Device): Target {
+export interface Work {
+  readonly op: string
+  readonly macs: number
+}
+
+/**
+ * Multiply-adds from which 'auto' sends an op to a GPU: below it, uploading the inputs and
+ * launching costs more than the CPU's whole run. Provisional (2^30, about 64 ms on 2 AVX-512
+ * cores): set from the transfer and launch costs, to be confirmed on a GPU.
+ */
+export const CUDA_AUTO_MIN_MACS = 2 ** 30
+
+/** Whether 'auto' runs `work` on CUDA: a real GPU (never the emulator) with kernels for the op, and enough work to win. */
+function cudaWins(report: BackendsReport['cuda'], work: Work | undefined): boolean {
+  return report.available && report.emulated !== true && work !== undefined &&
+    (report.ops === undefined || report.ops.includes(work.op)) && work.macs >= CUDA_AUTO_MIN_MACS
+}
+
+/**
+ * Resolves a (checked) `Device` to the backend that runs it: 'auto' → CUDA when the addon
+ * reports a GPU that runs this op and the work is large enough (`CUDA_AUTO_MIN_MACS`), else
+ * the native CPU backend when the addon loaded, else 'js'; 'cuda' or 'cpu' that cannot run →
+ * an Error with code ERR_TRIPLETKIT_DEVICE_UNAVAILABLE and the reason.
+ */
+export function resolveDevice(device: Device, work?: Work): Target {
   if (device === 'js') return { device: 'js', backend: reference }
   const n = nativeReport()
   if ('error' in n) {
@@ -72,7 +101,7 @@ export function resolveDevice(device: Device): Target {
     throw codedError(Error, ERROR_CODES.deviceUnavailable,
       `device '${device}' is not available: the native addon failed to load: ${firstLine(n.error)}`, n.error)
   }
-  const pick = device === 'auto' ? (n.report.cuda.available ? 'cuda' : 'cpu') : device
+  const pick = device === 'auto' ? (cudaWins(n.report.cuda, work) ? 'cuda' : 'cpu') : device
   const info = n.report[pick]
   if (!info.available) {
     throw codedError(Error, ERROR_CODES.deviceUnavailable, `device '${pick}' is not available: ${info.reason ?? 'unknown'}`)

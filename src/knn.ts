@@ -59,7 +59,7 @@ export function prepareKnn(queries: MatrixLike, corpus: MatrixLike, opts: KnnOpt
   const batchSize = checkPositiveInteger(o.batchSize, 'opts.batchSize', defaultBatch)
   const onProgress = checkCallback<(done: number, total: number) => void>(o.onProgress, 'opts.onProgress')
   return {
-    target: resolveDevice(common.device),
+    target: resolveDevice(common.device, { op: 'knn', macs: q.rows * c.rows * c.cols }),
     queries: q,
     corpus: c,
     cols: sharedCols(q, c),

@@ -68,8 +68,9 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: TripletLossOptions |
   const reduction = checkEnum(o.reduction, 'opts.reduction', LOSS_REDUCTIONS, 'mean')
   const maxTriplets = checkMaxTriplets(o.maxTriplets, 'opts.maxTriplets', strategy !== undefined && strategy !== 'batch-hard')
   const common = checkCommon(o)
-  const target = resolveDevice(common.device)
   const { rows, cols } = x
+  const target = resolveDevice(common.device, strategy === undefined ? undefined
+    : { op: `tripletLoss:${strategy}`, macs: rows * (memory?.x.rows ?? rows) * cols })
   const backendOpts: BackendLossOptions = {
     metric: common.metric, normalize: common.normalize, device: nativeDevice(target), margin, softMargin, swap, reduction, maxTriplets,
     ...(strategy !== undefined ? { strategy } : {}),

@@ -23,10 +23,10 @@ function plan(a: MatrixLike, b: MatrixLike | null | undefined, opts: PairwiseDis
     if (b === a || (bm.data === am.data && bm.rows === am.rows && bm.cols === am.cols)) bm = null
   }
   const o = checkCommon(snapshot)
-  const target = resolveDevice(o.device)
   const rows = am.rows
   const cols = bm === null ? rows : bm.rows
   const dim = bm === null ? am.cols : sharedCols(am, bm)
+  const target = resolveDevice(o.device, { op: 'pairwiseDistances', macs: rows * cols * dim })
   checkResultSize(rows * cols, 4, `a, b: a ${rows} × ${cols} distance matrix`, 'knn and retrievalMetrics never build the full matrix')
   const empty: Matrix | undefined = rows === 0 || cols === 0 ? { data: new Float32Array(0), rows, cols } : undefined
   const args = [am.data, rows, bm === null ? null : bm.data, cols, dim,

@@ -472,8 +472,19 @@ export interface RetrievalMetrics {
 export interface BackendsInfo {
   /** The CUDA backend; `reason` says why it is unavailable. */
   cuda: DeviceInfo & {
-    /** The GPU's name, when available. */
+    /** The GPU's name, compute capability and free memory, when available. */
     device?: string
+    /**
+     * `true` when `device: 'cuda'` runs the CUDA kernels through the CPU emulator
+     * (`TRIPLETKIT_CUDA_EMULATOR=1`): a testing aid, slow, never picked by `'auto'`.
+     */
+    emulated?: boolean
+    /**
+     * The ops that run on CUDA, with mining strategies as `op:strategy`
+     * (`'mineTriplets:batch-hard'`); the others reject on `'cuda'` with
+     * ERR_TRIPLETKIT_DEVICE_UNAVAILABLE and run on `'cpu'` under `'auto'`.
+     */
+    ops?: string[]
   }
   /** The native CPU backend; `threads` when available, `reason` (the load error) when not. */
   cpu: DeviceInfo & {

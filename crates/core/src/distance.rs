@@ -84,6 +84,14 @@ impl<'a> Rows<'a> {
     pub fn options(&self) -> MetricOptions {
         self.opts
     }
+    /// Every row, as prepared, row-major.
+    pub fn data(&self) -> &[f32] {
+        &self.data
+    }
+    /// The prepared rows' squared norms.
+    pub fn sq_norms(&self) -> &[f32] {
+        &self.sq_norms
+    }
     /// Row `i`, as prepared (normalised where asked).
     pub fn row(&self, i: usize) -> &[f32] {
         &self.data[i * self.cols..(i + 1) * self.cols]

@@ -15,7 +15,6 @@ mod options;
 mod pair;
 mod par;
 mod reduce;
-mod rules;
 mod term;
 
 pub mod backward;
@@ -33,6 +32,7 @@ pub mod mining;
 pub mod oasis;
 pub mod ranking;
 pub mod retrieval;
+pub mod rules;
 pub mod select;
 pub mod verification;
 

@@ -4,36 +4,38 @@
 use napi_derive::napi;
 use std::sync::OnceLock;
 use tripletkit_core::{Cpu, Device, Error as CoreError};
+use tripletkit_cuda::Cuda;
 
-/// Why `device: 'cuda'` cannot run in this build.
-pub const NO_CUDA: &str = "this build of tripletkit has no CUDA backend";
+/// The environment variable that runs `device: 'cuda'` through the CPU emulator.
+pub const EMULATOR_ENV: &str = "TRIPLETKIT_CUDA_EMULATOR";
 
-struct Registry {
-    cpu: Cpu,
-    /// The CUDA device, or why there is none.
-    cuda: Result<Box<dyn Device>, String>,
-}
+static CPU: Cpu = Cpu;
 
-fn registry() -> &'static Registry {
-    static REGISTRY: OnceLock<Registry> = OnceLock::new();
-    REGISTRY.get_or_init(|| Registry {
-        cpu: Cpu,
-        cuda: Err(NO_CUDA.to_owned()),
+/// The CUDA device (the first GPU, or the emulator when `TRIPLETKIT_CUDA_EMULATOR=1`), or why
+/// there is none; opened on first use, so CPU-only work never touches the driver.
+fn cuda() -> &'static Result<Cuda, String> {
+    static CUDA: OnceLock<Result<Cuda, String>> = OnceLock::new();
+    CUDA.get_or_init(|| {
+        if std::env::var(EMULATOR_ENV).is_ok_and(|v| v == "1") {
+            return Ok(Cuda::emulated());
+        }
+        // A driver that misbehaves must cost the CUDA device, not the process.
+        std::panic::catch_unwind(Cuda::open)
+            .unwrap_or_else(|_| Err("the NVIDIA driver failed while being probed".to_owned()))
     })
 }
 
 /// The device named `name` ('cpu' when omitted), or why it cannot run.
 pub fn device(name: Option<&str>) -> Result<&'static dyn Device, CoreError> {
-    let r = registry();
     match name.unwrap_or("cpu") {
-        "cpu" => Ok(&r.cpu),
-        "cuda" => r
-            .cuda
-            .as_deref()
-            .map_err(|reason| CoreError::DeviceUnavailable {
+        "cpu" => Ok(&CPU),
+        "cuda" => match cuda() {
+            Ok(d) => Ok(d),
+            Err(reason) => Err(CoreError::DeviceUnavailable {
                 device: "cuda".to_owned(),
                 reason: reason.clone(),
             }),
+        },
         other => Err(CoreError::invalid(
             "device",
             format!("expected 'cpu' or 'cuda', received '{other}'"),
@@ -47,10 +49,15 @@ pub struct DeviceReport {
     pub available: bool,
     /// Why not, when unavailable.
     pub reason: Option<String>,
-    /// The hardware's name (a GPU's model), when available.
+    /// The hardware's name (a GPU's model, compute capability and free memory), when available.
     pub device: Option<String>,
     /// Threads the kernels run on (the CPU).
     pub threads: Option<u32>,
+    /// Whether the device is the CPU emulator of the CUDA kernels (a testing aid).
+    pub emulated: Option<bool>,
+    /// The ops (and mining strategies, as `op:strategy`) that run on this device; absent when
+    /// it runs every op.
+    pub ops: Option<Vec<String>>,
 }
 
 /// What the native side can run.
@@ -63,26 +70,31 @@ pub struct BackendsReport {
 /// Reports every native device: available, or the reason it is not.
 #[napi]
 pub fn backends() -> BackendsReport {
-    let r = registry();
     BackendsReport {
         cpu: DeviceReport {
             available: true,
             reason: None,
             device: None,
             threads: Some(u32::try_from(tripletkit_core::threads()).unwrap_or(u32::MAX)),
+            emulated: None,
+            ops: None,
         },
-        cuda: match &r.cuda {
+        cuda: match cuda() {
             Ok(d) => DeviceReport {
                 available: true,
                 reason: None,
                 device: Some(d.describe()),
                 threads: None,
+                emulated: Some(d.is_emulated()),
+                ops: Some(tripletkit_cuda::OPS.iter().map(|s| s.to_string()).collect()),
             },
             Err(reason) => DeviceReport {
                 available: false,
                 reason: Some(reason.clone()),
                 device: None,
                 threads: None,
+                emulated: None,
+                ops: None,
             },
         },
     }
@@ -93,21 +105,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cpu_is_there_and_cuda_says_why_not() {
+    fn cpu_is_there_and_cuda_says_why_not_without_a_gpu() {
         assert_eq!(device(None).unwrap().name(), "cpu");
         assert_eq!(device(Some("cpu")).unwrap().name(), "cpu");
-        let err = device(Some("cuda")).err().unwrap();
-        assert_eq!(err.code(), "ERR_TRIPLETKIT_DEVICE_UNAVAILABLE");
-        assert_eq!(
-            err.to_string(),
-            "device 'cuda' is not available: this build of tripletkit has no CUDA backend"
-        );
+        // No GPU where the tests run (and no emulator asked for): a reason, never a panic.
+        if std::env::var(EMULATOR_ENV).is_err() && !std::path::Path::new("/dev/nvidia0").exists() {
+            let err = device(Some("cuda")).err().unwrap();
+            assert_eq!(err.code(), "ERR_TRIPLETKIT_DEVICE_UNAVAILABLE");
+            assert!(err
+                .to_string()
+                .starts_with("device 'cuda' is not available: "));
+            let b = backends();
+            assert!(!b.cuda.available && b.cuda.reason.is_some());
+        }
         assert_eq!(
             device(Some("tpu")).err().unwrap().code(),
             "ERR_TRIPLETKIT_INVALID_ARGUMENT"
         );
         let b = backends();
         assert!(b.cpu.available && b.cpu.threads.unwrap() >= 1);
-        assert!(!b.cuda.available && b.cuda.reason.as_deref() == Some(NO_CUDA));
     }
 }

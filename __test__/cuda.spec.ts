@@ -1,0 +1,136 @@
+/**
+ * device: 'cuda' through the CPU emulator of the CUDA kernels (TRIPLETKIT_CUDA_EMULATOR=1, set
+ * below before the addon opens its devices): the real kernels, launch geometry, chunking and
+ * result assembly, compared with the cpu device on random inputs of odd sizes. Indices must be
+ * equal (the data are continuous, so ties are improbable); values within float32 rounding.
+ */
+process.env.TRIPLETKIT_CUDA_EMULATOR = '1'
+
+import test from 'ava'
+import * as tk from '../index'
+import { CUDA_AUTO_MIN_MACS, resolveDevice } from '../src/device'
+import { flat, gaussianRows, makeLabels } from './helpers/data'
+import { METRICS } from './helpers/oracle'
+import { Rng } from './helpers/prng'
+
+const CUDA_OPS = ['pairwiseDistances', 'knn', 'mineTriplets:batch-hard', 'tripletLoss:batch-hard']
+
+function matrix(rng: Rng, rows: number, cols: number): tk.Matrix {
+  return { data: flat(gaussianRows(rng, rows, cols)), rows, cols }
+}
+
+function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(b[i])))
+  return m
+}
+
+test('backends() reports the emulator, its ops, and that it is one', (t) => {
+  const { cuda } = tk.backends()
+  t.true(cuda.available)
+  t.true(cuda.emulated)
+  t.regex(cuda.device ?? '', /emulator/i)
+  t.deepEqual(cuda.ops, CUDA_OPS)
+})
+
+test("'auto' never picks the emulator, whatever the work", (t) => {
+  t.is(resolveDevice('auto', { op: 'pairwiseDistances', macs: CUDA_AUTO_MIN_MACS * 4 }).device, 'cpu')
+  t.is(resolveDevice('cuda').device, 'cuda')
+})
+
+test('pairwiseDistances on cuda matches cpu for every metric, self and cross, odd sizes', async (t) => {
+  const rng = new Rng(61)
+  for (const [n, m, d] of [[1, 1, 3], [67, 3, 5], [130, 65, 33]]) {
+    const a = matrix(rng, n, d)
+    const b = matrix(rng, m, d)
+    for (const metric of METRICS) {
+      for (const other of [undefined, b]) {
+        const o = { metric, device: 'cuda' as const }
+        const got = tk.pairwiseDistancesSync(a, other, o)
+        const want = tk.pairwiseDistancesSync(a, other, { ...o, device: 'cpu' })
+        t.deepEqual([got.rows, got.cols], [want.rows, want.cols])
+        t.true(maxRelDiff(got.data, want.data) < 1e-5, `${n}×${m}×${d} ${metric}`)
+        if (other === undefined && metric !== 'dot') for (let i = 0; i < n; i++) t.is(got.data[i * n + i], 0)
+        t.deepEqual((await tk.pairwiseDistances(a, other, o)).data, got.data, 'async = sync')
+      }
+    }
+  }
+})
+
+test('knn on cuda matches cpu: k past the tile, excludeSelf, batches, progress', async (t) => {
+  const rng = new Rng(62)
+  const q = matrix(rng, 45, 9)
+  const c = matrix(rng, 700, 9)
+  for (const metric of METRICS) {
+    for (const k of [1, 7, 100]) {
+      const got = tk.knnSync(q, c, { k, metric, device: 'cuda' })
+      const want = tk.knnSync(q, c, { k, metric, device: 'cpu' })
+      t.deepEqual(got.indices, want.indices, `${metric} k=${k}`)
+      t.true(maxRelDiff(got.distances, want.distances) < 1e-5)
+    }
+  }
+  const seen: number[] = []
+  const self = await tk.knn(c, c, { k: 5, excludeSelf: true, batchSize: 256, device: 'cuda', onProgress: (done) => seen.push(done) })
+  t.deepEqual(self.indices, tk.knnSync(c, c, { k: 5, excludeSelf: true, device: 'cpu' }).indices)
+  t.true(seen.length > 0 && seen[seen.length - 1] === 700, `progress: ${seen.join(',')}`)
+})
+
+test('batch-hard mining and loss on cuda match cpu, with and without a reference set', async (t) => {
+  const rng = new Rng(63)
+  for (const [n, d] of [[2, 3], [67, 5], [150, 20]]) {
+    const x = matrix(rng, n, d)
+    const labels = makeLabels(rng, n, 'few')
+    for (const metric of METRICS) {
+      const o = { strategy: 'batch-hard' as const, metric }
+      const got = tk.mineTripletsSync(x, labels, { ...o, device: 'cuda' })
+      const want = tk.mineTripletsSync(x, labels, { ...o, device: 'cpu' })
+      t.deepEqual(got, want, `mine ${n}×${d} ${metric}`)
+      t.deepEqual(await tk.mineTriplets(x, labels, { ...o, device: 'cuda' }), want)
+    }
+    const lo = { mining: 'batch-hard' as const, normalize: true, softMargin: true }
+    const gl = tk.tripletLossSync(x, labels, { ...lo, device: 'cuda' })
+    const wl = tk.tripletLossSync(x, labels, { ...lo, device: 'cpu' })
+    t.deepEqual([gl.triplets, gl.active], [wl.triplets, wl.active])
+    t.true(Math.abs(gl.loss - wl.loss) <= 1e-9 * Math.max(1, Math.abs(wl.loss)))
+    t.deepEqual(gl.grad.data, wl.grad.data)
+  }
+  const x = matrix(rng, 40, 6)
+  const reference = matrix(rng, 90, 6)
+  const labels = makeLabels(rng, 40, 'few')
+  const referenceLabels = makeLabels(rng, 90, 'few')
+  const o = { strategy: 'batch-hard' as const, reference, referenceLabels }
+  t.deepEqual(tk.mineTripletsSync(x, labels, { ...o, device: 'cuda' }), tk.mineTripletsSync(x, labels, { ...o, device: 'cpu' }))
+})
+
+test('a cuda call aborted before or while it runs rejects with an AbortError carrying the reason', async (t) => {
+  const rng = new Rng(64)
+  const x = matrix(rng, 3000, 32)
+  const rejection = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e)
+  const before = new AbortController()
+  before.abort('before')
+  const e1 = await rejection(tk.pairwiseDistances(x, undefined, { device: 'cuda', signal: before.signal }))
+  t.true(e1 instanceof DOMException && e1.name === 'AbortError' && e1.cause === 'before', String(e1))
+  // Mining 3000 rows through the emulator takes seconds: the stop lands between chunks.
+  const during = new AbortController()
+  const labels = makeLabels(rng, 3000, 'few')
+  const started = Date.now()
+  setTimeout(() => during.abort('during'), 50)
+  const e2 = await rejection(tk.mineTriplets(x, labels, { strategy: 'batch-hard', device: 'cuda', signal: during.signal }))
+  t.true(e2 instanceof DOMException && e2.name === 'AbortError' && e2.cause === 'during', String(e2))
+  t.log(`rejected after ${Date.now() - started} ms`)
+  t.deepEqual(Array.from(tk.knnSync([[0], [1]], [[0], [1]], { k: 1, device: 'cuda' }).indices), [0, 1])
+})
+
+test('ops without CUDA kernels reject on cuda with a coded Error naming the op, and still run on cpu', async (t) => {
+  const rng = new Rng(65)
+  const x = matrix(rng, 12, 4)
+  const labels = makeLabels(rng, 12, 'few')
+  const err = t.throws(() => tk.mineTripletsSync(x, labels, { strategy: 'semihard', device: 'cuda' }))
+  t.is((err as { code?: string } | undefined)?.code, 'ERR_TRIPLETKIT_DEVICE_UNAVAILABLE')
+  t.regex(err?.message ?? '', /strategy 'semihard' does not run on it yet; use device 'cpu'/)
+  await t.throwsAsync(tk.contrastiveLoss(x, labels, { device: 'cuda' }), {
+    code: 'ERR_TRIPLETKIT_DEVICE_UNAVAILABLE',
+    message: /contrastiveLoss does not run on it yet/,
+  })
+  t.notThrows(() => tk.contrastiveLossSync(x, labels, { device: 'auto' }))
+})

@@ -1,0 +1,30 @@
+// Every kernel of this folder compiled for the host (one translation unit), and the table
+// the emulator finds them in by the names the PTX exports.
+#include <cstdio>
+#include <cstring>
+
+#include "emulator.h"
+
+#include "batch_hard.cu"
+#include "distance.cu"
+#include "knn.cu"
+
+namespace {
+const tk_emu::Kernel kKernels[] = {
+    TK_ENTRY(tk_distance_tile),
+    TK_ENTRY(tk_batch_hard),
+    TK_ENTRY(tk_topk_merge),
+};
+}  // namespace
+
+extern "C" int tk_emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+                             unsigned by, unsigned bz, void** params, char* error,
+                             size_t error_len) {
+  for (const auto& k : kKernels) {
+    if (std::strcmp(k.name, name) == 0) {
+      return tk_emu::launch(k, dim3{gx, gy, gz}, dim3{bx, by, bz}, params, error, error_len);
+    }
+  }
+  std::snprintf(error, error_len, "the emulator has no kernel named %s", name);
+  return 2;
+}

@@ -1,0 +1,278 @@
+//! `Cuda`: tripletkit's `Device` on a GPU, through the driver or the emulator. Ops whose
+//! kernels exist run them; the others say so with `DeviceUnavailable`, never a silent
+//! fallback to the CPU.
+use crate::gpu::Gpu;
+use crate::ops::knn::CudaCorpus;
+use crate::ops::{distance, knn, mining};
+use tripletkit_core::distance::Rows;
+use tripletkit_core::{
+    rules, triplet_loss, Call, ContrastiveOptions, Corpus, Device, Error, Knn, KnnOptions,
+    LadderOptions, LadderResult, LossOptions, LossResult, MarginLossOptions, MarginLossResult,
+    MatRef, MetricOptions, MineOptions, Mining, OasisOptions, OasisSteps, RankingOptions,
+    RankingResult, Retrieval, RetrievalOptions, Strategy, Triplets, Verification,
+    VerificationOptions,
+};
+
+/// The ops (and mining strategies) with kernels on `cuda`; `backends()` lists them.
+pub const OPS: &[&str] = &[
+    "pairwiseDistances",
+    "knn",
+    "mineTriplets:batch-hard",
+    "tripletLoss:batch-hard",
+];
+
+/// The share of the device's free memory one op plans to use.
+const USE_OF_FREE: f64 = 0.8;
+
+pub struct Cuda {
+    gpu: Box<dyn Gpu>,
+    emulated: bool,
+    /// Bytes an op may use on the device; None: a share of what is free at the call.
+    memory: Option<usize>,
+}
+
+impl Cuda {
+    /// The first GPU through the driver, or why there is none.
+    pub fn open() -> Result<Cuda, String> {
+        Ok(Cuda {
+            gpu: Box::new(crate::driver::Driver::open()?),
+            emulated: false,
+            memory: None,
+        })
+    }
+
+    /// The kernels on the CPU, through the emulator (a testing aid).
+    pub fn emulated() -> Cuda {
+        Cuda {
+            gpu: Box::new(crate::emulator::Emulator::new()),
+            emulated: true,
+            memory: None,
+        }
+    }
+
+    /// Plans every op within `bytes` of device memory (smaller chunks), as a device with
+    /// that much free memory would.
+    pub fn with_memory(mut self, bytes: usize) -> Cuda {
+        self.memory = Some(bytes);
+        self
+    }
+
+    pub fn is_emulated(&self) -> bool {
+        self.emulated
+    }
+
+    fn memory(&self) -> Result<usize, Error> {
+        match self.memory {
+            Some(m) => Ok(m),
+            None => Ok((self.gpu.free_memory()? as f64 * USE_OF_FREE) as usize),
+        }
+    }
+}
+
+/// The error for an op with no kernels on `cuda` yet.
+fn not_on_cuda(op: &str) -> Error {
+    Error::DeviceUnavailable {
+        device: "cuda".into(),
+        reason: format!("{op} does not run on it yet; use device 'cpu'"),
+    }
+}
+
+fn strategy_name(s: Strategy) -> &'static str {
+    match s {
+        Strategy::All => "all",
+        Strategy::Violating => "violating",
+        Strategy::Hard => "hard",
+        Strategy::Semihard => "semihard",
+        Strategy::Easy => "easy",
+        Strategy::BatchHard => "batch-hard",
+        Strategy::BatchSemihard => "batch-semihard",
+    }
+}
+
+impl Device for Cuda {
+    fn name(&self) -> &'static str {
+        "cuda"
+    }
+    fn describe(&self) -> String {
+        self.gpu.describe()
+    }
+    fn pairwise_distances(
+        &self,
+        a: MatRef,
+        b: Option<MatRef>,
+        o: &MetricOptions,
+        call: &Call,
+    ) -> Result<Vec<f32>, Error> {
+        distance::pairwise_distances(&*self.gpu, self.memory()?, a, b, o, call)
+    }
+    fn prepare_corpus(
+        &self,
+        data: Vec<f32>,
+        rows: usize,
+        cols: usize,
+        o: &MetricOptions,
+    ) -> Result<Box<dyn Corpus>, Error> {
+        Ok(Box::new(CudaCorpus(Rows::prepare_owned(
+            "corpus", data, rows, cols, *o,
+        )?)))
+    }
+    fn knn(
+        &self,
+        queries: MatRef,
+        corpus: &dyn Corpus,
+        o: &KnnOptions,
+        call: &Call,
+    ) -> Result<Knn, Error> {
+        let c = corpus
+            .as_any()
+            .downcast_ref::<CudaCorpus>()
+            .ok_or_else(|| {
+                Error::invalid(
+                    "corpus",
+                    format!(
+                        "expected a corpus prepared on 'cuda', received one from '{}'",
+                        corpus.device()
+                    ),
+                )
+            })?;
+        knn::knn(&*self.gpu, self.memory()?, queries, &c.0, o, call)
+    }
+    fn mine_triplets(
+        &self,
+        x: MatRef,
+        labels: &[i32],
+        reference: Option<(MatRef, &[i32])>,
+        o: &MineOptions,
+        call: &Call,
+    ) -> Result<Triplets, Error> {
+        rules::labels("labels", labels, x.rows())?;
+        rules::margin("margin", o.margin)?;
+        rules::reference(x, reference)?;
+        if o.strategy != Strategy::BatchHard {
+            return Err(not_on_cuda(&format!(
+                "mineTriplets with strategy '{}'",
+                strategy_name(o.strategy)
+            )));
+        }
+        let t = mining::batch_hard(
+            &*self.gpu,
+            self.memory()?,
+            x,
+            labels,
+            reference,
+            &o.distance,
+            call,
+        )?;
+        if t.len() > o.max_triplets {
+            return Err(Error::TooManyTriplets {
+                limit: o.max_triplets,
+            });
+        }
+        Ok(t)
+    }
+    /// Mines on the GPU; the loss and its closed-form gradient, O(triplets · cols), are
+    /// summed on the host by the cpu device's code.
+    fn triplet_loss(
+        &self,
+        x: MatRef,
+        labels: &[i32],
+        reference: Option<(MatRef, &[i32])>,
+        mining: Mining,
+        o: &LossOptions,
+        call: &Call,
+    ) -> Result<LossResult, Error> {
+        let strategy = match mining {
+            Mining::Strategy(s) => s,
+            Mining::Triplets { .. } => return Err(not_on_cuda("tripletLoss with given triplets")),
+        };
+        rules::margin("margin", o.margin)?;
+        if strategy != Strategy::BatchHard {
+            return Err(not_on_cuda(&format!(
+                "tripletLoss with strategy '{}'",
+                strategy_name(strategy)
+            )));
+        }
+        let mine = MineOptions {
+            strategy,
+            margin: o.margin,
+            distance: o.distance,
+            max_triplets: o.max_triplets,
+        };
+        let t = self.mine_triplets(x, labels, reference, &mine, call)?;
+        let given = Mining::Triplets {
+            anchor: &t.anchor,
+            positive: &t.positive,
+            negative: &t.negative,
+        };
+        triplet_loss(x, labels, reference, given, o, call)
+    }
+    fn triplet_margin_loss(
+        &self,
+        _: MatRef,
+        _: MatRef,
+        _: MatRef,
+        _: &MarginLossOptions,
+        _: &Call,
+    ) -> Result<MarginLossResult, Error> {
+        Err(not_on_cuda("tripletMarginLoss"))
+    }
+    fn retrieval_metrics(
+        &self,
+        _: MatRef,
+        _: &[i32],
+        _: Option<(MatRef, &[i32])>,
+        _: &RetrievalOptions,
+        _: &Call,
+    ) -> Result<Retrieval, Error> {
+        Err(not_on_cuda("retrievalMetrics"))
+    }
+    fn contrastive_loss(
+        &self,
+        _: MatRef,
+        _: &[i32],
+        _: &ContrastiveOptions,
+        _: &Call,
+    ) -> Result<LossResult, Error> {
+        Err(not_on_cuda("contrastiveLoss"))
+    }
+    fn multiple_negatives_ranking_loss(
+        &self,
+        _: MatRef,
+        _: MatRef,
+        _: Option<MatRef>,
+        _: &RankingOptions,
+        _: &Call,
+    ) -> Result<RankingResult, Error> {
+        Err(not_on_cuda("multipleNegativesRankingLoss"))
+    }
+    fn verification_metrics(
+        &self,
+        _: MatRef,
+        _: MatRef,
+        _: &[u8],
+        _: &VerificationOptions,
+        _: &Call,
+    ) -> Result<Verification, Error> {
+        Err(not_on_cuda("verificationMetrics"))
+    }
+    fn ladder_loss(
+        &self,
+        _: MatRef,
+        _: MatRef,
+        _: MatRef,
+        _: &LadderOptions,
+        _: &Call,
+    ) -> Result<LadderResult, Error> {
+        Err(not_on_cuda("ladderLoss"))
+    }
+    fn oasis_steps(
+        &self,
+        _: MatRef,
+        _: &[i32],
+        _: &[f64],
+        _: &OasisOptions,
+        _: &Call,
+    ) -> Result<OasisSteps, Error> {
+        Err(not_on_cuda("oasisSteps"))
+    }
+}

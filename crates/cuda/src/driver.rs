@@ -1,0 +1,179 @@
+//! The real GPU, through the CUDA driver API (cudarc, loaded at run time). Kernels come from
+//! the PTX committed in `ptx/`, JIT-compiled by the driver for whatever GPU is there.
+//! Copies and launches are synchronous on the default stream: every op waits for its results
+//! anyway, and the calling thread makes the context current before each.
+use crate::gpu::{DevPtr, Gpu};
+use crate::kernels::MODULES;
+use cudarc::driver::result;
+use cudarc::driver::sys;
+use std::collections::HashMap;
+use std::ffi::{c_void, CString};
+use tripletkit_core::Error;
+
+/// One GPU (ordinal 0) with its primary context and loaded kernels.
+pub struct Driver {
+    ctx: sys::CUcontext,
+    name: String,
+    capability: (i32, i32),
+    functions: HashMap<&'static str, sys::CUfunction>,
+}
+
+// SAFETY: a CUDA context and the functions loaded in it may be used from any thread once the
+// context is made current on that thread, which every method of `Driver` does first.
+unsafe impl Send for Driver {}
+// SAFETY: as above; the driver API is thread-safe.
+unsafe impl Sync for Driver {}
+
+fn failed(what: &str, e: result::DriverError) -> Error {
+    Error::DeviceFailed {
+        device: "cuda".into(),
+        message: format!("{what}: {e:?}"),
+    }
+}
+
+impl Driver {
+    /// The first GPU, or why there is none usable. Probes for the driver library first:
+    /// cudarc panics on a call when it is missing.
+    pub fn open() -> Result<Driver, String> {
+        // SAFETY: only tries to load the library by its names.
+        if !unsafe { sys::is_culib_present() } {
+            return Err("no NVIDIA driver library (libcuda) was found on this machine".into());
+        }
+        result::init().map_err(|e| format!("the NVIDIA driver did not initialise: {e:?}"))?;
+        let count = result::device::get_count()
+            .map_err(|e| format!("the NVIDIA driver lists no device: {e:?}"))?;
+        if count < 1 {
+            return Err("the NVIDIA driver found no GPU".into());
+        }
+        let dev = result::device::get(0).map_err(|e| format!("GPU 0: {e:?}"))?;
+        let name = result::device::get_name(dev).unwrap_or_else(|_| "NVIDIA GPU".into());
+        // SAFETY: `dev` came from device::get.
+        let attr = |a| unsafe { result::device::get_attribute(dev, a) };
+        let major = attr(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)
+            .map_err(|e| format!("GPU 0: {e:?}"))?;
+        let minor = attr(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)
+            .map_err(|e| format!("GPU 0: {e:?}"))?;
+        if major < 8 {
+            return Err(format!(
+                "{name} has compute capability {major}.{minor}; tripletkit's kernels need 8.0 (Ampere) or newer"
+            ));
+        }
+        // SAFETY: `dev` came from device::get; the context is kept for the process's life.
+        let ctx = unsafe { result::primary_ctx::retain(dev) }.map_err(|e| format!("{e:?}"))?;
+        // SAFETY: `ctx` is a live primary context.
+        unsafe { result::ctx::set_current(ctx) }.map_err(|e| format!("{e:?}"))?;
+        let mut functions = HashMap::new();
+        for (module, ptx, kernels) in MODULES {
+            let image = CString::new(*ptx).map_err(|e| format!("{module}.ptx: {e}"))?;
+            // SAFETY: `image` is a NUL-terminated PTX text; the module lives as long as the
+            // process (it is never unloaded).
+            let m = unsafe { result::module::load_data(image.as_ptr().cast()) }.map_err(|e| {
+                format!("the driver could not load the kernels of {module}.ptx ({e:?}); it may be older than CUDA 12.0")
+            })?;
+            for &k in kernels.iter() {
+                let name = CString::new(k).expect("kernel names have no NUL");
+                // SAFETY: `m` is a loaded module.
+                let f = unsafe { result::module::get_function(m, name) }
+                    .map_err(|e| format!("kernel {k}: {e:?}"))?;
+                functions.insert(k, f);
+            }
+        }
+        Ok(Driver {
+            ctx,
+            name,
+            capability: (major, minor),
+            functions,
+        })
+    }
+
+    fn current(&self) -> Result<(), Error> {
+        // SAFETY: `self.ctx` is a live primary context.
+        unsafe { result::ctx::set_current(self.ctx) }.map_err(|e| failed("set context", e))
+    }
+}
+
+impl Gpu for Driver {
+    fn describe(&self) -> String {
+        let free = self.free_memory().unwrap_or(0) as f64 / (1u64 << 30) as f64;
+        format!(
+            "{} (compute capability {}.{}, {free:.1} GiB free)",
+            self.name, self.capability.0, self.capability.1
+        )
+    }
+    /// About a millisecond of a large GPU's FP32 throughput.
+    fn chunk_macs(&self) -> usize {
+        1 << 33
+    }
+    fn free_memory(&self) -> Result<usize, Error> {
+        self.current()?;
+        result::mem_get_info()
+            .map(|(free, _)| free)
+            .map_err(|e| failed("memory info", e))
+    }
+    fn alloc(&self, bytes: usize) -> Result<DevPtr, Error> {
+        self.current()?;
+        // SAFETY: a plain allocation of a non-zero size.
+        unsafe { result::malloc_sync(bytes.max(1)) }.map_err(|e| {
+            if e.0 == sys::cudaError_enum::CUDA_ERROR_OUT_OF_MEMORY {
+                Error::OutOfMemory {
+                    device: "cuda".into(),
+                    bytes,
+                }
+            } else {
+                failed("allocate", e)
+            }
+        })
+    }
+    unsafe fn free(&self, p: DevPtr) {
+        if self.current().is_ok() {
+            // SAFETY: the caller's promise: `p` came from `alloc`, freed once.
+            let _ = unsafe { result::free_sync(p) };
+        }
+    }
+    unsafe fn upload(&self, dst: DevPtr, src: *const u8, bytes: usize) -> Result<(), Error> {
+        self.current()?;
+        // SAFETY: the caller's promise: `src` holds `bytes` readable bytes.
+        let src = unsafe { std::slice::from_raw_parts(src, bytes) };
+        // SAFETY: `dst` holds `bytes` bytes of device memory; the copy is synchronous.
+        unsafe { result::memcpy_htod_sync(dst, src) }.map_err(|e| failed("copy to the GPU", e))
+    }
+    unsafe fn download(&self, dst: *mut u8, src: DevPtr, bytes: usize) -> Result<(), Error> {
+        self.current()?;
+        // SAFETY: the caller's promise: `dst` holds `bytes` writable bytes.
+        let dst = unsafe { std::slice::from_raw_parts_mut(dst, bytes) };
+        // SAFETY: `src` holds `bytes` bytes of device memory; the copy is synchronous.
+        unsafe { result::memcpy_dtoh_sync(dst, src) }.map_err(|e| failed("copy from the GPU", e))
+    }
+    unsafe fn fill(&self, dst: DevPtr, byte: u8, bytes: usize) -> Result<(), Error> {
+        self.current()?;
+        // SAFETY: `dst` holds `bytes` bytes of device memory.
+        unsafe { result::memset_d8_sync(dst, byte, bytes) }.map_err(|e| failed("fill", e))
+    }
+    unsafe fn launch(
+        &self,
+        name: &'static str,
+        grid: [u32; 3],
+        block: [u32; 3],
+        params: &mut [*mut c_void],
+    ) -> Result<(), Error> {
+        self.current()?;
+        let f = *self
+            .functions
+            .get(name)
+            .ok_or_else(|| Error::Internal(format!("no kernel named {name}")))?;
+        // SAFETY: the caller's promise covers `params` and the buffers; the null stream is
+        // the context's default stream.
+        unsafe {
+            result::launch_kernel(
+                f,
+                (grid[0], grid[1], grid[2]),
+                (block[0], block[1], block[2]),
+                0,
+                std::ptr::null_mut(),
+                params,
+            )
+        }
+        .map_err(|e| failed(name, e))?;
+        result::ctx::synchronize().map_err(|e| failed(name, e))
+    }
+}

@@ -1,0 +1,129 @@
+//! The CPU emulator: the kernels compiled for the host against `kernels/shim.h` (build.rs),
+//! behind the same `Gpu` interface as the driver. Memory is host memory; a launch runs the
+//! grid's blocks on OS threads and each block's threads as fibers (`kernels/emulator.cpp`).
+use crate::gpu::{DevPtr, Gpu};
+use std::alloc::{alloc, dealloc, Layout};
+use std::collections::HashMap;
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::sync::Mutex;
+use tripletkit_core::Error;
+
+extern "C" {
+    fn tk_emu_launch(
+        name: *const c_char,
+        gx: u32,
+        gy: u32,
+        gz: u32,
+        bx: u32,
+        by: u32,
+        bz: u32,
+        params: *mut *mut c_void,
+        error: *mut c_char,
+        error_len: usize,
+    ) -> c_int;
+}
+
+/// Device memory is aligned like cudaMalloc's.
+const ALIGN: usize = 256;
+
+/// The emulated GPU.
+#[derive(Default)]
+pub struct Emulator {
+    /// Live allocations and their layouts.
+    live: Mutex<HashMap<DevPtr, Layout>>,
+}
+
+impl Emulator {
+    pub fn new() -> Self {
+        Emulator::default()
+    }
+}
+
+fn failed(message: String) -> Error {
+    Error::DeviceFailed {
+        device: "cuda".into(),
+        message,
+    }
+}
+
+impl Gpu for Emulator {
+    fn describe(&self) -> String {
+        "CUDA emulator on the CPU (a testing aid: slow)".into()
+    }
+    /// The emulator runs about a million multiply-adds in a few milliseconds.
+    fn chunk_macs(&self) -> usize {
+        1 << 22
+    }
+    fn free_memory(&self) -> Result<usize, Error> {
+        Ok(tripletkit_core::budget::available().unwrap_or(usize::MAX) / 2)
+    }
+    fn alloc(&self, bytes: usize) -> Result<DevPtr, Error> {
+        let layout =
+            Layout::from_size_align(bytes.max(1), ALIGN).map_err(|e| failed(e.to_string()))?;
+        // SAFETY: the layout has a non-zero size.
+        let p = unsafe { alloc(layout) };
+        if p.is_null() {
+            return Err(Error::OutOfMemory {
+                device: "cuda".into(),
+                bytes,
+            });
+        }
+        self.live.lock().unwrap().insert(p as DevPtr, layout);
+        Ok(p as DevPtr)
+    }
+    unsafe fn free(&self, p: DevPtr) {
+        if let Some(layout) = self.live.lock().unwrap().remove(&p) {
+            // SAFETY: `p` was allocated with `layout` and is removed from `live` once.
+            unsafe { dealloc(p as *mut u8, layout) }
+        }
+    }
+    unsafe fn upload(&self, dst: DevPtr, src: *const u8, bytes: usize) -> Result<(), Error> {
+        // SAFETY: the caller's promise: both hold `bytes` bytes; host buffers do not overlap
+        // device ones.
+        unsafe { std::ptr::copy_nonoverlapping(src, dst as *mut u8, bytes) };
+        Ok(())
+    }
+    unsafe fn download(&self, dst: *mut u8, src: DevPtr, bytes: usize) -> Result<(), Error> {
+        // SAFETY: as for `upload`.
+        unsafe { std::ptr::copy_nonoverlapping(src as *const u8, dst, bytes) };
+        Ok(())
+    }
+    unsafe fn fill(&self, dst: DevPtr, byte: u8, bytes: usize) -> Result<(), Error> {
+        // SAFETY: the caller's promise: `dst` holds `bytes` bytes.
+        unsafe { std::ptr::write_bytes(dst as *mut u8, byte, bytes) };
+        Ok(())
+    }
+    unsafe fn launch(
+        &self,
+        name: &'static str,
+        grid: [u32; 3],
+        block: [u32; 3],
+        params: &mut [*mut c_void],
+    ) -> Result<(), Error> {
+        let cname = CString::new(name).map_err(|e| failed(e.to_string()))?;
+        let mut message = [0 as c_char; 512];
+        // SAFETY: the caller's promise covers `params`; `cname` and `message` outlive the call,
+        // and the emulator writes at most `message.len()` bytes, NUL-terminated.
+        let rc = unsafe {
+            tk_emu_launch(
+                cname.as_ptr(),
+                grid[0],
+                grid[1],
+                grid[2],
+                block[0],
+                block[1],
+                block[2],
+                params.as_mut_ptr(),
+                message.as_mut_ptr(),
+                message.len(),
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            // SAFETY: snprintf NUL-terminated the message.
+            let text = unsafe { CStr::from_ptr(message.as_ptr()) };
+            Err(failed(text.to_string_lossy().into_owned()))
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! The launcher interface: what the host code of every op needs from a GPU (memory, copies,
+//! kernel launches by name), implemented by the real driver (`driver.rs`) and by the CPU
+//! emulator (`emulator.rs`). The ops are written once against it, so the launch geometry,
+//! chunk planning and result assembly that CI runs through the emulator are the GPU's.
+use std::ffi::c_void;
+use std::marker::PhantomData;
+use tripletkit_core::Error;
+
+/// A device address: a `CUdeviceptr` on the GPU, a host address in the emulator.
+pub type DevPtr = u64;
+
+pub trait Gpu: Send + Sync {
+    /// The hardware, for `backends()`.
+    fn describe(&self) -> String;
+    /// Multiply-adds one chunk of an op should take: chunks are where progress is reported
+    /// and a stop honoured, so they should last milliseconds, not seconds.
+    fn chunk_macs(&self) -> usize;
+    /// Free bytes of device memory now.
+    fn free_memory(&self) -> Result<usize, Error>;
+    /// `bytes` of device memory (at least 256-byte aligned), uninitialised.
+    fn alloc(&self, bytes: usize) -> Result<DevPtr, Error>;
+    /// # Safety
+    /// `p` came from `alloc` on this device and is freed once, after its last use.
+    unsafe fn free(&self, p: DevPtr);
+    /// # Safety
+    /// `dst` holds `bytes` bytes of this device's memory; `src` holds `bytes` readable bytes.
+    unsafe fn upload(&self, dst: DevPtr, src: *const u8, bytes: usize) -> Result<(), Error>;
+    /// # Safety
+    /// `src` holds `bytes` bytes of this device's memory; `dst` holds `bytes` writable bytes.
+    unsafe fn download(&self, dst: *mut u8, src: DevPtr, bytes: usize) -> Result<(), Error>;
+    /// # Safety
+    /// `dst` holds `bytes` bytes of this device's memory.
+    unsafe fn fill(&self, dst: DevPtr, byte: u8, bytes: usize) -> Result<(), Error>;
+    /// Runs kernel `name` over `grid` blocks of `block` threads, and waits for it.
+    ///
+    /// # Safety
+    /// `params` points at one value per kernel parameter, of the parameter's type and size
+    /// (device pointers as `DevPtr`), and every buffer the kernel touches is large enough.
+    unsafe fn launch(
+        &self,
+        name: &'static str,
+        grid: [u32; 3],
+        block: [u32; 3],
+        params: &mut [*mut c_void],
+    ) -> Result<(), Error>;
+}
+
+/// `len` values of `T` in device memory, freed on drop.
+pub struct Buffer<'g, T: Copy> {
+    gpu: &'g dyn Gpu,
+    ptr: DevPtr,
+    len: usize,
+    _t: PhantomData<T>,
+}
+
+impl<'g, T: Copy> Buffer<'g, T> {
+    /// Uninitialised memory for `len` values.
+    pub fn uninit(gpu: &'g dyn Gpu, len: usize) -> Result<Self, Error> {
+        let bytes = len.max(1).checked_mul(size_of::<T>()).ok_or_else(too_big)?;
+        Ok(Buffer {
+            gpu,
+            ptr: gpu.alloc(bytes)?,
+            len,
+            _t: PhantomData,
+        })
+    }
+
+    /// `len` values whose every byte is `byte`.
+    pub fn filled(gpu: &'g dyn Gpu, len: usize, byte: u8) -> Result<Self, Error> {
+        let b = Self::uninit(gpu, len)?;
+        // SAFETY: `b` holds len·size_of::<T>() bytes.
+        unsafe { gpu.fill(b.ptr, byte, len * size_of::<T>())? };
+        Ok(b)
+    }
+
+    /// A copy of `src` on the device.
+    pub fn from_slice(gpu: &'g dyn Gpu, src: &[T]) -> Result<Self, Error> {
+        let b = Self::uninit(gpu, src.len())?;
+        // SAFETY: `b` holds exactly the bytes of `src`.
+        unsafe { gpu.upload(b.ptr, src.as_ptr().cast(), size_of_val(src))? };
+        Ok(b)
+    }
+
+    /// Overwrites the first `src.len()` values.
+    pub fn write(&mut self, src: &[T]) -> Result<(), Error> {
+        assert!(src.len() <= self.len, "write past the buffer");
+        // SAFETY: `self` holds at least the bytes of `src` (asserted).
+        unsafe {
+            self.gpu
+                .upload(self.ptr, src.as_ptr().cast(), size_of_val(src))
+        }
+    }
+
+    /// The values, copied back to the host.
+    pub fn to_vec(&self) -> Result<Vec<T>, Error> {
+        let mut out: Vec<T> = Vec::with_capacity(self.len);
+        // SAFETY: `out` has room for len values, all written by the download before set_len;
+        // T is Copy (plain data: f32, i32, u64).
+        unsafe {
+            self.gpu
+                .download(out.as_mut_ptr().cast(), self.ptr, self.len * size_of::<T>())?;
+            out.set_len(self.len);
+        }
+        Ok(out)
+    }
+
+    /// The first `dst.len()` values, copied into `dst`.
+    pub fn download_into(&self, dst: &mut [T]) -> Result<(), Error> {
+        assert!(dst.len() <= self.len, "read past the buffer");
+        // SAFETY: `self` holds at least the bytes of `dst` (asserted); T is plain data.
+        unsafe {
+            self.gpu
+                .download(dst.as_mut_ptr().cast(), self.ptr, size_of_val(dst))
+        }
+    }
+
+    pub fn ptr(&self) -> DevPtr {
+        self.ptr
+    }
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl<T: Copy> Drop for Buffer<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from `alloc` and this is its only owner.
+        unsafe { self.gpu.free(self.ptr) }
+    }
+}
+
+fn too_big() -> Error {
+    Error::Internal("a device buffer's size overflows usize".into())
+}
+
+/// A kernel's parameters, in order, each kept alive until the launch: device pointers as
+/// `DevPtr`, counts and flags as `i32`, as the `.cu` signatures declare them.
+#[derive(Default)]
+pub struct Params {
+    values: Vec<Param>,
+}
+
+enum Param {
+    Ptr(DevPtr),
+    Int(i32),
+}
+
+impl Params {
+    pub fn new() -> Self {
+        Params::default()
+    }
+    pub fn ptr(mut self, p: DevPtr) -> Self {
+        self.values.push(Param::Ptr(p));
+        self
+    }
+    pub fn buf<T: Copy>(self, b: &Buffer<'_, T>) -> Self {
+        self.ptr(b.ptr())
+    }
+    /// An `int` parameter; the caller has checked that `v` fits (see `int`).
+    pub fn int(mut self, v: i32) -> Self {
+        self.values.push(Param::Int(v));
+        self
+    }
+
+    /// Launches `name` with these parameters.
+    ///
+    /// # Safety
+    /// The parameters match the kernel's signature and the buffers are large enough for
+    /// the geometry.
+    pub unsafe fn launch(
+        mut self,
+        gpu: &dyn Gpu,
+        name: &'static str,
+        grid: [u32; 3],
+        block: [u32; 3],
+    ) -> Result<(), Error> {
+        let mut ptrs: Vec<*mut c_void> = self
+            .values
+            .iter_mut()
+            .map(|v| match v {
+                Param::Ptr(p) => (p as *mut DevPtr).cast(),
+                Param::Int(i) => (i as *mut i32).cast(),
+            })
+            .collect();
+        // SAFETY: every pointer in `ptrs` points into `self.values`, alive until we return;
+        // the rest is the caller's promise.
+        unsafe { gpu.launch(name, grid, block, &mut ptrs) }
+    }
+}
+
+/// `v` as a kernel's `int`, or an error: sizes past 2³¹ − 1 are refused before any launch.
+pub fn int(v: usize, what: &str) -> Result<i32, Error> {
+    i32::try_from(v).map_err(|_| {
+        Error::invalid(
+            what,
+            format!("expected at most {} on 'cuda', received {v}", i32::MAX),
+        )
+    })
+}
+
+/// Blocks of `per` covering `n`, as a grid dimension.
+pub fn blocks(n: usize, per: usize) -> u32 {
+    u32::try_from(n.div_ceil(per).max(1)).unwrap_or(u32::MAX)
+}

@@ -1,0 +1,105 @@
+//! `pairwiseDistances` on a GPU: one tile kernel, a chunk of rows × a chunk of columns a
+//! launch, each chunk copied into its place in the result.
+use super::{row_bytes, rows_for_work, too_large, Side, MAX_GRID_Y_ROWS};
+use crate::gpu::{blocks, int, Buffer, Gpu, Params};
+use crate::kernels::{metric_code, DISTANCE_TILE, THREADS, TILE};
+use crate::plan::{chunks, plan, Footprint};
+use tripletkit_core::distance::Rows;
+use tripletkit_core::{budget, rules, Call, Error, MatRef, MetricOptions};
+
+pub fn pairwise_distances(
+    gpu: &dyn Gpu,
+    memory: usize,
+    a: MatRef,
+    b: Option<MatRef>,
+    o: &MetricOptions,
+    call: &Call,
+) -> Result<Vec<f32>, Error> {
+    if let Some(b) = b {
+        rules::same_cols("b", b, "a", a)?;
+    }
+    let pa = Rows::prepare(a, *o);
+    let pb = b.map(|b| Rows::prepare(b, *o));
+    let cand = pb.as_ref().unwrap_or(&pa);
+    let (rows, cols, dim) = (pa.rows(), cand.rows(), pa.cols());
+    let bytes = rows.saturating_mul(cols).saturating_mul(4);
+    let _held = budget::reserve(bytes, "pairwiseDistances")?;
+    let mut out = vec![0.0f32; rows * cols];
+    if rows == 0 || cols == 0 {
+        return Ok(out);
+    }
+    let f = Footprint {
+        per_row: row_bytes(dim),
+        per_col: row_bytes(dim),
+        per_cell: 4,
+    };
+    let p = plan(
+        rows,
+        cols,
+        f,
+        memory,
+        MAX_GRID_Y_ROWS.min(rows_for_work(cols, dim, gpu.chunk_macs())),
+        usize::MAX,
+    )
+    .ok_or_else(|| too_large("pairwiseDistances", memory))?;
+    let (dim_i, metric) = (int(dim, "a")?, metric_code(o.metric));
+    int(rows.max(cols), "a")?;
+    let whole = if p.cols >= cols {
+        Some(Side::upload(gpu, cand, 0, cols)?)
+    } else {
+        None
+    };
+    let scratch = Buffer::<f32>::uninit(gpu, p.rows * p.cols)?;
+    let mut tile = Vec::new();
+    for (r0, r1) in chunks(rows, p.rows) {
+        call.stop.check()?;
+        let ua = Side::upload(gpu, &pa, r0, r1)?;
+        for (c0, c1) in chunks(cols, p.cols) {
+            let part;
+            let ub = match &whole {
+                Some(w) => w,
+                None => {
+                    part = Side::upload(gpu, cand, c0, c1)?;
+                    &part
+                }
+            };
+            let (h, w) = (r1 - r0, c1 - c0);
+            // SAFETY: the parameters follow tk_distance_tile's signature; `ua` holds h rows,
+            // `ub` w rows, of `dim` values, and `scratch` h·w floats (p.rows ≥ h, p.cols ≥ w).
+            unsafe {
+                Params::new()
+                    .buf(&ua.data)
+                    .buf(&ua.norms)
+                    .int(h as i32)
+                    .buf(&ub.data)
+                    .buf(&ub.norms)
+                    .int(w as i32)
+                    .int(dim_i)
+                    .int(r0 as i32)
+                    .int(c0 as i32)
+                    .buf(&scratch)
+                    .int(w as i32)
+                    .int(metric)
+                    .int(i32::from(b.is_none()))
+                    .launch(
+                        gpu,
+                        DISTANCE_TILE,
+                        [blocks(w, TILE), blocks(h, TILE), 1],
+                        [THREADS, 1, 1],
+                    )?;
+            }
+            if w == cols {
+                scratch.download_into(&mut out[r0 * cols..r1 * cols])?;
+            } else {
+                tile.resize(h * w, 0.0);
+                scratch.download_into(&mut tile)?;
+                for (i, row) in tile.chunks(w).enumerate() {
+                    out[(r0 + i) * cols + c0..(r0 + i) * cols + c1].copy_from_slice(row);
+                }
+            }
+        }
+        call.advance(r1 - r0, rows);
+    }
+    call.stop.check()?;
+    Ok(out)
+}

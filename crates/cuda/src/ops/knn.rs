@@ -1,0 +1,168 @@
+//! Exact knn on a GPU: a chunk of queries × a chunk of the corpus a launch of the distance
+//! kernel into a scratch matrix, then top-k merges of 1024 columns at a time into each
+//! query's running list, kept on the device across the corpus chunks.
+use super::{row_bytes, rows_for_work, too_large, Side, MAX_GRID_Y_ROWS};
+use crate::gpu::{blocks, int, Buffer, Gpu, Params};
+use crate::kernels::{metric_code, DISTANCE_TILE, KNN_MAX_K, KNN_WIDTH, THREADS, TILE, TOPK_MERGE};
+use crate::plan::{chunks, plan, Footprint};
+use std::any::Any;
+use tripletkit_core::distance::Rows;
+use tripletkit_core::{budget, rules, Call, Corpus, Error, Knn, KnnOptions, MatRef};
+
+/// A corpus prepared for `cuda`: prepared (normalised, with norms) on the host, uploaded in
+/// chunks by each search.
+pub struct CudaCorpus(pub Rows<'static>);
+
+impl Corpus for CudaCorpus {
+    fn device(&self) -> &'static str {
+        "cuda"
+    }
+    fn rows(&self) -> usize {
+        self.0.rows()
+    }
+    fn cols(&self) -> usize {
+        self.0.cols()
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Columns of the distance scratch: a whole number of merges.
+const MAX_SCRATCH_COLS: usize = 64 * KNN_WIDTH;
+
+pub fn knn(
+    gpu: &dyn Gpu,
+    memory: usize,
+    queries: MatRef,
+    corpus: &Rows,
+    o: &KnnOptions,
+    call: &Call,
+) -> Result<Knn, Error> {
+    rules::knn_k(o.k, corpus.rows(), o.exclude_self)?;
+    rules::same_cols(
+        "queries",
+        queries,
+        "corpus",
+        MatRef::new(corpus.data(), corpus.rows(), corpus.cols())?,
+    )?;
+    let k = o.k;
+    if k > KNN_MAX_K {
+        return Err(Error::invalid(
+            "k",
+            format!("expected at most {KNN_MAX_K} on device 'cuda', received {k}"),
+        ));
+    }
+    let bytes = queries.rows().saturating_mul(k).saturating_mul(16);
+    let _held = budget::reserve(bytes, "knn")?;
+    let q = Rows::prepare(queries, corpus.options());
+    let (rows, cols, dim) = (q.rows(), corpus.rows(), q.cols());
+    let mut out = Knn {
+        indices: Vec::with_capacity(rows * k),
+        distances: Vec::with_capacity(rows * k),
+    };
+    if rows == 0 {
+        return Ok(out);
+    }
+    int(rows.max(cols), "queries")?;
+    int(o.query_offset.saturating_add(rows), "queryOffset")?;
+    let dim_i = int(dim, "queries")?;
+    let f = Footprint {
+        // A query's values, norm and top-k list (key and distance); a corpus row's values and
+        // norm; a distance each pair.
+        per_row: row_bytes(dim) + 12 * k,
+        per_col: row_bytes(dim),
+        per_cell: 4,
+    };
+    let p = plan(
+        rows,
+        cols,
+        f,
+        memory,
+        MAX_GRID_Y_ROWS.min(rows_for_work(cols, dim, gpu.chunk_macs())),
+        MAX_SCRATCH_COLS,
+    )
+    .ok_or_else(|| too_large("knn", memory))?;
+    let whole = if p.cols >= cols {
+        Some(Side::upload(gpu, corpus, 0, cols)?)
+    } else {
+        None
+    };
+    let scratch = Buffer::<f32>::uninit(gpu, p.rows * p.cols)?;
+    let metric = metric_code(corpus.options().metric);
+    for (r0, r1) in chunks(rows, p.rows) {
+        call.stop.check()?;
+        let h = r1 - r0;
+        let uq = Side::upload(gpu, &q, r0, r1)?;
+        // Keys of all ones: empty slots, after every real candidate.
+        let keys = Buffer::<u64>::filled(gpu, h * k, 0xff)?;
+        let dists = Buffer::<f32>::filled(gpu, h * k, 0xff)?;
+        for (c0, c1) in chunks(cols, p.cols) {
+            call.stop.check()?;
+            let part;
+            let uc = match &whole {
+                Some(w) => w,
+                None => {
+                    part = Side::upload(gpu, corpus, c0, c1)?;
+                    &part
+                }
+            };
+            let w = c1 - c0;
+            // SAFETY: tk_distance_tile's signature; `uq` holds h rows, `uc` w rows, `scratch`
+            // h·w floats.
+            unsafe {
+                Params::new()
+                    .buf(&uq.data)
+                    .buf(&uq.norms)
+                    .int(h as i32)
+                    .buf(&uc.data)
+                    .buf(&uc.norms)
+                    .int(w as i32)
+                    .int(dim_i)
+                    .int(r0 as i32)
+                    .int(c0 as i32)
+                    .buf(&scratch)
+                    .int(w as i32)
+                    .int(metric)
+                    .int(0)
+                    .launch(
+                        gpu,
+                        DISTANCE_TILE,
+                        [blocks(w, TILE), blocks(h, TILE), 1],
+                        [THREADS, 1, 1],
+                    )?;
+            }
+            for (s0, s1) in chunks(w, KNN_WIDTH) {
+                // SAFETY: tk_topk_merge's signature; the slice starts s0 floats into each
+                // row of `scratch` (row stride w) and is s1 − s0 ≤ KNN_WIDTH wide; `keys` and
+                // `dists` hold h·k values; k ≤ KNN_MAX_K.
+                unsafe {
+                    Params::new()
+                        .ptr(scratch.ptr() + 4 * s0 as u64)
+                        .int(w as i32)
+                        .int((c0 + s0) as i32)
+                        .int((s1 - s0) as i32)
+                        .int(k as i32)
+                        .int((o.query_offset + r0) as i32)
+                        .int(i32::from(o.exclude_self))
+                        .buf(&keys)
+                        .buf(&dists)
+                        .launch(gpu, TOPK_MERGE, [h as u32, 1, 1], [THREADS, 1, 1])?;
+                }
+            }
+        }
+        let (kv, dv) = (keys.to_vec()?, dists.to_vec()?);
+        for (key, d) in kv.into_iter().zip(dv) {
+            if key == u64::MAX {
+                out.indices.push(-1);
+                out.distances.push(f32::INFINITY);
+            } else {
+                out.indices.push((key & 0xffff_ffff) as i32);
+                out.distances.push(d);
+            }
+        }
+        call.advance(h, rows);
+    }
+    call.stop.check()?;
+    Ok(out)
+}

@@ -1,0 +1,114 @@
+//! Batch-hard mining on a GPU: the fused kernel keeps per anchor only the farthest positive
+//! and the nearest negative, so memory is O(rows + cols) whatever the batch.
+use super::{row_bytes, rows_for_work, too_large, Side};
+use crate::gpu::{blocks, int, Buffer, Gpu, Params};
+use crate::kernels::{metric_code, BATCH_HARD, THREADS, TILE};
+use crate::plan::{chunks, plan, Footprint};
+use tripletkit_core::distance::Rows;
+use tripletkit_core::{Call, Error, MatRef, MetricOptions, Triplets};
+
+/// Per anchor of `x`, the farthest positive and the nearest negative among the rows of `x`
+/// (a row is never its own positive) or of the reference. Arguments are checked by the
+/// caller.
+pub fn batch_hard(
+    gpu: &dyn Gpu,
+    memory: usize,
+    x: MatRef,
+    labels: &[i32],
+    reference: Option<(MatRef, &[i32])>,
+    metric: &MetricOptions,
+    call: &Call,
+) -> Result<Triplets, Error> {
+    let pa = Rows::prepare(x, *metric);
+    let pr = reference.map(|r| Rows::prepare(r.0, *metric));
+    let cand = pr.as_ref().unwrap_or(&pa);
+    let cand_labels = reference.map_or(labels, |r| r.1);
+    let (rows, cols, dim) = (pa.rows(), cand.rows(), pa.cols());
+    let mut t = Triplets::default();
+    if rows == 0 || cols == 0 {
+        return Ok(t);
+    }
+    int(rows.max(cols), "embeddings")?;
+    let dim_i = int(dim, "embeddings")?;
+    let f = Footprint {
+        // Values and norm, label, and the four state values.
+        per_row: row_bytes(dim) + 4 + 16,
+        per_col: row_bytes(dim) + 4,
+        per_cell: 0,
+    };
+    let p = plan(
+        rows,
+        cols,
+        f,
+        memory,
+        rows_for_work(cols, dim, gpu.chunk_macs()),
+        usize::MAX,
+    )
+    .ok_or_else(|| too_large("mineTriplets", memory))?;
+    let whole = if p.cols >= cols {
+        Some((
+            Side::upload(gpu, cand, 0, cols)?,
+            Buffer::from_slice(gpu, cand_labels)?,
+        ))
+    } else {
+        None
+    };
+    for (r0, r1) in chunks(rows, p.rows) {
+        call.stop.check()?;
+        let h = r1 - r0;
+        let ua = Side::upload(gpu, &pa, r0, r1)?;
+        let la = Buffer::from_slice(gpu, &labels[r0..r1])?;
+        // Index −1 (all bytes 0xff): no extreme yet.
+        let pos_d = Buffer::<f32>::filled(gpu, h, 0)?;
+        let pos_i = Buffer::<i32>::filled(gpu, h, 0xff)?;
+        let neg_d = Buffer::<f32>::filled(gpu, h, 0)?;
+        let neg_i = Buffer::<i32>::filled(gpu, h, 0xff)?;
+        for (c0, c1) in chunks(cols, p.cols) {
+            let part;
+            let (ub, lb) = match &whole {
+                Some((s, l)) => (s, l),
+                None => {
+                    part = (
+                        Side::upload(gpu, cand, c0, c1)?,
+                        Buffer::from_slice(gpu, &cand_labels[c0..c1])?,
+                    );
+                    (&part.0, &part.1)
+                }
+            };
+            // SAFETY: the parameters follow tk_batch_hard's signature; the anchors' buffers
+            // hold h rows and the candidates' c1 − c0.
+            unsafe {
+                Params::new()
+                    .buf(&ua.data)
+                    .buf(&ua.norms)
+                    .buf(&la)
+                    .int(h as i32)
+                    .buf(&ub.data)
+                    .buf(&ub.norms)
+                    .buf(lb)
+                    .int((c1 - c0) as i32)
+                    .int(dim_i)
+                    .int(r0 as i32)
+                    .int(c0 as i32)
+                    .int(metric_code(metric.metric))
+                    .int(i32::from(reference.is_none()))
+                    .buf(&pos_d)
+                    .buf(&pos_i)
+                    .buf(&neg_d)
+                    .buf(&neg_i)
+                    .launch(gpu, BATCH_HARD, [blocks(h, TILE), 1, 1], [THREADS, 1, 1])?;
+            }
+        }
+        let (pi, ni) = (pos_i.to_vec()?, neg_i.to_vec()?);
+        for (i, (&p, &n)) in pi.iter().zip(&ni).enumerate() {
+            if p >= 0 && n >= 0 {
+                t.anchor.push((r0 + i) as i32);
+                t.positive.push(p);
+                t.negative.push(n);
+            }
+        }
+        call.advance(h, rows);
+    }
+    call.stop.check()?;
+    Ok(t)
+}

@@ -1,0 +1,344 @@
+//! Every kernel through the emulator against the cpu device: random inputs of odd sizes
+//! (rows not multiples of the tile, k past the tile, duplicate rows, ties), hand-worked
+//! cases, and small memory budgets that force chunking and merging. Indices must match
+//! exactly where distances are well separated; distances within the stated tolerance.
+use tripletkit_core::{
+    Call, Cpu, Device, Error, KnnOptions, LossOptions, MatRef, Metric, MetricOptions, MineOptions,
+    Mining, Strategy,
+};
+use tripletkit_cuda::Cuda;
+
+/// Relative tolerance for distances: the GPU sums the dot products in another order.
+const TOL: f32 = 2e-5;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn normal_ish(&mut self) -> f32 {
+        (0..4)
+            .map(|_| (self.next() % 10_000) as f32 / 10_000.0)
+            .sum::<f32>()
+            - 2.0
+    }
+    fn matrix(&mut self, rows: usize, cols: usize) -> Vec<f32> {
+        (0..rows * cols).map(|_| self.normal_ish()).collect()
+    }
+    fn labels(&mut self, rows: usize, classes: usize) -> Vec<i32> {
+        (0..rows)
+            .map(|_| (self.next() % classes as u64) as i32)
+            .collect()
+    }
+}
+
+fn close(a: &[f32], b: &[f32], what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
+        let scale = x.abs().max(y.abs()).max(1.0);
+        assert!(
+            (x - y).abs() <= TOL * scale,
+            "{what}[{i}]: cuda {x} cpu {y}"
+        );
+    }
+}
+
+const METRICS: [Metric; 4] = [
+    Metric::Euclidean,
+    Metric::SqEuclidean,
+    Metric::Cosine,
+    Metric::Dot,
+];
+
+fn opts(metric: Metric, normalize: bool) -> MetricOptions {
+    MetricOptions { metric, normalize }
+}
+
+#[test]
+fn pairwise_matches_cpu_on_odd_sizes_every_metric() {
+    let cuda = Cuda::emulated();
+    let mut rng = Rng(7);
+    for &(n, m, d) in &[
+        (1, 1, 1),
+        (5, 3, 7),
+        (67, 130, 33),
+        (129, 65, 17),
+        (70, 70, 0),
+    ] {
+        let mut a = rng.matrix(n, d);
+        if n > 3 && d > 0 {
+            // A duplicate row: its distance to the original must be exactly 0.
+            let (head, tail) = a.split_at_mut(3 * d);
+            tail[..d].copy_from_slice(&head[..d]);
+        }
+        let b = rng.matrix(m, d);
+        let am = MatRef::new(&a, n, d).unwrap();
+        let bm = MatRef::new(&b, m, d).unwrap();
+        for metric in METRICS {
+            for normalize in [false, true] {
+                let o = opts(metric, normalize);
+                for other in [None, Some(bm)] {
+                    let got = cuda
+                        .pairwise_distances(am, other, &o, &Call::PLAIN)
+                        .unwrap();
+                    let want = Cpu.pairwise_distances(am, other, &o, &Call::PLAIN).unwrap();
+                    close(&got, &want, &format!("{n}×{m}×{d} {metric:?} {normalize}"));
+                    if other.is_none() {
+                        // (A zero row is 1 from itself under cosine: d = 0 makes every row zero.)
+                        for i in 0..n {
+                            if metric != Metric::Dot && !(metric == Metric::Cosine && d == 0) {
+                                assert_eq!(got[i * n + i], 0.0, "diagonal {i}");
+                            }
+                        }
+                        if n > 3 && d > 0 && metric != Metric::Dot {
+                            assert_eq!(got[3 * n], 0.0, "duplicate row");
+                        }
+                    }
+                    assert!(got.iter().all(|v| metric == Metric::Dot || *v >= 0.0));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn pairwise_hand_worked_3_4_5() {
+    let cuda = Cuda::emulated();
+    let a = [0.0, 0.0, 3.0, 4.0];
+    let m = MatRef::new(&a, 2, 2).unwrap();
+    let got = cuda
+        .pairwise_distances(m, None, &opts(Metric::Euclidean, false), &Call::PLAIN)
+        .unwrap();
+    assert_eq!(got, vec![0.0, 5.0, 5.0, 0.0]);
+    let sq = cuda
+        .pairwise_distances(m, None, &opts(Metric::SqEuclidean, false), &Call::PLAIN)
+        .unwrap();
+    assert_eq!(sq, vec![0.0, 25.0, 25.0, 0.0]);
+}
+
+#[test]
+fn pairwise_in_small_chunks_is_the_same_matrix() {
+    let mut rng = Rng(11);
+    let (n, m, d) = (200, 300, 9);
+    let a = rng.matrix(n, d);
+    let b = rng.matrix(m, d);
+    let (am, bm) = (
+        MatRef::new(&a, n, d).unwrap(),
+        MatRef::new(&b, m, d).unwrap(),
+    );
+    let o = opts(Metric::Euclidean, false);
+    let whole = Cuda::emulated()
+        .pairwise_distances(am, Some(bm), &o, &Call::PLAIN)
+        .unwrap();
+    // 64 rows × 256 columns a chunk: four row chunks, two column chunks.
+    let small = Cuda::emulated().with_memory(120_000);
+    let chunked = small
+        .pairwise_distances(am, Some(bm), &o, &Call::PLAIN)
+        .unwrap();
+    assert_eq!(whole, chunked);
+    let selfd = small
+        .pairwise_distances(am, None, &o, &Call::PLAIN)
+        .unwrap();
+    for i in 0..n {
+        assert_eq!(selfd[i * n + i], 0.0);
+    }
+    close(
+        &selfd,
+        &Cpu.pairwise_distances(am, None, &o, &Call::PLAIN).unwrap(),
+        "self chunked",
+    );
+}
+
+/// Batch-hard through `mine_triplets`, on both devices.
+fn batch_hard(
+    dev: &dyn Device,
+    x: MatRef,
+    labels: &[i32],
+    reference: Option<(MatRef, &[i32])>,
+    metric: Metric,
+) -> Result<tripletkit_core::Triplets, Error> {
+    let o = MineOptions {
+        strategy: Strategy::BatchHard,
+        distance: opts(metric, false),
+        ..MineOptions::default()
+    };
+    dev.mine_triplets(x, labels, reference, &o, &Call::PLAIN)
+}
+
+#[test]
+fn batch_hard_matches_cpu_on_random_batches() {
+    let mut rng = Rng(3);
+    for &(n, d, classes) in &[
+        (2, 3, 2),
+        (67, 5, 4),
+        (131, 33, 9),
+        (200, 17, 50),
+        (90, 1, 3),
+    ] {
+        let x = rng.matrix(n, d);
+        let labels = rng.labels(n, classes);
+        let xm = MatRef::new(&x, n, d).unwrap();
+        for metric in METRICS {
+            let want = batch_hard(&Cpu, xm, &labels, None, metric).unwrap();
+            for cuda in [Cuda::emulated(), Cuda::emulated().with_memory(30_000)] {
+                let got = batch_hard(&cuda, xm, &labels, None, metric).unwrap();
+                assert_eq!(got, want, "{n}×{d}, {classes} classes, {metric:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn batch_hard_ties_go_to_the_lower_index_and_duplicates_count() {
+    // Rows on a line with repeats: many equal distances.
+    let x: Vec<f32> = [0.0, 1.0, 1.0, 2.0, 0.0, 3.0, 1.0, 2.0, 2.0].to_vec();
+    let labels = [0, 0, 1, 1, 0, 1, 0, 1, 1];
+    let xm = MatRef::new(&x, 9, 1).unwrap();
+    for metric in [Metric::Euclidean, Metric::SqEuclidean] {
+        let want = batch_hard(&Cpu, xm, &labels, None, metric).unwrap();
+        let got = batch_hard(&Cuda::emulated(), xm, &labels, None, metric).unwrap();
+        assert_eq!(got, want);
+    }
+    // Anchor 0 (at 0): positives 1 (d 1), 4 (d 0), 6 (d 1) → farthest 1 (lower of the tie);
+    // negatives 2 (d 1), 3, 5, 7, 8 → nearest 2.
+    let got = batch_hard(&Cuda::emulated(), xm, &labels, None, Metric::Euclidean).unwrap();
+    assert_eq!((got.anchor[0], got.positive[0], got.negative[0]), (0, 1, 2));
+}
+
+#[test]
+fn batch_hard_against_a_reference_set() {
+    let mut rng = Rng(5);
+    let (n, r, d) = (70, 150, 12);
+    let x = rng.matrix(n, d);
+    let refs = rng.matrix(r, d);
+    let labels = rng.labels(n, 6);
+    let ref_labels = rng.labels(r, 6);
+    let xm = MatRef::new(&x, n, d).unwrap();
+    let rm = MatRef::new(&refs, r, d).unwrap();
+    let want = batch_hard(&Cpu, xm, &labels, Some((rm, &ref_labels)), Metric::Cosine).unwrap();
+    let got = batch_hard(
+        &Cuda::emulated().with_memory(40_000),
+        xm,
+        &labels,
+        Some((rm, &ref_labels)),
+        Metric::Cosine,
+    )
+    .unwrap();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn batch_hard_loss_matches_cpu() {
+    let mut rng = Rng(9);
+    let (n, d) = (75, 16);
+    let x = rng.matrix(n, d);
+    let labels = rng.labels(n, 5);
+    let xm = MatRef::new(&x, n, d).unwrap();
+    let o = LossOptions::default();
+    let mining = Mining::Strategy(Strategy::BatchHard);
+    let want = Cpu
+        .triplet_loss(xm, &labels, None, mining, &o, &Call::PLAIN)
+        .unwrap();
+    let got = Cuda::emulated()
+        .triplet_loss(xm, &labels, None, mining, &o, &Call::PLAIN)
+        .unwrap();
+    assert_eq!((got.triplets, got.active), (want.triplets, want.active));
+    assert!((got.loss - want.loss).abs() <= 1e-9 * want.loss.abs().max(1.0));
+    assert_eq!(got.grad, want.grad);
+}
+
+fn knn(
+    dev: &dyn Device,
+    q: MatRef,
+    c: MatRef,
+    metric: Metric,
+    o: &KnnOptions,
+) -> tripletkit_core::Knn {
+    dev.knn_once(q, c, &opts(metric, false), o, &Call::PLAIN)
+        .unwrap()
+}
+
+#[test]
+fn knn_matches_cpu_with_k_past_the_tile_and_chunks() {
+    let mut rng = Rng(13);
+    let (nq, nc, d) = (37, 1500, 7);
+    let q = rng.matrix(nq, d);
+    let c = rng.matrix(nc, d);
+    let (qm, cm) = (
+        MatRef::new(&q, nq, d).unwrap(),
+        MatRef::new(&c, nc, d).unwrap(),
+    );
+    for metric in METRICS {
+        for k in [1, 10, 100, 1024] {
+            let o = KnnOptions {
+                k,
+                ..KnnOptions::default()
+            };
+            let want = knn(&Cpu, qm, cm, metric, &o);
+            // The small budget cuts the corpus into chunks of a few hundred rows.
+            for cuda in [
+                Cuda::emulated(),
+                Cuda::emulated().with_memory(300_000 + 1_700 * k),
+            ] {
+                let got = knn(&cuda, qm, cm, metric, &o);
+                assert_eq!(got.indices, want.indices, "{metric:?} k={k}");
+                close(&got.distances, &want.distances, "knn distances");
+            }
+        }
+    }
+}
+
+#[test]
+fn knn_excludes_self_and_breaks_ties_by_index() {
+    // Integer points with many equal distances, searched against themselves.
+    let x: Vec<f32> = (0..150).map(|i| ((i * 7) % 5) as f32).collect();
+    let xm = MatRef::new(&x, 75, 2).unwrap();
+    for exclude_self in [false, true] {
+        let o = KnnOptions {
+            k: 20,
+            exclude_self,
+            query_offset: 0,
+        };
+        let want = knn(&Cpu, xm, xm, Metric::SqEuclidean, &o);
+        let got = knn(&Cuda::emulated(), xm, xm, Metric::SqEuclidean, &o);
+        assert_eq!(got, want);
+    }
+}
+
+#[test]
+fn k_past_the_kernels_limit_is_an_argument_error() {
+    let x = vec![0.0f32; 1100];
+    let xm = MatRef::new(&x, 1100, 1).unwrap();
+    let o = KnnOptions {
+        k: 1025,
+        ..KnnOptions::default()
+    };
+    let err = Cuda::emulated()
+        .knn_once(xm, xm, &MetricOptions::default(), &o, &Call::PLAIN)
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Invalid(ref m) if m.starts_with("k: ")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn ops_without_kernels_say_so() {
+    let x = [0.0f32, 1.0];
+    let xm = MatRef::new(&x, 2, 1).unwrap();
+    let o = MineOptions {
+        strategy: Strategy::Semihard,
+        ..MineOptions::default()
+    };
+    let err = Cuda::emulated()
+        .mine_triplets(xm, &[0, 1], None, &o, &Call::PLAIN)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("strategy 'semihard' does not run on it yet"),
+        "{err}"
+    );
+}
