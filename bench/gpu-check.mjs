@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+// Checks device 'cuda' against 'cpu' through the public API, on random inputs of odd sizes,
+// for every op backends().cuda.ops lists; then times the large cases on both. Exits 1 on a
+// mismatch, 2 when CUDA is unavailable. Run on a machine with an NVIDIA GPU, after
+// `npm run build` (or with the built dist/ and .node copied there):
+//
+//   node bench/gpu-check.mjs [--quick]
+//
+// With TRIPLETKIT_CUDA_EMULATOR=1 it runs through the CPU emulator (use --quick: slow).
+import { createRequire } from 'node:module'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+const require = createRequire(import.meta.url)
+const tk = require('../dist/index.js')
+const quick = process.argv.includes('--quick')
+
+const { cuda } = tk.backends()
+console.log(`cuda: ${JSON.stringify(cuda)}`)
+if (!cuda.available) process.exit(2)
+
+let seed = 12345
+function rand() {
+  seed = (seed * 1103515245 + 12345) % 2147483648
+  return seed / 2147483648 - 0.5
+}
+const matrix = (rows, cols) => ({ data: Float32Array.from({ length: rows * cols }, rand), rows, cols })
+const labelsOf = (rows, classSize) => Int32Array.from({ length: rows }, (_, i) => Math.floor(i / classSize))
+
+const failures = []
+function expect(ok, what) {
+  if (!ok) failures.push(what)
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`)
+}
+const relDiff = (a, b) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]) / Math.max(1, Math.abs(b[i]))), 0)
+// Exact distance in float64, to judge near-ties that float32 may break either way.
+function dist(x, i, j, metric) {
+  let s = 0, ni = 0, nj = 0
+  for (let k = 0; k < x.cols; k++) {
+    const a = x.data[i * x.cols + k], b = x.data[j * x.cols + k]
+    s += metric === 'dot' || metric === 'cosine' ? a * b : (a - b) ** 2
+    ni += a * a
+    nj += b * b
+  }
+  if (metric === 'euclidean') return Math.sqrt(s)
+  if (metric === 'dot') return -s
+  if (metric === 'cosine') return ni === 0 || nj === 0 ? 1 : 1 - s / Math.sqrt(ni * nj)
+  return s
+}
+
+const n = quick ? 301 : 3001
+const d = 128
+const x = matrix(n, d)
+const labels = labelsOf(n, 8)
+for (const metric of ['euclidean', 'sqeuclidean', 'cosine', 'dot']) {
+  const g = tk.pairwiseDistancesSync(x, undefined, { metric, device: 'cuda' }).data
+  const c = tk.pairwiseDistancesSync(x, undefined, { metric, device: 'cpu' }).data
+  expect(relDiff(g, c) < 1e-4, `pairwiseDistances ${n}² × ${d} ${metric}: relative difference ${relDiff(g, c).toExponential(2)}`)
+
+  const gk = tk.knnSync(x, x, { k: 10, excludeSelf: true, metric, device: 'cuda' })
+  const ck = tk.knnSync(x, x, { k: 10, excludeSelf: true, metric, device: 'cpu' })
+  expect(relDiff(gk.distances, ck.distances) < 1e-4, `knn ${n} × ${n}, k = 10, ${metric}: distances`)
+
+  const gt = tk.mineTripletsSync(x, labels, { strategy: 'batch-hard', metric, device: 'cuda' })
+  const ct = tk.mineTripletsSync(x, labels, { strategy: 'batch-hard', metric, device: 'cpu' })
+  let same = gt.length === ct.length
+  for (let t = 0; same && t < ct.length; t++) {
+    const a = ct.anchor[t]
+    same = gt.anchor[t] === a &&
+      Math.abs(dist(x, a, gt.positive[t], metric) - dist(x, a, ct.positive[t], metric)) < 1e-4 &&
+      Math.abs(dist(x, a, gt.negative[t], metric) - dist(x, a, ct.negative[t], metric)) < 1e-4
+  }
+  expect(same, `mineTriplets batch-hard ${n} × ${d} ${metric}: same anchors, extremes at equal distances`)
+
+  const gl = tk.tripletLossSync(x, labels, { mining: 'batch-hard', metric, device: 'cuda' })
+  const cl = tk.tripletLossSync(x, labels, { mining: 'batch-hard', metric, device: 'cpu' })
+  expect(Math.abs(gl.loss - cl.loss) <= 1e-4 * Math.max(1, Math.abs(cl.loss)), `tripletLoss batch-hard ${metric}: ${gl.loss} vs ${cl.loss}`)
+}
+
+function median(reps, f) {
+  f()
+  const t = []
+  for (let r = 0; r < reps; r++) {
+    const s = process.hrtime.bigint()
+    f()
+    t.push(Number(process.hrtime.bigint() - s) / 1e6)
+  }
+  return t.sort((a, b) => a - b)[t.length >> 1]
+}
+
+const s = quick ? 8 : 1
+const big = matrix(32768 / s, 128)
+const bigLabels = labelsOf(32768 / s, 8)
+const q = matrix(10000 / s, 128)
+const corpus = matrix(100000 / s, 128)
+const table = [
+  [`pairwiseDistances ${8192 / s}² × 128`, (device) => tk.pairwiseDistancesSync(matrix(8192 / s, 128), undefined, { device })],
+  [`mineTriplets batch-hard N = ${32768 / s}`, (device) => tk.mineTripletsSync(big, bigLabels, { strategy: 'batch-hard', device })],
+  [`tripletLoss batch-hard N = ${32768 / s}`, (device) => tk.tripletLossSync(big, bigLabels, { device })],
+  [`knn ${10000 / s} × ${100000 / s} × 128, k = 10`, (device) => tk.knnSync(q, corpus, { k: 10, device })],
+].map(([work, f]) => {
+  const gpu = median(3, () => f('cuda'))
+  const cpu = median(1, () => f('cpu'))
+  return { work, cuda: gpu, cpu, ratio: cpu / gpu }
+})
+console.log('\n| work (through the API, copies included) | cuda (ms) | cpu (ms) | cpu / cuda |\n|---|---:|---:|---:|')
+for (const r of table) console.log(`| ${r.work} | ${r.cuda.toFixed(1)} | ${r.cpu.toFixed(1)} | ${r.ratio.toFixed(1)}× |`)
+if (process.env.OUT) writeFileSync(join(process.env.OUT, 'gpu-check.json'), JSON.stringify({ cuda, failures, table }, null, 1))
+if (failures.length > 0) {
+  console.log(`\n${failures.length} mismatch(es)`)
+  process.exit(1)
+}

@@ -1,0 +1,303 @@
+//! Times the CUDA kernels on the GPU, on the device alone (inputs already uploaded, results
+//! left in device memory), against the card's ceilings, after checking each against the cpu
+//! device on a smaller input. Run on a machine with an NVIDIA GPU:
+//!
+//! ```text
+//! cargo build --release -p tripletkit-cuda --example gpu_bench
+//! target/release/examples/gpu_bench [--quick] [--json PATH]
+//! ```
+//!
+//! Prints a markdown table; exits 1 on a mismatch with the cpu device, 2 without a GPU.
+use std::time::Instant;
+use tripletkit_core::distance::Rows;
+use tripletkit_core::{
+    Call, Cpu, Device, KnnOptions, MatRef, Metric, MetricOptions, MineOptions, Strategy,
+};
+use tripletkit_cuda::driver::Driver;
+use tripletkit_cuda::gpu::{blocks, Buffer, Gpu, Params};
+use tripletkit_cuda::kernels::{BATCH_HARD, DISTANCE_TILE, THREADS, TILE};
+use tripletkit_cuda::ops::Side;
+use tripletkit_cuda::Cuda;
+
+/// The H200's ceilings (GPU.md): HBM copy bandwidth and plain FP32 throughput.
+const HBM_BYTES_PER_S: f64 = 4.3e12;
+const FP32_FLOPS: f64 = 67e12;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> f32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    }
+    fn matrix(&mut self, rows: usize, cols: usize) -> Vec<f32> {
+        (0..rows * cols).map(|_| self.next()).collect()
+    }
+    fn labels(&mut self, rows: usize, class: usize) -> Vec<i32> {
+        (0..rows).map(|i| (i / class) as i32).collect()
+    }
+}
+
+struct Row {
+    work: String,
+    ms: f64,
+    bound_ms: f64,
+    bound: &'static str,
+}
+
+fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut t: Vec<f64> = (0..reps)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[t.len() / 2]
+}
+
+/// The distance kernel over n × n rows of d, writing n² floats to device memory.
+fn pairwise_kernel(gpu: &dyn Gpu, n: usize, d: usize, reps: usize) -> Row {
+    let mut rng = Rng(1);
+    let x = rng.matrix(n, d);
+    let rows = Rows::prepare(MatRef::new(&x, n, d).unwrap(), MetricOptions::default());
+    let side = Side::upload(gpu, &rows, 0, n).unwrap();
+    let out = Buffer::<f32>::uninit(gpu, n * n).unwrap();
+    let ms = median_ms(reps, || unsafe {
+        Params::new()
+            .buf(&side.data)
+            .buf(&side.norms)
+            .int(n as i32)
+            .buf(&side.data)
+            .buf(&side.norms)
+            .int(n as i32)
+            .int(d as i32)
+            .int(0)
+            .int(0)
+            .buf(&out)
+            .int(n as i32)
+            .int(0)
+            .int(1)
+            .launch(
+                gpu,
+                DISTANCE_TILE,
+                [blocks(n, TILE), blocks(n, TILE), 1],
+                [THREADS, 1, 1],
+            )
+            .unwrap()
+    });
+    Row {
+        work: format!("pairwise kernel {n}² × {d} (euclidean, result on the device)"),
+        ms,
+        bound_ms: (n * n * 4) as f64 / HBM_BYTES_PER_S * 1e3,
+        bound: "n²·4 bytes at 4.3 TB/s",
+    }
+}
+
+/// The fused batch-hard kernel over n rows of d in classes of 8.
+fn batch_hard_kernel(gpu: &dyn Gpu, n: usize, d: usize, reps: usize) -> Row {
+    let mut rng = Rng(2);
+    let x = rng.matrix(n, d);
+    let labels = rng.labels(n, 8);
+    let rows = Rows::prepare(MatRef::new(&x, n, d).unwrap(), MetricOptions::default());
+    let side = Side::upload(gpu, &rows, 0, n).unwrap();
+    let lab = Buffer::from_slice(gpu, &labels).unwrap();
+    let state: Vec<Buffer<u32>> = (0..4)
+        .map(|_| Buffer::filled(gpu, n, 0xff).unwrap())
+        .collect();
+    let ms = median_ms(reps, || unsafe {
+        Params::new()
+            .buf(&side.data)
+            .buf(&side.norms)
+            .buf(&lab)
+            .int(n as i32)
+            .buf(&side.data)
+            .buf(&side.norms)
+            .buf(&lab)
+            .int(n as i32)
+            .int(d as i32)
+            .int(0)
+            .int(0)
+            .int(0)
+            .int(1)
+            .buf(&state[0])
+            .buf(&state[1])
+            .buf(&state[2])
+            .buf(&state[3])
+            .launch(gpu, BATCH_HARD, [blocks(n, TILE), 1, 1], [THREADS, 1, 1])
+            .unwrap()
+    });
+    Row {
+        work: format!("batch-hard kernel N = {n}, d = {d} (fused, O(N) memory)"),
+        ms,
+        bound_ms: 2.0 * (n as f64) * (n as f64) * d as f64 / FP32_FLOPS * 1e3,
+        bound: "2·N²·d flops at 67 TFLOP/s (FP32)",
+    }
+}
+
+/// knn through the op (uploads included), queries × corpus rows of d, k = 10.
+fn knn_op(cuda: &Cuda, q: usize, c: usize, d: usize) -> Row {
+    let mut rng = Rng(3);
+    let qs = rng.matrix(q, d);
+    let cs = rng.matrix(c, d);
+    let corpus = cuda
+        .prepare_corpus(cs, c, d, &MetricOptions::default())
+        .unwrap();
+    let qm = MatRef::new(&qs, q, d).unwrap();
+    let o = KnnOptions {
+        k: 10,
+        ..KnnOptions::default()
+    };
+    let ms = median_ms(1, || {
+        cuda.knn(qm, &*corpus, &o, &Call::PLAIN).unwrap();
+    });
+    Row {
+        work: format!("knn {q} × {c} × {d}, k = 10 (the op: uploads and top-k included)"),
+        ms,
+        bound_ms: 2.0 * q as f64 * c as f64 * d as f64 / FP32_FLOPS * 1e3,
+        bound: "2·q·c·d flops at 67 TFLOP/s (FP32)",
+    }
+}
+
+/// Every op with kernels against the cpu device on one input; the mismatches found.
+fn check(cuda: &Cuda, n: usize, d: usize) -> Vec<String> {
+    let mut rng = Rng(4);
+    let x = rng.matrix(n, d);
+    let labels = rng.labels(n, 8);
+    let xm = MatRef::new(&x, n, d).unwrap();
+    let mut bad = Vec::new();
+    for metric in [
+        Metric::Euclidean,
+        Metric::SqEuclidean,
+        Metric::Cosine,
+        Metric::Dot,
+    ] {
+        let mo = MetricOptions {
+            metric,
+            normalize: false,
+        };
+        let g = cuda
+            .pairwise_distances(xm, None, &mo, &Call::PLAIN)
+            .unwrap();
+        let c = Cpu.pairwise_distances(xm, None, &mo, &Call::PLAIN).unwrap();
+        let worst = g
+            .iter()
+            .zip(&c)
+            .map(|(a, b)| (a - b).abs() / b.abs().max(1.0))
+            .fold(0.0f32, f32::max);
+        if worst > 1e-4 {
+            bad.push(format!("pairwise {metric:?}: relative difference {worst}"));
+        }
+        let o = MineOptions {
+            strategy: Strategy::BatchHard,
+            distance: mo,
+            ..MineOptions::default()
+        };
+        let gt = cuda
+            .mine_triplets(xm, &labels, None, &o, &Call::PLAIN)
+            .unwrap();
+        let ct = Cpu
+            .mine_triplets(xm, &labels, None, &o, &Call::PLAIN)
+            .unwrap();
+        // Near-ties may go either way in the last bit: compare the chosen distances.
+        let dist = |i: i32, j: i32| c[i as usize * n + j as usize];
+        for t in 0..ct.len() {
+            let (a, p, q) = (ct.anchor[t], gt.positive[t], gt.negative[t]);
+            if gt.anchor[t] != a
+                || (dist(a, p) - dist(a, ct.positive[t])).abs() > 1e-4
+                || (dist(a, q) - dist(a, ct.negative[t])).abs() > 1e-4
+            {
+                bad.push(format!("batch-hard {metric:?}: anchor {a} differs"));
+                break;
+            }
+        }
+        let ko = KnnOptions {
+            k: 10,
+            exclude_self: true,
+            query_offset: 0,
+        };
+        let gk = cuda.knn_once(xm, xm, &mo, &ko, &Call::PLAIN).unwrap();
+        let ck = Cpu.knn_once(xm, xm, &mo, &ko, &Call::PLAIN).unwrap();
+        let off = gk
+            .distances
+            .iter()
+            .zip(&ck.distances)
+            .filter(|(a, b)| (*a - *b).abs() > 1e-4 * b.abs().max(1.0))
+            .count();
+        if off > 0 {
+            bad.push(format!("knn {metric:?}: {off} distances differ"));
+        }
+    }
+    bad
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let json = args
+        .iter()
+        .position(|a| a == "--json")
+        .and_then(|i| args.get(i + 1).cloned());
+    let driver = match Driver::open() {
+        Ok(d) => d,
+        Err(reason) => {
+            println!("no GPU: {reason}");
+            std::process::exit(2);
+        }
+    };
+    println!("# tripletkit CUDA kernels\n\n{}\n", driver.describe());
+    let cuda = match Cuda::open() {
+        Ok(c) => c,
+        Err(reason) => {
+            println!("no GPU: {reason}");
+            std::process::exit(2);
+        }
+    };
+    let s = if quick { 8 } else { 1 };
+    let bad = check(&cuda, 3001 / s.min(4), 128);
+    for b in &bad {
+        println!("MISMATCH {b}");
+    }
+    let gpu: &dyn Gpu = &driver;
+    let rows = vec![
+        pairwise_kernel(gpu, 65536 / s, 128, 5),
+        batch_hard_kernel(gpu, 65536 / s, 128, 5),
+        knn_op(&cuda, 100_000 / s, 1_000_000 / s, 128),
+        batch_hard_kernel(gpu, 1_000_000 / s, 128, 1),
+    ];
+    println!(
+        "| work | tripletkit (ms) | bound (ms) | × bound | bound is |\n|---|---:|---:|---:|---|"
+    );
+    for r in &rows {
+        println!(
+            "| {} | {:.2} | {:.2} | {:.2} | {} |",
+            r.work,
+            r.ms,
+            r.bound_ms,
+            r.ms / r.bound_ms,
+            r.bound
+        );
+    }
+    if let Some(path) = json {
+        let body: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                format!(
+                    "{{\"work\":{:?},\"ms\":{},\"bound_ms\":{}}}",
+                    r.work, r.ms, r.bound_ms
+                )
+            })
+            .collect();
+        let text = format!(
+            "{{\"device\":{:?},\"mismatches\":{:?},\"rows\":[{}]}}\n",
+            driver.describe(),
+            bad,
+            body.join(",")
+        );
+        std::fs::write(path, text).expect("write the JSON");
+    }
+    std::process::exit(i32::from(!bad.is_empty()));
+}
