@@ -13,7 +13,8 @@ import { flat, gaussianRows, makeLabels } from './helpers/data'
 import { METRICS } from './helpers/oracle'
 import { Rng } from './helpers/prng'
 
-const CUDA_OPS = ['pairwiseDistances', 'knn', 'mineTriplets:batch-hard', 'tripletLoss:batch-hard']
+const CUDA_OPS = ['pairwiseDistances', 'knn', 'mineTriplets:batch-hard', 'mineTriplets:batch-semihard', 'tripletLoss:batch-hard',
+  'tripletLoss:batch-semihard', 'retrievalMetrics']
 
 function matrix(rng: Rng, rows: number, cols: number): tk.Matrix {
   return { data: flat(gaussianRows(rng, rows, cols)), rows, cols }
@@ -75,31 +76,52 @@ test('knn on cuda matches cpu: k past the tile, excludeSelf, batches, progress',
   t.true(seen.length > 0 && seen[seen.length - 1] === 700, `progress: ${seen.join(',')}`)
 })
 
-test('batch-hard mining and loss on cuda match cpu, with and without a reference set', async (t) => {
-  const rng = new Rng(63)
-  for (const [n, d] of [[2, 3], [67, 5], [150, 20]]) {
-    const x = matrix(rng, n, d)
-    const labels = makeLabels(rng, n, 'few')
-    for (const metric of METRICS) {
-      const o = { strategy: 'batch-hard' as const, metric }
-      const got = tk.mineTripletsSync(x, labels, { ...o, device: 'cuda' })
-      const want = tk.mineTripletsSync(x, labels, { ...o, device: 'cpu' })
-      t.deepEqual(got, want, `mine ${n}×${d} ${metric}`)
-      t.deepEqual(await tk.mineTriplets(x, labels, { ...o, device: 'cuda' }), want)
+for (const strategy of ['batch-hard', 'batch-semihard'] as const) {
+  test(`${strategy} mining and loss on cuda match cpu, with and without a reference set`, async (t) => {
+    const rng = new Rng(63)
+    for (const [n, d] of [[2, 3], [67, 5], [150, 20]]) {
+      const x = matrix(rng, n, d)
+      for (const scheme of ['few', 'singletons', 'allEqual'] as const) {
+        const labels = makeLabels(rng, n, scheme)
+        for (const metric of METRICS) {
+          const o = { strategy, metric }
+          const got = tk.mineTripletsSync(x, labels, { ...o, device: 'cuda' })
+          const want = tk.mineTripletsSync(x, labels, { ...o, device: 'cpu' })
+          t.deepEqual(got, want, `mine ${n}×${d} ${scheme} ${metric}`)
+          t.deepEqual(await tk.mineTriplets(x, labels, { ...o, device: 'cuda' }), want)
+        }
+      }
+      const labels = makeLabels(rng, n, 'few')
+      const lo = { mining: strategy, normalize: true, softMargin: true }
+      const gl = tk.tripletLossSync(x, labels, { ...lo, device: 'cuda' })
+      const wl = tk.tripletLossSync(x, labels, { ...lo, device: 'cpu' })
+      t.deepEqual([gl.triplets, gl.active], [wl.triplets, wl.active])
+      t.true(Math.abs(gl.loss - wl.loss) <= 1e-9 * Math.max(1, Math.abs(wl.loss)))
+      t.deepEqual(gl.grad.data, wl.grad.data)
     }
-    const lo = { mining: 'batch-hard' as const, normalize: true, softMargin: true }
-    const gl = tk.tripletLossSync(x, labels, { ...lo, device: 'cuda' })
-    const wl = tk.tripletLossSync(x, labels, { ...lo, device: 'cpu' })
-    t.deepEqual([gl.triplets, gl.active], [wl.triplets, wl.active])
-    t.true(Math.abs(gl.loss - wl.loss) <= 1e-9 * Math.max(1, Math.abs(wl.loss)))
-    t.deepEqual(gl.grad.data, wl.grad.data)
+    const x = matrix(rng, 40, 6)
+    const reference = matrix(rng, 90, 6)
+    const labels = makeLabels(rng, 40, 'few')
+    const referenceLabels = makeLabels(rng, 90, 'few')
+    const o = { strategy, reference, referenceLabels }
+    t.deepEqual(tk.mineTripletsSync(x, labels, { ...o, device: 'cuda' }), tk.mineTripletsSync(x, labels, { ...o, device: 'cpu' }))
+  })
+}
+
+test('retrievalMetrics on cuda ranks by knn and matches cpu, self and against a reference', async (t) => {
+  const rng = new Rng(66)
+  const q = matrix(rng, 111, 7)
+  const ql = makeLabels(rng, 111, 'few')
+  const reference = matrix(rng, 80, 7)
+  const referenceLabels = makeLabels(rng, 80, 'few')
+  for (const k of [1, 10, 500]) {
+    for (const extra of [{}, { reference, referenceLabels }]) {
+      const got = await tk.retrievalMetrics(q, ql, { ...extra, k, device: 'cuda' })
+      const want = tk.retrievalMetricsSync(q, ql, { ...extra, k, device: 'cpu' })
+      t.is(got.queries, want.queries)
+      for (const key of Object.keys(want) as (keyof typeof want)[]) t.true(Math.abs(got[key] - want[key]) < 1e-12, `k=${k} ${key}`)
+    }
   }
-  const x = matrix(rng, 40, 6)
-  const reference = matrix(rng, 90, 6)
-  const labels = makeLabels(rng, 40, 'few')
-  const referenceLabels = makeLabels(rng, 90, 'few')
-  const o = { strategy: 'batch-hard' as const, reference, referenceLabels }
-  t.deepEqual(tk.mineTripletsSync(x, labels, { ...o, device: 'cuda' }), tk.mineTripletsSync(x, labels, { ...o, device: 'cpu' }))
 })
 
 test('a cuda call aborted before or while it runs rejects with an AbortError carrying the reason', async (t) => {

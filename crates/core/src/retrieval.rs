@@ -25,32 +25,14 @@ pub fn retrieval_metrics(
     o: &RetrievalOptions,
     call: &Call,
 ) -> Result<Retrieval, Error> {
-    rules::labels("queryLabels", query_labels, queries.rows())?;
-    if let Some((r, l)) = reference {
-        rules::labels("referenceLabels", l, r.rows())?;
-        rules::same_cols("reference", r, "queries", queries)?;
-    }
-    rules::positive("k", o.k)?;
+    check(queries, query_labels, reference, o)?;
     let self_mode = reference.is_none();
     let ref_labels = reference.map_or(query_labels, |r| r.1);
     let dist = Distances::new(queries, reference.map(|r| r.0), o.distance).with_call(*call);
     let n = dist.cols();
-    let candidates = if self_mode { n.saturating_sub(1) } else { n };
-    let mut counts: HashMap<i32, usize> = HashMap::new();
-    for &l in ref_labels {
-        *counts.entry(l).or_default() += 1;
-    }
-    let relevant = |q: usize| {
-        let c = counts.get(&query_labels[q]).copied().unwrap_or(0);
-        if self_mode {
-            c - 1
-        } else {
-            c
-        }
-    };
-    let r_max = (0..dist.rows()).map(relevant).max().unwrap_or(0);
-    let k = o.k.min(candidates);
-    let window = r_max.max(k).min(candidates);
+    let w = Windows::new(query_labels, ref_labels, self_mode, o.k);
+    let (k, window) = (w.k, w.window);
+    let relevant = |q: usize| w.relevant(query_labels[q]);
 
     let sums: Vec<Sums> = dist.map_row_blocks(|r0, rows| {
         let mut s = Sums::default();
@@ -78,6 +60,105 @@ pub fn retrieval_metrics(
         acc
     });
     Ok(total.mean())
+}
+
+/// The argument rules of `retrieval_metrics`, for every device.
+pub fn check(
+    queries: MatRef,
+    query_labels: &[i32],
+    reference: Option<(MatRef, &[i32])>,
+    o: &RetrievalOptions,
+) -> Result<(), Error> {
+    rules::labels("queryLabels", query_labels, queries.rows())?;
+    if let Some((r, l)) = reference {
+        rules::labels("referenceLabels", l, r.rows())?;
+        rules::same_cols("reference", r, "queries", queries)?;
+    }
+    rules::positive("k", o.k)
+}
+
+/// What ranks the metrics read: each query's relevant count, the k used (`o.k` clamped to the
+/// candidates), and the window, max(largest relevant count, k) at most the candidates: every
+/// metric is decided by a query's first `window` neighbours.
+pub struct Windows {
+    counts: HashMap<i32, usize>,
+    self_mode: bool,
+    pub k: usize,
+    pub window: usize,
+}
+
+impl Windows {
+    pub fn new(query_labels: &[i32], ref_labels: &[i32], self_mode: bool, k: usize) -> Windows {
+        let mut counts: HashMap<i32, usize> = HashMap::new();
+        for &l in ref_labels {
+            *counts.entry(l).or_default() += 1;
+        }
+        let candidates = ref_labels.len().saturating_sub(usize::from(self_mode));
+        let mut w = Windows {
+            counts,
+            self_mode,
+            k: k.min(candidates),
+            window: 0,
+        };
+        let r_max = query_labels
+            .iter()
+            .map(|&l| w.relevant(l))
+            .max()
+            .unwrap_or(0);
+        w.window = r_max.max(w.k).min(candidates);
+        w
+    }
+
+    /// Relevant references of a query with this label (itself excluded in self mode).
+    pub fn relevant(&self, label: i32) -> usize {
+        let c = self.counts.get(&label).copied().unwrap_or(0);
+        c - usize::from(self.self_mode && c > 0)
+    }
+}
+
+/// The metrics from each query's `w.window` nearest references, given as indices ascending by
+/// (distance, index), `w.window` a query: what a device that ranks by knn computes.
+pub fn from_neighbours(
+    query_labels: &[i32],
+    ref_labels: &[i32],
+    w: &Windows,
+    neighbours: &[i32],
+) -> Retrieval {
+    let mut s = Sums::default();
+    if w.window == 0 {
+        return s.mean();
+    }
+    for (q, list) in neighbours.chunks(w.window).enumerate() {
+        let r = w.relevant(query_labels[q]);
+        if r == 0 {
+            continue;
+        }
+        let is_rel = |&j: &i32| j >= 0 && ref_labels[j as usize] == query_labels[q];
+        let (mut hits, mut ap) = (0usize, 0.0f64);
+        for (i, j) in list[..r].iter().enumerate() {
+            if is_rel(j) {
+                hits += 1;
+                ap += hits as f64 / (i + 1) as f64;
+            }
+        }
+        let hits_k = list[..w.k].iter().filter(|j| is_rel(j)).count();
+        s.add(&QueryMetrics {
+            p1: f64::from(u8::from(is_rel(&list[0]))),
+            r_precision: hits as f64 / r as f64,
+            map_at_r: ap / r as f64,
+            mrr: list
+                .iter()
+                .position(is_rel)
+                .map_or(0.0, |at| 1.0 / (at + 1) as f64),
+            recall_k: f64::from(u8::from(hits_k > 0)),
+            precision_k: if w.k > 0 {
+                hits_k as f64 / w.k as f64
+            } else {
+                0.0
+            },
+        });
+    }
+    s.mean()
 }
 
 /// One query's metrics, each in [0, 1].

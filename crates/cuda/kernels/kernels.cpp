@@ -8,12 +8,14 @@
 #include "batch_hard.cu"
 #include "distance.cu"
 #include "knn.cu"
+#include "semihard.cu"
 
 namespace {
 const tk_emu::Kernel kKernels[] = {
     TK_ENTRY(tk_distance_tile),
     TK_ENTRY(tk_batch_hard),
     TK_ENTRY(tk_topk_merge),
+    TK_ENTRY(tk_semihard),
 };
 }  // namespace
 

@@ -2,14 +2,15 @@
 //! kernels exist run them; the others say so with `DeviceUnavailable`, never a silent
 //! fallback to the CPU.
 use crate::gpu::Gpu;
+use crate::kernels::KNN_MAX_K;
 use crate::ops::knn::CudaCorpus;
-use crate::ops::{distance, knn, mining};
+use crate::ops::{distance, knn, mining, semihard};
 use tripletkit_core::distance::Rows;
 use tripletkit_core::{
-    rules, triplet_loss, Call, ContrastiveOptions, Corpus, Device, Error, Knn, KnnOptions,
-    LadderOptions, LadderResult, LossOptions, LossResult, MarginLossOptions, MarginLossResult,
-    MatRef, MetricOptions, MineOptions, Mining, OasisOptions, OasisSteps, RankingOptions,
-    RankingResult, Retrieval, RetrievalOptions, Strategy, Triplets, Verification,
+    retrieval, rules, triplet_loss, Call, ContrastiveOptions, Corpus, Device, Error, Knn,
+    KnnOptions, LadderOptions, LadderResult, LossOptions, LossResult, MarginLossOptions,
+    MarginLossResult, MatRef, MetricOptions, MineOptions, Mining, OasisOptions, OasisSteps,
+    RankingOptions, RankingResult, Retrieval, RetrievalOptions, Strategy, Triplets, Verification,
     VerificationOptions,
 };
 
@@ -18,7 +19,10 @@ pub const OPS: &[&str] = &[
     "pairwiseDistances",
     "knn",
     "mineTriplets:batch-hard",
+    "mineTriplets:batch-semihard",
     "tripletLoss:batch-hard",
+    "tripletLoss:batch-semihard",
+    "retrievalMetrics",
 ];
 
 /// The share of the device's free memory one op plans to use.
@@ -148,21 +152,35 @@ impl Device for Cuda {
         rules::labels("labels", labels, x.rows())?;
         rules::margin("margin", o.margin)?;
         rules::reference(x, reference)?;
-        if o.strategy != Strategy::BatchHard {
-            return Err(not_on_cuda(&format!(
-                "mineTriplets with strategy '{}'",
-                strategy_name(o.strategy)
-            )));
-        }
-        let t = mining::batch_hard(
-            &*self.gpu,
-            self.memory()?,
-            x,
-            labels,
-            reference,
-            &o.distance,
-            call,
-        )?;
+        let memory = self.memory()?;
+        let t = match o.strategy {
+            Strategy::BatchHard => {
+                mining::batch_hard(&*self.gpu, memory, x, labels, reference, &o.distance, call)?
+            }
+            Strategy::BatchSemihard => {
+                // The count follows from the labels: refuse before the work, as the cpu does.
+                if semihard::count(labels, reference.map(|r| r.1)) > o.max_triplets {
+                    return Err(Error::TooManyTriplets {
+                        limit: o.max_triplets,
+                    });
+                }
+                semihard::batch_semihard(
+                    &*self.gpu,
+                    memory,
+                    x,
+                    labels,
+                    reference,
+                    &o.distance,
+                    call,
+                )?
+            }
+            other => {
+                return Err(not_on_cuda(&format!(
+                    "mineTriplets with strategy '{}'",
+                    strategy_name(other)
+                )))
+            }
+        };
         if t.len() > o.max_triplets {
             return Err(Error::TooManyTriplets {
                 limit: o.max_triplets,
@@ -186,7 +204,7 @@ impl Device for Cuda {
             Mining::Triplets { .. } => return Err(not_on_cuda("tripletLoss with given triplets")),
         };
         rules::margin("margin", o.margin)?;
-        if strategy != Strategy::BatchHard {
+        if !matches!(strategy, Strategy::BatchHard | Strategy::BatchSemihard) {
             return Err(not_on_cuda(&format!(
                 "tripletLoss with strategy '{}'",
                 strategy_name(strategy)
@@ -216,15 +234,43 @@ impl Device for Cuda {
     ) -> Result<MarginLossResult, Error> {
         Err(not_on_cuda("tripletMarginLoss"))
     }
+    /// Ranks by knn on the GPU (the window of neighbours every metric reads), then counts the
+    /// metrics on the host: O(queries · window).
     fn retrieval_metrics(
         &self,
-        _: MatRef,
-        _: &[i32],
-        _: Option<(MatRef, &[i32])>,
-        _: &RetrievalOptions,
-        _: &Call,
+        queries: MatRef,
+        query_labels: &[i32],
+        reference: Option<(MatRef, &[i32])>,
+        o: &RetrievalOptions,
+        call: &Call,
     ) -> Result<Retrieval, Error> {
-        Err(not_on_cuda("retrievalMetrics"))
+        retrieval::check(queries, query_labels, reference, o)?;
+        let ref_labels = reference.map_or(query_labels, |r| r.1);
+        let w = retrieval::Windows::new(query_labels, ref_labels, reference.is_none(), o.k);
+        if w.window > KNN_MAX_K {
+            return Err(not_on_cuda(&format!(
+                "retrievalMetrics with classes of more than {KNN_MAX_K} references (it ranks {} a query)",
+                w.window
+            )));
+        }
+        let mut neighbours = Vec::new();
+        if w.window > 0 {
+            let corpus = reference.map_or(queries, |r| r.0);
+            let k = KnnOptions {
+                k: w.window,
+                exclude_self: reference.is_none(),
+                query_offset: 0,
+            };
+            neighbours = self
+                .knn_once(queries, corpus, &o.distance, &k, call)?
+                .indices;
+        }
+        Ok(retrieval::from_neighbours(
+            query_labels,
+            ref_labels,
+            &w,
+            &neighbours,
+        ))
     }
     fn contrastive_loss(
         &self,

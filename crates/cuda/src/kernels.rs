@@ -6,6 +6,7 @@ use tripletkit_core::Metric;
 pub const DISTANCE_TILE: &str = "tk_distance_tile";
 pub const BATCH_HARD: &str = "tk_batch_hard";
 pub const TOPK_MERGE: &str = "tk_topk_merge";
+pub const SEMIHARD: &str = "tk_semihard";
 
 /// (module, PTX text, kernels) for the driver to load.
 pub const MODULES: &[(&str, &str, &[&str])] = &[
@@ -20,6 +21,7 @@ pub const MODULES: &[(&str, &str, &[&str])] = &[
         &[BATCH_HARD],
     ),
     ("knn", include_str!("../ptx/knn.ptx"), &[TOPK_MERGE]),
+    ("semihard", include_str!("../ptx/semihard.ptx"), &[SEMIHARD]),
 ];
 
 /// Rows (and columns) of one block's tile, and its threads (`kernels/common.cuh`).

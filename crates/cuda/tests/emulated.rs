@@ -342,3 +342,163 @@ fn ops_without_kernels_say_so() {
         "{err}"
     );
 }
+
+fn mine(
+    dev: &dyn Device,
+    strategy: Strategy,
+    x: MatRef,
+    labels: &[i32],
+    reference: Option<(MatRef, &[i32])>,
+    metric: Metric,
+) -> Result<tripletkit_core::Triplets, Error> {
+    let o = MineOptions {
+        strategy,
+        distance: opts(metric, false),
+        ..MineOptions::default()
+    };
+    dev.mine_triplets(x, labels, reference, &o, &Call::PLAIN)
+}
+
+#[test]
+fn batch_semihard_matches_cpu_on_random_batches_big_classes_and_chunks() {
+    let mut rng = Rng(17);
+    // (rows, dims, classes): classes of every size, including more than one group of 8
+    // positives, one class only (no negatives), and all singletons (no positives).
+    for &(n, d, classes) in &[
+        (2, 3, 2),
+        (67, 5, 4),
+        (131, 17, 9),
+        (90, 3, 1),
+        (40, 4, 40),
+        (150, 6, 2),
+    ] {
+        let x = rng.matrix(n, d);
+        let labels = rng.labels(n, classes);
+        let xm = MatRef::new(&x, n, d).unwrap();
+        for metric in METRICS {
+            let want = mine(&Cpu, Strategy::BatchSemihard, xm, &labels, None, metric).unwrap();
+            for cuda in [Cuda::emulated(), Cuda::emulated().with_memory(150_000)] {
+                let got = mine(&cuda, Strategy::BatchSemihard, xm, &labels, None, metric).unwrap();
+                assert_eq!(got, want, "{n}×{d}, {classes} classes, {metric:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn batch_semihard_with_ties_and_a_reference_set() {
+    // Integer points: many equal distances, so every tie rule is exercised.
+    let x: Vec<f32> = (0..120).map(|i| ((i * 5) % 4) as f32).collect();
+    let labels: Vec<i32> = (0..60).map(|i| (i % 3) as i32).collect();
+    let xm = MatRef::new(&x, 60, 2).unwrap();
+    for metric in [Metric::SqEuclidean, Metric::Euclidean] {
+        let want = mine(&Cpu, Strategy::BatchSemihard, xm, &labels, None, metric).unwrap();
+        let got = mine(
+            &Cuda::emulated(),
+            Strategy::BatchSemihard,
+            xm,
+            &labels,
+            None,
+            metric,
+        )
+        .unwrap();
+        assert_eq!(got, want);
+    }
+    let mut rng = Rng(19);
+    let r = rng.matrix(80, 2);
+    let rl = rng.labels(80, 4);
+    let rm = MatRef::new(&r, 80, 2).unwrap();
+    let reference = Some((rm, &rl[..]));
+    let want = mine(
+        &Cpu,
+        Strategy::BatchSemihard,
+        xm,
+        &labels,
+        reference,
+        Metric::Cosine,
+    )
+    .unwrap();
+    let got = mine(
+        &Cuda::emulated(),
+        Strategy::BatchSemihard,
+        xm,
+        &labels,
+        reference,
+        Metric::Cosine,
+    )
+    .unwrap();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn batch_semihard_loss_and_its_triplet_limit() {
+    let mut rng = Rng(23);
+    let (n, d) = (50, 8);
+    let x = rng.matrix(n, d);
+    let labels = rng.labels(n, 4);
+    let xm = MatRef::new(&x, n, d).unwrap();
+    let mining = Mining::Strategy(Strategy::BatchSemihard);
+    let o = LossOptions::default();
+    let want = Cpu
+        .triplet_loss(xm, &labels, None, mining, &o, &Call::PLAIN)
+        .unwrap();
+    let got = Cuda::emulated()
+        .triplet_loss(xm, &labels, None, mining, &o, &Call::PLAIN)
+        .unwrap();
+    assert_eq!(
+        (got.triplets, got.active, got.grad),
+        (want.triplets, want.active, want.grad)
+    );
+    let small = MineOptions {
+        strategy: Strategy::BatchSemihard,
+        max_triplets: 10,
+        ..MineOptions::default()
+    };
+    let err = Cuda::emulated()
+        .mine_triplets(xm, &labels, None, &small, &Call::PLAIN)
+        .unwrap_err();
+    assert_eq!(err, Error::TooManyTriplets { limit: 10 });
+}
+
+#[test]
+fn retrieval_metrics_rank_by_knn_and_match_cpu() {
+    use tripletkit_core::RetrievalOptions;
+    let mut rng = Rng(29);
+    let (n, d) = (130, 6);
+    let x = rng.matrix(n, d);
+    let labels = rng.labels(n, 7);
+    let r = rng.matrix(90, d);
+    let rl = rng.labels(90, 9);
+    let xm = MatRef::new(&x, n, d).unwrap();
+    let rm = MatRef::new(&r, 90, d).unwrap();
+    for k in [1, 5, 200] {
+        for metric in METRICS {
+            let o = RetrievalOptions {
+                k,
+                distance: opts(metric, false),
+            };
+            for reference in [None, Some((rm, &rl[..]))] {
+                let want = Cpu
+                    .retrieval_metrics(xm, &labels, reference, &o, &Call::PLAIN)
+                    .unwrap();
+                let got = Cuda::emulated()
+                    .retrieval_metrics(xm, &labels, reference, &o, &Call::PLAIN)
+                    .unwrap();
+                assert_eq!(got.queries, want.queries);
+                for (g, w) in [
+                    (got.precision_at_1, want.precision_at_1),
+                    (got.r_precision, want.r_precision),
+                    (got.map_at_r, want.map_at_r),
+                    (got.mrr, want.mrr),
+                    (got.recall_at_k, want.recall_at_k),
+                    (got.precision_at_k, want.precision_at_k),
+                ] {
+                    assert!(
+                        (g - w).abs() < 1e-12,
+                        "k={k} {metric:?}: {got:?} vs {want:?}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -3,6 +3,7 @@
 pub mod distance;
 pub mod knn;
 pub mod mining;
+pub mod semihard;
 
 use crate::gpu::{Buffer, Gpu};
 use tripletkit_core::distance::Rows;
