@@ -389,7 +389,7 @@ fn batch_semihard_matches_cpu_on_random_batches_big_classes_and_chunks() {
 fn batch_semihard_with_ties_and_a_reference_set() {
     // Integer points: many equal distances, so every tie rule is exercised.
     let x: Vec<f32> = (0..120).map(|i| ((i * 5) % 4) as f32).collect();
-    let labels: Vec<i32> = (0..60).map(|i| (i % 3) as i32).collect();
+    let labels: Vec<i32> = (0..60).map(|i| i % 3).collect();
     let xm = MatRef::new(&x, 60, 2).unwrap();
     for metric in [Metric::SqEuclidean, Metric::Euclidean] {
         let want = mine(&Cpu, Strategy::BatchSemihard, xm, &labels, None, metric).unwrap();
