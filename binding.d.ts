@@ -82,8 +82,8 @@ export interface DeviceReport {
   /** Whether the device is the CPU emulator of the CUDA kernels (a testing aid). */
   emulated?: boolean
   /**
-   * The ops (and mining strategies, as `op:strategy`) that run on this device; absent when
-   * it runs every op.
+   * The ops that run on this device, by their JavaScript names; absent when it runs every
+   * op.
    */
   ops?: Array<string>
 }

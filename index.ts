@@ -7,7 +7,7 @@
  */
 
 export { matrix } from './src/matrix'
-export { backends } from './src/device'
+export { backends, CUDA_AUTO_MIN_MACS } from './src/device'
 export { pairwiseDistances, pairwiseDistancesSync } from './src/pairwise'
 export { knn, knnSync } from './src/knn'
 export { mineTriplets, mineTripletsSync } from './src/mining'

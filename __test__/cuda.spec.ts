@@ -13,8 +13,7 @@ import { flat, gaussianRows, makeLabels } from './helpers/data'
 import { METRICS } from './helpers/oracle'
 import { Rng } from './helpers/prng'
 
-const CUDA_OPS = ['pairwiseDistances', 'knn', 'mineTriplets:batch-hard', 'mineTriplets:batch-semihard', 'tripletLoss:batch-hard',
-  'tripletLoss:batch-semihard', 'retrievalMetrics']
+const CUDA_OPS = ['pairwiseDistances', 'knn', 'mineTriplets', 'tripletLoss', 'retrievalMetrics']
 
 function matrix(rng: Rng, rows: number, cols: number): tk.Matrix {
   return { data: flat(gaussianRows(rng, rows, cols)), rows, cols }
@@ -143,16 +142,37 @@ test('a cuda call aborted before or while it runs rejects with an AbortError car
   t.deepEqual(Array.from(tk.knnSync([[0], [1]], [[0], [1]], { k: 1, device: 'cuda' }).indices), [0, 1])
 })
 
+test('set strategies on cuda give the cpu triplets in the same order, and refuse past maxTriplets', async (t) => {
+  const rng = new Rng(67)
+  const x = matrix(rng, 45, 3)
+  const labels = makeLabels(rng, 45, 'few')
+  for (const strategy of ['all', 'violating', 'hard', 'semihard', 'easy'] as const) {
+    for (const margin of [0.1, 1]) {
+      const want = tk.mineTripletsSync(x, labels, { strategy, margin, device: 'cpu' })
+      t.deepEqual(await tk.mineTriplets(x, labels, { strategy, margin, device: 'cuda' }), want, `${strategy} ${margin}`)
+      const lo = { mining: strategy, margin, softMargin: strategy === 'all' }
+      t.deepEqual(tk.tripletLossSync(x, labels, { ...lo, device: 'cuda' }).grad.data, tk.tripletLossSync(x, labels, { ...lo, device: 'cpu' }).grad.data)
+      if (want.length > 1) {
+        t.throws(() => tk.mineTripletsSync(x, labels, { strategy, margin, maxTriplets: want.length - 1, device: 'cuda' }),
+          { instanceOf: RangeError, code: 'ERR_TRIPLETKIT_TOO_MANY_TRIPLETS' })
+      }
+    }
+  }
+  // Given triplets: no distances to mine; the loss is the host pass, the same as on cpu.
+  const mining = tk.mineTripletsSync(x, labels, { strategy: 'all', device: 'cpu' })
+  t.deepEqual(tk.tripletLossSync(x, labels, { mining, device: 'cuda' }), tk.tripletLossSync(x, labels, { mining, device: 'cpu' }))
+})
+
 test('ops without CUDA kernels reject on cuda with a coded Error naming the op, and still run on cpu', async (t) => {
   const rng = new Rng(65)
   const x = matrix(rng, 12, 4)
   const labels = makeLabels(rng, 12, 'few')
-  const err = t.throws(() => tk.mineTripletsSync(x, labels, { strategy: 'semihard', device: 'cuda' }))
+  const err = t.throws(() => tk.contrastiveLossSync(x, labels, { device: 'cuda' }))
   t.is((err as { code?: string } | undefined)?.code, 'ERR_TRIPLETKIT_DEVICE_UNAVAILABLE')
-  t.regex(err?.message ?? '', /strategy 'semihard' does not run on it yet; use device 'cpu'/)
-  await t.throwsAsync(tk.contrastiveLoss(x, labels, { device: 'cuda' }), {
+  t.regex(err?.message ?? '', /contrastiveLoss does not run on it yet; use device 'cpu'/)
+  await t.throwsAsync(tk.tripletMarginLoss(x, x, x, { device: 'cuda' }), {
     code: 'ERR_TRIPLETKIT_DEVICE_UNAVAILABLE',
-    message: /contrastiveLoss does not run on it yet/,
+    message: /tripletMarginLoss does not run on it yet/,
   })
   t.notThrows(() => tk.contrastiveLossSync(x, labels, { device: 'auto' }))
 })

@@ -7,11 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target=aarch64-unknown-linux-gnu
 
-if ! command -v aarch64-linux-gnu-gcc >/dev/null || ! command -v qemu-aarch64 >/dev/null; then
+# g++ as well as gcc: the addon includes the CUDA emulator, C++ compiled by the cc crate.
+if ! command -v aarch64-linux-gnu-gcc >/dev/null || ! command -v aarch64-linux-gnu-g++ >/dev/null ||
+  ! command -v qemu-aarch64 >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get install -y -q gcc-aarch64-linux-gnu qemu-user >/dev/null || { echo 'cross-arm64: apt-get install failed'; exit 3; }
+    apt-get install -y -q gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user >/dev/null ||
+      { echo 'cross-arm64: apt-get install failed'; exit 3; }
   else
-    echo 'cross-arm64: needs gcc-aarch64-linux-gnu and qemu-user (apt-get, as root)'; exit 3
+    echo 'cross-arm64: needs gcc-aarch64-linux-gnu, g++-aarch64-linux-gnu and qemu-user (apt-get, as root)'; exit 3
   fi
 fi
 rustup target list --installed | grep -q "^$target\$" || rustup target add "$target" || { echo "cross-arm64: rustup target add $target failed"; exit 3; }

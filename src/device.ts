@@ -63,8 +63,8 @@ export function backends(): BackendsInfo {
 }
 
 /**
- * The work of a call, for 'auto': the op (with its mining strategy, as `op:strategy`, the form
- * of `backends().cuda.ops`) and its multiply-adds (rows · columns · dimensions of its distances).
+ * The work of a call, for 'auto': the op (as `backends().cuda.ops` names it) and its
+ * multiply-adds (rows · columns · dimensions of its distances).
  */
 export interface Work {
   readonly op: string

@@ -70,7 +70,7 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: TripletLossOptions |
   const common = checkCommon(o)
   const { rows, cols } = x
   const target = resolveDevice(common.device, strategy === undefined ? undefined
-    : { op: `tripletLoss:${strategy}`, macs: rows * (memory?.x.rows ?? rows) * cols })
+    : { op: 'tripletLoss', macs: rows * (memory?.x.rows ?? rows) * cols })
   const backendOpts: BackendLossOptions = {
     metric: common.metric, normalize: common.normalize, device: nativeDevice(target), margin, softMargin, swap, reduction, maxTriplets,
     ...(strategy !== undefined ? { strategy } : {}),

@@ -77,7 +77,7 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: MineTripletsOptions)
   const memory = checkMemory(o, x)
   const common = checkCommon(o)
   const target = resolveDevice(common.device,
-    { op: `mineTriplets:${strategy}`, macs: x.rows * (memory?.x.rows ?? x.rows) * x.cols })
+    { op: 'mineTriplets', macs: x.rows * (memory?.x.rows ?? x.rows) * x.cols })
   const empty = x.rows === 0 || memory?.x.rows === 0
     ? { anchor: new Int32Array(0), positive: new Int32Array(0), negative: new Int32Array(0), length: 0 }
     : undefined

@@ -480,9 +480,8 @@ export interface BackendsInfo {
      */
     emulated?: boolean
     /**
-     * The ops that run on CUDA, with mining strategies as `op:strategy`
-     * (`'mineTriplets:batch-hard'`); the others reject on `'cuda'` with
-     * ERR_TRIPLETKIT_DEVICE_UNAVAILABLE and run on `'cpu'` under `'auto'`.
+     * The functions that run on CUDA (`'pairwiseDistances'`, `'knn'`, …); the others reject
+     * on `'cuda'` with ERR_TRIPLETKIT_DEVICE_UNAVAILABLE and run on `'cpu'` under `'auto'`.
      */
     ops?: string[]
   }

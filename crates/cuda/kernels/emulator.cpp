@@ -3,14 +3,9 @@
 // fiber of the block is parked, the barrier opens. Even blocks run their threads in index
 // order and odd blocks in reverse, so a read of another thread's write that lacks a barrier
 // between them sees stale data in one of the two orders and fails the comparison with the cpu.
-//
-// Switching uses _setjmp/_longjmp between stacks made by makecontext (no signal-mask system
-// call per switch); _FORTIFY_SOURCE is off for this file (build.rs) because its longjmp check
-// refuses a jump to another stack.
 #include "emulator.h"
 
-#include <setjmp.h>
-#include <ucontext.h>
+#include "fiber.h"
 
 #include <atomic>
 #include <cstdio>
@@ -31,9 +26,7 @@ constexpr size_t kStackBytes = 64 * 1024;
 enum class State { Runnable, AtBlock, AtWarp, Done };
 
 struct Fiber {
-  ucontext_t ctx;
-  jmp_buf resume;
-  bool started = false;
+  Context ctx;
   State state = State::Runnable;
   uint3 tid{0, 0, 0};
   std::unique_ptr<char[]> stack;
@@ -44,7 +37,7 @@ struct Fiber {
 struct Block {
   std::vector<Fiber> fibers;
   std::vector<uint64_t> slots;
-  jmp_buf scheduler;
+  Context scheduler;
   size_t current = 0;
   const Kernel* kernel = nullptr;
   void** params = nullptr;
@@ -53,18 +46,21 @@ struct Block {
 
 thread_local Block* block = nullptr;
 
+// A fiber's body: the kernel, as one thread, then back to the scheduler for good.
 void fiber_main() {
   Block* b = block;
   b->kernel->run(b->params);
-  b->fibers[b->current].state = State::Done;
-  _longjmp(b->scheduler, 1);
+  Fiber& f = b->fibers[b->current];
+  f.state = State::Done;
+  fiber_switch(f.ctx, b->scheduler);
+  __builtin_unreachable();
 }
 
 void park(State s) {
   Block* b = block;
   Fiber& f = b->fibers[b->current];
   f.state = s;
-  if (!_setjmp(f.resume)) _longjmp(b->scheduler, 1);
+  fiber_switch(f.ctx, b->scheduler);
 }
 
 // Opens the barriers that every live thread concerned has reached; false when none can open
@@ -101,9 +97,9 @@ void run_block(Block& b, bool reverse) {
   dim3 bd = here.block_dim;
   for (size_t i = 0; i < n; i++) {
     Fiber& f = b.fibers[i];
-    f.started = false;
     f.state = State::Runnable;
     f.tid = uint3{unsigned(i % bd.x), unsigned((i / bd.x) % bd.y), unsigned(i / (size_t(bd.x) * bd.y))};
+    fiber_start(f.ctx, f.stack.get(), kStackBytes, fiber_main);
   }
   for (;;) {
     for (size_t k = 0; k < n; k++) {
@@ -112,19 +108,7 @@ void run_block(Block& b, bool reverse) {
       if (f.state != State::Runnable) continue;
       b.current = i;
       here.thread_idx = f.tid;
-      if (!_setjmp(b.scheduler)) {
-        if (!f.started) {
-          f.started = true;
-          getcontext(&f.ctx);
-          f.ctx.uc_stack.ss_sp = f.stack.get();
-          f.ctx.uc_stack.ss_size = kStackBytes;
-          f.ctx.uc_link = nullptr;
-          makecontext(&f.ctx, fiber_main, 0);
-          setcontext(&f.ctx);
-        } else {
-          _longjmp(f.resume, 1);
-        }
-      }
+      fiber_switch(b.scheduler, f.ctx);
     }
     size_t live = 0;
     for (auto& f : b.fibers) live += f.state != State::Done;

@@ -9,6 +9,7 @@
 #include "distance.cu"
 #include "knn.cu"
 #include "semihard.cu"
+#include "set.cu"
 
 namespace {
 const tk_emu::Kernel kKernels[] = {
@@ -16,6 +17,8 @@ const tk_emu::Kernel kKernels[] = {
     TK_ENTRY(tk_batch_hard),
     TK_ENTRY(tk_topk_merge),
     TK_ENTRY(tk_semihard),
+    TK_ENTRY(tk_set_count),
+    TK_ENTRY(tk_set_fill),
 };
 }  // namespace
 

@@ -4,7 +4,7 @@
 use crate::gpu::Gpu;
 use crate::kernels::KNN_MAX_K;
 use crate::ops::knn::CudaCorpus;
-use crate::ops::{distance, knn, mining, semihard};
+use crate::ops::{distance, knn, mining, semihard, set};
 use tripletkit_core::distance::Rows;
 use tripletkit_core::{
     retrieval, rules, triplet_loss, Call, ContrastiveOptions, Corpus, Device, Error, Knn,
@@ -14,14 +14,13 @@ use tripletkit_core::{
     VerificationOptions,
 };
 
-/// The ops (and mining strategies) with kernels on `cuda`; `backends()` lists them.
+/// The ops with kernels on `cuda` (every mining strategy); `backends()` lists them. The
+/// others fail with `DeviceUnavailable`.
 pub const OPS: &[&str] = &[
     "pairwiseDistances",
     "knn",
-    "mineTriplets:batch-hard",
-    "mineTriplets:batch-semihard",
-    "tripletLoss:batch-hard",
-    "tripletLoss:batch-semihard",
+    "mineTriplets",
+    "tripletLoss",
     "retrievalMetrics",
 ];
 
@@ -78,18 +77,6 @@ fn not_on_cuda(op: &str) -> Error {
     Error::DeviceUnavailable {
         device: "cuda".into(),
         reason: format!("{op} does not run on it yet; use device 'cpu'"),
-    }
-}
-
-fn strategy_name(s: Strategy) -> &'static str {
-    match s {
-        Strategy::All => "all",
-        Strategy::Violating => "violating",
-        Strategy::Hard => "hard",
-        Strategy::Semihard => "semihard",
-        Strategy::Easy => "easy",
-        Strategy::BatchHard => "batch-hard",
-        Strategy::BatchSemihard => "batch-semihard",
     }
 }
 
@@ -174,12 +161,7 @@ impl Device for Cuda {
                     call,
                 )?
             }
-            other => {
-                return Err(not_on_cuda(&format!(
-                    "mineTriplets with strategy '{}'",
-                    strategy_name(other)
-                )))
-            }
+            _ => set::mine_set(&*self.gpu, memory, x, labels, reference, o, call)?,
         };
         if t.len() > o.max_triplets {
             return Err(Error::TooManyTriplets {
@@ -201,15 +183,12 @@ impl Device for Cuda {
     ) -> Result<LossResult, Error> {
         let strategy = match mining {
             Mining::Strategy(s) => s,
-            Mining::Triplets { .. } => return Err(not_on_cuda("tripletLoss with given triplets")),
+            // No distances to mine: the loss over the given triplets is the host's pass alone.
+            given @ Mining::Triplets { .. } => {
+                return triplet_loss(x, labels, reference, given, o, call)
+            }
         };
         rules::margin("margin", o.margin)?;
-        if !matches!(strategy, Strategy::BatchHard | Strategy::BatchSemihard) {
-            return Err(not_on_cuda(&format!(
-                "tripletLoss with strategy '{}'",
-                strategy_name(strategy)
-            )));
-        }
         let mine = MineOptions {
             strategy,
             margin: o.margin,

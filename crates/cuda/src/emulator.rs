@@ -4,10 +4,13 @@
 use crate::gpu::{DevPtr, Gpu};
 use std::alloc::{alloc, dealloc, Layout};
 use std::collections::HashMap;
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ffi::c_void;
+#[cfg(tk_emulator)]
+use std::ffi::{c_char, c_int, CStr, CString};
 use std::sync::Mutex;
 use tripletkit_core::Error;
 
+#[cfg(tk_emulator)]
 extern "C" {
     fn tk_emu_launch(
         name: *const c_char,
@@ -36,6 +39,11 @@ pub struct Emulator {
 impl Emulator {
     pub fn new() -> Self {
         Emulator::default()
+    }
+
+    /// Whether this build has the emulator (Linux on x86-64, or with glibc).
+    pub fn built() -> bool {
+        cfg!(tk_emulator)
     }
 }
 
@@ -100,30 +108,51 @@ impl Gpu for Emulator {
         block: [u32; 3],
         params: &mut [*mut c_void],
     ) -> Result<(), Error> {
-        let cname = CString::new(name).map_err(|e| failed(e.to_string()))?;
-        let mut message = [0 as c_char; 512];
-        // SAFETY: the caller's promise covers `params`; `cname` and `message` outlive the call,
-        // and the emulator writes at most `message.len()` bytes, NUL-terminated.
-        let rc = unsafe {
-            tk_emu_launch(
-                cname.as_ptr(),
-                grid[0],
-                grid[1],
-                grid[2],
-                block[0],
-                block[1],
-                block[2],
-                params.as_mut_ptr(),
-                message.as_mut_ptr(),
-                message.len(),
-            )
-        };
-        if rc == 0 {
-            Ok(())
-        } else {
-            // SAFETY: snprintf NUL-terminated the message.
-            let text = unsafe { CStr::from_ptr(message.as_ptr()) };
-            Err(failed(text.to_string_lossy().into_owned()))
-        }
+        // SAFETY: the caller's promise.
+        unsafe { run(name, grid, block, params) }
     }
+}
+
+/// Runs kernel `name` through the emulator's scheduler.
+///
+/// # Safety
+/// As `Gpu::launch`.
+#[cfg(tk_emulator)]
+unsafe fn run(
+    name: &str,
+    grid: [u32; 3],
+    block: [u32; 3],
+    params: &mut [*mut c_void],
+) -> Result<(), Error> {
+    let cname = CString::new(name).map_err(|e| failed(e.to_string()))?;
+    let mut message = [0 as c_char; 512];
+    // SAFETY: the caller's promise covers `params`; `cname` and `message` outlive the call,
+    // and the emulator writes at most `message.len()` bytes, NUL-terminated.
+    let rc = unsafe {
+        tk_emu_launch(
+            cname.as_ptr(),
+            grid[0],
+            grid[1],
+            grid[2],
+            block[0],
+            block[1],
+            block[2],
+            params.as_mut_ptr(),
+            message.as_mut_ptr(),
+            message.len(),
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    // SAFETY: the emulator NUL-terminated the message.
+    let text = unsafe { CStr::from_ptr(message.as_ptr()) };
+    Err(failed(text.to_string_lossy().into_owned()))
+}
+
+#[cfg(not(tk_emulator))]
+unsafe fn run(_: &str, _: [u32; 3], _: [u32; 3], _: &mut [*mut c_void]) -> Result<(), Error> {
+    Err(failed(
+        "the CUDA emulator is not built for this platform".into(),
+    ))
 }

@@ -136,33 +136,58 @@ fn too_big() -> Error {
     Error::Internal("a device buffer's size overflows usize".into())
 }
 
+/// The most parameters a kernel takes.
+const MAX_PARAMS: usize = 24;
+
 /// A kernel's parameters, in order, each kept alive until the launch: device pointers as
-/// `DevPtr`, counts and flags as `i32`, as the `.cu` signatures declare them.
-#[derive(Default)]
+/// `DevPtr`, counts and flags as `int`, margins as `float`, as the `.cu` signatures declare
+/// them. Each value sits at the start of an 8-byte slot held inline (no allocation), which
+/// is where the launch's parameter array points. Built through `&mut self`: rustc 1.95's
+/// release builds miscompiled a by-value builder passed through a closure (the second
+/// closure call started from the first one's slots), which `builder_in_a_closure` guards.
 pub struct Params {
-    values: Vec<Param>,
+    slots: [[u8; 8]; MAX_PARAMS],
+    len: usize,
 }
 
-enum Param {
-    Ptr(DevPtr),
-    Int(i32),
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            slots: [[0; 8]; MAX_PARAMS],
+            len: 0,
+        }
+    }
 }
 
 impl Params {
     pub fn new() -> Self {
         Params::default()
     }
-    pub fn ptr(mut self, p: DevPtr) -> Self {
-        self.values.push(Param::Ptr(p));
+    fn push(&mut self, bytes: &[u8]) -> &mut Self {
+        assert!(self.len < MAX_PARAMS, "too many kernel parameters");
+        self.slots[self.len][..bytes.len()].copy_from_slice(bytes);
+        self.len += 1;
         self
     }
-    pub fn buf<T: Copy>(self, b: &Buffer<'_, T>) -> Self {
+    pub fn ptr(&mut self, p: DevPtr) -> &mut Self {
+        self.push(&p.to_ne_bytes())
+    }
+    pub fn buf<T: Copy>(&mut self, b: &Buffer<'_, T>) -> &mut Self {
         self.ptr(b.ptr())
     }
     /// An `int` parameter; the caller has checked that `v` fits (see `int`).
-    pub fn int(mut self, v: i32) -> Self {
-        self.values.push(Param::Int(v));
-        self
+    pub fn int(&mut self, v: i32) -> &mut Self {
+        self.push(&v.to_ne_bytes())
+    }
+    pub fn float(&mut self, v: f32) -> &mut Self {
+        self.push(&v.to_ne_bytes())
+    }
+    /// Parameters so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// Launches `name` with these parameters.
@@ -171,23 +196,19 @@ impl Params {
     /// The parameters match the kernel's signature and the buffers are large enough for
     /// the geometry.
     pub unsafe fn launch(
-        mut self,
+        &mut self,
         gpu: &dyn Gpu,
         name: &'static str,
         grid: [u32; 3],
         block: [u32; 3],
     ) -> Result<(), Error> {
-        let mut ptrs: Vec<*mut c_void> = self
-            .values
-            .iter_mut()
-            .map(|v| match v {
-                Param::Ptr(p) => (p as *mut DevPtr).cast(),
-                Param::Int(i) => (i as *mut i32).cast(),
-            })
-            .collect();
-        // SAFETY: every pointer in `ptrs` points into `self.values`, alive until we return;
+        let mut ptrs = [std::ptr::null_mut::<c_void>(); MAX_PARAMS];
+        for (p, slot) in ptrs.iter_mut().zip(self.slots.iter_mut()) {
+            *p = slot.as_mut_ptr().cast();
+        }
+        // SAFETY: every pointer in `ptrs` points into `self.slots`, alive until we return;
         // the rest is the caller's promise.
-        unsafe { gpu.launch(name, grid, block, &mut ptrs) }
+        unsafe { gpu.launch(name, grid, block, &mut ptrs[..self.len]) }
     }
 }
 
@@ -204,4 +225,26 @@ pub fn int(v: usize, what: &str) -> Result<i32, Error> {
 /// Blocks of `per` covering `n`, as a grid dimension.
 pub fn blocks(n: usize, per: usize) -> u32 {
     u32::try_from(n.div_ceil(per).max(1)).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builder_in_a_closure() {
+        let common = |p: &mut Params| {
+            p.ptr(1).int(2).ptr(3).int(4).float(0.5);
+        };
+        let mut a = Params::new();
+        common(&mut a);
+        a.ptr(9);
+        let mut b = Params::new();
+        common(&mut b);
+        b.ptr(8).ptr(7);
+        assert_eq!((a.len(), b.len()), (6, 7));
+        assert_eq!(b.slots[5], 8u64.to_ne_bytes());
+        assert_eq!(b.slots[1][..4], 2i32.to_ne_bytes());
+        assert_eq!(b.slots[4][..4], 0.5f32.to_ne_bytes());
+    }
 }

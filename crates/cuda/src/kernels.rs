@@ -7,6 +7,8 @@ pub const DISTANCE_TILE: &str = "tk_distance_tile";
 pub const BATCH_HARD: &str = "tk_batch_hard";
 pub const TOPK_MERGE: &str = "tk_topk_merge";
 pub const SEMIHARD: &str = "tk_semihard";
+pub const SET_COUNT: &str = "tk_set_count";
+pub const SET_FILL: &str = "tk_set_fill";
 
 /// (module, PTX text, kernels) for the driver to load.
 pub const MODULES: &[(&str, &str, &[&str])] = &[

@@ -327,19 +327,33 @@ fn k_past_the_kernels_limit_is_an_argument_error() {
 
 #[test]
 fn ops_without_kernels_say_so() {
+    use tripletkit_core::ContrastiveOptions;
     let x = [0.0f32, 1.0];
     let xm = MatRef::new(&x, 2, 1).unwrap();
-    let o = MineOptions {
-        strategy: Strategy::Semihard,
-        ..MineOptions::default()
-    };
     let err = Cuda::emulated()
-        .mine_triplets(xm, &[0, 1], None, &o, &Call::PLAIN)
+        .contrastive_loss(xm, &[0, 1], &ContrastiveOptions::default(), &Call::PLAIN)
         .unwrap_err();
+    assert_eq!(err.code(), "ERR_TRIPLETKIT_DEVICE_UNAVAILABLE");
     assert!(
         err.to_string()
-            .contains("strategy 'semihard' does not run on it yet"),
+            .contains("contrastiveLoss does not run on it yet"),
         "{err}"
+    );
+}
+
+/// Equal triplet lists; on a difference, says where (the lists can be long).
+fn same_triplets(got: &tripletkit_core::Triplets, want: &tripletkit_core::Triplets, what: &str) {
+    let first = (0..got.len().min(want.len())).find(|&t| {
+        (got.anchor[t], got.positive[t], got.negative[t])
+            != (want.anchor[t], want.positive[t], want.negative[t])
+    });
+    assert!(
+        got.len() == want.len() && first.is_none(),
+        "{what}: {} triplets, expected {}; first difference at {first:?}: {:?} vs {:?}",
+        got.len(),
+        want.len(),
+        first.map(|t| (got.anchor[t], got.positive[t], got.negative[t])),
+        first.map(|t| (want.anchor[t], want.positive[t], want.negative[t])),
     );
 }
 
@@ -500,5 +514,111 @@ fn retrieval_metrics_rank_by_knn_and_match_cpu() {
                 }
             }
         }
+    }
+}
+
+#[test]
+fn set_strategies_match_cpu_in_order_with_ties_chunks_and_limits() {
+    let mut rng = Rng(31);
+    let strategies = [
+        Strategy::All,
+        Strategy::Violating,
+        Strategy::Hard,
+        Strategy::Semihard,
+        Strategy::Easy,
+    ];
+    // Integer points give ties at the margin's edges; random ones give everything else.
+    let ints: Vec<f32> = (0..140).map(|i| ((i * 7) % 5) as f32).collect();
+    let rand = rng.matrix(70, 2);
+    let labels = rng.labels(70, 4);
+    for x in [ints, rand] {
+        let xm = MatRef::new(&x, 70, 2).unwrap();
+        for strategy in strategies {
+            for metric in [Metric::Euclidean, Metric::SqEuclidean, Metric::Dot] {
+                let o = MineOptions {
+                    strategy,
+                    margin: 1.0,
+                    distance: opts(metric, false),
+                    ..MineOptions::default()
+                };
+                let want = Cpu
+                    .mine_triplets(xm, &labels, None, &o, &Call::PLAIN)
+                    .unwrap();
+                for cuda in [Cuda::emulated(), Cuda::emulated().with_memory(200_000)] {
+                    let got = cuda
+                        .mine_triplets(xm, &labels, None, &o, &Call::PLAIN)
+                        .unwrap();
+                    same_triplets(&got, &want, &format!("{strategy:?} {metric:?}"));
+                }
+                if want.len() > 1 {
+                    let capped = MineOptions {
+                        max_triplets: want.len() - 1,
+                        ..o
+                    };
+                    let err = Cuda::emulated()
+                        .mine_triplets(xm, &labels, None, &capped, &Call::PLAIN)
+                        .unwrap_err();
+                    assert_eq!(
+                        err,
+                        Error::TooManyTriplets {
+                            limit: want.len() - 1
+                        }
+                    );
+                }
+            }
+        }
+    }
+    let r = rng.matrix(50, 2);
+    let rl = rng.labels(50, 4);
+    let x = rng.matrix(30, 2);
+    let xl = rng.labels(30, 4);
+    let (xm, rm) = (
+        MatRef::new(&x, 30, 2).unwrap(),
+        MatRef::new(&r, 50, 2).unwrap(),
+    );
+    let o = MineOptions {
+        strategy: Strategy::Semihard,
+        margin: 0.5,
+        ..MineOptions::default()
+    };
+    let want = Cpu
+        .mine_triplets(xm, &xl, Some((rm, &rl)), &o, &Call::PLAIN)
+        .unwrap();
+    let got = Cuda::emulated()
+        .mine_triplets(xm, &xl, Some((rm, &rl)), &o, &Call::PLAIN)
+        .unwrap();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn loss_over_given_triplets_and_set_strategies_matches_cpu() {
+    let mut rng = Rng(37);
+    let (n, d) = (40, 5);
+    let x = rng.matrix(n, d);
+    let labels = rng.labels(n, 3);
+    let xm = MatRef::new(&x, n, d).unwrap();
+    let o = LossOptions::default();
+    let t = Cpu
+        .mine_triplets(xm, &labels, None, &MineOptions::default(), &Call::PLAIN)
+        .unwrap();
+    for mining in [
+        Mining::Strategy(Strategy::Semihard),
+        Mining::Strategy(Strategy::All),
+        Mining::Triplets {
+            anchor: &t.anchor,
+            positive: &t.positive,
+            negative: &t.negative,
+        },
+    ] {
+        let want = Cpu
+            .triplet_loss(xm, &labels, None, mining, &o, &Call::PLAIN)
+            .unwrap();
+        let got = Cuda::emulated()
+            .triplet_loss(xm, &labels, None, mining, &o, &Call::PLAIN)
+            .unwrap();
+        assert_eq!(
+            (got.triplets, got.active, got.grad),
+            (want.triplets, want.active, want.grad)
+        );
     }
 }

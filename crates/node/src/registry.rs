@@ -17,7 +17,13 @@ fn cuda() -> &'static Result<Cuda, String> {
     static CUDA: OnceLock<Result<Cuda, String>> = OnceLock::new();
     CUDA.get_or_init(|| {
         if std::env::var(EMULATOR_ENV).is_ok_and(|v| v == "1") {
-            return Ok(Cuda::emulated());
+            return if tripletkit_cuda::emulator::Emulator::built() {
+                Ok(Cuda::emulated())
+            } else {
+                Err(format!(
+                    "{EMULATOR_ENV}=1 asks for the CUDA emulator, which this platform's build does not have"
+                ))
+            };
         }
         // A driver that misbehaves must cost the CUDA device, not the process.
         std::panic::catch_unwind(Cuda::open)
@@ -55,8 +61,8 @@ pub struct DeviceReport {
     pub threads: Option<u32>,
     /// Whether the device is the CPU emulator of the CUDA kernels (a testing aid).
     pub emulated: Option<bool>,
-    /// The ops (and mining strategies, as `op:strategy`) that run on this device; absent when
-    /// it runs every op.
+    /// The ops that run on this device, by their JavaScript names; absent when it runs every
+    /// op.
     pub ops: Option<Vec<String>>,
 }
 

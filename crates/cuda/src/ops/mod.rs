@@ -1,9 +1,11 @@
 //! The host side of each op on a `Gpu`: chunk planning, uploads, launches, merging and
 //! assembling the results. Written once for the driver and the emulator.
+pub mod classes;
 pub mod distance;
 pub mod knn;
 pub mod mining;
 pub mod semihard;
+pub mod set;
 
 use crate::gpu::{Buffer, Gpu};
 use tripletkit_core::distance::Rows;

@@ -2,6 +2,7 @@
 //! then one block an anchor picks each positive's semi-hard negative. The positives and the
 //! output offsets follow from the labels alone, so the host lays them out first and the
 //! kernel writes only the negatives.
+use super::classes::Classes;
 use super::{row_bytes, rows_for_work, too_large, Side, MAX_GRID_Y_ROWS};
 use crate::gpu::{blocks, int, Buffer, Gpu, Params};
 use crate::kernels::{metric_code, DISTANCE_TILE, SEMIHARD, THREADS, TILE};
@@ -9,60 +10,6 @@ use crate::plan::{chunks, plan, Footprint};
 use std::collections::HashMap;
 use tripletkit_core::distance::Rows;
 use tripletkit_core::{Call, Error, MatRef, MetricOptions, Triplets};
-
-/// Each candidate's class as a dense id, and each class's candidates in ascending order
-/// (compressed rows: class c's are `members[start[c]..start[c + 1]]`).
-struct Classes {
-    ids: HashMap<i32, i32>,
-    cand_class: Vec<i32>,
-    start: Vec<i32>,
-    members: Vec<i32>,
-}
-
-impl Classes {
-    fn of(labels: &[i32]) -> Classes {
-        let mut ids = HashMap::new();
-        let cand_class: Vec<i32> = labels
-            .iter()
-            .map(|l| {
-                let next = ids.len() as i32;
-                *ids.entry(*l).or_insert(next)
-            })
-            .collect();
-        let mut count = vec![0i32; ids.len() + 1];
-        for &c in &cand_class {
-            count[c as usize + 1] += 1;
-        }
-        for c in 1..count.len() {
-            count[c] += count[c - 1];
-        }
-        let start = count.clone();
-        let mut members = vec![0i32; labels.len()];
-        let mut fill = count;
-        for (j, &c) in cand_class.iter().enumerate() {
-            members[fill[c as usize] as usize] = j as i32;
-            fill[c as usize] += 1;
-        }
-        Classes {
-            ids,
-            cand_class,
-            start,
-            members,
-        }
-    }
-
-    /// The positives of anchor `a` (global index) with label `label`, ascending.
-    fn positives(&self, a: usize, label: i32, self_mode: bool) -> impl Iterator<Item = i32> + '_ {
-        let range = match self.ids.get(&label) {
-            Some(&c) => self.start[c as usize] as usize..self.start[c as usize + 1] as usize,
-            None => 0..0,
-        };
-        self.members[range]
-            .iter()
-            .copied()
-            .filter(move |&j| !(self_mode && j as usize == a))
-    }
-}
 
 /// Semi-hard triplets, one per (anchor, positive) whose anchor has a negative, in anchor then
 /// positive order. Arguments and the triplet count are checked by the caller.

@@ -1,0 +1,63 @@
+// Set mining (strategies 'all', 'violating', 'hard', 'semihard', 'easy'): every (anchor,
+// positive, negative) whose margin m = d(a, n) − d(a, p) passes the strategy's filter, in
+// anchor, then positive, then negative order. One thread an (anchor, positive) pair walks the
+// anchor's row of distances (written by tk_distance_tile) in column order: a first launch
+// counts, the host lays the pairs' outputs end to end, a second launch writes each pair's
+// negatives at its offset. So the order needs no sorting and the output is exactly sized.
+#include "common.cuh"
+
+// Strategy codes, as `src/ops/set.rs` passes them.
+#define TK_ALL 0
+#define TK_VIOLATING 1
+#define TK_HARD 2
+#define TK_SEMIHARD 3
+#define TK_EASY 4
+
+__device__ __forceinline__ bool tk_keeps(int strategy, float m, float margin) {
+  switch (strategy) {
+    case TK_ALL: return true;
+    case TK_VIOLATING: return m <= margin;
+    case TK_HARD: return m <= 0.0f;
+    case TK_SEMIHARD: return m > 0.0f && m <= margin;
+    default: return m > margin;
+  }
+}
+
+// Pair t: anchor pair_anchor[t] (a row of `dist`, `cols` wide, of class anchor_class[...]) and
+// positive pair_positive[t] (a column). count = 1: writes the pair's count to counts[t];
+// count = 0: writes its negatives from out[offsets[t]].
+__device__ __forceinline__ void tk_set_pairs(const float* dist, int cols, const int* cand_class,
+                                             const int* anchor_class, const int* pair_anchor,
+                                             const int* pair_positive, int pairs, int strategy,
+                                             float margin, bool count, long long* counts,
+                                             const long long* offsets, int* out) {
+  const int t = blockIdx.x * blockDim.x + threadIdx.x;
+  if (t >= pairs) return;
+  const int i = pair_anchor[t], cls = anchor_class[i];
+  const float* row = dist + (size_t)i * cols;
+  const float dp = row[pair_positive[t]];
+  long long n = 0;
+  const long long at = count ? 0 : offsets[t];
+  for (int j = 0; j < cols; j++) {
+    if (cand_class[j] == cls || !tk_keeps(strategy, row[j] - dp, margin)) continue;
+    if (!count) out[at + n] = j;
+    n++;
+  }
+  if (count) counts[t] = n;
+}
+
+extern "C" __global__ void tk_set_count(const float* dist, int cols, const int* cand_class,
+                                        const int* anchor_class, const int* pair_anchor,
+                                        const int* pair_positive, int pairs, int strategy,
+                                        float margin, long long* counts) {
+  tk_set_pairs(dist, cols, cand_class, anchor_class, pair_anchor, pair_positive, pairs, strategy,
+               margin, true, counts, 0, 0);
+}
+
+extern "C" __global__ void tk_set_fill(const float* dist, int cols, const int* cand_class,
+                                       const int* anchor_class, const int* pair_anchor,
+                                       const int* pair_positive, int pairs, int strategy,
+                                       float margin, const long long* offsets, int* out) {
+  tk_set_pairs(dist, cols, cand_class, anchor_class, pair_anchor, pair_positive, pairs, strategy,
+               margin, false, 0, offsets, out);
+}

@@ -1,0 +1,168 @@
+//! Set mining on a GPU ('all', 'violating', 'hard', 'semihard', 'easy'): a chunk of anchors'
+//! rows of distances, then one thread an (anchor, positive) pair counts its negatives; the
+//! host refuses past `max_triplets` before anything is allocated for the output, lays the
+//! pairs' outputs end to end, and a second launch writes them. The result is in anchor,
+//! positive, negative order, as the cpu device gives it.
+use super::classes::Classes;
+use super::{row_bytes, rows_for_work, too_large, Side, MAX_GRID_Y_ROWS};
+use crate::gpu::{blocks, int, Buffer, Gpu, Params};
+use crate::kernels::{metric_code, DISTANCE_TILE, SET_COUNT, SET_FILL, THREADS, TILE};
+use crate::plan::{chunks, plan, Footprint};
+use tripletkit_core::distance::Rows;
+use tripletkit_core::{budget, Call, Error, MatRef, MineOptions, Strategy, Triplets};
+
+fn strategy_code(s: Strategy) -> i32 {
+    match s {
+        Strategy::All => 0,
+        Strategy::Violating => 1,
+        Strategy::Hard => 2,
+        Strategy::Semihard => 3,
+        _ => 4,
+    }
+}
+
+/// Arguments are checked by the caller; `o.strategy` is a set strategy.
+pub fn mine_set(
+    gpu: &dyn Gpu,
+    memory: usize,
+    x: MatRef,
+    labels: &[i32],
+    reference: Option<(MatRef, &[i32])>,
+    o: &MineOptions,
+    call: &Call,
+) -> Result<Triplets, Error> {
+    let self_mode = reference.is_none();
+    let metric = &o.distance;
+    let pa = Rows::prepare(x, *metric);
+    let pr = reference.map(|r| Rows::prepare(r.0, *metric));
+    let cand = pr.as_ref().unwrap_or(&pa);
+    let cand_labels = reference.map_or(labels, |r| r.1);
+    let (rows, cols, dim) = (pa.rows(), cand.rows(), pa.cols());
+    let mut t = Triplets::default();
+    if rows == 0 || cols == 0 {
+        return Ok(t);
+    }
+    int(rows.max(cols), "embeddings")?;
+    let dim_i = int(dim, "embeddings")?;
+    let classes = Classes::of(cand_labels);
+    let f = Footprint {
+        // Values and norm, class, the row of distances, and the pairs (at most one a column).
+        per_row: row_bytes(dim) + 4 + 4 * cols + 24 * cols,
+        per_col: row_bytes(dim) + 4,
+        per_cell: 0,
+    };
+    let max_rows = MAX_GRID_Y_ROWS.min(rows_for_work(cols, dim, gpu.chunk_macs()));
+    let p = plan(rows, cols, f, memory, max_rows, usize::MAX)
+        .filter(|p| p.cols >= cols)
+        .ok_or_else(|| too_large("mineTriplets", memory))?;
+    let side = Side::upload(gpu, cand, 0, cols)?;
+    let cand_class = Buffer::from_slice(gpu, &classes.cand_class)?;
+    let scratch = Buffer::<f32>::uninit(gpu, p.rows * cols)?;
+    let too_many = || Error::TooManyTriplets {
+        limit: o.max_triplets,
+    };
+    let mut held = Vec::new();
+    let mut total = 0usize;
+    for (r0, r1) in chunks(rows, p.rows) {
+        call.stop.check()?;
+        let h = r1 - r0;
+        // The chunk's pairs: anchors with a negative, each with its positives in order.
+        let (mut pair_anchor, mut pair_positive) = (Vec::new(), Vec::new());
+        let mut anchor_class = vec![-1i32; h];
+        for (i, a) in (r0..r1).enumerate() {
+            if classes.size(labels[a]) >= cols {
+                continue;
+            }
+            anchor_class[i] = classes.ids.get(&labels[a]).copied().unwrap_or(-1);
+            for pos in classes.positives(a, labels[a], self_mode) {
+                pair_anchor.push(i as i32);
+                pair_positive.push(pos);
+            }
+        }
+        let pairs = pair_anchor.len();
+        if pairs > 0 {
+            let ua = Side::upload(gpu, &pa, r0, r1)?;
+            // SAFETY: tk_distance_tile's signature; `ua` holds h rows, `side` cols rows,
+            // `scratch` h·cols floats.
+            unsafe {
+                Params::new()
+                    .buf(&ua.data)
+                    .buf(&ua.norms)
+                    .int(h as i32)
+                    .buf(&side.data)
+                    .buf(&side.norms)
+                    .int(cols as i32)
+                    .int(dim_i)
+                    .int(r0 as i32)
+                    .int(0)
+                    .buf(&scratch)
+                    .int(cols as i32)
+                    .int(metric_code(metric.metric))
+                    .int(i32::from(self_mode))
+                    .launch(
+                        gpu,
+                        DISTANCE_TILE,
+                        [blocks(cols, TILE), blocks(h, TILE), 1],
+                        [THREADS, 1, 1],
+                    )?;
+            }
+            let ac = Buffer::from_slice(gpu, &anchor_class)?;
+            let pa_buf = Buffer::from_slice(gpu, &pair_anchor)?;
+            let pp_buf = Buffer::from_slice(gpu, &pair_positive)?;
+            let counts = Buffer::<i64>::uninit(gpu, pairs)?;
+            let grid = [blocks(pairs, THREADS as usize), 1, 1];
+            let common = |p: &mut Params| {
+                p.buf(&scratch)
+                    .int(cols as i32)
+                    .buf(&cand_class)
+                    .buf(&ac)
+                    .buf(&pa_buf)
+                    .buf(&pp_buf)
+                    .int(pairs as i32)
+                    .int(strategy_code(o.strategy))
+                    .float(o.margin as f32);
+            };
+            let mut count = Params::new();
+            common(&mut count);
+            count.buf(&counts);
+            // SAFETY: tk_set_count's signature; `counts` holds one value a pair.
+            unsafe { count.launch(gpu, SET_COUNT, grid, [THREADS, 1, 1])? };
+            let counts = counts.to_vec()?;
+            let mut offsets = Vec::with_capacity(pairs);
+            let mut here = 0usize;
+            for &c in &counts {
+                offsets.push(here as i64);
+                here += c as usize;
+            }
+            total += here;
+            if total > o.max_triplets {
+                return Err(too_many());
+            }
+            if here > 0 {
+                held.push(budget::reserve(here * 12, "mineTriplets")?);
+                let out = Buffer::<i32>::uninit(gpu, here)?;
+                let off = Buffer::from_slice(gpu, &offsets)?;
+                let mut fill = Params::new();
+                common(&mut fill);
+                fill.buf(&off).buf(&out);
+                // SAFETY: tk_set_fill's signature; `out` holds exactly the counted negatives
+                // and `offsets` places each pair's.
+                unsafe { fill.launch(gpu, SET_FILL, grid, [THREADS, 1, 1])? };
+                let negatives = out.to_vec()?;
+                t.anchor.reserve(here);
+                t.positive.reserve(here);
+                for (q, &c) in counts.iter().enumerate() {
+                    let a = r0 as i32 + pair_anchor[q];
+                    for _ in 0..c {
+                        t.anchor.push(a);
+                        t.positive.push(pair_positive[q]);
+                    }
+                }
+                t.negative.extend(negatives);
+            }
+        }
+        call.advance(h, rows);
+    }
+    call.stop.check()?;
+    Ok(t)
+}
