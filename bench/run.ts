@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { spawnSync } from 'node:child_process'
 import { cpus, totalmem } from 'node:os'
-import { writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { exactSearch, MetricKind } from 'usearch'
 import {
@@ -137,7 +137,13 @@ async function main(): Promise<void> {
     '',
   ].join('\n')
   process.stdout.write(`${table}\n`)
-  if (!quick) writeFileSync(join(__dirname, 'results.md'), table)
+  if (!quick) {
+    // Keep the scale runs' section (npm run bench:scale), which this run does not redo.
+    const file = join(__dirname, 'results.md')
+    const old = existsSync(file) ? readFileSync(file, 'utf8') : ''
+    const at = old.indexOf('## Scale')
+    writeFileSync(file, at < 0 ? table : `${table.trimEnd()}\n\n${old.slice(at)}`)
+  }
 }
 
 main().catch((err: unknown) => {

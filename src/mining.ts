@@ -6,7 +6,7 @@ import { nativeDevice, resolveDevice } from './device'
 import { checkSameCols, toMatrix } from './matrix'
 import { execAsync, execSync, expectLength, type Plan } from './run'
 import type { Labels, Matrix, MatrixLike, MineTripletsOptions, Triplets } from './types'
-import { checkCommon, checkFinite, checkInteger, checkStrategy, INT32_MAX, toLabels } from './validate'
+import { checkCallback, checkCommon, checkFinite, checkInteger, checkStrategy, INT32_MAX, toLabels } from './validate'
 import { OPTION_KEYS, readOptions } from './options'
 
 /** α when the caller gives none (API.md). */
@@ -76,6 +76,7 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: MineTripletsOptions)
   const maxTriplets = checkMaxTriplets(o.maxTriplets, 'opts.maxTriplets', strategy !== 'batch-hard')
   const memory = checkMemory(o, x)
   const common = checkCommon(o)
+  const onProgress = checkCallback<(done: number, total: number) => void>(o.onProgress, 'opts.onProgress')
   const target = resolveDevice(common.device,
     { op: 'mineTriplets', macs: x.rows * (memory?.x.rows ?? x.rows) * x.cols })
   const empty = x.rows === 0 || memory?.x.rows === 0
@@ -91,6 +92,7 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: MineTripletsOptions)
     signal: common.signal,
     shape: toPublicTriplets,
     empty,
+    onProgress,
   }
 }
 

@@ -27,7 +27,7 @@ const REFERENCE = ['reference', 'referenceLabels'] as const
 export const OPTION_KEYS = {
   pairwise: keysOf<PairwiseDistancesOptions>()([...METRIC]),
   knn: keysOf<KnnOptions>()([...METRIC, 'k', 'excludeSelf', 'batchSize', 'onProgress']),
-  mine: keysOf<MineTripletsOptions>()([...METRIC, ...REFERENCE, 'strategy', 'margin', 'maxTriplets']),
+  mine: keysOf<MineTripletsOptions>()([...METRIC, ...REFERENCE, 'strategy', 'margin', 'maxTriplets', 'onProgress']),
   loss: keysOf<TripletLossOptions>()([...METRIC, ...REFERENCE, 'mining', 'margin', 'softMargin', 'swap', 'reduction', 'maxTriplets']),
   marginLoss: keysOf<TripletMarginLossOptions>()([...METRIC, 'margin', 'softMargin', 'swap', 'reduction']),
   contrastive: keysOf<ContrastiveLossOptions>()([...METRIC, 'posMargin', 'negMargin', 'reduction']),

@@ -22,7 +22,12 @@ export interface Plan<R, Raw> {
   readonly start: (native: NativeBinding, token: CancelToken) => Promise<Raw>
   readonly shape: (raw: Raw) => R
   readonly empty?: R
+  /** Told the native work's progress (units done of the current pass) while an async call runs. */
+  readonly onProgress?: (done: number, total: number) => void
 }
+
+/** How often an async native call's progress is read while it runs. */
+const PROGRESS_EVERY_MS = 100
 
 /** Runs `run` on the target's backend now, throwing AbortError first if `signal` is already aborted. */
 export function runSync<Raw>(target: Target, run: (backend: Backend) => Raw, signal?: AbortSignal): Raw {
@@ -41,13 +46,29 @@ export function runSync<Raw>(target: Target, run: (backend: Backend) => Raw, sig
  * setImmediate, skipped when the signal aborted in between.
  */
 export function startOp<Raw>(target: Target, run: (backend: Backend) => Raw,
-  start: (native: NativeBinding, token: CancelToken) => Promise<Raw>, signal?: AbortSignal): Promise<Raw> {
+  start: (native: NativeBinding, token: CancelToken) => Promise<Raw>, signal?: AbortSignal,
+  onProgress?: (done: number, total: number) => void): Promise<Raw> {
   if (target.native !== undefined) {
     const token = new target.native.CancelToken()
     const cancel = (): void => token.cancel()
     signal?.addEventListener('abort', cancel, { once: true })
     const work = start(target.native, token)
-    const done = (): void => signal?.removeEventListener('abort', cancel)
+    // The native side counts finished rows in the token; read it now and then, and report
+    // changes (never after the call settled).
+    let last = -1
+    const report = (): void => {
+      const { done, total } = token
+      if (total > 0 && done !== last) {
+        last = done
+        onProgress?.(done, total)
+      }
+    }
+    const timer = onProgress === undefined ? undefined : setInterval(report, PROGRESS_EVERY_MS)
+    timer?.unref()
+    const done = (): void => {
+      signal?.removeEventListener('abort', cancel)
+      if (timer !== undefined) clearInterval(timer)
+    }
     work.then(done, done)
     return work
   }
@@ -137,8 +158,8 @@ export async function execAsync<R, Raw>(plan: Plan<R, Raw>): Promise<R> {
     if (plan.signal?.aborted) throw abortError(plan.signal)
     return plan.empty
   }
-  const { target, run, start, signal } = plan
-  return plan.shape(await withSignal(signal, () => startOp(target, run, start, signal)))
+  const { target, run, start, signal, onProgress } = plan
+  return plan.shape(await withSignal(signal, () => startOp(target, run, start, signal, onProgress)))
 }
 
 /**

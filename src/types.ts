@@ -143,6 +143,11 @@ export interface MineTripletsOptions extends MetricOptions, AbortOptions {
   referenceLabels?: Labels
   /** The mining strategy (required). */
   strategy: Strategy
+  /**
+   * Called now and then while {@link mineTriplets} runs on a native device, with the anchor
+   * rows done of its current pass and their total (the `…Sync` twin and `'js'` report nothing).
+   */
+  onProgress?: (done: number, total: number) => void
   /** α, default 0.2. */
   margin?: number
   /**
