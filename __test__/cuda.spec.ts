@@ -13,7 +13,7 @@ import { flat, gaussianRows, makeLabels } from './helpers/data'
 import { METRICS } from './helpers/oracle'
 import { Rng } from './helpers/prng'
 
-const CUDA_OPS = ['pairwiseDistances', 'knn', 'mineTriplets', 'tripletLoss', 'retrievalMetrics']
+const CUDA_OPS = ['pairwiseDistances', 'knn', 'mineTriplets', 'tripletLoss', 'tripletMarginLoss', 'retrievalMetrics']
 
 function matrix(rng: Rng, rows: number, cols: number): tk.Matrix {
   return { data: flat(gaussianRows(rng, rows, cols)), rows, cols }
@@ -170,9 +170,9 @@ test('ops without CUDA kernels reject on cuda with a coded Error naming the op, 
   const err = t.throws(() => tk.contrastiveLossSync(x, labels, { device: 'cuda' }))
   t.is((err as { code?: string } | undefined)?.code, 'ERR_TRIPLETKIT_DEVICE_UNAVAILABLE')
   t.regex(err?.message ?? '', /contrastiveLoss does not run on it yet; use device 'cpu'/)
-  await t.throwsAsync(tk.tripletMarginLoss(x, x, x, { device: 'cuda' }), {
+  await t.throwsAsync(tk.contrastiveLoss(x, labels, { device: 'cuda' }), {
     code: 'ERR_TRIPLETKIT_DEVICE_UNAVAILABLE',
-    message: /tripletMarginLoss does not run on it yet/,
+    message: /contrastiveLoss does not run on it yet/,
   })
   t.notThrows(() => tk.contrastiveLossSync(x, labels, { device: 'auto' }))
 })

@@ -5,8 +5,10 @@ The PTX is committed, so the Rust build needs no CUDA toolkit; the driver JITs i
 at load time. NVRTC comes from the pinned nvidia-cuda-nvrtc-cu12==12.0.76 wheel
 that scripts/cuda-tools.sh installs: it emits PTX ISA 8.0, which every CUDA 12
 driver accepts. The target is compute_80, the common base that Ampere, Ada and
-Hopper all JIT. Options: -std=c++17, -I<kernels>, -DTK_NVRTC=1, default
---fmad=true, no fast-math. Output is deterministic (no paths or dates in it).
+Hopper all JIT. Options: -std=c++17, -I<kernels>, -DTK_NVRTC=1, --fmad=false (a
+multiply and an add stay two roundings, as on the CPU and in the emulator; the
+kernels fuse where they mean to, with fmaf), no fast-math. Output is deterministic
+(no paths or dates in it).
 
   python3 scripts/cuda-ptx.py          write changed .ptx files, drop stale ones
   python3 scripts/cuda-ptx.py --check  compare with the work tree; exit 1 on any
@@ -22,7 +24,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KERNELS = os.path.join(ROOT, "crates", "cuda", "kernels")
 PTX_DIR = os.path.join(ROOT, "crates", "cuda", "ptx")
-OPTIONS = ["--gpu-architecture=compute_80", "--std=c++17", "-I" + KERNELS, "-DTK_NVRTC=1"]
+OPTIONS = ["--gpu-architecture=compute_80", "--std=c++17", "--fmad=false", "-I" + KERNELS, "-DTK_NVRTC=1"]
 
 
 def load_nvrtc():

@@ -8,6 +8,7 @@
 #include "batch_hard.cu"
 #include "distance.cu"
 #include "knn.cu"
+#include "margin.cu"
 #include "semihard.cu"
 #include "set.cu"
 
@@ -19,6 +20,7 @@ const tk_emu::Kernel kKernels[] = {
     TK_ENTRY(tk_semihard),
     TK_ENTRY(tk_set_count),
     TK_ENTRY(tk_set_fill),
+    TK_ENTRY(tk_margin_terms),
 };
 }  // namespace
 

@@ -4,7 +4,7 @@
 use crate::gpu::Gpu;
 use crate::kernels::KNN_MAX_K;
 use crate::ops::knn::CudaCorpus;
-use crate::ops::{distance, knn, mining, semihard, set};
+use crate::ops::{distance, knn, margin, mining, semihard, set};
 use tripletkit_core::distance::Rows;
 use tripletkit_core::{
     retrieval, rules, triplet_loss, Call, ContrastiveOptions, Corpus, Device, Error, Knn,
@@ -21,6 +21,7 @@ pub const OPS: &[&str] = &[
     "knn",
     "mineTriplets",
     "tripletLoss",
+    "tripletMarginLoss",
     "retrievalMetrics",
 ];
 
@@ -205,13 +206,21 @@ impl Device for Cuda {
     }
     fn triplet_margin_loss(
         &self,
-        _: MatRef,
-        _: MatRef,
-        _: MatRef,
-        _: &MarginLossOptions,
-        _: &Call,
+        anchor: MatRef,
+        positive: MatRef,
+        negative: MatRef,
+        o: &MarginLossOptions,
+        call: &Call,
     ) -> Result<MarginLossResult, Error> {
-        Err(not_on_cuda("tripletMarginLoss"))
+        margin::triplet_margin_loss(
+            &*self.gpu,
+            self.memory()?,
+            anchor,
+            positive,
+            negative,
+            o,
+            call,
+        )
     }
     /// Ranks by knn on the GPU (the window of neighbours every metric reads), then counts the
     /// metrics on the host: O(queries · window).

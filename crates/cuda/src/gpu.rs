@@ -182,6 +182,9 @@ impl Params {
     pub fn float(&mut self, v: f32) -> &mut Self {
         self.push(&v.to_ne_bytes())
     }
+    pub fn double(&mut self, v: f64) -> &mut Self {
+        self.push(&v.to_ne_bytes())
+    }
     /// Parameters so far.
     pub fn len(&self) -> usize {
         self.len

@@ -9,6 +9,7 @@ pub const TOPK_MERGE: &str = "tk_topk_merge";
 pub const SEMIHARD: &str = "tk_semihard";
 pub const SET_COUNT: &str = "tk_set_count";
 pub const SET_FILL: &str = "tk_set_fill";
+pub const MARGIN_TERMS: &str = "tk_margin_terms";
 
 /// (module, PTX text, kernels) for the driver to load.
 pub const MODULES: &[(&str, &str, &[&str])] = &[

@@ -326,6 +326,68 @@ fn k_past_the_kernels_limit_is_an_argument_error() {
 }
 
 #[test]
+fn triplet_margin_loss_matches_cpu_bit_for_bit_every_option() {
+    use tripletkit_core::{MarginLossOptions, Reduction};
+    let mut rng = Rng(41);
+    for &(n, d) in &[(1, 1), (7, 3), (300, 17), (40, 0)] {
+        let [a, p, q] = [0, 1, 2].map(|_| rng.matrix(n, d));
+        // A duplicate row: euclidean gradient at d = 0 must be 0, on both devices.
+        let p = if n > 3 && d > 0 {
+            let mut p = p;
+            p[..d].copy_from_slice(&a[..d]);
+            p
+        } else {
+            p
+        };
+        fn m(v: &[f32], n: usize, d: usize) -> MatRef<'_> {
+            MatRef::new(v, n, d).unwrap()
+        }
+        for metric in METRICS {
+            for normalize in [false, true] {
+                for (soft_margin, swap) in [(false, false), (true, false), (false, true)] {
+                    for reduction in [Reduction::Mean, Reduction::Sum, Reduction::None] {
+                        let o = MarginLossOptions {
+                            margin: 0.3,
+                            soft_margin,
+                            swap,
+                            reduction,
+                            distance: opts(metric, normalize),
+                        };
+                        let want = Cpu
+                            .triplet_margin_loss(
+                                m(&a, n, d),
+                                m(&p, n, d),
+                                m(&q, n, d),
+                                &o,
+                                &Call::PLAIN,
+                            )
+                            .unwrap();
+                        let small = Cuda::emulated().with_memory(3_000);
+                        let got = small
+                            .triplet_margin_loss(
+                                m(&a, n, d),
+                                m(&p, n, d),
+                                m(&q, n, d),
+                                &o,
+                                &Call::PLAIN,
+                            )
+                            .unwrap();
+                        let what = format!(
+                            "{n}×{d} {metric:?} {normalize} {soft_margin} {swap} {reduction:?}"
+                        );
+                        assert_eq!(got.loss.to_bits(), want.loss.to_bits(), "{what}");
+                        assert_eq!(got.losses, want.losses, "{what}");
+                        assert_eq!(got.grad_anchor, want.grad_anchor, "{what}");
+                        assert_eq!(got.grad_positive, want.grad_positive, "{what}");
+                        assert_eq!(got.grad_negative, want.grad_negative, "{what}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn ops_without_kernels_say_so() {
     use tripletkit_core::ContrastiveOptions;
     let x = [0.0f32, 1.0];

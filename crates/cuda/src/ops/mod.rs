@@ -3,6 +3,7 @@
 pub mod classes;
 pub mod distance;
 pub mod knn;
+pub mod margin;
 pub mod mining;
 pub mod semihard;
 pub mod set;

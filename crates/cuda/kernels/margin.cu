@@ -1,0 +1,118 @@
+// tripletMarginLoss: one thread a row (anchor a_i, positive p_i, negative n_i) computes the
+// triplet's loss and its three gradient rows, in double, in the cpu device's order of
+// operations: sums over eight interleaved lanes then the tail (core's pair::sum_pairs),
+// distances and gradients as pair::distance and pair::add_grad, the loss as term::TermRule.
+// With --fmad=false no multiply-add is fused, so each value matches the cpu's but for the
+// last bits of exp and log1p under a soft margin.
+#include "common.cuh"
+
+#define TK_LANES 8
+
+// Σ f(x, y) over a row pair, f = (x − y)² (kind 0) or x·y (kind 1).
+__device__ __forceinline__ double tk_sum_pairs(const float* a, const float* b, int n, int kind) {
+  double acc[TK_LANES];
+  for (int l = 0; l < TK_LANES; l++) acc[l] = 0.0;
+  const int whole = n - n % TK_LANES;
+  for (int k = 0; k < whole; k += TK_LANES)
+    for (int l = 0; l < TK_LANES; l++) {
+      const double x = a[k + l], y = b[k + l];
+      acc[l] += kind == 0 ? (x - y) * (x - y) : x * y;
+    }
+  double tail = -0.0;
+  for (int k = whole; k < n; k++) {
+    const double x = a[k], y = b[k];
+    tail += kind == 0 ? (x - y) * (x - y) : x * y;
+  }
+  double s = -0.0;
+  for (int l = 0; l < TK_LANES; l++) s += acc[l];
+  return s + tail;
+}
+
+__device__ __forceinline__ double tk_pair_distance(const float* a, const float* b, int n, int metric) {
+  if (metric == TK_SQEUCLIDEAN) return tk_sum_pairs(a, b, n, 0);
+  if (metric == TK_EUCLIDEAN) return sqrt(tk_sum_pairs(a, b, n, 0));
+  if (metric == TK_DOT) return -tk_sum_pairs(a, b, n, 1);
+  const double na2 = tk_sum_pairs(a, a, n, 1), nb2 = tk_sum_pairs(b, b, n, 1);
+  if (na2 == 0.0 || nb2 == 0.0) return 1.0;
+  const double d = 1.0 - tk_sum_pairs(a, b, n, 1) / sqrt(na2 * nb2);
+  return d < 0.0 ? 0.0 : (d > 2.0 ? 2.0 : d);
+}
+
+// Adds coef · ∂d(a,b)/∂a to ga and coef · ∂d(a,b)/∂b to gb (0 where d is not differentiable).
+__device__ __forceinline__ void tk_add_grad(const float* a, const float* b, int n, int metric,
+                                            double d, double coef, double* ga, double* gb) {
+  if (coef == 0.0) return;
+  if (metric == TK_SQEUCLIDEAN || metric == TK_EUCLIDEAN) {
+    double s;
+    if (metric == TK_SQEUCLIDEAN) {
+      s = 2.0 * coef;
+    } else if (d > 0.0) {
+      s = coef / d;
+    } else {
+      return;
+    }
+    for (int t = 0; t < n; t++) {
+      const double g = s * ((double)a[t] - (double)b[t]);
+      ga[t] += g;
+      gb[t] -= g;
+    }
+  } else if (metric == TK_DOT) {
+    for (int t = 0; t < n; t++) {
+      ga[t] -= coef * (double)b[t];
+      gb[t] -= coef * (double)a[t];
+    }
+  } else {
+    const double na = sqrt(tk_sum_pairs(a, a, n, 1)), nb = sqrt(tk_sum_pairs(b, b, n, 1));
+    if (na == 0.0 || nb == 0.0) return;
+    const double cosv = tk_sum_pairs(a, b, n, 1) / (na * nb);
+    const double inv = 1.0 / (na * nb);
+    for (int t = 0; t < n; t++) {
+      const double x = a[t], y = b[t];
+      ga[t] -= coef * (y * inv - cosv * x / (na * na));
+      gb[t] -= coef * (x * inv - cosv * y / (nb * nb));
+    }
+  }
+}
+
+__device__ __forceinline__ double tk_softplus(double x) {
+  return x > 0.0 ? x + log1p(exp(-x)) : log1p(exp(x));
+}
+__device__ __forceinline__ double tk_sigmoid(double x) {
+  if (x >= 0.0) return 1.0 / (1.0 + exp(-x));
+  const double e = exp(x);
+  return e / (1.0 + e);
+}
+
+// Rows a, p, n: `rows` × `cols` each. Writes loss[i], has_grad[i] and the gradient rows
+// ga, gp, gn (rows × cols doubles each; zero where the triplet has no gradient).
+extern "C" __global__ void tk_margin_terms(const float* a, const float* p, const float* n, int rows,
+                                           int cols, int metric, double margin, int soft, int swap,
+                                           double* loss, int* has_grad, double* ga, double* gp,
+                                           double* gn) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= rows) return;
+  const size_t at = (size_t)i * cols;
+  const float *ra = a + at, *rp = p + at, *rn = n + at;
+  double *g0 = ga + at, *g1 = gp + at, *g2 = gn + at;
+  for (int t = 0; t < cols; t++) g0[t] = g1[t] = g2[t] = 0.0;
+  const double dap = tk_pair_distance(ra, rp, cols, metric);
+  const double dan = tk_pair_distance(ra, rn, cols, metric);
+  double dn = dan;
+  bool swapped = false;
+  if (swap) {
+    const double dpn = tk_pair_distance(rp, rn, cols, metric);
+    if (dpn < dan) dn = dpn, swapped = true;
+  }
+  const double z = dap - dn;
+  const double l = soft ? tk_softplus(z) : (z + margin > 0.0 ? z + margin : 0.0);
+  loss[i] = l;
+  has_grad[i] = l > 0.0 || soft;
+  const double slope = soft ? tk_sigmoid(z) : (l > 0.0 ? 1.0 : 0.0);
+  if (slope == 0.0) return;
+  tk_add_grad(ra, rp, cols, metric, dap, slope, g0, g1);
+  if (swapped) {
+    tk_add_grad(rp, rn, cols, metric, dn, -slope, g1, g2);
+  } else {
+    tk_add_grad(ra, rn, cols, metric, dn, -slope, g0, g2);
+  }
+}

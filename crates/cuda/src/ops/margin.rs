@@ -1,0 +1,124 @@
+//! `tripletMarginLoss` on a GPU: one thread a row computes its triplet's loss and gradient
+//! rows in double (`kernels/margin.cu`), chunks of rows as memory allows; the host reduces
+//! the losses in row order and applies the reduction and the normalisation's backward pass,
+//! as the cpu device does.
+use super::too_large;
+use crate::gpu::{blocks, int, Buffer, Gpu, Params};
+use crate::kernels::{metric_code, MARGIN_TERMS, THREADS};
+use crate::plan::chunks;
+use std::borrow::Cow;
+use tripletkit_core::{
+    pair, rules, Call, Error, MarginLossOptions, MarginLossResult, MatRef, Reduction,
+};
+
+pub fn triplet_margin_loss(
+    gpu: &dyn Gpu,
+    memory: usize,
+    anchor: MatRef,
+    positive: MatRef,
+    negative: MatRef,
+    o: &MarginLossOptions,
+    call: &Call,
+) -> Result<MarginLossResult, Error> {
+    rules::same_shape("positive", positive, "anchor", anchor)?;
+    rules::same_shape("negative", negative, "anchor", anchor)?;
+    rules::margin("margin", o.margin)?;
+    o.reduction.check(
+        "reduction",
+        &[Reduction::Mean, Reduction::Sum, Reduction::None],
+    )?;
+    let (rows, cols) = (anchor.rows(), anchor.cols());
+    let sides: [Cow<[f32]>; 3] = [anchor, positive, negative].map(|m| {
+        if o.distance.normalize {
+            Cow::Owned(pair::normalize_rows(m.data(), cols))
+        } else {
+            Cow::Borrowed(m.data())
+        }
+    });
+    int(rows, "anchor")?;
+    int(cols, "anchor")?;
+    // A row's three inputs, three gradient rows in double, its loss and flag.
+    let per_row = 3 * 4 * cols + 3 * 8 * cols + 12;
+    let chunk = (memory / per_row.max(1)).min(1 << 20);
+    if rows > 0 && chunk == 0 {
+        return Err(too_large("tripletMarginLoss", memory));
+    }
+    let mut losses = Vec::with_capacity(rows);
+    let mut grad = vec![0.0f64; 3 * rows * cols];
+    let (mut sum, mut active) = (0.0f64, 0usize);
+    for (r0, r1) in chunks(rows, chunk) {
+        call.stop.check()?;
+        let h = r1 - r0;
+        let part = |s: &Cow<[f32]>| Buffer::from_slice(gpu, &s[r0 * cols..r1 * cols]);
+        let (a, p, n) = (part(&sides[0])?, part(&sides[1])?, part(&sides[2])?);
+        let loss = Buffer::<f64>::uninit(gpu, h)?;
+        let has_grad = Buffer::<i32>::uninit(gpu, h)?;
+        let g: [Buffer<f64>; 3] = [
+            Buffer::uninit(gpu, h * cols)?,
+            Buffer::uninit(gpu, h * cols)?,
+            Buffer::uninit(gpu, h * cols)?,
+        ];
+        let mut params = Params::new();
+        params
+            .buf(&a)
+            .buf(&p)
+            .buf(&n)
+            .int(h as i32)
+            .int(cols as i32)
+            .int(metric_code(o.distance.metric))
+            .double(o.margin)
+            .int(i32::from(o.soft_margin))
+            .int(i32::from(o.swap))
+            .buf(&loss)
+            .buf(&has_grad)
+            .buf(&g[0])
+            .buf(&g[1])
+            .buf(&g[2]);
+        // SAFETY: tk_margin_terms' signature; every buffer holds h rows of its kind.
+        unsafe {
+            params.launch(
+                gpu,
+                MARGIN_TERMS,
+                [blocks(h, THREADS as usize), 1, 1],
+                [THREADS, 1, 1],
+            )?
+        };
+        let (l, flags) = (loss.to_vec()?, has_grad.to_vec()?);
+        let g = [g[0].to_vec()?, g[1].to_vec()?, g[2].to_vec()?];
+        for (i, (&li, &flag)) in l.iter().zip(&flags).enumerate() {
+            sum += li;
+            active += usize::from(li > 0.0);
+            losses.push(li);
+            if flag == 0 {
+                continue;
+            }
+            // As the cpu's gradient sum: each row's slot added onto zeros.
+            for (s, side) in g.iter().enumerate() {
+                let dst = &mut grad[(s * rows + r0 + i) * cols..(s * rows + r0 + i + 1) * cols];
+                let src = &side[i * cols..(i + 1) * cols];
+                dst.iter_mut().zip(src).for_each(|(d, v)| *d += v);
+            }
+        }
+        call.advance(h, rows);
+    }
+    call.stop.check()?;
+    let scale = o.reduction.scale(rows, active).unwrap_or(0.0);
+    grad.iter_mut().for_each(|g| *g *= scale);
+    let mut parts = grad.chunks_mut((rows * cols).max(1));
+    let mut side_grad = |m: MatRef| -> Vec<f32> {
+        let g = parts.next().unwrap_or_default();
+        if o.distance.normalize {
+            pair::normalize_backward(m.data(), cols, g);
+        }
+        g.iter().map(|&v| pair::grad_to_f32(v)).collect()
+    };
+    let (grad_anchor, grad_positive, grad_negative) =
+        (side_grad(anchor), side_grad(positive), side_grad(negative));
+    Ok(MarginLossResult {
+        loss: sum * scale,
+        losses: losses.iter().map(|&l| l as f32).collect(),
+        grad_anchor,
+        grad_positive,
+        grad_negative,
+    })
+}
