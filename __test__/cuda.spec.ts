@@ -13,7 +13,8 @@ import { flat, gaussianRows, makeLabels } from './helpers/data'
 import { METRICS } from './helpers/oracle'
 import { Rng } from './helpers/prng'
 
-const CUDA_OPS = ['pairwiseDistances', 'knn', 'mineTriplets', 'tripletLoss', 'tripletMarginLoss', 'retrievalMetrics']
+const CUDA_OPS = ['pairwiseDistances', 'knn', 'mineTriplets', 'tripletLoss', 'tripletMarginLoss', 'retrievalMetrics',
+  'verificationMetrics']
 
 function matrix(rng: Rng, rows: number, cols: number): tk.Matrix {
   return { data: flat(gaussianRows(rng, rows, cols)), rows, cols }

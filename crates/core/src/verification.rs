@@ -26,6 +26,16 @@ pub fn verification_metrics(
     o: &VerificationOptions,
     call: &Call,
 ) -> Result<Verification, Error> {
+    check(a, b, same, o)?;
+    call.stop.check()?;
+    let d: Vec<f64> = (0..a.rows())
+        .map(|i| pair_distance(a.row(i), b.row(i), &o.distance))
+        .collect();
+    Ok(from_distances(&d, same, o.far))
+}
+
+/// The argument rules of `verification_metrics`, for every device.
+pub fn check(a: MatRef, b: MatRef, same: &[u8], o: &VerificationOptions) -> Result<(), Error> {
     rules::same_shape("b", b, "a", a)?;
     if same.len() != a.rows() {
         return Err(Error::invalid(
@@ -54,12 +64,17 @@ pub fn verification_metrics(
             format!("expected at least one same and one different pair, received {positives} same and {negatives} different"),
         ));
     }
-    call.stop.check()?;
-    let mut scored: Vec<(f64, bool)> = (0..a.rows())
-        .map(|i| (pair_distance(a.row(i), b.row(i), &o.distance), same[i] != 0))
-        .collect();
+    Ok(())
+}
+
+/// The metrics from each pair's distance (as `pair::distance` gives it, after normalising
+/// where asked), for a device that computes the distances itself. `same` has been checked.
+pub fn from_distances(d: &[f64], same: &[u8], far: f64) -> Verification {
+    let positives = same.iter().filter(|&&s| s != 0).count();
+    let negatives = same.len() - positives;
+    let mut scored: Vec<(f64, bool)> = d.iter().zip(same).map(|(&v, &s)| (v, s != 0)).collect();
     scored.sort_by(|x, y| x.0.total_cmp(&y.0));
-    Ok(sweep(&scored, positives, negatives, o.far))
+    sweep(&scored, positives, negatives, far)
 }
 
 /// d(a, b) under `o`, in f64 (rows normalised first where asked).

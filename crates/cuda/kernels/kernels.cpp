@@ -11,6 +11,7 @@
 #include "margin.cu"
 #include "semihard.cu"
 #include "set.cu"
+#include "verification.cu"
 
 namespace {
 const tk_emu::Kernel kKernels[] = {
@@ -21,6 +22,7 @@ const tk_emu::Kernel kKernels[] = {
     TK_ENTRY(tk_set_count),
     TK_ENTRY(tk_set_fill),
     TK_ENTRY(tk_margin_terms),
+    TK_ENTRY(tk_pair_distances),
 };
 }  // namespace
 

@@ -4,7 +4,7 @@
 use crate::gpu::Gpu;
 use crate::kernels::KNN_MAX_K;
 use crate::ops::knn::CudaCorpus;
-use crate::ops::{distance, knn, margin, mining, semihard, set};
+use crate::ops::{distance, knn, margin, mining, semihard, set, verification};
 use tripletkit_core::distance::Rows;
 use tripletkit_core::{
     retrieval, rules, triplet_loss, Call, ContrastiveOptions, Corpus, Device, Error, Knn,
@@ -23,6 +23,7 @@ pub const OPS: &[&str] = &[
     "tripletLoss",
     "tripletMarginLoss",
     "retrievalMetrics",
+    "verificationMetrics",
 ];
 
 /// The share of the device's free memory one op plans to use.
@@ -281,13 +282,13 @@ impl Device for Cuda {
     }
     fn verification_metrics(
         &self,
-        _: MatRef,
-        _: MatRef,
-        _: &[u8],
-        _: &VerificationOptions,
-        _: &Call,
+        a: MatRef,
+        b: MatRef,
+        same: &[u8],
+        o: &VerificationOptions,
+        call: &Call,
     ) -> Result<Verification, Error> {
-        Err(not_on_cuda("verificationMetrics"))
+        verification::verification_metrics(&*self.gpu, self.memory()?, a, b, same, o, call)
     }
     fn ladder_loss(
         &self,

@@ -10,6 +10,7 @@ pub const SEMIHARD: &str = "tk_semihard";
 pub const SET_COUNT: &str = "tk_set_count";
 pub const SET_FILL: &str = "tk_set_fill";
 pub const MARGIN_TERMS: &str = "tk_margin_terms";
+pub const PAIR_DISTANCES: &str = "tk_pair_distances";
 
 /// (module, PTX text, kernels) for the driver to load.
 pub const MODULES: &[(&str, &str, &[&str])] = &[

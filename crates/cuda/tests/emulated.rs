@@ -388,6 +388,38 @@ fn triplet_margin_loss_matches_cpu_bit_for_bit_every_option() {
 }
 
 #[test]
+fn verification_metrics_match_cpu_exactly() {
+    use tripletkit_core::VerificationOptions;
+    let mut rng = Rng(43);
+    for &(n, d) in &[(2, 1), (301, 9), (64, 16)] {
+        let a = rng.matrix(n, d);
+        let mut b = rng.matrix(n, d);
+        b[..d].copy_from_slice(&a[..d]);
+        let same: Vec<u8> = (0..n).map(|i| u8::from(i % 3 == 0)).collect();
+        let (am, bm) = (
+            MatRef::new(&a, n, d).unwrap(),
+            MatRef::new(&b, n, d).unwrap(),
+        );
+        for metric in METRICS {
+            for normalize in [false, true] {
+                let o = VerificationOptions {
+                    far: 0.1,
+                    distance: opts(metric, normalize),
+                };
+                let want = Cpu
+                    .verification_metrics(am, bm, &same, &o, &Call::PLAIN)
+                    .unwrap();
+                let got = Cuda::emulated()
+                    .with_memory(2_000)
+                    .verification_metrics(am, bm, &same, &o, &Call::PLAIN)
+                    .unwrap();
+                assert_eq!(got, want, "{n}×{d} {metric:?} {normalize}");
+            }
+        }
+    }
+}
+
+#[test]
 fn ops_without_kernels_say_so() {
     use tripletkit_core::ContrastiveOptions;
     let x = [0.0f32, 1.0];

@@ -7,6 +7,7 @@ pub mod margin;
 pub mod mining;
 pub mod semihard;
 pub mod set;
+pub mod verification;
 
 use crate::gpu::{Buffer, Gpu};
 use tripletkit_core::distance::Rows;

@@ -1,0 +1,39 @@
+// One distance between two rows in double, in the cpu device's order of operations (core's
+// pair::sum_pairs and pair::distance): eight interleaved partial sums, then the tail. Shared
+// by the kernels that need a pair's exact distance (margin.cu, verification.cu).
+#pragma once
+
+#include "common.cuh"
+
+#define TK_LANES 8
+
+// Σ f(x, y) over a row pair, f = (x − y)² (kind 0) or x·y (kind 1).
+__device__ __forceinline__ double tk_sum_pairs(const float* a, const float* b, int n, int kind) {
+  double acc[TK_LANES];
+  for (int l = 0; l < TK_LANES; l++) acc[l] = 0.0;
+  const int whole = n - n % TK_LANES;
+  for (int k = 0; k < whole; k += TK_LANES)
+    for (int l = 0; l < TK_LANES; l++) {
+      const double x = a[k + l], y = b[k + l];
+      acc[l] += kind == 0 ? (x - y) * (x - y) : x * y;
+    }
+  double tail = -0.0;
+  for (int k = whole; k < n; k++) {
+    const double x = a[k], y = b[k];
+    tail += kind == 0 ? (x - y) * (x - y) : x * y;
+  }
+  double s = -0.0;
+  for (int l = 0; l < TK_LANES; l++) s += acc[l];
+  return s + tail;
+}
+
+__device__ __forceinline__ double tk_pair_distance(const float* a, const float* b, int n, int metric) {
+  if (metric == TK_SQEUCLIDEAN) return tk_sum_pairs(a, b, n, 0);
+  if (metric == TK_EUCLIDEAN) return sqrt(tk_sum_pairs(a, b, n, 0));
+  if (metric == TK_DOT) return -tk_sum_pairs(a, b, n, 1);
+  const double na2 = tk_sum_pairs(a, a, n, 1), nb2 = tk_sum_pairs(b, b, n, 1);
+  if (na2 == 0.0 || nb2 == 0.0) return 1.0;
+  const double d = 1.0 - tk_sum_pairs(a, b, n, 1) / sqrt(na2 * nb2);
+  return d < 0.0 ? 0.0 : (d > 2.0 ? 2.0 : d);
+}
+
