@@ -31,8 +31,7 @@ pub const MODULES: &[(&str, &str, &[&str])] = &[
 /// Rows (and columns) of one block's tile, and its threads (`kernels/common.cuh`).
 pub const TILE: usize = 64;
 pub const THREADS: u32 = 256;
-/// Columns one top-k merge takes, and the largest k (`kernels/knn.cu`).
-pub const KNN_WIDTH: usize = 1024;
+/// The largest k of the top-k merge (`kernels/knn.cu`).
 pub const KNN_MAX_K: usize = 1024;
 
 /// The metric's code in `kernels/common.cuh`.

@@ -278,11 +278,17 @@ fn knn_matches_cpu_with_k_past_the_tile_and_chunks() {
                 ..KnnOptions::default()
             };
             let want = knn(&Cpu, qm, cm, metric, &o);
-            // The small budget cuts the corpus into chunks of a few hundred rows.
-            for cuda in [
+            // The small budget cuts the corpus into chunks of a few hundred rows, read from
+            // the resident corpus; the smallest one cannot keep the corpus resident, so each
+            // chunk is uploaded.
+            let mut devices = vec![
                 Cuda::emulated(),
                 Cuda::emulated().with_memory(300_000 + 1_700 * k),
-            ] {
+            ];
+            if k <= 10 {
+                devices.push(Cuda::emulated().with_memory(80_000));
+            }
+            for cuda in devices {
                 let got = knn(&cuda, qm, cm, metric, &o);
                 assert_eq!(got.indices, want.indices, "{metric:?} k={k}");
                 close(&got.distances, &want.distances, "knn distances");

@@ -3,7 +3,7 @@
 //! query's running list, kept on the device across the corpus chunks.
 use super::{row_bytes, rows_for_work, too_large, Side, MAX_GRID_Y_ROWS};
 use crate::gpu::{blocks, int, Buffer, Gpu, Params};
-use crate::kernels::{metric_code, DISTANCE_TILE, KNN_MAX_K, KNN_WIDTH, THREADS, TILE, TOPK_MERGE};
+use crate::kernels::{metric_code, DISTANCE_TILE, KNN_MAX_K, THREADS, TILE, TOPK_MERGE};
 use crate::plan::{chunks, plan, Footprint};
 use std::any::Any;
 use tripletkit_core::distance::Rows;
@@ -28,8 +28,8 @@ impl Corpus for CudaCorpus {
     }
 }
 
-/// Columns of the distance scratch: a whole number of merges.
-const MAX_SCRATCH_COLS: usize = 64 * KNN_WIDTH;
+/// Columns of the distance scratch, merged by one launch.
+const MAX_SCRATCH_COLS: usize = 1 << 16;
 
 pub fn knn(
     gpu: &dyn Gpu,
@@ -67,27 +67,37 @@ pub fn knn(
     int(rows.max(cols), "queries")?;
     int(o.query_offset.saturating_add(rows), "queryOffset")?;
     let dim_i = int(dim, "queries")?;
-    let f = Footprint {
-        // A query's values, norm and top-k list (key and distance); a corpus row's values and
-        // norm; a distance each pair.
-        per_row: row_bytes(dim) + 12 * k,
-        per_col: row_bytes(dim),
-        per_cell: 4,
-    };
-    let p = plan(
-        rows,
-        cols,
-        f,
-        memory,
-        MAX_GRID_Y_ROWS.min(rows_for_work(cols, dim, gpu.chunk_macs())),
-        MAX_SCRATCH_COLS,
-    )
-    .ok_or_else(|| too_large("knn", memory))?;
-    let whole = if p.cols >= cols {
+    // The corpus stays on the device for the whole call when it takes at most half the
+    // budget: column chunks then read it in place instead of uploading it again for every
+    // chunk of queries.
+    let corpus_bytes = cols.saturating_mul(row_bytes(dim));
+    let resident = if corpus_bytes <= memory / 2 {
         Some(Side::upload(gpu, corpus, 0, cols)?)
     } else {
         None
     };
+    let f = Footprint {
+        // A query's values, norm and top-k list (key and distance); a corpus row's values and
+        // norm unless resident; a distance each pair.
+        per_row: row_bytes(dim) + 12 * k,
+        per_col: if resident.is_some() {
+            0
+        } else {
+            row_bytes(dim)
+        },
+        per_cell: 4,
+    };
+    let budget = memory - if resident.is_some() { corpus_bytes } else { 0 };
+    let max_rows = rows_for_work(cols.min(MAX_SCRATCH_COLS), dim, gpu.chunk_macs());
+    let p = plan(
+        rows,
+        cols,
+        f,
+        budget,
+        MAX_GRID_Y_ROWS.min(max_rows),
+        MAX_SCRATCH_COLS,
+    )
+    .ok_or_else(|| too_large("knn", memory))?;
     let scratch = Buffer::<f32>::uninit(gpu, p.rows * p.cols)?;
     let metric = metric_code(corpus.options().metric);
     for (r0, r1) in chunks(rows, p.rows) {
@@ -100,56 +110,56 @@ pub fn knn(
         for (c0, c1) in chunks(cols, p.cols) {
             call.stop.check()?;
             let part;
-            let uc = match &whole {
-                Some(w) => w,
+            // The chunk's corpus rows: a view into the resident corpus, or uploaded now.
+            let (data, norms) = match &resident {
+                Some(s) => (
+                    s.data.ptr() + (4 * c0 * dim) as u64,
+                    s.norms.ptr() + (4 * c0) as u64,
+                ),
                 None => {
                     part = Side::upload(gpu, corpus, c0, c1)?;
-                    &part
+                    (part.data.ptr(), part.norms.ptr())
                 }
             };
             let w = c1 - c0;
-            // SAFETY: tk_distance_tile's signature; `uq` holds h rows, `uc` w rows, `scratch`
-            // h·w floats.
+            let mut tile = Params::new();
+            tile.buf(&uq.data)
+                .buf(&uq.norms)
+                .int(h as i32)
+                .ptr(data)
+                .ptr(norms)
+                .int(w as i32)
+                .int(dim_i)
+                .int(r0 as i32)
+                .int(c0 as i32)
+                .buf(&scratch)
+                .int(w as i32)
+                .int(metric)
+                .int(0);
+            // SAFETY: tk_distance_tile's signature; `uq` holds h rows, the corpus view w rows,
+            // `scratch` h·w floats.
             unsafe {
-                Params::new()
-                    .buf(&uq.data)
-                    .buf(&uq.norms)
-                    .int(h as i32)
-                    .buf(&uc.data)
-                    .buf(&uc.norms)
-                    .int(w as i32)
-                    .int(dim_i)
-                    .int(r0 as i32)
-                    .int(c0 as i32)
-                    .buf(&scratch)
-                    .int(w as i32)
-                    .int(metric)
-                    .int(0)
-                    .launch(
-                        gpu,
-                        DISTANCE_TILE,
-                        [blocks(w, TILE), blocks(h, TILE), 1],
-                        [THREADS, 1, 1],
-                    )?;
-            }
-            for (s0, s1) in chunks(w, KNN_WIDTH) {
-                // SAFETY: tk_topk_merge's signature; the slice starts s0 floats into each
-                // row of `scratch` (row stride w) and is s1 − s0 ≤ KNN_WIDTH wide; `keys` and
-                // `dists` hold h·k values; k ≤ KNN_MAX_K.
-                unsafe {
-                    Params::new()
-                        .ptr(scratch.ptr() + 4 * s0 as u64)
-                        .int(w as i32)
-                        .int((c0 + s0) as i32)
-                        .int((s1 - s0) as i32)
-                        .int(k as i32)
-                        .int((o.query_offset + r0) as i32)
-                        .int(i32::from(o.exclude_self))
-                        .buf(&keys)
-                        .buf(&dists)
-                        .launch(gpu, TOPK_MERGE, [h as u32, 1, 1], [THREADS, 1, 1])?;
-                }
-            }
+                tile.launch(
+                    gpu,
+                    DISTANCE_TILE,
+                    [blocks(w, TILE), blocks(h, TILE), 1],
+                    [THREADS, 1, 1],
+                )?
+            };
+            let mut merge = Params::new();
+            merge
+                .buf(&scratch)
+                .int(w as i32)
+                .int(c0 as i32)
+                .int(w as i32)
+                .int(k as i32)
+                .int((o.query_offset + r0) as i32)
+                .int(i32::from(o.exclude_self))
+                .buf(&keys)
+                .buf(&dists);
+            // SAFETY: tk_topk_merge's signature; `scratch` holds h rows of w distances, `keys`
+            // and `dists` h·k values; k ≤ KNN_MAX_K.
+            unsafe { merge.launch(gpu, TOPK_MERGE, [h as u32, 1, 1], [THREADS, 1, 1])? };
         }
         let (kv, dv) = (keys.to_vec()?, dists.to_vec()?);
         for (key, d) in kv.into_iter().zip(dv) {

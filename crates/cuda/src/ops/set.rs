@@ -80,6 +80,7 @@ pub fn mine_set(
             }
         }
         let pairs = pair_anchor.len();
+        int(pairs, "labels")?;
         if pairs > 0 {
             let ua = Side::upload(gpu, &pa, r0, r1)?;
             // SAFETY: tk_distance_tile's signature; `ua` holds h rows, `side` cols rows,
