@@ -14,7 +14,7 @@ import { METRICS } from './helpers/oracle'
 import { Rng } from './helpers/prng'
 
 const CUDA_OPS = ['pairwiseDistances', 'knn', 'mineTriplets', 'tripletLoss', 'tripletMarginLoss', 'retrievalMetrics',
-  'verificationMetrics']
+  'contrastiveLoss', 'verificationMetrics']
 
 function matrix(rng: Rng, rows: number, cols: number): tk.Matrix {
   return { data: flat(gaussianRows(rng, rows, cols)), rows, cols }
@@ -168,12 +168,13 @@ test('ops without CUDA kernels reject on cuda with a coded Error naming the op, 
   const rng = new Rng(65)
   const x = matrix(rng, 12, 4)
   const labels = makeLabels(rng, 12, 'few')
-  const err = t.throws(() => tk.contrastiveLossSync(x, labels, { device: 'cuda' }))
+  const err = t.throws(() => tk.multipleNegativesRankingLossSync(x, x, { device: 'cuda' }))
   t.is((err as { code?: string } | undefined)?.code, 'ERR_TRIPLETKIT_DEVICE_UNAVAILABLE')
-  t.regex(err?.message ?? '', /contrastiveLoss does not run on it yet; use device 'cpu'/)
-  await t.throwsAsync(tk.contrastiveLoss(x, labels, { device: 'cuda' }), {
+  t.regex(err?.message ?? '', /multipleNegativesRankingLoss does not run on it yet; use device 'cpu'/)
+  await t.throwsAsync(tk.multipleNegativesRankingLoss(x, x, { device: 'cuda' }), {
     code: 'ERR_TRIPLETKIT_DEVICE_UNAVAILABLE',
-    message: /contrastiveLoss does not run on it yet/,
+    message: /multipleNegativesRankingLoss does not run on it yet/,
   })
-  t.notThrows(() => tk.contrastiveLossSync(x, labels, { device: 'auto' }))
+  t.notThrows(() => tk.multipleNegativesRankingLossSync(x, x, { device: 'auto' }))
+  t.truthy(labels)
 })

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-/** Specs of functions without CUDA kernels (contrastive, ranking, ladder, OASIS). */
+/** Specs of functions without CUDA kernels (ranking, ladder, OASIS; pairLosses also tests ranking). */
 const WITHOUT_KERNELS = new Set(['adapters.spec.ts', 'ladder.spec.ts', 'pairLosses.spec.ts'])
 const specs = readdirSync(join(root, '__test__'))
   .filter((f) => f.endsWith('.spec.ts') && !WITHOUT_KERNELS.has(f))

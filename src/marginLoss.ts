@@ -24,9 +24,9 @@ function plan(anchor: MatrixLike, positive: MatrixLike, negative: MatrixLike, op
   const swap = checkBoolean(o.swap, 'opts.swap', false)
   const reduction = checkEnum(o.reduction, 'opts.reduction', MARGIN_LOSS_REDUCTIONS, 'mean')
   const common = checkCommon(o)
-  const target = resolveDevice(common.device)
   const rows = a.rows
   const cols = sharedCols(a, p, n)
+  const target = resolveDevice(common.device, { op: 'tripletMarginLoss', macs: 3 * rows * cols })
   const grad = (data: Float32Array, what: string): Matrix => ({ data: expectLength(data, rows * cols, what), rows, cols })
   const none = (): Matrix => ({ data: new Float32Array(0), rows, cols })
   const empty: TripletMarginLossResult | undefined = rows === 0

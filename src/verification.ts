@@ -41,7 +41,7 @@ function plan(a: MatrixLike, b: MatrixLike, same: ArrayLike<boolean | number>, o
   const far = checkFinite(o.far, 'opts.far', 1e-3)
   if (far < 0 || far > 1) throw new RangeError(`opts.far: expected a rate from 0 to 1, received ${far}`)
   const common = checkCommon(o)
-  const target = resolveDevice(common.device)
+  const target = resolveDevice(common.device, { op: 'verificationMetrics', macs: am.rows * am.cols })
   const args = [am.data, bm.data, am.rows, sharedCols(am, bm), flags,
     { far, metric: common.metric, normalize: common.normalize, device: nativeDevice(target) }] as const
   return {

@@ -6,6 +6,7 @@
 #include "emulator.h"
 
 #include "batch_hard.cu"
+#include "contrastive.cu"
 #include "distance.cu"
 #include "knn.cu"
 #include "margin.cu"
@@ -23,6 +24,8 @@ const tk_emu::Kernel kKernels[] = {
     TK_ENTRY(tk_set_fill),
     TK_ENTRY(tk_margin_terms),
     TK_ENTRY(tk_pair_distances),
+    TK_ENTRY(tk_contrastive_rows),
+    TK_ENTRY(tk_contrastive_grad),
 };
 }  // namespace
 

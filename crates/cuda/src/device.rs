@@ -4,7 +4,7 @@
 use crate::gpu::Gpu;
 use crate::kernels::KNN_MAX_K;
 use crate::ops::knn::CudaCorpus;
-use crate::ops::{distance, knn, margin, mining, semihard, set, verification};
+use crate::ops::{contrastive, distance, knn, margin, mining, semihard, set, verification};
 use tripletkit_core::distance::Rows;
 use tripletkit_core::{
     retrieval, rules, triplet_loss, Call, ContrastiveOptions, Corpus, Device, Error, Knn,
@@ -23,6 +23,7 @@ pub const OPS: &[&str] = &[
     "tripletLoss",
     "tripletMarginLoss",
     "retrievalMetrics",
+    "contrastiveLoss",
     "verificationMetrics",
 ];
 
@@ -263,12 +264,12 @@ impl Device for Cuda {
     }
     fn contrastive_loss(
         &self,
-        _: MatRef,
-        _: &[i32],
-        _: &ContrastiveOptions,
-        _: &Call,
+        x: MatRef,
+        labels: &[i32],
+        o: &ContrastiveOptions,
+        call: &Call,
     ) -> Result<LossResult, Error> {
-        Err(not_on_cuda("contrastiveLoss"))
+        contrastive::contrastive_loss(&*self.gpu, self.memory()?, x, labels, o, call)
     }
     fn multiple_negatives_ranking_loss(
         &self,

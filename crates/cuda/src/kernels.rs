@@ -11,6 +11,8 @@ pub const SET_COUNT: &str = "tk_set_count";
 pub const SET_FILL: &str = "tk_set_fill";
 pub const MARGIN_TERMS: &str = "tk_margin_terms";
 pub const PAIR_DISTANCES: &str = "tk_pair_distances";
+pub const CONTRASTIVE_ROWS: &str = "tk_contrastive_rows";
+pub const CONTRASTIVE_GRAD: &str = "tk_contrastive_grad";
 
 /// (module, PTX text, kernels) for the driver to load.
 pub const MODULES: &[(&str, &str, &[&str])] = &[

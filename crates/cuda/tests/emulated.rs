@@ -426,17 +426,60 @@ fn verification_metrics_match_cpu_exactly() {
 }
 
 #[test]
+fn contrastive_loss_matches_cpu_within_float_rounding() {
+    use tripletkit_core::{ContrastiveOptions, Reduction};
+    let mut rng = Rng(47);
+    for &(n, d) in &[(1, 2), (2, 3), (67, 5), (130, 17)] {
+        let x = rng.matrix(n, d);
+        let labels = rng.labels(n, 4);
+        let xm = MatRef::new(&x, n, d).unwrap();
+        for metric in METRICS {
+            for normalize in [false, true] {
+                for reduction in [Reduction::Mean, Reduction::Sum, Reduction::MeanActive] {
+                    let o = ContrastiveOptions {
+                        pos_margin: 0.5,
+                        neg_margin: 2.0,
+                        reduction,
+                        distance: opts(metric, normalize),
+                    };
+                    let want = Cpu.contrastive_loss(xm, &labels, &o, &Call::PLAIN).unwrap();
+                    let got = Cuda::emulated()
+                        .contrastive_loss(xm, &labels, &o, &Call::PLAIN)
+                        .unwrap();
+                    let what = format!("{n}×{d} {metric:?} {normalize} {reduction:?}");
+                    assert_eq!(
+                        (got.triplets, got.active),
+                        (want.triplets, want.active),
+                        "{what}"
+                    );
+                    assert!(
+                        (got.loss - want.loss).abs() <= 1e-5 * want.loss.abs().max(1.0),
+                        "{what}: {} vs {}",
+                        got.loss,
+                        want.loss
+                    );
+                    // Gradients relative to the largest one.
+                    let scale = want.grad.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+                    let rel = |g: &[f32]| g.iter().map(|v| v / scale).collect::<Vec<_>>();
+                    close(&rel(&got.grad), &rel(&want.grad), &what);
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn ops_without_kernels_say_so() {
-    use tripletkit_core::ContrastiveOptions;
+    use tripletkit_core::RankingOptions;
     let x = [0.0f32, 1.0];
     let xm = MatRef::new(&x, 2, 1).unwrap();
     let err = Cuda::emulated()
-        .contrastive_loss(xm, &[0, 1], &ContrastiveOptions::default(), &Call::PLAIN)
+        .multiple_negatives_ranking_loss(xm, xm, None, &RankingOptions::default(), &Call::PLAIN)
         .unwrap_err();
     assert_eq!(err.code(), "ERR_TRIPLETKIT_DEVICE_UNAVAILABLE");
     assert!(
         err.to_string()
-            .contains("contrastiveLoss does not run on it yet"),
+            .contains("multipleNegativesRankingLoss does not run on it yet"),
         "{err}"
     );
 }
