@@ -14,7 +14,7 @@ import { METRICS } from './helpers/oracle'
 import { Rng } from './helpers/prng'
 
 const CUDA_OPS = ['pairwiseDistances', 'knn', 'mineTriplets', 'tripletLoss', 'tripletMarginLoss', 'retrievalMetrics',
-  'contrastiveLoss', 'verificationMetrics']
+  'contrastiveLoss', 'multipleNegativesRankingLoss', 'verificationMetrics']
 
 function matrix(rng: Rng, rows: number, cols: number): tk.Matrix {
   return { data: flat(gaussianRows(rng, rows, cols)), rows, cols }
@@ -164,17 +164,16 @@ test('set strategies on cuda give the cpu triplets in the same order, and refuse
   t.deepEqual(tk.tripletLossSync(x, labels, { mining, device: 'cuda' }), tk.tripletLossSync(x, labels, { mining, device: 'cpu' }))
 })
 
-test('ops without CUDA kernels reject on cuda with a coded Error naming the op, and still run on cpu', async (t) => {
-  const rng = new Rng(65)
-  const x = matrix(rng, 12, 4)
-  const labels = makeLabels(rng, 12, 'few')
-  const err = t.throws(() => tk.multipleNegativesRankingLossSync(x, x, { device: 'cuda' }))
+test('functions without CUDA kernels reject on cuda with a coded Error naming them, and still run on cpu', async (t) => {
+  const q = [[1, 0], [0, 1]]
+  const relevance = [[1, 0], [0, 1]]
+  const o = { thresholds: [0.5], margins: [0.1] }
+  const err = t.throws(() => tk.ladderLossSync(q, q, relevance, { ...o, device: 'cuda' }))
   t.is((err as { code?: string } | undefined)?.code, 'ERR_TRIPLETKIT_DEVICE_UNAVAILABLE')
-  t.regex(err?.message ?? '', /multipleNegativesRankingLoss does not run on it yet; use device 'cpu'/)
-  await t.throwsAsync(tk.multipleNegativesRankingLoss(x, x, { device: 'cuda' }), {
+  t.regex(err?.message ?? '', /ladderLoss does not run on it yet; use device 'cpu'/)
+  await t.throwsAsync(tk.ladderLoss(q, q, relevance, { ...o, device: 'cuda' }), {
     code: 'ERR_TRIPLETKIT_DEVICE_UNAVAILABLE',
-    message: /multipleNegativesRankingLoss does not run on it yet/,
+    message: /ladderLoss does not run on it yet/,
   })
-  t.notThrows(() => tk.multipleNegativesRankingLossSync(x, x, { device: 'auto' }))
-  t.truthy(labels)
+  t.notThrows(() => tk.ladderLossSync(q, q, relevance, { ...o, device: 'auto' }))
 })

@@ -10,8 +10,8 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-/** Specs of functions without CUDA kernels (ranking, ladder, OASIS; pairLosses also tests ranking). */
-const WITHOUT_KERNELS = new Set(['adapters.spec.ts', 'ladder.spec.ts', 'pairLosses.spec.ts'])
+/** Specs of functions without CUDA kernels (ladder, OASIS). */
+const WITHOUT_KERNELS = new Set(['adapters.spec.ts', 'ladder.spec.ts'])
 const specs = readdirSync(join(root, '__test__'))
   .filter((f) => f.endsWith('.spec.ts') && !WITHOUT_KERNELS.has(f))
   .filter((f) => f === 'backends.spec.ts' || readFileSync(join(root, '__test__', f), 'utf8').includes('./helpers/devices'))

@@ -5,6 +5,7 @@
 
 #include "emulator.h"
 
+#include "backward.cu"
 #include "batch_hard.cu"
 #include "contrastive.cu"
 #include "distance.cu"
@@ -26,6 +27,7 @@ const tk_emu::Kernel kKernels[] = {
     TK_ENTRY(tk_pair_distances),
     TK_ENTRY(tk_contrastive_rows),
     TK_ENTRY(tk_contrastive_grad),
+    TK_ENTRY(tk_coef_gemm),
 };
 }  // namespace
 

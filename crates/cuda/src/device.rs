@@ -4,7 +4,9 @@
 use crate::gpu::Gpu;
 use crate::kernels::KNN_MAX_K;
 use crate::ops::knn::CudaCorpus;
-use crate::ops::{contrastive, distance, knn, margin, mining, semihard, set, verification};
+use crate::ops::{
+    contrastive, distance, knn, margin, mining, ranking, semihard, set, verification,
+};
 use tripletkit_core::distance::Rows;
 use tripletkit_core::{
     retrieval, rules, triplet_loss, Call, ContrastiveOptions, Corpus, Device, Error, Knn,
@@ -24,6 +26,7 @@ pub const OPS: &[&str] = &[
     "tripletMarginLoss",
     "retrievalMetrics",
     "contrastiveLoss",
+    "multipleNegativesRankingLoss",
     "verificationMetrics",
 ];
 
@@ -273,13 +276,21 @@ impl Device for Cuda {
     }
     fn multiple_negatives_ranking_loss(
         &self,
-        _: MatRef,
-        _: MatRef,
-        _: Option<MatRef>,
-        _: &RankingOptions,
-        _: &Call,
+        anchors: MatRef,
+        positives: MatRef,
+        negatives: Option<MatRef>,
+        o: &RankingOptions,
+        call: &Call,
     ) -> Result<RankingResult, Error> {
-        Err(not_on_cuda("multipleNegativesRankingLoss"))
+        ranking::multiple_negatives_ranking_loss(
+            &*self.gpu,
+            self.memory()?,
+            anchors,
+            positives,
+            negatives,
+            o,
+            call,
+        )
     }
     fn verification_metrics(
         &self,

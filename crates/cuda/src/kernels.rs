@@ -13,6 +13,7 @@ pub const MARGIN_TERMS: &str = "tk_margin_terms";
 pub const PAIR_DISTANCES: &str = "tk_pair_distances";
 pub const CONTRASTIVE_ROWS: &str = "tk_contrastive_rows";
 pub const CONTRASTIVE_GRAD: &str = "tk_contrastive_grad";
+pub const COEF_GEMM: &str = "tk_coef_gemm";
 
 /// (module, PTX text, kernels) for the driver to load.
 pub const MODULES: &[(&str, &str, &[&str])] = &[

@@ -469,17 +469,74 @@ fn contrastive_loss_matches_cpu_within_float_rounding() {
 }
 
 #[test]
+fn multiple_negatives_ranking_loss_matches_cpu_within_float_rounding() {
+    use tripletkit_core::{RankingOptions, Similarity};
+    let mut rng = Rng(53);
+    for &(m, k, d) in &[(1, 0, 2), (5, 3, 4), (67, 0, 9), (70, 11, 16)] {
+        let a = rng.matrix(m, d);
+        let p = rng.matrix(m, d);
+        let n = rng.matrix(k, d);
+        let (am, pm) = (
+            MatRef::new(&a, m, d).unwrap(),
+            MatRef::new(&p, m, d).unwrap(),
+        );
+        let nm = (k > 0).then(|| MatRef::new(&n, k, d).unwrap());
+        for similarity in [Similarity::Cosine, Similarity::Dot] {
+            for symmetric in [false, true] {
+                let o = RankingOptions {
+                    scale: 5.0,
+                    similarity,
+                    symmetric,
+                };
+                let want = Cpu
+                    .multiple_negatives_ranking_loss(am, pm, nm, &o, &Call::PLAIN)
+                    .unwrap();
+                let got = Cuda::emulated()
+                    .multiple_negatives_ranking_loss(am, pm, nm, &o, &Call::PLAIN)
+                    .unwrap();
+                let what = format!("{m}+{k}×{d} {similarity:?} {symmetric}");
+                assert!(
+                    (got.loss - want.loss).abs() <= 1e-5 * want.loss.abs().max(1.0),
+                    "{what}: {} vs {}",
+                    got.loss,
+                    want.loss
+                );
+                let grads = |r: &tripletkit_core::RankingResult| {
+                    let mut g = [r.grad_anchors.clone(), r.grad_positives.clone()].concat();
+                    g.extend(r.grad_negatives.clone().unwrap_or_default());
+                    g
+                };
+                let (g, w) = (grads(&got), grads(&want));
+                let scale = w.iter().fold(1e-6f32, |s, v| s.max(v.abs()));
+                let rel = |x: &[f32]| x.iter().map(|v| v / scale).collect::<Vec<_>>();
+                close(&rel(&g), &rel(&w), &what);
+                assert_eq!(got.grad_negatives.is_some(), want.grad_negatives.is_some());
+            }
+        }
+    }
+}
+
+#[test]
 fn ops_without_kernels_say_so() {
-    use tripletkit_core::RankingOptions;
+    use tripletkit_core::LadderOptions;
     let x = [0.0f32, 1.0];
     let xm = MatRef::new(&x, 2, 1).unwrap();
+    let rel = [1.0f32, 0.0, 0.0, 1.0];
+    let relm = MatRef::new(&rel, 2, 2).unwrap();
+    let o = LadderOptions {
+        thresholds: vec![0.5],
+        margins: vec![0.1],
+        weights: vec![],
+        hardest: true,
+        similarity: tripletkit_core::Similarity::Cosine,
+    };
     let err = Cuda::emulated()
-        .multiple_negatives_ranking_loss(xm, xm, None, &RankingOptions::default(), &Call::PLAIN)
+        .ladder_loss(xm, xm, relm, &o, &Call::PLAIN)
         .unwrap_err();
     assert_eq!(err.code(), "ERR_TRIPLETKIT_DEVICE_UNAVAILABLE");
     assert!(
         err.to_string()
-            .contains("multipleNegativesRankingLoss does not run on it yet"),
+            .contains("ladderLoss does not run on it yet"),
         "{err}"
     );
 }

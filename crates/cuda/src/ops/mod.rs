@@ -6,6 +6,7 @@ pub mod distance;
 pub mod knn;
 pub mod margin;
 pub mod mining;
+pub mod ranking;
 pub mod semihard;
 pub mod set;
 pub mod verification;
