@@ -14,7 +14,7 @@ import { METRICS } from './helpers/oracle'
 import { Rng } from './helpers/prng'
 
 const CUDA_OPS = ['pairwiseDistances', 'knn', 'mineTriplets', 'tripletLoss', 'tripletMarginLoss', 'retrievalMetrics',
-  'contrastiveLoss', 'multipleNegativesRankingLoss', 'verificationMetrics']
+  'contrastiveLoss', 'multipleNegativesRankingLoss', 'verificationMetrics', 'ladderLoss']
 
 function matrix(rng: Rng, rows: number, cols: number): tk.Matrix {
   return { data: flat(gaussianRows(rng, rows, cols)), rows, cols }
@@ -164,16 +164,16 @@ test('set strategies on cuda give the cpu triplets in the same order, and refuse
   t.deepEqual(tk.tripletLossSync(x, labels, { mining, device: 'cuda' }), tk.tripletLossSync(x, labels, { mining, device: 'cpu' }))
 })
 
-test('functions without CUDA kernels reject on cuda with a coded Error naming them, and still run on cpu', async (t) => {
-  const q = [[1, 0], [0, 1]]
-  const relevance = [[1, 0], [0, 1]]
-  const o = { thresholds: [0.5], margins: [0.1] }
-  const err = t.throws(() => tk.ladderLossSync(q, q, relevance, { ...o, device: 'cuda' }))
+test('fitOasis, which has no CUDA kernels, rejects on cuda with a coded Error naming it, and runs on cpu', async (t) => {
+  const rng = new Rng(68)
+  const x = matrix(rng, 30, 4)
+  const labels = makeLabels(rng, 30, 'few')
+  const err = t.throws(() => tk.fitOasisSync(x, labels, { device: 'cuda' }))
   t.is((err as { code?: string } | undefined)?.code, 'ERR_TRIPLETKIT_DEVICE_UNAVAILABLE')
-  t.regex(err?.message ?? '', /ladderLoss does not run on it yet; use device 'cpu'/)
-  await t.throwsAsync(tk.ladderLoss(q, q, relevance, { ...o, device: 'cuda' }), {
+  t.regex(err?.message ?? '', /fitOasis does not run on it yet; use device 'cpu'/)
+  await t.throwsAsync(tk.fitOasis(x, labels, { device: 'cuda' }), {
     code: 'ERR_TRIPLETKIT_DEVICE_UNAVAILABLE',
-    message: /ladderLoss does not run on it yet/,
+    message: /fitOasis does not run on it yet/,
   })
-  t.notThrows(() => tk.ladderLossSync(q, q, relevance, { ...o, device: 'auto' }))
+  t.notThrows(() => tk.fitOasisSync(x, labels, { device: 'auto' }))
 })

@@ -10,8 +10,8 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-/** Specs of functions without CUDA kernels (ladder, OASIS). */
-const WITHOUT_KERNELS = new Set(['adapters.spec.ts', 'ladder.spec.ts'])
+/** The spec of fitOasis, which has no CUDA kernels (a sequential online algorithm). */
+const WITHOUT_KERNELS = new Set(['adapters.spec.ts'])
 const specs = readdirSync(join(root, '__test__'))
   .filter((f) => f.endsWith('.spec.ts') && !WITHOUT_KERNELS.has(f))
   .filter((f) => f === 'backends.spec.ts' || readFileSync(join(root, '__test__', f), 'utf8').includes('./helpers/devices'))

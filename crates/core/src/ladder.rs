@@ -30,6 +30,26 @@ pub fn ladder_loss(
     o: &LadderOptions,
     call: &Call,
 ) -> Result<LadderResult, Error> {
+    let metric = check(queries, candidates, relevance, o)?;
+    let d = pairwise_distances(queries, Some(candidates), &metric, call)?;
+    let (loss, g) = coefficients(&d, relevance, o, call)?;
+    let grads = pairwise_backward(queries, Some(candidates), &metric, &d, &g)?;
+    let to_f32 = |v: Vec<f64>| v.into_iter().map(pair::grad_to_f32).collect::<Vec<f32>>();
+    Ok(LadderResult {
+        loss,
+        grad_queries: to_f32(grads.a),
+        grad_candidates: to_f32(grads.b.unwrap_or_default()),
+    })
+}
+
+/// The argument rules of `ladder_loss`, for every device; the distance the similarities come
+/// from.
+pub fn check(
+    queries: MatRef,
+    candidates: MatRef,
+    relevance: MatRef,
+    o: &LadderOptions,
+) -> Result<MetricOptions, Error> {
     rules::same_cols("candidates", candidates, "queries", queries)?;
     let (nq, nc) = (queries.rows(), candidates.rows());
     if relevance.rows() != nq || relevance.cols() != nc {
@@ -43,14 +63,23 @@ pub fn ladder_loss(
         ));
     }
     check_rungs(o)?;
-    let metric = MetricOptions {
+    Ok(MetricOptions {
         metric: match o.similarity {
             Similarity::Dot => Metric::Dot,
             Similarity::Cosine => Metric::Cosine,
         },
         normalize: false,
-    };
-    let d = pairwise_distances(queries, Some(candidates), &metric, call)?;
+    })
+}
+
+/// The loss and ∂L/∂d from the queries × candidates distances `d`, for every device.
+pub fn coefficients(
+    d: &[f32],
+    relevance: MatRef,
+    o: &LadderOptions,
+    call: &Call,
+) -> Result<(f64, Vec<f64>), Error> {
+    let (nq, nc) = (relevance.rows(), relevance.cols());
     // s = const − d: the constant (1 for cosine, 0 for dot) cancels in every difference.
     let s = |i: usize, j: usize| -f64::from(d[i * nc + j]);
     let _held = crate::budget::reserve(nq.saturating_mul(nc).saturating_mul(8), "ladderLoss")?;
@@ -103,13 +132,7 @@ pub fn ladder_loss(
     }
     // ∂L/∂d = −∂L/∂s.
     g.iter_mut().for_each(|v| *v = -*v);
-    let grads = pairwise_backward(queries, Some(candidates), &metric, &d, &g)?;
-    let to_f32 = |v: Vec<f64>| v.into_iter().map(pair::grad_to_f32).collect::<Vec<f32>>();
-    Ok(LadderResult {
-        loss,
-        grad_queries: to_f32(grads.a),
-        grad_candidates: to_f32(grads.b.unwrap_or_default()),
-    })
+    Ok((loss, g))
 }
 
 /// Thresholds strictly decreasing and finite; one margin (and weight, if any) per threshold.

@@ -30,6 +30,21 @@ pub fn multiple_negatives_ranking_loss(
     o: &RankingOptions,
     call: &Call,
 ) -> Result<RankingResult, Error> {
+    ranking_loss_with(anchors, positives, negatives, o, |q, c, weight| {
+        rank(q, c, o, weight, call)
+    })
+}
+
+/// `multiple_negatives_ranking_loss` with its ranking pass given: `rank(queries, candidates,
+/// weight)` returns weight · Σ_i −log softmax_j(scale · sim(q_i, c_j))[j = i] and its gradients
+/// with respect to the queries and the candidates. Each device brings its own pass.
+pub fn ranking_loss_with(
+    anchors: MatRef,
+    positives: MatRef,
+    negatives: Option<MatRef>,
+    o: &RankingOptions,
+    mut rank: impl FnMut(MatRef, MatRef, f64) -> Result<(f64, Vec<f64>, Vec<f64>), Error>,
+) -> Result<RankingResult, Error> {
     rules::same_shape("positives", positives, "anchors", anchors)?;
     if let Some(neg) = negatives {
         rules::same_cols("negatives", neg, "anchors", anchors)?;
@@ -47,12 +62,12 @@ pub fn multiple_negatives_ranking_loss(
     let mut gc = vec![0.0f64; (m + k) * cols];
     if m > 0 {
         let c = MatRef::new(&candidates, m + k, cols)?;
-        let (l, gq, gk) = rank(anchors, c, o, half / m as f64, call)?;
+        let (l, gq, gk) = rank(anchors, c, half / m as f64)?;
         loss += l;
         add(&mut ga, &gq);
         add(&mut gc, &gk);
         if o.symmetric {
-            let (l, gq, gk) = rank(positives, anchors, o, half / m as f64, call)?;
+            let (l, gq, gk) = rank(positives, anchors, half / m as f64)?;
             loss += l;
             add(&mut gc[..m * cols], &gq);
             add(&mut ga, &gk);
@@ -80,32 +95,43 @@ fn rank(
     weight: f64,
     call: &Call,
 ) -> Result<(f64, Vec<f64>, Vec<f64>), Error> {
-    let metric = MetricOptions {
+    let metric = metric(o);
+    let d = pairwise_distances(q, Some(c), &metric, call)?;
+    let (loss, g) = softmax_coefficients(&d, c.rows(), o.scale, weight);
+    let grads = pairwise_backward(q, Some(c), &metric, &d, &g)?;
+    Ok((loss, grads.a, grads.b.unwrap_or_default()))
+}
+
+/// The distance a ranking pass takes similarities from: s = −d (dot) or 1 − d (cosine).
+pub fn metric(o: &RankingOptions) -> MetricOptions {
+    MetricOptions {
         metric: match o.similarity {
             Similarity::Dot => Metric::Dot,
             Similarity::Cosine => Metric::Cosine,
         },
         normalize: false,
-    };
-    let d = pairwise_distances(q, Some(c), &metric, call)?;
-    let n = c.rows();
+    }
+}
+
+/// From the queries × candidates distances `d` (`n` candidates a row): weight · Σ_i
+/// −log softmax_j(scale · s_ij)[j = i], and ∂L/∂d, for every device.
+pub fn softmax_coefficients(d: &[f32], n: usize, scale: f64, weight: f64) -> (f64, Vec<f64>) {
     let mut loss = 0.0;
     // ∂L/∂d: s = scale·(const − d) for both similarities, so ∂L/∂d = −scale · ∂L/∂s, and
     // ∂L/∂s_ij = weight · (softmax_ij − [j = i]).
     let mut g = vec![0.0f64; d.len()];
     for (i, (dr, gr)) in d.chunks(n).zip(g.chunks_mut(n)).enumerate() {
-        let s = |dv: f32| -o.scale * f64::from(dv);
+        let s = |dv: f32| -scale * f64::from(dv);
         let max = dr.iter().map(|&v| s(v)).fold(f64::NEG_INFINITY, f64::max);
         let z: f64 = dr.iter().map(|&v| (s(v) - max).exp()).sum();
         let lse = max + z.ln();
         loss += weight * (lse - s(dr[i]));
         for (j, (gv, &dv)) in gr.iter_mut().zip(dr).enumerate() {
             let p = (s(dv) - lse).exp() - if j == i { 1.0 } else { 0.0 };
-            *gv = -o.scale * weight * p;
+            *gv = -scale * weight * p;
         }
     }
-    let grads = pairwise_backward(q, Some(c), &metric, &d, &g)?;
-    Ok((loss, grads.a, grads.b.unwrap_or_default()))
+    (loss, g)
 }
 
 fn add(dst: &mut [f64], src: &[f64]) {

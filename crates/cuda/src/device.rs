@@ -5,7 +5,7 @@ use crate::gpu::Gpu;
 use crate::kernels::KNN_MAX_K;
 use crate::ops::knn::CudaCorpus;
 use crate::ops::{
-    contrastive, distance, knn, margin, mining, ranking, semihard, set, verification,
+    contrastive, distance, knn, ladder, margin, mining, ranking, semihard, set, verification,
 };
 use tripletkit_core::distance::Rows;
 use tripletkit_core::{
@@ -28,6 +28,7 @@ pub const OPS: &[&str] = &[
     "contrastiveLoss",
     "multipleNegativesRankingLoss",
     "verificationMetrics",
+    "ladderLoss",
 ];
 
 /// The share of the device's free memory one op plans to use.
@@ -304,13 +305,21 @@ impl Device for Cuda {
     }
     fn ladder_loss(
         &self,
-        _: MatRef,
-        _: MatRef,
-        _: MatRef,
-        _: &LadderOptions,
-        _: &Call,
+        queries: MatRef,
+        candidates: MatRef,
+        relevance: MatRef,
+        o: &LadderOptions,
+        call: &Call,
     ) -> Result<LadderResult, Error> {
-        Err(not_on_cuda("ladderLoss"))
+        ladder::ladder_loss(
+            &*self.gpu,
+            self.memory()?,
+            queries,
+            candidates,
+            relevance,
+            o,
+            call,
+        )
     }
     fn oasis_steps(
         &self,
@@ -320,6 +329,6 @@ impl Device for Cuda {
         _: &OasisOptions,
         _: &Call,
     ) -> Result<OasisSteps, Error> {
-        Err(not_on_cuda("oasisSteps"))
+        Err(not_on_cuda("fitOasis"))
     }
 }

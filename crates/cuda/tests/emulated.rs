@@ -517,26 +517,69 @@ fn multiple_negatives_ranking_loss_matches_cpu_within_float_rounding() {
 }
 
 #[test]
-fn ops_without_kernels_say_so() {
-    use tripletkit_core::LadderOptions;
-    let x = [0.0f32, 1.0];
-    let xm = MatRef::new(&x, 2, 1).unwrap();
-    let rel = [1.0f32, 0.0, 0.0, 1.0];
-    let relm = MatRef::new(&rel, 2, 2).unwrap();
-    let o = LadderOptions {
-        thresholds: vec![0.5],
-        margins: vec![0.1],
-        weights: vec![],
-        hardest: true,
-        similarity: tripletkit_core::Similarity::Cosine,
+fn ladder_loss_matches_cpu_within_float_rounding() {
+    use tripletkit_core::{LadderOptions, Similarity};
+    let mut rng = Rng(59);
+    for &(nq, nc, d) in &[(1, 2, 3), (9, 70, 5), (66, 40, 12)] {
+        let q = rng.matrix(nq, d);
+        let c = rng.matrix(nc, d);
+        let rel: Vec<f32> = (0..nq * nc)
+            .map(|_| (rng.next() % 4) as f32 / 3.0)
+            .collect();
+        let (qm, cm) = (
+            MatRef::new(&q, nq, d).unwrap(),
+            MatRef::new(&c, nc, d).unwrap(),
+        );
+        let rm = MatRef::new(&rel, nq, nc).unwrap();
+        for similarity in [Similarity::Cosine, Similarity::Dot] {
+            for hardest in [true, false] {
+                let o = LadderOptions {
+                    thresholds: vec![0.9, 0.5],
+                    margins: vec![0.2, 0.1],
+                    weights: vec![1.0, 0.5],
+                    hardest,
+                    similarity,
+                };
+                let want = Cpu.ladder_loss(qm, cm, rm, &o, &Call::PLAIN).unwrap();
+                let got = Cuda::emulated()
+                    .ladder_loss(qm, cm, rm, &o, &Call::PLAIN)
+                    .unwrap();
+                let what = format!("{nq}×{nc}×{d} {similarity:?} {hardest}");
+                assert!(
+                    (got.loss - want.loss).abs() <= 1e-5 * want.loss.abs().max(1.0),
+                    "{what}: {} vs {}",
+                    got.loss,
+                    want.loss
+                );
+                let (g, w) = (
+                    [got.grad_queries, got.grad_candidates].concat(),
+                    [want.grad_queries, want.grad_candidates].concat(),
+                );
+                let scale = w.iter().fold(1e-6f32, |s, v| s.max(v.abs()));
+                let rel = |x: &[f32]| x.iter().map(|v| v / scale).collect::<Vec<_>>();
+                close(&rel(&g), &rel(&w), &what);
+            }
+        }
+    }
+}
+
+#[test]
+fn oasis_has_no_kernels_and_says_so() {
+    use tripletkit_core::OasisOptions;
+    let x = [0.0f32, 1.0, 2.0];
+    let xm = MatRef::new(&x, 3, 1).unwrap();
+    let o = OasisOptions {
+        c: 0.1,
+        steps: 1,
+        state: 1,
     };
     let err = Cuda::emulated()
-        .ladder_loss(xm, xm, relm, &o, &Call::PLAIN)
+        .oasis_steps(xm, &[0, 0, 1], &[1.0], &o, &Call::PLAIN)
         .unwrap_err();
     assert_eq!(err.code(), "ERR_TRIPLETKIT_DEVICE_UNAVAILABLE");
     assert!(
         err.to_string()
-            .contains("ladderLoss does not run on it yet"),
+            .contains("fitOasis does not run on it yet"),
         "{err}"
     );
 }

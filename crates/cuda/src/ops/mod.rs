@@ -1,9 +1,11 @@
 //! The host side of each op on a `Gpu`: chunk planning, uploads, launches, merging and
 //! assembling the results. Written once for the driver and the emulator.
+pub mod backward;
 pub mod classes;
 pub mod contrastive;
 pub mod distance;
 pub mod knn;
+pub mod ladder;
 pub mod margin;
 pub mod mining;
 pub mod ranking;
