@@ -41,13 +41,7 @@ pub fn contrastive_loss(
     call: &Call,
 ) -> Result<LossResult, Error> {
     let n = x.rows();
-    rules::labels("labels", labels, n)?;
-    rules::margin("posMargin", o.pos_margin)?;
-    rules::margin("negMargin", o.neg_margin)?;
-    o.reduction.check(
-        "reduction",
-        &[Reduction::Mean, Reduction::Sum, Reduction::MeanActive],
-    )?;
+    check(x, labels, o)?;
     let d = pairwise_distances(x, None, &o.distance, call)?;
     // g holds +1 / −1 for active positive / negative pairs (∂loss/∂d before reduction); rows
     // are summed in row order, so the result does not depend on the thread count.
@@ -104,6 +98,17 @@ pub fn contrastive_loss(
         triplets: pairs,
         active,
     })
+}
+
+/// The argument rules of `contrastive_loss`, for every device.
+pub fn check(x: MatRef, labels: &[i32], o: &ContrastiveOptions) -> Result<(), Error> {
+    rules::labels("labels", labels, x.rows())?;
+    rules::margin("posMargin", o.pos_margin)?;
+    rules::margin("negMargin", o.neg_margin)?;
+    o.reduction.check(
+        "reduction",
+        &[Reduction::Mean, Reduction::Sum, Reduction::MeanActive],
+    )
 }
 
 #[cfg(test)]

@@ -23,23 +23,8 @@ pub fn triplet_margin_loss(
     o: &MarginLossOptions,
     call: &Call,
 ) -> Result<MarginLossResult, Error> {
-    rules::same_shape("positive", positive, "anchor", anchor)?;
-    rules::same_shape("negative", negative, "anchor", anchor)?;
-    rules::margin("margin", o.margin)?;
-    o.reduction.check(
-        "reduction",
-        &[Reduction::Mean, Reduction::Sum, Reduction::None],
-    )?;
+    let sides = inputs(anchor, positive, negative, o)?;
     let (rows, cols) = (anchor.rows(), anchor.cols());
-    // The three inputs stacked as one 3·rows × cols matrix: triplet i touches rows i,
-    // rows + i and 2·rows + i, and the gradient comes out stacked the same way.
-    let sides: [Cow<[f32]>; 3] = [anchor, positive, negative].map(|m| {
-        if o.distance.normalize {
-            Cow::Owned(pair::normalize_rows(m.data(), cols))
-        } else {
-            Cow::Borrowed(m.data())
-        }
-    });
     let rule = TermRule {
         margin: o.margin,
         soft_margin: o.soft_margin,
@@ -81,4 +66,31 @@ pub fn triplet_margin_loss(
         grad_positive,
         grad_negative,
     })
+}
+
+/// Checks the arguments of `triplet_margin_loss` and returns the three sides as the loss reads
+/// them (unit rows with `normalize`), for every device. The three inputs are then one
+/// 3·rows × cols matrix: triplet i touches rows i, rows + i and 2·rows + i, and the gradient
+/// comes out stacked the same way.
+pub fn inputs<'a>(
+    anchor: MatRef<'a>,
+    positive: MatRef<'a>,
+    negative: MatRef<'a>,
+    o: &MarginLossOptions,
+) -> Result<[Cow<'a, [f32]>; 3], Error> {
+    rules::same_shape("positive", positive, "anchor", anchor)?;
+    rules::same_shape("negative", negative, "anchor", anchor)?;
+    rules::margin("margin", o.margin)?;
+    o.reduction.check(
+        "reduction",
+        &[Reduction::Mean, Reduction::Sum, Reduction::None],
+    )?;
+    let cols = anchor.cols();
+    Ok([anchor, positive, negative].map(|m| {
+        if o.distance.normalize {
+            Cow::Owned(pair::normalize_rows(m.data(), cols))
+        } else {
+            Cow::Borrowed(m.data())
+        }
+    }))
 }

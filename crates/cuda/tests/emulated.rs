@@ -578,8 +578,7 @@ fn oasis_has_no_kernels_and_says_so() {
         .unwrap_err();
     assert_eq!(err.code(), "ERR_TRIPLETKIT_DEVICE_UNAVAILABLE");
     assert!(
-        err.to_string()
-            .contains("fitOasis does not run on it yet"),
+        err.to_string().contains("fitOasis does not run on it yet"),
         "{err}"
     );
 }

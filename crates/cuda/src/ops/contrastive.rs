@@ -2,14 +2,12 @@
 //! row sums its pairs' losses (in the cpu's column order), the host reduces the rows in order
 //! and picks the sides' scales, and one thread an element computes the gradient through the
 //! matrix in closed form. Memory is O(rows²), as on the cpu: the loss is sized for batches.
-use super::{row_bytes, too_large, Side};
+use super::{distance_tile, row_bytes, too_large, Side};
 use crate::gpu::{blocks, int, Buffer, Gpu, Params};
-use crate::kernels::{
-    metric_code, CONTRASTIVE_GRAD, CONTRASTIVE_ROWS, DISTANCE_TILE, THREADS, TILE,
-};
+use crate::kernels::{metric_code, CONTRASTIVE_GRAD, CONTRASTIVE_ROWS, THREADS};
 use tripletkit_core::distance::Rows;
 use tripletkit_core::{
-    pair, rules, Call, ContrastiveOptions, Error, LossResult, MatRef, Metric, Reduction,
+    contrastive, pair, Call, ContrastiveOptions, Error, LossResult, MatRef, Metric,
 };
 
 /// A side's pairs: how many, how many active, their losses' sum.
@@ -29,13 +27,7 @@ pub fn contrastive_loss(
     call: &Call,
 ) -> Result<LossResult, Error> {
     let n = x.rows();
-    rules::labels("labels", labels, n)?;
-    rules::margin("posMargin", o.pos_margin)?;
-    rules::margin("negMargin", o.neg_margin)?;
-    o.reduction.check(
-        "reduction",
-        &[Reduction::Mean, Reduction::Sum, Reduction::MeanActive],
-    )?;
+    contrastive::check(x, labels, o)?;
     let dim = x.cols();
     int(n, "embeddings")?;
     let dim_i = int(dim, "embeddings")?;
@@ -60,29 +52,8 @@ pub fn contrastive_loss(
     let lab = Buffer::from_slice(gpu, labels)?;
     let d = Buffer::<f32>::uninit(gpu, n * n)?;
     let metric = metric_code(o.distance.metric);
-    let mut tile = Params::new();
-    tile.buf(&side.data)
-        .buf(&side.norms)
-        .int(n as i32)
-        .buf(&side.data)
-        .buf(&side.norms)
-        .int(n as i32)
-        .int(dim_i)
-        .int(0)
-        .int(0)
-        .buf(&d)
-        .int(n as i32)
-        .int(metric)
-        .int(1);
-    // SAFETY: tk_distance_tile's signature; `side` holds n rows, `d` n² floats.
-    unsafe {
-        tile.launch(
-            gpu,
-            DISTANCE_TILE,
-            [blocks(n, TILE), blocks(n, TILE), 1],
-            [THREADS, 1, 1],
-        )?
-    };
+    let all = side.rows_at(0, n, dim, 0);
+    distance_tile(gpu, all, all, dim, d.ptr(), n, o.distance.metric, true)?;
     call.stop.check()?;
     let stats = Buffer::<f64>::uninit(gpu, 6 * n)?;
     let mut per_row = Params::new();

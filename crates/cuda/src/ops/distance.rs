@@ -1,8 +1,7 @@
 //! `pairwiseDistances` on a GPU: one tile kernel, a chunk of rows × a chunk of columns a
 //! launch, each chunk copied into its place in the result.
-use super::{row_bytes, rows_for_work, too_large, Side, MAX_GRID_Y_ROWS};
-use crate::gpu::{blocks, int, Buffer, Gpu, Params};
-use crate::kernels::{metric_code, DISTANCE_TILE, THREADS, TILE};
+use super::{distance_tile, row_bytes, rows_for_work, too_large, Side, MAX_GRID_Y_ROWS};
+use crate::gpu::{int, Buffer, Gpu};
 use crate::plan::{chunks, plan, Footprint};
 use tripletkit_core::distance::Rows;
 use tripletkit_core::{budget, rules, Call, Error, MatRef, MetricOptions};
@@ -42,7 +41,7 @@ pub fn pairwise_distances(
         usize::MAX,
     )
     .ok_or_else(|| too_large("pairwiseDistances", memory))?;
-    let (dim_i, metric) = (int(dim, "a")?, metric_code(o.metric));
+    int(dim, "a")?;
     int(rows.max(cols), "a")?;
     let whole = if p.cols >= cols {
         Some(Side::upload(gpu, cand, 0, cols)?)
@@ -64,30 +63,9 @@ pub fn pairwise_distances(
                 }
             };
             let (h, w) = (r1 - r0, c1 - c0);
-            // SAFETY: the parameters follow tk_distance_tile's signature; `ua` holds h rows,
-            // `ub` w rows, of `dim` values, and `scratch` h·w floats (p.rows ≥ h, p.cols ≥ w).
-            unsafe {
-                Params::new()
-                    .buf(&ua.data)
-                    .buf(&ua.norms)
-                    .int(h as i32)
-                    .buf(&ub.data)
-                    .buf(&ub.norms)
-                    .int(w as i32)
-                    .int(dim_i)
-                    .int(r0 as i32)
-                    .int(c0 as i32)
-                    .buf(&scratch)
-                    .int(w as i32)
-                    .int(metric)
-                    .int(i32::from(b.is_none()))
-                    .launch(
-                        gpu,
-                        DISTANCE_TILE,
-                        [blocks(w, TILE), blocks(h, TILE), 1],
-                        [THREADS, 1, 1],
-                    )?;
-            }
+            let ra = ua.rows_at(0, h, dim, r0);
+            let rb = ub.rows_at(0, w, dim, c0);
+            distance_tile(gpu, ra, rb, dim, scratch.ptr(), w, o.metric, b.is_none())?;
             if w == cols {
                 scratch.download_into(&mut out[r0 * cols..r1 * cols])?;
             } else {

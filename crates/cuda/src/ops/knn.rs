@@ -1,9 +1,9 @@
 //! Exact knn on a GPU: a chunk of queries × a chunk of the corpus a launch of the distance
 //! kernel into a scratch matrix, then top-k merges of 1024 columns at a time into each
 //! query's running list, kept on the device across the corpus chunks.
-use super::{row_bytes, rows_for_work, too_large, Side, MAX_GRID_Y_ROWS};
-use crate::gpu::{blocks, int, Buffer, Gpu, Params};
-use crate::kernels::{metric_code, DISTANCE_TILE, KNN_MAX_K, THREADS, TILE, TOPK_MERGE};
+use super::{distance_tile, row_bytes, rows_for_work, too_large, RowsAt, Side, MAX_GRID_Y_ROWS};
+use crate::gpu::{int, Buffer, Gpu, Params};
+use crate::kernels::{KNN_MAX_K, THREADS, TOPK_MERGE};
 use crate::plan::{chunks, plan, Footprint};
 use std::any::Any;
 use tripletkit_core::distance::Rows;
@@ -66,7 +66,7 @@ pub fn knn(
     }
     int(rows.max(cols), "queries")?;
     int(o.query_offset.saturating_add(rows), "queryOffset")?;
-    let dim_i = int(dim, "queries")?;
+    int(dim, "queries")?;
     // The corpus stays on the device for the whole call when it takes at most half the
     // budget: column chunks then read it in place instead of uploading it again for every
     // chunk of queries.
@@ -99,7 +99,6 @@ pub fn knn(
     )
     .ok_or_else(|| too_large("knn", memory))?;
     let scratch = Buffer::<f32>::uninit(gpu, p.rows * p.cols)?;
-    let metric = metric_code(corpus.options().metric);
     for (r0, r1) in chunks(rows, p.rows) {
         call.stop.check()?;
         let h = r1 - r0;
@@ -122,30 +121,23 @@ pub fn knn(
                 }
             };
             let w = c1 - c0;
-            let mut tile = Params::new();
-            tile.buf(&uq.data)
-                .buf(&uq.norms)
-                .int(h as i32)
-                .ptr(data)
-                .ptr(norms)
-                .int(w as i32)
-                .int(dim_i)
-                .int(r0 as i32)
-                .int(c0 as i32)
-                .buf(&scratch)
-                .int(w as i32)
-                .int(metric)
-                .int(0);
-            // SAFETY: tk_distance_tile's signature; `uq` holds h rows, the corpus view w rows,
-            // `scratch` h·w floats.
-            unsafe {
-                tile.launch(
-                    gpu,
-                    DISTANCE_TILE,
-                    [blocks(w, TILE), blocks(h, TILE), 1],
-                    [THREADS, 1, 1],
-                )?
+            let rc = RowsAt {
+                data,
+                norms,
+                rows: w,
+                first: c0,
             };
+            let rq = uq.rows_at(0, h, dim, r0);
+            distance_tile(
+                gpu,
+                rq,
+                rc,
+                dim,
+                scratch.ptr(),
+                w,
+                corpus.options().metric,
+                false,
+            )?;
             let mut merge = Params::new();
             merge
                 .buf(&scratch)

@@ -6,9 +6,8 @@ use super::too_large;
 use crate::gpu::{blocks, int, Buffer, Gpu, Params};
 use crate::kernels::{metric_code, MARGIN_TERMS, THREADS};
 use crate::plan::chunks;
-use std::borrow::Cow;
 use tripletkit_core::{
-    pair, rules, Call, Error, MarginLossOptions, MarginLossResult, MatRef, Reduction,
+    margin_loss, pair, Call, Error, MarginLossOptions, MarginLossResult, MatRef,
 };
 
 pub fn triplet_margin_loss(
@@ -20,21 +19,8 @@ pub fn triplet_margin_loss(
     o: &MarginLossOptions,
     call: &Call,
 ) -> Result<MarginLossResult, Error> {
-    rules::same_shape("positive", positive, "anchor", anchor)?;
-    rules::same_shape("negative", negative, "anchor", anchor)?;
-    rules::margin("margin", o.margin)?;
-    o.reduction.check(
-        "reduction",
-        &[Reduction::Mean, Reduction::Sum, Reduction::None],
-    )?;
+    let sides = margin_loss::inputs(anchor, positive, negative, o)?;
     let (rows, cols) = (anchor.rows(), anchor.cols());
-    let sides: [Cow<[f32]>; 3] = [anchor, positive, negative].map(|m| {
-        if o.distance.normalize {
-            Cow::Owned(pair::normalize_rows(m.data(), cols))
-        } else {
-            Cow::Borrowed(m.data())
-        }
-    });
     int(rows, "anchor")?;
     int(cols, "anchor")?;
     // A row's three inputs, three gradient rows in double, its loss and flag.
@@ -49,7 +35,7 @@ pub fn triplet_margin_loss(
     for (r0, r1) in chunks(rows, chunk) {
         call.stop.check()?;
         let h = r1 - r0;
-        let part = |s: &Cow<[f32]>| Buffer::from_slice(gpu, &s[r0 * cols..r1 * cols]);
+        let part = |s: &[f32]| Buffer::from_slice(gpu, &s[r0 * cols..r1 * cols]);
         let (a, p, n) = (part(&sides[0])?, part(&sides[1])?, part(&sides[2])?);
         let loss = Buffer::<f64>::uninit(gpu, h)?;
         let has_grad = Buffer::<i32>::uninit(gpu, h)?;

@@ -13,9 +13,10 @@ pub mod semihard;
 pub mod set;
 pub mod verification;
 
-use crate::gpu::{Buffer, Gpu};
+use crate::gpu::{blocks, Buffer, DevPtr, Gpu, Params};
+use crate::kernels::{metric_code, DISTANCE_TILE, THREADS, TILE};
 use tripletkit_core::distance::Rows;
-use tripletkit_core::Error;
+use tripletkit_core::{Error, Metric};
 
 /// Rows a launch may take along a grid's y dimension (65535 blocks of one tile).
 pub const MAX_GRID_Y_ROWS: usize = 65_535 * crate::kernels::TILE;
@@ -40,6 +41,68 @@ impl<'g> Side<'g> {
             norms: Buffer::from_slice(gpu, &rows.sq_norms()[r0..r1])?,
             rows: r1 - r0,
         })
+    }
+}
+
+/// Prepared rows on the device, wherever they sit: values and squared norms, `rows` of them,
+/// the first of global index `first` (what the distance kernel's diagonal rule compares).
+#[derive(Clone, Copy)]
+pub struct RowsAt {
+    pub data: DevPtr,
+    pub norms: DevPtr,
+    pub rows: usize,
+    pub first: usize,
+}
+
+impl Side<'_> {
+    /// Rows `from..to` of this side (global indices counted from `first`), in place.
+    pub fn rows_at(&self, from: usize, to: usize, dim: usize, first: usize) -> RowsAt {
+        RowsAt {
+            data: self.data.ptr() + (4 * from * dim) as u64,
+            norms: self.norms.ptr() + (4 * from) as u64,
+            rows: to - from,
+            first: first + from,
+        }
+    }
+}
+
+/// D(a, b) into `out`, row-major `a.rows × b.rows` with `ld` floats a row, by the distance
+/// kernel; `self_mode`: a and b come from one matrix, whose diagonal (equal global indices) is
+/// exactly 0. Sizes are below 2³¹ (the callers check).
+#[allow(clippy::too_many_arguments)]
+pub fn distance_tile(
+    gpu: &dyn Gpu,
+    a: RowsAt,
+    b: RowsAt,
+    dim: usize,
+    out: DevPtr,
+    ld: usize,
+    metric: Metric,
+    self_mode: bool,
+) -> Result<(), Error> {
+    let mut p = Params::new();
+    p.ptr(a.data)
+        .ptr(a.norms)
+        .int(a.rows as i32)
+        .ptr(b.data)
+        .ptr(b.norms)
+        .int(b.rows as i32)
+        .int(dim as i32)
+        .int(a.first as i32)
+        .int(b.first as i32)
+        .ptr(out)
+        .int(ld as i32)
+        .int(metric_code(metric))
+        .int(i32::from(self_mode));
+    // SAFETY: tk_distance_tile's signature; `a` and `b` hold their rows of `dim` values on
+    // the device and `out` a.rows rows of `ld` ≥ b.rows floats (the callers' buffers).
+    unsafe {
+        p.launch(
+            gpu,
+            DISTANCE_TILE,
+            [blocks(b.rows, TILE), blocks(a.rows, TILE), 1],
+            [THREADS, 1, 1],
+        )
     }
 }
 

@@ -3,9 +3,9 @@
 //! output offsets follow from the labels alone, so the host lays them out first and the
 //! kernel writes only the negatives.
 use super::classes::Classes;
-use super::{row_bytes, rows_for_work, too_large, Side, MAX_GRID_Y_ROWS};
-use crate::gpu::{blocks, int, Buffer, Gpu, Params};
-use crate::kernels::{metric_code, DISTANCE_TILE, SEMIHARD, THREADS, TILE};
+use super::{distance_tile, row_bytes, rows_for_work, too_large, Side, MAX_GRID_Y_ROWS};
+use crate::gpu::{int, Buffer, Gpu, Params};
+use crate::kernels::{SEMIHARD, THREADS};
 use crate::plan::{chunks, plan, Footprint};
 use std::collections::HashMap;
 use tripletkit_core::distance::Rows;
@@ -33,7 +33,7 @@ pub fn batch_semihard(
         return Ok(t);
     }
     int(rows.max(cols), "embeddings")?;
-    let dim_i = int(dim, "embeddings")?;
+    int(dim, "embeddings")?;
     let classes = Classes::of(cand_labels);
     // Positives an anchor yields triplets for: none when it has no negative at all.
     let yields = |a: usize| -> usize {
@@ -66,30 +66,17 @@ pub fn batch_semihard(
         call.stop.check()?;
         let h = r1 - r0;
         let ua = Side::upload(gpu, &pa, r0, r1)?;
-        // SAFETY: tk_distance_tile's signature; `ua` holds h rows, `side` cols rows,
-        // `scratch` h·cols floats.
-        unsafe {
-            Params::new()
-                .buf(&ua.data)
-                .buf(&ua.norms)
-                .int(h as i32)
-                .buf(&side.data)
-                .buf(&side.norms)
-                .int(cols as i32)
-                .int(dim_i)
-                .int(r0 as i32)
-                .int(0)
-                .buf(&scratch)
-                .int(cols as i32)
-                .int(metric_code(metric.metric))
-                .int(i32::from(self_mode))
-                .launch(
-                    gpu,
-                    DISTANCE_TILE,
-                    [blocks(cols, TILE), blocks(h, TILE), 1],
-                    [THREADS, 1, 1],
-                )?;
-        }
+        let (ra, rb) = (ua.rows_at(0, h, dim, r0), side.rows_at(0, cols, dim, 0));
+        distance_tile(
+            gpu,
+            ra,
+            rb,
+            dim,
+            scratch.ptr(),
+            cols,
+            metric.metric,
+            self_mode,
+        )?;
         let mut anchor_class = Vec::with_capacity(h);
         let mut out_start = Vec::with_capacity(h);
         let mut total = 0i64;

@@ -4,9 +4,9 @@
 //! pairs' outputs end to end, and a second launch writes them. The result is in anchor,
 //! positive, negative order, as the cpu device gives it.
 use super::classes::Classes;
-use super::{row_bytes, rows_for_work, too_large, Side, MAX_GRID_Y_ROWS};
+use super::{distance_tile, row_bytes, rows_for_work, too_large, Side, MAX_GRID_Y_ROWS};
 use crate::gpu::{blocks, int, Buffer, Gpu, Params};
-use crate::kernels::{metric_code, DISTANCE_TILE, SET_COUNT, SET_FILL, THREADS, TILE};
+use crate::kernels::{SET_COUNT, SET_FILL, THREADS};
 use crate::plan::{chunks, plan, Footprint};
 use tripletkit_core::distance::Rows;
 use tripletkit_core::{budget, Call, Error, MatRef, MineOptions, Strategy, Triplets};
@@ -43,7 +43,7 @@ pub fn mine_set(
         return Ok(t);
     }
     int(rows.max(cols), "embeddings")?;
-    let dim_i = int(dim, "embeddings")?;
+    int(dim, "embeddings")?;
     let classes = Classes::of(cand_labels);
     let f = Footprint {
         // Values and norm, class, the row of distances, and the pairs (at most one a column).
@@ -83,30 +83,17 @@ pub fn mine_set(
         int(pairs, "labels")?;
         if pairs > 0 {
             let ua = Side::upload(gpu, &pa, r0, r1)?;
-            // SAFETY: tk_distance_tile's signature; `ua` holds h rows, `side` cols rows,
-            // `scratch` h·cols floats.
-            unsafe {
-                Params::new()
-                    .buf(&ua.data)
-                    .buf(&ua.norms)
-                    .int(h as i32)
-                    .buf(&side.data)
-                    .buf(&side.norms)
-                    .int(cols as i32)
-                    .int(dim_i)
-                    .int(r0 as i32)
-                    .int(0)
-                    .buf(&scratch)
-                    .int(cols as i32)
-                    .int(metric_code(metric.metric))
-                    .int(i32::from(self_mode))
-                    .launch(
-                        gpu,
-                        DISTANCE_TILE,
-                        [blocks(cols, TILE), blocks(h, TILE), 1],
-                        [THREADS, 1, 1],
-                    )?;
-            }
+            let (ra, rb) = (ua.rows_at(0, h, dim, r0), side.rows_at(0, cols, dim, 0));
+            distance_tile(
+                gpu,
+                ra,
+                rb,
+                dim,
+                scratch.ptr(),
+                cols,
+                metric.metric,
+                self_mode,
+            )?;
             let ac = Buffer::from_slice(gpu, &anchor_class)?;
             let pa_buf = Buffer::from_slice(gpu, &pair_anchor)?;
             let pp_buf = Buffer::from_slice(gpu, &pair_positive)?;
