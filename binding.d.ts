@@ -68,6 +68,11 @@ export interface ContrastiveOptions {
   metric?: 'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'
   normalize?: boolean
   device?: 'cpu' | 'cuda'
+  /**
+   * The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
+   * what is free.
+   */
+  maxMemory?: number
 }
 
 /** Whether a device can run here. */
@@ -119,6 +124,11 @@ export interface LadderOptions {
   /** @default 'cosine' */
   similarity?: 'cosine' | 'dot'
   device?: 'cpu' | 'cuda'
+  /**
+   * The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
+   * what is free.
+   */
+  maxMemory?: number
 }
 
 export interface LadderResult {
@@ -144,6 +154,11 @@ export interface LossOptions {
   metric?: 'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'
   normalize?: boolean
   device?: 'cpu' | 'cuda'
+  /**
+   * The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
+   * what is free.
+   */
+  maxMemory?: number
 }
 
 export interface LossResult {
@@ -167,6 +182,11 @@ export interface MarginLossOptions {
   metric?: 'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'
   normalize?: boolean
   device?: 'cpu' | 'cuda'
+  /**
+   * The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
+   * what is free.
+   */
+  maxMemory?: number
 }
 
 export interface MarginLossResult {
@@ -199,6 +219,11 @@ export interface MetricOptions {
   normalize?: boolean
   /** @default 'cpu' */
   device?: 'cpu' | 'cuda'
+  /**
+   * The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
+   * what is free.
+   */
+  maxMemory?: number
 }
 
 /** Mined triplets: triplet t is (anchor[t], positive[t], negative[t]). */
@@ -218,6 +243,11 @@ export interface MineOptions {
   metric?: 'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'
   normalize?: boolean
   device?: 'cpu' | 'cuda'
+  /**
+   * The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
+   * what is free.
+   */
+  maxMemory?: number
 }
 
 /**
@@ -274,6 +304,11 @@ export interface RankingOptions {
   /** Also rank the anchors for each positive, and average the two. @default false */
   symmetric?: boolean
   device?: 'cpu' | 'cuda'
+  /**
+   * The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
+   * what is free.
+   */
+  maxMemory?: number
 }
 
 export interface RankingResult {
@@ -297,6 +332,11 @@ export interface RetrievalOptions {
   metric?: 'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'
   normalize?: boolean
   device?: 'cpu' | 'cuda'
+  /**
+   * The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
+   * what is free.
+   */
+  maxMemory?: number
 }
 
 /** Means over the kept queries (those with at least one relevant reference). */
@@ -358,6 +398,11 @@ export interface VerificationOptions {
   metric?: 'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'
   normalize?: boolean
   device?: 'cpu' | 'cuda'
+  /**
+   * The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
+   * what is free.
+   */
+  maxMemory?: number
 }
 
 /** Verification metrics of labelled pairs. */

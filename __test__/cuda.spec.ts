@@ -177,3 +177,25 @@ test('fitOasis, which has no CUDA kernels, rejects on cuda with a coded Error na
   })
   t.notThrows(() => tk.fitOasisSync(x, labels, { device: 'auto' }))
 })
+
+test('maxMemory makes cuda plan smaller chunks with the same answers, and refuses a budget no chunk fits', async (t) => {
+  const rng = new Rng(69)
+  const x = matrix(rng, 300, 12)
+  const labels = makeLabels(rng, 300, 'few')
+  const q = matrix(rng, 40, 12)
+  const whole = tk.pairwiseDistancesSync(x, undefined, { device: 'cuda' })
+  t.deepEqual(tk.pairwiseDistancesSync(x, undefined, { device: 'cuda', maxMemory: 150_000 }), whole)
+  t.deepEqual(await tk.knn(q, x, { k: 7, device: 'cuda', maxMemory: 100_000 }), tk.knnSync(q, x, { k: 7, device: 'cuda' }))
+  // Each a budget that still takes 64 anchors at a time (the set strategies keep a row of
+  // distances and a row of pairs per anchor).
+  for (const [strategy, maxMemory] of [['batch-hard', 30_000], ['batch-semihard', 120_000], ['semihard', 700_000]] as const) {
+    t.deepEqual(tk.mineTripletsSync(x, labels, { strategy, device: 'cuda', maxMemory }),
+      tk.mineTripletsSync(x, labels, { strategy, device: 'cpu' }), strategy)
+  }
+  t.throws(() => tk.pairwiseDistancesSync(x, undefined, { device: 'cuda', maxMemory: 1000 }),
+    { instanceOf: RangeError, code: 'ERR_TRIPLETKIT_OUT_OF_MEMORY', message: /cannot fit this call: it needs at least .* MiB.*maxMemory/ })
+  t.throws(() => tk.pairwiseDistancesSync(x, undefined, { device: 'cuda', maxMemory: 0 }), { instanceOf: RangeError, message: /^opts\.maxMemory: / })
+  t.throws(() => tk.pairwiseDistancesSync(x, undefined, { device: 'cuda', maxMemory: '1GB' as never }), { message: /^opts\.maxMemory: / })
+  // The CPU devices take the option and ignore it.
+  t.deepEqual(tk.pairwiseDistancesSync(x, undefined, { device: 'cpu', maxMemory: 1000 }), tk.pairwiseDistancesSync(x, undefined, { device: 'cpu' }))
+})

@@ -206,7 +206,7 @@ test('a misspelt option is a TypeError that names it and suggests the real one',
   const x = seededMatrix(4, 2)
   t.throws(() => tripletMarginLossSync(x, x, x, { margn: 0.5 } as never), { instanceOf: TypeError, message: "opts.margn: expected no option of this name, received one; did you mean 'margin'?" })
   t.throws(() => knnSync(x, x, { k: 1, excludeself: true } as never), { instanceOf: TypeError, message: /opts\.excludeself: .*did you mean 'excludeSelf'\?/ })
-  t.throws(() => retrievalMetricsSync(x, [0, 0, 1, 1], { fromTheFuture: 1 } as never), { instanceOf: TypeError, message: /opts\.fromTheFuture: expected no option of this name, received one; the options are metric, normalize, device, signal, reference, referenceLabels, k/ })
+  t.throws(() => retrievalMetricsSync(x, [0, 0, 1, 1], { fromTheFuture: 1 } as never), { instanceOf: TypeError, message: /opts\.fromTheFuture: expected no option of this name, received one; the options are metric, normalize, device, signal, maxMemory, reference, referenceLabels, k/ })
 })
 
 // 7. Node frees napi-rs' external result buffers only on a later turn of the event loop.

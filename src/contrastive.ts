@@ -1,7 +1,7 @@
 /** contrastiveLoss: the contrastive loss of every pair of a labelled batch, with its gradient. */
 
 import type { LossResult as BackendLossResult } from './backend'
-import { nativeDevice, resolveDevice } from './device'
+import { nativeOptions, resolveDevice } from './device'
 import { toMatrix } from './matrix'
 import { lossShape, zeroLoss } from './loss'
 import { execAsync, execSync, type Plan } from './run'
@@ -22,7 +22,7 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: ContrastiveLossOptio
   checkResultSize(rows * rows, 20, `embeddings: ${rows} rows, so ${rows} × ${rows} pairs`, 'use smaller batches')
   const target = resolveDevice(common.device, { op: 'contrastiveLoss', macs: rows * rows * cols })
   const args = [x.data, rows, cols, y,
-    { metric: common.metric, normalize: common.normalize, device: nativeDevice(target), posMargin, negMargin, reduction }] as const
+    { metric: common.metric, normalize: common.normalize, ...nativeOptions(target, common.maxMemory), posMargin, negMargin, reduction }] as const
   const empty = rows === 0 ? zeroLoss(rows, cols) : undefined
   return {
     target,

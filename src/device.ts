@@ -123,6 +123,12 @@ function warnFallback(error: Error): void {
     `or build from source with Rust (npm run build:native). Reason: ${firstLine(error)}`, { code: 'TRIPLETKIT_NO_NATIVE_ADDON' })
 }
 
+/** The addon's device options: the native device's name ('js' passes none) and `maxMemory`. */
+export function nativeOptions(target: Target, maxMemory: number | undefined): { device?: 'cpu' | 'cuda'; maxMemory?: number } {
+  const device = nativeDevice(target)
+  return { ...(device === undefined ? {} : { device }), ...(maxMemory === undefined ? {} : { maxMemory }) }
+}
+
 /** The `device` option for the addon: the native device's name ('js' passes none). */
 export function nativeDevice(target: Target): 'cpu' | 'cuda' | undefined {
   return target.device === 'js' ? undefined : target.device

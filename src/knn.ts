@@ -6,7 +6,7 @@
  */
 
 import type { KnnResult as BackendKnnResult, KnnSearcher, NativeBinding, SearchOptions } from './backend'
-import { nativeDevice, resolveDevice, type Target } from './device'
+import { nativeOptions, resolveDevice, type Target } from './device'
 import { abortError } from './errors'
 import { checkSameCols, sharedCols, toMatrix } from './matrix'
 import { expectLength, runSync, startOp, withSignal } from './run'
@@ -36,6 +36,7 @@ export interface KnnCall {
   batchSize: number
   signal: AbortSignal | undefined
   onProgress: ((done: number, total: number) => void) | undefined
+  maxMemory: number | undefined
 }
 
 /** Internal: checks a knn call's arguments (the names in messages are knn's). */
@@ -70,6 +71,7 @@ export function prepareKnn(queries: MatrixLike, corpus: MatrixLike, opts: KnnOpt
     batchSize,
     signal: common.signal,
     onProgress,
+    maxMemory: common.maxMemory,
   }
 }
 
@@ -81,7 +83,7 @@ interface Index {
 
 function makeIndex(call: KnnCall): Index {
   const { corpus, cols, target } = call
-  const opts = { metric: call.metric, normalize: call.normalize, device: nativeDevice(target) }
+  const opts = { metric: call.metric, normalize: call.normalize, ...nativeOptions(target, call.maxMemory) }
   if (target.native === undefined) {
     // The reference prepares its corpus at the first search, so an async call does that work
     // after its setImmediate, like all its other work.
@@ -105,7 +107,7 @@ function batchArgs(call: KnnCall, start: number, end: number): [Float32Array, nu
 function wholeArgs(call: KnnCall): Parameters<NativeBinding['knn']> {
   const { queries, corpus, cols } = call
   return [queries.data, queries.rows, corpus.data, corpus.rows, cols,
-    { metric: call.metric, normalize: call.normalize, device: nativeDevice(call.target) },
+    { metric: call.metric, normalize: call.normalize, ...nativeOptions(call.target, call.maxMemory) },
     { k: call.k, excludeSelf: call.excludeSelf, queryOffset: 0 }]
 }
 

@@ -1,7 +1,7 @@
 /** tripletLoss: the triplet loss of a labelled batch, with its gradient, over mined or given triplets. */
 
 import type { LossOptions as BackendLossOptions, LossResult as BackendLossResult, TripletsResult } from './backend'
-import { nativeDevice, resolveDevice } from './device'
+import { nativeOptions, resolveDevice } from './device'
 import { toMatrix } from './matrix'
 import { checkMaxTriplets, checkMemory, DEFAULT_MARGIN, memoryArgs, type Memory } from './mining'
 import { execAsync, execSync, expectLength, type Plan } from './run'
@@ -72,7 +72,7 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: TripletLossOptions |
   const target = resolveDevice(common.device, strategy === undefined ? undefined
     : { op: 'tripletLoss', macs: rows * (memory?.x.rows ?? rows) * cols })
   const backendOpts: BackendLossOptions = {
-    metric: common.metric, normalize: common.normalize, device: nativeDevice(target), margin, softMargin, swap, reduction, maxTriplets,
+    metric: common.metric, normalize: common.normalize, ...nativeOptions(target, common.maxMemory), margin, softMargin, swap, reduction, maxTriplets,
     ...(strategy !== undefined ? { strategy } : {}),
   }
   // No rows, or no given triplet: API.md fixes the answer (loss 0, zero gradient).

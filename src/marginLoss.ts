@@ -1,7 +1,7 @@
 /** tripletMarginLoss: the loss of explicit (anchor, positive, negative) rows, as PyTorch's nn.TripletMarginLoss. */
 
 import type { MarginLossResult } from './backend'
-import { nativeDevice, resolveDevice } from './device'
+import { nativeOptions, resolveDevice } from './device'
 import { checkSameCols, sharedCols, toMatrix } from './matrix'
 import { DEFAULT_MARGIN } from './mining'
 import { execAsync, execSync, expectLength, type Plan } from './run'
@@ -33,7 +33,7 @@ function plan(anchor: MatrixLike, positive: MatrixLike, negative: MatrixLike, op
     ? { loss: 0, losses: new Float32Array(0), grad: { anchor: none(), positive: none(), negative: none() } }
     : undefined
   const args = [a.data, p.data, n.data, rows, cols,
-    { metric: common.metric, normalize: common.normalize, device: nativeDevice(target), margin, softMargin, swap, reduction }] as const
+    { metric: common.metric, normalize: common.normalize, ...nativeOptions(target, common.maxMemory), margin, softMargin, swap, reduction }] as const
   return {
     target,
     run: (backend) => backend.tripletMarginLoss(...args),

@@ -2,7 +2,7 @@
 
 import type { TripletsResult } from './backend'
 import { memoryHeadroom } from './memory'
-import { nativeDevice, resolveDevice } from './device'
+import { nativeOptions, resolveDevice } from './device'
 import { checkSameCols, toMatrix } from './matrix'
 import { execAsync, execSync, expectLength, type Plan } from './run'
 import type { Labels, Matrix, MatrixLike, MineTripletsOptions, Triplets } from './types'
@@ -83,7 +83,7 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: MineTripletsOptions)
     ? { anchor: new Int32Array(0), positive: new Int32Array(0), negative: new Int32Array(0), length: 0 }
     : undefined
   const args = [x.data, x.rows, x.cols, y,
-    { metric: common.metric, normalize: common.normalize, device: nativeDevice(target), strategy, margin, maxTriplets },
+    { metric: common.metric, normalize: common.normalize, ...nativeOptions(target, common.maxMemory), strategy, margin, maxTriplets },
     ...memoryArgs(memory)] as const
   return {
     target,

@@ -20,7 +20,7 @@ function keysOf<T>() {
   return <const K extends Keys<T>>(keys: K & Complete<T, K>): K => keys
 }
 
-const METRIC = ['metric', 'normalize', 'device', 'signal'] as const
+const METRIC = ['metric', 'normalize', 'device', 'signal', 'maxMemory'] as const
 const REFERENCE = ['reference', 'referenceLabels'] as const
 
 /** Every option name each public function accepts. */

@@ -1,6 +1,6 @@
 /** pairwiseDistances: the full distance matrix between two sets of embeddings. */
 
-import { nativeDevice, resolveDevice } from './device'
+import { nativeOptions, resolveDevice } from './device'
 import { checkSameCols, sharedCols, toMatrix } from './matrix'
 import { execAsync, execSync, expectLength, type Plan } from './run'
 import type { Matrix, MatrixLike, PairwiseDistancesOptions } from './types'
@@ -30,7 +30,7 @@ function plan(a: MatrixLike, b: MatrixLike | null | undefined, opts: PairwiseDis
   checkResultSize(rows * cols, 4, `a, b: a ${rows} × ${cols} distance matrix`, 'knn and retrievalMetrics never build the full matrix')
   const empty: Matrix | undefined = rows === 0 || cols === 0 ? { data: new Float32Array(0), rows, cols } : undefined
   const args = [am.data, rows, bm === null ? null : bm.data, cols, dim,
-    { metric: o.metric, normalize: o.normalize, device: nativeDevice(target) }] as const
+    { metric: o.metric, normalize: o.normalize, ...nativeOptions(target, o.maxMemory) }] as const
   return {
     target,
     run: (backend) => backend.pairwiseDistances(...args),

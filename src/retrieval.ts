@@ -1,7 +1,7 @@
 /** retrievalMetrics: how well labelled embeddings retrieve their own class (AccuracyCalculator's metrics). */
 
 import type { RetrievalResult } from './backend'
-import { nativeDevice, resolveDevice } from './device'
+import { nativeOptions, resolveDevice } from './device'
 import { checkSameCols, sharedCols, toMatrix } from './matrix'
 import { execAsync, execSync, type Plan } from './run'
 import type { Labels, Matrix, MatrixLike, RetrievalMetrics, RetrievalMetricsOptions } from './types'
@@ -38,7 +38,7 @@ function plan(queries: MatrixLike, queryLabels: Labels, opts: RetrievalMetricsOp
   // No query, or nothing to retrieve from: every query has R = 0 and is left out (docs/SEMANTICS.md).
   const empty = q.rows === 0 || (ref !== null && ref.rows === 0) ? { ...ZERO } : undefined
   const args = [q.data, q.rows, ql, ref === null ? null : ref.data, ref === null ? q.rows : ref.rows, refLabels,
-    ref === null ? q.cols : sharedCols(q, ref), { metric: common.metric, normalize: common.normalize, device: nativeDevice(target), k }] as const
+    ref === null ? q.cols : sharedCols(q, ref), { metric: common.metric, normalize: common.normalize, ...nativeOptions(target, common.maxMemory), k }] as const
   return {
     target,
     run: (backend) => backend.retrievalMetrics(...args),

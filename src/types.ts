@@ -89,6 +89,12 @@ export interface MetricOptions {
   normalize?: boolean
   /** Where to run; default `'auto'`. */
   device?: Device
+  /**
+   * The most device memory, in bytes, a call on `'cuda'` plans its chunks with (inputs larger
+   * than that are cut into chunks and the chunks' answers merged); default: 80 % of the GPU's
+   * free memory. The CPU devices ignore it.
+   */
+  maxMemory?: number
 }
 
 /** Options shared by every async function. */

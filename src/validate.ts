@@ -195,15 +195,17 @@ export interface CommonOptions {
   normalize: boolean
   device: Device
   signal: AbortSignal | undefined
+  maxMemory: number | undefined
 }
 
-/** Checks `metric`, `normalize`, `device` and `signal` of an options object. */
-export function checkCommon(o: { metric?: unknown; normalize?: unknown; device?: unknown; signal?: unknown }): CommonOptions {
+/** Checks `metric`, `normalize`, `device`, `signal` and `maxMemory` of an options object. */
+export function checkCommon(o: { metric?: unknown; normalize?: unknown; device?: unknown; signal?: unknown; maxMemory?: unknown }): CommonOptions {
   return {
     metric: checkMetric(o.metric),
     normalize: checkBoolean(o.normalize, 'opts.normalize', false),
     device: checkDevice(o.device),
     signal: checkSignal(o.signal),
+    maxMemory: o.maxMemory === undefined ? undefined : checkInteger(o.maxMemory, 'opts.maxMemory', 1),
   }
 }
 

@@ -1,7 +1,7 @@
 /** verificationMetrics: how well distances tell same-identity pairs from different ones (LFW, FaceNet). */
 
 import type { VerificationResult } from './backend'
-import { nativeDevice, resolveDevice } from './device'
+import { nativeOptions, resolveDevice } from './device'
 import { checkSameCols, sharedCols, toMatrix } from './matrix'
 import { execAsync, execSync, type Plan } from './run'
 import type { MatrixLike, VerificationMetrics, VerificationMetricsOptions } from './types'
@@ -43,7 +43,7 @@ function plan(a: MatrixLike, b: MatrixLike, same: ArrayLike<boolean | number>, o
   const common = checkCommon(o)
   const target = resolveDevice(common.device, { op: 'verificationMetrics', macs: am.rows * am.cols })
   const args = [am.data, bm.data, am.rows, sharedCols(am, bm), flags,
-    { far, metric: common.metric, normalize: common.normalize, device: nativeDevice(target) }] as const
+    { far, metric: common.metric, normalize: common.normalize, ...nativeOptions(target, common.maxMemory) }] as const
   return {
     target,
     run: (backend) => backend.verificationMetrics(...args),

@@ -45,6 +45,9 @@ pub type ProgressFn<'a> = &'a (dyn Fn(usize, usize) + Sync);
 pub struct Call<'a> {
     pub stop: Stop<'a>,
     pub progress: Option<ProgressFn<'a>>,
+    /// The most device memory the op may plan its chunks with (a GPU device's); `None`: the
+    /// device's own share of what is free.
+    pub memory: Option<usize>,
 }
 
 impl<'a> Call<'a> {
@@ -52,6 +55,7 @@ impl<'a> Call<'a> {
     pub const PLAIN: Call<'static> = Call {
         stop: Stop::NEVER,
         progress: None,
+        memory: None,
     };
 
     /// A call stopped by `stop`.
@@ -59,6 +63,7 @@ impl<'a> Call<'a> {
         Call {
             stop,
             progress: None,
+            memory: None,
         }
     }
 

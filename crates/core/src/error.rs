@@ -78,7 +78,9 @@ impl fmt::Display for Error {
             }
             Error::OutOfMemory { device, bytes } => write!(
                 f,
-                "device '{device}' could not allocate {:.1} MiB for this call; use smaller inputs",
+                "device '{device}' cannot fit this call: it needs at least {:.1} MiB, more than it \
+                 may use (its free memory, or the call's maxMemory); use smaller inputs or a \
+                 larger maxMemory",
                 *bytes as f64 / 1048576.0
             ),
             Error::OverBudget {

@@ -71,11 +71,14 @@ impl Cuda {
         self.emulated
     }
 
-    fn memory(&self) -> Result<usize, Error> {
-        match self.memory {
-            Some(m) => Ok(m),
-            None => Ok((self.gpu.free_memory()? as f64 * USE_OF_FREE) as usize),
-        }
+    /// Bytes an op plans its chunks with: the call's `maxMemory`, this device's own limit
+    /// (`with_memory`), and a share of what is free, whichever is least.
+    fn memory(&self, call: &Call) -> Result<usize, Error> {
+        let own = match self.memory {
+            Some(m) => m,
+            None => (self.gpu.free_memory()? as f64 * USE_OF_FREE) as usize,
+        };
+        Ok(call.memory.map_or(own, |m| m.min(own)))
     }
 }
 
@@ -101,7 +104,7 @@ impl Device for Cuda {
         o: &MetricOptions,
         call: &Call,
     ) -> Result<Vec<f32>, Error> {
-        distance::pairwise_distances(&*self.gpu, self.memory()?, a, b, o, call)
+        distance::pairwise_distances(&*self.gpu, self.memory(call)?, a, b, o, call)
     }
     fn prepare_corpus(
         &self,
@@ -133,7 +136,7 @@ impl Device for Cuda {
                     ),
                 )
             })?;
-        knn::knn(&*self.gpu, self.memory()?, queries, &c.0, o, call)
+        knn::knn(&*self.gpu, self.memory(call)?, queries, &c.0, o, call)
     }
     fn mine_triplets(
         &self,
@@ -146,7 +149,7 @@ impl Device for Cuda {
         rules::labels("labels", labels, x.rows())?;
         rules::margin("margin", o.margin)?;
         rules::reference(x, reference)?;
-        let memory = self.memory()?;
+        let memory = self.memory(call)?;
         let t = match o.strategy {
             Strategy::BatchHard => {
                 mining::batch_hard(&*self.gpu, memory, x, labels, reference, &o.distance, call)?
@@ -220,7 +223,7 @@ impl Device for Cuda {
     ) -> Result<MarginLossResult, Error> {
         margin::triplet_margin_loss(
             &*self.gpu,
-            self.memory()?,
+            self.memory(call)?,
             anchor,
             positive,
             negative,
@@ -273,7 +276,7 @@ impl Device for Cuda {
         o: &ContrastiveOptions,
         call: &Call,
     ) -> Result<LossResult, Error> {
-        contrastive::contrastive_loss(&*self.gpu, self.memory()?, x, labels, o, call)
+        contrastive::contrastive_loss(&*self.gpu, self.memory(call)?, x, labels, o, call)
     }
     fn multiple_negatives_ranking_loss(
         &self,
@@ -285,7 +288,7 @@ impl Device for Cuda {
     ) -> Result<RankingResult, Error> {
         ranking::multiple_negatives_ranking_loss(
             &*self.gpu,
-            self.memory()?,
+            self.memory(call)?,
             anchors,
             positives,
             negatives,
@@ -301,7 +304,7 @@ impl Device for Cuda {
         o: &VerificationOptions,
         call: &Call,
     ) -> Result<Verification, Error> {
-        verification::verification_metrics(&*self.gpu, self.memory()?, a, b, same, o, call)
+        verification::verification_metrics(&*self.gpu, self.memory(call)?, a, b, same, o, call)
     }
     fn ladder_loss(
         &self,
@@ -313,7 +316,7 @@ impl Device for Cuda {
     ) -> Result<LadderResult, Error> {
         ladder::ladder_loss(
             &*self.gpu,
-            self.memory()?,
+            self.memory(call)?,
             queries,
             candidates,
             relevance,

@@ -73,6 +73,37 @@ pub fn plan(
     Some(Plan { rows: r, cols: c })
 }
 
+/// The largest chunks of rows when every chunk must take all `cols` columns (ops that need a
+/// row of distances entire); None when even one tile of rows does not fit.
+pub fn plan_whole_rows(
+    rows: usize,
+    cols: usize,
+    f: Footprint,
+    budget: usize,
+    max_rows: usize,
+) -> Option<Plan> {
+    let fixed = cols.saturating_mul(f.per_col);
+    let per_row = f
+        .per_row
+        .saturating_add(cols.saturating_mul(f.per_cell))
+        .max(1);
+    let fit = budget.checked_sub(fixed)? / per_row;
+    let mut r = fit.min(rows.max(1)).min(max_rows);
+    if r < rows {
+        r -= r % MIN_ROWS;
+    }
+    (r >= rows.clamp(1, MIN_ROWS)).then_some(Plan { rows: r, cols })
+}
+
+/// Bytes of the smallest chunk `plan` would make of `rows × cols` work: what a budget must
+/// hold at least.
+pub fn smallest(rows: usize, cols: usize, f: Footprint) -> usize {
+    f.bytes(Plan {
+        rows: rows.clamp(1, MIN_ROWS),
+        cols: cols.clamp(1, MIN_COLS),
+    })
+}
+
 /// `0..n` in consecutive `(start, end)` chunks of at most `size`.
 pub fn chunks(n: usize, size: usize) -> impl Iterator<Item = (usize, usize)> {
     (0..n)
@@ -123,6 +154,17 @@ mod tests {
             }
         );
         assert_eq!(plan(5000, 5000, F, 1000, usize::MAX, usize::MAX), None);
+    }
+
+    #[test]
+    fn whole_rows_keep_every_column() {
+        let p = plan_whole_rows(1000, 3000, F, 5 << 20, usize::MAX).unwrap();
+        assert_eq!(p.cols, 3000);
+        assert!(
+            F.bytes(p) <= 5 << 20 && p.rows.is_multiple_of(64) && p.rows >= 64,
+            "{p:?}"
+        );
+        assert_eq!(plan_whole_rows(1000, 3000, F, 100_000, usize::MAX), None);
     }
 
     #[test]

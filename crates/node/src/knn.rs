@@ -68,6 +68,9 @@ impl Op for Knn<'_> {
     fn device(&self) -> Option<&str> {
         self.opts.device.as_deref()
     }
+    fn max_memory(&self) -> Option<usize> {
+        self.opts.max_memory.map(|b| b as usize)
+    }
     fn run(&self, device: &dyn Device, call: &Call) -> Result<CoreKnn, Error> {
         let [q_rows, c_rows, cols] = self.shape.map(|v| v as usize);
         let q = MatRef::named("queries", &self.queries, q_rows, cols)?;
@@ -250,6 +253,9 @@ impl Op for Search<'_> {
     type Js = KnnResult;
     fn device(&self) -> Option<&str> {
         self.corpus.opts.device.as_deref()
+    }
+    fn max_memory(&self) -> Option<usize> {
+        self.corpus.opts.max_memory.map(|b| b as usize)
     }
     fn run(&self, device: &dyn Device, call: &Call) -> Result<Self::Output, Error> {
         let corpus = self.corpus.get(device)?;

@@ -58,6 +58,9 @@ impl Op for Ladder<'_> {
     fn device(&self) -> Option<&str> {
         self.opts.device.as_deref()
     }
+    fn max_memory(&self) -> Option<usize> {
+        self.opts.max_memory.map(|b| b as usize)
+    }
     fn run(&self, device: &dyn Device, call: &Call) -> Result<Self::Output, Error> {
         let [nq, nc, cols] = self.shape.map(|v| v as usize);
         let q = MatRef::named("queries", &self.queries, nq, cols)?;

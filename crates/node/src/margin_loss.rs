@@ -52,6 +52,9 @@ impl Op for MarginLoss<'_> {
     fn device(&self) -> Option<&str> {
         self.opts.device.as_deref()
     }
+    fn max_memory(&self) -> Option<usize> {
+        self.opts.max_memory.map(|b| b as usize)
+    }
     fn run(&self, device: &dyn Device, call: &Call) -> Result<Self::Output, Error> {
         let [rows, cols] = self.shape.map(|v| v as usize);
         let [a, p, n] = &self.sides;

@@ -16,6 +16,9 @@ pub struct MetricOptions {
     /// @default 'cpu'
     #[napi(ts_type = "'cpu' | 'cuda'")]
     pub device: Option<String>,
+    /// The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
+    /// what is free.
+    pub max_memory: Option<f64>,
 }
 
 impl TryFrom<&MetricOptions> for core::MetricOptions {
@@ -93,6 +96,9 @@ pub struct MineOptions {
     pub normalize: Option<bool>,
     #[napi(ts_type = "'cpu' | 'cuda'")]
     pub device: Option<String>,
+    /// The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
+    /// what is free.
+    pub max_memory: Option<f64>,
 }
 
 impl TryFrom<&MineOptions> for core::MineOptions {
@@ -140,6 +146,9 @@ pub struct LossOptions {
     pub normalize: Option<bool>,
     #[napi(ts_type = "'cpu' | 'cuda'")]
     pub device: Option<String>,
+    /// The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
+    /// what is free.
+    pub max_memory: Option<f64>,
 }
 
 impl TryFrom<&LossOptions> for core::LossOptions {
@@ -174,6 +183,9 @@ pub struct MarginLossOptions {
     pub normalize: Option<bool>,
     #[napi(ts_type = "'cpu' | 'cuda'")]
     pub device: Option<String>,
+    /// The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
+    /// what is free.
+    pub max_memory: Option<f64>,
 }
 
 impl TryFrom<&MarginLossOptions> for core::MarginLossOptions {
@@ -205,6 +217,9 @@ pub struct ContrastiveOptions {
     pub normalize: Option<bool>,
     #[napi(ts_type = "'cpu' | 'cuda'")]
     pub device: Option<String>,
+    /// The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
+    /// what is free.
+    pub max_memory: Option<f64>,
 }
 
 impl TryFrom<&ContrastiveOptions> for core::ContrastiveOptions {
@@ -233,6 +248,9 @@ pub struct RankingOptions {
     pub symmetric: Option<bool>,
     #[napi(ts_type = "'cpu' | 'cuda'")]
     pub device: Option<String>,
+    /// The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
+    /// what is free.
+    pub max_memory: Option<f64>,
 }
 
 impl TryFrom<&RankingOptions> for core::RankingOptions {
@@ -263,6 +281,9 @@ pub struct VerificationOptions {
     pub normalize: Option<bool>,
     #[napi(ts_type = "'cpu' | 'cuda'")]
     pub device: Option<String>,
+    /// The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
+    /// what is free.
+    pub max_memory: Option<f64>,
 }
 
 impl TryFrom<&VerificationOptions> for core::VerificationOptions {
@@ -292,6 +313,9 @@ pub struct LadderOptions {
     pub similarity: Option<String>,
     #[napi(ts_type = "'cpu' | 'cuda'")]
     pub device: Option<String>,
+    /// The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
+    /// what is free.
+    pub max_memory: Option<f64>,
 }
 
 impl TryFrom<&LadderOptions> for core::LadderOptions {
@@ -323,6 +347,9 @@ pub struct RetrievalOptions {
     pub normalize: Option<bool>,
     #[napi(ts_type = "'cpu' | 'cuda'")]
     pub device: Option<String>,
+    /// The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
+    /// what is free.
+    pub max_memory: Option<f64>,
 }
 
 impl TryFrom<&RetrievalOptions> for core::RetrievalOptions {

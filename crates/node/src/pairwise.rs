@@ -47,6 +47,9 @@ impl Op for Pairwise<'_> {
     fn device(&self) -> Option<&str> {
         self.opts.device.as_deref()
     }
+    fn max_memory(&self) -> Option<usize> {
+        self.opts.max_memory.map(|b| b as usize)
+    }
     fn run(&self, device: &dyn Device, call: &Call) -> Result<Vec<f32>, Error> {
         let [a_rows, b_rows, cols] = self.shape.map(|v| v as usize);
         let a = MatRef::named("a", &self.a, a_rows, cols)?;

@@ -61,6 +61,9 @@ impl Op for Ranking<'_> {
     fn device(&self) -> Option<&str> {
         self.opts.device.as_deref()
     }
+    fn max_memory(&self) -> Option<usize> {
+        self.opts.max_memory.map(|b| b as usize)
+    }
     fn run(&self, device: &dyn Device, call: &Call) -> Result<Self::Output, Error> {
         let [rows, neg_rows, cols] = self.shape.map(|v| v as usize);
         let a = MatRef::named("anchors", &self.anchors, rows, cols)?;

@@ -65,6 +65,9 @@ impl Op for Retrieval<'_> {
     fn device(&self) -> Option<&str> {
         self.opts.device.as_deref()
     }
+    fn max_memory(&self) -> Option<usize> {
+        self.opts.max_memory.map(|b| b as usize)
+    }
     fn run(&self, device: &dyn Device, call: &Call) -> Result<CoreRetrieval, Error> {
         let [q_rows, r_rows, cols] = self.shape.map(|v| v as usize);
         let q = MatRef::named("queries", &self.queries, q_rows, cols)?;

@@ -24,6 +24,10 @@ pub trait Op: Send {
     type Js;
     /// The device the call names (`None`: the CPU).
     fn device(&self) -> Option<&str>;
+    /// The `maxMemory` option: bytes a GPU op may plan with.
+    fn max_memory(&self) -> Option<usize> {
+        None
+    }
     /// Runs the op on `device`; argument rules are the core's.
     fn run(&self, device: &dyn Device, call: &Call) -> Result<Self::Output, CoreError>;
     /// Hands the result to JavaScript (vectors become typed arrays without a copy).
@@ -34,7 +38,11 @@ pub trait Op: Send {
 pub fn run_sync<O: Op>(op: O) -> napi::Result<O::Js, Code> {
     guard(|| {
         let device = registry::device(op.device())?;
-        op.run(device, &Call::PLAIN)
+        let call = Call {
+            memory: op.max_memory(),
+            ..Call::PLAIN
+        };
+        op.run(device, &call)
     })
     .map(O::to_js)
     .map_err(Failure::into_napi)
@@ -126,6 +134,7 @@ impl<O: Op> Job<O> {
         let call = Call {
             stop: Stop::on(&state.stop),
             progress: Some(&progress),
+            memory: op.max_memory(),
         };
         guard(|| op.run(registry::device(op.device())?, &call))
     }

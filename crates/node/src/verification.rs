@@ -57,6 +57,9 @@ impl Op for Verification<'_> {
     fn device(&self) -> Option<&str> {
         self.opts.device.as_deref()
     }
+    fn max_memory(&self) -> Option<usize> {
+        self.opts.max_memory.map(|b| b as usize)
+    }
     fn run(&self, device: &dyn Device, call: &Call) -> Result<CoreVerification, Error> {
         let [rows, cols] = self.shape.map(|v| v as usize);
         let a = MatRef::named("a", &self.a, rows, cols)?;

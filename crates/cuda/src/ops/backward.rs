@@ -29,7 +29,7 @@ pub fn backward_products(
         .saturating_mul(8)
         .saturating_add((m + n).saturating_mul(dim).saturating_mul(12));
     if need > memory {
-        return Err(too_large("the gradient", memory));
+        return Err(too_large(need));
     }
     int(m.max(n).saturating_mul(dim), "rows")?;
     let squared = matches!(metric.metric, Metric::Euclidean | Metric::SqEuclidean);

@@ -44,8 +44,14 @@ pub fn contrastive_loss(
         .saturating_mul(n)
         .saturating_mul(4)
         .saturating_add(n.saturating_mul(row_bytes(dim) + 4 + 48 + 8 * dim));
-    if need > memory || n > (i32::MAX as usize) / dim.max(1) {
-        return Err(too_large("contrastiveLoss", memory));
+    if n > (i32::MAX as usize) / dim.max(1) {
+        return Err(Error::invalid(
+            "embeddings",
+            format!("expected fewer than 2³¹ values on device 'cuda', received {n} × {dim}"),
+        ));
+    }
+    if need > memory {
+        return Err(too_large(need));
     }
     let rows = Rows::prepare(x, o.distance);
     let side = Side::upload(gpu, &rows, 0, n)?;

@@ -2,7 +2,7 @@
 //! launch, each chunk copied into its place in the result.
 use super::{distance_tile, row_bytes, rows_for_work, too_large, Side, MAX_GRID_Y_ROWS};
 use crate::gpu::{int, Buffer, Gpu};
-use crate::plan::{chunks, plan, Footprint};
+use crate::plan::{chunks, plan, smallest, Footprint};
 use tripletkit_core::distance::Rows;
 use tripletkit_core::{budget, rules, Call, Error, MatRef, MetricOptions};
 
@@ -40,7 +40,7 @@ pub fn pairwise_distances(
         MAX_GRID_Y_ROWS.min(rows_for_work(cols, dim, gpu.chunk_macs())),
         usize::MAX,
     )
-    .ok_or_else(|| too_large("pairwiseDistances", memory))?;
+    .ok_or_else(|| too_large(smallest(rows, cols, f)))?;
     int(dim, "a")?;
     int(rows.max(cols), "a")?;
     let whole = if p.cols >= cols {

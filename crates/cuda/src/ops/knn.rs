@@ -4,7 +4,7 @@
 use super::{distance_tile, row_bytes, rows_for_work, too_large, RowsAt, Side, MAX_GRID_Y_ROWS};
 use crate::gpu::{int, Buffer, Gpu, Params};
 use crate::kernels::{KNN_MAX_K, THREADS, TOPK_MERGE};
-use crate::plan::{chunks, plan, Footprint};
+use crate::plan::{chunks, plan, smallest, Footprint};
 use std::any::Any;
 use tripletkit_core::distance::Rows;
 use tripletkit_core::{budget, rules, Call, Corpus, Error, Knn, KnnOptions, MatRef};
@@ -97,7 +97,7 @@ pub fn knn(
         MAX_GRID_Y_ROWS.min(max_rows),
         MAX_SCRATCH_COLS,
     )
-    .ok_or_else(|| too_large("knn", memory))?;
+    .ok_or_else(|| too_large(smallest(rows, cols, f)))?;
     let scratch = Buffer::<f32>::uninit(gpu, p.rows * p.cols)?;
     for (r0, r1) in chunks(rows, p.rows) {
         call.stop.check()?;

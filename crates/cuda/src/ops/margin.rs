@@ -27,7 +27,7 @@ pub fn triplet_margin_loss(
     let per_row = 3 * 4 * cols + 3 * 8 * cols + 12;
     let chunk = (memory / per_row.max(1)).min(1 << 20);
     if rows > 0 && chunk == 0 {
-        return Err(too_large("tripletMarginLoss", memory));
+        return Err(too_large(per_row));
     }
     let mut losses = Vec::with_capacity(rows);
     let mut grad = vec![0.0f64; 3 * rows * cols];

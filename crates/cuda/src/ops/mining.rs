@@ -3,7 +3,7 @@
 use super::{row_bytes, rows_for_work, too_large, Side};
 use crate::gpu::{blocks, int, Buffer, Gpu, Params};
 use crate::kernels::{metric_code, BATCH_HARD, THREADS, TILE};
-use crate::plan::{chunks, plan, Footprint};
+use crate::plan::{chunks, plan, smallest, Footprint};
 use tripletkit_core::distance::Rows;
 use tripletkit_core::{Call, Error, MatRef, MetricOptions, Triplets};
 
@@ -44,7 +44,7 @@ pub fn batch_hard(
         rows_for_work(cols, dim, gpu.chunk_macs()),
         usize::MAX,
     )
-    .ok_or_else(|| too_large("mineTriplets", memory))?;
+    .ok_or_else(|| too_large(smallest(rows, cols, f)))?;
     let whole = if p.cols >= cols {
         Some((
             Side::upload(gpu, cand, 0, cols)?,

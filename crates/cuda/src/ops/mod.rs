@@ -106,11 +106,11 @@ pub fn distance_tile(
     }
 }
 
-/// The error for work whose smallest chunk does not fit the device.
-pub fn too_large(what: &str, budget: usize) -> Error {
+/// The error for work whose smallest chunk, `need` bytes, does not fit the budget.
+pub fn too_large(need: usize) -> Error {
     Error::OutOfMemory {
-        device: format!("cuda ({what}: even the smallest chunk exceeds the {budget} bytes free)"),
-        bytes: budget,
+        device: "cuda".into(),
+        bytes: need,
     }
 }
 

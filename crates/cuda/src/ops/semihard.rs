@@ -5,8 +5,8 @@
 use super::classes::Classes;
 use super::{distance_tile, row_bytes, rows_for_work, too_large, Side, MAX_GRID_Y_ROWS};
 use crate::gpu::{int, Buffer, Gpu, Params};
-use crate::kernels::{SEMIHARD, THREADS};
-use crate::plan::{chunks, plan, Footprint};
+use crate::kernels::{SEMIHARD, THREADS, TILE};
+use crate::plan::{chunks, plan_whole_rows, Footprint, Plan};
 use std::collections::HashMap;
 use tripletkit_core::distance::Rows;
 use tripletkit_core::{Call, Error, MatRef, MetricOptions, Triplets};
@@ -54,9 +54,12 @@ pub fn batch_semihard(
         per_cell: 0,
     };
     let max_rows = MAX_GRID_Y_ROWS.min(rows_for_work(cols, dim, gpu.chunk_macs()));
-    let p = plan(rows, cols, f, memory, max_rows, usize::MAX)
-        .filter(|p| p.cols >= cols)
-        .ok_or_else(|| too_large("mineTriplets batch-semihard", memory))?;
+    let p = plan_whole_rows(rows, cols, f, memory, max_rows).ok_or_else(|| {
+        too_large(f.bytes(Plan {
+            rows: rows.clamp(1, TILE),
+            cols,
+        }))
+    })?;
     let side = Side::upload(gpu, cand, 0, cols)?;
     let cand_class = Buffer::from_slice(gpu, &classes.cand_class)?;
     let start = Buffer::from_slice(gpu, &classes.start)?;

@@ -6,8 +6,8 @@
 use super::classes::Classes;
 use super::{distance_tile, row_bytes, rows_for_work, too_large, Side, MAX_GRID_Y_ROWS};
 use crate::gpu::{blocks, int, Buffer, Gpu, Params};
-use crate::kernels::{SET_COUNT, SET_FILL, THREADS};
-use crate::plan::{chunks, plan, Footprint};
+use crate::kernels::{SET_COUNT, SET_FILL, THREADS, TILE};
+use crate::plan::{chunks, plan_whole_rows, Footprint, Plan};
 use tripletkit_core::distance::Rows;
 use tripletkit_core::{budget, Call, Error, MatRef, MineOptions, Strategy, Triplets};
 
@@ -52,9 +52,12 @@ pub fn mine_set(
         per_cell: 0,
     };
     let max_rows = MAX_GRID_Y_ROWS.min(rows_for_work(cols, dim, gpu.chunk_macs()));
-    let p = plan(rows, cols, f, memory, max_rows, usize::MAX)
-        .filter(|p| p.cols >= cols)
-        .ok_or_else(|| too_large("mineTriplets", memory))?;
+    let p = plan_whole_rows(rows, cols, f, memory, max_rows).ok_or_else(|| {
+        too_large(f.bytes(Plan {
+            rows: rows.clamp(1, TILE),
+            cols,
+        }))
+    })?;
     let side = Side::upload(gpu, cand, 0, cols)?;
     let cand_class = Buffer::from_slice(gpu, &classes.cand_class)?;
     let scratch = Buffer::<f32>::uninit(gpu, p.rows * cols)?;

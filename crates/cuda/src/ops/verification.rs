@@ -30,7 +30,7 @@ pub fn verification_metrics(
     });
     let chunk = (memory / (8 * cols + 8).max(1)).min(1 << 22);
     if chunk == 0 {
-        return Err(too_large("verificationMetrics", memory));
+        return Err(too_large(8 * cols + 8));
     }
     let mut d = Vec::with_capacity(rows);
     for (r0, r1) in chunks(rows, chunk) {
