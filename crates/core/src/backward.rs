@@ -59,15 +59,7 @@ pub fn pairwise_backward(
     // The coefficients C of the GEMMs ∂A = C·B and ∂B = Cᵀ·A, and for the euclidean family
     // the row sums of C that multiply each row's own vector.
     let squared = matches!(o.metric, Metric::Euclidean | Metric::SqEuclidean);
-    let c: Vec<f64> = match o.metric {
-        Metric::Dot | Metric::Cosine => g.iter().map(|v| -v).collect(),
-        Metric::SqEuclidean => g.iter().map(|v| -2.0 * v).collect(),
-        Metric::Euclidean => g
-            .iter()
-            .zip(d)
-            .map(|(&gv, &dv)| if dv > 0.0 { -gv / f64::from(dv) } else { 0.0 })
-            .collect(),
-    };
+    let c = coefficients(o.metric, g, d);
     let mut ga = vec![0.0f64; m * k];
     let mut gb = vec![0.0f64; n * k];
     if k > 0 && m > 0 && n > 0 {
@@ -100,6 +92,20 @@ pub fn pairwise_backward(
         }
     }
     Ok(out)
+}
+
+/// The coefficients C of the GEMM form of the backward pass through D, from `g` = ∂L/∂D:
+/// −g for dot and cosine, −2g for squared euclidean, −g/D for euclidean (0 where D is 0).
+pub fn coefficients(metric: Metric, g: &[f64], d: &[f32]) -> Vec<f64> {
+    match metric {
+        Metric::Dot | Metric::Cosine => g.iter().map(|v| -v).collect(),
+        Metric::SqEuclidean => g.iter().map(|v| -2.0 * v).collect(),
+        Metric::Euclidean => g
+            .iter()
+            .zip(d)
+            .map(|(&gv, &dv)| if dv > 0.0 { -gv / f64::from(dv) } else { 0.0 })
+            .collect(),
+    }
 }
 
 /// dst (rows × k) = L · R, with L read as `rows × inner` at strides `(col, row)` and R the

@@ -87,9 +87,7 @@ pub fn mine_triplets(
     o: &MineOptions,
     call: &Call,
 ) -> Result<Triplets, Error> {
-    rules::labels("labels", labels, x.rows())?;
-    rules::margin("margin", o.margin)?;
-    rules::reference(x, reference)?;
+    check(x, labels, reference, o)?;
     let roles = Roles {
         anchors: labels,
         candidates: reference.map_or(labels, |r| r.1),
@@ -111,6 +109,18 @@ pub fn mine_triplets(
         set => mine_set(&dist, roles, set, o.margin as f32, max_triplets)?,
     };
     Ok(mined)
+}
+
+/// The argument rules of `mine_triplets`, for every device.
+pub fn check(
+    x: MatRef,
+    labels: &[i32],
+    reference: Option<(MatRef, &[i32])>,
+    o: &MineOptions,
+) -> Result<(), Error> {
+    rules::labels("labels", labels, x.rows())?;
+    rules::margin("margin", o.margin)?;
+    rules::reference(x, reference)
 }
 
 /// How many triplets a batch strategy yields: one per anchor with a positive and a negative

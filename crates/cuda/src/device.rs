@@ -146,9 +146,7 @@ impl Device for Cuda {
         o: &MineOptions,
         call: &Call,
     ) -> Result<Triplets, Error> {
-        rules::labels("labels", labels, x.rows())?;
-        rules::margin("margin", o.margin)?;
-        rules::reference(x, reference)?;
+        tripletkit_core::mining::check(x, labels, reference, o)?;
         let memory = self.memory(call)?;
         let t = match o.strategy {
             Strategy::BatchHard => {

@@ -7,7 +7,7 @@ use super::too_large;
 use crate::gpu::{blocks, int, Buffer, Gpu, Params};
 use crate::kernels::{COEF_GEMM, THREADS};
 use std::borrow::Cow;
-use tripletkit_core::{pair, Error, MatRef, Metric, MetricOptions};
+use tripletkit_core::{backward, pair, Error, MatRef, Metric, MetricOptions};
 
 /// (∂L/∂queries, ∂L/∂candidates) in double, from `g` = ∂L/∂D and `d` = D, row-major
 /// queries × candidates.
@@ -33,15 +33,7 @@ pub fn backward_products(
     }
     int(m.max(n).saturating_mul(dim), "rows")?;
     let squared = matches!(metric.metric, Metric::Euclidean | Metric::SqEuclidean);
-    let coef: Vec<f64> = match metric.metric {
-        Metric::Dot | Metric::Cosine => g.iter().map(|v| -v).collect(),
-        Metric::SqEuclidean => g.iter().map(|v| -2.0 * v).collect(),
-        Metric::Euclidean => g
-            .iter()
-            .zip(d)
-            .map(|(&gv, &dv)| if dv > 0.0 { -gv / f64::from(dv) } else { 0.0 })
-            .collect(),
-    };
+    let coef = backward::coefficients(metric.metric, g, d);
     let unit = metric.normalize || metric.metric == Metric::Cosine;
     let (pq, pc) = (prepared(q, unit), prepared(c, unit));
     let cb = Buffer::from_slice(gpu, &coef)?;

@@ -1,10 +1,9 @@
 //! Batch-hard mining on a GPU: the fused kernel keeps per anchor only the farthest positive
 //! and the nearest negative, so memory is O(rows + cols) whatever the batch.
-use super::{row_bytes, rows_for_work, too_large, Side};
-use crate::gpu::{blocks, int, Buffer, Gpu, Params};
+use super::{row_bytes, rows_for_work, too_large, Batch, Side};
+use crate::gpu::{blocks, Buffer, Gpu, Params};
 use crate::kernels::{metric_code, BATCH_HARD, THREADS, TILE};
 use crate::plan::{chunks, plan, smallest, Footprint};
-use tripletkit_core::distance::Rows;
 use tripletkit_core::{Call, Error, MatRef, MetricOptions, Triplets};
 
 /// Per anchor of `x`, the farthest positive and the nearest negative among the rows of `x`
@@ -19,17 +18,13 @@ pub fn batch_hard(
     metric: &MetricOptions,
     call: &Call,
 ) -> Result<Triplets, Error> {
-    let pa = Rows::prepare(x, *metric);
-    let pr = reference.map(|r| Rows::prepare(r.0, *metric));
-    let cand = pr.as_ref().unwrap_or(&pa);
-    let cand_labels = reference.map_or(labels, |r| r.1);
-    let (rows, cols, dim) = (pa.rows(), cand.rows(), pa.cols());
+    let batch = Batch::prepare(x, labels, reference, metric);
+    let (pa, cand, cand_labels) = (&batch.anchors, batch.candidates(), batch.cand_labels);
     let mut t = Triplets::default();
-    if rows == 0 || cols == 0 {
+    let Some((rows, cols, dim)) = batch.shape()? else {
         return Ok(t);
-    }
-    int(rows.max(cols), "embeddings")?;
-    let dim_i = int(dim, "embeddings")?;
+    };
+    let dim_i = dim as i32;
     let f = Footprint {
         // Values and norm, label, and the four state values.
         per_row: row_bytes(dim) + 4 + 16,
@@ -56,7 +51,7 @@ pub fn batch_hard(
     for (r0, r1) in chunks(rows, p.rows) {
         call.stop.check()?;
         let h = r1 - r0;
-        let ua = Side::upload(gpu, &pa, r0, r1)?;
+        let ua = Side::upload(gpu, pa, r0, r1)?;
         let la = Buffer::from_slice(gpu, &labels[r0..r1])?;
         // Index −1 (all bytes 0xff): no extreme yet.
         let pos_d = Buffer::<f32>::filled(gpu, h, 0)?;
@@ -91,7 +86,7 @@ pub fn batch_hard(
                     .int(r0 as i32)
                     .int(c0 as i32)
                     .int(metric_code(metric.metric))
-                    .int(i32::from(reference.is_none()))
+                    .int(i32::from(batch.self_mode))
                     .buf(&pos_d)
                     .buf(&pos_i)
                     .buf(&neg_d)

@@ -16,7 +16,7 @@ pub mod verification;
 use crate::gpu::{blocks, Buffer, DevPtr, Gpu, Params};
 use crate::kernels::{metric_code, DISTANCE_TILE, THREADS, TILE};
 use tripletkit_core::distance::Rows;
-use tripletkit_core::{Error, Metric};
+use tripletkit_core::{Error, MatRef, Metric, MetricOptions};
 
 /// Rows a launch may take along a grid's y dimension (65535 blocks of one tile).
 pub const MAX_GRID_Y_ROWS: usize = 65_535 * crate::kernels::TILE;
@@ -41,6 +41,52 @@ impl<'g> Side<'g> {
             norms: Buffer::from_slice(gpu, &rows.sq_norms()[r0..r1])?,
             rows: r1 - r0,
         })
+    }
+}
+
+/// A labelled batch's rows prepared for mining: the anchors, and the candidates (the anchors
+/// themselves, or a reference set) with their labels.
+pub struct Batch<'a> {
+    pub anchors: Rows<'a>,
+    reference: Option<Rows<'a>>,
+    pub cand_labels: &'a [i32],
+    /// The candidates are the anchors: a row is never its own positive.
+    pub self_mode: bool,
+}
+
+impl<'a> Batch<'a> {
+    pub fn prepare(
+        x: MatRef<'a>,
+        labels: &'a [i32],
+        reference: Option<(MatRef<'a>, &'a [i32])>,
+        metric: &MetricOptions,
+    ) -> Self {
+        Batch {
+            anchors: Rows::prepare(x, *metric),
+            reference: reference.map(|r| Rows::prepare(r.0, *metric)),
+            cand_labels: reference.map_or(labels, |r| r.1),
+            self_mode: reference.is_none(),
+        }
+    }
+
+    pub fn candidates(&self) -> &Rows<'a> {
+        self.reference.as_ref().unwrap_or(&self.anchors)
+    }
+
+    /// (anchors, candidates, dimensions), or None when there is nothing to mine; sizes past a
+    /// kernel's `int` are refused.
+    pub fn shape(&self) -> Result<Option<(usize, usize, usize)>, Error> {
+        let (rows, cols, dim) = (
+            self.anchors.rows(),
+            self.candidates().rows(),
+            self.anchors.cols(),
+        );
+        if rows == 0 || cols == 0 {
+            return Ok(None);
+        }
+        crate::gpu::int(rows.max(cols), "embeddings")?;
+        crate::gpu::int(dim, "embeddings")?;
+        Ok(Some((rows, cols, dim)))
     }
 }
 

@@ -3,12 +3,11 @@
 //! output offsets follow from the labels alone, so the host lays them out first and the
 //! kernel writes only the negatives.
 use super::classes::Classes;
-use super::{distance_tile, row_bytes, rows_for_work, too_large, Side, MAX_GRID_Y_ROWS};
-use crate::gpu::{int, Buffer, Gpu, Params};
+use super::{distance_tile, row_bytes, rows_for_work, too_large, Batch, Side, MAX_GRID_Y_ROWS};
+use crate::gpu::{Buffer, Gpu, Params};
 use crate::kernels::{SEMIHARD, THREADS, TILE};
 use crate::plan::{chunks, plan_whole_rows, Footprint, Plan};
 use std::collections::HashMap;
-use tripletkit_core::distance::Rows;
 use tripletkit_core::{Call, Error, MatRef, MetricOptions, Triplets};
 
 /// Semi-hard triplets, one per (anchor, positive) whose anchor has a negative, in anchor then
@@ -22,18 +21,13 @@ pub fn batch_semihard(
     metric: &MetricOptions,
     call: &Call,
 ) -> Result<Triplets, Error> {
-    let self_mode = reference.is_none();
-    let pa = Rows::prepare(x, *metric);
-    let pr = reference.map(|r| Rows::prepare(r.0, *metric));
-    let cand = pr.as_ref().unwrap_or(&pa);
-    let cand_labels = reference.map_or(labels, |r| r.1);
-    let (rows, cols, dim) = (pa.rows(), cand.rows(), pa.cols());
+    let batch = Batch::prepare(x, labels, reference, metric);
+    let (pa, cand, cand_labels) = (&batch.anchors, batch.candidates(), batch.cand_labels);
     let mut t = Triplets::default();
-    if rows == 0 || cols == 0 {
+    let Some((rows, cols, dim)) = batch.shape()? else {
         return Ok(t);
-    }
-    int(rows.max(cols), "embeddings")?;
-    int(dim, "embeddings")?;
+    };
+    let self_mode = batch.self_mode;
     let classes = Classes::of(cand_labels);
     // Positives an anchor yields triplets for: none when it has no negative at all.
     let yields = |a: usize| -> usize {
@@ -68,7 +62,7 @@ pub fn batch_semihard(
     for (r0, r1) in chunks(rows, p.rows) {
         call.stop.check()?;
         let h = r1 - r0;
-        let ua = Side::upload(gpu, &pa, r0, r1)?;
+        let ua = Side::upload(gpu, pa, r0, r1)?;
         let (ra, rb) = (ua.rows_at(0, h, dim, r0), side.rows_at(0, cols, dim, 0));
         distance_tile(
             gpu,

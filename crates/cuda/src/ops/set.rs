@@ -4,11 +4,10 @@
 //! pairs' outputs end to end, and a second launch writes them. The result is in anchor,
 //! positive, negative order, as the cpu device gives it.
 use super::classes::Classes;
-use super::{distance_tile, row_bytes, rows_for_work, too_large, Side, MAX_GRID_Y_ROWS};
+use super::{distance_tile, row_bytes, rows_for_work, too_large, Batch, Side, MAX_GRID_Y_ROWS};
 use crate::gpu::{blocks, int, Buffer, Gpu, Params};
 use crate::kernels::{SET_COUNT, SET_FILL, THREADS, TILE};
 use crate::plan::{chunks, plan_whole_rows, Footprint, Plan};
-use tripletkit_core::distance::Rows;
 use tripletkit_core::{budget, Call, Error, MatRef, MineOptions, Strategy, Triplets};
 
 fn strategy_code(s: Strategy) -> i32 {
@@ -31,19 +30,14 @@ pub fn mine_set(
     o: &MineOptions,
     call: &Call,
 ) -> Result<Triplets, Error> {
-    let self_mode = reference.is_none();
     let metric = &o.distance;
-    let pa = Rows::prepare(x, *metric);
-    let pr = reference.map(|r| Rows::prepare(r.0, *metric));
-    let cand = pr.as_ref().unwrap_or(&pa);
-    let cand_labels = reference.map_or(labels, |r| r.1);
-    let (rows, cols, dim) = (pa.rows(), cand.rows(), pa.cols());
+    let batch = Batch::prepare(x, labels, reference, metric);
+    let (pa, cand, cand_labels) = (&batch.anchors, batch.candidates(), batch.cand_labels);
     let mut t = Triplets::default();
-    if rows == 0 || cols == 0 {
+    let Some((rows, cols, dim)) = batch.shape()? else {
         return Ok(t);
-    }
-    int(rows.max(cols), "embeddings")?;
-    int(dim, "embeddings")?;
+    };
+    let self_mode = batch.self_mode;
     let classes = Classes::of(cand_labels);
     let f = Footprint {
         // Values and norm, class, the row of distances, and the pairs (at most one a column).
@@ -85,7 +79,7 @@ pub fn mine_set(
         let pairs = pair_anchor.len();
         int(pairs, "labels")?;
         if pairs > 0 {
-            let ua = Side::upload(gpu, &pa, r0, r1)?;
+            let ua = Side::upload(gpu, pa, r0, r1)?;
             let (ra, rb) = (ua.rows_at(0, h, dim, r0), side.rows_at(0, cols, dim, 0));
             distance_tile(
                 gpu,
