@@ -75,8 +75,10 @@ function ours(c: Case, x: Matrix, y: Matrix, labels: Int32Array, device: 'cpu' |
   }
 }
 
+// TRIPLETKIT_BENCH_PYTHON names a Python (a virtual environment's, say) to try before the PATH's.
 function python(): Record<string, Record<string, number>> & { versions?: Record<string, string> } {
-  for (const exe of ['python3', 'python']) {
+  const chosen = process.env.TRIPLETKIT_BENCH_PYTHON
+  for (const exe of [...(chosen ? [chosen] : []), 'python3', 'python']) {
     const r = spawnSync(exe, [join(__dirname, 'baseline.py')], { input: JSON.stringify(cases), encoding: 'utf8', timeout: 1_800_000 })
     if (r.status === 0) return JSON.parse(r.stdout) as ReturnType<typeof python>
   }

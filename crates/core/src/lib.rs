@@ -14,6 +14,9 @@ mod metric;
 mod options;
 mod par;
 mod reduce;
+mod semihard;
+#[macro_use]
+mod simd;
 mod term;
 
 pub mod backward;

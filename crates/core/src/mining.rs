@@ -1,6 +1,7 @@
 //! Online triplet mining from a labelled batch.
 use crate::distance::Distances;
 use crate::select::Ranked;
+use crate::semihard;
 use crate::{budget, rules, Call, Error, MatRef, MineOptions};
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -149,6 +150,15 @@ fn batch_count(roles: Roles, strategy: Strategy) -> Option<usize> {
     }
 }
 
+/// Each class's candidates, in ascending order.
+fn class_members(labels: &[i32]) -> HashMap<i32, Vec<usize>> {
+    let mut members: HashMap<i32, Vec<usize>> = HashMap::new();
+    for (j, &l) in labels.iter().enumerate() {
+        members.entry(l).or_default().push(j);
+    }
+    members
+}
+
 /// Concatenates per-block triplets in block order, which is ascending anchor order.
 fn concat(parts: Vec<Triplets>) -> Triplets {
     let mut out = Triplets::default();
@@ -163,55 +173,13 @@ fn concat(parts: Vec<Triplets>) -> Triplets {
 /// Hermans et al. 2017: per anchor, the farthest positive and the nearest negative.
 /// Folded tile by tile: per row only the two running extremes are kept.
 fn batch_hard(dist: &Distances, roles: Roles) -> Result<Triplets, Error> {
-    // Per row of a block: (farthest positive, nearest negative) so far.
-    type Extremes = Vec<(Option<Ranked>, Option<Ranked>)>;
     let labels = roles.candidates;
     // Each class's candidates in ascending order: a row's positives are read from these, not
     // found by scanning the whole row.
-    let mut members: HashMap<i32, Vec<usize>> = HashMap::new();
-    for (j, &l) in labels.iter().enumerate() {
-        members.entry(l).or_default().push(j);
-    }
+    let members = class_members(labels);
     let parts = dist.fold_tiles(
         |r0, r1| (r0, vec![(None, None); r1 - r0]) as (usize, Extremes),
-        |(r0, best), _, c0, tile| {
-            let w = tile.len() / best.len();
-            let tile_labels = &labels[c0..c0 + w];
-            for (ri, ((pos, neg), row)) in best.iter_mut().zip(tile.chunks(w)).enumerate() {
-                let a = *r0 + ri;
-                let la = roles.anchors[a];
-                // The nearest negative: a branch-free minimum first (vectorised), then the
-                // first column that holds it, only when it improves on the row so far.
-                let nearest = row
-                    .iter()
-                    .zip(tile_labels)
-                    .fold(f32::INFINITY, |m, (&d, &l)| {
-                        m.min(if l != la { d } else { f32::INFINITY })
-                    });
-                let improves = neg.is_none_or(|n| nearest < n.d);
-                if improves {
-                    // Strict comparisons keep the lowest index on a tie; a row of +∞
-                    // distances still yields its first negative.
-                    if let Some(jj) = (0..w).find(|&jj| {
-                        tile_labels[jj] != la && (row[jj] == nearest || nearest == f32::INFINITY)
-                    }) {
-                        *neg = Some(Ranked {
-                            d: row[jj],
-                            i: (c0 + jj) as u32,
-                        });
-                    }
-                }
-                // The farthest positive, among this class's columns in the tile.
-                let class = members.get(&la).map_or(&[][..], Vec::as_slice);
-                let from = class.partition_point(|&j| j < c0);
-                for &j in class[from..].iter().take_while(|&&j| j < c0 + w) {
-                    let d = row[j - c0];
-                    if roles.positive(a, j) && pos.is_none_or(|p| d > p.d) {
-                        *pos = Some(Ranked { d, i: j as u32 });
-                    }
-                }
-            }
-        },
+        |(r0, best), _, c0, tile| hard_tile(roles, &members, *r0, c0, tile, best),
     )?;
     let mut t = Triplets::default();
     for (r0, best) in parts {
@@ -226,73 +194,79 @@ fn batch_hard(dist: &Distances, roles: Roles) -> Result<Triplets, Error> {
     Ok(t)
 }
 
-/// FaceNet's online semi-hard negatives, as TensorFlow Addons' TripletSemiHardLoss: for each
-/// positive pair, the nearest negative that is farther than the positive; failing that, the
-/// farthest negative.
-fn batch_semihard(dist: &Distances, roles: Roles) -> Result<Triplets, Error> {
-    let n = dist.cols();
-    Ok(concat(dist.map_row_blocks(|r0, rows| {
-        let mut t = Triplets::default();
-        for (ri, row) in rows.chunks(n).enumerate() {
-            semihard_row(r0 + ri, row, roles, &mut t);
-        }
-        t
-    })?))
-}
+/// Per anchor, the running (farthest positive, nearest negative).
+type Extremes = Vec<(Option<Ranked>, Option<Ranked>)>;
 
-/// Semi-hard negatives for every positive of anchor `a`, given its row of distances, in
-/// O(n log P): a negative at distance d serves exactly the positives closer than d, which
-/// form a prefix of the positives sorted by distance. Each negative is dropped into the
-/// bucket at the end of its prefix; a suffix minimum over the buckets then gives every
-/// positive its nearest farther negative.
-fn semihard_row(a: usize, row: &[f32], roles: Roles, out: &mut Triplets) {
-    let positives: Vec<usize> = (0..row.len()).filter(|&j| roles.positive(a, j)).collect();
-    if positives.is_empty() {
-        return;
-    }
-    let mut sorted: Vec<f32> = positives.iter().map(|&p| row[p]).collect();
-    sorted.sort_by(f32::total_cmp);
-    let mut bucket: Vec<Option<Ranked>> = vec![None; sorted.len()];
-    let mut farthest: Option<Ranked> = None;
-    for (j, &d) in row.iter().enumerate() {
-        if roles.same(a, j) {
-            continue;
-        }
-        let c = Ranked { d, i: j as u32 };
-        if farthest.is_none_or(|f| d > f.d) {
-            farthest = Some(c);
-        }
-        // Most negatives are nearer than every positive or farther than all of them.
-        let closer = if d <= sorted[0] {
-            0
-        } else if d > sorted[sorted.len() - 1] {
-            sorted.len()
-        } else if sorted.len() <= 64 {
-            // A branch-free count beats a binary search's mispredicted branches on a few
-            // dozen positives.
-            sorted.iter().map(|&p| usize::from(p < d)).sum()
-        } else {
-            sorted.partition_point(|&p| p < d)
-        };
-        if closer > 0 && bucket[closer - 1].is_none_or(|b| c.before(&b)) {
-            bucket[closer - 1] = Some(c);
-        }
-    }
-    let Some(farthest) = farthest else { return };
-    for r in (0..bucket.len().saturating_sub(1)).rev() {
-        if let Some(next) = bucket[r + 1] {
-            if bucket[r].is_none_or(|b| next.before(&b)) {
-                bucket[r] = Some(next);
+crate::simd::widest! {
+    /// Folds one tile (rows from r0, columns from c0) into the rows' batch-hard extremes.
+    fn hard_tile(
+        roles: Roles,
+        members: &HashMap<i32, Vec<usize>>,
+        r0: usize,
+        c0: usize,
+        tile: &[f32],
+        best: &mut Extremes,
+    ) -> () {
+        let w = tile.len() / best.len();
+        let tile_labels = &roles.candidates[c0..c0 + w];
+        for (ri, ((pos, neg), row)) in best.iter_mut().zip(tile.chunks(w)).enumerate() {
+            let a = r0 + ri;
+            let la = roles.anchors[a];
+            // The nearest negative: a branch-free minimum first (vectorised), then the
+            // first column that holds it, only when it improves on the row so far.
+            let nearest = row
+                .iter()
+                .zip(tile_labels)
+                .fold(f32::INFINITY, |m, (&d, &l)| {
+                    m.min(if l != la { d } else { f32::INFINITY })
+                });
+            let improves = neg.is_none_or(|n| nearest < n.d);
+            if improves {
+                // Strict comparisons keep the lowest index on a tie; a row of +∞
+                // distances still yields its first negative.
+                if let Some(jj) = (0..w).find(|&jj| {
+                    tile_labels[jj] != la && (row[jj] == nearest || nearest == f32::INFINITY)
+                }) {
+                    *neg = Some(Ranked {
+                        d: row[jj],
+                        i: (c0 + jj) as u32,
+                    });
+                }
+            }
+            // The farthest positive, among this class's columns in the tile.
+            let class = members.get(&la).map_or(&[][..], Vec::as_slice);
+            let from = class.partition_point(|&j| j < c0);
+            for &j in class[from..].iter().take_while(|&&j| j < c0 + w) {
+                let d = row[j - c0];
+                if roles.positive(a, j) && pos.is_none_or(|p| d > p.d) {
+                    *pos = Some(Ranked { d, i: j as u32 });
+                }
             }
         }
     }
-    for &p in &positives {
-        let rank = sorted.partition_point(|&v| v < row[p]);
-        let neg = bucket[rank].unwrap_or(farthest);
-        out.anchor.push(a as i32);
-        out.positive.push(p as i32);
-        out.negative.push(neg.i as i32);
-    }
+}
+
+/// FaceNet's online semi-hard negatives (see `semihard`), one row of distances at a time.
+fn batch_semihard(dist: &Distances, roles: Roles) -> Result<Triplets, Error> {
+    let n = dist.cols();
+    let members = class_members(roles.candidates);
+    Ok(concat(dist.map_row_blocks(|r0, rows| {
+        let mut t = Triplets::default();
+        let mut scratch = semihard::Scratch::default();
+        for (ri, row) in rows.chunks_mut(n).enumerate() {
+            let a = r0 + ri;
+            let class = members
+                .get(&roles.anchors[a])
+                .map_or(&[][..], Vec::as_slice);
+            let own = roles.self_mode.then_some(a);
+            semihard::semihard_row(row, class, own, &mut scratch, |p, ng| {
+                t.anchor.push(a as i32);
+                t.positive.push(p as i32);
+                t.negative.push(ng as i32);
+            });
+        }
+        t
+    })?))
 }
 
 /// Whether a triplet with m = d(a,n) − d(a,p) belongs to a set strategy.
