@@ -21,7 +21,7 @@ const SMALLEST_EXACT_SCALE: f32 = 1e-30;
 
 /// The tile a thread computes and folds at a time: ROW_BLOCK rows × ROW_TILE columns (1 MiB).
 /// The GEMM packs a tile's columns once for all its rows, so tall blocks amortise the packing;
-/// batch-hard mining at N = 32,768 took 3.2 s with 64 × 4,096 tiles and 1.5 s with 512 × 512
+/// batch-hard mining at N = 32,768 took 2.5–2.9 s with 64 × 4,096 tiles and 1.4–1.6 s with 512 × 512
 /// (bench/README.md).
 const ROW_BLOCK: usize = 512;
 const ROW_TILE: usize = 512;

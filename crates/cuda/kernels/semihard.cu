@@ -1,92 +1,110 @@
-// Batch-semihard negatives (FaceNet; TensorFlow Addons' TripletSemiHardLoss): for each
-// positive p of an anchor, the nearest negative farther than p (distance, then lower index),
-// and failing that the anchor's farthest negative (lower index on ties). One block an anchor,
-// over the anchor's row of distances (written by tk_distance_tile). The positives come in
-// groups of TK_GROUP: each thread keeps a running best for every positive of the group over its
-// share of the negatives, then one thread a positive reduces the block's candidates from
-// shared memory, so the row is read once a group and the block meets twice a group.
+// Batch-semihard negatives (FaceNet; TensorFlow Addons' TripletSemiHardLoss), fused into the
+// distance tile: for each positive p of an anchor, the nearest negative farther than p
+// (distance, then lower index), and failing that the anchor's farthest negative (lower index
+// on ties). No distance matrix is written.
+//
+// A negative at distance d serves exactly the positives closer than d, a prefix of the
+// anchor's positives sorted by distance. So: (1) tk_semihard_positives computes each
+// (anchor, positive) distance with the tile's own arithmetic (the same bits the tile will
+// see), and the host sorts each anchor's; (2) tk_semihard_fused walks the tiles, and each
+// negative, in the tile's epilogue, lowers the bucket at the end of its prefix (an atomic
+// minimum of its (distance, index) key) and the thread's running farthest; (3) the host takes
+// a suffix minimum over each anchor's buckets, and a positive's negative is the bucket of its
+// rank (or the farthest). The state lives in global memory, so column chunks merge.
 #include "common.cuh"
 
-#define TK_GROUP 8
-#define TK_WARPS (TK_THREADS / 32)
-
-__device__ __forceinline__ u64 tk_min_u64(u64 a, u64 b) { return a < b ? a : b; }
-__device__ __forceinline__ u64 tk_max_u64(u64 a, u64 b) { return a > b ? a : b; }
-
-// The block's minimum (or maximum) of one value a thread; every thread gets it.
-__device__ __forceinline__ u64 tk_block_reduce(u64 v, bool take_max, u64* scratch) {
-  for (int o = 16; o > 0; o /= 2) {
-    const u64 w = __shfl_down_sync(0xffffffffu, v, o);
-    v = take_max ? tk_max_u64(v, w) : tk_min_u64(v, w);
+// d(a_i, b_j) for each listed pair, one thread a pair, with tk_dot_tile's arithmetic: one
+// fmaf a coordinate in order, the padding to a multiple of TK_STEP included (it can turn a
+// −0 sum into +0), then tk_distance. `pair_a` indexes `a` (this launch's anchors), `pair_b`
+// indexes `b` (this launch's candidates).
+extern "C" __global__ void tk_semihard_positives(const float* a, const float* a_norms,
+                                                 const float* b, const float* b_norms, int dim,
+                                                 int metric, const int* pair_a,
+                                                 const int* pair_b, const int* pair_slot,
+                                                 int pairs, float* out) {
+  const int t = blockIdx.x * blockDim.x + threadIdx.x;
+  if (t >= pairs) return;
+  const int i = pair_a[t], j = pair_b[t];
+  const float* ar = a + (size_t)i * dim;
+  const float* br = b + (size_t)j * dim;
+  float acc = 0.0f;
+  const int padded = (dim + TK_STEP - 1) / TK_STEP * TK_STEP;
+  for (int k = 0; k < padded; k++) {
+    const float x = k < dim ? ar[k] : 0.0f, y = k < dim ? br[k] : 0.0f;
+    acc = fmaf(x, y, acc);
   }
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  if (lane == 0) scratch[warp] = v;
-  __syncthreads();
-  u64 r = scratch[0];
-  for (int w = 1; w < TK_WARPS; w++) r = take_max ? tk_max_u64(r, scratch[w]) : tk_min_u64(r, scratch[w]);
-  __syncthreads();
-  return r;
+  out[pair_slot[t]] = tk_distance(acc, ar, br, dim, a_norms[i], b_norms[j], false, metric);
 }
 
-// `dist`: this launch's anchors' rows (anchor i: global index row0 + i), `cols` wide. Labels
-// are dense class ids; `members` lists each class's candidates in ascending order from
-// `member_start[class]` to `member_start[class + 1]`. `out_start[i]` is where anchor i's
-// negatives go, one per positive in ascending positive order (the host sized it: anchors
-// without a positive or without a negative have none).
-extern "C" __global__ void tk_semihard(const float* dist, int cols, const int* cand_class,
-                                       const int* anchor_class, int row0, int self,
-                                       const int* member_start, const int* members,
-                                       const long long* out_start, int* out_negative) {
-  __shared__ u64 scratch[TK_WARPS];
-  __shared__ u64 group_best[TK_THREADS][TK_GROUP];
-  const int i = blockIdx.x;
-  const int cls = anchor_class[i];
-  if (cls < 0) return;
-  const float* row = dist + (size_t)i * cols;
-  const int m0 = member_start[cls], m1 = member_start[cls + 1];
-  const int a = row0 + i;
-  // The farthest negative: keys ordered by distance, then by the lower index.
-  u64 far = 0;
-  bool any_negative = false;
-  for (int j = threadIdx.x; j < cols; j += blockDim.x) {
-    if (cand_class[j] == cls) continue;
-    any_negative = true;
-    const u64 key = tk_sort_key(row[j], 0u) | (u64)(0xffffffffu - (unsigned)j);
-    far = tk_max_u64(far, key);
+// How many of the `n` ascending values are below d.
+__device__ __forceinline__ int tk_count_below(const float* sorted, int n, float d) {
+  int lo = 0, hi = n;
+  while (lo < hi) {
+    const int mid = (lo + hi) / 2;
+    if (sorted[mid] < d) lo = mid + 1;
+    else hi = mid;
   }
-  far = tk_block_reduce(any_negative ? far : 0ull, true, scratch);
-  if (far == 0ull) return;
-  const int far_index = (int)(0xffffffffu - (unsigned)(far & 0xffffffffu));
-  long long next = out_start[i];
-  for (int g = m0; g < m1; g += TK_GROUP) {
-    int pos[TK_GROUP];
-    float dp[TK_GROUP];
-    u64 best[TK_GROUP];
-    for (int q = 0; q < TK_GROUP; q++) {
-      const int m = g + q;
-      pos[q] = m < m1 ? members[m] : -1;
-      if (self && pos[q] == a) pos[q] = -1;
-      dp[q] = pos[q] >= 0 ? row[pos[q]] : 0.0f;
-      best[q] = ~0ull;
+  return lo;
+}
+
+// `a` holds this launch's anchors and `b` a chunk of candidates (global index col0 + j); a
+// block owns 64 anchors and walks every candidate of the chunk. `a_class` is an anchor's
+// dense class (−1: it yields nothing), `b_class` a candidate's. Anchor i's positives, sorted
+// by distance, are sorted[start[i] .. start[i] + count[i]], and its buckets the u64s at the
+// same offsets (bucket c − 1 takes the negatives that c positives are closer than; ~0: none).
+// `far` is each anchor's farthest negative so far: the key (distance, ~index), 0 for none.
+extern "C" __global__ void tk_semihard_fused(const float* a, const float* a_norms,
+                                             const int* a_class, int a_rows, const float* b,
+                                             const float* b_norms, const int* b_class,
+                                             int b_rows, int dim, int col0, int metric,
+                                             const float* sorted, const int* start,
+                                             const int* count, u64* buckets, u64* far) {
+  __shared__ TkTiles s;
+  __shared__ u64 red[TK_TILE][17];
+  const int r0 = blockIdx.x * TK_TILE;
+  const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+  int cls[4], off[4], n[4];
+  u64 top[4];
+  for (int r = 0; r < 4; r++) {
+    const int i = r0 + ty * 4 + r;
+    cls[r] = i < a_rows ? a_class[i] : -1;
+    off[r] = cls[r] >= 0 ? start[i] : 0;
+    n[r] = cls[r] >= 0 ? count[i] : 0;
+    top[r] = 0ull;
+  }
+  for (int c0 = 0; c0 < b_rows; c0 += TK_TILE) {
+    float acc[4][4];
+    tk_dot_tile(a, a_rows, b, b_rows, dim, r0, c0, s, acc);
+    for (int c = 0; c < 4; c++) {
+      const int j = c0 + tx * 4 + c;
+      if (j >= b_rows) continue;
+      const int cj = b_class[j];
+      const unsigned gj = (unsigned)(col0 + j);
+      for (int r = 0; r < 4; r++) {
+        // Same class (the anchor itself included): never a negative.
+        if (cls[r] < 0 || cj == cls[r]) continue;
+        const int i = r0 + ty * 4 + r;
+        const float d = tk_distance(acc[r][c], a + (size_t)i * dim, b + (size_t)j * dim, dim,
+                                    a_norms[i], b_norms[j], false, metric);
+        const u64 key = tk_sort_key(d, 0u);
+        const u64 farthest = key | (u64)(0xffffffffu - gj);
+        if (farthest > top[r]) top[r] = farthest;
+        const int below = tk_count_below(sorted + off[r], n[r], d);
+        if (below == 0) continue;
+        u64* slot = buckets + off[r] + below - 1;
+        // Buckets only fall, so a stale read can only cost an atomic, never lose one.
+        if ((key | gj) < *(volatile u64*)slot) atomicMin(slot, key | gj);
+      }
     }
-    for (int j = threadIdx.x; j < cols; j += blockDim.x) {
-      if (cand_class[j] == cls) continue;
-      const float d = row[j];
-      const u64 key = tk_sort_key(d, (unsigned)j);
-      for (int q = 0; q < TK_GROUP; q++)
-        if (pos[q] >= 0 && d > dp[q] && key < best[q]) best[q] = key;
-    }
-    for (int q = 0; q < TK_GROUP; q++) group_best[threadIdx.x][q] = best[q];
-    __syncthreads();
-    const int q = threadIdx.x;
-    if (q < TK_GROUP && pos[q] >= 0) {
-      u64 b = ~0ull;
-      for (int t = 0; t < TK_THREADS; t++) b = tk_min_u64(b, group_best[t][q]);
-      int rank = 0;
-      for (int r = 0; r < q; r++) rank += pos[r] >= 0;
-      out_negative[next + rank] = b == ~0ull ? far_index : (int)(b & 0xffffffffu);
-    }
-    for (int r = 0; r < TK_GROUP; r++) next += pos[r] >= 0;
-    __syncthreads();
+  }
+  // Each row's 16 partial farthest negatives (one a thread of its row), reduced by one
+  // thread a row into the anchor's running one.
+  for (int r = 0; r < 4; r++) red[ty * 4 + r][tx] = top[r];
+  __syncthreads();
+  const int row = threadIdx.x, i = r0 + row;
+  if (row < TK_TILE && i < a_rows && a_class[i] >= 0) {
+    u64 best = far[i];
+    for (int k = 0; k < 16; k++) best = red[row][k] > best ? red[row][k] : best;
+    far[i] = best;
   }
 }

@@ -641,6 +641,37 @@ fn batch_semihard_matches_cpu_on_random_batches_big_classes_and_chunks() {
     }
 }
 
+/// A budget that cuts the candidates in two column chunks and the anchors in several row
+/// chunks: the fused kernel's buckets and farthest negatives must merge across launches.
+#[test]
+fn batch_semihard_merges_column_chunks() {
+    let mut rng = Rng(29);
+    let (n, d) = (600, 40);
+    let x = rng.matrix(n, d);
+    let labels = rng.labels(n, 7);
+    let xm = MatRef::new(&x, n, d).unwrap();
+    let want = mine(
+        &Cpu,
+        Strategy::BatchSemihard,
+        xm,
+        &labels,
+        None,
+        Metric::Euclidean,
+    )
+    .unwrap();
+    let cuda = Cuda::emulated().with_memory(300_000);
+    let got = mine(
+        &cuda,
+        Strategy::BatchSemihard,
+        xm,
+        &labels,
+        None,
+        Metric::Euclidean,
+    )
+    .unwrap();
+    assert_eq!(got, want);
+}
+
 #[test]
 fn batch_semihard_with_ties_and_a_reference_set() {
     // Integer points: many equal distances, so every tie rule is exercised.
