@@ -6,7 +6,7 @@ use crate::Metric;
 
 /// Σ f(aᵢ, bᵢ) in f64 over eight interleaved partial sums: a single running sum is one long
 /// chain of dependent additions, which the compiler may not reorder or vectorise.
-#[inline]
+#[inline(always)]
 fn sum_pairs(a: &[f32], b: &[f32], f: impl Fn(f64, f64) -> f64) -> f64 {
     const LANES: usize = 8;
     let mut acc = [0.0f64; LANES];
@@ -25,88 +25,92 @@ fn sum_pairs(a: &[f32], b: &[f32], f: impl Fn(f64, f64) -> f64) -> f64 {
     acc.iter().sum::<f64>() + tail
 }
 
-#[inline]
+#[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f64 {
     sum_pairs(a, b, |x, y| x * y)
 }
 
-#[inline]
+#[inline(always)]
 pub fn sq_norm(a: &[f32]) -> f64 {
     dot(a, a)
 }
 
-#[inline]
+#[inline(always)]
 pub fn sq_dist(a: &[f32], b: &[f32]) -> f64 {
     sum_pairs(a, b, |x, y| (x - y) * (x - y))
 }
 
-/// d(a, b) for `metric`, as API.md defines it (cosine is 1 when either vector is zero).
-pub fn distance(a: &[f32], b: &[f32], metric: Metric) -> f64 {
-    match metric {
-        Metric::SqEuclidean => sq_dist(a, b),
-        Metric::Euclidean => sq_dist(a, b).sqrt(),
-        Metric::Dot => -dot(a, b),
-        Metric::Cosine => {
-            let (na2, nb2) = (sq_norm(a), sq_norm(b));
-            if na2 == 0.0 || nb2 == 0.0 {
-                1.0
-            } else {
-                // One square root of the product: a row and its duplicate are then exactly 0
-                // apart, as in the reference.
-                (1.0 - dot(a, b) / (na2 * nb2).sqrt()).clamp(0.0, 2.0)
+crate::simd::widest! {
+    /// d(a, b) for `metric`, as API.md defines it (cosine is 1 when either vector is zero).
+    pub fn distance(a: &[f32], b: &[f32], metric: Metric) -> f64 {
+        match metric {
+            Metric::SqEuclidean => sq_dist(a, b),
+            Metric::Euclidean => sq_dist(a, b).sqrt(),
+            Metric::Dot => -dot(a, b),
+            Metric::Cosine => {
+                let (na2, nb2) = (sq_norm(a), sq_norm(b));
+                if na2 == 0.0 || nb2 == 0.0 {
+                    1.0
+                } else {
+                    // One square root of the product: a row and its duplicate are then exactly 0
+                    // apart, as in the reference.
+                    (1.0 - dot(a, b) / (na2 * nb2).sqrt()).clamp(0.0, 2.0)
+                }
             }
         }
     }
 }
 
-/// Adds `coef · ∂d(a,b)/∂a` to `ga` and `coef · ∂d(a,b)/∂b` to `gb`, where `d` is
-/// `distance(a, b, metric)`. Where the distance is not differentiable (euclidean at 0, cosine
-/// with a zero vector) the gradient is taken as 0, so it is finite everywhere.
-pub fn add_grad(
-    a: &[f32],
-    b: &[f32],
-    metric: Metric,
-    d: f64,
-    coef: f64,
-    ga: &mut [f64],
-    gb: &mut [f64],
-) {
-    if coef == 0.0 {
-        return;
-    }
-    match metric {
-        Metric::SqEuclidean | Metric::Euclidean => {
-            let s = if metric == Metric::SqEuclidean {
-                2.0 * coef
-            } else if d > 0.0 {
-                coef / d
-            } else {
-                return;
-            };
-            for t in 0..a.len() {
-                let g = s * (a[t] as f64 - b[t] as f64);
-                ga[t] += g;
-                gb[t] -= g;
-            }
+crate::simd::widest! {
+    /// Adds `coef · ∂d(a,b)/∂a` to `ga` and `coef · ∂d(a,b)/∂b` to `gb`, where `d` is
+    /// `distance(a, b, metric)`. Where the distance is not differentiable (euclidean at 0, cosine
+    /// with a zero vector) the gradient is taken as 0, so it is finite everywhere.
+    pub fn add_grad(
+        a: &[f32],
+        b: &[f32],
+        metric: Metric,
+        d: f64,
+        coef: f64,
+        ga: &mut [f64],
+        gb: &mut [f64],
+    ) -> () {
+        if coef == 0.0 {
+            return;
         }
-        Metric::Dot => {
-            for t in 0..a.len() {
-                ga[t] -= coef * b[t] as f64;
-                gb[t] -= coef * a[t] as f64;
+        match metric {
+            Metric::SqEuclidean | Metric::Euclidean => {
+                let s = if metric == Metric::SqEuclidean {
+                    2.0 * coef
+                } else if d > 0.0 {
+                    coef / d
+                } else {
+                    return;
+                };
+                for t in 0..a.len() {
+                    let g = s * (a[t] as f64 - b[t] as f64);
+                    ga[t] += g;
+                    gb[t] -= g;
+                }
             }
-        }
-        Metric::Cosine => {
-            let (na, nb) = (sq_norm(a).sqrt(), sq_norm(b).sqrt());
-            if na == 0.0 || nb == 0.0 {
-                return;
+            Metric::Dot => {
+                for t in 0..a.len() {
+                    ga[t] -= coef * b[t] as f64;
+                    gb[t] -= coef * a[t] as f64;
+                }
             }
-            // d = 1 − cos, cos = a·b/(|a||b|):  ∂d/∂a = −(b/(|a||b|) − cos·a/|a|²)
-            let cos = dot(a, b) / (na * nb);
-            let inv = 1.0 / (na * nb);
-            for t in 0..a.len() {
-                let (x, y) = (a[t] as f64, b[t] as f64);
-                ga[t] -= coef * (y * inv - cos * x / (na * na));
-                gb[t] -= coef * (x * inv - cos * y / (nb * nb));
+            Metric::Cosine => {
+                let (na, nb) = (sq_norm(a).sqrt(), sq_norm(b).sqrt());
+                if na == 0.0 || nb == 0.0 {
+                    return;
+                }
+                // d = 1 − cos, cos = a·b/(|a||b|):  ∂d/∂a = −(b/(|a||b|) − cos·a/|a|²)
+                let cos = dot(a, b) / (na * nb);
+                let inv = 1.0 / (na * nb);
+                for t in 0..a.len() {
+                    let (x, y) = (a[t] as f64, b[t] as f64);
+                    ga[t] -= coef * (y * inv - cos * x / (na * na));
+                    gb[t] -= coef * (x * inv - cos * y / (nb * nb));
+                }
             }
         }
     }
