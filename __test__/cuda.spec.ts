@@ -6,6 +6,8 @@
  */
 process.env.TRIPLETKIT_CUDA_EMULATOR = '1'
 
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
 import test from 'ava'
 import * as tk from '../index'
 import { CUDA_AUTO_MIN_MACS, resolveDevice } from '../src/device'
@@ -198,4 +200,16 @@ test('maxMemory makes cuda plan smaller chunks with the same answers, and refuse
   t.throws(() => tk.pairwiseDistancesSync(x, undefined, { device: 'cuda', maxMemory: '1GB' as never }), { message: /^opts\.maxMemory: / })
   // The CPU devices take the option and ignore it.
   t.deepEqual(tk.pairwiseDistancesSync(x, undefined, { device: 'cpu', maxMemory: 1000 }), tk.pairwiseDistancesSync(x, undefined, { device: 'cpu' }))
+})
+
+// The GPU machine's check script, run here through the emulator so that it cannot rot
+// between the runs on a real GPU: every function it checks must agree with cpu.
+test('bench/gpu-check.mjs passes through the emulator', (t) => {
+  const root = join(__dirname, '..')
+  const r = spawnSync(process.execPath, [join(root, 'bench', 'gpu-check.mjs'), '--quick', '--no-timing'], {
+    cwd: root, encoding: 'utf8', timeout: 300_000, env: { ...process.env, TRIPLETKIT_CUDA_EMULATOR: '1' },
+  })
+  t.is(r.status, 0, `${r.stdout}\n${r.stderr}`)
+  t.regex(r.stdout, /ok {3}ladderLoss/)
+  t.notRegex(r.stdout, /FAIL/)
 })

@@ -4,9 +4,10 @@
 // mismatch, 2 when CUDA is unavailable. Run on a machine with an NVIDIA GPU, after
 // `npm run build` (or with the built dist/ and .node copied there):
 //
-//   node bench/gpu-check.mjs [--quick]
+//   node bench/gpu-check.mjs [--quick] [--no-timing]
 //
-// With TRIPLETKIT_CUDA_EMULATOR=1 it runs through the CPU emulator (use --quick: slow).
+// With TRIPLETKIT_CUDA_EMULATOR=1 it runs through the CPU emulator (use --quick --no-timing:
+// slow). --no-timing stops after the checks.
 import { createRequire } from 'node:module'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -75,6 +76,58 @@ for (const metric of ['euclidean', 'sqeuclidean', 'cosine', 'dot']) {
   const gl = tk.tripletLossSync(x, labels, { mining: 'batch-hard', metric, device: 'cuda' })
   const cl = tk.tripletLossSync(x, labels, { mining: 'batch-hard', metric, device: 'cpu' })
   expect(Math.abs(gl.loss - cl.loss) <= 1e-4 * Math.max(1, Math.abs(cl.loss)), `tripletLoss batch-hard ${metric}: ${gl.loss} vs ${cl.loss}`)
+}
+
+// The other functions backends().cuda.ops lists, at a smaller size (O(rows²) work on the
+// host side for some): results within float rounding of cpu, or, for mining, the same
+// anchors and positives with negatives at equal distances.
+const m = quick ? 97 : 601
+const xs = matrix(m, 64), ls = labelsOf(m, 6)
+const closeTo = (a, b, what, tol = 1e-4) => expect(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`)
+const gradDiff = (g, c) => relDiff(g.data, c.data)
+for (const metric of ['euclidean', 'cosine']) {
+  const gs = tk.mineTripletsSync(xs, ls, { strategy: 'batch-semihard', metric, device: 'cuda' })
+  const cs = tk.mineTripletsSync(xs, ls, { strategy: 'batch-semihard', metric, device: 'cpu' })
+  let same = gs.length === cs.length
+  for (let t = 0; same && t < cs.length; t++) {
+    same = gs.anchor[t] === cs.anchor[t] && gs.positive[t] === cs.positive[t] &&
+      Math.abs(dist(xs, cs.anchor[t], gs.negative[t], metric) - dist(xs, cs.anchor[t], cs.negative[t], metric)) < 1e-4
+  }
+  expect(same, `mineTriplets batch-semihard ${m} × 64 ${metric}: same pairs, negatives at equal distances (${gs.length} triplets)`)
+  for (const strategy of ['hard', 'semihard']) {
+    const g = tk.mineTripletsSync(xs, ls, { strategy, metric, device: 'cuda' }).length
+    const c = tk.mineTripletsSync(xs, ls, { strategy, metric, device: 'cpu' }).length
+    expect(Math.abs(g - c) <= Math.max(2, c * 1e-4), `mineTriplets ${strategy} ${metric}: ${g} vs ${c} triplets`)
+  }
+  const gc = tk.contrastiveLossSync(xs, ls, { metric, device: 'cuda' })
+  const cc = tk.contrastiveLossSync(xs, ls, { metric, device: 'cpu' })
+  closeTo(gc.loss, cc.loss, `contrastiveLoss ${metric}`)
+  expect(gradDiff(gc.grad, cc.grad) < 1e-3, `contrastiveLoss ${metric} gradient: ${gradDiff(gc.grad, cc.grad).toExponential(2)}`)
+  const gr = tk.retrievalMetricsSync(xs, ls, { metric, device: 'cuda' })
+  const cr = tk.retrievalMetricsSync(xs, ls, { metric, device: 'cpu' })
+  for (const k of ['precisionAt1', 'rPrecision', 'mapAtR']) closeTo(gr[k], cr[k], `retrievalMetrics ${metric} ${k}`, 1e-3)
+}
+const [pa, pp, pn] = [matrix(m, 64), matrix(m, 64), matrix(m, 64)]
+const gm = tk.tripletMarginLossSync(pa, pp, pn, { device: 'cuda' })
+const cm = tk.tripletMarginLossSync(pa, pp, pn, { device: 'cpu' })
+closeTo(gm.loss, cm.loss, 'tripletMarginLoss')
+expect(gradDiff(gm.grad.anchor, cm.grad.anchor) < 1e-4, 'tripletMarginLoss anchor gradient')
+const gn = tk.multipleNegativesRankingLossSync(pa, pp, { device: 'cuda' })
+const cn = tk.multipleNegativesRankingLossSync(pa, pp, { device: 'cpu' })
+closeTo(gn.loss, cn.loss, 'multipleNegativesRankingLoss')
+expect(gradDiff(gn.grad.anchors, cn.grad.anchors) < 1e-3, 'multipleNegativesRankingLoss anchors gradient')
+const rel = { data: Float32Array.from({ length: 31 * m }, () => Math.floor((rand() + 0.5) * 3) / 2), rows: 31, cols: m }
+const rungs = { thresholds: [1, 0.5], margins: [0.2, 0.1] }
+const q31 = matrix(31, 64)
+closeTo(tk.ladderLossSync(q31, pa, rel, { ...rungs, device: 'cuda' }).loss, tk.ladderLossSync(q31, pa, rel, { ...rungs, device: 'cpu' }).loss, 'ladderLoss')
+const same = Int32Array.from({ length: m }, (_, i) => i % 2)
+const gv = tk.verificationMetricsSync(pa, pp, same, { device: 'cuda' })
+const cv = tk.verificationMetricsSync(pa, pp, same, { device: 'cpu' })
+for (const k of ['accuracy', 'rocAuc', 'eer']) closeTo(gv[k], cv[k], `verificationMetrics ${k}`, 1e-6)
+
+if (process.argv.includes('--no-timing')) {
+  if (failures.length > 0) console.log(`\n${failures.length} mismatch(es)`)
+  process.exit(failures.length > 0 ? 1 : 0)
 }
 
 function median(reps, f) {
