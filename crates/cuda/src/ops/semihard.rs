@@ -99,14 +99,8 @@ pub fn batch_semihard(
             if slot.is_empty() {
                 continue;
             }
-            let part;
-            let ub = match &whole {
-                Some(w) => w,
-                None => {
-                    part = Candidates::upload(gpu, cand, &classes.cand_class, c0, c1)?;
-                    &part
-                }
-            };
+            let mut part = None;
+            let ub = Candidates::chunk(&whole, &mut part, gpu, cand, &classes.cand_class, c0, c1)?;
             let (pa_b, pb_b, slot_b) = (
                 Buffer::from_slice(gpu, &pair_a)?,
                 Buffer::from_slice(gpu, &pair_b)?,
@@ -150,14 +144,8 @@ pub fn batch_semihard(
         let far = Buffer::<u64>::filled(gpu, h, 0)?;
         for &(c0, c1) in &col_chunks {
             call.stop.check()?;
-            let part;
-            let ub = match &whole {
-                Some(w) => w,
-                None => {
-                    part = Candidates::upload(gpu, cand, &classes.cand_class, c0, c1)?;
-                    &part
-                }
-            };
+            let mut part = None;
+            let ub = Candidates::chunk(&whole, &mut part, gpu, cand, &classes.cand_class, c0, c1)?;
             // SAFETY: tk_semihard_fused's signature; the anchors' buffers hold h rows, the
             // candidates' c1 − c0, and `sorted_b`/`buckets` the offsets `start_b` lays out.
             unsafe {
@@ -229,6 +217,23 @@ struct Candidates<'g> {
 }
 
 impl<'g> Candidates<'g> {
+    /// Columns c0..c1: the resident `whole` when there is one, else an upload of just them
+    /// (kept in `part`).
+    fn chunk<'a>(
+        whole: &'a Option<Candidates<'g>>,
+        part: &'a mut Option<Candidates<'g>>,
+        gpu: &'g dyn Gpu,
+        cand: &tripletkit_core::distance::Rows,
+        cand_class: &[i32],
+        c0: usize,
+        c1: usize,
+    ) -> Result<&'a Candidates<'g>, Error> {
+        match whole {
+            Some(w) => Ok(w),
+            None => Ok(part.insert(Candidates::upload(gpu, cand, cand_class, c0, c1)?)),
+        }
+    }
+
     fn upload(
         gpu: &'g dyn Gpu,
         cand: &tripletkit_core::distance::Rows,
