@@ -94,7 +94,7 @@ pub fn contrastive_loss(
     let grad = pairwise_backward(x, None, &o.distance, &d, &g)?.a;
     Ok(LossResult {
         loss: pos.sum * sp + neg.sum * sn,
-        grad: grad.into_iter().map(pair::grad_to_f32).collect(),
+        grad: pair::grads_to_f32(&grad),
         triplets: pairs,
         active,
     })

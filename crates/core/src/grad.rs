@@ -114,8 +114,7 @@ impl GradSum {
                 }
                 let slot = &part[i * width..i * width + K * cols];
                 for (r, g) in rows_of(start + i).into_iter().zip(slot.chunks(cols.max(1))) {
-                    let dst = &mut self.grad[r * cols..(r + 1) * cols];
-                    dst.iter_mut().zip(g).for_each(|(d, s)| *d += s);
+                    add_into(&mut self.grad[r * cols..(r + 1) * cols], g);
                 }
             }
             call.advance(end - start, count);
@@ -125,7 +124,20 @@ impl GradSum {
 
     /// Multiplies the gradient by `s` (the reducer's scale).
     pub fn scale(&mut self, s: f64) {
-        self.grad.iter_mut().for_each(|g| *g *= s);
+        scale(&mut self.grad, s);
+    }
+}
+
+crate::simd::widest! {
+    /// dst += src, element by element.
+    fn add_into(dst: &mut [f64], src: &[f64]) -> () {
+        dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
+    }
+}
+
+crate::simd::widest! {
+    fn scale(g: &mut [f64], s: f64) -> () {
+        g.iter_mut().for_each(|v| *v *= s);
     }
 }
 

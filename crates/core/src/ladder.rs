@@ -34,7 +34,7 @@ pub fn ladder_loss(
     let d = pairwise_distances(queries, Some(candidates), &metric, call)?;
     let (loss, g) = coefficients(&d, relevance, o, call)?;
     let grads = pairwise_backward(queries, Some(candidates), &metric, &d, &g)?;
-    let to_f32 = |v: Vec<f64>| v.into_iter().map(pair::grad_to_f32).collect::<Vec<f32>>();
+    let to_f32 = |v: Vec<f64>| pair::grads_to_f32(&v);
     Ok(LadderResult {
         loss,
         grad_queries: to_f32(grads.a),

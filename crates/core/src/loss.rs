@@ -125,7 +125,7 @@ pub fn triplet_loss(
     }
     Ok(LossResult {
         loss: sums.sum * scale,
-        grad: grad.grad.into_iter().map(pair::grad_to_f32).collect(),
+        grad: pair::grads_to_f32(&grad.grad),
         triplets: sums.count,
         active: sums.active,
     })

@@ -118,9 +118,16 @@ crate::simd::widest! {
 
 /// A float64 gradient rounded to f32, saturating at ±f32::MAX: 1/‖x‖ for a subnormal row is
 /// finite in f64 but past f32's range, and gradients must stay finite.
-#[inline]
+#[inline(always)]
 pub fn grad_to_f32(g: f64) -> f32 {
     g.clamp(-f32::MAX as f64, f32::MAX as f64) as f32
+}
+
+crate::simd::widest! {
+    /// `grad_to_f32` of every element.
+    pub fn grads_to_f32(g: &[f64]) -> Vec<f32> {
+        g.iter().map(|&v| grad_to_f32(v)).collect()
+    }
 }
 
 /// Rows divided by their L2 norm; zero rows stay zero.
