@@ -198,7 +198,7 @@ test('maxMemory makes cuda plan smaller chunks with the same answers, and refuse
     { instanceOf: RangeError, code: 'ERR_TRIPLETKIT_OUT_OF_MEMORY', message: /cannot fit this call: it needs at least .* MiB.*maxMemory/ })
   t.throws(() => tk.pairwiseDistancesSync(x, undefined, { device: 'cuda', maxMemory: 0 }), { instanceOf: RangeError, message: /^opts\.maxMemory: / })
   t.throws(() => tk.pairwiseDistancesSync(x, undefined, { device: 'cuda', maxMemory: '1GB' as never }), { message: /^opts\.maxMemory: / })
-  // The CPU devices take the option and ignore it.
+  // The cpu device's result is not a tile: the budget does not apply to it (maxMemory.spec.ts).
   t.deepEqual(tk.pairwiseDistancesSync(x, undefined, { device: 'cpu', maxMemory: 1000 }), tk.pairwiseDistancesSync(x, undefined, { device: 'cpu' }))
 })
 

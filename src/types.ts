@@ -92,7 +92,8 @@ export interface MetricOptions {
   /**
    * The most device memory, in bytes, a call on `'cuda'` plans its chunks with (inputs larger
    * than that are cut into chunks and the chunks' answers merged); default: 80 % of the GPU's
-   * free memory. The CPU devices ignore it.
+   * free memory. On `'cpu'` it caps the tiles of distances its threads work in (not the
+   * inputs or the result), planned the same way; `'js'` ignores it.
    */
   maxMemory?: number
 }

@@ -45,8 +45,8 @@ pub type ProgressFn<'a> = &'a (dyn Fn(usize, usize) + Sync);
 pub struct Call<'a> {
     pub stop: Stop<'a>,
     pub progress: Option<ProgressFn<'a>>,
-    /// The most device memory the op may plan its chunks with (a GPU device's); `None`: the
-    /// device's own share of what is free.
+    /// The most memory the op may plan its chunks with: a GPU's chunks, or the cpu's tiles
+    /// of distances (all threads' together); `None`: the device's own default.
     pub memory: Option<usize>,
 }
 

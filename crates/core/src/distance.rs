@@ -7,6 +7,7 @@
 
 use crate::pair;
 use crate::par;
+use crate::plan;
 use crate::{Call, Error, MatRef, Metric, MetricOptions, Stop};
 use gemm::Parallelism;
 use std::borrow::Cow;
@@ -373,6 +374,49 @@ impl<'a> Distances<'a> {
         Ok(out)
     }
 
+    /// The tile (rows, columns) each thread computes at a time: `tile_shape`, or with a
+    /// memory budget (`Call::memory`, the `maxMemory` option) the largest the planner fits in
+    /// it, every thread's tile counted.
+    fn tile_plan(&self) -> Result<(usize, usize), Error> {
+        let (rows, cols) = (self.rows(), self.cols());
+        let (block, chunk) = tile_shape(rows, cols);
+        let Some(budget) = self.call.memory else {
+            return Ok((block, chunk));
+        };
+        let f = self.tile_footprint();
+        plan::plan(rows, cols, f, budget, block, chunk)
+            .map(|p| (p.rows, p.cols))
+            .ok_or_else(|| too_large(plan::smallest(rows, cols, f)))
+    }
+
+    /// Rows per block for passes over whole rows: `full_row_block`, or with a memory budget
+    /// the most (a multiple of 64, or all) that fit it.
+    fn row_block_plan(&self) -> Result<usize, Error> {
+        let (rows, cols) = (self.rows(), self.cols());
+        let Some(budget) = self.call.memory else {
+            return Ok(full_row_block(rows, cols));
+        };
+        let f = self.tile_footprint();
+        let cap = full_row_block(rows, cols).max(64);
+        plan::plan_whole_rows(rows, cols, f, budget, cap)
+            .map(|p| p.rows.max(1))
+            .ok_or_else(|| {
+                too_large(f.bytes(plan::Plan {
+                    rows: rows.clamp(1, 64),
+                    cols,
+                }))
+            })
+    }
+
+    /// Every thread holds one tile of distances.
+    fn tile_footprint(&self) -> plan::Footprint {
+        plan::Footprint {
+            per_row: 0,
+            per_col: 0,
+            per_cell: 4 * crate::threads(),
+        }
+    }
+
     /// Folds every tile of distances into per-block state, blocks of rows in parallel and the
     /// columns of each block one tile at a time, so no more than a tile per thread is live.
     /// `init(r0, r1)` makes a block's state; `fold(state, r0, c0, tile)` takes a row-major
@@ -385,7 +429,7 @@ impl<'a> Distances<'a> {
         fold: impl Fn(&mut S, usize, usize, &[f32]) + Sync,
     ) -> Result<Vec<S>, Error> {
         let (rows, cols) = (self.rows(), self.cols());
-        let (block, chunk) = tile_shape(rows, cols);
+        let (block, chunk) = self.tile_plan()?;
         let serial = par::serial(self.work());
         par::map(blocks(rows, block), serial, |(r0, r1)| {
             let mut state = init(r0, r1);
@@ -414,7 +458,7 @@ impl<'a> Distances<'a> {
         f: impl Fn(usize, &mut [f32]) -> T + Sync,
     ) -> Result<Vec<T>, Error> {
         let (rows, cols) = (self.rows(), self.cols());
-        let block = full_row_block(rows, cols);
+        let block = self.row_block_plan()?;
         let serial = par::serial(self.work());
         par::map(blocks(rows, block), serial, |(r0, r1)| {
             if self.call.stop.requested() {
@@ -474,6 +518,14 @@ fn tile_shape(rows: usize, cols: usize) -> (usize, usize) {
 /// Rows per block for a pass that needs whole rows of distances at once (about 8 MiB).
 fn full_row_block(rows: usize, cols: usize) -> usize {
     (2_097_152 / cols.max(1)).clamp(1, 64).min(rows.max(1))
+}
+
+/// The error of a budget no tile fits: what the smallest tile needs.
+fn too_large(bytes: usize) -> Error {
+    Error::OutOfMemory {
+        device: "cpu".into(),
+        bytes,
+    }
 }
 
 /// Splits `0..n` into consecutive `(start, end)` blocks of at most `block` items.

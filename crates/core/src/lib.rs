@@ -33,6 +33,7 @@ pub mod margin_loss;
 pub mod mining;
 pub mod oasis;
 pub mod pair;
+pub mod plan;
 pub mod ranking;
 pub mod retrieval;
 pub mod rules;

@@ -12,6 +12,6 @@ pub mod emulator;
 pub mod gpu;
 pub mod kernels;
 pub mod ops;
-pub mod plan;
+pub use tripletkit_core::plan;
 
 pub use device::{Cuda, OPS};

@@ -1,7 +1,9 @@
-//! Chunk planning: how many rows and columns one launch takes so that everything a chunk
-//! needs on the device fits the memory budget. Inputs larger than the device are cut into
-//! chunks and the ops merge the chunks' answers (knn merges top-k lists, batch-hard the
-//! per-row extremes); each chunk is a point to report progress and to honour a stop.
+//! Chunk planning, for every device: how many rows and columns one chunk of work takes so
+//! that everything it needs fits a memory budget. On a GPU a chunk is a launch and inputs
+//! larger than the device are cut into chunks whose answers the ops merge (knn merges top-k
+//! lists, batch-hard the per-row extremes); on the CPU a chunk is the tile each thread
+//! computes at a time (`maxMemory`). Each chunk is a point to report progress and to honour a
+//! stop.
 
 /// Rows and columns a chunk takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
