@@ -136,7 +136,8 @@ crate::simd::widest! {
 }
 
 crate::simd::widest! {
-    fn scale(g: &mut [f64], s: f64) -> () {
+    /// g *= s, element by element.
+    pub(crate) fn scale(g: &mut [f64], s: f64) -> () {
         g.iter_mut().for_each(|v| *v *= s);
     }
 }

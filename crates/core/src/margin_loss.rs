@@ -47,25 +47,45 @@ pub fn triplet_margin_loss(
         },
         call,
     )?;
-    let scale = o.reduction.scale(sums.count, sums.active).unwrap_or(0.0);
-    grad.scale(scale);
-    let mut parts = grad.grad.chunks_mut((rows * cols).max(1));
-    let mut side_grad = |m: MatRef| -> Vec<f32> {
+    Ok(finish(
+        [anchor, positive, negative],
+        o,
+        &mut grad.grad,
+        sums.sum,
+        sums.active,
+        &sums.losses,
+    ))
+}
+
+/// The result from the summed terms, for every device: the reduction's scale applied to the
+/// loss and to `grad` (the three sides' gradients, one after another), each side's gradient
+/// taken through the normalisation when asked, and rounded to f32.
+pub fn finish(
+    sides: [MatRef; 3],
+    o: &MarginLossOptions,
+    grad: &mut [f64],
+    sum: f64,
+    active: usize,
+    losses: &[f64],
+) -> MarginLossResult {
+    let (rows, cols) = (sides[0].rows(), sides[0].cols());
+    let scale = o.reduction.scale(rows, active).unwrap_or(0.0);
+    crate::grad::scale(grad, scale);
+    let mut parts = grad.chunks_mut((rows * cols).max(1));
+    let [grad_anchor, grad_positive, grad_negative] = sides.map(|m| {
         let g = parts.next().unwrap_or_default();
         if o.distance.normalize {
             pair::normalize_backward(m.data(), cols, g);
         }
-        g.iter().map(|&v| pair::grad_to_f32(v)).collect()
-    };
-    let (grad_anchor, grad_positive, grad_negative) =
-        (side_grad(anchor), side_grad(positive), side_grad(negative));
-    Ok(MarginLossResult {
-        loss: sums.sum * scale,
-        losses: sums.losses.iter().map(|&l| l as f32).collect(),
+        pair::grads_to_f32(g)
+    });
+    MarginLossResult {
+        loss: sum * scale,
+        losses: losses.iter().map(|&l| l as f32).collect(),
         grad_anchor,
         grad_positive,
         grad_negative,
-    })
+    }
 }
 
 /// Checks the arguments of `triplet_margin_loss` and returns the three sides as the loss reads

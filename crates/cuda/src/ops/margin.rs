@@ -6,9 +6,7 @@ use super::too_large;
 use crate::gpu::{blocks, int, Buffer, Gpu, Params};
 use crate::kernels::{metric_code, MARGIN_TERMS, THREADS};
 use crate::plan::chunks;
-use tripletkit_core::{
-    margin_loss, pair, Call, Error, MarginLossOptions, MarginLossResult, MatRef,
-};
+use tripletkit_core::{margin_loss, Call, Error, MarginLossOptions, MarginLossResult, MatRef};
 
 pub fn triplet_margin_loss(
     gpu: &dyn Gpu,
@@ -88,23 +86,12 @@ pub fn triplet_margin_loss(
         call.advance(h, rows);
     }
     call.stop.check()?;
-    let scale = o.reduction.scale(rows, active).unwrap_or(0.0);
-    grad.iter_mut().for_each(|g| *g *= scale);
-    let mut parts = grad.chunks_mut((rows * cols).max(1));
-    let mut side_grad = |m: MatRef| -> Vec<f32> {
-        let g = parts.next().unwrap_or_default();
-        if o.distance.normalize {
-            pair::normalize_backward(m.data(), cols, g);
-        }
-        g.iter().map(|&v| pair::grad_to_f32(v)).collect()
-    };
-    let (grad_anchor, grad_positive, grad_negative) =
-        (side_grad(anchor), side_grad(positive), side_grad(negative));
-    Ok(MarginLossResult {
-        loss: sum * scale,
-        losses: losses.iter().map(|&l| l as f32).collect(),
-        grad_anchor,
-        grad_positive,
-        grad_negative,
-    })
+    Ok(margin_loss::finish(
+        [anchor, positive, negative],
+        o,
+        &mut grad,
+        sum,
+        active,
+        &losses,
+    ))
 }
