@@ -5,11 +5,11 @@ import { Rng } from './helpers/prng'
 
 test('mineTriplets reports the native progress while it runs, and the sync twin never does', async (t) => {
   const rng = new Rng(71)
-  const rows = 8192
-  const x = { data: flat(gaussianRows(rng, rows, 32)), rows, cols: 32 }
+  const rows = 16384
+  const x = { data: flat(gaussianRows(rng, rows, 128)), rows, cols: 128 }
   const labels = makeLabels(rng, rows, 'few')
   const seen: [number, number][] = []
-  // batch-semihard over 8192 rows takes about a second here: several reads of the counter.
+  // batch-semihard over 16,384 rows of 128 takes about a second here: several reads of the counter.
   const t0 = Date.now()
   const mined = await mineTriplets(x, labels, { strategy: 'batch-semihard', device: 'cpu', onProgress: (done, total) => seen.push([done, total]) })
   t.log(`${seen.length} reports in ${Date.now() - t0} ms`)

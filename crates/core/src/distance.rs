@@ -5,11 +5,11 @@
 //! recomputation wherever the result is tiny next to the norms (where cancellation loses the
 //! digits). Cosine works on L2-normalised rows, where it is 1 − a·b.
 
+use crate::dot_tile::dot_tile;
 use crate::pair;
 use crate::par;
 use crate::plan;
 use crate::{Call, Error, MatRef, Metric, MetricOptions, Stop};
-use gemm::Parallelism;
 use std::borrow::Cow;
 
 /// Below this fraction of ‖a‖² + ‖b‖² (euclidean) or below this cosine distance, a GEMM
@@ -231,42 +231,10 @@ impl<'a> Distances<'a> {
             return;
         }
         let out = &mut out[..(m - 1) * stride + n];
-        if k == 0 {
-            for row in out.chunks_mut(stride) {
-                row[..n].fill(0.0);
-            }
-        } else {
-            let lhs = &self.a.data[r0 * k..r1 * k];
-            let rhs = &self.b().data[c0 * k..c1 * k];
-            // SAFETY: `out` holds m rows of n floats at row stride `stride` (asserted above),
-            // written with column stride 1; `lhs` holds m rows of k floats (row stride k) and `rhs` holds n
-            // rows of k floats, read as the k×n matrix rhsᵀ (row stride 1, column stride k).
-            // All three live for the whole call and `out` aliases neither input.
-            unsafe {
-                gemm::gemm(
-                    m,
-                    n,
-                    k,
-                    out.as_mut_ptr(),
-                    1,
-                    stride as isize,
-                    false,
-                    lhs.as_ptr(),
-                    1,
-                    k as isize,
-                    rhs.as_ptr(),
-                    k as isize,
-                    1,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    // Callers parallelise over blocks of rows; one GEMM per thread.
-                    Parallelism::None,
-                );
-            }
-        }
+        let lhs = &self.a.data[r0 * k..r1 * k];
+        let rhs = &self.b().data[c0 * k..c1 * k];
+        // Each product in one fixed order, so a distance depends on its two rows alone.
+        dot_tile(lhs, m, rhs, n, k, out, stride);
         fix_rows(self, r0, c0, n, stride, out);
     }
 

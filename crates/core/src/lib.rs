@@ -3,11 +3,13 @@
 //! Pure Rust, no napi and no CUDA. Every op takes row-major `f32` matrices (`MatRef`), an
 //! options struct and a per-call context (`Call`: stop flag, progress), checks its own rules,
 //! and returns owned vectors, so a binding can hand them to JavaScript without copying.
-//! Distances go through a real GEMM (`gemm` crate) and are folded tile by tile into per-row
+//! Distances go through a GEMM of our own (`dot_tile`: each product summed in one fixed order,
+//! so a distance depends on its two rows alone) and are folded tile by tile into per-row
 //! state, so no op but `pairwise_distances` allocates rows × cols. The `Device` trait is the
 //! seam every backend implements; `conformance` checks any device against these rules.
 
 mod call;
+
 mod error;
 mod matrix;
 mod metric;
@@ -25,6 +27,7 @@ pub mod conformance;
 pub mod contrastive;
 pub mod device;
 pub mod distance;
+pub mod dot_tile;
 pub mod grad;
 pub mod knn;
 pub mod ladder;
