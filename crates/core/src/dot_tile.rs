@@ -6,8 +6,9 @@
 //! in the call: other rows, tile shapes, batch sizes, threads, the vector unit (SEMANTICS.md,
 //! "Shape invariance"). It is also the order of the CUDA kernels' tiles (`tk_dot_tile`).
 //!
-//! The loops are BLIS's: the right operand packed in panels of NR rows laid out column by
-//! column, a micro-kernel holding MR × NR sums in registers while it walks the columns. The
+//! The loops are BLIS's: the right operand packed in panels of NR rows and the left one in
+//! slivers of MR rows, both laid out column by column, and a micro-kernel holding MR × NR sums
+//! in registers while it walks the columns. The
 //! columns go KC at a time so a panel stays in L1; a partial sum is stored in `out` and
 //! loaded again, which continues the same chain exactly (f32 storage is exact).
 
@@ -95,8 +96,8 @@ thread_local! {
 /// The loops around a micro-kernel of MR × NR sums, KC columns a pass.
 /// - `pack_full(rows, k, kc, panel)` packs kc columns of NR whole rows, as `pack` does
 ///   (`rows` starts at the first row's first column; rows are k floats apart).
-/// - `micro(kc, a_rows, panel, block)` continues the chains of an MR × NR block over kc
-///   columns: row r of the left operand at `a_rows[r]`, the panel kc steps of NR floats.
+/// - `micro(kc, sliver, panel, block)` continues the chains of an MR × NR block over kc
+///   columns: the sliver kc steps of MR floats, the panel kc steps of NR floats.
 #[inline(always)]
 fn run<const MR: usize, const NR: usize, const KC: usize>(
     t: &Tile,
@@ -123,7 +124,7 @@ fn run<const MR: usize, const NR: usize, const KC: usize>(
                     let cols = NR.min(n - j0);
                     for i0 in (0..m).step_by(MR) {
                         let rows = MR.min(m - i0);
-                        let a_rows = slivers[i0 * kc..].as_ptr();
+                        let sliver = slivers[i0 * kc..].as_ptr();
                         // SAFETY: `dot_tile` checked that `out` holds m rows of n at `stride`.
                         let at = unsafe { out.add(i0 * stride + j0) };
                         let fresh = c0 == 0;
@@ -133,12 +134,12 @@ fn run<const MR: usize, const NR: usize, const KC: usize>(
                                 ld: stride,
                                 fresh,
                             };
-                            micro(kc, a_rows, panel.as_ptr(), block);
+                            micro(kc, sliver, panel.as_ptr(), block);
                             continue;
                         }
                         // An edge block: through a full-size copy.
                         let mut c = [[0.0f32; NR]; MR];
-                        for (r, cr) in c.iter_mut().enumerate().take(rows) {
+                        for (r, cr) in c.iter_mut().enumerate().take(if fresh { 0 } else { rows }) {
                             // SAFETY: row i0 + r < m, columns j0..j0 + cols < n.
                             let src =
                                 unsafe { std::slice::from_raw_parts(at.add(r * stride), cols) };
@@ -149,7 +150,7 @@ fn run<const MR: usize, const NR: usize, const KC: usize>(
                             ld: NR,
                             fresh,
                         };
-                        micro(kc, a_rows, panel.as_ptr(), block);
+                        micro(kc, sliver, panel.as_ptr(), block);
                         for (r, cr) in c.iter().enumerate().take(rows) {
                             // SAFETY: as above.
                             let dst =
@@ -217,15 +218,15 @@ fn pack(
             pack_full(&b[first..first + (nr - 1) * k + kc], k, kc, panel);
         } else {
             panel.fill(0.0);
-            pack_rows(&b[first..first + (rows - 1) * k + kc], k, kc, nr, panel);
+            pack_rows(&b[first..], rows, k, kc, nr, panel);
         }
     }
 }
 
-/// Packs kc columns of the rows in `rows` (k floats apart) into `panel`, `nr` floats a
-/// column, one element at a time.
-fn pack_rows(rows: &[f32], k: usize, kc: usize, nr: usize, panel: &mut [f32]) {
-    for r in 0..(rows.len() + k - kc) / k {
+/// Packs kc columns of `count` rows (the first at `rows[0]`, k floats apart) into `panel`,
+/// `nr` floats a column, one element at a time.
+fn pack_rows(rows: &[f32], count: usize, k: usize, kc: usize, nr: usize, panel: &mut [f32]) {
+    for r in 0..count {
         for (cc, &v) in rows[r * k..r * k + kc].iter().enumerate() {
             panel[cc * nr + r] = v;
         }
@@ -236,10 +237,10 @@ fn pack_rows(rows: &[f32], k: usize, kc: usize, nr: usize, panel: &mut [f32]) {
 fn tile_portable(t: &Tile, out: &mut [f32]) {
     const MR: usize = 4;
     const NR: usize = 8;
-    let pack_full = |rows: &[f32], k, kc, panel: &mut [f32]| pack_rows(rows, k, kc, NR, panel);
-    run::<MR, NR, 256>(t, out, pack_full, |kc, a_rows, panel, blk| {
-        // SAFETY: `run` hands kc columns of every row, kc steps of NR floats in the panel,
-        // and a block of MR rows of NR floats at row stride `blk.ld`.
+    let pack_full = |rows: &[f32], k, kc, panel: &mut [f32]| pack_rows(rows, NR, k, kc, NR, panel);
+    run::<MR, NR, 256>(t, out, pack_full, |kc, sliver, panel, blk| {
+        // SAFETY: `run` hands kc steps of MR floats in the sliver and of NR floats in the
+        // panel, and a block of MR rows of NR floats at row stride `blk.ld`.
         unsafe {
             let mut acc = [[0.0f32; NR]; MR];
             if !blk.fresh {
@@ -250,7 +251,7 @@ fn tile_portable(t: &Tile, out: &mut [f32]) {
             for cc in 0..kc {
                 let bv = std::slice::from_raw_parts(panel.add(cc * NR), NR);
                 for (r, ar) in acc.iter_mut().enumerate() {
-                    let av = *a_rows.add(cc * MR + r);
+                    let av = *sliver.add(cc * MR + r);
                     for (s, &bj) in ar.iter_mut().zip(bv) {
                         *s = av.mul_add(bj, *s);
                     }
@@ -283,7 +284,7 @@ mod x86 {
         const V: usize = NR / 16;
         let pack_full = |rows: &[f32], k: usize, kc: usize, panel: &mut [f32]| {
             if (NR - 1) * k > i32::MAX as usize {
-                return pack_rows(rows, k, kc, NR, panel);
+                return pack_rows(rows, NR, k, kc, NR, panel);
             }
             // SAFETY: AVX-512F is enabled; the gathers read rows 0..NR at column cc < kc,
             // all inside `rows`, and the stores write NR floats a column into `panel`.
@@ -304,9 +305,10 @@ mod x86 {
                 }
             }
         };
-        run::<MR, NR, 128>(t, out, pack_full, |kc, a_rows, panel, blk| {
-            // SAFETY: AVX-512F is enabled; `run` hands kc columns of every row, kc steps of
-            // NR floats in the panel, and a block of MR rows of NR floats at stride `blk.ld`.
+        run::<MR, NR, 128>(t, out, pack_full, |kc, sliver, panel, blk| {
+            // SAFETY: AVX-512F is enabled; `run` hands kc steps of MR floats in the
+            // sliver and of NR floats in the panel, and a block of MR rows of NR floats at
+            // row stride `blk.ld`.
             unsafe {
                 let mut acc = [[_mm512_setzero_ps(); V]; MR];
                 if !blk.fresh {
@@ -320,7 +322,7 @@ mod x86 {
                     let b: [__m512; V] =
                         std::array::from_fn(|v| _mm512_loadu_ps(panel.add(cc * NR + 16 * v)));
                     for (r, ar) in acc.iter_mut().enumerate() {
-                        let av = _mm512_set1_ps(*a_rows.add(cc * MR + r));
+                        let av = _mm512_set1_ps(*sliver.add(cc * MR + r));
                         for (s, &bv) in ar.iter_mut().zip(&b) {
                             *s = _mm512_fmadd_ps(av, bv, *s);
                         }
@@ -343,7 +345,7 @@ mod x86 {
         const V: usize = NR / 8;
         let pack_full = |rows: &[f32], k: usize, kc: usize, panel: &mut [f32]| {
             if (NR - 1) * k > i32::MAX as usize {
-                return pack_rows(rows, k, kc, NR, panel);
+                return pack_rows(rows, NR, k, kc, NR, panel);
             }
             // SAFETY: AVX2 is enabled; as in `tile_avx512`.
             unsafe {
@@ -362,7 +364,7 @@ mod x86 {
                 }
             }
         };
-        run::<MR, NR, 256>(t, out, pack_full, |kc, a_rows, panel, blk| {
+        run::<MR, NR, 256>(t, out, pack_full, |kc, sliver, panel, blk| {
             // SAFETY: AVX2 and FMA are enabled; as in `tile_avx512`.
             unsafe {
                 let mut acc = [[_mm256_setzero_ps(); V]; MR];
@@ -377,7 +379,7 @@ mod x86 {
                     let b: [__m256; V] =
                         std::array::from_fn(|v| _mm256_loadu_ps(panel.add(cc * NR + 8 * v)));
                     for (r, ar) in acc.iter_mut().enumerate() {
-                        let av = _mm256_set1_ps(*a_rows.add(cc * MR + r));
+                        let av = _mm256_set1_ps(*sliver.add(cc * MR + r));
                         for (s, &bv) in ar.iter_mut().zip(&b) {
                             *s = _mm256_fmadd_ps(av, bv, *s);
                         }

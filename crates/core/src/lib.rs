@@ -9,7 +9,6 @@
 //! seam every backend implements; `conformance` checks any device against these rules.
 
 mod call;
-
 mod error;
 mod matrix;
 mod metric;
