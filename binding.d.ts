@@ -91,6 +91,8 @@ export interface DeviceReport {
    * op.
    */
   ops?: Array<string>
+  /** The most neighbours a knn search takes on this device; absent when it takes any. */
+  maxK?: number
 }
 
 /** The k nearest corpus rows of every query row, the corpus used for this call only. */

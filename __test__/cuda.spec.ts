@@ -178,6 +178,26 @@ test('fitOasis, which has no CUDA kernels, rejects on cuda with a coded Error na
     message: /fitOasis does not run on it yet/,
   })
   t.notThrows(() => tk.fitOasisSync(x, labels, { device: 'auto' }))
+  // Refused whatever the step count: zero steps does no work, and is still not run on cuda.
+  for (const steps of [0, 1]) {
+    t.throws(() => tk.fitOasisSync(x, labels, { steps, device: 'cuda' }),
+      { code: 'ERR_TRIPLETKIT_DEVICE_UNAVAILABLE', message: /fitOasis does not run on it yet/ })
+  }
+})
+
+test('a search past the kernels\' 1024 neighbours is refused naming the argument the caller gave', (t) => {
+  const rng = new Rng(70)
+  const c = matrix(rng, 1100, 3)
+  const q = matrix(rng, 2, 3)
+  t.throws(() => tk.knnSync(q, c, { k: 1025, device: 'cuda' }),
+    { instanceOf: RangeError, message: "opts.k: expected at most 1024 on device 'cuda', received 1025" })
+  t.throws(() => tk.mineHardNegativesSync(q, c, [0, 1], { rangeMax: 1024, device: 'cuda' }),
+    { instanceOf: RangeError, message: /^opts\.rangeMax: expected at most 1023 on device 'cuda'/ })
+  // At the limit it runs, and the same as on cpu.
+  const at = tk.mineHardNegativesSync(q, c, [0, 1], { rangeMax: 1023, device: 'cuda' })
+  t.deepEqual(at.negatives, tk.mineHardNegativesSync(q, c, [0, 1], { rangeMax: 1023, device: 'cpu' }).negatives)
+  // 'auto' takes a device that can.
+  t.is(tk.knnSync(q, c, { k: 1025, device: 'auto' }).indices.length, 2 * 1025)
 })
 
 test('maxMemory makes cuda plan smaller chunks with the same answers, and refuses a budget no chunk fits', async (t) => {

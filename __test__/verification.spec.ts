@@ -52,6 +52,19 @@ for (const device of DEVICES) {
     assertClose(t, v.eer, 1 / 3, { rel: 1e-12, abs: 0 }, 'eer')
   })
 
+  test(`[${device}] same may be any array-like, a plain { length, 0, 1, … } object included`, (t) => {
+    const a = [[0], [0], [0], [0], [0]]
+    const b = [[0.5], [1], [3], [2], [4]]
+    const want = tk.verificationMetricsSync(a, b, [1, 1, 1, 0, 0], { far: 0, device })
+    const arrayLike = { length: 5, 0: 1, 1: true, 2: 1, 3: 0, 4: false }
+    t.deepEqual(tk.verificationMetricsSync(a, b, arrayLike, { far: 0, device }), want)
+    t.deepEqual(tk.verificationMetricsSync(a, b, Uint8Array.of(1, 1, 1, 0, 0), { far: 0, device }), want)
+    t.throws(() => tk.verificationMetricsSync(a, b, { length: 4, 0: 1 }, { device }),
+      { instanceOf: RangeError, message: /^same: expected 5 flags/ })
+    t.throws(() => tk.verificationMetricsSync(a, b, { length: 5, 0: 1 }, { device }),
+      { instanceOf: TypeError, message: /^same\[1\]: expected true, false, 1 or 0/ })
+  })
+
   test(`[${device}] ties count one half; predicting no pair the same reports −Infinity`, (t) => {
     const v = tk.verificationMetricsSync([[0], [0]], [[1], [1]], [true, false], { device })
     t.deepEqual(v, { accuracy: 0.5, threshold: -Infinity, rocAuc: 0.5, tarAtFar: 0, eer: 0.5 })

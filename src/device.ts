@@ -106,6 +106,11 @@ export function resolveDevice(device: Device, work?: Work): Target {
   if (!info.available) {
     throw codedError(Error, ERROR_CODES.deviceUnavailable, `device '${pick}' is not available: ${info.reason ?? 'unknown'}`)
   }
+  // Refused here, before any work, the same way whatever the work's size (a zero-step fit too).
+  if (work !== undefined && info.ops !== undefined && !info.ops.includes(work.op)) {
+    throw codedError(Error, ERROR_CODES.deviceUnavailable,
+      `device '${pick}' is not available: ${work.op} does not run on it yet; use device 'cpu'`)
+  }
   return { device: pick, backend: n.binding, native: n.binding }
 }
 
@@ -121,6 +126,13 @@ function warnFallback(error: Error): void {
   process.emitWarning(`no native addon for ${process.platform}-${process.arch} loaded, so 'auto' runs the pure-TypeScript ` +
     `reference ('js'), which is much slower. Install the package for this platform (tripletkit-${process.platform}-${process.arch}-…) ` +
     `or build from source with Rust (npm run build:native). Reason: ${firstLine(error)}`, { code: 'TRIPLETKIT_NO_NATIVE_ADDON' })
+}
+
+/** The most neighbours one knn search takes on `target`, or undefined when it takes any. */
+export function maxNeighbours(target: Target): number | undefined {
+  if (target.device === 'js') return undefined
+  const n = nativeReport()
+  return 'error' in n ? undefined : (n.report[target.device].maxK ?? undefined)
 }
 
 /** The addon's device options: the native device's name ('js' passes none) and `maxMemory`. */

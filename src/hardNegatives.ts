@@ -57,7 +57,7 @@ function prepare(queries: MatrixLike, corpus: MatrixLike, positives: Int32Array 
   const k = Math.max(1, Math.min(rangeMax + 1, c.rows))
   const knn = prepareKnn(q, c.rows > 0 ? c : { data: new Float32Array(q.cols), rows: 1, cols: q.cols }, {
     k, metric: similarity, device, batchSize: o.batchSize, signal: o.signal, onProgress: o.onProgress,
-  })
+  }, (limit, on) => `opts.rangeMax: expected at most ${limit - 1} on device '${on}' (rangeMax + 1 neighbours are searched), received ${rangeMax}`)
   const keep = (s: number, p: number): boolean =>
     (absoluteMargin === undefined || s <= p - absoluteMargin) &&
     (relativeMargin === undefined || s <= p * (1 - relativeMargin)) &&

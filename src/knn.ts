@@ -6,7 +6,7 @@
  */
 
 import type { KnnResult as BackendKnnResult, KnnSearcher, NativeBinding, SearchOptions } from './backend'
-import { nativeOptions, resolveDevice, type Target } from './device'
+import { maxNeighbours, nativeOptions, resolveDevice, type Target } from './device'
 import { abortError } from './errors'
 import { checkSameCols, sharedCols, toMatrix } from './matrix'
 import { expectLength, runSync, startOp, withSignal } from './run'
@@ -40,7 +40,9 @@ export interface KnnCall {
 }
 
 /** Internal: checks a knn call's arguments (the names in messages are knn's). */
-export function prepareKnn(queries: MatrixLike, corpus: MatrixLike, opts: KnnOptions): KnnCall {
+export function prepareKnn(queries: MatrixLike, corpus: MatrixLike, opts: KnnOptions,
+  tooManyNeighbours: (limit: number, device: string) => string = (limit, device) =>
+    `opts.k: expected at most ${limit} on device '${device}', received ${opts.k}`): KnnCall {
   const o = readOptions(opts, OPTION_KEYS.knn, 'opts', true)
   const q = toMatrix(queries, 'queries')
   const c = toMatrix(corpus, 'corpus')
@@ -59,8 +61,15 @@ export function prepareKnn(queries: MatrixLike, corpus: MatrixLike, opts: KnnOpt
   const defaultBatch = Math.max(MIN_DEFAULT_BATCH, Math.ceil(BATCH_DISTANCES / c.rows))
   const batchSize = checkPositiveInteger(o.batchSize, 'opts.batchSize', defaultBatch)
   const onProgress = checkCallback<(done: number, total: number) => void>(o.onProgress, 'opts.onProgress')
+  let target = resolveDevice(common.device, { op: 'knn', macs: q.rows * c.rows * c.cols })
+  const limit = maxNeighbours(target)
+  if (limit !== undefined && k > limit) {
+    // 'auto' picks a device that can; a device asked for by name refuses, naming the argument.
+    if (common.device !== 'auto') throw new RangeError(tooManyNeighbours(limit, target.device))
+    target = resolveDevice('cpu')
+  }
   return {
-    target: resolveDevice(common.device, { op: 'knn', macs: q.rows * c.rows * c.cols }),
+    target,
     queries: q,
     corpus: c,
     cols: sharedCols(q, c),

@@ -10,7 +10,7 @@ import { OPTION_KEYS, readOptions } from './options'
 
 /** `same` → one flag per pair (booleans, or the numbers 0 and 1). */
 function toFlags(value: unknown, rows: number): Uint8Array {
-  if (!isNumberList(value)) {
+  if (!isNumberList(value) && !isArrayLikeObject(value)) {
     throw new TypeError(`same: expected an array of booleans (or 0 and 1), received ${describe(value)}`)
   }
   if (value.length !== rows) throw new RangeError(`same: expected ${rows} flags (one per pair), received ${value.length}`)
@@ -23,6 +23,13 @@ function toFlags(value: unknown, rows: number): Uint8Array {
     else throw new TypeError(`same[${i}]: expected true, false, 1 or 0, received ${describe(v)}`)
   }
   return out
+}
+
+/** A plain array-like object (`{ length: 2, 0: true, 1: 0 }`), as `ArrayLike` allows. */
+function isArrayLikeObject(value: unknown): value is ArrayLike<unknown> {
+  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value)) return false
+  const length = (value as { length?: unknown }).length
+  return typeof length === 'number' && Number.isSafeInteger(length) && length >= 0
 }
 
 function plan(a: MatrixLike, b: MatrixLike, same: ArrayLike<boolean | number>, opts: VerificationMetricsOptions | undefined)

@@ -11,7 +11,8 @@
 //! Computed in f64. Like every GEMM form of a distance gradient, entries where aᵢ ≈ bⱼ lose
 //! digits to cancellation; losses over a few pairs per row use `pair::add_grad` instead.
 
-use crate::{pair, rules, Error, MatRef, Metric, MetricOptions};
+use crate::distance::Rows;
+use crate::{pair, rules, Call, Device, Error, MatRef, Metric, MetricOptions};
 use gemm::Parallelism;
 
 /// ∂L/∂a and ∂L/∂b of a distance matrix. In self mode (`b = None`) both sides are `a`, and
@@ -22,44 +23,28 @@ pub struct PairwiseGrads {
     pub b: Option<Vec<f64>>,
 }
 
-/// Back-propagates `g` = ∂L/∂D through D = `pairwise_distances(a, b, o)`; `d` is that D
-/// (euclidean divides by it). `g` and `d` are `a.rows × b.rows` (or `a.rows²`), row-major.
-pub fn pairwise_backward(
-    a: MatRef,
-    b: Option<MatRef>,
-    o: &MetricOptions,
+/// Back-propagates `g` = ∂L/∂D through D = D(a, b) of prepared rows (`b = None`: D(a, a));
+/// `d` is that D (euclidean divides by it). `g` and `d` are `a.rows × b.rows` (or `a.rows²`),
+/// row-major. The gradients are with respect to the prepared rows: `through_rows` takes them
+/// back through the normalisation. The cpu device's `backward`.
+pub fn prepared_backward(
+    a: &Rows,
+    b: Option<&Rows>,
     d: &[f32],
     g: &[f64],
 ) -> Result<PairwiseGrads, Error> {
-    if let Some(b) = b {
-        rules::same_cols("b", b, "a", a)?;
-    }
     let (m, n, k) = (a.rows(), b.map_or(a.rows(), |b| b.rows()), a.cols());
-    for (name, len) in [("d", d.len()), ("g", g.len())] {
-        if len != m * n {
-            return Err(Error::invalid(
-                name,
-                format!("expected {m} × {n} values, received {len}"),
-            ));
-        }
-    }
-    let unit = o.normalize || o.metric == Metric::Cosine;
-    let prep = |x: MatRef| -> Vec<f64> {
-        let rows = if unit {
-            pair::normalize_rows(x.data(), x.cols())
-        } else {
-            x.data().to_vec()
-        };
-        rows.into_iter().map(f64::from).collect()
-    };
+    check_shapes(m, n, d, g)?;
+    let prep = |x: &Rows| -> Vec<f64> { x.data().iter().map(|&v| f64::from(v)).collect() };
     let xa = prep(a);
     let xb = b.map(prep);
     let rhs = xb.as_deref().unwrap_or(&xa);
+    let metric = a.options().metric;
 
     // The coefficients C of the GEMMs ∂A = C·B and ∂B = Cᵀ·A, and for the euclidean family
     // the row sums of C that multiply each row's own vector.
-    let squared = matches!(o.metric, Metric::Euclidean | Metric::SqEuclidean);
-    let c = coefficients(o.metric, g, d);
+    let squared = matches!(metric, Metric::Euclidean | Metric::SqEuclidean);
+    let c = coefficients(metric, g, d);
     let mut ga = vec![0.0f64; m * k];
     let mut gb = vec![0.0f64; n * k];
     if k > 0 && m > 0 && n > 0 {
@@ -78,16 +63,62 @@ pub fn pairwise_backward(
             axpy(&mut gb[j * k..(j + 1) * k], -s, &rhs[j * k..(j + 1) * k]);
         }
     }
-    let mut out = match b {
+    Ok(match b {
         None => {
             ga.iter_mut().zip(&gb).for_each(|(x, y)| *x += y);
             PairwiseGrads { a: ga, b: None }
         }
         Some(_) => PairwiseGrads { a: ga, b: Some(gb) },
-    };
-    if unit {
-        pair::normalize_backward(a.data(), k, &mut out.a);
-        if let (Some(b), Some(gb)) = (b, out.b.as_mut()) {
+    })
+}
+
+/// `d` and `g` hold `m × n` values each.
+pub fn check_shapes(m: usize, n: usize, d: &[f32], g: &[f64]) -> Result<(), Error> {
+    for (name, len) in [("d", d.len()), ("g", g.len())] {
+        if len != m * n {
+            return Err(Error::invalid(
+                name,
+                format!("expected {m} × {n} values, received {len}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Back-propagates `g` = ∂L/∂D through D = `pairwise_distances(a, b, o)` on `dev`, to the rows
+/// as given: the device's backward products on the prepared rows, then the normalisation's
+/// backward pass where the rows were made unit. `g` and `d` are `a.rows × b.rows`.
+pub fn pairwise_backward<D: Device + ?Sized>(
+    dev: &D,
+    a: MatRef,
+    b: Option<MatRef>,
+    o: &MetricOptions,
+    d: &[f32],
+    g: &[f64],
+    call: &Call,
+) -> Result<PairwiseGrads, Error> {
+    if let Some(b) = b {
+        rules::same_cols("b", b, "a", a)?;
+    }
+    let (pa, pb) = (Rows::prepare(a, *o), b.map(|b| Rows::prepare(b, *o)));
+    through_rows(dev, (a, &pa), b.zip(pb.as_ref()), d, g, call)
+}
+
+/// `pairwise_backward` from rows already prepared: `(raw, prepared)` for each side.
+pub fn through_rows<D: Device + ?Sized>(
+    dev: &D,
+    a: (MatRef, &Rows),
+    b: Option<(MatRef, &Rows)>,
+    d: &[f32],
+    g: &[f64],
+    call: &Call,
+) -> Result<PairwiseGrads, Error> {
+    check_shapes(a.1.rows(), b.map_or(a.1.rows(), |b| b.1.rows()), d, g)?;
+    let mut out = dev.backward(a.1, b.map(|b| b.1), d, g, call)?;
+    if a.1.is_unit() {
+        let k = a.0.cols();
+        pair::normalize_backward(a.0.data(), k, &mut out.a);
+        if let (Some((b, _)), Some(gb)) = (b, out.b.as_mut()) {
             pair::normalize_backward(b.data(), k, gb);
         }
     }
@@ -156,8 +187,8 @@ fn axpy(y: &mut [f64], s: f64, x: &[f64]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conformance::lcg;
-    use crate::{pairwise_distances, Call};
+    use crate::testing::lcg;
+    use crate::{pairwise_distances, Call, Cpu};
 
     /// L = Σ Wᵢⱼ d(aᵢ, bⱼ), computed directly in f64.
     fn loss(a: &[f32], b: Option<&[f32]>, k: usize, w: &[f64], o: &MetricOptions) -> f64 {
@@ -199,8 +230,8 @@ mod tests {
                     let w: Vec<f64> = (0..m * cols).map(|_| f64::from(lcg(&mut seed))).collect();
                     let am = MatRef::new(&a, m, k).unwrap();
                     let bm = (!self_mode).then(|| MatRef::new(&b, n, k).unwrap());
-                    let d = pairwise_distances(am, bm, &o, &Call::PLAIN).unwrap();
-                    let grads = pairwise_backward(am, bm, &o, &d, &w).unwrap();
+                    let d = pairwise_distances(&crate::Cpu, am, bm, &o, &Call::PLAIN).unwrap();
+                    let grads = pairwise_backward(&Cpu, am, bm, &o, &d, &w, &Call::PLAIN).unwrap();
                     let bref = (!self_mode).then_some(&b[..]);
                     let h = 1e-3f32;
                     // Perturb every entry of a (and of b): central differences in f64.
@@ -240,8 +271,8 @@ mod tests {
         let a = [1.0f32, 2.0, 1.0, 2.0];
         let am = MatRef::new(&a, 2, 2).unwrap();
         let o = MetricOptions::default();
-        let d = pairwise_distances(am, None, &o, &Call::PLAIN).unwrap();
-        let g = pairwise_backward(am, None, &o, &d, &[1.0; 4]).unwrap();
+        let d = pairwise_distances(&crate::Cpu, am, None, &o, &Call::PLAIN).unwrap();
+        let g = pairwise_backward(&Cpu, am, None, &o, &d, &[1.0; 4], &Call::PLAIN).unwrap();
         assert!(g.a.iter().all(|v| *v == 0.0), "{:?}", g.a);
     }
 
@@ -249,7 +280,16 @@ mod tests {
     fn shapes_are_checked() {
         let a = [1.0f32, 2.0];
         let am = MatRef::new(&a, 1, 2).unwrap();
-        let err = pairwise_backward(am, None, &MetricOptions::default(), &[0.0], &[]).unwrap_err();
+        let err = pairwise_backward(
+            &Cpu,
+            am,
+            None,
+            &MetricOptions::default(),
+            &[0.0],
+            &[],
+            &Call::PLAIN,
+        )
+        .unwrap_err();
         assert_eq!(err.to_string(), "g: expected 1 × 1 values, received 0");
     }
 }

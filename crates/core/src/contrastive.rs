@@ -2,102 +2,105 @@
 //! 2006; as pytorch-metric-learning's ContrastiveLoss): positive pairs pulled within
 //! `pos_margin`, negative pairs pushed past `neg_margin`, each side reduced on its own.
 //!
-//! The whole distance matrix is one GEMM pass, the loss a pass over it, and the gradient one
-//! GEMM backward through it (`backward::pairwise_backward`): O(rows²) memory, sized for batches.
+//! The pairs are one primitive of the device (`pair_hinge`: distances, per-row sums, and the
+//! gradient once the reduction's scales are known): O(rows²) memory, sized for batches.
 
-use crate::backward::pairwise_backward;
-use crate::{
-    pair, pairwise_distances, rules, Call, ContrastiveOptions, Error, LossResult, MatRef, Reduction,
-};
-
-/// Per row: the losses of its positive and negative pairs, how many, and how many active.
-#[derive(Default, Clone, Copy)]
-struct Side {
-    count: usize,
-    active: usize,
-    sum: f64,
-}
-
-impl Side {
-    fn add(&mut self, loss: f64) {
-        self.count += 1;
-        self.active += usize::from(loss > 0.0);
-        self.sum += loss;
-    }
-    fn merge(&mut self, o: &Side) {
-        self.count += o.count;
-        self.active += o.active;
-        self.sum += o.sum;
-    }
-}
+use crate::device::{Hinge, HingeScales, HingeSide};
+use crate::distance::Rows;
+use crate::{pair, rules, Call, ContrastiveOptions, Device, Error, LossResult, MatRef, Reduction};
 
 /// Positive pair (same label, i ≠ j): max(0, d − pos_margin); negative pair: max(0,
 /// neg_margin − d). loss = reduce(positive losses) + reduce(negative losses). `triplets` and
-/// `active` of the result count pairs.
-pub fn contrastive_loss(
+/// `active` of the result count pairs. The pairs are summed and differentiated on `dev`
+/// (`pair_hinge`); the reduction's scales are chosen here.
+pub fn contrastive_loss<D: Device + ?Sized>(
+    dev: &D,
     x: MatRef,
     labels: &[i32],
     o: &ContrastiveOptions,
     call: &Call,
 ) -> Result<LossResult, Error> {
-    let n = x.rows();
     check(x, labels, o)?;
-    let d = pairwise_distances(x, None, &o.distance, call)?;
+    let rows = Rows::prepare(x, o.distance);
+    let scale = |s: &HingeSide| o.reduction.scale(s.count, s.active).unwrap_or(0.0);
+    let scales = |p: &HingeSide, n: &HingeSide| [scale(p), scale(n)];
+    let h = dev.pair_hinge(&rows, labels, [o.pos_margin, o.neg_margin], &scales, call)?;
+    let [sp, sn] = scales(&h.pos, &h.neg);
+    let pairs = h.pos.count + h.neg.count;
+    let active = h.pos.active + h.neg.active;
+    let Some(mut grad) = h.grad else {
+        return Ok(LossResult {
+            loss: 0.0,
+            grad: vec![0.0; x.rows() * x.cols()],
+            triplets: pairs,
+            active,
+        });
+    };
+    if rows.is_unit() {
+        pair::normalize_backward(x.data(), x.cols(), &mut grad);
+    }
+    Ok(LossResult {
+        loss: h.pos.sum * sp + h.neg.sum * sn,
+        grad: pair::grads_to_f32(&grad),
+        triplets: pairs,
+        active,
+    })
+}
+
+/// The cpu device's `pair_hinge`: the distance matrix, one pass over it for the sums and the
+/// signs of ∂loss/∂d, then one GEMM backward through it. O(rows²) memory, sized for batches.
+pub fn cpu_pair_hinge(
+    x: &Rows,
+    labels: &[i32],
+    [pos_margin, neg_margin]: [f64; 2],
+    scales: HingeScales,
+    call: &Call,
+) -> Result<Hinge, Error> {
+    let n = x.rows();
+    let d = crate::distance::full(x, None, call)?;
     // g holds +1 / −1 for active positive / negative pairs (∂loss/∂d before reduction); rows
     // are summed in row order, so the result does not depend on the thread count.
     let _held = crate::budget::reserve(n.saturating_mul(n).saturating_mul(8), "contrastiveLoss")?;
     let mut g = vec![0.0f64; n * n];
     let width = n.max(1);
     let serial = crate::par::serial(n.saturating_mul(n).saturating_mul(4));
-    let rows: Vec<(Side, Side)> = crate::par::map_chunks_mut(&mut g, width, serial, |i, gr| {
-        let dr = &d[i * width..(i + 1) * width];
-        let (mut pos, mut neg) = (Side::default(), Side::default());
-        for (j, (gv, &dv)) in gr.iter_mut().zip(dr).enumerate() {
-            let dv = f64::from(dv);
-            if j == i {
-                continue;
+    let rows: Vec<(HingeSide, HingeSide)> =
+        crate::par::map_chunks_mut(&mut g, width, serial, |i, gr| {
+            let dr = &d[i * width..(i + 1) * width];
+            let (mut pos, mut neg) = (HingeSide::default(), HingeSide::default());
+            for (j, (gv, &dv)) in gr.iter_mut().zip(dr).enumerate() {
+                let dv = f64::from(dv);
+                if j == i {
+                    continue;
+                }
+                if labels[j] == labels[i] {
+                    let loss = (dv - pos_margin).max(0.0);
+                    pos.add(loss);
+                    *gv = if loss > 0.0 { 1.0 } else { 0.0 };
+                } else {
+                    let loss = (neg_margin - dv).max(0.0);
+                    neg.add(loss);
+                    *gv = if loss > 0.0 { -1.0 } else { 0.0 };
+                }
             }
-            if labels[j] == labels[i] {
-                let loss = (dv - o.pos_margin).max(0.0);
-                pos.add(loss);
-                *gv = if loss > 0.0 { 1.0 } else { 0.0 };
-            } else {
-                let loss = (o.neg_margin - dv).max(0.0);
-                neg.add(loss);
-                *gv = if loss > 0.0 { -1.0 } else { 0.0 };
-            }
-        }
-        (pos, neg)
-    });
-    call.stop.check()?;
-    let (mut pos, mut neg) = (Side::default(), Side::default());
-    for (p, q) in &rows {
-        pos.merge(p);
-        neg.merge(q);
-    }
-    let scale = |s: &Side| o.reduction.scale(s.count, s.active).unwrap_or(0.0);
-    let (sp, sn) = (scale(&pos), scale(&neg));
-    let pairs = pos.count + neg.count;
-    let active = pos.active + neg.active;
-    if n == 0 || (sp == 0.0 && sn == 0.0) {
-        return Ok(LossResult {
-            loss: 0.0,
-            grad: vec![0.0; n * x.cols()],
-            triplets: pairs,
-            active,
+            (pos, neg)
         });
+    call.stop.check()?;
+    let mut h = Hinge::default();
+    for (p, q) in &rows {
+        h.pos.merge(p);
+        h.neg.merge(q);
+    }
+    let [sp, sn] = scales(&h.pos, &h.neg);
+    if n == 0 || (sp == 0.0 && sn == 0.0) {
+        return Ok(h);
     }
     for (gv, k) in g.iter_mut().zip(0..) {
         let (i, j) = (k / n, k % n);
         *gv *= if labels[i] == labels[j] { sp } else { sn };
     }
-    let grad = pairwise_backward(x, None, &o.distance, &d, &g)?.a;
-    Ok(LossResult {
-        loss: pos.sum * sp + neg.sum * sn,
-        grad: pair::grads_to_f32(&grad),
-        triplets: pairs,
-        active,
-    })
+    h.grad = Some(crate::backward::prepared_backward(x, None, &d, &g)?.a);
+    Ok(h)
 }
 
 /// The argument rules of `contrastive_loss`, for every device.
@@ -135,7 +138,7 @@ mod tests {
                     normalize: false,
                 },
             };
-            contrastive_loss(m, &[0, 0, 1, 1], &o, &Call::PLAIN).unwrap()
+            contrastive_loss(&crate::Cpu, m, &[0, 0, 1, 1], &o, &Call::PLAIN).unwrap()
         };
         let mean = run(Reduction::Mean);
         assert_eq!((mean.triplets, mean.active), (12, 8));

@@ -1,18 +1,19 @@
-//! The seam between an op and the hardware that runs it. A device is long-lived (a GPU's
-//! context, stream and loaded kernels live as long as it does); what belongs to one call,
-//! the stop flag and the progress sink, comes with the call. `Cpu` runs this crate's kernels;
-//! a GPU backend implements the same trait with the same meaning. Every op returns a
+//! The lower of tripletkit's two levels: what a device computes. A device implements a small
+//! set of primitives (distance tiles folded as they are made, the backward products through a
+//! distance matrix, per-row and per-pair terms); every op is written once above them
+//! (`ops::Ops`), so an op's rules and composition are the same on every device.
+//!
+//! A device is long-lived (a GPU's context, stream and loaded kernels live as long as it
+//! does); what belongs to one call, the stop flag, progress and memory budget, comes with the
+//! call. Primitives take their arguments checked and their rows prepared (`Rows::prepare`:
+//! unit rows for cosine or `normalize`), and return gradients with respect to the prepared
+//! rows; the op takes them back through the normalisation. Every primitive returns a
 //! `Result`: a device can fail (a driver error, memory) even where the CPU cannot.
 
+use crate::backward::PairwiseGrads;
 use crate::distance::Rows;
-use crate::{
-    contrastive_loss, knn, ladder_loss, mine_triplets, multiple_negatives_ranking_loss,
-    oasis_steps, pairwise_distances, retrieval_metrics, triplet_loss, triplet_margin_loss,
-    verification_metrics, Call, ContrastiveOptions, Error, Knn, KnnOptions, LadderOptions,
-    LadderResult, LossOptions, LossResult, MarginLossOptions, MarginLossResult, MatRef,
-    MetricOptions, MineOptions, Mining, OasisOptions, OasisSteps, RankingOptions, RankingResult,
-    Retrieval, RetrievalOptions, Triplets, Verification, VerificationOptions,
-};
+use crate::term::TermRule;
+use crate::{Call, Error, Knn, KnnOptions, MatRef, Metric, MetricOptions, Strategy, Triplets};
 use std::any::Any;
 
 /// A corpus prepared once on a device (copied, normalised, its norms computed; on a GPU,
@@ -25,8 +26,118 @@ pub trait Corpus: Any + Send + Sync {
     fn as_any(&self) -> &dyn Any;
 }
 
-/// Every op of tripletkit, as one device runs it. Arguments mean what the free functions of
-/// this crate say they mean, and each op checks its own rules.
+/// The ops of tripletkit, by their JavaScript names: what `backends()` lists and what a device
+/// says it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    PairwiseDistances,
+    Knn,
+    MineTriplets,
+    TripletLoss,
+    TripletMarginLoss,
+    RetrievalMetrics,
+    ContrastiveLoss,
+    MultipleNegativesRankingLoss,
+    VerificationMetrics,
+    LadderLoss,
+    FitOasis,
+}
+
+impl Op {
+    pub const ALL: [Op; 11] = [
+        Op::PairwiseDistances,
+        Op::Knn,
+        Op::MineTriplets,
+        Op::TripletLoss,
+        Op::TripletMarginLoss,
+        Op::RetrievalMetrics,
+        Op::ContrastiveLoss,
+        Op::MultipleNegativesRankingLoss,
+        Op::VerificationMetrics,
+        Op::LadderLoss,
+        Op::FitOasis,
+    ];
+
+    /// The op's name in the JavaScript API.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::PairwiseDistances => "pairwiseDistances",
+            Op::Knn => "knn",
+            Op::MineTriplets => "mineTriplets",
+            Op::TripletLoss => "tripletLoss",
+            Op::TripletMarginLoss => "tripletMarginLoss",
+            Op::RetrievalMetrics => "retrievalMetrics",
+            Op::ContrastiveLoss => "contrastiveLoss",
+            Op::MultipleNegativesRankingLoss => "multipleNegativesRankingLoss",
+            Op::VerificationMetrics => "verificationMetrics",
+            Op::LadderLoss => "ladderLoss",
+            Op::FitOasis => "fitOasis",
+        }
+    }
+}
+
+/// A labelled batch as the miners read it: anchors are the rows of `x`; candidates are the
+/// rows of `x` (then a row is never its own positive) or of the reference set.
+#[derive(Clone, Copy)]
+pub struct Batch<'a> {
+    pub x: MatRef<'a>,
+    pub labels: &'a [i32],
+    pub reference: Option<(MatRef<'a>, &'a [i32])>,
+    pub metric: MetricOptions,
+}
+
+impl<'a> Batch<'a> {
+    /// The candidates' labels.
+    pub fn candidate_labels(&self) -> &'a [i32] {
+        self.reference.map_or(self.labels, |r| r.1)
+    }
+}
+
+/// One side (positive or negative pairs) of a pair hinge: how many pairs, how many with a
+/// loss > 0, and their losses' sum.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HingeSide {
+    pub count: usize,
+    pub active: usize,
+    pub sum: f64,
+}
+
+impl HingeSide {
+    pub fn add(&mut self, loss: f64) {
+        self.count += 1;
+        self.active += usize::from(loss > 0.0);
+        self.sum += loss;
+    }
+    pub fn merge(&mut self, o: &HingeSide) {
+        self.count += o.count;
+        self.active += o.active;
+        self.sum += o.sum;
+    }
+}
+
+/// The sums of a pair hinge over a batch, and its gradient with respect to the prepared rows
+/// (None when both sides' scales are 0).
+#[derive(Clone, Debug, Default)]
+pub struct Hinge {
+    pub pos: HingeSide,
+    pub neg: HingeSide,
+    pub grad: Option<Vec<f64>>,
+}
+
+/// Per-row triplet terms: the losses' sum, how many are > 0, each loss in row order, and the
+/// three sides' gradients (rows × cols each, one after another) in f64.
+#[derive(Clone, Debug, Default)]
+pub struct Terms {
+    pub sum: f64,
+    pub active: usize,
+    pub losses: Vec<f64>,
+    pub grad: Vec<f64>,
+}
+
+/// Reduction scales of a pair hinge's two sides, from their sums: [positive, negative].
+pub type HingeScales<'a> = &'a dyn Fn(&HingeSide, &HingeSide) -> [f64; 2];
+
+/// The primitives of a device. Arguments are checked by the op that calls them.
 pub trait Device: Send + Sync {
     /// A short name for messages ('cpu', 'cuda').
     fn name(&self) -> &'static str;
@@ -34,14 +145,30 @@ pub trait Device: Send + Sync {
     fn describe(&self) -> String {
         self.name().to_owned()
     }
-    fn pairwise_distances(
+    /// Whether the device runs `op`; an op it does not run is refused with
+    /// `DeviceUnavailable`, never run elsewhere in silence.
+    fn supports(&self, op: Op) -> bool {
+        let _ = op;
+        true
+    }
+    /// The largest k `top_k` takes on this device (None: any).
+    fn max_k(&self) -> Option<usize> {
+        None
+    }
+
+    /// D(a, b), row-major `a.rows × b.rows`; `b = None`: D(a, a), whose diagonal is exactly 0.
+    fn distances(&self, a: &Rows, b: Option<&Rows>, call: &Call) -> Result<Vec<f32>, Error>;
+    /// ∂L/∂a and ∂L/∂b (prepared rows, f64) from `g` = ∂L/∂D, `d` = D as `distances` gave it.
+    fn backward(
         &self,
-        a: MatRef,
-        b: Option<MatRef>,
-        o: &MetricOptions,
+        a: &Rows,
+        b: Option<&Rows>,
+        d: &[f32],
+        g: &[f64],
         call: &Call,
-    ) -> Result<Vec<f32>, Error>;
-    /// Takes `rows × cols` values and prepares them for `knn` under `o`.
+    ) -> Result<PairwiseGrads, Error>;
+
+    /// Takes `rows × cols` values and prepares them for `top_k` under `o`.
     fn prepare_corpus(
         &self,
         data: Vec<f32>,
@@ -49,92 +176,16 @@ pub trait Device: Send + Sync {
         cols: usize,
         o: &MetricOptions,
     ) -> Result<Box<dyn Corpus>, Error>;
-    fn knn(
+    /// Each query's `o.k` nearest rows of the corpus: distance tiles folded into top-k lists.
+    fn top_k(
         &self,
         queries: MatRef,
         corpus: &dyn Corpus,
         o: &KnnOptions,
         call: &Call,
     ) -> Result<Knn, Error>;
-    fn mine_triplets(
-        &self,
-        x: MatRef,
-        labels: &[i32],
-        reference: Option<(MatRef, &[i32])>,
-        o: &MineOptions,
-        call: &Call,
-    ) -> Result<Triplets, Error>;
-    fn triplet_loss(
-        &self,
-        x: MatRef,
-        labels: &[i32],
-        reference: Option<(MatRef, &[i32])>,
-        mining: Mining,
-        o: &LossOptions,
-        call: &Call,
-    ) -> Result<LossResult, Error>;
-    fn triplet_margin_loss(
-        &self,
-        anchor: MatRef,
-        positive: MatRef,
-        negative: MatRef,
-        o: &MarginLossOptions,
-        call: &Call,
-    ) -> Result<MarginLossResult, Error>;
-    fn retrieval_metrics(
-        &self,
-        queries: MatRef,
-        query_labels: &[i32],
-        reference: Option<(MatRef, &[i32])>,
-        o: &RetrievalOptions,
-        call: &Call,
-    ) -> Result<Retrieval, Error>;
-
-    fn contrastive_loss(
-        &self,
-        x: MatRef,
-        labels: &[i32],
-        o: &ContrastiveOptions,
-        call: &Call,
-    ) -> Result<LossResult, Error>;
-    fn multiple_negatives_ranking_loss(
-        &self,
-        anchors: MatRef,
-        positives: MatRef,
-        negatives: Option<MatRef>,
-        o: &RankingOptions,
-        call: &Call,
-    ) -> Result<RankingResult, Error>;
-
-    fn verification_metrics(
-        &self,
-        a: MatRef,
-        b: MatRef,
-        same: &[u8],
-        o: &VerificationOptions,
-        call: &Call,
-    ) -> Result<Verification, Error>;
-
-    fn ladder_loss(
-        &self,
-        queries: MatRef,
-        candidates: MatRef,
-        relevance: MatRef,
-        o: &LadderOptions,
-        call: &Call,
-    ) -> Result<LadderResult, Error>;
-
-    fn oasis_steps(
-        &self,
-        x: MatRef,
-        labels: &[i32],
-        weights: &[f64],
-        o: &OasisOptions,
-        call: &Call,
-    ) -> Result<OasisSteps, Error>;
-
-    /// `knn` against a corpus used once: prepares a copy, then searches it.
-    fn knn_once(
+    /// `top_k` against a corpus used once: prepares a copy, then searches it.
+    fn top_k_once(
         &self,
         queries: MatRef,
         corpus: MatRef,
@@ -144,173 +195,68 @@ pub trait Device: Send + Sync {
     ) -> Result<Knn, Error> {
         let prepared =
             self.prepare_corpus(corpus.data().to_vec(), corpus.rows(), corpus.cols(), metric)?;
-        self.knn(queries, &*prepared, o, call)
+        self.top_k(queries, &*prepared, o, call)
     }
+
+    /// Per anchor, the farthest positive and the nearest negative (ties: the lower index).
+    fn batch_hard(&self, b: &Batch, call: &Call) -> Result<Triplets, Error>;
+    /// Per (anchor, positive) whose anchor has a negative, FaceNet's semi-hard negative.
+    fn batch_semihard(&self, b: &Batch, call: &Call) -> Result<Triplets, Error>;
+    /// Every valid triplet a set strategy keeps, in (anchor, positive, negative) order;
+    /// `TooManyTriplets` as soon as they pass `max_triplets`.
+    fn triplet_set(
+        &self,
+        b: &Batch,
+        strategy: Strategy,
+        margin: f64,
+        max_triplets: usize,
+        call: &Call,
+    ) -> Result<Triplets, Error>;
+
+    /// Row i of the three sides (`rows × cols` each) is one triplet: its loss under `rule`,
+    /// and its gradients.
+    fn margin_terms(
+        &self,
+        sides: [&[f32]; 3],
+        rows: usize,
+        cols: usize,
+        rule: &TermRule,
+        call: &Call,
+    ) -> Result<Terms, Error>;
+    /// Over every ordered pair i ≠ j of the batch: a positive pair (same label) loses
+    /// max(0, d − margins[0]), a negative pair max(0, margins[1] − d). The gradient is that
+    /// of scales[0] · Σ positive + scales[1] · Σ negative, `scales` taken from the sums.
+    fn pair_hinge(
+        &self,
+        x: &Rows,
+        labels: &[i32],
+        margins: [f64; 2],
+        scales: HingeScales,
+        call: &Call,
+    ) -> Result<Hinge, Error>;
+    /// d(a_i, b_i) for each row i of the two `rows × cols` sides, in f64 (`pair::distance`).
+    fn pair_distances(
+        &self,
+        a: &[f32],
+        b: &[f32],
+        rows: usize,
+        cols: usize,
+        metric: Metric,
+        call: &Call,
+    ) -> Result<Vec<f64>, Error>;
 }
 
 /// The CPU kernels of this crate, on rayon's global pool.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Cpu;
 
-impl Corpus for Rows<'static> {
-    fn device(&self) -> &'static str {
-        "cpu"
-    }
-    fn rows(&self) -> usize {
-        Rows::rows(self)
-    }
-    fn cols(&self) -> usize {
-        Rows::cols(self)
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl Device for Cpu {
-    fn name(&self) -> &'static str {
-        "cpu"
-    }
-    fn pairwise_distances(
-        &self,
-        a: MatRef,
-        b: Option<MatRef>,
-        o: &MetricOptions,
-        call: &Call,
-    ) -> Result<Vec<f32>, Error> {
-        pairwise_distances(a, b, o, call)
-    }
-    fn prepare_corpus(
-        &self,
-        data: Vec<f32>,
-        rows: usize,
-        cols: usize,
-        o: &MetricOptions,
-    ) -> Result<Box<dyn Corpus>, Error> {
-        Ok(Box::new(Rows::prepare_owned(
-            "corpus", data, rows, cols, *o,
-        )?))
-    }
-    /// Borrows the corpus instead of copying it (the default copies, as a GPU must upload).
-    fn knn_once(
-        &self,
-        queries: MatRef,
-        corpus: MatRef,
-        metric: &MetricOptions,
-        o: &KnnOptions,
-        call: &Call,
-    ) -> Result<Knn, Error> {
-        knn(queries, &Rows::prepare(corpus, *metric), o, call)
-    }
-    fn knn(
-        &self,
-        queries: MatRef,
-        corpus: &dyn Corpus,
-        o: &KnnOptions,
-        call: &Call,
-    ) -> Result<Knn, Error> {
-        let rows = corpus
-            .as_any()
-            .downcast_ref::<Rows<'static>>()
-            .ok_or_else(|| {
-                Error::invalid(
-                    "corpus",
-                    format!(
-                        "expected a corpus prepared on 'cpu', received one from '{}'",
-                        corpus.device()
-                    ),
-                )
-            })?;
-        knn(queries, rows, o, call)
-    }
-    fn mine_triplets(
-        &self,
-        x: MatRef,
-        labels: &[i32],
-        reference: Option<(MatRef, &[i32])>,
-        o: &MineOptions,
-        call: &Call,
-    ) -> Result<Triplets, Error> {
-        mine_triplets(x, labels, reference, o, call)
-    }
-    fn triplet_loss(
-        &self,
-        x: MatRef,
-        labels: &[i32],
-        reference: Option<(MatRef, &[i32])>,
-        mining: Mining,
-        o: &LossOptions,
-        call: &Call,
-    ) -> Result<LossResult, Error> {
-        triplet_loss(x, labels, reference, mining, o, call)
-    }
-    fn triplet_margin_loss(
-        &self,
-        anchor: MatRef,
-        positive: MatRef,
-        negative: MatRef,
-        o: &MarginLossOptions,
-        call: &Call,
-    ) -> Result<MarginLossResult, Error> {
-        triplet_margin_loss(anchor, positive, negative, o, call)
-    }
-    fn retrieval_metrics(
-        &self,
-        queries: MatRef,
-        query_labels: &[i32],
-        reference: Option<(MatRef, &[i32])>,
-        o: &RetrievalOptions,
-        call: &Call,
-    ) -> Result<Retrieval, Error> {
-        retrieval_metrics(queries, query_labels, reference, o, call)
-    }
-    fn contrastive_loss(
-        &self,
-        x: MatRef,
-        labels: &[i32],
-        o: &ContrastiveOptions,
-        call: &Call,
-    ) -> Result<LossResult, Error> {
-        contrastive_loss(x, labels, o, call)
-    }
-    fn multiple_negatives_ranking_loss(
-        &self,
-        anchors: MatRef,
-        positives: MatRef,
-        negatives: Option<MatRef>,
-        o: &RankingOptions,
-        call: &Call,
-    ) -> Result<RankingResult, Error> {
-        multiple_negatives_ranking_loss(anchors, positives, negatives, o, call)
-    }
-    fn verification_metrics(
-        &self,
-        a: MatRef,
-        b: MatRef,
-        same: &[u8],
-        o: &VerificationOptions,
-        call: &Call,
-    ) -> Result<Verification, Error> {
-        verification_metrics(a, b, same, o, call)
-    }
-    fn ladder_loss(
-        &self,
-        queries: MatRef,
-        candidates: MatRef,
-        relevance: MatRef,
-        o: &LadderOptions,
-        call: &Call,
-    ) -> Result<LadderResult, Error> {
-        ladder_loss(queries, candidates, relevance, o, call)
-    }
-    fn oasis_steps(
-        &self,
-        x: MatRef,
-        labels: &[i32],
-        weights: &[f64],
-        o: &OasisOptions,
-        call: &Call,
-    ) -> Result<OasisSteps, Error> {
-        oasis_steps(x, labels, weights, o, call)
-    }
+/// The error for a corpus that `device` did not prepare.
+pub fn foreign_corpus(device: &str, corpus: &dyn Corpus) -> Error {
+    Error::invalid(
+        "corpus",
+        format!(
+            "expected a corpus prepared on '{device}', received one from '{}'",
+            corpus.device()
+        ),
+    )
 }

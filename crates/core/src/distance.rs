@@ -9,7 +9,7 @@ use crate::dot_tile::dot_tile;
 use crate::pair;
 use crate::par;
 use crate::plan;
-use crate::{Call, Error, MatRef, Metric, MetricOptions, Stop};
+use crate::{Call, Device, Error, MatRef, Metric, MetricOptions, Stop};
 use std::borrow::Cow;
 
 /// Below this fraction of ‖a‖² + ‖b‖² (euclidean) or below this cosine distance, a GEMM
@@ -91,6 +91,11 @@ impl<'a> Rows<'a> {
     /// The options these rows were prepared under.
     pub fn options(&self) -> MetricOptions {
         self.opts
+    }
+    /// Whether the rows were made unit (cosine or `normalize`): a gradient with respect to
+    /// them goes back through the normalisation.
+    pub fn is_unit(&self) -> bool {
+        needs_unit_rows(self.opts)
     }
     /// Every row, as prepared, row-major.
     pub fn data(&self) -> &[f32] {
@@ -460,8 +465,10 @@ crate::simd::widest! {
     }
 }
 
-/// Full `a.rows × b.rows` distance matrix (row-major); `b = None` means `a` against itself.
-pub fn pairwise_distances(
+/// Full `a.rows × b.rows` distance matrix (row-major) on `dev`; `b = None` means `a` against
+/// itself.
+pub fn pairwise_distances<D: Device + ?Sized>(
+    dev: &D,
     a: MatRef,
     b: Option<MatRef>,
     o: &MetricOptions,
@@ -470,7 +477,15 @@ pub fn pairwise_distances(
     if let Some(b) = b {
         crate::rules::same_cols("b", b, "a", a)?;
     }
-    Distances::new(a, b, *o).with_call(*call).full()
+    let (pa, pb) = (Rows::prepare(a, *o), b.map(|b| Rows::prepare(b, *o)));
+    dev.distances(&pa, pb.as_ref(), call)
+}
+
+/// The cpu device's `distances`.
+pub fn full(a: &Rows, b: Option<&Rows>, call: &Call) -> Result<Vec<f32>, Error> {
+    Distances::between(Cow::Borrowed(a), b.map(Cow::Borrowed))?
+        .with_call(*call)
+        .full()
 }
 
 /// Rows per block and columns per tile for a pass that folds each tile away: a tile stays
@@ -507,10 +522,17 @@ pub(crate) fn blocks(n: usize, block: usize) -> Vec<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conformance::lcg;
+    use crate::testing::lcg;
 
     fn pairwise(a: MatRef, b: Option<MatRef>, metric: Metric, normalize: bool) -> Vec<f32> {
-        pairwise_distances(a, b, &MetricOptions { metric, normalize }, &Call::PLAIN).unwrap()
+        pairwise_distances(
+            &crate::Cpu,
+            a,
+            b,
+            &MetricOptions { metric, normalize },
+            &Call::PLAIN,
+        )
+        .unwrap()
     }
 
     fn naive(

@@ -448,7 +448,7 @@ mod x86 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conformance::lcg;
+    use crate::testing::lcg;
 
     /// The definition: one fused chain per product, in column order from 0.
     fn chain(a: &[f32], b: &[f32]) -> f32 {

@@ -6,10 +6,10 @@
 //! query and rung, its hardest pair or every pair; the gradient goes back through the same
 //! matrix with one GEMM (`backward::pairwise_backward`).
 
-use crate::backward::pairwise_backward;
+use crate::backward::through_rows;
+use crate::distance::Rows;
 use crate::{
-    pair, pairwise_distances, rules, Call, Error, LadderOptions, MatRef, Metric, MetricOptions,
-    Similarity,
+    pair, rules, Call, Device, Error, LadderOptions, MatRef, Metric, MetricOptions, Similarity,
 };
 
 #[derive(Debug, Clone)]
@@ -23,7 +23,8 @@ pub struct LadderResult {
 /// (`hardest`), or the mean of [α_l − s(q, c⁺) + s(q, c⁻)]₊ over every pair across the rung.
 /// A query with no candidate on one side of a rung adds 0 for it and still counts in the mean;
 /// relevance exactly θ_l counts as above the rung.
-pub fn ladder_loss(
+pub fn ladder_loss<D: Device + ?Sized>(
+    dev: &D,
     queries: MatRef,
     candidates: MatRef,
     relevance: MatRef,
@@ -31,9 +32,13 @@ pub fn ladder_loss(
     call: &Call,
 ) -> Result<LadderResult, Error> {
     let metric = check(queries, candidates, relevance, o)?;
-    let d = pairwise_distances(queries, Some(candidates), &metric, call)?;
+    let (pq, pc) = (
+        Rows::prepare(queries, metric),
+        Rows::prepare(candidates, metric),
+    );
+    let d = dev.distances(&pq, Some(&pc), call)?;
     let (loss, g) = coefficients(&d, relevance, o, call)?;
-    let grads = pairwise_backward(queries, Some(candidates), &metric, &d, &g)?;
+    let grads = through_rows(dev, (queries, &pq), Some((candidates, &pc)), &d, &g, call)?;
     let to_f32 = |v: Vec<f64>| pair::grads_to_f32(&v);
     Ok(LadderResult {
         loss,
@@ -209,11 +214,11 @@ mod tests {
             hardest,
             similarity: Similarity::Dot,
         };
-        let hard = ladder_loss(qm, cm, rm, &o(true), &Call::PLAIN).unwrap();
+        let hard = ladder_loss(&crate::Cpu, qm, cm, rm, &o(true), &Call::PLAIN).unwrap();
         assert!((hard.loss - 0.5).abs() < 1e-6, "{}", hard.loss);
         // ∂/∂q = −c0 + c1 (rung 1) − c1 + c2 (rung 2) = (−1, 0).
         assert!((hard.grad_queries[0] + 1.0).abs() < 1e-6 && hard.grad_queries[1].abs() < 1e-6);
-        let all = ladder_loss(qm, cm, rm, &o(false), &Call::PLAIN).unwrap();
+        let all = ladder_loss(&crate::Cpu, qm, cm, rm, &o(false), &Call::PLAIN).unwrap();
         assert!((all.loss - 0.25).abs() < 1e-6, "{}", all.loss);
     }
 
@@ -228,7 +233,7 @@ mod tests {
             hardest: true,
             similarity: Similarity::Dot,
         };
-        let err = ladder_loss(m, m, m, &o, &Call::PLAIN).unwrap_err();
+        let err = ladder_loss(&crate::Cpu, m, m, m, &o, &Call::PLAIN).unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("thresholds[1]: expected less than"),

@@ -3,7 +3,8 @@ use crate::grad::{GradSum, TermOut};
 use crate::pair;
 use crate::term::TermRule;
 use crate::{
-    mine_triplets, rules, Call, Error, LossOptions, MatRef, MineOptions, Reduction, Strategy,
+    mine_triplets, rules, Call, Device, Error, LossOptions, MatRef, MineOptions, Reduction,
+    Strategy,
 };
 use std::borrow::Cow;
 
@@ -31,8 +32,10 @@ pub struct LossResult {
 /// Mines (or takes) triplets, then reduces their losses and back-propagates in closed form:
 /// each triplet adds its coefficient times ∂d/∂x to the rows it touches, O(triplets · cols).
 /// With `reference` (cross-batch memory), positives and negatives are rows of the reference
-/// and the gradient is with respect to `x` only.
-pub fn triplet_loss(
+/// and the gradient is with respect to `x` only. The mining runs on `dev`; the terms,
+/// O(triplets · cols), are summed on the host.
+pub fn triplet_loss<D: Device + ?Sized>(
+    dev: &D,
     x: MatRef,
     labels: &[i32],
     reference: Option<(MatRef, &[i32])>,
@@ -56,7 +59,7 @@ pub fn triplet_loss(
                 distance: o.distance,
                 max_triplets: o.max_triplets,
             };
-            mined = mine_triplets(x, labels, reference, &mine, call)?;
+            mined = mine_triplets(dev, x, labels, reference, &mine, call)?;
             (&mined.anchor[..], &mined.positive[..], &mined.negative[..])
         }
         Mining::Triplets {

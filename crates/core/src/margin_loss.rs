@@ -1,8 +1,9 @@
 //! Triplet margin loss over row-aligned anchor / positive / negative matrices.
+use crate::device::Terms;
 use crate::grad::{GradSum, TermOut};
 use crate::pair;
 use crate::term::TermRule;
-use crate::{rules, Call, Error, MarginLossOptions, MatRef, Reduction};
+use crate::{rules, Call, Device, Error, MarginLossOptions, MatRef, Reduction};
 use std::borrow::Cow;
 
 #[derive(Debug, Clone)]
@@ -15,8 +16,9 @@ pub struct MarginLossResult {
 }
 
 /// Row i of `anchor`, `positive` and `negative` is one triplet (as PyTorch's
-/// `TripletMarginLoss`); the three must share one shape.
-pub fn triplet_margin_loss(
+/// `TripletMarginLoss`); the three must share one shape. The terms run on `dev`.
+pub fn triplet_margin_loss<D: Device + ?Sized>(
+    dev: &D,
     anchor: MatRef,
     positive: MatRef,
     negative: MatRef,
@@ -24,13 +26,37 @@ pub fn triplet_margin_loss(
     call: &Call,
 ) -> Result<MarginLossResult, Error> {
     let sides = inputs(anchor, positive, negative, o)?;
-    let (rows, cols) = (anchor.rows(), anchor.cols());
     let rule = TermRule {
         margin: o.margin,
         soft_margin: o.soft_margin,
         swap: o.swap,
         metric: o.distance.metric,
     };
+    let mut t = dev.margin_terms(
+        [&sides[0], &sides[1], &sides[2]],
+        anchor.rows(),
+        anchor.cols(),
+        &rule,
+        call,
+    )?;
+    Ok(finish(
+        [anchor, positive, negative],
+        o,
+        &mut t.grad,
+        t.sum,
+        t.active,
+        &t.losses,
+    ))
+}
+
+/// The cpu device's `margin_terms`: the terms in parallel, summed in row order (`GradSum`).
+pub fn cpu_terms(
+    sides: [&[f32]; 3],
+    rows: usize,
+    cols: usize,
+    rule: &TermRule,
+    call: &Call,
+) -> Result<Terms, Error> {
     let mut grad = GradSum::zeros(3 * rows, cols);
     let sums = grad.add_terms(
         rows,
@@ -42,19 +68,17 @@ pub fn triplet_margin_loss(
             rule.backward(&term, 1.0, r, grads);
             TermOut {
                 loss: term.loss,
-                has_grad: term.loss > 0.0 || o.soft_margin,
+                has_grad: term.loss > 0.0 || rule.soft_margin,
             }
         },
         call,
     )?;
-    Ok(finish(
-        [anchor, positive, negative],
-        o,
-        &mut grad.grad,
-        sums.sum,
-        sums.active,
-        &sums.losses,
-    ))
+    Ok(Terms {
+        sum: sums.sum,
+        active: sums.active,
+        losses: sums.losses,
+        grad: grad.grad,
+    })
 }
 
 /// The result from the summed terms, for every device: the reduction's scale applied to the

@@ -1,8 +1,9 @@
 //! Online triplet mining from a labelled batch.
+use crate::device::Batch;
 use crate::distance::Distances;
 use crate::select::Ranked;
 use crate::semihard;
-use crate::{budget, rules, Call, Error, MatRef, MineOptions};
+use crate::{budget, rules, Call, Device, Error, MatRef, MineOptions};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -77,11 +78,22 @@ impl Roles<'_> {
     }
 }
 
-/// Mines triplets as API.md defines each strategy. With `reference` (cross-batch memory: its
-/// rows and labels), anchors are the rows of `x` and positives and negatives rows of the
-/// reference, with no a ≠ p rule. Set strategies fail with `Error::TooManyTriplets` rather
-/// than grow past `o.max_triplets`.
-pub fn mine_triplets(
+impl<'a> Roles<'a> {
+    fn of(b: &Batch<'a>) -> Self {
+        Roles {
+            anchors: b.labels,
+            candidates: b.candidate_labels(),
+            self_mode: b.reference.is_none(),
+        }
+    }
+}
+
+/// Mines triplets on `dev` as API.md defines each strategy. With `reference` (cross-batch
+/// memory: its rows and labels), anchors are the rows of `x` and positives and negatives rows
+/// of the reference, with no a ≠ p rule. Every strategy fails with `Error::TooManyTriplets`
+/// rather than grow past `o.max_triplets`.
+pub fn mine_triplets<D: Device + ?Sized>(
+    dev: &D,
     x: MatRef,
     labels: &[i32],
     reference: Option<(MatRef, &[i32])>,
@@ -89,27 +101,63 @@ pub fn mine_triplets(
     call: &Call,
 ) -> Result<Triplets, Error> {
     check(x, labels, reference, o)?;
-    let roles = Roles {
-        anchors: labels,
-        candidates: reference.map_or(labels, |r| r.1),
-        self_mode: reference.is_none(),
+    let batch = Batch {
+        x,
+        labels,
+        reference,
+        metric: o.distance,
     };
-    let max_triplets = o.max_triplets;
-    if let Some(count) = batch_count(roles, o.strategy) {
+    let too_many = || Error::TooManyTriplets {
+        limit: o.max_triplets,
+    };
+    if let Some(count) = batch_count(Roles::of(&batch), o.strategy) {
         // Batch strategies' output size follows from the labels alone: refuse before the work.
-        if count > max_triplets {
-            return Err(Error::TooManyTriplets {
-                limit: max_triplets,
-            });
+        if count > o.max_triplets {
+            return Err(too_many());
         }
     }
-    let dist = Distances::new(x, reference.map(|r| r.0), o.distance).with_call(*call);
     let mined = match o.strategy {
-        Strategy::BatchHard => batch_hard(&dist, roles)?,
-        Strategy::BatchSemihard => batch_semihard(&dist, roles)?,
-        set => mine_set(&dist, roles, set, o.margin as f32, max_triplets)?,
+        Strategy::BatchHard => dev.batch_hard(&batch, call)?,
+        Strategy::BatchSemihard => dev.batch_semihard(&batch, call)?,
+        set => dev.triplet_set(&batch, set, o.margin, o.max_triplets, call)?,
     };
+    if mined.len() > o.max_triplets {
+        return Err(too_many());
+    }
     Ok(mined)
+}
+
+/// The cpu device's miners, over tiles of distances.
+pub mod cpu {
+    use super::*;
+
+    fn distances<'a>(b: &Batch<'a>, call: &Call<'a>) -> Distances<'a> {
+        Distances::new(b.x, b.reference.map(|r| r.0), b.metric).with_call(*call)
+    }
+
+    pub fn batch_hard(b: &Batch, call: &Call) -> Result<Triplets, Error> {
+        super::batch_hard(&distances(b, call), Roles::of(b))
+    }
+
+    pub fn batch_semihard(b: &Batch, call: &Call) -> Result<Triplets, Error> {
+        super::batch_semihard(&distances(b, call), Roles::of(b))
+    }
+
+    pub fn triplet_set(
+        b: &Batch,
+        strategy: Strategy,
+        margin: f64,
+        max_triplets: usize,
+        call: &Call,
+    ) -> Result<Triplets, Error> {
+        mine_set(
+            &distances(b, call),
+            Roles::of(b),
+            strategy,
+            margin as f32,
+            max_triplets,
+        )
+    }
 }
 
 /// The argument rules of `mine_triplets`, for every device.

@@ -5,10 +5,10 @@
 //! Similarities are one distance pass (s = −d for dot, 1 − d for cosine), the loss a stable
 //! log-softmax per row, and the gradient one GEMM backward through the same matrix.
 
-use crate::backward::pairwise_backward;
+use crate::backward::through_rows;
+use crate::distance::Rows;
 use crate::{
-    pair, pairwise_distances, rules, Call, Error, MatRef, Metric, MetricOptions, RankingOptions,
-    Similarity,
+    pair, rules, Call, Device, Error, MatRef, Metric, MetricOptions, RankingOptions, Similarity,
 };
 
 #[derive(Debug, Clone)]
@@ -23,27 +23,13 @@ pub struct RankingResult {
 /// Candidates c = [positives; negatives], s_ij = scale · sim(anchor_i, c_j),
 /// loss = mean_i −log softmax_j(s_ij)[j = i]. `symmetric` also ranks anchors for each positive
 /// (mean_i −log softmax_j(scale · sim(positive_i, anchor_j))[j = i]) and averages the two.
-pub fn multiple_negatives_ranking_loss(
+pub fn multiple_negatives_ranking_loss<D: Device + ?Sized>(
+    dev: &D,
     anchors: MatRef,
     positives: MatRef,
     negatives: Option<MatRef>,
     o: &RankingOptions,
     call: &Call,
-) -> Result<RankingResult, Error> {
-    ranking_loss_with(anchors, positives, negatives, o, |q, c, weight| {
-        rank(q, c, o, weight, call)
-    })
-}
-
-/// `multiple_negatives_ranking_loss` with its ranking pass given: `rank(queries, candidates,
-/// weight)` returns weight · Σ_i −log softmax_j(scale · sim(q_i, c_j))[j = i] and its gradients
-/// with respect to the queries and the candidates. Each device brings its own pass.
-pub fn ranking_loss_with(
-    anchors: MatRef,
-    positives: MatRef,
-    negatives: Option<MatRef>,
-    o: &RankingOptions,
-    mut rank: impl FnMut(MatRef, MatRef, f64) -> Result<(f64, Vec<f64>, Vec<f64>), Error>,
 ) -> Result<RankingResult, Error> {
     rules::same_shape("positives", positives, "anchors", anchors)?;
     if let Some(neg) = negatives {
@@ -60,14 +46,15 @@ pub fn ranking_loss_with(
     let mut loss = 0.0;
     let mut ga = vec![0.0f64; m * cols];
     let mut gc = vec![0.0f64; (m + k) * cols];
+    let pass = |q: MatRef, c: MatRef, weight: f64| rank(dev, q, c, o, weight, call);
     if m > 0 {
         let c = MatRef::new(&candidates, m + k, cols)?;
-        let (l, gq, gk) = rank(anchors, c, half / m as f64)?;
+        let (l, gq, gk) = pass(anchors, c, half / m as f64)?;
         loss += l;
         add(&mut ga, &gq);
         add(&mut gc, &gk);
         if o.symmetric {
-            let (l, gq, gk) = rank(positives, anchors, half / m as f64)?;
+            let (l, gq, gk) = pass(positives, anchors, half / m as f64)?;
             loss += l;
             add(&mut gc[..m * cols], &gq);
             add(&mut ga, &gk);
@@ -88,7 +75,8 @@ pub fn ranking_loss_with(
 
 /// `weight` · Σ_i −log softmax_j(scale · sim(q_i, c_j))[j = i] and its gradients with respect
 /// to the queries and the candidates.
-fn rank(
+fn rank<D: Device + ?Sized>(
+    dev: &D,
     q: MatRef,
     c: MatRef,
     o: &RankingOptions,
@@ -96,9 +84,10 @@ fn rank(
     call: &Call,
 ) -> Result<(f64, Vec<f64>, Vec<f64>), Error> {
     let metric = metric(o);
-    let d = pairwise_distances(q, Some(c), &metric, call)?;
+    let (pq, pc) = (Rows::prepare(q, metric), Rows::prepare(c, metric));
+    let d = dev.distances(&pq, Some(&pc), call)?;
     let (loss, g) = softmax_coefficients(&d, c.rows(), o.scale, weight);
-    let grads = pairwise_backward(q, Some(c), &metric, &d, &g)?;
+    let grads = through_rows(dev, (q, &pq), Some((c, &pc)), &d, &g, call)?;
     Ok((loss, grads.a, grads.b.unwrap_or_default()))
 }
 
@@ -153,7 +142,7 @@ mod tests {
             similarity: Similarity::Dot,
             symmetric: false,
         };
-        let r = multiple_negatives_ranking_loss(m, m, None, &o, &Call::PLAIN).unwrap();
+        let r = multiple_negatives_ranking_loss(&crate::Cpu, m, m, None, &o, &Call::PLAIN).unwrap();
         let want = (1.0 + (-1.0f64).exp()).ln();
         assert!((r.loss - want).abs() < 1e-6, "{} vs {want}", r.loss);
         // ∂L/∂a0 = ½ Σ_j (p_0j − [j = 0]) c_j = ½ ((σ − 1)·(1, 0) + (1 − σ)·(0, 1)),

@@ -1,7 +1,5 @@
 //! Retrieval metrics as pytorch-metric-learning's AccuracyCalculator defines them.
-use crate::distance::Distances;
-use crate::select::{key_index, sort_key};
-use crate::{rules, Call, Error, MatRef, RetrievalOptions};
+use crate::{rules, Call, Device, Error, KnnOptions, MatRef, RetrievalOptions};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -17,8 +15,10 @@ pub struct Retrieval {
 }
 
 /// `reference = None`: queries searched against themselves, self excluded.
-/// `o.k` (≥ 1) is clamped to the number of candidates a query has.
-pub fn retrieval_metrics(
+/// `o.k` (≥ 1) is clamped to the number of candidates a query has. Every metric is read off
+/// each query's first `window` neighbours (`Windows`), found by the device's top-k.
+pub fn retrieval_metrics<D: Device + ?Sized>(
+    dev: &D,
     queries: MatRef,
     query_labels: &[i32],
     reference: Option<(MatRef, &[i32])>,
@@ -26,40 +26,49 @@ pub fn retrieval_metrics(
     call: &Call,
 ) -> Result<Retrieval, Error> {
     check(queries, query_labels, reference, o)?;
-    let self_mode = reference.is_none();
     let ref_labels = reference.map_or(query_labels, |r| r.1);
-    let dist = Distances::new(queries, reference.map(|r| r.0), o.distance).with_call(*call);
-    let n = dist.cols();
-    let w = Windows::new(query_labels, ref_labels, self_mode, o.k);
-    let (k, window) = (w.k, w.window);
-    let relevant = |q: usize| w.relevant(query_labels[q]);
-
-    let sums: Vec<Sums> = dist.map_row_blocks(|r0, rows| {
-        let mut s = Sums::default();
-        let mut ranked = Vec::with_capacity(n);
-        for (qi, row) in rows.chunks(n).enumerate() {
-            let q = r0 + qi;
-            let r = relevant(q);
-            if r == 0 {
-                continue;
-            }
-            ranked.clear();
-            ranked.extend(
-                row.iter()
-                    .enumerate()
-                    .filter(|&(j, _)| !(self_mode && j == q))
-                    .map(|(j, &d)| sort_key(d, j as u32)),
+    let w = Windows::new(query_labels, ref_labels, reference.is_none(), o.k);
+    if let Some(max) = dev.max_k().filter(|&max| w.window > max) {
+        return Err(Error::DeviceUnavailable {
+            device: dev.name().into(),
+            reason: format!(
+                "retrievalMetrics with classes of more than {max} references (it ranks {} a query) does not run on it yet; use device 'cpu'",
+                w.window
+            ),
+        });
+    }
+    let mut sums = Sums::default();
+    if w.window > 0 {
+        let corpus = reference.map_or(queries, |r| r.0);
+        let corpus = dev.prepare_corpus(
+            corpus.data().to_vec(),
+            corpus.rows(),
+            corpus.cols(),
+            &o.distance,
+        )?;
+        // Queries a search at a time, so that their neighbour lists stay near 64 MiB however
+        // large the classes.
+        let per_search = ((1usize << 26) / (8 * w.window)).max(256);
+        let (rows, cols) = (queries.rows(), queries.cols());
+        for q0 in (0..rows).step_by(per_search) {
+            let q1 = rows.min(q0 + per_search);
+            let part = MatRef::new(&queries.data()[q0 * cols..q1 * cols], q1 - q0, cols)?;
+            let k = KnnOptions {
+                k: w.window,
+                exclude_self: reference.is_none(),
+                query_offset: q0,
+            };
+            let found = dev.top_k(part, &*corpus, &k, call)?;
+            add_neighbours(
+                &mut sums,
+                &query_labels[q0..q1],
+                ref_labels,
+                &w,
+                &found.indices,
             );
-            let is_rel = |&c: &u64| ref_labels[key_index(c)] == query_labels[q];
-            s.add(&query_metrics(&mut ranked, r, k, window, is_rel));
         }
-        s
-    })?;
-    let total = sums.iter().fold(Sums::default(), |mut acc, s| {
-        acc.add_sums(s);
-        acc
-    });
-    Ok(total.mean())
+    }
+    Ok(sums.mean())
 }
 
 /// The argument rules of `retrieval_metrics`, for every device.
@@ -116,17 +125,17 @@ impl Windows {
     }
 }
 
-/// The metrics from each query's `w.window` nearest references, given as indices ascending by
-/// (distance, index), `w.window` a query: what a device that ranks by knn computes.
-pub fn from_neighbours(
+/// Adds to `s` the metrics of the queries labelled `query_labels`, from their `w.window`
+/// nearest references each (`neighbours`: indices ascending by (distance, index)).
+fn add_neighbours(
+    s: &mut Sums,
     query_labels: &[i32],
     ref_labels: &[i32],
     w: &Windows,
     neighbours: &[i32],
-) -> Retrieval {
-    let mut s = Sums::default();
+) {
     if w.window == 0 {
-        return s.mean();
+        return;
     }
     for (q, list) in neighbours.chunks(w.window).enumerate() {
         let r = w.relevant(query_labels[q]);
@@ -158,7 +167,6 @@ pub fn from_neighbours(
             },
         });
     }
-    s.mean()
 }
 
 /// One query's metrics, each in [0, 1].
@@ -170,53 +178,6 @@ struct QueryMetrics {
     mrr: f64,
     recall_k: f64,
     precision_k: f64,
-}
-
-/// `ranked`: the `sort_key` of every candidate of one query, in any order (it is partly sorted
-/// here); `r` relevant among them. Only the first max(r, k) are sorted; the rank of the first
-/// relevant is read off them, or (rarely) counted in one more pass over the rest, so a query
-/// costs O(n + r log r).
-fn query_metrics(
-    ranked: &mut [u64],
-    r: usize,
-    k: usize,
-    window: usize,
-    is_rel: impl Fn(&u64) -> bool,
-) -> QueryMetrics {
-    let head = r.max(k).min(ranked.len());
-    if head < ranked.len() {
-        ranked.select_nth_unstable(head);
-    }
-    let (top, rest) = ranked.split_at_mut(head);
-    top.sort_unstable();
-    let rank = match top.iter().position(&is_rel) {
-        Some(at) => at + 1,
-        None => {
-            // Everything in `top` comes before everything in `rest`.
-            let first = rest.iter().copied().filter(&is_rel).min().expect("r > 0");
-            head + 1 + rest.iter().filter(|&&c| c < first).count()
-        }
-    };
-    let (mut hits, mut ap) = (0usize, 0.0f64);
-    for (i, c) in top[..r].iter().enumerate() {
-        if is_rel(c) {
-            hits += 1;
-            ap += hits as f64 / (i + 1) as f64;
-        }
-    }
-    let hits_k = top[..k].iter().filter(|c| is_rel(c)).count();
-    QueryMetrics {
-        p1: f64::from(u8::from(is_rel(&top[0]))),
-        r_precision: hits as f64 / r as f64,
-        map_at_r: ap / r as f64,
-        mrr: if rank <= window {
-            1.0 / rank as f64
-        } else {
-            0.0
-        },
-        recall_k: f64::from(u8::from(hits_k > 0)),
-        precision_k: if k > 0 { hits_k as f64 / k as f64 } else { 0.0 },
-    }
 }
 
 /// Running sums of the per-query metrics.
@@ -238,10 +199,6 @@ impl Sums {
         ];
         self.m.iter_mut().zip(v).for_each(|(s, x)| *s += x);
         self.queries += 1;
-    }
-    fn add_sums(&mut self, o: &Sums) {
-        self.m.iter_mut().zip(o.m).for_each(|(s, x)| *s += x);
-        self.queries += o.queries;
     }
     fn mean(&self) -> Retrieval {
         let q = self.queries.max(1) as f64;

@@ -300,7 +300,7 @@ fn bucket_search(row: &[f32], sorted: &[f32], buckets: &mut [u64]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conformance::lcg;
+    use crate::testing::lcg;
 
     /// The definition, one positive at a time: the nearest negative (lowest column on a tie)
     /// farther than the positive, else the first farthest negative.

@@ -2,7 +2,8 @@
 //! (a_i, b_i), `same[i]` says whether both show one identity, and "same" is predicted when
 //! d(a_i, b_i) ≤ a threshold. One sort of the pair distances gives every threshold at once.
 
-use crate::{pair, rules, Call, Error, MatRef, MetricOptions, VerificationOptions};
+use crate::{pair, rules, Call, Device, Error, MatRef, Metric, VerificationOptions};
+use std::borrow::Cow;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Verification {
@@ -18,8 +19,10 @@ pub struct Verification {
     pub eer: f64,
 }
 
-/// The metrics of the pairs (a_i, b_i) labelled by `same` (nonzero: the same identity).
-pub fn verification_metrics(
+/// The metrics of the pairs (a_i, b_i) labelled by `same` (nonzero: the same identity); the
+/// pairs' distances come from `dev`, in f64.
+pub fn verification_metrics<D: Device + ?Sized>(
+    dev: &D,
     a: MatRef,
     b: MatRef,
     same: &[u8],
@@ -28,10 +31,32 @@ pub fn verification_metrics(
 ) -> Result<Verification, Error> {
     check(a, b, same, o)?;
     call.stop.check()?;
-    let d: Vec<f64> = (0..a.rows())
-        .map(|i| pair_distance(a.row(i), b.row(i), &o.distance))
-        .collect();
+    let cols = a.cols();
+    let [ua, ub]: [Cow<[f32]>; 2] = [a, b].map(|m| {
+        if o.distance.normalize {
+            Cow::Owned(pair::normalize_rows(m.data(), cols))
+        } else {
+            Cow::Borrowed(m.data())
+        }
+    });
+    let d = dev.pair_distances(&ua, &ub, a.rows(), cols, o.distance.metric, call)?;
     Ok(from_distances(&d, same, o.far))
+}
+
+/// The cpu device's `pair_distances`.
+pub fn cpu_pair_distances(
+    a: &[f32],
+    b: &[f32],
+    rows: usize,
+    cols: usize,
+    metric: Metric,
+) -> Vec<f64> {
+    (0..rows)
+        .map(|i| {
+            let span = i * cols..(i + 1) * cols;
+            pair::distance(&a[span.clone()], &b[span], metric)
+        })
+        .collect()
 }
 
 /// The argument rules of `verification_metrics`, for every device.
@@ -75,19 +100,6 @@ pub fn from_distances(d: &[f64], same: &[u8], far: f64) -> Verification {
     let mut scored: Vec<(f64, bool)> = d.iter().zip(same).map(|(&v, &s)| (v, s != 0)).collect();
     scored.sort_by(|x, y| x.0.total_cmp(&y.0));
     sweep(&scored, positives, negatives, far)
-}
-
-/// d(a, b) under `o`, in f64 (rows normalised first where asked).
-fn pair_distance(a: &[f32], b: &[f32], o: &MetricOptions) -> f64 {
-    if o.normalize {
-        let (a, b) = (
-            pair::normalize_rows(a, a.len()),
-            pair::normalize_rows(b, b.len()),
-        );
-        pair::distance(&a, &b, o.metric)
-    } else {
-        pair::distance(a, b, o.metric)
-    }
 }
 
 /// Walks the thresholds in ascending order: −∞, then every distinct distance.
@@ -167,7 +179,8 @@ mod tests {
             far: 0.0,
             ..VerificationOptions::default()
         };
-        let v = verification_metrics(am, bm, &[1, 1, 1, 0, 0], &o, &Call::PLAIN).unwrap();
+        let v =
+            verification_metrics(&crate::Cpu, am, bm, &[1, 1, 1, 0, 0], &o, &Call::PLAIN).unwrap();
         assert_eq!((v.accuracy, v.threshold), (0.8, 1.0));
         assert!((v.roc_auc - 5.0 / 6.0).abs() < 1e-12, "{}", v.roc_auc);
         assert!((v.tar_at_far - 2.0 / 3.0).abs() < 1e-12);
@@ -184,6 +197,7 @@ mod tests {
             MatRef::new(&b, 2, 1).unwrap(),
         );
         let v = verification_metrics(
+            &crate::Cpu,
             am,
             bm,
             &[1, 0],
@@ -199,9 +213,15 @@ mod tests {
     fn one_class_alone_is_an_error() {
         let a = [0.0f32, 1.0];
         let m = MatRef::new(&a, 2, 1).unwrap();
-        let err =
-            verification_metrics(m, m, &[1, 1], &VerificationOptions::default(), &Call::PLAIN)
-                .unwrap_err();
+        let err = verification_metrics(
+            &crate::Cpu,
+            m,
+            m,
+            &[1, 1],
+            &VerificationOptions::default(),
+            &Call::PLAIN,
+        )
+        .unwrap_err();
         assert!(err
             .to_string()
             .starts_with("same: expected at least one same and one different pair"));

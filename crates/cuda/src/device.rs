@@ -1,35 +1,20 @@
-//! `Cuda`: tripletkit's `Device` on a GPU, through the driver or the emulator. Ops whose
-//! kernels exist run them; the others say so with `DeviceUnavailable`, never a silent
-//! fallback to the CPU.
+//! `Cuda`: tripletkit's `Device` on a GPU, through the driver or the emulator: the primitives
+//! on this crate's kernels. The ops above them are core's; an op the device does not run is
+//! refused with `DeviceUnavailable`, never run on the CPU in silence.
 use crate::gpu::Gpu;
 use crate::kernels::KNN_MAX_K;
 use crate::ops::knn::CudaCorpus;
 use crate::ops::{
-    contrastive, distance, knn, ladder, margin, mining, ranking, semihard, set, verification,
+    backward, contrastive, distance, knn, margin, mining, semihard, set, verification,
 };
+use tripletkit_core::backward::PairwiseGrads;
+use tripletkit_core::device::{foreign_corpus, HingeScales};
 use tripletkit_core::distance::Rows;
+use tripletkit_core::term::TermRule;
 use tripletkit_core::{
-    retrieval, rules, triplet_loss, Call, ContrastiveOptions, Corpus, Device, Error, Knn,
-    KnnOptions, LadderOptions, LadderResult, LossOptions, LossResult, MarginLossOptions,
-    MarginLossResult, MatRef, MetricOptions, MineOptions, Mining, OasisOptions, OasisSteps,
-    RankingOptions, RankingResult, Retrieval, RetrievalOptions, Strategy, Triplets, Verification,
-    VerificationOptions,
+    Batch, Call, Corpus, Device, Error, Hinge, Knn, KnnOptions, MatRef, Metric, MetricOptions,
+    MineOptions, Op, Strategy, Terms, Triplets,
 };
-
-/// The ops with kernels on `cuda` (every mining strategy); `backends()` lists them. The
-/// others fail with `DeviceUnavailable`.
-pub const OPS: &[&str] = &[
-    "pairwiseDistances",
-    "knn",
-    "mineTriplets",
-    "tripletLoss",
-    "tripletMarginLoss",
-    "retrievalMetrics",
-    "contrastiveLoss",
-    "multipleNegativesRankingLoss",
-    "verificationMetrics",
-    "ladderLoss",
-];
 
 /// The share of the device's free memory one op plans to use.
 const USE_OF_FREE: f64 = 0.8;
@@ -82,14 +67,6 @@ impl Cuda {
     }
 }
 
-/// The error for an op with no kernels on `cuda` yet.
-fn not_on_cuda(op: &str) -> Error {
-    Error::DeviceUnavailable {
-        device: "cuda".into(),
-        reason: format!("{op} does not run on it yet; use device 'cpu'"),
-    }
-}
-
 impl Device for Cuda {
     fn name(&self) -> &'static str {
         "cuda"
@@ -97,14 +74,25 @@ impl Device for Cuda {
     fn describe(&self) -> String {
         self.gpu.describe()
     }
-    fn pairwise_distances(
+    /// Every op but fitOasis, whose steps are sequential.
+    fn supports(&self, op: Op) -> bool {
+        op != Op::FitOasis
+    }
+    fn max_k(&self) -> Option<usize> {
+        Some(KNN_MAX_K)
+    }
+    fn distances(&self, a: &Rows, b: Option<&Rows>, call: &Call) -> Result<Vec<f32>, Error> {
+        distance::distances(&*self.gpu, self.memory(call)?, a, b, call)
+    }
+    fn backward(
         &self,
-        a: MatRef,
-        b: Option<MatRef>,
-        o: &MetricOptions,
+        a: &Rows,
+        b: Option<&Rows>,
+        d: &[f32],
+        g: &[f64],
         call: &Call,
-    ) -> Result<Vec<f32>, Error> {
-        distance::pairwise_distances(&*self.gpu, self.memory(call)?, a, b, o, call)
+    ) -> Result<PairwiseGrads, Error> {
+        backward::backward(&*self.gpu, self.memory(call)?, a, b, d, g)
     }
     fn prepare_corpus(
         &self,
@@ -117,7 +105,7 @@ impl Device for Cuda {
             "corpus", data, rows, cols, *o,
         )?)))
     }
-    fn knn(
+    fn top_k(
         &self,
         queries: MatRef,
         corpus: &dyn Corpus,
@@ -127,209 +115,82 @@ impl Device for Cuda {
         let c = corpus
             .as_any()
             .downcast_ref::<CudaCorpus>()
-            .ok_or_else(|| {
-                Error::invalid(
-                    "corpus",
-                    format!(
-                        "expected a corpus prepared on 'cuda', received one from '{}'",
-                        corpus.device()
-                    ),
-                )
-            })?;
-        knn::knn(&*self.gpu, self.memory(call)?, queries, &c.0, o, call)
+            .ok_or_else(|| foreign_corpus("cuda", corpus))?;
+        knn::top_k(&*self.gpu, self.memory(call)?, queries, &c.0, o, call)
     }
-    fn mine_triplets(
+    fn batch_hard(&self, b: &Batch, call: &Call) -> Result<Triplets, Error> {
+        let memory = self.memory(call)?;
+        mining::batch_hard(
+            &*self.gpu,
+            memory,
+            b.x,
+            b.labels,
+            b.reference,
+            &b.metric,
+            call,
+        )
+    }
+    fn batch_semihard(&self, b: &Batch, call: &Call) -> Result<Triplets, Error> {
+        let memory = self.memory(call)?;
+        semihard::batch_semihard(
+            &*self.gpu,
+            memory,
+            b.x,
+            b.labels,
+            b.reference,
+            &b.metric,
+            call,
+        )
+    }
+    fn triplet_set(
         &self,
-        x: MatRef,
-        labels: &[i32],
-        reference: Option<(MatRef, &[i32])>,
-        o: &MineOptions,
+        b: &Batch,
+        strategy: Strategy,
+        margin: f64,
+        max_triplets: usize,
         call: &Call,
     ) -> Result<Triplets, Error> {
-        tripletkit_core::mining::check(x, labels, reference, o)?;
-        let memory = self.memory(call)?;
-        let t = match o.strategy {
-            Strategy::BatchHard => {
-                mining::batch_hard(&*self.gpu, memory, x, labels, reference, &o.distance, call)?
-            }
-            Strategy::BatchSemihard => {
-                // The count follows from the labels: refuse before the work, as the cpu does.
-                if semihard::count(labels, reference.map(|r| r.1)) > o.max_triplets {
-                    return Err(Error::TooManyTriplets {
-                        limit: o.max_triplets,
-                    });
-                }
-                semihard::batch_semihard(
-                    &*self.gpu,
-                    memory,
-                    x,
-                    labels,
-                    reference,
-                    &o.distance,
-                    call,
-                )?
-            }
-            _ => set::mine_set(&*self.gpu, memory, x, labels, reference, o, call)?,
-        };
-        if t.len() > o.max_triplets {
-            return Err(Error::TooManyTriplets {
-                limit: o.max_triplets,
-            });
-        }
-        Ok(t)
-    }
-    /// Mines on the GPU; the loss and its closed-form gradient, O(triplets · cols), are
-    /// summed on the host by the cpu device's code.
-    fn triplet_loss(
-        &self,
-        x: MatRef,
-        labels: &[i32],
-        reference: Option<(MatRef, &[i32])>,
-        mining: Mining,
-        o: &LossOptions,
-        call: &Call,
-    ) -> Result<LossResult, Error> {
-        let strategy = match mining {
-            Mining::Strategy(s) => s,
-            // No distances to mine: the loss over the given triplets is the host's pass alone.
-            given @ Mining::Triplets { .. } => {
-                return triplet_loss(x, labels, reference, given, o, call)
-            }
-        };
-        rules::margin("margin", o.margin)?;
-        let mine = MineOptions {
+        let o = MineOptions {
             strategy,
-            margin: o.margin,
-            distance: o.distance,
-            max_triplets: o.max_triplets,
+            margin,
+            distance: b.metric,
+            max_triplets,
         };
-        let t = self.mine_triplets(x, labels, reference, &mine, call)?;
-        let given = Mining::Triplets {
-            anchor: &t.anchor,
-            positive: &t.positive,
-            negative: &t.negative,
-        };
-        triplet_loss(x, labels, reference, given, o, call)
+        let memory = self.memory(call)?;
+        set::mine_set(&*self.gpu, memory, b.x, b.labels, b.reference, &o, call)
     }
-    fn triplet_margin_loss(
+    fn margin_terms(
         &self,
-        anchor: MatRef,
-        positive: MatRef,
-        negative: MatRef,
-        o: &MarginLossOptions,
+        sides: [&[f32]; 3],
+        rows: usize,
+        cols: usize,
+        rule: &TermRule,
         call: &Call,
-    ) -> Result<MarginLossResult, Error> {
-        margin::triplet_margin_loss(
-            &*self.gpu,
-            self.memory(call)?,
-            anchor,
-            positive,
-            negative,
-            o,
-            call,
-        )
+    ) -> Result<Terms, Error> {
+        let memory = self.memory(call)?;
+        margin::margin_terms(&*self.gpu, memory, sides, rows, cols, rule, call)
     }
-    /// Ranks by knn on the GPU (the window of neighbours every metric reads), then counts the
-    /// metrics on the host: O(queries · window).
-    fn retrieval_metrics(
+    fn pair_hinge(
         &self,
-        queries: MatRef,
-        query_labels: &[i32],
-        reference: Option<(MatRef, &[i32])>,
-        o: &RetrievalOptions,
-        call: &Call,
-    ) -> Result<Retrieval, Error> {
-        retrieval::check(queries, query_labels, reference, o)?;
-        let ref_labels = reference.map_or(query_labels, |r| r.1);
-        let w = retrieval::Windows::new(query_labels, ref_labels, reference.is_none(), o.k);
-        if w.window > KNN_MAX_K {
-            return Err(not_on_cuda(&format!(
-                "retrievalMetrics with classes of more than {KNN_MAX_K} references (it ranks {} a query)",
-                w.window
-            )));
-        }
-        let mut neighbours = Vec::new();
-        if w.window > 0 {
-            let corpus = reference.map_or(queries, |r| r.0);
-            let k = KnnOptions {
-                k: w.window,
-                exclude_self: reference.is_none(),
-                query_offset: 0,
-            };
-            neighbours = self
-                .knn_once(queries, corpus, &o.distance, &k, call)?
-                .indices;
-        }
-        Ok(retrieval::from_neighbours(
-            query_labels,
-            ref_labels,
-            &w,
-            &neighbours,
-        ))
-    }
-    fn contrastive_loss(
-        &self,
-        x: MatRef,
+        x: &Rows,
         labels: &[i32],
-        o: &ContrastiveOptions,
+        margins: [f64; 2],
+        scales: HingeScales,
         call: &Call,
-    ) -> Result<LossResult, Error> {
-        contrastive::contrastive_loss(&*self.gpu, self.memory(call)?, x, labels, o, call)
+    ) -> Result<Hinge, Error> {
+        let memory = self.memory(call)?;
+        contrastive::pair_hinge(&*self.gpu, memory, x, labels, margins, scales, call)
     }
-    fn multiple_negatives_ranking_loss(
+    fn pair_distances(
         &self,
-        anchors: MatRef,
-        positives: MatRef,
-        negatives: Option<MatRef>,
-        o: &RankingOptions,
+        a: &[f32],
+        b: &[f32],
+        rows: usize,
+        cols: usize,
+        metric: Metric,
         call: &Call,
-    ) -> Result<RankingResult, Error> {
-        ranking::multiple_negatives_ranking_loss(
-            &*self.gpu,
-            self.memory(call)?,
-            anchors,
-            positives,
-            negatives,
-            o,
-            call,
-        )
-    }
-    fn verification_metrics(
-        &self,
-        a: MatRef,
-        b: MatRef,
-        same: &[u8],
-        o: &VerificationOptions,
-        call: &Call,
-    ) -> Result<Verification, Error> {
-        verification::verification_metrics(&*self.gpu, self.memory(call)?, a, b, same, o, call)
-    }
-    fn ladder_loss(
-        &self,
-        queries: MatRef,
-        candidates: MatRef,
-        relevance: MatRef,
-        o: &LadderOptions,
-        call: &Call,
-    ) -> Result<LadderResult, Error> {
-        ladder::ladder_loss(
-            &*self.gpu,
-            self.memory(call)?,
-            queries,
-            candidates,
-            relevance,
-            o,
-            call,
-        )
-    }
-    fn oasis_steps(
-        &self,
-        _: MatRef,
-        _: &[i32],
-        _: &[f64],
-        _: &OasisOptions,
-        _: &Call,
-    ) -> Result<OasisSteps, Error> {
-        Err(not_on_cuda("fitOasis"))
+    ) -> Result<Vec<f64>, Error> {
+        let memory = self.memory(call)?;
+        verification::pair_distances(&*self.gpu, memory, [a, b], rows, cols, metric, call)
     }
 }

@@ -14,4 +14,4 @@ pub mod kernels;
 pub mod ops;
 pub use tripletkit_core::plan;
 
-pub use device::{Cuda, OPS};
+pub use device::Cuda;

@@ -6,6 +6,7 @@ use crate::task::{own, run_sync, spawn, CancelToken, Data, Op};
 use napi::bindgen_prelude::Object;
 use napi::Env;
 use napi_derive::napi;
+use tripletkit_core::Ops;
 use tripletkit_core::{Call, Device, Error, MatRef};
 
 pub struct Contrastive<'a> {

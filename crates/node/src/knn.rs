@@ -9,6 +9,7 @@ use napi::bindgen_prelude::Object;
 use napi::Env;
 use napi_derive::napi;
 use std::sync::{Arc, Mutex, PoisonError};
+use tripletkit_core::Ops;
 use tripletkit_core::{Call, Corpus, Device, Error, Knn as CoreKnn, MatRef};
 
 /// Row-major queryRows × k, each row ascending by (distance, index).

@@ -6,8 +6,8 @@
 //! (`registry`), named per call by the `device` option. Every failure leaves through
 //! `errors` with a stable `err.code`, and a panic becomes an error instead of an abort.
 //!
-//! A new op is: its core function, its `Device` method, and here an input struct with `Op`
-//! and two exports.
+//! A new op is: its core function over the device primitives, its `Ops` method, and here an
+//! input struct with `Op` and two exports (docs/ARCHITECTURE.md).
 #![deny(clippy::all)]
 // `--features noop` (cargo test) compiles the glue without napi's registration.
 #![cfg_attr(feature = "noop", allow(dead_code, unused_imports))]

@@ -8,6 +8,7 @@ use crate::task::{
 use napi::bindgen_prelude::Object;
 use napi::Env;
 use napi_derive::napi;
+use tripletkit_core::Ops;
 use tripletkit_core::{Call, Device, Error, MatRef, Mining, Strategy};
 
 #[napi(object, object_from_js = false)]

@@ -8,6 +8,7 @@ use crate::task::{
 use napi::bindgen_prelude::Object;
 use napi::Env;
 use napi_derive::napi;
+use tripletkit_core::Ops;
 use tripletkit_core::{Call, Device, Error, MatRef};
 
 /// Mined triplets: triplet t is (anchor[t], positive[t], negative[t]).

@@ -5,6 +5,7 @@ use crate::task::{own, run_sync, spawn, CancelToken, Data, Op};
 use napi::bindgen_prelude::Object;
 use napi::Env;
 use napi_derive::napi;
+use tripletkit_core::Ops;
 use tripletkit_core::{Call, Device, Error, MatRef};
 
 /// Options of oasisSteps.

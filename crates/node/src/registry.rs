@@ -3,7 +3,7 @@
 //! side can run, and why not where it cannot.
 use napi_derive::napi;
 use std::sync::OnceLock;
-use tripletkit_core::{Cpu, Device, Error as CoreError};
+use tripletkit_core::{Cpu, Device, Error as CoreError, Op};
 use tripletkit_cuda::Cuda;
 
 /// The environment variable that runs `device: 'cuda'` through the CPU emulator.
@@ -64,6 +64,8 @@ pub struct DeviceReport {
     /// The ops that run on this device, by their JavaScript names; absent when it runs every
     /// op.
     pub ops: Option<Vec<String>>,
+    /// The most neighbours a knn search takes on this device; absent when it takes any.
+    pub max_k: Option<u32>,
 }
 
 /// What the native side can run.
@@ -84,6 +86,7 @@ pub fn backends() -> BackendsReport {
             threads: Some(u32::try_from(tripletkit_core::threads()).unwrap_or(u32::MAX)),
             emulated: None,
             ops: None,
+            max_k: None,
         },
         cuda: match cuda() {
             Ok(d) => DeviceReport {
@@ -92,7 +95,14 @@ pub fn backends() -> BackendsReport {
                 device: Some(d.describe()),
                 threads: None,
                 emulated: Some(d.is_emulated()),
-                ops: Some(tripletkit_cuda::OPS.iter().map(|s| s.to_string()).collect()),
+                ops: Some(
+                    Op::ALL
+                        .iter()
+                        .filter(|&&op| d.supports(op))
+                        .map(|op| op.name().to_owned())
+                        .collect(),
+                ),
+                max_k: d.max_k().map(|k| u32::try_from(k).unwrap_or(u32::MAX)),
             },
             Err(reason) => DeviceReport {
                 available: false,
@@ -101,6 +111,7 @@ pub fn backends() -> BackendsReport {
                 threads: None,
                 emulated: None,
                 ops: None,
+                max_k: None,
             },
         },
     }

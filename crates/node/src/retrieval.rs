@@ -7,6 +7,7 @@ use crate::task::{
 use napi::bindgen_prelude::Object;
 use napi::Env;
 use napi_derive::napi;
+use tripletkit_core::Ops;
 use tripletkit_core::{Call, Device, Error, MatRef, Retrieval as CoreRetrieval};
 
 /// Means over the kept queries (those with at least one relevant reference).

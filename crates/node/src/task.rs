@@ -242,7 +242,7 @@ pub fn own<T: Clone>(d: Data<'_, T>) -> Data<'static, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tripletkit_core::{MatRef, MetricOptions};
+    use tripletkit_core::{MatRef, MetricOptions, Ops};
 
     /// An op that computes a self-distance matrix of rows × 1 values, or panics.
     struct Probe {

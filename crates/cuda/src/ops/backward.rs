@@ -1,29 +1,51 @@
 //! The gradient through a matrix of distances D(queries, candidates) on a GPU, given ∂L/∂D:
-//! the coefficients of core's `backward::pairwise_backward`, then its two products
-//! (∂queries = C·candidates, ∂candidates = Cᵀ·queries) by `kernels/backward.cu`, then the
-//! normalisation's backward pass on the host. The losses built on a similarity matrix
-//! (ranking, ladder) use it.
+//! the coefficients of core's `backward::coefficients`, then the two products
+//! (∂queries = C·candidates, ∂candidates = Cᵀ·queries) by `kernels/backward.cu`.
 use super::too_large;
 use crate::gpu::{blocks, int, Buffer, Gpu, Params};
 use crate::kernels::{COEF_GEMM, THREADS};
-use std::borrow::Cow;
-use tripletkit_core::{backward, pair, Error, MatRef, Metric, MetricOptions};
+use tripletkit_core::backward::{self, PairwiseGrads};
+use tripletkit_core::distance::Rows;
+use tripletkit_core::{Error, Metric};
 
-/// (∂L/∂queries, ∂L/∂candidates) in double, from `g` = ∂L/∂D and `d` = D, row-major
-/// queries × candidates.
-pub fn backward_products(
+/// (∂L/∂q, ∂L/∂c) in double with respect to the prepared rows, from `g` = ∂L/∂D and `d` = D,
+/// row-major q.rows × c.rows; `c = None`: D(q, q), and the two sides summed.
+pub fn backward(
     gpu: &dyn Gpu,
     memory: usize,
-    q: MatRef,
-    c: MatRef,
-    metric: &MetricOptions,
+    q: &Rows,
+    c: Option<&Rows>,
+    d: &[f32],
+    g: &[f64],
+) -> Result<PairwiseGrads, Error> {
+    let cand = c.unwrap_or(q);
+    let (m, n, dim) = (q.rows(), cand.rows(), q.cols());
+    let zeros = |rows: usize| vec![0.0f64; rows * dim];
+    let (gq, gk) = if m == 0 || n == 0 || dim == 0 {
+        (zeros(m), zeros(n))
+    } else {
+        products(gpu, memory, q, cand, d, g)?
+    };
+    Ok(match c {
+        Some(_) => PairwiseGrads { a: gq, b: Some(gk) },
+        None => PairwiseGrads {
+            a: gq.iter().zip(&gk).map(|(x, y)| x + y).collect(),
+            b: None,
+        },
+    })
+}
+
+/// The two products C·c and Cᵀ·q, less the row sums times the row itself for the euclidean
+/// family (m, n and dim > 0).
+fn products(
+    gpu: &dyn Gpu,
+    memory: usize,
+    q: &Rows,
+    c: &Rows,
     d: &[f32],
     g: &[f64],
 ) -> Result<(Vec<f64>, Vec<f64>), Error> {
     let (m, n, dim) = (q.rows(), c.rows(), q.cols());
-    if m == 0 || n == 0 || dim == 0 {
-        return Ok((vec![0.0; m * dim], vec![0.0; n * dim]));
-    }
     let need = m
         .saturating_mul(n)
         .saturating_mul(8)
@@ -32,12 +54,14 @@ pub fn backward_products(
         return Err(too_large(need));
     }
     int(m.max(n).saturating_mul(dim), "rows")?;
-    let squared = matches!(metric.metric, Metric::Euclidean | Metric::SqEuclidean);
-    let coef = backward::coefficients(metric.metric, g, d);
-    let unit = metric.normalize || metric.metric == Metric::Cosine;
-    let (pq, pc) = (prepared(q, unit), prepared(c, unit));
+    let metric = q.options().metric;
+    let squared = matches!(metric, Metric::Euclidean | Metric::SqEuclidean);
+    let coef = backward::coefficients(metric, g, d);
     let cb = Buffer::from_slice(gpu, &coef)?;
-    let (qb, kb) = (Buffer::from_slice(gpu, &pq)?, Buffer::from_slice(gpu, &pc)?);
+    let (qb, kb) = (
+        Buffer::from_slice(gpu, q.data())?,
+        Buffer::from_slice(gpu, c.data())?,
+    );
     // out (rows × dim) = C·rhs at strides (ldr, ldc) over `inner` terms, less the row sums
     // times the row itself for the euclidean family.
     let product = |ldr: usize,
@@ -70,20 +94,7 @@ pub fn backward_products(
         };
         out.to_vec()
     };
-    let mut gq = product(n, 1, &kb, &qb, n, m)?;
-    let mut gk = product(1, n, &qb, &kb, m, n)?;
-    if unit {
-        pair::normalize_backward(q.data(), dim, &mut gq);
-        pair::normalize_backward(c.data(), dim, &mut gk);
-    }
+    let gq = product(n, 1, &kb, &qb, n, m)?;
+    let gk = product(1, n, &qb, &kb, m, n)?;
     Ok((gq, gk))
-}
-
-/// The rows as the backward pass reads them: unit rows for cosine or `normalize`.
-fn prepared(x: MatRef<'_>, unit: bool) -> Cow<'_, [f32]> {
-    if unit {
-        Cow::Owned(pair::normalize_rows(x.data(), x.cols()))
-    } else {
-        Cow::Borrowed(x.data())
-    }
 }

@@ -1,44 +1,31 @@
-//! `contrastiveLoss` on a GPU: the batch's distance matrix stays on the device, one thread a
-//! row sums its pairs' losses (in the cpu's column order), the host reduces the rows in order
-//! and picks the sides' scales, and one thread an element computes the gradient through the
-//! matrix in closed form. Memory is O(rows²), as on the cpu: the loss is sized for batches.
+//! The pair hinge (contrastive loss's pairs) on a GPU: the batch's distance matrix stays on
+//! the device, one thread a row sums its pairs' losses (in the cpu's column order), the host
+//! reduces the rows in order and asks the op for the sides' scales, and one thread an element
+//! computes the gradient through the matrix in closed form. Memory is O(rows²), as on the
+//! cpu: the loss is sized for batches.
 use super::{distance_tile, row_bytes, too_large, Side};
 use crate::gpu::{blocks, int, Buffer, Gpu, Params};
 use crate::kernels::{metric_code, CONTRASTIVE_GRAD, CONTRASTIVE_ROWS, THREADS};
+use tripletkit_core::device::HingeScales;
 use tripletkit_core::distance::Rows;
-use tripletkit_core::{
-    contrastive, pair, Call, ContrastiveOptions, Error, LossResult, MatRef, Metric,
-};
+use tripletkit_core::{Call, Error, Hinge, HingeSide};
 
-/// A side's pairs: how many, how many active, their losses' sum.
-#[derive(Default)]
-struct Side3 {
-    count: usize,
-    active: usize,
-    sum: f64,
-}
-
-pub fn contrastive_loss(
+/// The primitive `pair_hinge`.
+pub fn pair_hinge(
     gpu: &dyn Gpu,
     memory: usize,
-    x: MatRef,
+    rows: &Rows,
     labels: &[i32],
-    o: &ContrastiveOptions,
+    [pos_margin, neg_margin]: [f64; 2],
+    scales: HingeScales,
     call: &Call,
-) -> Result<LossResult, Error> {
-    let n = x.rows();
-    contrastive::check(x, labels, o)?;
-    let dim = x.cols();
+) -> Result<Hinge, Error> {
+    let (n, dim) = (rows.rows(), rows.cols());
     int(n, "embeddings")?;
     let dim_i = int(dim, "embeddings")?;
-    let zero = |pairs, active| LossResult {
-        loss: 0.0,
-        grad: vec![0.0; n * dim],
-        triplets: pairs,
-        active,
-    };
+    let mut h = Hinge::default();
     if n == 0 {
-        return Ok(zero(0, 0));
+        return Ok(h);
     }
     let need = n
         .saturating_mul(n)
@@ -53,13 +40,12 @@ pub fn contrastive_loss(
     if need > memory {
         return Err(too_large(need));
     }
-    let rows = Rows::prepare(x, o.distance);
-    let side = Side::upload(gpu, &rows, 0, n)?;
+    let metric = rows.options().metric;
+    let side = Side::upload(gpu, rows, 0, n)?;
     let lab = Buffer::from_slice(gpu, labels)?;
     let d = Buffer::<f32>::uninit(gpu, n * n)?;
-    let metric = metric_code(o.distance.metric);
     let all = side.rows_at(0, n, dim, 0);
-    distance_tile(gpu, all, all, dim, d.ptr(), n, o.distance.metric, true)?;
+    distance_tile(gpu, all, all, dim, d.ptr(), n, metric, true)?;
     call.stop.check()?;
     let stats = Buffer::<f64>::uninit(gpu, 6 * n)?;
     let mut per_row = Params::new();
@@ -67,8 +53,8 @@ pub fn contrastive_loss(
         .buf(&d)
         .buf(&lab)
         .int(n as i32)
-        .double(o.pos_margin)
-        .double(o.neg_margin)
+        .double(pos_margin)
+        .double(neg_margin)
         .buf(&stats);
     // SAFETY: tk_contrastive_rows' signature; `stats` holds six values a row.
     unsafe {
@@ -79,20 +65,21 @@ pub fn contrastive_loss(
             [THREADS, 1, 1],
         )?
     };
-    let (mut pos, mut neg) = (Side3::default(), Side3::default());
     for s in stats.to_vec()?.chunks(6) {
-        pos.count += s[0] as usize;
-        pos.active += s[1] as usize;
-        pos.sum += s[2];
-        neg.count += s[3] as usize;
-        neg.active += s[4] as usize;
-        neg.sum += s[5];
+        h.pos.merge(&HingeSide {
+            count: s[0] as usize,
+            active: s[1] as usize,
+            sum: s[2],
+        });
+        h.neg.merge(&HingeSide {
+            count: s[3] as usize,
+            active: s[4] as usize,
+            sum: s[5],
+        });
     }
-    let scale = |s: &Side3| o.reduction.scale(s.count, s.active).unwrap_or(0.0);
-    let (sp, sn) = (scale(&pos), scale(&neg));
-    let (pairs, active) = (pos.count + neg.count, pos.active + neg.active);
+    let [sp, sn] = scales(&h.pos, &h.neg);
     if sp == 0.0 && sn == 0.0 {
-        return Ok(zero(pairs, active));
+        return Ok(h);
     }
     call.stop.check()?;
     let g = Buffer::<f64>::uninit(gpu, n * dim)?;
@@ -102,9 +89,9 @@ pub fn contrastive_loss(
         .buf(&lab)
         .int(n as i32)
         .int(dim_i)
-        .int(metric)
-        .double(o.pos_margin)
-        .double(o.neg_margin)
+        .int(metric_code(metric))
+        .double(pos_margin)
+        .double(neg_margin)
         .double(sp)
         .double(sn)
         .buf(&g);
@@ -117,14 +104,6 @@ pub fn contrastive_loss(
             [THREADS, 1, 1],
         )?
     };
-    let mut grad = g.to_vec()?;
-    if o.distance.normalize || o.distance.metric == Metric::Cosine {
-        pair::normalize_backward(x.data(), dim, &mut grad);
-    }
-    Ok(LossResult {
-        loss: pos.sum * sp + neg.sum * sn,
-        grad: grad.into_iter().map(pair::grad_to_f32).collect(),
-        triplets: pairs,
-        active,
-    })
+    h.grad = Some(g.to_vec()?);
+    Ok(h)
 }

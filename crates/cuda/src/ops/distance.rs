@@ -1,25 +1,21 @@
-//! `pairwiseDistances` on a GPU: one tile kernel, a chunk of rows × a chunk of columns a
+//! The distance matrix on a GPU: one tile kernel, a chunk of rows × a chunk of columns a
 //! launch, each chunk copied into its place in the result.
 use super::{distance_tile, row_bytes, rows_for_work, too_large, Side, MAX_GRID_Y_ROWS};
 use crate::gpu::{int, Buffer, Gpu};
 use crate::plan::{chunks, plan, smallest, Footprint};
 use tripletkit_core::distance::Rows;
-use tripletkit_core::{budget, rules, Call, Error, MatRef, MetricOptions};
+use tripletkit_core::{budget, Call, Error};
 
-pub fn pairwise_distances(
+/// D(pa, pb), or D(pa, pa) with an exact-zero diagonal when `pb` is None.
+pub fn distances(
     gpu: &dyn Gpu,
     memory: usize,
-    a: MatRef,
-    b: Option<MatRef>,
-    o: &MetricOptions,
+    pa: &Rows,
+    pb: Option<&Rows>,
     call: &Call,
 ) -> Result<Vec<f32>, Error> {
-    if let Some(b) = b {
-        rules::same_cols("b", b, "a", a)?;
-    }
-    let pa = Rows::prepare(a, *o);
-    let pb = b.map(|b| Rows::prepare(b, *o));
-    let cand = pb.as_ref().unwrap_or(&pa);
+    let cand = pb.unwrap_or(pa);
+    let metric = pa.options().metric;
     let (rows, cols, dim) = (pa.rows(), cand.rows(), pa.cols());
     let bytes = rows.saturating_mul(cols).saturating_mul(4);
     let _held = budget::reserve(bytes, "pairwiseDistances")?;
@@ -52,7 +48,7 @@ pub fn pairwise_distances(
     let mut tile = Vec::new();
     for (r0, r1) in chunks(rows, p.rows) {
         call.stop.check()?;
-        let ua = Side::upload(gpu, &pa, r0, r1)?;
+        let ua = Side::upload(gpu, pa, r0, r1)?;
         for (c0, c1) in chunks(cols, p.cols) {
             let part;
             let ub = match &whole {
@@ -65,7 +61,7 @@ pub fn pairwise_distances(
             let (h, w) = (r1 - r0, c1 - c0);
             let ra = ua.rows_at(0, h, dim, r0);
             let rb = ub.rows_at(0, w, dim, c0);
-            distance_tile(gpu, ra, rb, dim, scratch.ptr(), w, o.metric, b.is_none())?;
+            distance_tile(gpu, ra, rb, dim, scratch.ptr(), w, metric, pb.is_none())?;
             if w == cols {
                 scratch.download_into(&mut out[r0 * cols..r1 * cols])?;
             } else {

@@ -3,11 +3,11 @@
 //! query's running list, kept on the device across the corpus chunks.
 use super::{distance_tile, row_bytes, rows_for_work, too_large, RowsAt, Side, MAX_GRID_Y_ROWS};
 use crate::gpu::{int, Buffer, Gpu, Params};
-use crate::kernels::{KNN_MAX_K, THREADS, TOPK_MERGE};
+use crate::kernels::{THREADS, TOPK_MERGE};
 use crate::plan::{chunks, plan, smallest, Footprint};
 use std::any::Any;
 use tripletkit_core::distance::Rows;
-use tripletkit_core::{budget, rules, Call, Corpus, Error, Knn, KnnOptions, MatRef};
+use tripletkit_core::{budget, Call, Corpus, Error, Knn, KnnOptions, MatRef};
 
 /// A corpus prepared for `cuda`: prepared (normalised, with norms) on the host, uploaded in
 /// chunks by each search.
@@ -31,7 +31,8 @@ impl Corpus for CudaCorpus {
 /// Columns of the distance scratch, merged by one launch.
 const MAX_SCRATCH_COLS: usize = 1 << 16;
 
-pub fn knn(
+/// The primitive `top_k`: arguments checked by the op (k ≤ `KNN_MAX_K`).
+pub fn top_k(
     gpu: &dyn Gpu,
     memory: usize,
     queries: MatRef,
@@ -39,20 +40,7 @@ pub fn knn(
     o: &KnnOptions,
     call: &Call,
 ) -> Result<Knn, Error> {
-    rules::knn_k(o.k, corpus.rows(), o.exclude_self)?;
-    rules::same_cols(
-        "queries",
-        queries,
-        "corpus",
-        MatRef::new(corpus.data(), corpus.rows(), corpus.cols())?,
-    )?;
     let k = o.k;
-    if k > KNN_MAX_K {
-        return Err(Error::invalid(
-            "k",
-            format!("expected at most {KNN_MAX_K} on device 'cuda', received {k}"),
-        ));
-    }
     let bytes = queries.rows().saturating_mul(k).saturating_mul(16);
     let _held = budget::reserve(bytes, "knn")?;
     let q = Rows::prepare(queries, corpus.options());

@@ -1,29 +1,29 @@
-//! `tripletMarginLoss` on a GPU: one thread a row computes its triplet's loss and gradient
-//! rows in double (`kernels/margin.cu`), chunks of rows as memory allows; the host reduces
-//! the losses in row order and applies the reduction and the normalisation's backward pass,
-//! as the cpu device does.
+//! Per-row triplet terms on a GPU: one thread a row computes its triplet's loss and gradient
+//! rows in double (`kernels/margin.cu`), chunks of rows as memory allows; the host sums the
+//! losses and adds the gradient rows in row order, as the cpu device does.
 use super::too_large;
 use crate::gpu::{blocks, int, Buffer, Gpu, Params};
 use crate::kernels::{metric_code, MARGIN_TERMS, THREADS};
 use crate::plan::chunks;
-use tripletkit_core::{margin_loss, Call, Error, MarginLossOptions, MarginLossResult, MatRef};
+use tripletkit_core::term::TermRule;
+use tripletkit_core::{Call, Error, Terms};
 
-pub fn triplet_margin_loss(
+/// The primitive `margin_terms`.
+pub fn margin_terms(
     gpu: &dyn Gpu,
     memory: usize,
-    anchor: MatRef,
-    positive: MatRef,
-    negative: MatRef,
-    o: &MarginLossOptions,
+    sides: [&[f32]; 3],
+    rows: usize,
+    cols: usize,
+    rule: &TermRule,
     call: &Call,
-) -> Result<MarginLossResult, Error> {
-    let sides = margin_loss::inputs(anchor, positive, negative, o)?;
-    let (rows, cols) = (anchor.rows(), anchor.cols());
+) -> Result<Terms, Error> {
     int(rows, "anchor")?;
     int(cols, "anchor")?;
     // A row's three inputs, three gradient rows in double, its loss and flag.
     let per_row = 3 * 4 * cols + 3 * 8 * cols + 12;
-    let chunk = (memory / per_row.max(1)).min(1 << 20);
+    // Chunks of at most 2¹⁶ rows: full grids, and a stop is seen between them.
+    let chunk = (memory / per_row.max(1)).min(1 << 16);
     if rows > 0 && chunk == 0 {
         return Err(too_large(per_row));
     }
@@ -34,7 +34,7 @@ pub fn triplet_margin_loss(
         call.stop.check()?;
         let h = r1 - r0;
         let part = |s: &[f32]| Buffer::from_slice(gpu, &s[r0 * cols..r1 * cols]);
-        let (a, p, n) = (part(&sides[0])?, part(&sides[1])?, part(&sides[2])?);
+        let (a, p, n) = (part(sides[0])?, part(sides[1])?, part(sides[2])?);
         let loss = Buffer::<f64>::uninit(gpu, h)?;
         let has_grad = Buffer::<i32>::uninit(gpu, h)?;
         let g: [Buffer<f64>; 3] = [
@@ -49,10 +49,10 @@ pub fn triplet_margin_loss(
             .buf(&n)
             .int(h as i32)
             .int(cols as i32)
-            .int(metric_code(o.distance.metric))
-            .double(o.margin)
-            .int(i32::from(o.soft_margin))
-            .int(i32::from(o.swap))
+            .int(metric_code(rule.metric))
+            .double(rule.margin)
+            .int(i32::from(rule.soft_margin))
+            .int(i32::from(rule.swap))
             .buf(&loss)
             .buf(&has_grad)
             .buf(&g[0])
@@ -86,12 +86,10 @@ pub fn triplet_margin_loss(
         call.advance(h, rows);
     }
     call.stop.check()?;
-    Ok(margin_loss::finish(
-        [anchor, positive, negative],
-        o,
-        &mut grad,
+    Ok(Terms {
         sum,
         active,
-        &losses,
-    ))
+        losses,
+        grad,
+    })
 }

@@ -9,7 +9,6 @@ use super::{row_bytes, rows_for_work, too_large, Batch, Side};
 use crate::gpu::{blocks, Buffer, Gpu, Params};
 use crate::kernels::{metric_code, SEMIHARD_FUSED, SEMIHARD_POSITIVES, THREADS, TILE};
 use crate::plan::{chunks, plan, smallest, Footprint};
-use std::collections::HashMap;
 use tripletkit_core::{Call, Error, MatRef, MetricOptions, Triplets};
 
 /// Semi-hard triplets, one per (anchor, positive) whose anchor has a negative, in anchor then
@@ -289,26 +288,4 @@ impl Layout {
         }
         lay
     }
-}
-
-/// The triplets batch-semihard yields for these labels: one per positive of each anchor that
-/// has a negative.
-pub fn count(labels: &[i32], reference: Option<&[i32]>) -> usize {
-    let cand = reference.unwrap_or(labels);
-    let mut size: HashMap<i32, usize> = HashMap::new();
-    for &l in cand {
-        *size.entry(l).or_default() += 1;
-    }
-    let self_mode = usize::from(reference.is_none());
-    labels
-        .iter()
-        .map(|l| {
-            let same = size.get(l).copied().unwrap_or(0);
-            if same < cand.len() {
-                same.saturating_sub(self_mode)
-            } else {
-                0
-            }
-        })
-        .sum()
 }

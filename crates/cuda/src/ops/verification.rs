@@ -1,33 +1,23 @@
-//! `verificationMetrics` on a GPU: one thread a pair computes its distance exactly
-//! (`kernels/verification.cu`), chunks of pairs as memory allows; the host sorts the
-//! distances and sweeps the thresholds with the core's code.
+//! Pair distances on a GPU: one thread a pair computes its distance exactly
+//! (`kernels/verification.cu`), chunks of pairs as memory allows.
 use super::too_large;
 use crate::gpu::{blocks, int, Buffer, Gpu, Params};
 use crate::kernels::{metric_code, PAIR_DISTANCES, THREADS};
 use crate::plan::chunks;
-use std::borrow::Cow;
-use tripletkit_core::{pair, verification, Call, Error, MatRef, Verification, VerificationOptions};
+use tripletkit_core::{Call, Error, Metric};
 
-pub fn verification_metrics(
+/// The primitive `pair_distances`.
+pub fn pair_distances(
     gpu: &dyn Gpu,
     memory: usize,
-    a: MatRef,
-    b: MatRef,
-    same: &[u8],
-    o: &VerificationOptions,
+    [ua, ub]: [&[f32]; 2],
+    rows: usize,
+    cols: usize,
+    metric: Metric,
     call: &Call,
-) -> Result<Verification, Error> {
-    verification::check(a, b, same, o)?;
-    let (rows, cols) = (a.rows(), a.cols());
+) -> Result<Vec<f64>, Error> {
     int(rows, "a")?;
     int(cols, "a")?;
-    let [ua, ub]: [Cow<[f32]>; 2] = [a, b].map(|m| {
-        if o.distance.normalize {
-            Cow::Owned(pair::normalize_rows(m.data(), cols))
-        } else {
-            Cow::Borrowed(m.data())
-        }
-    });
     let chunk = (memory / (8 * cols + 8).max(1)).min(1 << 22);
     if chunk == 0 {
         return Err(too_large(8 * cols + 8));
@@ -45,7 +35,7 @@ pub fn verification_metrics(
             .buf(&pb)
             .int(h as i32)
             .int(cols as i32)
-            .int(metric_code(o.distance.metric))
+            .int(metric_code(metric))
             .buf(&out);
         // SAFETY: tk_pair_distances' signature; `pa` and `pb` hold h rows, `out` h values.
         unsafe {
@@ -60,5 +50,5 @@ pub fn verification_metrics(
         call.advance(h, rows);
     }
     call.stop.check()?;
-    Ok(verification::from_distances(&d, same, o.far))
+    Ok(d)
 }

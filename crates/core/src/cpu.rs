@@ -1,0 +1,127 @@
+//! `Cpu`: the primitives on this crate's kernels, on rayon's global pool.
+
+use crate::backward::{prepared_backward, PairwiseGrads};
+use crate::device::{Batch, Hinge, HingeScales, Terms};
+use crate::distance::Rows;
+use crate::term::TermRule;
+use crate::{
+    contrastive, distance, knn, margin_loss, mining, verification, Call, Corpus, Cpu, Device,
+    Error, Knn, KnnOptions, MatRef, Metric, MetricOptions, Strategy, Triplets,
+};
+use std::any::Any;
+
+impl Corpus for Rows<'static> {
+    fn device(&self) -> &'static str {
+        "cpu"
+    }
+    fn rows(&self) -> usize {
+        Rows::rows(self)
+    }
+    fn cols(&self) -> usize {
+        Rows::cols(self)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl Device for Cpu {
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+    fn distances(&self, a: &Rows, b: Option<&Rows>, call: &Call) -> Result<Vec<f32>, Error> {
+        distance::full(a, b, call)
+    }
+    fn backward(
+        &self,
+        a: &Rows,
+        b: Option<&Rows>,
+        d: &[f32],
+        g: &[f64],
+        _: &Call,
+    ) -> Result<PairwiseGrads, Error> {
+        prepared_backward(a, b, d, g)
+    }
+    fn prepare_corpus(
+        &self,
+        data: Vec<f32>,
+        rows: usize,
+        cols: usize,
+        o: &MetricOptions,
+    ) -> Result<Box<dyn Corpus>, Error> {
+        Ok(Box::new(Rows::prepare_owned(
+            "corpus", data, rows, cols, *o,
+        )?))
+    }
+    fn top_k(
+        &self,
+        queries: MatRef,
+        corpus: &dyn Corpus,
+        o: &KnnOptions,
+        call: &Call,
+    ) -> Result<Knn, Error> {
+        let rows = corpus
+            .as_any()
+            .downcast_ref::<Rows<'static>>()
+            .ok_or_else(|| crate::device::foreign_corpus("cpu", corpus))?;
+        knn::top_k(queries, rows, o, call)
+    }
+    /// Borrows the corpus instead of copying it (the default copies, as a GPU must upload).
+    fn top_k_once(
+        &self,
+        queries: MatRef,
+        corpus: MatRef,
+        metric: &MetricOptions,
+        o: &KnnOptions,
+        call: &Call,
+    ) -> Result<Knn, Error> {
+        knn::top_k(queries, &Rows::prepare(corpus, *metric), o, call)
+    }
+    fn batch_hard(&self, b: &Batch, call: &Call) -> Result<Triplets, Error> {
+        mining::cpu::batch_hard(b, call)
+    }
+    fn batch_semihard(&self, b: &Batch, call: &Call) -> Result<Triplets, Error> {
+        mining::cpu::batch_semihard(b, call)
+    }
+    fn triplet_set(
+        &self,
+        b: &Batch,
+        strategy: Strategy,
+        margin: f64,
+        max_triplets: usize,
+        call: &Call,
+    ) -> Result<Triplets, Error> {
+        mining::cpu::triplet_set(b, strategy, margin, max_triplets, call)
+    }
+    fn margin_terms(
+        &self,
+        sides: [&[f32]; 3],
+        rows: usize,
+        cols: usize,
+        rule: &TermRule,
+        call: &Call,
+    ) -> Result<Terms, Error> {
+        margin_loss::cpu_terms(sides, rows, cols, rule, call)
+    }
+    fn pair_hinge(
+        &self,
+        x: &Rows,
+        labels: &[i32],
+        margins: [f64; 2],
+        scales: HingeScales,
+        call: &Call,
+    ) -> Result<Hinge, Error> {
+        contrastive::cpu_pair_hinge(x, labels, margins, scales, call)
+    }
+    fn pair_distances(
+        &self,
+        a: &[f32],
+        b: &[f32],
+        rows: usize,
+        cols: usize,
+        metric: Metric,
+        _: &Call,
+    ) -> Result<Vec<f64>, Error> {
+        Ok(verification::cpu_pair_distances(a, b, rows, cols, metric))
+    }
+}

@@ -1,0 +1,258 @@
+//! The upper of tripletkit's two levels: every op, written once over a device's primitives
+//! (`Device`). Each op checks its arguments (the rules live in core), prepares the rows,
+//! calls the primitives, and assembles the result, so the same call means the same thing on
+//! every device. One blanket impl gives every device every op; an op the device does not
+//! run is refused with `DeviceUnavailable`.
+
+use crate::device::Op;
+use crate::{
+    contrastive, knn, ladder, loss, margin_loss, mining, oasis, ranking, retrieval, verification,
+    Call, ContrastiveOptions, Corpus, Device, Error, Knn, KnnOptions, LadderOptions, LadderResult,
+    LossOptions, LossResult, MarginLossOptions, MarginLossResult, MatRef, MetricOptions,
+    MineOptions, Mining, OasisOptions, OasisSteps, RankingOptions, RankingResult, Retrieval,
+    RetrievalOptions, Triplets, Verification, VerificationOptions,
+};
+
+/// Every op of tripletkit on a device. Arguments mean what the op modules of this crate say.
+pub trait Ops {
+    fn pairwise_distances(
+        &self,
+        a: MatRef,
+        b: Option<MatRef>,
+        o: &MetricOptions,
+        call: &Call,
+    ) -> Result<Vec<f32>, Error>;
+    fn knn(
+        &self,
+        queries: MatRef,
+        corpus: &dyn Corpus,
+        o: &KnnOptions,
+        call: &Call,
+    ) -> Result<Knn, Error>;
+    /// `knn` against a corpus used once.
+    fn knn_once(
+        &self,
+        queries: MatRef,
+        corpus: MatRef,
+        metric: &MetricOptions,
+        o: &KnnOptions,
+        call: &Call,
+    ) -> Result<Knn, Error>;
+    fn mine_triplets(
+        &self,
+        x: MatRef,
+        labels: &[i32],
+        reference: Option<(MatRef, &[i32])>,
+        o: &MineOptions,
+        call: &Call,
+    ) -> Result<Triplets, Error>;
+    fn triplet_loss(
+        &self,
+        x: MatRef,
+        labels: &[i32],
+        reference: Option<(MatRef, &[i32])>,
+        mining: Mining,
+        o: &LossOptions,
+        call: &Call,
+    ) -> Result<LossResult, Error>;
+    fn triplet_margin_loss(
+        &self,
+        anchor: MatRef,
+        positive: MatRef,
+        negative: MatRef,
+        o: &MarginLossOptions,
+        call: &Call,
+    ) -> Result<MarginLossResult, Error>;
+    fn retrieval_metrics(
+        &self,
+        queries: MatRef,
+        query_labels: &[i32],
+        reference: Option<(MatRef, &[i32])>,
+        o: &RetrievalOptions,
+        call: &Call,
+    ) -> Result<Retrieval, Error>;
+    fn contrastive_loss(
+        &self,
+        x: MatRef,
+        labels: &[i32],
+        o: &ContrastiveOptions,
+        call: &Call,
+    ) -> Result<LossResult, Error>;
+    fn multiple_negatives_ranking_loss(
+        &self,
+        anchors: MatRef,
+        positives: MatRef,
+        negatives: Option<MatRef>,
+        o: &RankingOptions,
+        call: &Call,
+    ) -> Result<RankingResult, Error>;
+    fn verification_metrics(
+        &self,
+        a: MatRef,
+        b: MatRef,
+        same: &[u8],
+        o: &VerificationOptions,
+        call: &Call,
+    ) -> Result<Verification, Error>;
+    fn ladder_loss(
+        &self,
+        queries: MatRef,
+        candidates: MatRef,
+        relevance: MatRef,
+        o: &LadderOptions,
+        call: &Call,
+    ) -> Result<LadderResult, Error>;
+    fn oasis_steps(
+        &self,
+        x: MatRef,
+        labels: &[i32],
+        weights: &[f64],
+        o: &OasisOptions,
+        call: &Call,
+    ) -> Result<OasisSteps, Error>;
+}
+
+/// `Ok` when `dev` runs `op`; otherwise the refusal every op gives.
+pub fn runs<D: Device + ?Sized>(dev: &D, op: Op) -> Result<(), Error> {
+    if dev.supports(op) {
+        Ok(())
+    } else {
+        Err(Error::DeviceUnavailable {
+            device: dev.name().into(),
+            reason: format!("{} does not run on it yet; use device 'cpu'", op.name()),
+        })
+    }
+}
+
+impl<D: Device + ?Sized> Ops for D {
+    fn pairwise_distances(
+        &self,
+        a: MatRef,
+        b: Option<MatRef>,
+        o: &MetricOptions,
+        call: &Call,
+    ) -> Result<Vec<f32>, Error> {
+        runs(self, Op::PairwiseDistances)?;
+        crate::distance::pairwise_distances(self, a, b, o, call)
+    }
+    fn knn(
+        &self,
+        queries: MatRef,
+        corpus: &dyn Corpus,
+        o: &KnnOptions,
+        call: &Call,
+    ) -> Result<Knn, Error> {
+        runs(self, Op::Knn)?;
+        knn::knn(self, queries, corpus, o, call)
+    }
+    fn knn_once(
+        &self,
+        queries: MatRef,
+        corpus: MatRef,
+        metric: &MetricOptions,
+        o: &KnnOptions,
+        call: &Call,
+    ) -> Result<Knn, Error> {
+        runs(self, Op::Knn)?;
+        knn::knn_once(self, queries, corpus, metric, o, call)
+    }
+    fn mine_triplets(
+        &self,
+        x: MatRef,
+        labels: &[i32],
+        reference: Option<(MatRef, &[i32])>,
+        o: &MineOptions,
+        call: &Call,
+    ) -> Result<Triplets, Error> {
+        runs(self, Op::MineTriplets)?;
+        mining::mine_triplets(self, x, labels, reference, o, call)
+    }
+    fn triplet_loss(
+        &self,
+        x: MatRef,
+        labels: &[i32],
+        reference: Option<(MatRef, &[i32])>,
+        mining: Mining,
+        o: &LossOptions,
+        call: &Call,
+    ) -> Result<LossResult, Error> {
+        runs(self, Op::TripletLoss)?;
+        loss::triplet_loss(self, x, labels, reference, mining, o, call)
+    }
+    fn triplet_margin_loss(
+        &self,
+        anchor: MatRef,
+        positive: MatRef,
+        negative: MatRef,
+        o: &MarginLossOptions,
+        call: &Call,
+    ) -> Result<MarginLossResult, Error> {
+        runs(self, Op::TripletMarginLoss)?;
+        margin_loss::triplet_margin_loss(self, anchor, positive, negative, o, call)
+    }
+    fn retrieval_metrics(
+        &self,
+        queries: MatRef,
+        query_labels: &[i32],
+        reference: Option<(MatRef, &[i32])>,
+        o: &RetrievalOptions,
+        call: &Call,
+    ) -> Result<Retrieval, Error> {
+        runs(self, Op::RetrievalMetrics)?;
+        retrieval::retrieval_metrics(self, queries, query_labels, reference, o, call)
+    }
+    fn contrastive_loss(
+        &self,
+        x: MatRef,
+        labels: &[i32],
+        o: &ContrastiveOptions,
+        call: &Call,
+    ) -> Result<LossResult, Error> {
+        runs(self, Op::ContrastiveLoss)?;
+        contrastive::contrastive_loss(self, x, labels, o, call)
+    }
+    fn multiple_negatives_ranking_loss(
+        &self,
+        anchors: MatRef,
+        positives: MatRef,
+        negatives: Option<MatRef>,
+        o: &RankingOptions,
+        call: &Call,
+    ) -> Result<RankingResult, Error> {
+        runs(self, Op::MultipleNegativesRankingLoss)?;
+        ranking::multiple_negatives_ranking_loss(self, anchors, positives, negatives, o, call)
+    }
+    fn verification_metrics(
+        &self,
+        a: MatRef,
+        b: MatRef,
+        same: &[u8],
+        o: &VerificationOptions,
+        call: &Call,
+    ) -> Result<Verification, Error> {
+        runs(self, Op::VerificationMetrics)?;
+        verification::verification_metrics(self, a, b, same, o, call)
+    }
+    fn ladder_loss(
+        &self,
+        queries: MatRef,
+        candidates: MatRef,
+        relevance: MatRef,
+        o: &LadderOptions,
+        call: &Call,
+    ) -> Result<LadderResult, Error> {
+        runs(self, Op::LadderLoss)?;
+        ladder::ladder_loss(self, queries, candidates, relevance, o, call)
+    }
+    fn oasis_steps(
+        &self,
+        x: MatRef,
+        labels: &[i32],
+        weights: &[f64],
+        o: &OasisOptions,
+        call: &Call,
+    ) -> Result<OasisSteps, Error> {
+        runs(self, Op::FitOasis)?;
+        oasis::oasis_steps(x, labels, weights, o, call)
+    }
+}
