@@ -3,9 +3,12 @@
 // output would not fit. Both devices must agree and stay finite.
 import test from 'ava'
 import {
+  contrastiveLossSync,
   knnSync,
+  ladderLossSync,
   matrix,
   mineTripletsSync,
+  multipleNegativesRankingLossSync,
   pairwiseDistancesSync,
   retrievalMetricsSync,
   tripletLossSync,
@@ -52,6 +55,40 @@ for (const device of DEVICES) {
     const r = tripletLossSync([[1e-40, 1e-40], [1, 0], [1e-40, 0], [0, 1]], [0, 1, 0, 1], { metric: 'cosine', mining: 'all', device })
     t.true(Array.from(r.grad.data).every(Number.isFinite))
     t.true(Number.isFinite(r.loss))
+  })
+
+  test(`[${device}] the losses read distances past float32's range in float64`, (t) => {
+    // s = a·p times the scale: rows (4, −2) and (2, −1), from products past float32's largest
+    // and below its smallest alike.
+    const want = (Math.log1p(Math.exp(-6)) + 3 + Math.log1p(Math.exp(-3))) / 2
+    for (const [a, p, scale] of [[[[2e19], [1e19]], [[2e19], [-1e19]], 1e-38], [[[2e-23], [1e-23]], [[2e-23], [-1e-23]], 1e46]] as const) {
+      const r = multipleNegativesRankingLossSync(a.map((x) => [...x]), p.map((x) => [...x]), { similarity: 'dot', scale, device })
+      t.true(Math.abs(r.loss - want) < 1e-6, `${scale}: ${r.loss}`)
+    }
+    const ladder = ladderLossSync([[2e19]], [[2e19], [1e19]], [[1, 0]], { thresholds: [0.5], margins: [3e38], similarity: 'dot', device })
+    t.true(Math.abs(ladder.loss / 1e38 - 1) < 1e-6, `ladder ${ladder.loss}`)
+    const large = contrastiveLossSync([[1e19], [-1e19]], [0, 0], { metric: 'sqeuclidean', device })
+    t.true(Math.abs(large.loss / 4e38 - 1) < 1e-6, `contrastive ${large.loss}`)
+    t.true(Array.from(large.grad.data).every(Number.isFinite))
+    const small = contrastiveLossSync([[1e-23], [0]], [0, 0], { metric: 'sqeuclidean', device })
+    t.is(small.active, 2)
+    t.true(Math.abs(small.grad.data[0] / 2e-23 - 1) < 1e-6 && Math.abs(small.grad.data[1] / -2e-23 - 1) < 1e-6)
+  })
+
+  test(`[${device}] ranking at absurd scales: a loss that is a number or +Infinity, finite gradients`, (t) => {
+    const a = [[3, -1, 2], [0.5, 4, -2], [-3, 1, 1]]
+    const p = [[2, 0, 1], [1, 3, -1], [-2, 2, 0]]
+    for (const scale of [1e300, 1e308, -1e308]) {
+      for (const similarity of ['dot', 'cosine'] as const) {
+        for (const symmetric of [false, true]) {
+          const r = multipleNegativesRankingLossSync(a, p, { negatives: a, scale, similarity, symmetric, device })
+          const what = `${scale} ${similarity} ${symmetric}`
+          t.false(Number.isNaN(r.loss), what)
+          t.true(r.loss >= 0, what)
+          for (const g of [r.grad.anchors, r.grad.positives]) t.true(Array.from(g.data).every(Number.isFinite), what)
+        }
+      }
+    }
   })
 
   test(`[${device}] a margin past float32's range keeps the loss finite`, (t) => {

@@ -39,27 +39,36 @@ export function multipleNegativesRankingLoss(
   }
 }
 
-/** weight · Σ_i −log softmax_j(scale · sim(q_i, c_j))[j = i], adding its gradients into gq and gc. */
+/**
+ * weight · Σ_i −log softmax_j(scale · sim(q_i, c_j))[j = i], adding its gradients into gq and gc.
+ * Each row is shifted by the similarity of its largest scaled term before the scale multiplies
+ * in, and the gradients take the scale last, saturating at ±Number.MAX_VALUE: no inf − inf, so
+ * a loss past float64's range is +Infinity and never NaN, and the gradients stay finite.
+ */
 function rank(q: Float32Array, qRows: number, c: Float32Array, cRows: number, cols: number, similarity: string, scale: number,
   weight: number, gq: Float64Array, gc: Float64Array): number {
   let loss = 0
   const s = new Float64Array(cRows)
+  const tq = new Float64Array(qRows * cols)
+  const tc = new Float64Array(cRows * cols)
   for (let i = 0; i < qRows; i++) {
-    // s = scale · (const − d): the constant of cosine (1 − d) cancels in the softmax.
-    let max = -Infinity
+    // s = const − d: the constant of cosine (1 − d) cancels in the softmax.
+    let top = scale >= 0 ? -Infinity : Infinity
     for (let j = 0; j < cRows; j++) {
-      s[j] = -scale * distance(q, i * cols, c, j * cols, cols, similarity)
-      max = Math.max(max, s[j])
+      s[j] = -distance(q, i * cols, c, j * cols, cols, similarity)
+      top = scale >= 0 ? Math.max(top, s[j]) : Math.min(top, s[j])
     }
     let z = 0
-    for (let j = 0; j < cRows; j++) z += Math.exp(s[j] - max)
-    const lse = max + Math.log(z)
-    loss += weight * (lse - s[i])
+    for (let j = 0; j < cRows; j++) z += Math.exp(scale * (s[j] - top))
+    loss += weight * (scale * (top - s[i]) + Math.log(z))
     for (let j = 0; j < cRows; j++) {
-      const p = Math.exp(s[j] - lse) - (j === i ? 1 : 0)
-      // ∂L/∂d = −scale · ∂L/∂s.
-      distanceGrad(q, i * cols, c, j * cols, cols, similarity, -scale * weight * p, gq, i * cols, gc, j * cols)
+      const p = Math.exp(scale * (s[j] - top)) / z - (j === i ? 1 : 0)
+      // ∂L/∂d = −scale · ∂L/∂s; the scale multiplies in below.
+      distanceGrad(q, i * cols, c, j * cols, cols, similarity, -weight * p, tq, i * cols, tc, j * cols)
     }
   }
+  const saturate = (v: number): number => Math.max(-Number.MAX_VALUE, Math.min(Number.MAX_VALUE, v * scale))
+  for (let t = 0; t < tq.length; t++) gq[t] += saturate(tq[t])
+  for (let t = 0; t < tc.length; t++) gc[t] += saturate(tc[t])
   return loss
 }

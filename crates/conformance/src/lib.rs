@@ -25,6 +25,7 @@ pub fn all(dev: &dyn tripletkit_core::Device) {
     metrics::hand_worked(dev);
     losses::gradients(dev);
     losses::pair_loss_gradients(dev);
+    losses::range(dev);
     rules::rules(dev);
     cancellation::cancellation(dev);
 }

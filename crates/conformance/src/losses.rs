@@ -1,4 +1,4 @@
-//! The losses: hand-worked cases, and gradients against finite differences.
+//! The losses: hand-worked cases, gradients against finite differences, and the float32 range.
 use crate::common::*;
 use tripletkit_core::{
     ContrastiveOptions, Device, LadderOptions, LossOptions, MarginLossOptions, MatRef, Metric,
@@ -344,5 +344,120 @@ fn loss_gradient(
             "{}: {metric:?} normalize={normalize} swap={swap} soft={soft_margin} {reduction:?} [{i}]: fd {fd} vs {g}",
             dev.name()
         );
+    }
+}
+
+/// Distances past float32's range: the losses read them in float64 (docs/SEMANTICS.md), so a
+/// product that overflows or underflows float32 still counts; and absurd scales saturate, never
+/// giving NaN.
+pub fn range(dev: &dyn Device) {
+    let name = dev.name();
+    let m = |x: &'static [f32], rows| MatRef::new(x, rows, x.len() / rows).expect("matrix");
+    let dot = |scale| RankingOptions {
+        scale,
+        similarity: Similarity::Dot,
+        symmetric: false,
+    };
+    // s = scale · a·p: 4e38, −2e38 / 2e38, −1e38, times 1e-38: rows (4, −2) and (2, −1), the
+    // positives on the diagonal: (log(1 + e⁻⁶) + 3 + log(1 + e⁻³)) / 2.
+    let want = ((-6.0f64).exp().ln_1p() + 3.0 + (-3.0f64).exp().ln_1p()) / 2.0;
+    let r = dev
+        .multiple_negatives_ranking_loss(
+            m(&[2e19, 1e19], 2),
+            m(&[2e19, -1e19], 2),
+            None,
+            &dot(1e-38),
+            PLAIN,
+        )
+        .expect("ranking, large products");
+    assert!((r.loss - want).abs() < 1e-6, "{name}: {} vs {want}", r.loss);
+    // The same similarities from products below float32's smallest (4e-46 …) times 1e46.
+    let r = dev
+        .multiple_negatives_ranking_loss(
+            m(&[2e-23, 1e-23], 2),
+            m(&[2e-23, -1e-23], 2),
+            None,
+            &dot(1e46),
+            PLAIN,
+        )
+        .expect("ranking, small products");
+    assert!((r.loss - want).abs() < 1e-6, "{name}: {} vs {want}", r.loss);
+
+    // Ladder: s = 4e38 above the rung, 2e38 below: 3e38 − 4e38 + 2e38 = 1e38.
+    let o = LadderOptions {
+        thresholds: vec![0.5],
+        margins: vec![3e38],
+        weights: vec![],
+        hardest: true,
+        similarity: Similarity::Dot,
+    };
+    let r = dev
+        .ladder_loss(
+            m(&[2e19], 1),
+            m(&[2e19, 1e19], 2),
+            m(&[1.0, 0.0], 1),
+            &o,
+            PLAIN,
+        )
+        .expect("ladder");
+    assert!(
+        (r.loss / 1e38 - 1.0).abs() < 1e-6,
+        "{name}: ladder {}",
+        r.loss
+    );
+
+    // Contrastive, sqeuclidean: a positive pair 4e38 apart (past float32's largest) loses 4e38.
+    let sq = |normalize| ContrastiveOptions {
+        distance: MetricOptions {
+            metric: Metric::SqEuclidean,
+            normalize,
+        },
+        ..ContrastiveOptions::default()
+    };
+    let r = dev
+        .contrastive_loss(m(&[1e19, -1e19], 2), &[0, 0], &sq(false), PLAIN)
+        .expect("contrastive, large");
+    assert!(
+        (r.loss / 4e38 - 1.0).abs() < 1e-6,
+        "{name}: contrastive {}",
+        r.loss
+    );
+    assert!(r.grad.iter().all(|g| g.is_finite()), "{name}: {:?}", r.grad);
+    // A positive pair 1e-46 apart (below float32's smallest) is active, gradient ±2e-23.
+    let r = dev
+        .contrastive_loss(m(&[1e-23, 0.0], 2), &[0, 0], &sq(false), PLAIN)
+        .expect("contrastive, small");
+    assert_eq!(r.active, 2, "{name}: contrastive active");
+    assert!(
+        (r.grad[0] / 2e-23 - 1.0).abs() < 1e-6 && (r.grad[1] / -2e-23 - 1.0).abs() < 1e-6,
+        "{name}: contrastive gradient {:?}",
+        r.grad
+    );
+
+    // Absurd scales: the loss is a number or +∞, the gradients finite (float32 saturation).
+    let mut seed = 5u64;
+    let x: Vec<f32> = (0..8 * 3).map(|_| lcg(&mut seed) * 10.0).collect();
+    let (a, p) = (
+        MatRef::new(&x[..12], 4, 3).expect("a"),
+        MatRef::new(&x[12..], 4, 3).expect("p"),
+    );
+    for scale in [1e300, 1e308, -1e308] {
+        for similarity in [Similarity::Dot, Similarity::Cosine] {
+            for symmetric in [false, true] {
+                let o = RankingOptions {
+                    scale,
+                    similarity,
+                    symmetric,
+                };
+                let r = dev
+                    .multiple_negatives_ranking_loss(a, p, Some(a), &o, PLAIN)
+                    .expect("ranking at an absurd scale");
+                let what = format!("{name}: scale {scale} {similarity:?} symmetric {symmetric}");
+                assert!(!r.loss.is_nan() && r.loss >= 0.0, "{what}: loss {}", r.loss);
+                for g in [&r.grad_anchors, &r.grad_positives] {
+                    assert!(g.iter().all(|v| v.is_finite()), "{what}: {g:?}");
+                }
+            }
+        }
     }
 }

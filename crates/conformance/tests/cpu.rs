@@ -12,6 +12,7 @@ fn losses() {
     conformance::losses::hand_worked(&Cpu);
     conformance::losses::gradients(&Cpu);
     conformance::losses::pair_loss_gradients(&Cpu);
+    conformance::losses::range(&Cpu);
 }
 
 #[test]

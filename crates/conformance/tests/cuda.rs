@@ -23,6 +23,7 @@ fn losses() {
         conformance::losses::hand_worked(&d);
         conformance::losses::gradients(&d);
         conformance::losses::pair_loss_gradients(&d);
+        conformance::losses::range(&d);
     }
 }
 

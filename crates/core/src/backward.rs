@@ -11,7 +11,7 @@
 //! Computed in f64. Like every GEMM form of a distance gradient, entries where aᵢ ≈ bⱼ lose
 //! digits to cancellation; losses over a few pairs per row use `pair::add_grad` instead.
 
-use crate::distance::Rows;
+use crate::distance::{Exact, Rows};
 use crate::{pair, rules, Call, Device, Error, MatRef, Metric, MetricOptions};
 use gemm::Parallelism;
 
@@ -23,33 +23,24 @@ pub struct PairwiseGrads {
     pub b: Option<Vec<f64>>,
 }
 
-/// Back-propagates `g` = ∂L/∂D through D = D(a, b) of prepared rows (`b = None`: D(a, a));
-/// `d` is that D (euclidean divides by it). `g` and `d` are `a.rows × b.rows` (or `a.rows²`),
-/// row-major. The gradients are with respect to the prepared rows: `through_rows` takes them
-/// back through the normalisation. The cpu device's `backward`.
-pub fn prepared_backward(
-    a: &Rows,
-    b: Option<&Rows>,
-    d: &[f32],
-    g: &[f64],
-) -> Result<PairwiseGrads, Error> {
+/// The coefficient GEMMs of the backward pass through D = D(a, b) of prepared rows (`b = None`:
+/// D(a, a)): ∂A = C·B and ∂B = Cᵀ·A, less each row times its row sum of C for the euclidean
+/// family; C (`a.rows × b.rows`) from `coefficients`. The gradients are with respect to the
+/// prepared rows: `through_rows` takes them back through the normalisation. The cpu device's
+/// `backward`.
+pub fn prepared_backward(a: &Rows, b: Option<&Rows>, c: &[f64]) -> Result<PairwiseGrads, Error> {
     let (m, n, k) = (a.rows(), b.map_or(a.rows(), |b| b.rows()), a.cols());
-    check_shapes(m, n, d, g)?;
+    check_shape("g", m, n, c.len())?;
     let prep = |x: &Rows| -> Vec<f64> { x.data().iter().map(|&v| f64::from(v)).collect() };
     let xa = prep(a);
     let xb = b.map(prep);
     let rhs = xb.as_deref().unwrap_or(&xa);
-    let metric = a.options().metric;
-
-    // The coefficients C of the GEMMs ∂A = C·B and ∂B = Cᵀ·A, and for the euclidean family
-    // the row sums of C that multiply each row's own vector.
-    let squared = matches!(metric, Metric::Euclidean | Metric::SqEuclidean);
-    let c = coefficients(metric, g, d);
+    let squared = matches!(a.options().metric, Metric::Euclidean | Metric::SqEuclidean);
     let mut ga = vec![0.0f64; m * k];
     let mut gb = vec![0.0f64; n * k];
     if k > 0 && m > 0 && n > 0 {
-        gemm_into(&mut ga, &c, (1, n), rhs, m, n, k);
-        gemm_into(&mut gb, &c, (n, 1), &xa, n, m, k);
+        gemm_into(&mut ga, c, (1, n), rhs, m, n, k);
+        gemm_into(&mut gb, c, (n, 1), &xa, n, m, k);
     }
     if squared {
         // ∂aᵢ += −(Σⱼ Cᵢⱼ) aᵢ, ∂bⱼ += −(Σᵢ Cᵢⱼ) bⱼ (C already carries the −2 or −1/D).
@@ -72,22 +63,19 @@ pub fn prepared_backward(
     })
 }
 
-/// `d` and `g` hold `m × n` values each.
-pub fn check_shapes(m: usize, n: usize, d: &[f32], g: &[f64]) -> Result<(), Error> {
-    for (name, len) in [("d", d.len()), ("g", g.len())] {
-        if len != m * n {
-            return Err(Error::invalid(
-                name,
-                format!("expected {m} × {n} values, received {len}"),
-            ));
-        }
+/// `name` holds `m × n` values (`len` of them).
+fn check_shape(name: &str, m: usize, n: usize, len: usize) -> Result<(), Error> {
+    if len != m * n {
+        return Err(Error::invalid(
+            name,
+            format!("expected {m} × {n} values, received {len}"),
+        ));
     }
     Ok(())
 }
 
 /// Back-propagates `g` = ∂L/∂D through D = `pairwise_distances(a, b, o)` on `dev`, to the rows
-/// as given: the device's backward products on the prepared rows, then the normalisation's
-/// backward pass where the rows were made unit. `g` and `d` are `a.rows × b.rows`.
+/// as given; `d` is that D. `g` and `d` are `a.rows × b.rows`.
 pub fn pairwise_backward<D: Device + ?Sized>(
     dev: &D,
     a: MatRef,
@@ -100,21 +88,27 @@ pub fn pairwise_backward<D: Device + ?Sized>(
     if let Some(b) = b {
         rules::same_cols("b", b, "a", a)?;
     }
+    let (m, n) = (a.rows(), b.map_or(a.rows(), |b| b.rows()));
+    check_shape("d", m, n, d.len())?;
+    check_shape("g", m, n, g.len())?;
     let (pa, pb) = (Rows::prepare(a, *o), b.map(|b| Rows::prepare(b, *o)));
-    through_rows(dev, (a, &pa), b.zip(pb.as_ref()), d, g, call)
+    let c = coefficients(o.metric, g, &Exact::new(d, &pa, pb.as_ref()));
+    through_rows(dev, (a, &pa), b.zip(pb.as_ref()), &c, call)
 }
 
-/// `pairwise_backward` from rows already prepared: `(raw, prepared)` for each side.
+/// The gradient through D(a, b) to the rows as given, from rows already prepared (`(raw,
+/// prepared)` for each side) and the coefficients C: the device's coefficient GEMMs on the
+/// prepared rows, then the normalisation's backward pass where the rows were made unit.
 pub fn through_rows<D: Device + ?Sized>(
     dev: &D,
     a: (MatRef, &Rows),
     b: Option<(MatRef, &Rows)>,
-    d: &[f32],
-    g: &[f64],
+    c: &[f64],
     call: &Call,
 ) -> Result<PairwiseGrads, Error> {
-    check_shapes(a.1.rows(), b.map_or(a.1.rows(), |b| b.1.rows()), d, g)?;
-    let mut out = dev.backward(a.1, b.map(|b| b.1), d, g, call)?;
+    let n = b.map_or(a.1.rows(), |b| b.1.rows());
+    check_shape("g", a.1.rows(), n, c.len())?;
+    let mut out = dev.backward(a.1, b.map(|b| b.1), c, call)?;
     if a.1.is_unit() {
         let k = a.0.cols();
         pair::normalize_backward(a.0.data(), k, &mut out.a);
@@ -126,15 +120,24 @@ pub fn through_rows<D: Device + ?Sized>(
 }
 
 /// The coefficients C of the GEMM form of the backward pass through D, from `g` = ∂L/∂D:
-/// −g for dot and cosine, −2g for squared euclidean, −g/D for euclidean (0 where D is 0).
-pub fn coefficients(metric: Metric, g: &[f64], d: &[f32]) -> Vec<f64> {
+/// −g for dot and cosine, −2g for squared euclidean, −g/D for euclidean (0 where D is 0), D
+/// read in float64 (`Exact`).
+pub fn coefficients(metric: Metric, g: &[f64], d: &Exact) -> Vec<f64> {
+    let n = d.cols().max(1);
     match metric {
         Metric::Dot | Metric::Cosine => g.iter().map(|v| -v).collect(),
         Metric::SqEuclidean => g.iter().map(|v| -2.0 * v).collect(),
         Metric::Euclidean => g
             .iter()
-            .zip(d)
-            .map(|(&gv, &dv)| if dv > 0.0 { -gv / f64::from(dv) } else { 0.0 })
+            .enumerate()
+            .map(|(k, &gv)| {
+                let dv = if gv == 0.0 { 0.0 } else { d.at(k / n, k % n) };
+                if dv > 0.0 {
+                    -gv / dv
+                } else {
+                    0.0
+                }
+            })
             .collect(),
     }
 }

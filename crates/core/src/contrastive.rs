@@ -5,8 +5,9 @@
 //! The pairs are one primitive of the device (`pair_hinge`: distances, per-row sums, and the
 //! gradient once the reduction's scales are known): O(rows²) memory, sized for batches.
 
+use crate::backward;
 use crate::device::{Hinge, HingeScales, HingeSide};
-use crate::distance::Rows;
+use crate::distance::{Exact, Rows};
 use crate::{pair, rules, Call, ContrastiveOptions, Device, Error, LossResult, MatRef, Reduction};
 
 /// Positive pair (same label, i ≠ j): max(0, d − pos_margin); negative pair: max(0,
@@ -58,6 +59,7 @@ pub fn cpu_pair_hinge(
 ) -> Result<Hinge, Error> {
     let n = x.rows();
     let d = crate::distance::full(x, None, call)?;
+    let exact = Exact::new(&d, x, None);
     // g holds +1 / −1 for active positive / negative pairs (∂loss/∂d before reduction); rows
     // are summed in row order, so the result does not depend on the thread count.
     let _held = crate::budget::reserve(n.saturating_mul(n).saturating_mul(8), "contrastiveLoss")?;
@@ -66,13 +68,12 @@ pub fn cpu_pair_hinge(
     let serial = crate::par::serial(n.saturating_mul(n).saturating_mul(4));
     let rows: Vec<(HingeSide, HingeSide)> =
         crate::par::map_chunks_mut(&mut g, width, serial, |i, gr| {
-            let dr = &d[i * width..(i + 1) * width];
             let (mut pos, mut neg) = (HingeSide::default(), HingeSide::default());
-            for (j, (gv, &dv)) in gr.iter_mut().zip(dr).enumerate() {
-                let dv = f64::from(dv);
+            for (j, gv) in gr.iter_mut().enumerate() {
                 if j == i {
                     continue;
                 }
+                let dv = exact.at(i, j);
                 if labels[j] == labels[i] {
                     let loss = (dv - pos_margin).max(0.0);
                     pos.add(loss);
@@ -99,7 +100,8 @@ pub fn cpu_pair_hinge(
         let (i, j) = (k / n, k % n);
         *gv *= if labels[i] == labels[j] { sp } else { sn };
     }
-    h.grad = Some(crate::backward::prepared_backward(x, None, &d, &g)?.a);
+    let c = backward::coefficients(x.options().metric, &g, &exact);
+    h.grad = Some(backward::prepared_backward(x, None, &c)?.a);
     Ok(h)
 }
 

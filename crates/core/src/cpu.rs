@@ -36,11 +36,10 @@ impl Device for Cpu {
         &self,
         a: &Rows,
         b: Option<&Rows>,
-        d: &[f32],
-        g: &[f64],
+        c: &[f64],
         _: &Call,
     ) -> Result<PairwiseGrads, Error> {
-        prepared_backward(a, b, d, g)
+        prepared_backward(a, b, c)
     }
     fn prepare_corpus(
         &self,

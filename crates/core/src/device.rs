@@ -158,13 +158,13 @@ pub trait Device: Send + Sync {
 
     /// D(a, b), row-major `a.rows × b.rows`; `b = None`: D(a, a), whose diagonal is exactly 0.
     fn distances(&self, a: &Rows, b: Option<&Rows>, call: &Call) -> Result<Vec<f32>, Error>;
-    /// ∂L/∂a and ∂L/∂b (prepared rows, f64) from `g` = ∂L/∂D, `d` = D as `distances` gave it.
+    /// The coefficient GEMMs of the backward pass through D(a, b): ∂L/∂a and ∂L/∂b (prepared
+    /// rows, f64) from C = `backward::coefficients` (`a.rows × b.rows`).
     fn backward(
         &self,
         a: &Rows,
         b: Option<&Rows>,
-        d: &[f32],
-        g: &[f64],
+        c: &[f64],
         call: &Call,
     ) -> Result<PairwiseGrads, Error>;
 

@@ -488,6 +488,48 @@ pub fn full(a: &Rows, b: Option<&Rows>, call: &Call) -> Result<Vec<f32>, Error> 
         .full()
 }
 
+/// A float32 distance matrix D(a, b) as a loss reads it, in float64. An entry outside float32's
+/// normal range (0, subnormal or infinite) may be a product that underflowed or overflowed on
+/// its way into float32, so it is computed again from the two rows in float64; every other
+/// entry is read as it is. Cosine distances lie in [0, 2] and are always read as they are.
+pub struct Exact<'a> {
+    d: &'a [f32],
+    a: &'a Rows<'a>,
+    b: &'a Rows<'a>,
+}
+
+impl<'a> Exact<'a> {
+    /// `d` is `a.rows × b.rows` (b = None: a against itself), as `distances` gave it.
+    pub fn new(d: &'a [f32], a: &'a Rows<'a>, b: Option<&'a Rows<'a>>) -> Self {
+        Exact {
+            d,
+            a,
+            b: b.unwrap_or(a),
+        }
+    }
+
+    /// D(a_i, b_j) in float64.
+    #[inline]
+    pub fn at(&self, i: usize, j: usize) -> f64 {
+        let v = self.d[i * self.b.rows() + j];
+        let metric = self.a.options().metric;
+        if metric == Metric::Cosine || v.abs() >= f32::MIN_POSITIVE && v.is_finite() {
+            f64::from(v)
+        } else {
+            pair::distance(self.a.row(i), self.b.row(j), metric)
+        }
+    }
+
+    /// Rows of the matrix (the rows of a).
+    pub fn rows(&self) -> usize {
+        self.a.rows()
+    }
+    /// Columns of the matrix (the rows of b).
+    pub fn cols(&self) -> usize {
+        self.b.rows()
+    }
+}
+
 /// Rows per block and columns per tile for a pass that folds each tile away: a tile stays
 /// around 1 MiB, the size where GEMM is efficient and the tile still sits in cache.
 fn tile_shape(rows: usize, cols: usize) -> (usize, usize) {

@@ -6,8 +6,8 @@
 //! query and rung, its hardest pair or every pair; the gradient goes back through the same
 //! matrix with one GEMM (`backward::pairwise_backward`).
 
-use crate::backward::through_rows;
-use crate::distance::Rows;
+use crate::backward::{self, through_rows};
+use crate::distance::{Exact, Rows};
 use crate::{
     pair, rules, Call, Device, Error, LadderOptions, MatRef, Metric, MetricOptions, Similarity,
 };
@@ -37,8 +37,10 @@ pub fn ladder_loss<D: Device + ?Sized>(
         Rows::prepare(candidates, metric),
     );
     let d = dev.distances(&pq, Some(&pc), call)?;
-    let (loss, g) = coefficients(&d, relevance, o, call)?;
-    let grads = through_rows(dev, (queries, &pq), Some((candidates, &pc)), &d, &g, call)?;
+    let exact = Exact::new(&d, &pq, Some(&pc));
+    let (loss, g) = coefficients(&exact, relevance, o, call)?;
+    let c = backward::coefficients(metric.metric, &g, &exact);
+    let grads = through_rows(dev, (queries, &pq), Some((candidates, &pc)), &c, call)?;
     let to_f32 = |v: Vec<f64>| pair::grads_to_f32(&v);
     Ok(LadderResult {
         loss,
@@ -77,16 +79,16 @@ pub fn check(
     })
 }
 
-/// The loss and ∂L/∂d from the queries × candidates distances `d`, for every device.
+/// The loss and ∂L/∂d from the queries × candidates distances `d`.
 pub fn coefficients(
-    d: &[f32],
+    d: &Exact,
     relevance: MatRef,
     o: &LadderOptions,
     call: &Call,
 ) -> Result<(f64, Vec<f64>), Error> {
     let (nq, nc) = (relevance.rows(), relevance.cols());
     // s = const − d: the constant (1 for cosine, 0 for dot) cancels in every difference.
-    let s = |i: usize, j: usize| -f64::from(d[i * nc + j]);
+    let s = |i: usize, j: usize| -d.at(i, j);
     let _held = crate::budget::reserve(nq.saturating_mul(nc).saturating_mul(8), "ladderLoss")?;
     let mut g = vec![0.0f64; nq * nc]; // ∂L/∂s
     let mut loss = 0.0;

@@ -5,8 +5,8 @@
 //! Similarities are one distance pass (s = −d for dot, 1 − d for cosine), the loss a stable
 //! log-softmax per row, and the gradient one GEMM backward through the same matrix.
 
-use crate::backward::through_rows;
-use crate::distance::Rows;
+use crate::backward::{self, through_rows};
+use crate::distance::{Exact, Rows};
 use crate::{
     pair, rules, Call, Device, Error, MatRef, Metric, MetricOptions, RankingOptions, Similarity,
 };
@@ -78,17 +78,26 @@ pub fn multiple_negatives_ranking_loss<D: Device + ?Sized>(
 fn rank<D: Device + ?Sized>(
     dev: &D,
     q: MatRef,
-    c: MatRef,
+    cands: MatRef,
     o: &RankingOptions,
     weight: f64,
     call: &Call,
 ) -> Result<(f64, Vec<f64>, Vec<f64>), Error> {
     let metric = metric(o);
-    let (pq, pc) = (Rows::prepare(q, metric), Rows::prepare(c, metric));
+    let (pq, pc) = (Rows::prepare(q, metric), Rows::prepare(cands, metric));
     let d = dev.distances(&pq, Some(&pc), call)?;
-    let (loss, g) = softmax_coefficients(&d, c.rows(), o.scale, weight);
-    let grads = through_rows(dev, (q, &pq), Some((c, &pc)), &d, &g, call)?;
-    Ok((loss, grads.a, grads.b.unwrap_or_default()))
+    let exact = Exact::new(&d, &pq, Some(&pc));
+    let (loss, g) = softmax_coefficients(&exact, o.scale, weight);
+    let coef = backward::coefficients(metric.metric, &g, &exact);
+    let grads = through_rows(dev, (q, &pq), Some((cands, &pc)), &coef, call)?;
+    // The scale comes in last, so that a gradient past float64's range saturates rather than
+    // meeting its opposite as inf − inf.
+    let scaled = |g: Vec<f64>| -> Vec<f64> {
+        g.into_iter()
+            .map(|v| (v * o.scale).clamp(-f64::MAX, f64::MAX))
+            .collect()
+    };
+    Ok((loss, scaled(grads.a), scaled(grads.b.unwrap_or_default())))
 }
 
 /// The distance a ranking pass takes similarities from: s = −d (dot) or 1 − d (cosine).
@@ -102,22 +111,34 @@ pub fn metric(o: &RankingOptions) -> MetricOptions {
     }
 }
 
-/// From the queries × candidates distances `d` (`n` candidates a row): weight · Σ_i
-/// −log softmax_j(scale · s_ij)[j = i], and ∂L/∂d, for every device.
-pub fn softmax_coefficients(d: &[f32], n: usize, scale: f64, weight: f64) -> (f64, Vec<f64>) {
+/// From the queries × candidates distances `d`: weight · Σ_i −log softmax_j(scale · s_ij)[j = i]
+/// and ∂L/∂d divided by the scale (the caller multiplies the gradients by it). Each row is
+/// shifted by the similarity of its largest scaled term before the scale multiplies in, so no
+/// difference of two infinities arises: a loss past float64's range is +∞, never NaN.
+pub fn softmax_coefficients(d: &Exact, scale: f64, weight: f64) -> (f64, Vec<f64>) {
+    let n = d.cols();
+    let rows = if n == 0 { 0 } else { d.rows() };
     let mut loss = 0.0;
-    // ∂L/∂d: s = scale·(const − d) for both similarities, so ∂L/∂d = −scale · ∂L/∂s, and
+    // s = const − d for both similarities, so ∂L/∂d = −scale · ∂L/∂s, and
     // ∂L/∂s_ij = weight · (softmax_ij − [j = i]).
-    let mut g = vec![0.0f64; d.len()];
-    for (i, (dr, gr)) in d.chunks(n).zip(g.chunks_mut(n)).enumerate() {
-        let s = |dv: f32| -scale * f64::from(dv);
-        let max = dr.iter().map(|&v| s(v)).fold(f64::NEG_INFINITY, f64::max);
-        let z: f64 = dr.iter().map(|&v| (s(v) - max).exp()).sum();
-        let lse = max + z.ln();
-        loss += weight * (lse - s(dr[i]));
-        for (j, (gv, &dv)) in gr.iter_mut().zip(dr).enumerate() {
-            let p = (s(dv) - lse).exp() - if j == i { 1.0 } else { 0.0 };
-            *gv = -scale * weight * p;
+    let mut g = vec![0.0f64; rows * n];
+    let mut sim = vec![0.0f64; n];
+    for (i, gr) in g.chunks_mut(n.max(1)).enumerate().take(rows) {
+        sim.iter_mut()
+            .enumerate()
+            .for_each(|(j, s)| *s = -d.at(i, j));
+        // The similarity of the largest scaled one (the smallest, for a negative scale), so
+        // that scale · (s − max) ≤ 0: each term is in [0, 1], and the largest is 1.
+        let max = if scale >= 0.0 {
+            sim.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+        } else {
+            sim.iter().copied().fold(f64::INFINITY, f64::min)
+        };
+        let z: f64 = sim.iter().map(|&s| (scale * (s - max)).exp()).sum();
+        loss += weight * (scale * (max - sim[i]) + z.ln());
+        for (j, gv) in gr.iter_mut().enumerate() {
+            let p = (scale * (sim[j] - max)).exp() / z - if j == i { 1.0 } else { 0.0 };
+            *gv = -weight * p;
         }
     }
     (loss, g)

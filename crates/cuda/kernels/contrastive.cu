@@ -1,19 +1,19 @@
 // contrastiveLoss: from the batch's distance matrix D (tk_distance_tile), per row the losses of
 // its positive pairs, max(0, d − pos_margin), and of its negative pairs, max(0, neg_margin − d),
 // summed in column order as the cpu device does; then the gradient through D in closed form,
-// one thread an element of the result.
-#include "common.cuh"
+// one thread an element of the result. D is read as tk_exact_distance reads it.
+#include "pair.cuh"
 
 // Row i's sums: stats[6i..6i+6] = positive count, active, sum; negative count, active, sum.
-extern "C" __global__ void tk_contrastive_rows(const float* d, const int* labels, int n,
-                                               double pos_margin, double neg_margin,
-                                               double* stats) {
+extern "C" __global__ void tk_contrastive_rows(const float* x, const float* d, const int* labels,
+                                               int n, int dim, int metric, double pos_margin,
+                                               double neg_margin, double* stats) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
   double pc = 0.0, pa = 0.0, ps = 0.0, nc = 0.0, na = 0.0, ns = 0.0;
   for (int j = 0; j < n; j++) {
     if (j == i) continue;
-    const double dv = d[(size_t)i * n + j];
+    const double dv = tk_exact_distance(d, x, n, dim, i, j, metric);
     if (labels[j] == labels[i]) {
       const double l = dv - pos_margin > 0.0 ? dv - pos_margin : 0.0;
       pc += 1.0;
@@ -32,11 +32,12 @@ extern "C" __global__ void tk_contrastive_rows(const float* d, const int* labels
 
 // ∂loss/∂d of pair (i, j), times the side's reduction scale: +sp for an active positive pair,
 // −sn for an active negative one, 0 otherwise; then C_ij, the coefficient of the GEMM form.
-__device__ __forceinline__ double tk_contrastive_coef(const float* d, const int* labels, int n, int i,
+__device__ __forceinline__ double tk_contrastive_coef(const float* x, const float* d,
+                                                      const int* labels, int n, int dim, int i,
                                                       int j, double pm, double nm, double sp,
                                                       double sn, int metric) {
   if (i == j) return 0.0;
-  const double dv = d[(size_t)i * n + j];
+  const double dv = tk_exact_distance(d, x, n, dim, i, j, metric);
   double g;
   if (labels[i] == labels[j]) {
     g = dv - pm > 0.0 ? sp : 0.0;
@@ -59,8 +60,8 @@ extern "C" __global__ void tk_contrastive_grad(const float* x, const float* d, c
   const int i = (int)(e / dim), t = (int)(e % dim);
   double acc = 0.0, rows = 0.0;
   for (int j = 0; j < n; j++) {
-    const double c = tk_contrastive_coef(d, labels, n, i, j, pm, nm, sp, sn, metric) +
-                     tk_contrastive_coef(d, labels, n, j, i, pm, nm, sp, sn, metric);
+    const double c = tk_contrastive_coef(x, d, labels, n, dim, i, j, pm, nm, sp, sn, metric) +
+                     tk_contrastive_coef(x, d, labels, n, dim, j, i, pm, nm, sp, sn, metric);
     acc += c * (double)x[(size_t)j * dim + t];
     rows += c;
   }

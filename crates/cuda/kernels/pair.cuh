@@ -37,3 +37,14 @@ __device__ __forceinline__ double tk_pair_distance(const float* a, const float* 
   return d < 0.0 ? 0.0 : (d > 2.0 ? 2.0 : d);
 }
 
+// Entry (i, j) of the float distance matrix d (n columns) of the rows x, in double, as a loss
+// reads it (core's distance::Exact): an entry outside float's normal range (0, subnormal,
+// infinite) may be a product that underflowed or overflowed on its way into float, so it is
+// computed again from the two rows; cosine distances lie in [0, 2] and are read as they are.
+__device__ __forceinline__ double tk_exact_distance(const float* d, const float* x, int n, int dim,
+                                                    int i, int j, int metric) {
+  const float v = d[(size_t)i * n + j];
+  const float m = fabsf(v);
+  if (metric == TK_COSINE || (m >= 1.17549435e-38f && m <= TK_FLT_MAX)) return v;
+  return tk_pair_distance(x + (size_t)i * dim, x + (size_t)j * dim, dim, metric);
+}

@@ -88,11 +88,10 @@ impl Device for Cuda {
         &self,
         a: &Rows,
         b: Option<&Rows>,
-        d: &[f32],
-        g: &[f64],
+        c: &[f64],
         call: &Call,
     ) -> Result<PairwiseGrads, Error> {
-        backward::backward(&*self.gpu, self.memory(call)?, a, b, d, g)
+        backward::backward(&*self.gpu, self.memory(call)?, a, b, c)
     }
     fn prepare_corpus(
         &self,

@@ -1,22 +1,21 @@
-//! The gradient through a matrix of distances D(queries, candidates) on a GPU, given ∂L/∂D:
-//! the coefficients of core's `backward::coefficients`, then the two products
-//! (∂queries = C·candidates, ∂candidates = Cᵀ·queries) by `kernels/backward.cu`.
+//! The gradient through a matrix of distances D(queries, candidates) on a GPU, given the
+//! coefficients C of core's `backward::coefficients`: the two products (∂queries =
+//! C·candidates, ∂candidates = Cᵀ·queries) by `kernels/backward.cu`.
 use super::too_large;
 use crate::gpu::{blocks, int, Buffer, Gpu, Params};
 use crate::kernels::{COEF_GEMM, THREADS};
-use tripletkit_core::backward::{self, PairwiseGrads};
+use tripletkit_core::backward::PairwiseGrads;
 use tripletkit_core::distance::Rows;
 use tripletkit_core::{Error, Metric};
 
-/// (∂L/∂q, ∂L/∂c) in double with respect to the prepared rows, from `g` = ∂L/∂D and `d` = D,
-/// row-major q.rows × c.rows; `c = None`: D(q, q), and the two sides summed.
+/// (∂L/∂q, ∂L/∂c) in double with respect to the prepared rows, from the coefficients `coef`
+/// (row-major q.rows × c.rows); `c = None`: D(q, q), and the two sides summed.
 pub fn backward(
     gpu: &dyn Gpu,
     memory: usize,
     q: &Rows,
     c: Option<&Rows>,
-    d: &[f32],
-    g: &[f64],
+    coef: &[f64],
 ) -> Result<PairwiseGrads, Error> {
     let cand = c.unwrap_or(q);
     let (m, n, dim) = (q.rows(), cand.rows(), q.cols());
@@ -24,7 +23,7 @@ pub fn backward(
     let (gq, gk) = if m == 0 || n == 0 || dim == 0 {
         (zeros(m), zeros(n))
     } else {
-        products(gpu, memory, q, cand, d, g)?
+        products(gpu, memory, q, cand, coef)?
     };
     Ok(match c {
         Some(_) => PairwiseGrads { a: gq, b: Some(gk) },
@@ -42,8 +41,7 @@ fn products(
     memory: usize,
     q: &Rows,
     c: &Rows,
-    d: &[f32],
-    g: &[f64],
+    coef: &[f64],
 ) -> Result<(Vec<f64>, Vec<f64>), Error> {
     let (m, n, dim) = (q.rows(), c.rows(), q.cols());
     let need = m
@@ -56,8 +54,7 @@ fn products(
     int(m.max(n).saturating_mul(dim), "rows")?;
     let metric = q.options().metric;
     let squared = matches!(metric, Metric::Euclidean | Metric::SqEuclidean);
-    let coef = backward::coefficients(metric, g, d);
-    let cb = Buffer::from_slice(gpu, &coef)?;
+    let cb = Buffer::from_slice(gpu, coef)?;
     let (qb, kb) = (
         Buffer::from_slice(gpu, q.data())?,
         Buffer::from_slice(gpu, c.data())?,

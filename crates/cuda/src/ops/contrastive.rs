@@ -50,9 +50,12 @@ pub fn pair_hinge(
     let stats = Buffer::<f64>::uninit(gpu, 6 * n)?;
     let mut per_row = Params::new();
     per_row
+        .buf(&side.data)
         .buf(&d)
         .buf(&lab)
         .int(n as i32)
+        .int(dim_i)
+        .int(metric_code(metric))
         .double(pos_margin)
         .double(neg_margin)
         .buf(&stats);
