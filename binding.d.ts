@@ -253,7 +253,7 @@ export interface MineOptions {
 }
 
 /**
- * Mines triplets from a labelled batch; with a reference (cross-batch memory), positives and
+ * Mines triplets from a labelled batch; with a cross-batch reference set, positives and
  * negatives come from it.
  */
 export declare function mineTriplets(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts: MineOptions, reference?: Float32Array | undefined | null, referenceRows?: number | undefined | null, referenceLabels?: Int32Array | undefined | null): MinedTriplets
@@ -364,7 +364,7 @@ export interface SearchOptions {
 
 /**
  * Triplet loss and its gradient over mined triplets, or exactly `triplets` when given; with a
- * reference (cross-batch memory), positives and negatives come from it.
+ * cross-batch reference set, positives and negatives come from it.
  */
 export declare function tripletLoss(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: LossOptions | undefined | null, triplets?: Triplets | undefined | null, reference?: Float32Array | undefined | null, referenceRows?: number | undefined | null, referenceLabels?: Int32Array | undefined | null): LossResult
 

@@ -1,5 +1,5 @@
 /**
- * maxMemory on the cpu device: the planner (crates/core/src/plan.rs, the one the cuda device
+ * maxMemory on the cpu device: the planner (crates/core/src/runtime/plan.rs, the one the cuda device
  * plans its chunks with) sizes the tiles every thread computes, so a small budget means more,
  * smaller tiles and the same answers, and a budget no tile fits is refused with the coded
  * error, naming the device.

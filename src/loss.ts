@@ -3,7 +3,7 @@
 import type { LossOptions as BackendLossOptions, LossResult as BackendLossResult, TripletsResult } from './backend'
 import { nativeOptions, resolveDevice } from './device'
 import { toMatrix } from './matrix'
-import { checkMaxTriplets, checkMemory, DEFAULT_MARGIN, memoryArgs, type Memory } from './mining'
+import { checkMaxTriplets, checkReference, DEFAULT_MARGIN, referenceArgs, type ReferenceSet } from './mining'
 import { execAsync, execSync, expectLength, type Plan } from './run'
 import type { Labels, LossResult, MatrixLike, Strategy, TripletLossOptions } from './types'
 import {
@@ -17,12 +17,12 @@ import { OPTION_KEYS, readOptions } from './options'
  * length, every index a row, and every triplet valid (a ≠ p, same label for a and p, another
  * label for n), so that a backend never sees a triplet API.md calls invalid.
  */
-function toTriplets(value: unknown, rows: number, labels: Int32Array, memory: Memory | undefined): TripletsResult {
+function toTriplets(value: unknown, rows: number, labels: Int32Array, reference: ReferenceSet | undefined): TripletsResult {
   const t = value as { anchor?: unknown; positive?: unknown; negative?: unknown; length?: unknown }
   const bound = `the rows of embeddings: ${rows}`
-  // With a memory, positives and negatives index the reference, and a = p is no conflict.
-  const [others, otherLabels] = memory === undefined ? [rows, labels] : [memory.x.rows, memory.labels]
-  const otherBound = memory === undefined ? bound : `the rows of opts.reference: ${others}`
+  // With a reference set, positives and negatives index it, and a = p is no conflict.
+  const [others, otherLabels] = reference === undefined ? [rows, labels] : [reference.x.rows, reference.labels]
+  const otherBound = reference === undefined ? bound : `the rows of opts.reference: ${others}`
   const anchor = toIndices(t.anchor, 'opts.mining.anchor', rows, bound)
   const positive = toIndices(t.positive, 'opts.mining.positive', others, otherBound)
   const negative = toIndices(t.negative, 'opts.mining.negative', others, otherBound)
@@ -36,7 +36,7 @@ function toTriplets(value: unknown, rows: number, labels: Int32Array, memory: Me
   for (let i = 0; i < n; i++) {
     const a = anchor[i], p = positive[i], ng = negative[i]
     const at = `opts.mining: triplet ${i} (anchor ${a}, positive ${p}, negative ${ng})`
-    if (a === p && memory === undefined) throw new RangeError(`${at}: expected anchor ≠ positive, received the same row twice`)
+    if (a === p && reference === undefined) throw new RangeError(`${at}: expected anchor ≠ positive, received the same row twice`)
     if (labels[a] !== otherLabels[p]) {
       throw new RangeError(`${at}: expected the positive to have the anchor's label ${labels[a]}, received label ${otherLabels[p]}`)
     }
@@ -51,13 +51,13 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: TripletLossOptions |
   const o = readOptions(opts, OPTION_KEYS.loss)
   const x = toMatrix(embeddings, 'embeddings')
   const y = toLabels(labels, 'labels', x.rows, 'embeddings')
-  const memory = checkMemory(o, x)
+  const reference = checkReference(o, x)
   let strategy: Strategy | undefined
   let triplets: TripletsResult | undefined
   if (o.mining === undefined || typeof o.mining === 'string') {
     strategy = checkStrategy(o.mining, 'opts.mining', 'batch-hard')
   } else if (typeof o.mining === 'object' && o.mining !== null && !Array.isArray(o.mining)) {
-    triplets = toTriplets(o.mining, x.rows, y, memory)
+    triplets = toTriplets(o.mining, x.rows, y, reference)
   } else {
     throw new TypeError(`opts.mining: expected one of ${STRATEGIES.map((s) => `'${s}'`).join(', ')} or a Triplets object ` +
       `({ anchor, positive, negative }), received ${describe(o.mining)}`)
@@ -70,14 +70,14 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: TripletLossOptions |
   const common = checkCommon(o)
   const { rows, cols } = x
   const target = resolveDevice(common.device, strategy === undefined ? undefined
-    : { op: 'tripletLoss', macs: rows * (memory?.x.rows ?? rows) * cols })
+    : { op: 'tripletLoss', macs: rows * (reference?.x.rows ?? rows) * cols })
   const backendOpts: BackendLossOptions = {
     metric: common.metric, normalize: common.normalize, ...nativeOptions(target, common.maxMemory), margin, softMargin, swap, reduction, maxTriplets,
     ...(strategy !== undefined ? { strategy } : {}),
   }
   // No rows, or no given triplet: API.md fixes the answer (loss 0, zero gradient).
   const empty = rows === 0 || triplets?.anchor.length === 0 ? zeroLoss(rows, cols) : undefined
-  const args = [x.data, rows, cols, y, backendOpts, triplets, ...memoryArgs(memory)] as const
+  const args = [x.data, rows, cols, y, backendOpts, triplets, ...referenceArgs(reference)] as const
   return {
     target,
     run: (backend) => backend.tripletLoss(...args),

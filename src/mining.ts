@@ -25,17 +25,17 @@ export function checkMaxTriplets(value: unknown, name: string, needsMemoryLimit 
   return Math.min(limit, checkInteger(value, name, 0, INT32_MAX))
 }
 
-/** A checked cross-batch memory: the reference rows and their labels. */
-export interface Memory {
+/** A checked cross-batch reference set: its rows and their labels. */
+export interface ReferenceSet {
   readonly x: Matrix
   readonly labels: Int32Array
 }
 
 /**
- * Internal: `reference` and `referenceLabels` of an options object (cross-batch memory), which
+ * Internal: `reference` and `referenceLabels` of an options object (cross-batch reference), which
  * come together or not at all, the reference with the embeddings' columns.
  */
-export function checkMemory(o: { reference?: unknown; referenceLabels?: unknown }, x: Matrix): Memory | undefined {
+export function checkReference(o: { reference?: unknown; referenceLabels?: unknown }, x: Matrix): ReferenceSet | undefined {
   if ((o.reference === undefined) !== (o.referenceLabels === undefined)) {
     const [given, missing] = o.reference === undefined ? ['referenceLabels', 'reference'] : ['reference', 'referenceLabels']
     throw new TypeError(`opts.${missing}: expected it together with opts.${given}, received undefined`)
@@ -45,14 +45,14 @@ export function checkMemory(o: { reference?: unknown; referenceLabels?: unknown 
 }
 
 /** Internal: rows and their labels, the rows with the embeddings' columns. */
-export function labelledRows(rows: unknown, labels: unknown, rowsName: string, labelsName: string, x: Matrix): Memory {
+export function labelledRows(rows: unknown, labels: unknown, rowsName: string, labelsName: string, x: Matrix): ReferenceSet {
   const r = toMatrix(rows, rowsName)
   checkSameCols(x, 'embeddings', r, rowsName)
   return { x: r, labels: toLabels(labels, labelsName, r.rows, rowsName) }
 }
 
-/** The backend arguments of a memory: its rows, row count and labels (nulls without one). */
-export function memoryArgs(m: Memory | undefined): [Float32Array | null, number | null, Int32Array | null] {
+/** The backend arguments of a reference set: its rows, row count and labels (nulls without one). */
+export function referenceArgs(m: ReferenceSet | undefined): [Float32Array | null, number | null, Int32Array | null] {
   return m === undefined ? [null, null, null] : [m.x.data, m.x.rows, m.labels]
 }
 
@@ -74,17 +74,17 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: MineTripletsOptions)
   const strategy = checkStrategy(o.strategy, 'opts.strategy')
   const margin = checkFinite(o.margin, 'opts.margin', DEFAULT_MARGIN)
   const maxTriplets = checkMaxTriplets(o.maxTriplets, 'opts.maxTriplets', strategy !== 'batch-hard')
-  const memory = checkMemory(o, x)
+  const reference = checkReference(o, x)
   const common = checkCommon(o)
   const onProgress = checkCallback<(done: number, total: number) => void>(o.onProgress, 'opts.onProgress')
   const target = resolveDevice(common.device,
-    { op: 'mineTriplets', macs: x.rows * (memory?.x.rows ?? x.rows) * x.cols })
-  const empty = x.rows === 0 || memory?.x.rows === 0
+    { op: 'mineTriplets', macs: x.rows * (reference?.x.rows ?? x.rows) * x.cols })
+  const empty = x.rows === 0 || reference?.x.rows === 0
     ? { anchor: new Int32Array(0), positive: new Int32Array(0), negative: new Int32Array(0), length: 0 }
     : undefined
   const args = [x.data, x.rows, x.cols, y,
     { metric: common.metric, normalize: common.normalize, ...nativeOptions(target, common.maxMemory), strategy, margin, maxTriplets },
-    ...memoryArgs(memory)] as const
+    ...referenceArgs(reference)] as const
   return {
     target,
     run: (backend) => backend.mineTriplets(...args),
@@ -105,7 +105,7 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: MineTripletsOptions)
  * farther than p, else the farthest negative (ascending (a, p)). Ties go to the lower index.
  *
  * The set strategies can be cubic in the batch size: past `maxTriplets` they reject with a
- * RangeError (message starting 'TooManyTriplets: ') instead of exhausting memory.
+ * RangeError (message starting 'TooManyTriplets: ') instead of exhausting reference.
  * Runs off the main thread; see {@link mineTripletsSync}.
  *
  * @param embeddings - `rows × d` embeddings.

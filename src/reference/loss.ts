@@ -34,17 +34,17 @@ export function tripletLoss(x: Float32Array, rows: number, cols: number, labels:
   const softMargin = opts?.softMargin ?? false
   checkLabels('labels', labels, rows)
   checkMargin(margin)
-  // Cross-batch memory: positives and negatives index the reference, stacked after x's rows.
-  const memory = reference == null ? undefined : referenceLabels ?? new Int32Array(0)
-  if (memory !== undefined) checkLabels('referenceLabels', memory, referenceRows ?? 0)
-  if (given != null) checkTriplets(given, labels, memory)
+  // The cross-batch reference set: positives and negatives index it, stacked after x's rows.
+  const refLabels = reference == null ? undefined : referenceLabels ?? new Int32Array(0)
+  if (refLabels !== undefined) checkLabels('referenceLabels', refLabels, referenceRows ?? 0)
+  if (given != null) checkTriplets(given, labels, refLabels)
   const triplets = given ?? mineTriplets(x, rows, cols, labels, {
     strategy: opts?.strategy ?? 'batch-hard', margin, metric, normalize, maxTriplets: opts?.maxTriplets ?? MAX_TRIPLETS,
   }, reference, referenceRows, referenceLabels)
   const { anchor, positive, negative } = triplets
   const count = anchor.length
-  const offset = memory === undefined ? 0 : rows
-  const allRows = rows + (memory?.length ?? 0)
+  const offset = refLabels === undefined ? 0 : rows
+  const allRows = rows + (refLabels?.length ?? 0)
   let all = x
   if (reference != null) {
     all = new Float32Array(allRows * cols)
@@ -93,7 +93,7 @@ export function tripletLoss(x: Float32Array, rows: number, cols: number, labels:
     const near = swapped[t] ? p : a
     distanceGrad(e, near, e, n, cols, metric, -c, g, near, g, n)
   }
-  // The reference is memory, not a parameter: only x's rows keep their gradient.
+  // The reference set is a memory of past batches, not a parameter: only x's rows keep their gradient.
   const gx = g.subarray(0, rows * cols)
   const grad = normalize ? normalizeBackward(x, rows, cols, gx) : gx
   return { loss: total / divisor, grad: gradToFloat32(grad), triplets: count, active }

@@ -36,10 +36,10 @@ export function mineTriplets(x: Float32Array, rows: number, cols: number, labels
   const metric = parseMetric(opts.metric)
   checkLabels('labels', labels, rows)
   checkMargin(opts.margin ?? DEFAULT_MARGIN)
-  const memory = reference == null ? undefined : referenceLabels ?? new Int32Array(0)
-  if (memory !== undefined) checkLabels('referenceLabels', memory, referenceRows ?? 0)
+  const refLabels = reference == null ? undefined : referenceLabels ?? new Int32Array(0)
+  if (refLabels !== undefined) checkLabels('referenceLabels', refLabels, referenceRows ?? 0)
   const d = pairwiseDistances(x, rows, reference, reference == null ? rows : referenceRows ?? 0, cols, { metric, normalize: opts.normalize })
-  return mineFromDistances(d, rows, labels, strategy, opts.margin ?? DEFAULT_MARGIN, opts.maxTriplets ?? MAX_TRIPLETS, memory)
+  return mineFromDistances(d, rows, labels, strategy, opts.margin ?? DEFAULT_MARGIN, opts.maxTriplets ?? MAX_TRIPLETS, refLabels)
 }
 
 /**
@@ -57,7 +57,7 @@ export function mineFromDistances(
   const push = (a: number, p: number, n: number): void => out.push(a, p, n)
   const alpha = Math.fround(margin)
   if (strategy !== 'batch-hard' && strategy !== 'batch-semihard') {
-    // Count first, so a refusal costs no memory and the result is allocated once.
+    // Count first, so a refusal costs no refLabels and the result is allocated once.
     let count = 0
     const counted = (): void => {
       if (++count > maxTriplets) throw tooMany(maxTriplets)

@@ -125,7 +125,7 @@ fn in_flight(dev: &dyn Device) {
         let call = Call {
             stop: Stop::on(&flag),
             progress: Some(&progress),
-            memory: None,
+            max_memory: None,
         };
         let r = op(&call);
         (

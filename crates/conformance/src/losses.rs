@@ -89,7 +89,7 @@ pub fn hand_worked(dev: &dyn Device) {
         MatRef::new(&xb, 2, 1).expect("2 × 1"),
         MatRef::new(&rb, 4, 1).expect("4 × 1"),
     );
-    let memory = Some((rm, &[0, 1, 1, 0][..]));
+    let reference = Some((rm, &[0, 1, 1, 0][..]));
     // Cross-batch memory: the reference of `miners::hand_worked`.
     // Loss, batch-hard, margin 0.5: (0,3,1) 12 − 3 + 0.5 = 9.5; (1,1,3) 7 − 2 + 0.5 = 5.5.
     // ∂/∂x0 = −1 + 1 = 0; ∂/∂x1 = 1 + 1 = 2; halved. No gradient for the reference.
@@ -101,7 +101,7 @@ pub fn hand_worked(dev: &dyn Device) {
         .triplet_loss(
             xm,
             &[0, 1],
-            memory,
+            reference,
             Mining::Strategy(Strategy::BatchHard),
             &lo,
             PLAIN,
@@ -120,7 +120,7 @@ pub fn hand_worked(dev: &dyn Device) {
         negative: &[1],
     };
     let r = dev
-        .triplet_loss(xm, &[0, 1], memory, given, &lo, PLAIN)
+        .triplet_loss(xm, &[0, 1], reference, given, &lo, PLAIN)
         .expect("given");
     assert!(
         (r.loss - (1.0 - 3.0 + 0.5f64).max(0.0)).abs() < 1e-9,

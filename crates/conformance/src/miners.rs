@@ -89,7 +89,7 @@ pub fn hand_worked(dev: &dyn Device) {
         MatRef::new(&xb, 2, 1).expect("2 × 1"),
         MatRef::new(&rb, 4, 1).expect("4 × 1"),
     );
-    let memory = Some((rm, &[0, 1, 1, 0][..]));
+    let reference = Some((rm, &[0, 1, 1, 0][..]));
     let mine_x = |strategy| {
         let o = MineOptions {
             strategy,
@@ -97,7 +97,7 @@ pub fn hand_worked(dev: &dyn Device) {
             ..MineOptions::default()
         };
         tuples(
-            &dev.mine_triplets(xm, &[0, 1], memory, &o, PLAIN)
+            &dev.mine_triplets(xm, &[0, 1], reference, &o, PLAIN)
                 .expect("cross-batch mining"),
         )
     };

@@ -2,7 +2,7 @@
 //! on the shape), one thread, at the tile shapes the distance passes use.
 //! `cargo run -p tripletkit-core --release --example dot_tile_bench`
 use std::time::Instant;
-use tripletkit_core::dot_tile::dot_tile;
+use tripletkit_core::distances::dot_tile::dot_tile;
 
 fn gemm_crate(a: &[f32], m: usize, b: &[f32], n: usize, k: usize, out: &mut [f32]) {
     // SAFETY: out is m × n (row stride n), a is m × k, b is n × k read as bᵀ.

@@ -1,12 +1,12 @@
 //! `Cpu`: the primitives on this crate's kernels, on rayon's global pool.
 
-use crate::backward::{prepared_backward, PairwiseGrads};
 use crate::device::{Batch, Hinge, HingeScales, Terms};
-use crate::distance::Rows;
-use crate::term::TermRule;
+use crate::distances::backward::{prepared_backward, PairwiseGrads};
+use crate::distances::Rows;
+use crate::losses::term::TermRule;
 use crate::{
-    contrastive, distance, knn, margin_loss, mining, verification, Call, Corpus, Cpu, Device,
-    Error, Knn, KnnOptions, MatRef, Metric, MetricOptions, Strategy, Triplets,
+    distances, losses::contrastive, losses::margin, metrics::verification, miners, Call, Corpus,
+    Cpu, Device, Error, Knn, KnnOptions, MatRef, Metric, MetricOptions, Strategy, Triplets,
 };
 use std::any::Any;
 
@@ -30,7 +30,7 @@ impl Device for Cpu {
         "cpu"
     }
     fn distances(&self, a: &Rows, b: Option<&Rows>, call: &Call) -> Result<Vec<f32>, Error> {
-        distance::full(a, b, call)
+        distances::full(a, b, call)
     }
     fn backward(
         &self,
@@ -63,7 +63,7 @@ impl Device for Cpu {
             .as_any()
             .downcast_ref::<Rows<'static>>()
             .ok_or_else(|| crate::device::foreign_corpus("cpu", corpus))?;
-        knn::top_k(queries, rows, o, call)
+        distances::knn::top_k(queries, rows, o, call)
     }
     /// Borrows the corpus instead of copying it (the default copies, as a GPU must upload).
     fn top_k_once(
@@ -74,13 +74,13 @@ impl Device for Cpu {
         o: &KnnOptions,
         call: &Call,
     ) -> Result<Knn, Error> {
-        knn::top_k(queries, &Rows::prepare(corpus, *metric), o, call)
+        distances::knn::top_k(queries, &Rows::prepare(corpus, *metric), o, call)
     }
     fn batch_hard(&self, b: &Batch, call: &Call) -> Result<Triplets, Error> {
-        mining::cpu::batch_hard(b, call)
+        miners::cpu::batch_hard(b, call)
     }
     fn batch_semihard(&self, b: &Batch, call: &Call) -> Result<Triplets, Error> {
-        mining::cpu::batch_semihard(b, call)
+        miners::cpu::batch_semihard(b, call)
     }
     fn triplet_set(
         &self,
@@ -90,7 +90,7 @@ impl Device for Cpu {
         max_triplets: usize,
         call: &Call,
     ) -> Result<Triplets, Error> {
-        mining::cpu::triplet_set(b, strategy, margin, max_triplets, call)
+        miners::cpu::triplet_set(b, strategy, margin, max_triplets, call)
     }
     fn margin_terms(
         &self,
@@ -100,7 +100,7 @@ impl Device for Cpu {
         rule: &TermRule,
         call: &Call,
     ) -> Result<Terms, Error> {
-        margin_loss::cpu_terms(sides, rows, cols, rule, call)
+        margin::cpu_terms(sides, rows, cols, rule, call)
     }
     fn pair_hinge(
         &self,

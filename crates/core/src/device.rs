@@ -10,9 +10,9 @@
 //! rows; the op takes them back through the normalisation. Every primitive returns a
 //! `Result`: a device can fail (a driver error, memory) even where the CPU cannot.
 
-use crate::backward::PairwiseGrads;
-use crate::distance::Rows;
-use crate::term::TermRule;
+use crate::distances::backward::PairwiseGrads;
+use crate::distances::Rows;
+use crate::losses::term::TermRule;
 use crate::{Call, Error, Knn, KnnOptions, MatRef, Metric, MetricOptions, Strategy, Triplets};
 use std::any::Any;
 

@@ -13,69 +13,48 @@
 //! same on every device. `Cpu` is the device of this crate; the conformance harness
 //! (crates/conformance) checks any device against these rules.
 
-mod call;
-mod error;
-mod matrix;
-mod metric;
-mod options;
-mod par;
-mod reduce;
-mod semihard;
-#[macro_use]
-mod simd;
-
-pub mod backward;
-pub mod budget;
-pub mod contrastive;
 mod cpu;
 pub mod device;
-pub mod distance;
-pub mod dot_tile;
-pub mod grad;
-pub mod knn;
-pub mod ladder;
-pub mod loss;
-pub mod margin_loss;
-pub mod mining;
-pub mod oasis;
+pub mod distances;
+mod error;
+pub mod losses;
+mod matrix;
+pub mod metrics;
+pub mod miners;
 pub mod ops;
-pub mod pair;
-pub mod plan;
-pub mod ranking;
-pub mod retrieval;
+mod options;
 pub mod rules;
-pub mod select;
-pub mod term;
-pub mod verification;
+#[macro_use]
+pub mod runtime;
 
 #[cfg(test)]
 mod testing;
 
-pub use call::{Call, ProgressFn, Stop};
+pub use device::{Batch, Corpus, Cpu, Device, Hinge, HingeSide, Op, Terms};
 pub use error::{code, Error, Result};
 pub use matrix::MatRef;
-pub use metric::{Metric, Similarity};
+pub use ops::Ops;
 pub use options::{
     ContrastiveOptions, KnnOptions, LadderOptions, LossOptions, MarginLossOptions, MetricOptions,
     MineOptions, RankingOptions, RetrievalOptions, VerificationOptions, DEFAULT_MARGIN,
     DEFAULT_RETRIEVAL_K, MAX_TRIPLETS,
 };
-pub use reduce::Reduction;
+pub use runtime::call::{Call, ProgressFn, Stop};
 
-pub use backward::{pairwise_backward, PairwiseGrads};
-pub use contrastive::contrastive_loss;
-pub use device::{Batch, Corpus, Cpu, Device, Hinge, HingeSide, Op, Terms};
-pub use distance::{pairwise_distances, Rows};
-pub use knn::{knn, knn_once, Knn};
-pub use ladder::{ladder_loss, LadderResult};
-pub use loss::{triplet_loss, LossResult, Mining};
-pub use margin_loss::{triplet_margin_loss, MarginLossResult};
-pub use mining::{mine_triplets, Strategy, Triplets};
-pub use oasis::{oasis_steps, OasisOptions, OasisSteps};
-pub use ops::Ops;
-pub use ranking::{multiple_negatives_ranking_loss, RankingResult};
-pub use retrieval::{retrieval_metrics, Retrieval};
-pub use verification::{verification_metrics, Verification};
+pub use distances::backward::{pairwise_backward, PairwiseGrads};
+pub use distances::knn::{knn, knn_once, Knn};
+pub use distances::metric::{Metric, Similarity};
+pub use distances::{pairwise_distances, Rows};
+pub use losses::contrastive::contrastive_loss;
+pub use losses::ladder::{ladder_loss, LadderResult};
+pub use losses::margin::{triplet_margin_loss, MarginLossResult};
+pub use losses::oasis::{oasis_steps, OasisOptions, OasisSteps};
+pub use losses::ranking::{multiple_negatives_ranking_loss, RankingResult};
+pub use losses::reduce::Reduction;
+pub use losses::triplet::{triplet_loss, LossResult, Mining};
+pub use metrics::retrieval::{retrieval_metrics, Retrieval};
+pub use metrics::verification::{verification_metrics, Verification};
+pub use miners::{mine_triplets, Strategy, Triplets};
 
 /// Threads the CPU kernels run on (rayon's global pool).
 pub fn threads() -> usize {

@@ -6,11 +6,12 @@
 
 use crate::device::Op;
 use crate::{
-    contrastive, knn, ladder, loss, margin_loss, mining, oasis, ranking, retrieval, verification,
-    Call, ContrastiveOptions, Corpus, Device, Error, Knn, KnnOptions, LadderOptions, LadderResult,
-    LossOptions, LossResult, MarginLossOptions, MarginLossResult, MatRef, MetricOptions,
-    MineOptions, Mining, OasisOptions, OasisSteps, RankingOptions, RankingResult, Retrieval,
-    RetrievalOptions, Triplets, Verification, VerificationOptions,
+    losses::contrastive, losses::ladder, losses::margin, losses::oasis, losses::ranking,
+    losses::triplet, metrics::retrieval, metrics::verification, miners, Call, ContrastiveOptions,
+    Corpus, Device, Error, Knn, KnnOptions, LadderOptions, LadderResult, LossOptions, LossResult,
+    MarginLossOptions, MarginLossResult, MatRef, MetricOptions, MineOptions, Mining, OasisOptions,
+    OasisSteps, RankingOptions, RankingResult, Retrieval, RetrievalOptions, Triplets, Verification,
+    VerificationOptions,
 };
 
 /// Every op of tripletkit on a device. Arguments mean what the op modules of this crate say.
@@ -133,7 +134,7 @@ impl<D: Device + ?Sized> Ops for D {
         call: &Call,
     ) -> Result<Vec<f32>, Error> {
         runs(self, Op::PairwiseDistances)?;
-        crate::distance::pairwise_distances(self, a, b, o, call)
+        crate::distances::pairwise_distances(self, a, b, o, call)
     }
     fn knn(
         &self,
@@ -143,7 +144,7 @@ impl<D: Device + ?Sized> Ops for D {
         call: &Call,
     ) -> Result<Knn, Error> {
         runs(self, Op::Knn)?;
-        knn::knn(self, queries, corpus, o, call)
+        crate::distances::knn::knn(self, queries, corpus, o, call)
     }
     fn knn_once(
         &self,
@@ -154,7 +155,7 @@ impl<D: Device + ?Sized> Ops for D {
         call: &Call,
     ) -> Result<Knn, Error> {
         runs(self, Op::Knn)?;
-        knn::knn_once(self, queries, corpus, metric, o, call)
+        crate::distances::knn::knn_once(self, queries, corpus, metric, o, call)
     }
     fn mine_triplets(
         &self,
@@ -165,7 +166,7 @@ impl<D: Device + ?Sized> Ops for D {
         call: &Call,
     ) -> Result<Triplets, Error> {
         runs(self, Op::MineTriplets)?;
-        mining::mine_triplets(self, x, labels, reference, o, call)
+        miners::mine_triplets(self, x, labels, reference, o, call)
     }
     fn triplet_loss(
         &self,
@@ -177,7 +178,7 @@ impl<D: Device + ?Sized> Ops for D {
         call: &Call,
     ) -> Result<LossResult, Error> {
         runs(self, Op::TripletLoss)?;
-        loss::triplet_loss(self, x, labels, reference, mining, o, call)
+        triplet::triplet_loss(self, x, labels, reference, mining, o, call)
     }
     fn triplet_margin_loss(
         &self,
@@ -188,7 +189,7 @@ impl<D: Device + ?Sized> Ops for D {
         call: &Call,
     ) -> Result<MarginLossResult, Error> {
         runs(self, Op::TripletMarginLoss)?;
-        margin_loss::triplet_margin_loss(self, anchor, positive, negative, o, call)
+        margin::triplet_margin_loss(self, anchor, positive, negative, o, call)
     }
     fn retrieval_metrics(
         &self,

@@ -9,7 +9,7 @@
 //!
 //! Prints a markdown table; exits 1 on a mismatch with the cpu device, 2 without a GPU.
 use std::time::Instant;
-use tripletkit_core::distance::Rows;
+use tripletkit_core::distances::Rows;
 use tripletkit_core::Ops;
 use tripletkit_core::{
     Call, Cpu, Device, KnnOptions, MatRef, Metric, MetricOptions, MineOptions, Strategy,

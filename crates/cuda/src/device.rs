@@ -7,10 +7,10 @@ use crate::ops::knn::CudaCorpus;
 use crate::ops::{
     backward, contrastive, distance, knn, margin, mining, semihard, set, verification,
 };
-use tripletkit_core::backward::PairwiseGrads;
 use tripletkit_core::device::{foreign_corpus, HingeScales};
-use tripletkit_core::distance::Rows;
-use tripletkit_core::term::TermRule;
+use tripletkit_core::distances::backward::PairwiseGrads;
+use tripletkit_core::distances::Rows;
+use tripletkit_core::losses::term::TermRule;
 use tripletkit_core::{
     Batch, Call, Corpus, Device, Error, Hinge, Knn, KnnOptions, MatRef, Metric, MetricOptions,
     MineOptions, Op, Strategy, Terms, Triplets,
@@ -23,7 +23,7 @@ pub struct Cuda {
     gpu: Box<dyn Gpu>,
     emulated: bool,
     /// Bytes an op may use on the device; None: a share of what is free at the call.
-    memory: Option<usize>,
+    limit: Option<usize>,
 }
 
 impl Cuda {
@@ -32,7 +32,7 @@ impl Cuda {
         Ok(Cuda {
             gpu: Box::new(crate::driver::Driver::open()?),
             emulated: false,
-            memory: None,
+            limit: None,
         })
     }
 
@@ -41,14 +41,14 @@ impl Cuda {
         Cuda {
             gpu: Box::new(crate::emulator::Emulator::new()),
             emulated: true,
-            memory: None,
+            limit: None,
         }
     }
 
     /// Plans every op within `bytes` of device memory (smaller chunks), as a device with
     /// that much free memory would.
     pub fn with_memory(mut self, bytes: usize) -> Cuda {
-        self.memory = Some(bytes);
+        self.limit = Some(bytes);
         self
     }
 
@@ -58,12 +58,12 @@ impl Cuda {
 
     /// Bytes an op plans its chunks with: the call's `maxMemory`, this device's own limit
     /// (`with_memory`), and a share of what is free, whichever is least.
-    fn memory(&self, call: &Call) -> Result<usize, Error> {
-        let own = match self.memory {
+    fn device_bytes(&self, call: &Call) -> Result<usize, Error> {
+        let own = match self.limit {
             Some(m) => m,
             None => (self.gpu.free_memory()? as f64 * USE_OF_FREE) as usize,
         };
-        Ok(call.memory.map_or(own, |m| m.min(own)))
+        Ok(call.max_memory.map_or(own, |m| m.min(own)))
     }
 }
 
@@ -82,7 +82,7 @@ impl Device for Cuda {
         Some(KNN_MAX_K)
     }
     fn distances(&self, a: &Rows, b: Option<&Rows>, call: &Call) -> Result<Vec<f32>, Error> {
-        distance::distances(&*self.gpu, self.memory(call)?, a, b, call)
+        distance::distances(&*self.gpu, self.device_bytes(call)?, a, b, call)
     }
     fn backward(
         &self,
@@ -91,7 +91,7 @@ impl Device for Cuda {
         c: &[f64],
         call: &Call,
     ) -> Result<PairwiseGrads, Error> {
-        backward::backward(&*self.gpu, self.memory(call)?, a, b, c)
+        backward::backward(&*self.gpu, self.device_bytes(call)?, a, b, c)
     }
     fn prepare_corpus(
         &self,
@@ -115,13 +115,13 @@ impl Device for Cuda {
             .as_any()
             .downcast_ref::<CudaCorpus>()
             .ok_or_else(|| foreign_corpus("cuda", corpus))?;
-        knn::top_k(&*self.gpu, self.memory(call)?, queries, &c.0, o, call)
+        knn::top_k(&*self.gpu, self.device_bytes(call)?, queries, &c.0, o, call)
     }
     fn batch_hard(&self, b: &Batch, call: &Call) -> Result<Triplets, Error> {
-        let memory = self.memory(call)?;
+        let device_bytes = self.device_bytes(call)?;
         mining::batch_hard(
             &*self.gpu,
-            memory,
+            device_bytes,
             b.x,
             b.labels,
             b.reference,
@@ -130,10 +130,10 @@ impl Device for Cuda {
         )
     }
     fn batch_semihard(&self, b: &Batch, call: &Call) -> Result<Triplets, Error> {
-        let memory = self.memory(call)?;
+        let device_bytes = self.device_bytes(call)?;
         semihard::batch_semihard(
             &*self.gpu,
-            memory,
+            device_bytes,
             b.x,
             b.labels,
             b.reference,
@@ -155,8 +155,16 @@ impl Device for Cuda {
             distance: b.metric,
             max_triplets,
         };
-        let memory = self.memory(call)?;
-        set::mine_set(&*self.gpu, memory, b.x, b.labels, b.reference, &o, call)
+        let device_bytes = self.device_bytes(call)?;
+        set::mine_set(
+            &*self.gpu,
+            device_bytes,
+            b.x,
+            b.labels,
+            b.reference,
+            &o,
+            call,
+        )
     }
     fn margin_terms(
         &self,
@@ -166,8 +174,8 @@ impl Device for Cuda {
         rule: &TermRule,
         call: &Call,
     ) -> Result<Terms, Error> {
-        let memory = self.memory(call)?;
-        margin::margin_terms(&*self.gpu, memory, sides, rows, cols, rule, call)
+        let device_bytes = self.device_bytes(call)?;
+        margin::margin_terms(&*self.gpu, device_bytes, sides, rows, cols, rule, call)
     }
     fn pair_hinge(
         &self,
@@ -177,8 +185,8 @@ impl Device for Cuda {
         scales: HingeScales,
         call: &Call,
     ) -> Result<Hinge, Error> {
-        let memory = self.memory(call)?;
-        contrastive::pair_hinge(&*self.gpu, memory, x, labels, margins, scales, call)
+        let device_bytes = self.device_bytes(call)?;
+        contrastive::pair_hinge(&*self.gpu, device_bytes, x, labels, margins, scales, call)
     }
     fn pair_distances(
         &self,
@@ -189,7 +197,7 @@ impl Device for Cuda {
         metric: Metric,
         call: &Call,
     ) -> Result<Vec<f64>, Error> {
-        let memory = self.memory(call)?;
-        verification::pair_distances(&*self.gpu, memory, [a, b], rows, cols, metric, call)
+        let device_bytes = self.device_bytes(call)?;
+        verification::pair_distances(&*self.gpu, device_bytes, [a, b], rows, cols, metric, call)
     }
 }

@@ -63,7 +63,7 @@ impl Gpu for Emulator {
         1 << 22
     }
     fn free_memory(&self) -> Result<usize, Error> {
-        Ok(tripletkit_core::budget::available().unwrap_or(usize::MAX) / 2)
+        Ok(tripletkit_core::runtime::budget::available().unwrap_or(usize::MAX) / 2)
     }
     fn alloc(&self, bytes: usize) -> Result<DevPtr, Error> {
         let layout =

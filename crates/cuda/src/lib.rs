@@ -12,6 +12,6 @@ pub mod emulator;
 pub mod gpu;
 pub mod kernels;
 pub mod ops;
-pub use tripletkit_core::plan;
+pub use tripletkit_core::runtime::plan;
 
 pub use device::Cuda;

@@ -1,6 +1,6 @@
 //! The process's memory budget, as the TypeScript layer sizes its defaults and checks by it.
 use napi_derive::napi;
-use tripletkit_core::budget;
+use tripletkit_core::runtime::budget;
 
 /// What this process may still allocate (`available`: the host's available memory, the
 /// container's limit less its usage, `ulimit -v` less what is mapped, the smallest; absent

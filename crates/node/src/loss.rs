@@ -3,7 +3,8 @@ use crate::arrays::Array;
 use crate::errors::Code;
 use crate::options::{LossOptions, Triplets};
 use crate::task::{
-    memory, memory_ref, own, own_memory, run_sync, spawn, CancelToken, Data, Memory, Op,
+    own, own_reference, reference_of, reference_set, run_sync, spawn, CancelToken, Data, Op,
+    ReferenceSet,
 };
 use napi::bindgen_prelude::Object;
 use napi::Env;
@@ -37,9 +38,9 @@ pub struct Loss<'a> {
     labels: Data<'a, i32>,
     /// Given triplets (anchor, positive, negative), or none: mine with `opts.strategy`.
     triplets: Option<[Data<'a, i32>; 3]>,
-    /// Cross-batch memory: the reference rows and labels, and its row count.
-    memory: Memory<'a>,
-    memory_rows: u32,
+    /// The cross-batch reference set: its rows and labels, and its row count.
+    reference: ReferenceSet<'a>,
+    reference_rows: u32,
     shape: [u32; 2],
     opts: LossOptions,
 }
@@ -52,11 +53,11 @@ impl<'a> Loss<'a> {
         labels: &'a [i32],
         opts: Option<LossOptions>,
         triplets: Option<&'a Triplets>,
-        (memory, memory_rows): (Memory<'a>, u32),
+        (reference, reference_rows): (ReferenceSet<'a>, u32),
     ) -> Self {
         Loss {
-            memory,
-            memory_rows,
+            reference,
+            reference_rows,
             x: x.into(),
             labels: labels.into(),
             triplets: triplets
@@ -71,7 +72,7 @@ impl<'a> Loss<'a> {
             x: own(self.x),
             labels: own(self.labels),
             triplets: self.triplets.map(|t| t.map(own)),
-            memory: own_memory(self.memory),
+            reference: own_reference(self.reference),
             ..self
         }
     }
@@ -102,7 +103,7 @@ impl Op for Loss<'_> {
                     .unwrap_or(Strategy::BatchHard),
             ),
         };
-        let reference = memory_ref(&self.memory, self.memory_rows, cols)?;
+        let reference = reference_of(&self.reference, self.reference_rows, cols)?;
         device.triplet_loss(
             x,
             &self.labels,
@@ -118,7 +119,7 @@ impl Op for Loss<'_> {
 }
 
 /// Triplet loss and its gradient over mined triplets, or exactly `triplets` when given; with a
-/// reference (cross-batch memory), positives and negatives come from it.
+/// cross-batch reference set, positives and negatives come from it.
 #[napi]
 #[allow(clippy::too_many_arguments)] // mirrors the JS signature one to one
 pub fn triplet_loss(
@@ -132,8 +133,8 @@ pub fn triplet_loss(
     reference_rows: Option<u32>,
     reference_labels: Option<&[i32]>,
 ) -> napi::Result<LossResult, Code> {
-    let memory = (
-        memory(reference, reference_labels),
+    let reference_set = (
+        reference_set(reference, reference_labels),
         reference_rows.unwrap_or(0),
     );
     run_sync(Loss::new(
@@ -143,7 +144,7 @@ pub fn triplet_loss(
         labels,
         opts,
         triplets.as_ref(),
-        memory,
+        reference_set,
     ))
 }
 
@@ -165,10 +166,19 @@ pub fn triplet_loss_async<'env>(
     reference_labels: Option<&[i32]>,
     token: Option<&CancelToken>,
 ) -> napi::Result<Object<'env>> {
-    let memory = (
-        memory(reference, reference_labels),
+    let reference_set = (
+        reference_set(reference, reference_labels),
         reference_rows.unwrap_or(0),
     );
-    let op = Loss::new(x, rows, cols, labels, opts, triplets.as_ref(), memory).owned();
+    let op = Loss::new(
+        x,
+        rows,
+        cols,
+        labels,
+        opts,
+        triplets.as_ref(),
+        reference_set,
+    )
+    .owned();
     spawn(env, op, token)
 }

@@ -3,7 +3,8 @@ use crate::arrays::Array;
 use crate::errors::Code;
 use crate::options::MineOptions;
 use crate::task::{
-    memory, memory_ref, own, own_memory, run_sync, spawn, CancelToken, Data, Memory, Op,
+    own, own_reference, reference_of, reference_set, run_sync, spawn, CancelToken, Data, Op,
+    ReferenceSet,
 };
 use napi::bindgen_prelude::Object;
 use napi::Env;
@@ -35,9 +36,9 @@ impl MinedTriplets {
 pub struct Mine<'a> {
     x: Data<'a, f32>,
     labels: Data<'a, i32>,
-    /// Cross-batch memory: the reference rows and labels, and its row count.
-    memory: Memory<'a>,
-    memory_rows: u32,
+    /// The cross-batch reference set: its rows and labels, and its row count.
+    reference: ReferenceSet<'a>,
+    reference_rows: u32,
     shape: [u32; 2],
     opts: MineOptions,
 }
@@ -49,14 +50,14 @@ impl<'a> Mine<'a> {
         cols: u32,
         labels: &'a [i32],
         opts: MineOptions,
-        memory: Memory<'a>,
-        memory_rows: u32,
+        reference: ReferenceSet<'a>,
+        reference_rows: u32,
     ) -> Self {
         Mine {
             x: x.into(),
             labels: labels.into(),
-            memory,
-            memory_rows,
+            reference,
+            reference_rows,
             shape: [rows, cols],
             opts,
         }
@@ -66,7 +67,7 @@ impl<'a> Mine<'a> {
         Mine {
             x: own(self.x),
             labels: own(self.labels),
-            memory: own_memory(self.memory),
+            reference: own_reference(self.reference),
             ..self
         }
     }
@@ -84,7 +85,7 @@ impl Op for Mine<'_> {
     fn run(&self, device: &dyn Device, call: &Call) -> Result<Self::Output, Error> {
         let [rows, cols] = self.shape.map(|v| v as usize);
         let x = MatRef::named("embeddings", &self.x, rows, cols)?;
-        let reference = memory_ref(&self.memory, self.memory_rows, cols)?;
+        let reference = reference_of(&self.reference, self.reference_rows, cols)?;
         device.mine_triplets(x, &self.labels, reference, &(&self.opts).try_into()?, call)
     }
     fn to_js(out: Self::Output) -> MinedTriplets {
@@ -92,7 +93,7 @@ impl Op for Mine<'_> {
     }
 }
 
-/// Mines triplets from a labelled batch; with a reference (cross-batch memory), positives and
+/// Mines triplets from a labelled batch; with a cross-batch reference set, positives and
 /// negatives come from it.
 #[napi]
 #[allow(clippy::too_many_arguments)] // mirrors the JS signature one to one
@@ -106,14 +107,14 @@ pub fn mine_triplets(
     reference_rows: Option<u32>,
     reference_labels: Option<&[i32]>,
 ) -> napi::Result<MinedTriplets, Code> {
-    let memory = memory(reference, reference_labels);
+    let set = reference_set(reference, reference_labels);
     run_sync(Mine::new(
         x,
         rows,
         cols,
         labels,
         opts,
-        memory,
+        set,
         reference_rows.unwrap_or(0),
     ))
 }
@@ -134,14 +135,14 @@ pub fn mine_triplets_async<'env>(
     reference_labels: Option<&[i32]>,
     token: Option<&CancelToken>,
 ) -> napi::Result<Object<'env>> {
-    let memory = memory(reference, reference_labels);
+    let set = reference_set(reference, reference_labels);
     let op = Mine::new(
         x,
         rows,
         cols,
         labels,
         opts,
-        memory,
+        set,
         reference_rows.unwrap_or(0),
     );
     spawn(env, op.owned(), token)

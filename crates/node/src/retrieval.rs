@@ -2,7 +2,8 @@
 use crate::errors::Code;
 use crate::options::RetrievalOptions;
 use crate::task::{
-    memory, memory_ref, own, own_memory, run_sync, spawn, CancelToken, Data, Memory, Op,
+    own, own_reference, reference_of, reference_set, run_sync, spawn, CancelToken, Data, Op,
+    ReferenceSet,
 };
 use napi::bindgen_prelude::Object;
 use napi::Env;
@@ -27,7 +28,7 @@ pub struct Retrieval<'a> {
     queries: Data<'a, f32>,
     query_labels: Data<'a, i32>,
     /// The reference rows and labels; none: the queries against themselves.
-    reference: Memory<'a>,
+    reference: ReferenceSet<'a>,
     /// Query rows, reference rows, columns.
     shape: [u32; 3],
     opts: RetrievalOptions,
@@ -37,7 +38,7 @@ impl<'a> Retrieval<'a> {
     fn new(
         queries: &'a [f32],
         query_labels: &'a [i32],
-        reference: Memory<'a>,
+        reference: ReferenceSet<'a>,
         shape: [u32; 3],
         opts: Option<RetrievalOptions>,
     ) -> Self {
@@ -54,7 +55,7 @@ impl<'a> Retrieval<'a> {
         Retrieval {
             queries: own(self.queries),
             query_labels: own(self.query_labels),
-            reference: own_memory(self.reference),
+            reference: own_reference(self.reference),
             ..self
         }
     }
@@ -72,7 +73,7 @@ impl Op for Retrieval<'_> {
     fn run(&self, device: &dyn Device, call: &Call) -> Result<CoreRetrieval, Error> {
         let [q_rows, r_rows, cols] = self.shape.map(|v| v as usize);
         let q = MatRef::named("queries", &self.queries, q_rows, cols)?;
-        let reference = memory_ref(&self.reference, r_rows as u32, cols)?;
+        let reference = reference_of(&self.reference, r_rows as u32, cols)?;
         device.retrieval_metrics(
             q,
             &self.query_labels,
@@ -107,7 +108,7 @@ pub fn retrieval_metrics(
     cols: u32,
     opts: Option<RetrievalOptions>,
 ) -> napi::Result<RetrievalResult, Code> {
-    let reference = memory(reference, reference_labels);
+    let reference = reference_set(reference, reference_labels);
     run_sync(Retrieval::new(
         queries,
         query_labels,
@@ -133,7 +134,7 @@ pub fn retrieval_metrics_async<'env>(
     opts: Option<RetrievalOptions>,
     token: Option<&CancelToken>,
 ) -> napi::Result<Object<'env>> {
-    let reference = memory(reference, reference_labels);
+    let reference = reference_set(reference, reference_labels);
     spawn(
         env,
         Retrieval::new(

@@ -39,7 +39,7 @@ pub fn run_sync<O: Op>(op: O) -> napi::Result<O::Js, Code> {
     guard(|| {
         let device = registry::device(op.device())?;
         let call = Call {
-            memory: op.max_memory(),
+            max_memory: op.max_memory(),
             ..Call::PLAIN
         };
         op.run(device, &call)
@@ -134,7 +134,7 @@ impl<O: Op> Job<O> {
         let call = Call {
             stop: Stop::on(&state.stop),
             progress: Some(&progress),
-            memory: op.max_memory(),
+            max_memory: op.max_memory(),
         };
         guard(|| op.run(registry::device(op.device())?, &call))
     }
@@ -206,21 +206,21 @@ pub type Data<'a, T> = Cow<'a, [T]>;
 
 /// A reference set (rows and labels) given as two optional JS arguments, which come together
 /// or not at all; rows without labels reach the core's label rule as 0 labels.
-pub type Memory<'a> = Option<(Data<'a, f32>, Data<'a, i32>)>;
+pub type ReferenceSet<'a> = Option<(Data<'a, f32>, Data<'a, i32>)>;
 
 /// The reference set of a call, borrowed.
-pub fn memory<'a>(rows: Option<&'a [f32]>, labels: Option<&'a [i32]>) -> Memory<'a> {
+pub fn reference_set<'a>(rows: Option<&'a [f32]>, labels: Option<&'a [i32]>) -> ReferenceSet<'a> {
     rows.map(|r| (r.into(), labels.unwrap_or(&[]).into()))
 }
 
 /// An owned copy of a reference set.
-pub fn own_memory(m: Memory<'_>) -> Memory<'static> {
+pub fn own_reference(m: ReferenceSet<'_>) -> ReferenceSet<'static> {
     m.map(|(r, l)| (own(r), own(l)))
 }
 
 /// The reference set as the core takes it: `rows × cols` values and their labels.
-pub fn memory_ref<'m>(
-    m: &'m Memory<'_>,
+pub fn reference_of<'m>(
+    m: &'m ReferenceSet<'_>,
     rows: u32,
     cols: usize,
 ) -> Result<Option<(tripletkit_core::MatRef<'m>, &'m [i32])>, CoreError> {

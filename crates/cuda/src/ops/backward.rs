@@ -4,15 +4,15 @@
 use super::too_large;
 use crate::gpu::{blocks, int, Buffer, Gpu, Params};
 use crate::kernels::{COEF_GEMM, THREADS};
-use tripletkit_core::backward::PairwiseGrads;
-use tripletkit_core::distance::Rows;
+use tripletkit_core::distances::backward::PairwiseGrads;
+use tripletkit_core::distances::Rows;
 use tripletkit_core::{Error, Metric};
 
 /// (∂L/∂q, ∂L/∂c) in double with respect to the prepared rows, from the coefficients `coef`
 /// (row-major q.rows × c.rows); `c = None`: D(q, q), and the two sides summed.
 pub fn backward(
     gpu: &dyn Gpu,
-    memory: usize,
+    device_bytes: usize,
     q: &Rows,
     c: Option<&Rows>,
     coef: &[f64],
@@ -23,7 +23,7 @@ pub fn backward(
     let (gq, gk) = if m == 0 || n == 0 || dim == 0 {
         (zeros(m), zeros(n))
     } else {
-        products(gpu, memory, q, cand, coef)?
+        products(gpu, device_bytes, q, cand, coef)?
     };
     Ok(match c {
         Some(_) => PairwiseGrads { a: gq, b: Some(gk) },
@@ -38,7 +38,7 @@ pub fn backward(
 /// family (m, n and dim > 0).
 fn products(
     gpu: &dyn Gpu,
-    memory: usize,
+    device_bytes: usize,
     q: &Rows,
     c: &Rows,
     coef: &[f64],
@@ -48,7 +48,7 @@ fn products(
         .saturating_mul(n)
         .saturating_mul(8)
         .saturating_add((m + n).saturating_mul(dim).saturating_mul(12));
-    if need > memory {
+    if need > device_bytes {
         return Err(too_large(need));
     }
     int(m.max(n).saturating_mul(dim), "rows")?;

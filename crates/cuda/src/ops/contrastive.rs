@@ -7,13 +7,13 @@ use super::{distance_tile, row_bytes, too_large, Side};
 use crate::gpu::{blocks, int, Buffer, Gpu, Params};
 use crate::kernels::{metric_code, CONTRASTIVE_GRAD, CONTRASTIVE_ROWS, THREADS};
 use tripletkit_core::device::HingeScales;
-use tripletkit_core::distance::Rows;
+use tripletkit_core::distances::Rows;
 use tripletkit_core::{Call, Error, Hinge, HingeSide};
 
 /// The primitive `pair_hinge`.
 pub fn pair_hinge(
     gpu: &dyn Gpu,
-    memory: usize,
+    device_bytes: usize,
     rows: &Rows,
     labels: &[i32],
     [pos_margin, neg_margin]: [f64; 2],
@@ -37,7 +37,7 @@ pub fn pair_hinge(
             format!("expected fewer than 2³¹ values on device 'cuda', received {n} × {dim}"),
         ));
     }
-    if need > memory {
+    if need > device_bytes {
         return Err(too_large(need));
     }
     let metric = rows.options().metric;

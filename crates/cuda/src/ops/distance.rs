@@ -3,13 +3,13 @@
 use super::{distance_tile, row_bytes, rows_for_work, too_large, Side, MAX_GRID_Y_ROWS};
 use crate::gpu::{int, Buffer, Gpu};
 use crate::plan::{chunks, plan, smallest, Footprint};
-use tripletkit_core::distance::Rows;
-use tripletkit_core::{budget, Call, Error};
+use tripletkit_core::distances::Rows;
+use tripletkit_core::{runtime::budget, Call, Error};
 
 /// D(pa, pb), or D(pa, pa) with an exact-zero diagonal when `pb` is None.
 pub fn distances(
     gpu: &dyn Gpu,
-    memory: usize,
+    device_bytes: usize,
     pa: &Rows,
     pb: Option<&Rows>,
     call: &Call,
@@ -32,7 +32,7 @@ pub fn distances(
         rows,
         cols,
         f,
-        memory,
+        device_bytes,
         MAX_GRID_Y_ROWS.min(rows_for_work(cols, dim, gpu.chunk_macs())),
         usize::MAX,
     )

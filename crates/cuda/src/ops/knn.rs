@@ -6,8 +6,8 @@ use crate::gpu::{int, Buffer, Gpu, Params};
 use crate::kernels::{THREADS, TOPK_MERGE};
 use crate::plan::{chunks, plan, smallest, Footprint};
 use std::any::Any;
-use tripletkit_core::distance::Rows;
-use tripletkit_core::{budget, Call, Corpus, Error, Knn, KnnOptions, MatRef};
+use tripletkit_core::distances::Rows;
+use tripletkit_core::{runtime::budget, Call, Corpus, Error, Knn, KnnOptions, MatRef};
 
 /// A corpus prepared for `cuda`: prepared (normalised, with norms) on the host, uploaded in
 /// chunks by each search.
@@ -34,7 +34,7 @@ const MAX_SCRATCH_COLS: usize = 1 << 16;
 /// The primitive `top_k`: arguments checked by the op (k ≤ `KNN_MAX_K`).
 pub fn top_k(
     gpu: &dyn Gpu,
-    memory: usize,
+    device_bytes: usize,
     queries: MatRef,
     corpus: &Rows,
     o: &KnnOptions,
@@ -59,7 +59,7 @@ pub fn top_k(
     // budget: column chunks then read it in place instead of uploading it again for every
     // chunk of queries.
     let corpus_bytes = cols.saturating_mul(row_bytes(dim));
-    let resident = if corpus_bytes <= memory / 2 {
+    let resident = if corpus_bytes <= device_bytes / 2 {
         Some(Side::upload(gpu, corpus, 0, cols)?)
     } else {
         None
@@ -75,7 +75,7 @@ pub fn top_k(
         },
         per_cell: 4,
     };
-    let budget = memory - if resident.is_some() { corpus_bytes } else { 0 };
+    let budget = device_bytes - if resident.is_some() { corpus_bytes } else { 0 };
     let max_rows = rows_for_work(cols.min(MAX_SCRATCH_COLS), dim, gpu.chunk_macs());
     let p = plan(
         rows,

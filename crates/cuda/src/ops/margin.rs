@@ -5,13 +5,13 @@ use super::too_large;
 use crate::gpu::{blocks, int, Buffer, Gpu, Params};
 use crate::kernels::{metric_code, MARGIN_TERMS, THREADS};
 use crate::plan::chunks;
-use tripletkit_core::term::TermRule;
+use tripletkit_core::losses::term::TermRule;
 use tripletkit_core::{Call, Error, Terms};
 
 /// The primitive `margin_terms`.
 pub fn margin_terms(
     gpu: &dyn Gpu,
-    memory: usize,
+    device_bytes: usize,
     sides: [&[f32]; 3],
     rows: usize,
     cols: usize,
@@ -23,7 +23,7 @@ pub fn margin_terms(
     // A row's three inputs, three gradient rows in double, its loss and flag.
     let per_row = 3 * 4 * cols + 3 * 8 * cols + 12;
     // Chunks of at most 2¹⁶ rows: full grids, and a stop is seen between them.
-    let chunk = (memory / per_row.max(1)).min(1 << 16);
+    let chunk = (device_bytes / per_row.max(1)).min(1 << 16);
     if rows > 0 && chunk == 0 {
         return Err(too_large(per_row));
     }

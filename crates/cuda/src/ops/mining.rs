@@ -11,7 +11,7 @@ use tripletkit_core::{Call, Error, MatRef, MetricOptions, Triplets};
 /// caller.
 pub fn batch_hard(
     gpu: &dyn Gpu,
-    memory: usize,
+    device_bytes: usize,
     x: MatRef,
     labels: &[i32],
     reference: Option<(MatRef, &[i32])>,
@@ -35,7 +35,7 @@ pub fn batch_hard(
         rows,
         cols,
         f,
-        memory,
+        device_bytes,
         rows_for_work(cols, dim, gpu.chunk_macs()),
         usize::MAX,
     )

@@ -13,7 +13,7 @@ pub mod verification;
 
 use crate::gpu::{blocks, Buffer, DevPtr, Gpu, Params};
 use crate::kernels::{metric_code, DISTANCE_TILE, THREADS, TILE};
-use tripletkit_core::distance::Rows;
+use tripletkit_core::distances::Rows;
 use tripletkit_core::{Error, MatRef, Metric, MetricOptions};
 
 /// Rows a launch may take along a grid's y dimension (65535 blocks of one tile).

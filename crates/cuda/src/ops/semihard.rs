@@ -15,7 +15,7 @@ use tripletkit_core::{Call, Error, MatRef, MetricOptions, Triplets};
 /// positive order. Arguments and the triplet count are checked by the caller.
 pub fn batch_semihard(
     gpu: &dyn Gpu,
-    memory: usize,
+    device_bytes: usize,
     x: MatRef,
     labels: &[i32],
     reference: Option<(MatRef, &[i32])>,
@@ -55,7 +55,7 @@ pub fn batch_semihard(
         rows,
         cols,
         f,
-        memory,
+        device_bytes,
         rows_for_work(cols, dim, gpu.chunk_macs()),
         usize::MAX,
     )
@@ -222,7 +222,7 @@ impl<'g> Candidates<'g> {
         whole: &'a Option<Candidates<'g>>,
         part: &'a mut Option<Candidates<'g>>,
         gpu: &'g dyn Gpu,
-        cand: &tripletkit_core::distance::Rows,
+        cand: &tripletkit_core::distances::Rows,
         cand_class: &[i32],
         c0: usize,
         c1: usize,
@@ -235,7 +235,7 @@ impl<'g> Candidates<'g> {
 
     fn upload(
         gpu: &'g dyn Gpu,
-        cand: &tripletkit_core::distance::Rows,
+        cand: &tripletkit_core::distances::Rows,
         cand_class: &[i32],
         c0: usize,
         c1: usize,

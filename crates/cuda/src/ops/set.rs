@@ -8,7 +8,7 @@ use super::{distance_tile, row_bytes, rows_for_work, too_large, Batch, Side, MAX
 use crate::gpu::{blocks, int, Buffer, Gpu, Params};
 use crate::kernels::{SET_COUNT, SET_FILL, THREADS, TILE};
 use crate::plan::{chunks, plan_whole_rows, Footprint, Plan};
-use tripletkit_core::{budget, Call, Error, MatRef, MineOptions, Strategy, Triplets};
+use tripletkit_core::{runtime::budget, Call, Error, MatRef, MineOptions, Strategy, Triplets};
 
 fn strategy_code(s: Strategy) -> i32 {
     match s {
@@ -23,7 +23,7 @@ fn strategy_code(s: Strategy) -> i32 {
 /// Arguments are checked by the caller; `o.strategy` is a set strategy.
 pub fn mine_set(
     gpu: &dyn Gpu,
-    memory: usize,
+    device_bytes: usize,
     x: MatRef,
     labels: &[i32],
     reference: Option<(MatRef, &[i32])>,
@@ -46,7 +46,7 @@ pub fn mine_set(
         per_cell: 0,
     };
     let max_rows = MAX_GRID_Y_ROWS.min(rows_for_work(cols, dim, gpu.chunk_macs()));
-    let p = plan_whole_rows(rows, cols, f, memory, max_rows).ok_or_else(|| {
+    let p = plan_whole_rows(rows, cols, f, device_bytes, max_rows).ok_or_else(|| {
         too_large(f.bytes(Plan {
             rows: rows.clamp(1, TILE),
             cols,

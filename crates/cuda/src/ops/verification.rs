@@ -9,7 +9,7 @@ use tripletkit_core::{Call, Error, Metric};
 /// The primitive `pair_distances`.
 pub fn pair_distances(
     gpu: &dyn Gpu,
-    memory: usize,
+    device_bytes: usize,
     [ua, ub]: [&[f32]; 2],
     rows: usize,
     cols: usize,
@@ -18,7 +18,7 @@ pub fn pair_distances(
 ) -> Result<Vec<f64>, Error> {
     int(rows, "a")?;
     int(cols, "a")?;
-    let chunk = (memory / (8 * cols + 8).max(1)).min(1 << 22);
+    let chunk = (device_bytes / (8 * cols + 8).max(1)).min(1 << 22);
     if chunk == 0 {
         return Err(too_large(8 * cols + 8));
     }

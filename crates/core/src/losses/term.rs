@@ -1,7 +1,7 @@
 //! The loss of one triplet and its backward pass, shared by `triplet_loss` and
 //! `triplet_margin_loss`.
 
-use crate::pair;
+use crate::distances::pair;
 use crate::Metric;
 
 /// How one triplet's loss is formed.

@@ -4,8 +4,8 @@
 //! into its rows' top-k lists, so memory is O(rows·k + tile) whatever the corpus size. The
 //! corpus is prepared once (`Rows`) and serves every batch of queries.
 
-use crate::distance::{Distances, Rows};
-use crate::select::{key_index, sort_key, Ranked, TopK};
+use crate::distances::select::{key_index, sort_key, Ranked, TopK};
+use crate::distances::{Distances, Rows};
 use crate::{rules, Call, Corpus, Device, Error, KnnOptions, MatRef, MetricOptions};
 use std::borrow::Cow;
 
@@ -110,7 +110,7 @@ pub fn top_k(queries: MatRef, corpus: &Rows, o: &KnnOptions, call: &Call) -> Res
     let k = o.k;
     // The result and the per-row heaps: 8 bytes a neighbour each.
     let bytes = queries.rows().saturating_mul(k).saturating_mul(16);
-    let _held = crate::budget::reserve(bytes, "knn")?;
+    let _held = crate::runtime::budget::reserve(bytes, "knn")?;
     let q = Rows::prepare(queries, corpus.options());
     let dist = Distances::between(Cow::Owned(q), Some(Cow::Borrowed(corpus)))?.with_call(*call);
     // The corpus index a query never returns (none without exclude_self).

@@ -5,10 +5,11 @@
 //! Similarities are one distance pass (s = −d for dot, 1 − d for cosine), the loss a stable
 //! log-softmax per row, and the gradient one GEMM backward through the same matrix.
 
-use crate::backward::{self, through_rows};
-use crate::distance::{Exact, Rows};
+use crate::distances::backward::{self, through_rows};
+use crate::distances::{Exact, Rows};
 use crate::{
-    pair, rules, Call, Device, Error, MatRef, Metric, MetricOptions, RankingOptions, Similarity,
+    distances::pair, rules, Call, Device, Error, MatRef, Metric, MetricOptions, RankingOptions,
+    Similarity,
 };
 
 #[derive(Debug, Clone)]

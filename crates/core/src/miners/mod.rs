@@ -1,9 +1,10 @@
 //! Online triplet mining from a labelled batch.
+pub(crate) mod semihard;
+
 use crate::device::Batch;
-use crate::distance::Distances;
-use crate::select::Ranked;
-use crate::semihard;
-use crate::{budget, rules, Call, Device, Error, MatRef, MineOptions};
+use crate::distances::select::Ranked;
+use crate::distances::Distances;
+use crate::{rules, runtime::budget, Call, Device, Error, MatRef, MineOptions};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -245,7 +246,7 @@ fn batch_hard(dist: &Distances, roles: Roles) -> Result<Triplets, Error> {
 /// Per anchor, the running (farthest positive, nearest negative).
 type Extremes = Vec<(Option<Ranked>, Option<Ranked>)>;
 
-crate::simd::widest! {
+crate::runtime::simd::widest! {
     /// Folds one tile (rows from r0, columns from c0) into the rows' batch-hard extremes.
     fn hard_tile(
         roles: Roles,

@@ -2,7 +2,7 @@
 //! (a_i, b_i), `same[i]` says whether both show one identity, and "same" is predicted when
 //! d(a_i, b_i) ≤ a threshold. One sort of the pair distances gives every threshold at once.
 
-use crate::{pair, rules, Call, Device, Error, MatRef, Metric, VerificationOptions};
+use crate::{distances::pair, rules, Call, Device, Error, MatRef, Metric, VerificationOptions};
 use std::borrow::Cow;
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,7 +1,7 @@
 //! Triplet loss over mined (or given) triplets, with its gradient in closed form.
-use crate::grad::{GradSum, TermOut};
-use crate::pair;
-use crate::term::TermRule;
+use crate::distances::pair;
+use crate::losses::grad::{GradSum, TermOut};
+use crate::losses::term::TermRule;
 use crate::{
     mine_triplets, rules, Call, Device, Error, LossOptions, MatRef, MineOptions, Reduction,
     Strategy,

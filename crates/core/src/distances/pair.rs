@@ -40,7 +40,7 @@ pub fn sq_dist(a: &[f32], b: &[f32]) -> f64 {
     sum_pairs(a, b, |x, y| (x - y) * (x - y))
 }
 
-crate::simd::widest! {
+crate::runtime::simd::widest! {
     /// d(a, b) for `metric`, as API.md defines it (cosine is 1 when either vector is zero).
     pub fn distance(a: &[f32], b: &[f32], metric: Metric) -> f64 {
         match metric {
@@ -61,7 +61,7 @@ crate::simd::widest! {
     }
 }
 
-crate::simd::widest! {
+crate::runtime::simd::widest! {
     /// Adds `coef · ∂d(a,b)/∂a` to `ga` and `coef · ∂d(a,b)/∂b` to `gb`, where `d` is
     /// `distance(a, b, metric)`. Where the distance is not differentiable (euclidean at 0, cosine
     /// with a zero vector) the gradient is taken as 0, so it is finite everywhere.
@@ -123,7 +123,7 @@ pub fn grad_to_f32(g: f64) -> f32 {
     g.clamp(-f32::MAX as f64, f32::MAX as f64) as f32
 }
 
-crate::simd::widest! {
+crate::runtime::simd::widest! {
     /// `grad_to_f32` of every element.
     pub fn grads_to_f32(g: &[f64]) -> Vec<f32> {
         g.iter().map(|&v| grad_to_f32(v)).collect()

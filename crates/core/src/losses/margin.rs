@@ -1,8 +1,8 @@
 //! Triplet margin loss over row-aligned anchor / positive / negative matrices.
 use crate::device::Terms;
-use crate::grad::{GradSum, TermOut};
-use crate::pair;
-use crate::term::TermRule;
+use crate::distances::pair;
+use crate::losses::grad::{GradSum, TermOut};
+use crate::losses::term::TermRule;
 use crate::{rules, Call, Device, Error, MarginLossOptions, MatRef, Reduction};
 use std::borrow::Cow;
 
@@ -94,7 +94,7 @@ pub fn finish(
 ) -> MarginLossResult {
     let (rows, cols) = (sides[0].rows(), sides[0].cols());
     let scale = o.reduction.scale(rows, active).unwrap_or(0.0);
-    crate::grad::scale(grad, scale);
+    crate::losses::grad::scale(grad, scale);
     let mut parts = grad.chunks_mut((rows * cols).max(1));
     let [grad_anchor, grad_positive, grad_negative] = sides.map(|m| {
         let g = parts.next().unwrap_or_default();

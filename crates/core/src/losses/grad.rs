@@ -92,17 +92,19 @@ impl GradSum {
             let end = count.min(start + chunk);
             let part = &mut buf[..(end - start) * width];
             // Each term costs about K·cols multiply-adds and a few distances of `cols`.
-            let serial = crate::par::serial((end - start).saturating_mul(width).saturating_mul(4));
-            let outs: Vec<TermOut> = crate::par::map_chunks_mut(part, width, serial, |i, slot| {
-                slot.fill(0.0);
-                let mut rest = &mut slot[..K * cols];
-                let grads: [&mut [f64]; K] = std::array::from_fn(|_| {
-                    let (g, tail) = std::mem::take(&mut rest).split_at_mut(cols);
-                    rest = tail;
-                    g
+            let serial =
+                crate::runtime::par::serial((end - start).saturating_mul(width).saturating_mul(4));
+            let outs: Vec<TermOut> =
+                crate::runtime::par::map_chunks_mut(part, width, serial, |i, slot| {
+                    slot.fill(0.0);
+                    let mut rest = &mut slot[..K * cols];
+                    let grads: [&mut [f64]; K] = std::array::from_fn(|_| {
+                        let (g, tail) = std::mem::take(&mut rest).split_at_mut(cols);
+                        rest = tail;
+                        g
+                    });
+                    eval(start + i, grads)
                 });
-                eval(start + i, grads)
-            });
             for (i, out) in outs.iter().enumerate() {
                 sums.sum += out.loss;
                 sums.active += usize::from(out.loss > 0.0);
@@ -128,14 +130,14 @@ impl GradSum {
     }
 }
 
-crate::simd::widest! {
+crate::runtime::simd::widest! {
     /// dst += src, element by element.
     fn add_into(dst: &mut [f64], src: &[f64]) -> () {
         dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
     }
 }
 
-crate::simd::widest! {
+crate::runtime::simd::widest! {
     /// g *= s, element by element.
     pub(crate) fn scale(g: &mut [f64], s: f64) -> () {
         g.iter_mut().for_each(|v| *v *= s);

@@ -6,10 +6,11 @@
 //! query and rung, its hardest pair or every pair; the gradient goes back through the same
 //! matrix with one GEMM (`backward::pairwise_backward`).
 
-use crate::backward::{self, through_rows};
-use crate::distance::{Exact, Rows};
+use crate::distances::backward::{self, through_rows};
+use crate::distances::{Exact, Rows};
 use crate::{
-    pair, rules, Call, Device, Error, LadderOptions, MatRef, Metric, MetricOptions, Similarity,
+    distances::pair, rules, Call, Device, Error, LadderOptions, MatRef, Metric, MetricOptions,
+    Similarity,
 };
 
 #[derive(Debug, Clone)]
@@ -89,7 +90,8 @@ pub fn coefficients(
     let (nq, nc) = (relevance.rows(), relevance.cols());
     // s = const − d: the constant (1 for cosine, 0 for dot) cancels in every difference.
     let s = |i: usize, j: usize| -d.at(i, j);
-    let _held = crate::budget::reserve(nq.saturating_mul(nc).saturating_mul(8), "ladderLoss")?;
+    let _held =
+        crate::runtime::budget::reserve(nq.saturating_mul(nc).saturating_mul(8), "ladderLoss")?;
     let mut g = vec![0.0f64; nq * nc]; // ∂L/∂s
     let mut loss = 0.0;
     let per_query = if nq > 0 { 1.0 / nq as f64 } else { 0.0 };

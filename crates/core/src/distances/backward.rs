@@ -11,8 +11,8 @@
 //! Computed in f64. Like every GEMM form of a distance gradient, entries where aᵢ ≈ bⱼ lose
 //! digits to cancellation; losses over a few pairs per row use `pair::add_grad` instead.
 
-use crate::distance::{Exact, Rows};
-use crate::{pair, rules, Call, Device, Error, MatRef, Metric, MetricOptions};
+use crate::distances::{Exact, Rows};
+use crate::{distances::pair, rules, Call, Device, Error, MatRef, Metric, MetricOptions};
 use gemm::Parallelism;
 
 /// ∂L/∂a and ∂L/∂b of a distance matrix. In self mode (`b = None`) both sides are `a`, and

@@ -9,7 +9,7 @@
 //! vector comparison per positive; the row's own
 //! class is set to −∞ first, which keeps it out of every bucket and below every finite
 //! negative, so the loop needs no labels.
-use crate::select::{key_index, sort_key};
+use crate::distances::select::{key_index, sort_key};
 
 /// Reused per block of rows: no allocation per anchor.
 #[derive(Default)]

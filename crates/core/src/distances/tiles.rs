@@ -5,10 +5,10 @@
 //! recomputation wherever the result is tiny next to the norms (where cancellation loses the
 //! digits). Cosine works on L2-normalised rows, where it is 1 − a·b.
 
-use crate::dot_tile::dot_tile;
-use crate::pair;
-use crate::par;
-use crate::plan;
+use crate::distances::dot_tile::dot_tile;
+use crate::distances::pair;
+use crate::runtime::par;
+use crate::runtime::plan;
 use crate::{Call, Device, Error, MatRef, Metric, MetricOptions, Stop};
 use std::borrow::Cow;
 
@@ -317,7 +317,7 @@ impl<'a> Distances<'a> {
     pub fn full(&self) -> Result<Vec<f32>, Error> {
         let (rows, cols) = (self.rows(), self.cols());
         let bytes = rows.saturating_mul(cols).saturating_mul(4);
-        let _held = crate::budget::reserve(bytes, "pairwiseDistances")?;
+        let _held = crate::runtime::budget::reserve(bytes, "pairwiseDistances")?;
         let mut out = vec![0.0f32; rows * cols];
         if cols == 0 {
             return Ok(out);
@@ -353,7 +353,7 @@ impl<'a> Distances<'a> {
     fn tile_plan(&self) -> Result<(usize, usize), Error> {
         let (rows, cols) = (self.rows(), self.cols());
         let (block, chunk) = tile_shape(rows, cols);
-        let Some(budget) = self.call.memory else {
+        let Some(budget) = self.call.max_memory else {
             return Ok((block, chunk));
         };
         let f = self.tile_footprint();
@@ -366,7 +366,7 @@ impl<'a> Distances<'a> {
     /// the most (a multiple of 64, or all) that fit it.
     fn row_block_plan(&self) -> Result<usize, Error> {
         let (rows, cols) = (self.rows(), self.cols());
-        let Some(budget) = self.call.memory else {
+        let Some(budget) = self.call.max_memory else {
             return Ok(full_row_block(rows, cols));
         };
         let f = self.tile_footprint();
@@ -455,7 +455,7 @@ impl<'a> Distances<'a> {
     }
 }
 
-crate::simd::widest! {
+crate::runtime::simd::widest! {
     /// Turns a tile of dot products (rows from r0 at row stride `stride`, `n` columns from
     /// c0) into distances.
     fn fix_rows(d: &Distances, r0: usize, c0: usize, n: usize, stride: usize, out: &mut [f32]) -> () {

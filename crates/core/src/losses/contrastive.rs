@@ -5,10 +5,12 @@
 //! The pairs are one primitive of the device (`pair_hinge`: distances, per-row sums, and the
 //! gradient once the reduction's scales are known): O(rows²) memory, sized for batches.
 
-use crate::backward;
 use crate::device::{Hinge, HingeScales, HingeSide};
-use crate::distance::{Exact, Rows};
-use crate::{pair, rules, Call, ContrastiveOptions, Device, Error, LossResult, MatRef, Reduction};
+use crate::distances::backward;
+use crate::distances::{Exact, Rows};
+use crate::{
+    distances::pair, rules, Call, ContrastiveOptions, Device, Error, LossResult, MatRef, Reduction,
+};
 
 /// Positive pair (same label, i ≠ j): max(0, d − pos_margin); negative pair: max(0,
 /// neg_margin − d). loss = reduce(positive losses) + reduce(negative losses). `triplets` and
@@ -58,16 +60,17 @@ pub fn cpu_pair_hinge(
     call: &Call,
 ) -> Result<Hinge, Error> {
     let n = x.rows();
-    let d = crate::distance::full(x, None, call)?;
+    let d = crate::distances::full(x, None, call)?;
     let exact = Exact::new(&d, x, None);
     // g holds +1 / −1 for active positive / negative pairs (∂loss/∂d before reduction); rows
     // are summed in row order, so the result does not depend on the thread count.
-    let _held = crate::budget::reserve(n.saturating_mul(n).saturating_mul(8), "contrastiveLoss")?;
+    let _held =
+        crate::runtime::budget::reserve(n.saturating_mul(n).saturating_mul(8), "contrastiveLoss")?;
     let mut g = vec![0.0f64; n * n];
     let width = n.max(1);
-    let serial = crate::par::serial(n.saturating_mul(n).saturating_mul(4));
+    let serial = crate::runtime::par::serial(n.saturating_mul(n).saturating_mul(4));
     let rows: Vec<(HingeSide, HingeSide)> =
-        crate::par::map_chunks_mut(&mut g, width, serial, |i, gr| {
+        crate::runtime::par::map_chunks_mut(&mut g, width, serial, |i, gr| {
             let (mut pos, mut neg) = (HingeSide::default(), HingeSide::default());
             for (j, gv) in gr.iter_mut().enumerate() {
                 if j == i {

@@ -47,7 +47,7 @@ pub struct Call<'a> {
     pub progress: Option<ProgressFn<'a>>,
     /// The most memory the op may plan its chunks with: a GPU's chunks, or the cpu's tiles
     /// of distances (all threads' together); `None`: the device's own default.
-    pub memory: Option<usize>,
+    pub max_memory: Option<usize>,
 }
 
 impl<'a> Call<'a> {
@@ -55,7 +55,7 @@ impl<'a> Call<'a> {
     pub const PLAIN: Call<'static> = Call {
         stop: Stop::NEVER,
         progress: None,
-        memory: None,
+        max_memory: None,
     };
 
     /// A call stopped by `stop`.
@@ -63,7 +63,7 @@ impl<'a> Call<'a> {
         Call {
             stop,
             progress: None,
-            memory: None,
+            max_memory: None,
         }
     }
 

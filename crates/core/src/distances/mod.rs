@@ -1,0 +1,13 @@
+//! Distances: the fixed-order GEMM of a tile (`dot_tile`), prepared rows and tiles of
+//! distances with their float32 fix-ups (`tiles`), exact pair distances and their gradients
+//! (`pair`), the top-k fold (`knn`, `select`), and the backward pass through a distance matrix
+//! (`backward`).
+pub mod backward;
+pub mod dot_tile;
+pub mod knn;
+pub mod metric;
+pub mod pair;
+pub mod select;
+pub mod tiles;
+
+pub use tiles::{full, pairwise_distances, Distances, Exact, Rows};

@@ -1,0 +1,4 @@
+//! Evaluation: retrieval metrics (`retrieval`) and verification over labelled pairs
+//! (`verification`).
+pub mod retrieval;
+pub mod verification;
