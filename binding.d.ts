@@ -362,6 +362,31 @@ export interface SearchOptions {
   queryOffset?: number
 }
 
+/** Supervised contrastive loss of a labelled batch, with its gradient. */
+export declare function supConLoss(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: SupConOptions | undefined | null): SupConResult
+
+/** Async twin of `supConLoss`, on a thread of its own; the inputs are copied first. */
+export declare function supConLossAsync(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: SupConOptions | undefined | null, token?: CancelToken | undefined | null): Promise<SupConResult>
+
+/** Options of supConLoss. */
+export interface SupConOptions {
+  /** τ: cosine similarities are divided by it before the softmax. @default 0.1 */
+  temperature?: number
+  device?: 'cpu' | 'cuda'
+  /**
+   * The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
+   * what is free.
+   */
+  maxMemory?: number
+}
+
+export interface SupConResult {
+  loss: number
+  grad: Float32Array
+  /** Anchors whose loss is > 0: the ones the mean is over. */
+  anchors: number
+}
+
 /**
  * Triplet loss and its gradient over mined triplets, or exactly `triplets` when given; with a
  * cross-batch reference set, positives and negatives come from it.

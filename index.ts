@@ -18,6 +18,7 @@ export { contrastiveLoss, contrastiveLossSync } from './src/contrastive'
 export { multipleNegativesRankingLoss, multipleNegativesRankingLossSync } from './src/ranking'
 export { verificationMetrics, verificationMetricsSync } from './src/verification'
 export { ladderLoss, ladderLossSync } from './src/ladder'
+export { supConLoss, supConLossSync } from './src/supCon'
 export { mineHardNegatives, mineHardNegativesSync } from './src/hardNegatives'
 export { fitLinearAdapter, fitLinearAdapterSync } from './src/adapter'
 export { fitOasis, fitOasisSync } from './src/oasis'
@@ -27,6 +28,6 @@ export type {
   MineHardNegativesOptions, OasisCheckpoint, OasisModel, OasisOptions, ValidationSet, LadderLossOptions, LadderLossResult, DeviceInfo, KnnOptions, KnnResult, Labels, LossReduction, LossResult, MarginLossReduction,
   Matrix, MatrixLike, Metric, MetricOptions, MineTripletsOptions, MultipleNegativesRankingLossOptions,
   MultipleNegativesRankingLossResult, PairwiseDistancesOptions, RetrievalMetrics,
-  RetrievalMetricsOptions, Similarity, Strategy, TripletLossOptions, TripletMarginLossOptions, TripletMarginLossResult, Triplets,
+  RetrievalMetricsOptions, Similarity, Strategy, SupConLossOptions, SupConLossResult, TripletLossOptions, TripletMarginLossOptions, TripletMarginLossResult, Triplets,
   TripletsLike, VerificationMetrics, VerificationMetricsOptions,
 } from './src/types'

@@ -16,7 +16,7 @@ import { METRICS } from './helpers/oracle'
 import { Rng } from './helpers/prng'
 
 const CUDA_OPS = ['pairwiseDistances', 'knn', 'mineTriplets', 'tripletLoss', 'tripletMarginLoss', 'retrievalMetrics',
-  'contrastiveLoss', 'multipleNegativesRankingLoss', 'verificationMetrics', 'ladderLoss']
+  'contrastiveLoss', 'multipleNegativesRankingLoss', 'verificationMetrics', 'ladderLoss', 'supConLoss']
 
 function matrix(rng: Rng, rows: number, cols: number): tk.Matrix {
   return { data: flat(gaussianRows(rng, rows, cols)), rows, cols }

@@ -5,8 +5,8 @@ import * as tf from '@tensorflow/tfjs'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
-import { contrastiveLossSync, ladderLossSync, multipleNegativesRankingLossSync, tripletLossSync, tripletMarginLossSync, type Matrix } from '../index'
-import { tfContrastiveLoss, tfLadderLoss, tfMultipleNegativesRankingLoss, tfTripletLoss, tfTripletMarginLoss } from '../src/tfjs'
+import { contrastiveLossSync, ladderLossSync, multipleNegativesRankingLossSync, supConLossSync, tripletLossSync, tripletMarginLossSync, type Matrix } from '../index'
+import { tfContrastiveLoss, tfLadderLoss, tfMultipleNegativesRankingLoss, tfSupConLoss, tfTripletLoss, tfTripletMarginLoss } from '../src/tfjs'
 import { assertAllClose } from './helpers/compare'
 
 const lines = gunzipSync(readFileSync(join(__dirname, '..', 'examples', 'data', 'digits.csv.gz'))).toString('utf8').trim().split('\n')
@@ -93,6 +93,9 @@ test('the losses of the extensions: values and gradients are the library\'s', (t
   }
   const contrastive = contrastiveLossSync(am, labels, { posMargin: 0.5, negMargin: 4 })
   check('contrastive', (e) => tfContrastiveLoss(tf.tensor1d(labels), e, { posMargin: 0.5, negMargin: 4 }), [a], contrastive, [contrastive.grad])
+  const supCon = supConLossSync(am, labels, { temperature: 0.5 })
+  t.true(supCon.anchors > 0)
+  check('supervised contrastive', (e) => tfSupConLoss(tf.tensor1d(labels), e, { temperature: 0.5 }), [a], supCon, [supCon.grad])
   const margin = tripletMarginLossSync(am, pm, nm, { margin: 1, swap: true })
   check('triplet margin', (x, y, z) => tfTripletMarginLoss(x, y, z, { margin: 1, swap: true }), [a, p, n], margin, [margin.grad.anchor, margin.grad.positive, margin.grad.negative])
   const mnrl = multipleNegativesRankingLossSync(am, pm, { negatives: cm, scale: 0.5, similarity: 'dot' })

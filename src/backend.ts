@@ -9,7 +9,7 @@ import type * as binding from '../binding'
 
 export type {
   BackendsReport, CancelToken, ContrastiveOptions, KnnResult, LadderOptions, LadderResult, OasisOptions as OasisStepOptions, OasisResult, RankingOptions, RankingResult, VerificationOptions, VerificationResult, LossOptions, LossResult, MarginLossOptions, MarginLossResult, MetricOptions,
-  MineOptions, MinedTriplets as TripletsResult, RetrievalOptions, RetrievalResult, SearchOptions,
+  MineOptions, MinedTriplets as TripletsResult, RetrievalOptions, RetrievalResult, SearchOptions, SupConOptions, SupConResult,
 } from '../binding'
 
 /** The native addon, exactly as `binding.d.ts` declares it. */

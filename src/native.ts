@@ -31,6 +31,7 @@ const REQUIRED = [
   'multipleNegativesRankingLoss', 'multipleNegativesRankingLossAsync',
   'verificationMetrics', 'verificationMetricsAsync',
   'ladderLoss', 'ladderLossAsync',
+  'supConLoss', 'supConLossAsync',
   'oasisSteps', 'oasisStepsAsync',
 ] as const satisfies readonly (keyof NativeBinding)[]
 type Unlisted = Exclude<keyof NativeBinding, (typeof REQUIRED)[number] | '__napiBindingTarget'>

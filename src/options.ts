@@ -6,7 +6,7 @@
 
 import type {
   ContrastiveLossOptions, KnnOptions, LadderLossOptions, LinearAdapterOptions, MineHardNegativesOptions, MineTripletsOptions,
-  MultipleNegativesRankingLossOptions, OasisOptions, PairwiseDistancesOptions, RetrievalMetricsOptions, TripletLossOptions,
+  MultipleNegativesRankingLossOptions, OasisOptions, PairwiseDistancesOptions, RetrievalMetricsOptions, SupConLossOptions, TripletLossOptions,
   TripletMarginLossOptions, ValidationSet, VerificationMetricsOptions,
 } from './types'
 import { describe } from './validate'
@@ -32,6 +32,7 @@ export const OPTION_KEYS = {
   marginLoss: keysOf<TripletMarginLossOptions>()([...METRIC, 'margin', 'softMargin', 'swap', 'reduction']),
   contrastive: keysOf<ContrastiveLossOptions>()([...METRIC, 'posMargin', 'negMargin', 'reduction']),
   ranking: keysOf<MultipleNegativesRankingLossOptions>()(['negatives', 'scale', 'similarity', 'symmetric', 'device', 'signal']),
+  supCon: keysOf<SupConLossOptions>()(['temperature', 'device', 'signal', 'maxMemory']),
   ladder: keysOf<LadderLossOptions>()(['thresholds', 'margins', 'weights', 'hardest', 'similarity', 'device', 'signal']),
   hardNegatives: keysOf<MineHardNegativesOptions>()([
     'numNegatives', 'rangeMin', 'rangeMax', 'absoluteMargin', 'relativeMargin', 'maxScore', 'minScore', 'sampling', 'seed',

@@ -14,8 +14,9 @@ import { tripletLossSync } from './loss'
 import { tripletMarginLossSync } from './marginLoss'
 import { readOptions, OPTION_KEYS } from './options'
 import { multipleNegativesRankingLossSync } from './ranking'
+import { supConLossSync } from './supCon'
 import type {
-  ContrastiveLossOptions, LadderLossOptions, Matrix, MultipleNegativesRankingLossOptions, TripletLossOptions, TripletMarginLossOptions,
+  ContrastiveLossOptions, LadderLossOptions, Matrix, MultipleNegativesRankingLossOptions, SupConLossOptions, TripletLossOptions, TripletMarginLossOptions,
 } from './types'
 
 type Tf = typeof tfTypes
@@ -44,6 +45,8 @@ export type TfContrastiveLossOptions = Omit<ContrastiveLossOptions, 'signal'>
 export type TfTripletMarginLossOptions = Omit<TripletMarginLossOptions, 'signal'>
 /** The options of {@link tfMultipleNegativesRankingLoss}: those of multipleNegativesRankingLoss but a signal and the negatives (an argument here). */
 export type TfMultipleNegativesRankingLossOptions = Omit<MultipleNegativesRankingLossOptions, 'signal' | 'negatives'>
+/** The options of {@link tfSupConLoss}: those of supConLoss but a signal. */
+export type TfSupConLossOptions = Omit<SupConLossOptions, 'signal'>
 /** The options of {@link tfLadderLoss}: those of ladderLoss but a signal. */
 export type TfLadderLossOptions = Omit<LadderLossOptions, 'signal'>
 
@@ -127,6 +130,25 @@ export function tfTripletLoss(labels: tfTypes.Tensor, embeddings: tfTypes.Tensor
   const y = labelsOf(t, labels, e.shape[0])
   return tripletkitLoss(t, [y.tensor, e], ([yv, ev]) => {
     const r = tripletLossSync(matrixOf(ev), y.read(yv), opts)
+    return { loss: r.loss, grads: [null, r.grad] }
+  })
+}
+
+/**
+ * The supervised contrastive loss of a labelled batch (as `supConLoss`), as a scalar
+ * `tf.Tensor` with tripletkit's gradient; arguments and labels as {@link tfTripletLoss} takes
+ * them.
+ *
+ * @example
+ * const loss = tfSupConLoss(labels, model.apply(x) as tf.Tensor, { temperature: 0.1 })
+ */
+export function tfSupConLoss(labels: tfTypes.Tensor, embeddings: tfTypes.Tensor, options?: TfSupConLossOptions): tfTypes.Scalar {
+  const t = tf()
+  const opts = readOptions(options, without(OPTION_KEYS.supCon, 'signal'), 'options')
+  const e = checked2d(t, embeddings, 'embeddings')
+  const y = labelsOf(t, labels, e.shape[0])
+  return tripletkitLoss(t, [y.tensor, e], ([yv, ev]) => {
+    const r = supConLossSync(matrixOf(ev), y.read(yv), opts)
     return { loss: r.loss, grads: [null, r.grad] }
   })
 }

@@ -241,6 +241,29 @@ export interface ContrastiveLossOptions extends MetricOptions, AbortOptions {
   reduction?: LossReduction
 }
 
+/** Options of {@link supConLoss}. */
+export interface SupConLossOptions extends AbortOptions {
+  /** τ: the cosine similarities are divided by it before the softmax; default 0.1. */
+  temperature?: number
+  /** Where to run; default `'auto'`. */
+  device?: Device
+  /**
+   * The most device memory (bytes) a `'cuda'` call plans its chunks with; default: 80 % of the
+   * free memory. `'cpu'` and `'js'` ignore it here.
+   */
+  maxMemory?: number
+}
+
+/** Result of {@link supConLoss}. */
+export interface SupConLossResult {
+  /** The mean of the anchors' losses that are > 0; 0 when there is none. */
+  loss: number
+  /** ∂loss/∂embeddings, the embeddings' shape. */
+  grad: Matrix
+  /** Anchors whose loss is > 0: the ones the mean is over. */
+  anchors: number
+}
+
 /** A similarity (larger = closer): `cosine` a·b/(‖a‖‖b‖) (0 with a zero vector), `dot` a·b. */
 export type Similarity = 'cosine' | 'dot'
 

@@ -16,6 +16,7 @@ import { tripletMarginLoss } from './marginLoss'
 import { oasisSteps } from './oasis'
 import { multipleNegativesRankingLoss } from './ranking'
 import { retrievalMetrics } from './retrieval'
+import { supConLoss } from './supCon'
 import { verificationMetrics } from './verification'
 
 export const reference: Backend = {
@@ -30,6 +31,7 @@ export const reference: Backend = {
   multipleNegativesRankingLoss,
   verificationMetrics,
   ladderLoss,
+  supConLoss,
   oasisSteps,
 }
 

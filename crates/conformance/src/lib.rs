@@ -26,6 +26,7 @@ pub fn all(dev: &dyn tripletkit_core::Device) {
     losses::gradients(dev);
     losses::pair_loss_gradients(dev);
     losses::range(dev);
+    losses::sup_con(dev);
     rules::rules(dev);
     cancellation::cancellation(dev);
 }

@@ -3,6 +3,7 @@ use crate::common::*;
 use tripletkit_core::{
     ContrastiveOptions, Device, LadderOptions, LossOptions, MarginLossOptions, MatRef, Metric,
     MetricOptions, MineOptions, Mining, Ops, RankingOptions, Reduction, Similarity, Strategy,
+    SupConOptions,
 };
 
 /// The losses' small cases, worked out by hand.
@@ -345,6 +346,37 @@ fn loss_gradient(
             dev.name()
         );
     }
+}
+
+/// `sup_con_loss` on cases worked out by hand, and its gradient against finite differences.
+pub fn sup_con(dev: &dyn Device) {
+    let name = dev.name();
+    // x0 = x1 = (1, 0), x2 = (0, 1), labels 0, 0, 1, τ = 1: cosines c01 = 1, c02 = c12 = 0.
+    // Anchors 0 and 1 lose −(1 − log(e + 1)) = log(1 + 1/e); row 2 has no positive.
+    let x = [1.0f32, 0.0, 1.0, 0.0, 0.0, 1.0];
+    let m = MatRef::new(&x, 3, 2).expect("3 × 2");
+    let unit = SupConOptions { temperature: 1.0 };
+    let r = dev
+        .sup_con_loss(m, &[0, 0, 1], &unit, PLAIN)
+        .expect("supCon");
+    let want = (-1.0f64).exp().ln_1p();
+    assert!((r.loss - want).abs() < 1e-6, "{name}: supCon {}", r.loss);
+    assert_eq!(r.anchors, 2, "{name}: supCon anchors");
+    // The gradient against central differences of the loss, on seeded rows.
+    let mut seed = 11u64;
+    let (rows, cols) = (7, 3);
+    let x: Vec<f32> = (0..rows * cols).map(|_| lcg(&mut seed)).collect();
+    let labels = [0, 0, 1, 1, 1, 2, 0];
+    let o = SupConOptions { temperature: 0.5 };
+    let loss = |x: &[f32]| {
+        dev.sup_con_loss(MatRef::new(x, rows, cols).expect("x"), &labels, &o, PLAIN)
+            .expect("supCon")
+            .loss
+    };
+    let r = dev
+        .sup_con_loss(MatRef::new(&x, rows, cols).expect("x"), &labels, &o, PLAIN)
+        .expect("supCon");
+    finite_differences(&format!("{name}: supCon"), &x, &r.grad, loss);
 }
 
 /// Distances past float32's range: the losses read them in float64 (docs/SEMANTICS.md), so a

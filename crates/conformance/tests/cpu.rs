@@ -13,6 +13,7 @@ fn losses() {
     conformance::losses::gradients(&Cpu);
     conformance::losses::pair_loss_gradients(&Cpu);
     conformance::losses::range(&Cpu);
+    conformance::losses::sup_con(&Cpu);
 }
 
 #[test]

@@ -24,6 +24,7 @@ fn losses() {
         conformance::losses::gradients(&d);
         conformance::losses::pair_loss_gradients(&d);
         conformance::losses::range(&d);
+        conformance::losses::sup_con(&d);
     }
 }
 

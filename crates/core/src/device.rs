@@ -40,11 +40,12 @@ pub enum Op {
     MultipleNegativesRankingLoss,
     VerificationMetrics,
     LadderLoss,
+    SupConLoss,
     FitOasis,
 }
 
 impl Op {
-    pub const ALL: [Op; 11] = [
+    pub const ALL: [Op; 12] = [
         Op::PairwiseDistances,
         Op::Knn,
         Op::MineTriplets,
@@ -55,6 +56,7 @@ impl Op {
         Op::MultipleNegativesRankingLoss,
         Op::VerificationMetrics,
         Op::LadderLoss,
+        Op::SupConLoss,
         Op::FitOasis,
     ];
 
@@ -71,6 +73,7 @@ impl Op {
             Op::MultipleNegativesRankingLoss => "multipleNegativesRankingLoss",
             Op::VerificationMetrics => "verificationMetrics",
             Op::LadderLoss => "ladderLoss",
+            Op::SupConLoss => "supConLoss",
             Op::FitOasis => "fitOasis",
         }
     }

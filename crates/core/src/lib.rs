@@ -36,8 +36,8 @@ pub use matrix::MatRef;
 pub use ops::Ops;
 pub use options::{
     ContrastiveOptions, KnnOptions, LadderOptions, LossOptions, MarginLossOptions, MetricOptions,
-    MineOptions, RankingOptions, RetrievalOptions, VerificationOptions, DEFAULT_MARGIN,
-    DEFAULT_RETRIEVAL_K, MAX_TRIPLETS,
+    MineOptions, RankingOptions, RetrievalOptions, SupConOptions, VerificationOptions,
+    DEFAULT_MARGIN, DEFAULT_RETRIEVAL_K, MAX_TRIPLETS,
 };
 pub use runtime::call::{Call, ProgressFn, Stop};
 
@@ -51,6 +51,7 @@ pub use losses::margin::{triplet_margin_loss, MarginLossResult};
 pub use losses::oasis::{oasis_steps, OasisOptions, OasisSteps};
 pub use losses::ranking::{multiple_negatives_ranking_loss, RankingResult};
 pub use losses::reduce::Reduction;
+pub use losses::supcon::{sup_con_loss, SupConResult};
 pub use losses::triplet::{triplet_loss, LossResult, Mining};
 pub use metrics::retrieval::{retrieval_metrics, Retrieval};
 pub use metrics::verification::{verification_metrics, Verification};

@@ -10,8 +10,8 @@ use crate::{
     losses::triplet, metrics::retrieval, metrics::verification, miners, Call, ContrastiveOptions,
     Corpus, Device, Error, Knn, KnnOptions, LadderOptions, LadderResult, LossOptions, LossResult,
     MarginLossOptions, MarginLossResult, MatRef, MetricOptions, MineOptions, Mining, OasisOptions,
-    OasisSteps, RankingOptions, RankingResult, Retrieval, RetrievalOptions, Triplets, Verification,
-    VerificationOptions,
+    OasisSteps, RankingOptions, RankingResult, Retrieval, RetrievalOptions, SupConOptions,
+    SupConResult, Triplets, Verification, VerificationOptions,
 };
 
 /// Every op of tripletkit on a device. Arguments mean what the op modules of this crate say.
@@ -103,6 +103,13 @@ pub trait Ops {
         o: &LadderOptions,
         call: &Call,
     ) -> Result<LadderResult, Error>;
+    fn sup_con_loss(
+        &self,
+        x: MatRef,
+        labels: &[i32],
+        o: &SupConOptions,
+        call: &Call,
+    ) -> Result<SupConResult, Error>;
     fn oasis_steps(
         &self,
         x: MatRef,
@@ -244,6 +251,16 @@ impl<D: Device + ?Sized> Ops for D {
     ) -> Result<LadderResult, Error> {
         runs(self, Op::LadderLoss)?;
         ladder::ladder_loss(self, queries, candidates, relevance, o, call)
+    }
+    fn sup_con_loss(
+        &self,
+        x: MatRef,
+        labels: &[i32],
+        o: &SupConOptions,
+        call: &Call,
+    ) -> Result<SupConResult, Error> {
+        runs(self, Op::SupConLoss)?;
+        crate::losses::supcon::sup_con_loss(self, x, labels, o, call)
     }
     fn oasis_steps(
         &self,

@@ -203,3 +203,16 @@ impl Default for RetrievalOptions {
         }
     }
 }
+
+/// Options of `sup_con_loss`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SupConOptions {
+    /// τ, > 0: similarities are divided by it before the softmax.
+    pub temperature: f64,
+}
+
+impl Default for SupConOptions {
+    fn default() -> Self {
+        SupConOptions { temperature: 0.1 }
+    }
+}

@@ -29,5 +29,6 @@ mod pairwise;
 mod ranking;
 mod registry;
 mod retrieval;
+mod supcon;
 mod task;
 mod verification;

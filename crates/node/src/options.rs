@@ -235,6 +235,29 @@ impl TryFrom<&ContrastiveOptions> for core::ContrastiveOptions {
     }
 }
 
+/// Options of supConLoss.
+#[napi(object)]
+#[derive(Clone, Default)]
+pub struct SupConOptions {
+    /// τ: cosine similarities are divided by it before the softmax. @default 0.1
+    pub temperature: Option<f64>,
+    #[napi(ts_type = "'cpu' | 'cuda'")]
+    pub device: Option<String>,
+    /// The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
+    /// what is free.
+    pub max_memory: Option<f64>,
+}
+
+impl From<&SupConOptions> for core::SupConOptions {
+    fn from(o: &SupConOptions) -> Self {
+        core::SupConOptions {
+            temperature: o
+                .temperature
+                .unwrap_or(core::SupConOptions::default().temperature),
+        }
+    }
+}
+
 /// Options of multipleNegativesRankingLoss.
 #[napi(object)]
 #[derive(Clone, Default)]

@@ -1,0 +1,189 @@
+//! Supervised contrastive loss (Khosla et al., "Supervised Contrastive Learning", NeurIPS
+//! 2020; as pytorch-metric-learning's SupConLoss with its defaults): each anchor pulls every
+//! row of its class closer than the rest of the batch, by a softmax over cosine similarities
+//! divided by a temperature.
+//!
+//! The cosine distances are one distance pass on the device (s = (1 − d)/τ); the per-anchor
+//! log-softmax runs on the host in float64; the gradient goes back through the same matrix by
+//! the device's backward products.
+
+use crate::distances::backward::{self, through_rows};
+use crate::distances::pair;
+use crate::distances::{Exact, Rows};
+use crate::{rules, Call, Device, Error, MatRef, Metric, MetricOptions, SupConOptions};
+
+#[derive(Debug, Clone)]
+pub struct SupConResult {
+    pub loss: f64,
+    /// ∂loss/∂embeddings, the embeddings' shape.
+    pub grad: Vec<f32>,
+    /// Anchors whose loss is > 0: the ones the mean is over.
+    pub anchors: usize,
+}
+
+/// With s_ij = cos(x_i, x_j) / τ over ordered pairs i ≠ j, P(i) the rows of i's class but i
+/// and A(i) every row but i: l_i = −(1/|P(i)|) Σ_{p∈P(i)} [s_ip − log Σ_{a∈A(i)} exp(s_ia)].
+/// Anchors with no positive are skipped; the loss is the mean of l_i over the anchors whose
+/// l_i > 0, and 0 when there is none, or when the batch has no positive or no negative pair.
+pub fn sup_con_loss<D: Device + ?Sized>(
+    dev: &D,
+    x: MatRef,
+    labels: &[i32],
+    o: &SupConOptions,
+    call: &Call,
+) -> Result<SupConResult, Error> {
+    check(x, labels, o)?;
+    let metric = MetricOptions {
+        metric: Metric::Cosine,
+        normalize: false,
+    };
+    let rows = Rows::prepare(x, metric);
+    let zero = |anchors| SupConResult {
+        loss: 0.0,
+        grad: vec![0.0; x.rows() * x.cols()],
+        anchors,
+    };
+    if !has_both_kinds_of_pair(labels) {
+        return Ok(zero(0));
+    }
+    let d = dev.distances(&rows, None, call)?;
+    let exact = Exact::new(&d, &rows, None);
+    let (loss, anchors, g) = coefficients(&exact, labels, o.temperature, call)?;
+    if anchors == 0 {
+        return Ok(zero(0));
+    }
+    let c = backward::coefficients(Metric::Cosine, &g, &exact);
+    let grads = through_rows(dev, (x, &rows), None, &c, call)?;
+    Ok(SupConResult {
+        loss,
+        grad: pair::grads_to_f32(&grads.a),
+        anchors,
+    })
+}
+
+/// The argument rules of `sup_con_loss`.
+fn check(x: MatRef, labels: &[i32], o: &SupConOptions) -> Result<(), Error> {
+    rules::labels("labels", labels, x.rows())?;
+    if !(o.temperature.is_finite() && o.temperature > 0.0) {
+        return Err(Error::invalid(
+            "temperature",
+            format!(
+                "expected a positive number, received {}",
+                rules::js_number(o.temperature)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether some pair of rows shares a label and some pair does not.
+fn has_both_kinds_of_pair(labels: &[i32]) -> bool {
+    let mut sorted = labels.to_vec();
+    sorted.sort_unstable();
+    let repeated = sorted.windows(2).any(|w| w[0] == w[1]);
+    let distinct = sorted.first() != sorted.last();
+    repeated && distinct
+}
+
+/// The loss, the anchors it is the mean over, and ∂loss/∂d, from the cosine distances d of
+/// the batch against itself.
+pub fn coefficients(
+    d: &Exact,
+    labels: &[i32],
+    temperature: f64,
+    call: &Call,
+) -> Result<(f64, usize, Vec<f64>), Error> {
+    let n = labels.len();
+    let _held =
+        crate::runtime::budget::reserve(n.saturating_mul(n).saturating_mul(8), "supConLoss")?;
+    // ∂l_i/∂s_ij = softmax over A(i) − [j ∈ P(i)]/|P(i)|, kept per anchor until the mean's
+    // divisor (the anchors with l_i > 0) is known.
+    let mut g = vec![0.0f64; n * n];
+    let mut s = vec![0.0f64; n];
+    let (mut sum, mut anchors) = (0.0f64, 0usize);
+    for i in 0..n {
+        call.stop.check()?;
+        let positives = (0..n).filter(|&j| j != i && labels[j] == labels[i]).count();
+        if positives == 0 {
+            continue;
+        }
+        // s = (1 − d)/τ; the constant 1/τ cancels in every log-softmax, so s = −d/τ here.
+        let mut max = f64::NEG_INFINITY;
+        for (j, sj) in s.iter_mut().enumerate() {
+            *sj = if j == i {
+                f64::NEG_INFINITY
+            } else {
+                -d.at(i, j) / temperature
+            };
+            max = max.max(*sj);
+        }
+        let z: f64 = s.iter().map(|&v| (v - max).exp()).sum();
+        let lse = max + z.ln();
+        let per = 1.0 / positives as f64;
+        let mut l = 0.0;
+        for j in (0..n).filter(|&j| j != i && labels[j] == labels[i]) {
+            l -= per * (s[j] - lse);
+        }
+        if l <= 0.0 {
+            continue;
+        }
+        sum += l;
+        anchors += 1;
+        let gi = &mut g[i * n..(i + 1) * n];
+        for (j, gv) in gi.iter_mut().enumerate() {
+            if j != i {
+                let p = (s[j] - lse).exp();
+                *gv = p - if labels[j] == labels[i] { per } else { 0.0 };
+            }
+        }
+    }
+    if anchors == 0 {
+        return Ok((0.0, 0, g));
+    }
+    // loss = mean over the counted anchors; ∂loss/∂d = −(1/τ) ∂loss/∂s.
+    let k = anchors as f64;
+    let scale = -1.0 / (k * temperature);
+    g.iter_mut().for_each(|v| *v *= scale);
+    Ok((sum / k, anchors, g))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Cpu;
+
+    #[test]
+    fn hand_worked_two_classes() {
+        // x0 = (1, 0), x1 = (1, 0), x2 = (0, 1); labels 0, 0, 1; τ = 1. Cosines: c01 = 1,
+        // c02 = c12 = 0. Anchor 0: P = {1}, A = {1, 2}: l = −(1 − log(e + 1)) = log(1 + 1/e);
+        // anchor 1 the same; anchor 2 has no positive. Loss log(1 + 1/e) over 2 anchors.
+        let x = [1.0f32, 0.0, 1.0, 0.0, 0.0, 1.0];
+        let m = MatRef::new(&x, 3, 2).unwrap();
+        let o = SupConOptions { temperature: 1.0 };
+        let r = sup_con_loss(&Cpu, m, &[0, 0, 1], &o, &Call::PLAIN).unwrap();
+        let want = (1.0 + (-1.0f64).exp()).ln();
+        assert!((r.loss - want).abs() < 1e-9, "{} vs {want}", r.loss);
+        assert_eq!(r.anchors, 2);
+        // One class, or no class with two rows: loss 0.
+        let one = sup_con_loss(&Cpu, m, &[4, 4, 4], &o, &Call::PLAIN).unwrap();
+        assert_eq!((one.loss, one.anchors), (0.0, 0));
+        let none = sup_con_loss(&Cpu, m, &[1, 2, 3], &o, &Call::PLAIN).unwrap();
+        assert_eq!((none.loss, none.anchors), (0.0, 0));
+        assert!(none.grad.iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn temperature_is_checked() {
+        let x = [1.0f32];
+        let m = MatRef::new(&x, 1, 1).unwrap();
+        for t in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let o = SupConOptions { temperature: t };
+            let err = sup_con_loss(&Cpu, m, &[0], &o, &Call::PLAIN).unwrap_err();
+            assert!(
+                err.to_string()
+                    .starts_with("temperature: expected a positive number"),
+                "{err}"
+            );
+        }
+    }
+}
