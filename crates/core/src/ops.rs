@@ -121,7 +121,7 @@ pub trait Ops {
 }
 
 /// `Ok` when `dev` runs `op`; otherwise the refusal every op gives.
-pub fn runs<D: Device + ?Sized>(dev: &D, op: Op) -> Result<(), Error> {
+pub fn runs(dev: &dyn Device, op: Op) -> Result<(), Error> {
     if dev.supports(op) {
         Ok(())
     } else {
@@ -132,7 +132,25 @@ pub fn runs<D: Device + ?Sized>(dev: &D, op: Op) -> Result<(), Error> {
     }
 }
 
-impl<D: Device + ?Sized> Ops for D {
+/// A device as a trait object: the ops are compiled once, in this crate, over `&dyn Device`,
+/// whichever device calls them.
+pub trait AsDevice {
+    fn as_device(&self) -> &dyn Device;
+}
+
+impl<D: Device> AsDevice for D {
+    fn as_device(&self) -> &dyn Device {
+        self
+    }
+}
+
+impl<'d> AsDevice for dyn Device + 'd {
+    fn as_device(&self) -> &dyn Device {
+        self
+    }
+}
+
+impl<T: AsDevice + ?Sized> Ops for T {
     fn pairwise_distances(
         &self,
         a: MatRef,
@@ -140,8 +158,8 @@ impl<D: Device + ?Sized> Ops for D {
         o: &MetricOptions,
         call: &Call,
     ) -> Result<Vec<f32>, Error> {
-        runs(self, Op::PairwiseDistances)?;
-        crate::distances::pairwise_distances(self, a, b, o, call)
+        runs(self.as_device(), Op::PairwiseDistances)?;
+        crate::distances::pairwise_distances(self.as_device(), a, b, o, call)
     }
     fn knn(
         &self,
@@ -150,8 +168,8 @@ impl<D: Device + ?Sized> Ops for D {
         o: &KnnOptions,
         call: &Call,
     ) -> Result<Knn, Error> {
-        runs(self, Op::Knn)?;
-        crate::distances::knn::knn(self, queries, corpus, o, call)
+        runs(self.as_device(), Op::Knn)?;
+        crate::distances::knn::knn(self.as_device(), queries, corpus, o, call)
     }
     fn knn_once(
         &self,
@@ -161,8 +179,8 @@ impl<D: Device + ?Sized> Ops for D {
         o: &KnnOptions,
         call: &Call,
     ) -> Result<Knn, Error> {
-        runs(self, Op::Knn)?;
-        crate::distances::knn::knn_once(self, queries, corpus, metric, o, call)
+        runs(self.as_device(), Op::Knn)?;
+        crate::distances::knn::knn_once(self.as_device(), queries, corpus, metric, o, call)
     }
     fn mine_triplets(
         &self,
@@ -172,8 +190,8 @@ impl<D: Device + ?Sized> Ops for D {
         o: &MineOptions,
         call: &Call,
     ) -> Result<Triplets, Error> {
-        runs(self, Op::MineTriplets)?;
-        miners::mine_triplets(self, x, labels, reference, o, call)
+        runs(self.as_device(), Op::MineTriplets)?;
+        miners::mine_triplets(self.as_device(), x, labels, reference, o, call)
     }
     fn triplet_loss(
         &self,
@@ -184,8 +202,8 @@ impl<D: Device + ?Sized> Ops for D {
         o: &LossOptions,
         call: &Call,
     ) -> Result<LossResult, Error> {
-        runs(self, Op::TripletLoss)?;
-        triplet::triplet_loss(self, x, labels, reference, mining, o, call)
+        runs(self.as_device(), Op::TripletLoss)?;
+        triplet::triplet_loss(self.as_device(), x, labels, reference, mining, o, call)
     }
     fn triplet_margin_loss(
         &self,
@@ -195,8 +213,8 @@ impl<D: Device + ?Sized> Ops for D {
         o: &MarginLossOptions,
         call: &Call,
     ) -> Result<MarginLossResult, Error> {
-        runs(self, Op::TripletMarginLoss)?;
-        margin::triplet_margin_loss(self, anchor, positive, negative, o, call)
+        runs(self.as_device(), Op::TripletMarginLoss)?;
+        margin::triplet_margin_loss(self.as_device(), anchor, positive, negative, o, call)
     }
     fn retrieval_metrics(
         &self,
@@ -206,8 +224,8 @@ impl<D: Device + ?Sized> Ops for D {
         o: &RetrievalOptions,
         call: &Call,
     ) -> Result<Retrieval, Error> {
-        runs(self, Op::RetrievalMetrics)?;
-        retrieval::retrieval_metrics(self, queries, query_labels, reference, o, call)
+        runs(self.as_device(), Op::RetrievalMetrics)?;
+        retrieval::retrieval_metrics(self.as_device(), queries, query_labels, reference, o, call)
     }
     fn contrastive_loss(
         &self,
@@ -216,8 +234,8 @@ impl<D: Device + ?Sized> Ops for D {
         o: &ContrastiveOptions,
         call: &Call,
     ) -> Result<LossResult, Error> {
-        runs(self, Op::ContrastiveLoss)?;
-        contrastive::contrastive_loss(self, x, labels, o, call)
+        runs(self.as_device(), Op::ContrastiveLoss)?;
+        contrastive::contrastive_loss(self.as_device(), x, labels, o, call)
     }
     fn multiple_negatives_ranking_loss(
         &self,
@@ -227,8 +245,15 @@ impl<D: Device + ?Sized> Ops for D {
         o: &RankingOptions,
         call: &Call,
     ) -> Result<RankingResult, Error> {
-        runs(self, Op::MultipleNegativesRankingLoss)?;
-        ranking::multiple_negatives_ranking_loss(self, anchors, positives, negatives, o, call)
+        runs(self.as_device(), Op::MultipleNegativesRankingLoss)?;
+        ranking::multiple_negatives_ranking_loss(
+            self.as_device(),
+            anchors,
+            positives,
+            negatives,
+            o,
+            call,
+        )
     }
     fn verification_metrics(
         &self,
@@ -238,8 +263,8 @@ impl<D: Device + ?Sized> Ops for D {
         o: &VerificationOptions,
         call: &Call,
     ) -> Result<Verification, Error> {
-        runs(self, Op::VerificationMetrics)?;
-        verification::verification_metrics(self, a, b, same, o, call)
+        runs(self.as_device(), Op::VerificationMetrics)?;
+        verification::verification_metrics(self.as_device(), a, b, same, o, call)
     }
     fn ladder_loss(
         &self,
@@ -249,8 +274,8 @@ impl<D: Device + ?Sized> Ops for D {
         o: &LadderOptions,
         call: &Call,
     ) -> Result<LadderResult, Error> {
-        runs(self, Op::LadderLoss)?;
-        ladder::ladder_loss(self, queries, candidates, relevance, o, call)
+        runs(self.as_device(), Op::LadderLoss)?;
+        ladder::ladder_loss(self.as_device(), queries, candidates, relevance, o, call)
     }
     fn sup_con_loss(
         &self,
@@ -259,8 +284,8 @@ impl<D: Device + ?Sized> Ops for D {
         o: &SupConOptions,
         call: &Call,
     ) -> Result<SupConResult, Error> {
-        runs(self, Op::SupConLoss)?;
-        crate::losses::supcon::sup_con_loss(self, x, labels, o, call)
+        runs(self.as_device(), Op::SupConLoss)?;
+        crate::losses::supcon::sup_con_loss(self.as_device(), x, labels, o, call)
     }
     fn oasis_steps(
         &self,
@@ -270,7 +295,7 @@ impl<D: Device + ?Sized> Ops for D {
         o: &OasisOptions,
         call: &Call,
     ) -> Result<OasisSteps, Error> {
-        runs(self, Op::FitOasis)?;
+        runs(self.as_device(), Op::FitOasis)?;
         oasis::oasis_steps(x, labels, weights, o, call)
     }
 }

@@ -76,8 +76,8 @@ fn check_shape(name: &str, m: usize, n: usize, len: usize) -> Result<(), Error> 
 
 /// Back-propagates `g` = ∂L/∂D through D = `pairwise_distances(a, b, o)` on `dev`, to the rows
 /// as given; `d` is that D. `g` and `d` are `a.rows × b.rows`.
-pub fn pairwise_backward<D: Device + ?Sized>(
-    dev: &D,
+pub fn pairwise_backward(
+    dev: &dyn Device,
     a: MatRef,
     b: Option<MatRef>,
     o: &MetricOptions,
@@ -99,8 +99,8 @@ pub fn pairwise_backward<D: Device + ?Sized>(
 /// The gradient through D(a, b) to the rows as given, from rows already prepared (`(raw,
 /// prepared)` for each side) and the coefficients C: the device's coefficient GEMMs on the
 /// prepared rows, then the normalisation's backward pass where the rows were made unit.
-pub fn through_rows<D: Device + ?Sized>(
-    dev: &D,
+pub fn through_rows(
+    dev: &dyn Device,
     a: (MatRef, &Rows),
     b: Option<(MatRef, &Rows)>,
     c: &[f64],

@@ -46,8 +46,8 @@ impl Knn {
 /// The `k` nearest rows of `corpus` for every query row on `dev`, under the options the
 /// corpus was prepared with. `exclude_self`: query i (global index `query_offset + i`) never
 /// returns that corpus index.
-pub fn knn<D: Device + ?Sized>(
-    dev: &D,
+pub fn knn(
+    dev: &dyn Device,
     queries: MatRef,
     corpus: &dyn Corpus,
     o: &KnnOptions,
@@ -58,8 +58,8 @@ pub fn knn<D: Device + ?Sized>(
 }
 
 /// `knn` against a corpus used once (prepared for this search only).
-pub fn knn_once<D: Device + ?Sized>(
-    dev: &D,
+pub fn knn_once(
+    dev: &dyn Device,
     queries: MatRef,
     corpus: MatRef,
     metric: &MetricOptions,
@@ -72,8 +72,8 @@ pub fn knn_once<D: Device + ?Sized>(
 
 /// The argument rules of `knn`: k within the corpus and within what the device takes, and
 /// the corpus as wide as the queries.
-fn check<D: Device + ?Sized>(
-    dev: &D,
+fn check(
+    dev: &dyn Device,
     queries: MatRef,
     rows: usize,
     cols: usize,
@@ -138,9 +138,9 @@ pub fn top_k(queries: MatRef, corpus: &Rows, o: &KnnOptions, call: &Call) -> Res
 }
 
 /// From k · SELECT_FROM ≥ corpus rows on, whole rows and a selection beat per-row heaps
-/// (retrieval at N = 1,024 with windows of 102: 10 ms by heaps, 4 ms by selection; at N = 8,192
-/// with windows of 82, heaps 190 ms, selection 225 ms).
-const SELECT_FROM: usize = 16;
+/// (retrievalMetrics at N = 1,024 with windows of 31: 4.5 ms by heaps, 3.5 ms by selection; at
+/// N = 8,192 with windows of 31, heaps take 121 ms where selection took 247 ms).
+const SELECT_FROM: usize = 64;
 
 /// Each row's k nearest, by folding tiles into bounded heaps.
 fn by_heaps(

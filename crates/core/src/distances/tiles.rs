@@ -467,8 +467,8 @@ crate::runtime::simd::widest! {
 
 /// Full `a.rows × b.rows` distance matrix (row-major) on `dev`; `b = None` means `a` against
 /// itself.
-pub fn pairwise_distances<D: Device + ?Sized>(
-    dev: &D,
+pub fn pairwise_distances(
+    dev: &dyn Device,
     a: MatRef,
     b: Option<MatRef>,
     o: &MetricOptions,

@@ -16,8 +16,8 @@ use crate::{
 /// neg_margin − d). loss = reduce(positive losses) + reduce(negative losses). `triplets` and
 /// `active` of the result count pairs. The pairs are summed and differentiated on `dev`
 /// (`pair_hinge`); the reduction's scales are chosen here.
-pub fn contrastive_loss<D: Device + ?Sized>(
-    dev: &D,
+pub fn contrastive_loss(
+    dev: &dyn Device,
     x: MatRef,
     labels: &[i32],
     o: &ContrastiveOptions,

@@ -24,8 +24,8 @@ pub struct LadderResult {
 /// (`hardest`), or the mean of [α_l − s(q, c⁺) + s(q, c⁻)]₊ over every pair across the rung.
 /// A query with no candidate on one side of a rung adds 0 for it and still counts in the mean;
 /// relevance exactly θ_l counts as above the rung.
-pub fn ladder_loss<D: Device + ?Sized>(
-    dev: &D,
+pub fn ladder_loss(
+    dev: &dyn Device,
     queries: MatRef,
     candidates: MatRef,
     relevance: MatRef,

@@ -17,8 +17,8 @@ pub struct MarginLossResult {
 
 /// Row i of `anchor`, `positive` and `negative` is one triplet (as PyTorch's
 /// `TripletMarginLoss`); the three must share one shape. The terms run on `dev`.
-pub fn triplet_margin_loss<D: Device + ?Sized>(
-    dev: &D,
+pub fn triplet_margin_loss(
+    dev: &dyn Device,
     anchor: MatRef,
     positive: MatRef,
     negative: MatRef,

@@ -24,8 +24,8 @@ pub struct RankingResult {
 /// Candidates c = [positives; negatives], s_ij = scale · sim(anchor_i, c_j),
 /// loss = mean_i −log softmax_j(s_ij)[j = i]. `symmetric` also ranks anchors for each positive
 /// (mean_i −log softmax_j(scale · sim(positive_i, anchor_j))[j = i]) and averages the two.
-pub fn multiple_negatives_ranking_loss<D: Device + ?Sized>(
-    dev: &D,
+pub fn multiple_negatives_ranking_loss(
+    dev: &dyn Device,
     anchors: MatRef,
     positives: MatRef,
     negatives: Option<MatRef>,
@@ -76,8 +76,8 @@ pub fn multiple_negatives_ranking_loss<D: Device + ?Sized>(
 
 /// `weight` · Σ_i −log softmax_j(scale · sim(q_i, c_j))[j = i] and its gradients with respect
 /// to the queries and the candidates.
-fn rank<D: Device + ?Sized>(
-    dev: &D,
+fn rank(
+    dev: &dyn Device,
     q: MatRef,
     cands: MatRef,
     o: &RankingOptions,

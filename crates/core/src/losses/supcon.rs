@@ -25,8 +25,8 @@ pub struct SupConResult {
 /// and A(i) every row but i: l_i = −(1/|P(i)|) Σ_{p∈P(i)} [s_ip − log Σ_{a∈A(i)} exp(s_ia)].
 /// Anchors with no positive are skipped; the loss is the mean of l_i over the anchors whose
 /// l_i > 0, and 0 when there is none, or when the batch has no positive or no negative pair.
-pub fn sup_con_loss<D: Device + ?Sized>(
-    dev: &D,
+pub fn sup_con_loss(
+    dev: &dyn Device,
     x: MatRef,
     labels: &[i32],
     o: &SupConOptions,

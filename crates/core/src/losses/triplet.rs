@@ -34,8 +34,8 @@ pub struct LossResult {
 /// With `reference` (cross-batch memory), positives and negatives are rows of the reference
 /// and the gradient is with respect to `x` only. The mining runs on `dev`; the terms,
 /// O(triplets · cols), are summed on the host.
-pub fn triplet_loss<D: Device + ?Sized>(
-    dev: &D,
+pub fn triplet_loss(
+    dev: &dyn Device,
     x: MatRef,
     labels: &[i32],
     reference: Option<(MatRef, &[i32])>,

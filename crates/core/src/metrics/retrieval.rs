@@ -17,8 +17,8 @@ pub struct Retrieval {
 /// `reference = None`: queries searched against themselves, self excluded.
 /// `o.k` (≥ 1) is clamped to the number of candidates a query has. Every metric is read off
 /// each query's first `window` neighbours (`Windows`), found by the device's top-k.
-pub fn retrieval_metrics<D: Device + ?Sized>(
-    dev: &D,
+pub fn retrieval_metrics(
+    dev: &dyn Device,
     queries: MatRef,
     query_labels: &[i32],
     reference: Option<(MatRef, &[i32])>,

@@ -21,8 +21,8 @@ pub struct Verification {
 
 /// The metrics of the pairs (a_i, b_i) labelled by `same` (nonzero: the same identity); the
 /// pairs' distances come from `dev`, in f64.
-pub fn verification_metrics<D: Device + ?Sized>(
-    dev: &D,
+pub fn verification_metrics(
+    dev: &dyn Device,
     a: MatRef,
     b: MatRef,
     same: &[u8],

@@ -93,8 +93,8 @@ impl<'a> Roles<'a> {
 /// memory: its rows and labels), anchors are the rows of `x` and positives and negatives rows
 /// of the reference, with no a ≠ p rule. Every strategy fails with `Error::TooManyTriplets`
 /// rather than grow past `o.max_triplets`.
-pub fn mine_triplets<D: Device + ?Sized>(
-    dev: &D,
+pub fn mine_triplets(
+    dev: &dyn Device,
     x: MatRef,
     labels: &[i32],
     reference: Option<(MatRef, &[i32])>,
