@@ -11,7 +11,7 @@ import type {
 } from './types'
 import { describe } from './validate'
 
-type Keys<T> = readonly (keyof T & string)[]
+export type Keys<T> = readonly (keyof T & string)[]
 /** `K` when it names every key of `T`; otherwise a type that says which are missing. */
 type Complete<T, K extends Keys<T>> = [Exclude<keyof T, K[number]>] extends [never] ? K : { missing: Exclude<keyof T, K[number]> }
 

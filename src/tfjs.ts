@@ -12,7 +12,7 @@ import { contrastiveLossSync } from './contrastive'
 import { ladderLossSync } from './ladder'
 import { tripletLossSync } from './loss'
 import { tripletMarginLossSync } from './marginLoss'
-import { readOptions, OPTION_KEYS } from './options'
+import { readOptions, OPTION_KEYS, type Keys } from './options'
 import { multipleNegativesRankingLossSync } from './ranking'
 import { supConLossSync } from './supCon'
 import type {
@@ -111,6 +111,22 @@ function labelsOf(t: Tf, labels: unknown, rows: number): { tensor: tfTypes.Tenso
 }
 
 /**
+ * A loss of a labelled batch, `(labels, embeddings)` in Keras' order, as a scalar tensor whose
+ * gradient with respect to the embeddings is tripletkit's; options read against `keys`.
+ */
+function labelledLoss<O extends object>(labels: tfTypes.Tensor, embeddings: tfTypes.Tensor, options: O | undefined,
+  keys: Keys<O>, run: (x: Matrix, labels: Int32Array, opts: Partial<O>) => { loss: number; grad: Matrix }): tfTypes.Scalar {
+  const t = tf()
+  const opts = readOptions(options, keys, 'options')
+  const e = checked2d(t, embeddings, 'embeddings')
+  const y = labelsOf(t, labels, e.shape[0])
+  return tripletkitLoss(t, [y.tensor, e], ([yv, ev]) => {
+    const r = run(matrixOf(ev), y.read(yv), opts)
+    return { loss: r.loss, grads: [null, r.grad] }
+  })
+}
+
+/**
  * The triplet loss of a batch, as a scalar `tf.Tensor` whose gradient with respect to
  * `embeddings` is tripletkit's. Arguments in Keras' `(yTrue, yPred)` order, so it serves as a
  * model's loss: `labels` holds one integer class id per row (shape `[rows]` or `[rows, 1]`),
@@ -124,14 +140,7 @@ function labelsOf(t: Tf, labels: unknown, rows: number): { tensor: tfTypes.Tenso
  * model.compile({ optimizer: tf.train.adam(1e-3), loss: (yTrue, yPred) => tfTripletLoss(yTrue, yPred, { mining: 'batch-hard' }) })
  */
 export function tfTripletLoss(labels: tfTypes.Tensor, embeddings: tfTypes.Tensor, options?: TfTripletLossOptions): tfTypes.Scalar {
-  const t = tf()
-  const opts = readOptions(options, without(OPTION_KEYS.loss, 'signal'), 'options')
-  const e = checked2d(t, embeddings, 'embeddings')
-  const y = labelsOf(t, labels, e.shape[0])
-  return tripletkitLoss(t, [y.tensor, e], ([yv, ev]) => {
-    const r = tripletLossSync(matrixOf(ev), y.read(yv), opts)
-    return { loss: r.loss, grads: [null, r.grad] }
-  })
+  return labelledLoss(labels, embeddings, options, without(OPTION_KEYS.loss, 'signal'), tripletLossSync)
 }
 
 /**
@@ -143,14 +152,7 @@ export function tfTripletLoss(labels: tfTypes.Tensor, embeddings: tfTypes.Tensor
  * const loss = tfSupConLoss(labels, model.apply(x) as tf.Tensor, { temperature: 0.1 })
  */
 export function tfSupConLoss(labels: tfTypes.Tensor, embeddings: tfTypes.Tensor, options?: TfSupConLossOptions): tfTypes.Scalar {
-  const t = tf()
-  const opts = readOptions(options, without(OPTION_KEYS.supCon, 'signal'), 'options')
-  const e = checked2d(t, embeddings, 'embeddings')
-  const y = labelsOf(t, labels, e.shape[0])
-  return tripletkitLoss(t, [y.tensor, e], ([yv, ev]) => {
-    const r = supConLossSync(matrixOf(ev), y.read(yv), opts)
-    return { loss: r.loss, grads: [null, r.grad] }
-  })
+  return labelledLoss(labels, embeddings, options, without(OPTION_KEYS.supCon, 'signal'), supConLossSync)
 }
 
 /**
@@ -161,14 +163,7 @@ export function tfSupConLoss(labels: tfTypes.Tensor, embeddings: tfTypes.Tensor,
  * const loss = tfContrastiveLoss(labels, model.apply(x) as tf.Tensor, { posMargin: 0, negMargin: 1 })
  */
 export function tfContrastiveLoss(labels: tfTypes.Tensor, embeddings: tfTypes.Tensor, options?: TfContrastiveLossOptions): tfTypes.Scalar {
-  const t = tf()
-  const opts = readOptions(options, without(OPTION_KEYS.contrastive, 'signal'), 'options')
-  const e = checked2d(t, embeddings, 'embeddings')
-  const y = labelsOf(t, labels, e.shape[0])
-  return tripletkitLoss(t, [y.tensor, e], ([yv, ev]) => {
-    const r = contrastiveLossSync(matrixOf(ev), y.read(yv), opts)
-    return { loss: r.loss, grads: [null, r.grad] }
-  })
+  return labelledLoss(labels, embeddings, options, without(OPTION_KEYS.contrastive, 'signal'), contrastiveLossSync)
 }
 
 /**

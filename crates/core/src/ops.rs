@@ -14,112 +14,6 @@ use crate::{
     SupConResult, Triplets, Verification, VerificationOptions,
 };
 
-/// Every op of tripletkit on a device. Arguments mean what the op modules of this crate say.
-pub trait Ops {
-    fn pairwise_distances(
-        &self,
-        a: MatRef,
-        b: Option<MatRef>,
-        o: &MetricOptions,
-        call: &Call,
-    ) -> Result<Vec<f32>, Error>;
-    fn knn(
-        &self,
-        queries: MatRef,
-        corpus: &dyn Corpus,
-        o: &KnnOptions,
-        call: &Call,
-    ) -> Result<Knn, Error>;
-    /// `knn` against a corpus used once.
-    fn knn_once(
-        &self,
-        queries: MatRef,
-        corpus: MatRef,
-        metric: &MetricOptions,
-        o: &KnnOptions,
-        call: &Call,
-    ) -> Result<Knn, Error>;
-    fn mine_triplets(
-        &self,
-        x: MatRef,
-        labels: &[i32],
-        reference: Option<(MatRef, &[i32])>,
-        o: &MineOptions,
-        call: &Call,
-    ) -> Result<Triplets, Error>;
-    fn triplet_loss(
-        &self,
-        x: MatRef,
-        labels: &[i32],
-        reference: Option<(MatRef, &[i32])>,
-        mining: Mining,
-        o: &LossOptions,
-        call: &Call,
-    ) -> Result<LossResult, Error>;
-    fn triplet_margin_loss(
-        &self,
-        anchor: MatRef,
-        positive: MatRef,
-        negative: MatRef,
-        o: &MarginLossOptions,
-        call: &Call,
-    ) -> Result<MarginLossResult, Error>;
-    fn retrieval_metrics(
-        &self,
-        queries: MatRef,
-        query_labels: &[i32],
-        reference: Option<(MatRef, &[i32])>,
-        o: &RetrievalOptions,
-        call: &Call,
-    ) -> Result<Retrieval, Error>;
-    fn contrastive_loss(
-        &self,
-        x: MatRef,
-        labels: &[i32],
-        o: &ContrastiveOptions,
-        call: &Call,
-    ) -> Result<LossResult, Error>;
-    fn multiple_negatives_ranking_loss(
-        &self,
-        anchors: MatRef,
-        positives: MatRef,
-        negatives: Option<MatRef>,
-        o: &RankingOptions,
-        call: &Call,
-    ) -> Result<RankingResult, Error>;
-    fn verification_metrics(
-        &self,
-        a: MatRef,
-        b: MatRef,
-        same: &[u8],
-        o: &VerificationOptions,
-        call: &Call,
-    ) -> Result<Verification, Error>;
-    fn ladder_loss(
-        &self,
-        queries: MatRef,
-        candidates: MatRef,
-        relevance: MatRef,
-        o: &LadderOptions,
-        call: &Call,
-    ) -> Result<LadderResult, Error>;
-    fn sup_con_loss(
-        &self,
-        x: MatRef,
-        labels: &[i32],
-        o: &SupConOptions,
-        call: &Call,
-    ) -> Result<SupConResult, Error>;
-    fn oasis_steps(
-        &self,
-        x: MatRef,
-        labels: &[i32],
-        weights: &[f64],
-        o: &OasisOptions,
-        call: &Call,
-    ) -> Result<OasisSteps, Error>;
-}
-
 /// `Ok` when `dev` runs `op`; otherwise the refusal every op gives.
 pub fn runs(dev: &dyn Device, op: Op) -> Result<(), Error> {
     if dev.supports(op) {
@@ -150,152 +44,84 @@ impl<'d> AsDevice for dyn Device + 'd {
     }
 }
 
-impl<T: AsDevice + ?Sized> Ops for T {
+/// Declares `Ops` and its one impl from a table: a row is an op's method and arguments, its
+/// `Op`, and the function of this crate that composes it over a device's primitives.
+macro_rules! ops {
+    ($(
+        $(#[$doc:meta])*
+        fn $method:ident($($arg:ident: $ty:ty),* $(,)?) -> $out:ty = $op:ident => $run:path;
+    )*) => {
+        /// Every op of tripletkit on a device. Arguments mean what the op modules of this crate
+        /// say.
+        pub trait Ops {
+            $($(#[$doc])* fn $method(&self, $($arg: $ty),*) -> Result<$out, Error>;)*
+        }
+
+        impl<T: AsDevice + ?Sized> Ops for T {
+            $(fn $method(&self, $($arg: $ty),*) -> Result<$out, Error> {
+                let dev = self.as_device();
+                runs(dev, Op::$op)?;
+                $run(dev, $($arg),*)
+            })*
+        }
+    };
+}
+
+ops! {
     fn pairwise_distances(
-        &self,
-        a: MatRef,
-        b: Option<MatRef>,
-        o: &MetricOptions,
-        call: &Call,
-    ) -> Result<Vec<f32>, Error> {
-        runs(self.as_device(), Op::PairwiseDistances)?;
-        crate::distances::pairwise_distances(self.as_device(), a, b, o, call)
-    }
+        a: MatRef, b: Option<MatRef>, o: &MetricOptions, call: &Call,
+    ) -> Vec<f32> = PairwiseDistances => crate::distances::pairwise_distances;
     fn knn(
-        &self,
-        queries: MatRef,
-        corpus: &dyn Corpus,
-        o: &KnnOptions,
-        call: &Call,
-    ) -> Result<Knn, Error> {
-        runs(self.as_device(), Op::Knn)?;
-        crate::distances::knn::knn(self.as_device(), queries, corpus, o, call)
-    }
+        queries: MatRef, corpus: &dyn Corpus, o: &KnnOptions, call: &Call,
+    ) -> Knn = Knn => crate::distances::knn::knn;
+    /// `knn` against a corpus used once.
     fn knn_once(
-        &self,
-        queries: MatRef,
-        corpus: MatRef,
-        metric: &MetricOptions,
-        o: &KnnOptions,
-        call: &Call,
-    ) -> Result<Knn, Error> {
-        runs(self.as_device(), Op::Knn)?;
-        crate::distances::knn::knn_once(self.as_device(), queries, corpus, metric, o, call)
-    }
+        queries: MatRef, corpus: MatRef, metric: &MetricOptions, o: &KnnOptions, call: &Call,
+    ) -> Knn = Knn => crate::distances::knn::knn_once;
     fn mine_triplets(
-        &self,
-        x: MatRef,
-        labels: &[i32],
-        reference: Option<(MatRef, &[i32])>,
-        o: &MineOptions,
+        x: MatRef, labels: &[i32], reference: Option<(MatRef, &[i32])>, o: &MineOptions,
         call: &Call,
-    ) -> Result<Triplets, Error> {
-        runs(self.as_device(), Op::MineTriplets)?;
-        miners::mine_triplets(self.as_device(), x, labels, reference, o, call)
-    }
+    ) -> Triplets = MineTriplets => miners::mine_triplets;
     fn triplet_loss(
-        &self,
-        x: MatRef,
-        labels: &[i32],
-        reference: Option<(MatRef, &[i32])>,
-        mining: Mining,
-        o: &LossOptions,
-        call: &Call,
-    ) -> Result<LossResult, Error> {
-        runs(self.as_device(), Op::TripletLoss)?;
-        triplet::triplet_loss(self.as_device(), x, labels, reference, mining, o, call)
-    }
+        x: MatRef, labels: &[i32], reference: Option<(MatRef, &[i32])>, mining: Mining,
+        o: &LossOptions, call: &Call,
+    ) -> LossResult = TripletLoss => triplet::triplet_loss;
     fn triplet_margin_loss(
-        &self,
-        anchor: MatRef,
-        positive: MatRef,
-        negative: MatRef,
-        o: &MarginLossOptions,
-        call: &Call,
-    ) -> Result<MarginLossResult, Error> {
-        runs(self.as_device(), Op::TripletMarginLoss)?;
-        margin::triplet_margin_loss(self.as_device(), anchor, positive, negative, o, call)
-    }
+        anchor: MatRef, positive: MatRef, negative: MatRef, o: &MarginLossOptions, call: &Call,
+    ) -> MarginLossResult = TripletMarginLoss => margin::triplet_margin_loss;
     fn retrieval_metrics(
-        &self,
-        queries: MatRef,
-        query_labels: &[i32],
-        reference: Option<(MatRef, &[i32])>,
-        o: &RetrievalOptions,
-        call: &Call,
-    ) -> Result<Retrieval, Error> {
-        runs(self.as_device(), Op::RetrievalMetrics)?;
-        retrieval::retrieval_metrics(self.as_device(), queries, query_labels, reference, o, call)
-    }
+        queries: MatRef, query_labels: &[i32], reference: Option<(MatRef, &[i32])>,
+        o: &RetrievalOptions, call: &Call,
+    ) -> Retrieval = RetrievalMetrics => retrieval::retrieval_metrics;
     fn contrastive_loss(
-        &self,
-        x: MatRef,
-        labels: &[i32],
-        o: &ContrastiveOptions,
-        call: &Call,
-    ) -> Result<LossResult, Error> {
-        runs(self.as_device(), Op::ContrastiveLoss)?;
-        contrastive::contrastive_loss(self.as_device(), x, labels, o, call)
-    }
+        x: MatRef, labels: &[i32], o: &ContrastiveOptions, call: &Call,
+    ) -> LossResult = ContrastiveLoss => contrastive::contrastive_loss;
     fn multiple_negatives_ranking_loss(
-        &self,
-        anchors: MatRef,
-        positives: MatRef,
-        negatives: Option<MatRef>,
-        o: &RankingOptions,
+        anchors: MatRef, positives: MatRef, negatives: Option<MatRef>, o: &RankingOptions,
         call: &Call,
-    ) -> Result<RankingResult, Error> {
-        runs(self.as_device(), Op::MultipleNegativesRankingLoss)?;
-        ranking::multiple_negatives_ranking_loss(
-            self.as_device(),
-            anchors,
-            positives,
-            negatives,
-            o,
-            call,
-        )
-    }
+    ) -> RankingResult = MultipleNegativesRankingLoss => ranking::multiple_negatives_ranking_loss;
     fn verification_metrics(
-        &self,
-        a: MatRef,
-        b: MatRef,
-        same: &[u8],
-        o: &VerificationOptions,
-        call: &Call,
-    ) -> Result<Verification, Error> {
-        runs(self.as_device(), Op::VerificationMetrics)?;
-        verification::verification_metrics(self.as_device(), a, b, same, o, call)
-    }
+        a: MatRef, b: MatRef, same: &[u8], o: &VerificationOptions, call: &Call,
+    ) -> Verification = VerificationMetrics => verification::verification_metrics;
     fn ladder_loss(
-        &self,
-        queries: MatRef,
-        candidates: MatRef,
-        relevance: MatRef,
-        o: &LadderOptions,
-        call: &Call,
-    ) -> Result<LadderResult, Error> {
-        runs(self.as_device(), Op::LadderLoss)?;
-        ladder::ladder_loss(self.as_device(), queries, candidates, relevance, o, call)
-    }
+        queries: MatRef, candidates: MatRef, relevance: MatRef, o: &LadderOptions, call: &Call,
+    ) -> LadderResult = LadderLoss => ladder::ladder_loss;
     fn sup_con_loss(
-        &self,
-        x: MatRef,
-        labels: &[i32],
-        o: &SupConOptions,
-        call: &Call,
-    ) -> Result<SupConResult, Error> {
-        runs(self.as_device(), Op::SupConLoss)?;
-        crate::losses::supcon::sup_con_loss(self.as_device(), x, labels, o, call)
-    }
+        x: MatRef, labels: &[i32], o: &SupConOptions, call: &Call,
+    ) -> SupConResult = SupConLoss => crate::losses::supcon::sup_con_loss;
     fn oasis_steps(
-        &self,
-        x: MatRef,
-        labels: &[i32],
-        weights: &[f64],
-        o: &OasisOptions,
-        call: &Call,
-    ) -> Result<OasisSteps, Error> {
-        runs(self.as_device(), Op::FitOasis)?;
-        oasis::oasis_steps(x, labels, weights, o, call)
-    }
+        x: MatRef, labels: &[i32], weights: &[f64], o: &OasisOptions, call: &Call,
+    ) -> OasisSteps = FitOasis => oasis_on;
+}
+
+/// OASIS's steps are sequential host code; the device only says whether it runs them.
+fn oasis_on(
+    _: &dyn Device,
+    x: MatRef,
+    labels: &[i32],
+    weights: &[f64],
+    o: &OasisOptions,
+    call: &Call,
+) -> Result<OasisSteps, Error> {
+    oasis::oasis_steps(x, labels, weights, o, call)
 }
