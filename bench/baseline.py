@@ -80,6 +80,15 @@ def main():
                     loss = loss_fn(emb, lab, miner(emb, lab))
                     loss.backward()
                 res["pml"] = median_ms(g, reps)
+        elif c["op"] == "supcon" and torch is not None and n <= 4096:
+            emb = torch.tensor(x, requires_grad=True)
+            lab = torch.tensor(labels)
+            loss_fn = losses.SupConLoss(temperature=0.1)
+
+            def g():
+                emb.grad = None
+                loss_fn(emb, lab).backward()
+            res["pml"] = median_ms(g, reps)
         out[c["id"]] = res
     print(json.dumps(out))
 

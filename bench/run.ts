@@ -16,7 +16,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { exactSearch, MetricKind } from 'usearch'
 import {
-  backends, knnSync, mineTripletsSync, pairwiseDistancesSync, retrievalMetricsSync, tripletLossSync, type Matrix,
+  backends, knnSync, mineTripletsSync, pairwiseDistancesSync, retrievalMetricsSync, supConLossSync, tripletLossSync, type Matrix,
 } from '../index'
 import { gaussian, time } from '../src/cli/bench'
 import { seeded } from '../src/linalg'
@@ -37,6 +37,7 @@ const cases: Case[] = ([
   ...[64, 1024, 8192, 32768].map((n) => ({ id: `mine-${n}`, op: 'mine-batch-hard', label: `mineTriplets batch-hard, N = ${n}`, n, m: n, d: 128, k: 0, large: n > 8192 })),
   ...[64, 1024, 8192, 32768].map((n) => ({ id: `semi-${n}`, op: 'mine-batch-semihard', label: `mineTriplets batch-semihard, N = ${n}`, n, m: n, d: 128, k: 0, large: n > 8192 })),
   ...[1024, 8192].map((n) => ({ id: `retrieval-${n}`, op: 'retrieval', label: `retrievalMetrics, N = ${n}`, n, m: n, d: 128, k: 0 })),
+  ...[64, 1024, 4096].map((n) => ({ id: `supcon-${n}`, op: 'supcon', label: `supConLoss, N = ${n}`, n, m: n, d: 128, k: 0 })),
 ] as Case[]).filter((c) => !quick || c.large !== true)
 
 /** tfjs doing the same maths on its CPU backend: distances by matMul, top-k, masked extremes. */
@@ -54,11 +55,25 @@ function tfjsOp(c: Case, x: Matrix, y: Matrix, labels: Int32Array): (() => unkno
     const neg = tf.min(tf.where(same, tf.fill(d.shape, Infinity), d), 1)
     return tf.mean(tf.relu(tf.add(tf.sub(pos, neg), 0.2)))
   }
+  // SupConLoss with τ = 0.1: cosine similarities, a log-softmax over the other rows, the mean
+  // over each anchor's positives, the mean over the anchors whose loss is > 0.
+  const supCon = (e: tf.Tensor2D): tf.Scalar => {
+    const unit = tf.div(e, tf.maximum(tf.norm(e, 2, 1, true), 1e-12))
+    const s = tf.div(tf.matMul(unit, unit, false, true), 0.1)
+    const eye = tf.cast(tf.eye(e.shape[0]), 'bool')
+    const pos = tf.logicalAnd(tf.equal(tf.expandDims(L, 1), tf.expandDims(L, 0)), tf.logicalNot(eye))
+    const logProb = tf.sub(s, tf.logSumExp(tf.where(eye, tf.fill(s.shape, -Infinity), s), 1, true))
+    const count = tf.sum(tf.cast(pos, 'float32'), 1)
+    const l = tf.neg(tf.div(tf.sum(tf.where(pos, logProb, tf.zerosLike(logProb)), 1), tf.maximum(count, 1)))
+    const active = tf.step(l)
+    return tf.div(tf.sum(tf.mul(l, active)), tf.maximum(tf.sum(active), 1))
+  }
   switch (c.op) {
     case 'pairwise': return () => tf.tidy(() => dist(X, X).dataSync())
     case 'knn': return () => tf.tidy(() => tf.topk(tf.neg(dist(X, Y)), c.k).indices.dataSync())
     case 'mine-batch-hard': return () => tf.tidy(() => batchHard(X).dataSync())
     case 'loss-batch-hard': return () => tf.tidy(() => tf.grad((e: tf.Tensor) => batchHard(e as tf.Tensor2D))(X as tf.Tensor).dataSync())
+    case 'supcon': return () => tf.tidy(() => tf.grad((e: tf.Tensor) => supCon(e as tf.Tensor2D))(X as tf.Tensor).dataSync())
     default: return undefined
   }
 }
@@ -71,6 +86,7 @@ function ours(c: Case, x: Matrix, y: Matrix, labels: Int32Array, device: 'cpu' |
     case 'mine-batch-hard': return () => mineTripletsSync(x, labels, { strategy: 'batch-hard', device })
     case 'mine-batch-semihard': return () => mineTripletsSync(x, labels, { strategy: 'batch-semihard', device })
     case 'loss-batch-hard': return () => tripletLossSync(x, labels, { mining: 'batch-hard', device })
+    case 'supcon': return () => supConLossSync(x, labels, { device })
     default: return () => retrievalMetricsSync(x, labels, { device })
   }
 }

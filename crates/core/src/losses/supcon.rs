@@ -11,6 +11,7 @@ use crate::distances::backward::{self, through_rows};
 use crate::distances::pair;
 use crate::distances::{Exact, Rows};
 use crate::{rules, Call, Device, Error, MatRef, Metric, MetricOptions, SupConOptions};
+use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
 pub struct SupConResult {
@@ -96,46 +97,61 @@ pub fn coefficients(
     let n = labels.len();
     let _held =
         crate::runtime::budget::reserve(n.saturating_mul(n).saturating_mul(8), "supConLoss")?;
-    // ∂l_i/∂s_ij = softmax over A(i) − [j ∈ P(i)]/|P(i)|, kept per anchor until the mean's
-    // divisor (the anchors with l_i > 0) is known.
+    let mut class_size: HashMap<i32, usize> = HashMap::new();
+    for &l in labels {
+        *class_size.entry(l).or_default() += 1;
+    }
+    // Row i of g: first anchor i's similarities, then ∂l_i/∂s_ij = softmax over A(i) −
+    // [j ∈ P(i)]/|P(i)|, kept per anchor until the mean's divisor (the anchors whose l_i > 0)
+    // is known. Anchors run in parallel; their losses are summed in row order.
     let mut g = vec![0.0f64; n * n];
-    let mut s = vec![0.0f64; n];
+    let serial = crate::runtime::par::serial(n.saturating_mul(n).saturating_mul(8));
+    let losses: Vec<Option<f64>> =
+        crate::runtime::par::map_chunks_mut(&mut g, n.max(1), serial, |i, gi| {
+            let positives = class_size[&labels[i]] - 1;
+            if positives == 0 || call.stop.requested() {
+                return None;
+            }
+            // s = (1 − d)/τ; the constant 1/τ cancels in every log-softmax, so s = −d/τ here.
+            let mut max = f64::NEG_INFINITY;
+            for (j, sj) in gi.iter_mut().enumerate() {
+                *sj = if j == i {
+                    f64::NEG_INFINITY
+                } else {
+                    -d.at(i, j) / temperature
+                };
+                max = max.max(*sj);
+            }
+            // One exponential an entry: e_ij = exp(s_ij − max) replaces s_ij; the positives'
+            // similarities are read again from d (an e_ij may underflow to 0 at a small τ).
+            let mut z = 0.0;
+            for v in gi.iter_mut() {
+                *v = (*v - max).exp();
+                z += *v;
+            }
+            let lse = max + z.ln();
+            let per = 1.0 / positives as f64;
+            let mut l = 0.0;
+            for j in 0..gi.len() {
+                if j != i && labels[j] == labels[i] {
+                    l -= per * (-d.at(i, j) / temperature - lse);
+                }
+            }
+            let counted = l > 0.0;
+            for (j, gv) in gi.iter_mut().enumerate() {
+                *gv = if counted && j != i {
+                    *gv / z - if labels[j] == labels[i] { per } else { 0.0 }
+                } else {
+                    0.0
+                };
+            }
+            counted.then_some(l)
+        });
+    call.stop.check()?;
     let (mut sum, mut anchors) = (0.0f64, 0usize);
-    for i in 0..n {
-        call.stop.check()?;
-        let positives = (0..n).filter(|&j| j != i && labels[j] == labels[i]).count();
-        if positives == 0 {
-            continue;
-        }
-        // s = (1 − d)/τ; the constant 1/τ cancels in every log-softmax, so s = −d/τ here.
-        let mut max = f64::NEG_INFINITY;
-        for (j, sj) in s.iter_mut().enumerate() {
-            *sj = if j == i {
-                f64::NEG_INFINITY
-            } else {
-                -d.at(i, j) / temperature
-            };
-            max = max.max(*sj);
-        }
-        let z: f64 = s.iter().map(|&v| (v - max).exp()).sum();
-        let lse = max + z.ln();
-        let per = 1.0 / positives as f64;
-        let mut l = 0.0;
-        for j in (0..n).filter(|&j| j != i && labels[j] == labels[i]) {
-            l -= per * (s[j] - lse);
-        }
-        if l <= 0.0 {
-            continue;
-        }
+    for l in losses.into_iter().flatten() {
         sum += l;
         anchors += 1;
-        let gi = &mut g[i * n..(i + 1) * n];
-        for (j, gv) in gi.iter_mut().enumerate() {
-            if j != i {
-                let p = (s[j] - lse).exp();
-                *gv = p - if labels[j] == labels[i] { per } else { 0.0 };
-            }
-        }
     }
     if anchors == 0 {
         return Ok((0.0, 0, g));
