@@ -34,6 +34,7 @@ test('backends() reports the emulator, its ops, and that it is one', (t) => {
   t.true(cuda.emulated)
   t.regex(cuda.device ?? '', /emulator/i)
   t.deepEqual(cuda.ops, CUDA_OPS)
+  t.is(cuda.maxK, 1024)
 })
 
 test("'auto' never picks the emulator, whatever the work", (t) => {

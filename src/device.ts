@@ -54,6 +54,7 @@ export function backends(): BackendsInfo {
           ...(cuda.device === undefined ? {} : { device: cuda.device }),
           emulated: cuda.emulated === true,
           ...(cuda.ops === undefined ? {} : { ops: [...cuda.ops] }),
+          ...(cuda.maxK == null ? {} : { maxK: cuda.maxK }),
         }
       : { available: false, reason: cuda.reason ?? 'unknown' },
     cpu: cpu.available ? { available: true, ...(cpu.threads === undefined ? {} : { threads: cpu.threads }) }

@@ -519,6 +519,11 @@ export interface BackendsInfo {
      * on `'cuda'` with ERR_TRIPLETKIT_DEVICE_UNAVAILABLE and run on `'cpu'` under `'auto'`.
      */
     ops?: string[]
+    /**
+     * The most neighbours one knn search takes on this device (1024 on `'cuda'`): past it a
+     * call naming `'cuda'` is refused with a RangeError, and `'auto'` runs on `'cpu'`.
+     */
+    maxK?: number
   }
   /** The native CPU backend; `threads` when available, `reason` (the load error) when not. */
   cpu: DeviceInfo & {

@@ -2,9 +2,9 @@
 //! graded relevance as rungs. On rung l, the candidates whose relevance is ≥ θ_l must be more
 //! similar to the query than those below θ_l, by the margin α_l.
 //!
-//! Similarities are one distance pass (s = −d for dot, 1 − d for cosine); the loss picks, per
-//! query and rung, its hardest pair or every pair; the gradient goes back through the same
-//! matrix with one GEMM (`backward::pairwise_backward`).
+//! Similarities are one distance pass on the device (s = −d for dot, 1 − d for cosine), read
+//! in float64; the loss picks, per query and rung, its hardest pair or every pair on the host;
+//! the gradient goes back through the same matrix by the device's coefficient GEMMs.
 
 use crate::distances::backward::{self, through_rows};
 use crate::distances::{Exact, Rows};
