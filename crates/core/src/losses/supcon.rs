@@ -44,12 +44,14 @@ pub fn sup_con_loss(
         grad: vec![0.0; x.rows() * x.cols()],
         anchors,
     };
-    if !has_both_kinds_of_pair(labels) {
+    // No positive pair (no class of two rows) or no negative pair (one class): loss 0.
+    let sizes = class_sizes(labels);
+    if sizes.len() < 2 || sizes.values().all(|&c| c < 2) {
         return Ok(zero(0));
     }
     let d = dev.distances(&rows, None, call)?;
     let exact = Exact::new(&d, &rows, None);
-    let (loss, anchors, g) = coefficients(&exact, labels, o.temperature, call)?;
+    let (loss, anchors, g) = coefficients(&exact, labels, &sizes, o.temperature, call)?;
     if anchors == 0 {
         return Ok(zero(0));
     }
@@ -77,30 +79,27 @@ fn check(x: MatRef, labels: &[i32], o: &SupConOptions) -> Result<(), Error> {
     Ok(())
 }
 
-/// Whether some pair of rows shares a label and some pair does not.
-fn has_both_kinds_of_pair(labels: &[i32]) -> bool {
-    let mut sorted = labels.to_vec();
-    sorted.sort_unstable();
-    let repeated = sorted.windows(2).any(|w| w[0] == w[1]);
-    let distinct = sorted.first() != sorted.last();
-    repeated && distinct
+/// Each label's row count.
+fn class_sizes(labels: &[i32]) -> HashMap<i32, usize> {
+    let mut sizes: HashMap<i32, usize> = HashMap::new();
+    for &l in labels {
+        *sizes.entry(l).or_default() += 1;
+    }
+    sizes
 }
 
 /// The loss, the anchors it is the mean over, and ∂loss/∂d, from the cosine distances d of
-/// the batch against itself.
+/// the batch against itself and each label's row count.
 pub fn coefficients(
     d: &Exact,
     labels: &[i32],
+    class_size: &HashMap<i32, usize>,
     temperature: f64,
     call: &Call,
 ) -> Result<(f64, usize, Vec<f64>), Error> {
     let n = labels.len();
     let _held =
         crate::runtime::budget::reserve(n.saturating_mul(n).saturating_mul(8), "supConLoss")?;
-    let mut class_size: HashMap<i32, usize> = HashMap::new();
-    for &l in labels {
-        *class_size.entry(l).or_default() += 1;
-    }
     // Row i of g: first anchor i's similarities, then ∂l_i/∂s_ij = softmax over A(i) −
     // [j ∈ P(i)]/|P(i)|, kept per anchor until the mean's divisor (the anchors whose l_i > 0)
     // is known. Anchors run in parallel; their losses are summed in row order.

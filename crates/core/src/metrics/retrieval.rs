@@ -40,32 +40,33 @@ pub fn retrieval_metrics(
     let mut sums = Sums::default();
     if w.window > 0 {
         let corpus = reference.map_or(queries, |r| r.0);
-        let corpus = dev.prepare_corpus(
-            corpus.data().to_vec(),
-            corpus.rows(),
-            corpus.cols(),
-            &o.distance,
-        )?;
+        let search = |query_offset| KnnOptions {
+            k: w.window,
+            exclude_self: reference.is_none(),
+            query_offset,
+        };
         // Queries a search at a time, so that their neighbour lists stay near 64 MiB however
-        // large the classes.
+        // large the classes. One search needs no prepared copy of the corpus (the cpu borrows
+        // it); several share one.
         let per_search = ((1usize << 26) / (8 * w.window)).max(256);
         let (rows, cols) = (queries.rows(), queries.cols());
-        for q0 in (0..rows).step_by(per_search) {
-            let q1 = rows.min(q0 + per_search);
-            let part = MatRef::new(&queries.data()[q0 * cols..q1 * cols], q1 - q0, cols)?;
-            let k = KnnOptions {
-                k: w.window,
-                exclude_self: reference.is_none(),
-                query_offset: q0,
-            };
-            let found = dev.top_k(part, &*corpus, &k, call)?;
-            add_neighbours(
-                &mut sums,
-                &query_labels[q0..q1],
-                ref_labels,
-                &w,
-                &found.indices,
-            );
+        if rows <= per_search {
+            let found = dev.top_k_once(queries, corpus, &o.distance, &search(0), call)?;
+            add_neighbours(&mut sums, query_labels, ref_labels, &w, &found.indices);
+        } else {
+            let prepared = dev.prepare_corpus(
+                corpus.data().to_vec(),
+                corpus.rows(),
+                corpus.cols(),
+                &o.distance,
+            )?;
+            for q0 in (0..rows).step_by(per_search) {
+                let q1 = rows.min(q0 + per_search);
+                let part = MatRef::new(&queries.data()[q0 * cols..q1 * cols], q1 - q0, cols)?;
+                let found = dev.top_k(part, &*prepared, &search(q0), call)?;
+                let labels = &query_labels[q0..q1];
+                add_neighbours(&mut sums, labels, ref_labels, &w, &found.indices);
+            }
         }
     }
     Ok(sums.mean())
