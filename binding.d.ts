@@ -54,7 +54,7 @@ export interface BackendsReport {
 /** Contrastive loss over every ordered pair of a labelled batch, with its gradient. */
 export declare function contrastiveLoss(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: ContrastiveOptions | undefined | null): LossResult
 
-/** Async twin of `contrastiveLoss`, on a thread of its own; the inputs are copied first. */
+/** Async twin of the op of the same name: its arguments and a CancelToken; the inputs are copied first, and it runs on a thread of its own. */
 export declare function contrastiveLossAsync(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: ContrastiveOptions | undefined | null, token?: CancelToken | undefined | null): Promise<LossResult>
 
 /** Options of contrastiveLoss. */
@@ -65,13 +65,13 @@ export interface ContrastiveOptions {
   negMargin?: number
   /** Applied to each side on its own. @default 'mean' */
   reduction?: 'mean' | 'sum' | 'mean-active'
+  /** @default 'euclidean' */
   metric?: 'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'
+  /** L2-normalize every row first (gradients flow through it). @default false */
   normalize?: boolean
+  /** @default 'cpu' */
   device?: 'cpu' | 'cuda'
-  /**
-   * The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
-   * what is free.
-   */
+  /** The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of what is free. */
   maxMemory?: number
 }
 
@@ -98,7 +98,7 @@ export interface DeviceReport {
 /** The k nearest corpus rows of every query row, the corpus used for this call only. */
 export declare function knn(queries: Float32Array, queryRows: number, corpus: Float32Array, corpusRows: number, cols: number, opts: MetricOptions | undefined | null, search: SearchOptions): KnnResult
 
-/** Async twin of `knn`, on a thread of its own; the inputs are copied first. */
+/** Async twin of the op of the same name: its arguments and a CancelToken; the inputs are copied first, and it runs on a thread of its own. */
 export declare function knnAsync(queries: Float32Array, queryRows: number, corpus: Float32Array, corpusRows: number, cols: number, opts: MetricOptions | undefined | null, search: SearchOptions, token?: CancelToken | undefined | null): Promise<KnnResult>
 
 /** Row-major queryRows × k, each row ascending by (distance, index). */
@@ -110,7 +110,7 @@ export interface KnnResult {
 /** Ladder loss of queries against candidates with graded relevance, with its gradients. */
 export declare function ladderLoss(queries: Float32Array, candidates: Float32Array, relevance: Float32Array, queryRows: number, candidateRows: number, cols: number, opts: LadderOptions): LadderResult
 
-/** Async twin of `ladderLoss`, on a thread of its own; the inputs are copied first. */
+/** Async twin of the op of the same name: its arguments and a CancelToken; the inputs are copied first, and it runs on a thread of its own. */
 export declare function ladderLossAsync(queries: Float32Array, candidates: Float32Array, relevance: Float32Array, queryRows: number, candidateRows: number, cols: number, opts: LadderOptions, token?: CancelToken | undefined | null): Promise<LadderResult>
 
 /** Options of ladderLoss: the rungs of the ladder. */
@@ -125,11 +125,9 @@ export interface LadderOptions {
   hardest?: boolean
   /** @default 'cosine' */
   similarity?: 'cosine' | 'dot'
+  /** @default 'cpu' */
   device?: 'cpu' | 'cuda'
-  /**
-   * The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
-   * what is free.
-   */
+  /** The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of what is free. */
   maxMemory?: number
 }
 
@@ -153,13 +151,13 @@ export interface LossOptions {
   reduction?: 'mean' | 'sum' | 'mean-active'
   /** As MineOptions.maxTriplets. @default 2^31 − 1 */
   maxTriplets?: number
+  /** @default 'euclidean' */
   metric?: 'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'
+  /** L2-normalize every row first (gradients flow through it). @default false */
   normalize?: boolean
+  /** @default 'cpu' */
   device?: 'cpu' | 'cuda'
-  /**
-   * The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
-   * what is free.
-   */
+  /** The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of what is free. */
   maxMemory?: number
 }
 
@@ -181,13 +179,13 @@ export interface MarginLossOptions {
   swap?: boolean
   /** @default 'mean' */
   reduction?: 'mean' | 'sum' | 'none'
+  /** @default 'euclidean' */
   metric?: 'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'
+  /** L2-normalize every row first (gradients flow through it). @default false */
   normalize?: boolean
+  /** @default 'cpu' */
   device?: 'cpu' | 'cuda'
-  /**
-   * The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
-   * what is free.
-   */
+  /** The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of what is free. */
   maxMemory?: number
 }
 
@@ -221,10 +219,7 @@ export interface MetricOptions {
   normalize?: boolean
   /** @default 'cpu' */
   device?: 'cpu' | 'cuda'
-  /**
-   * The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
-   * what is free.
-   */
+  /** The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of what is free. */
   maxMemory?: number
 }
 
@@ -242,29 +237,26 @@ export interface MineOptions {
   margin?: number
   /** Fail with ERR_TRIPLETKIT_TOO_MANY_TRIPLETS rather than produce more. @default 2^31 − 1 */
   maxTriplets?: number
+  /** @default 'euclidean' */
   metric?: 'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'
+  /** L2-normalize every row first (gradients flow through it). @default false */
   normalize?: boolean
+  /** @default 'cpu' */
   device?: 'cpu' | 'cuda'
-  /**
-   * The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
-   * what is free.
-   */
+  /** The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of what is free. */
   maxMemory?: number
 }
 
-/**
- * Mines triplets from a labelled batch; with a cross-batch reference set, positives and
- * negatives come from it.
- */
+/** Triplets mined from a labelled batch; with a cross-batch reference set, positives and negatives come from it. */
 export declare function mineTriplets(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts: MineOptions, reference?: Float32Array | undefined | null, referenceRows?: number | undefined | null, referenceLabels?: Int32Array | undefined | null): MinedTriplets
 
-/** Async twin of `mineTriplets`, on a thread of its own; the inputs are copied first. */
+/** Async twin of the op of the same name: its arguments and a CancelToken; the inputs are copied first, and it runs on a thread of its own. */
 export declare function mineTripletsAsync(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts: MineOptions, reference?: Float32Array | undefined | null, referenceRows?: number | undefined | null, referenceLabels?: Int32Array | undefined | null, token?: CancelToken | undefined | null): Promise<MinedTriplets>
 
 /** Multiple negatives ranking loss of row-aligned anchors and positives, with extra negatives. */
 export declare function multipleNegativesRankingLoss(anchors: Float32Array, positives: Float32Array, rows: number, negatives: Float32Array | undefined | null, negativeRows: number, cols: number, opts?: RankingOptions | undefined | null): RankingResult
 
-/** Async twin of `multipleNegativesRankingLoss`, on a thread of its own; the inputs are copied first. */
+/** Async twin of the op of the same name: its arguments and a CancelToken; the inputs are copied first, and it runs on a thread of its own. */
 export declare function multipleNegativesRankingLossAsync(anchors: Float32Array, positives: Float32Array, rows: number, negatives: Float32Array | undefined | null, negativeRows: number, cols: number, opts?: RankingOptions | undefined | null, token?: CancelToken | undefined | null): Promise<RankingResult>
 
 /** Options of oasisSteps. */
@@ -275,26 +267,28 @@ export interface OasisOptions {
   steps: number
   /** The sampling stream's state (its seed, at the first call). */
   state: number
+  /** @default 'cpu' */
   device?: 'cpu' | 'cuda'
+  /** The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of what is free. */
+  maxMemory?: number
 }
 
-/** W after the steps, the state to continue from, and the steps' summed hinge loss. */
 export interface OasisResult {
   weights: Float64Array
   state: number
   lossSum: number
 }
 
-/** Takes `opts.steps` OASIS steps from W (`cols × cols`). */
+/** OASIS steps from `weights` (d × d), sampling triplets from the labelled rows. */
 export declare function oasisSteps(x: Float32Array, rows: number, cols: number, labels: Int32Array, weights: Float64Array, opts: OasisOptions): OasisResult
 
-/** Async twin of `oasisSteps`, on a thread of its own; the inputs are copied first. */
+/** Async twin of the op of the same name: its arguments and a CancelToken; the inputs are copied first, and it runs on a thread of its own. */
 export declare function oasisStepsAsync(x: Float32Array, rows: number, cols: number, labels: Int32Array, weights: Float64Array, opts: OasisOptions, token?: CancelToken | undefined | null): Promise<OasisResult>
 
 /** `aRows × bRows` distances, row-major; `b === null`: `a` against itself. */
 export declare function pairwiseDistances(a: Float32Array, aRows: number, b: Float32Array | undefined | null, bRows: number, cols: number, opts?: MetricOptions | undefined | null): Float32Array
 
-/** Async twin of `pairwiseDistances`, on a thread of its own; the inputs are copied first. */
+/** Async twin of the op of the same name: its arguments and a CancelToken; the inputs are copied first, and it runs on a thread of its own. */
 export declare function pairwiseDistancesAsync(a: Float32Array, aRows: number, b: Float32Array | undefined | null, bRows: number, cols: number, opts?: MetricOptions | undefined | null, token?: CancelToken | undefined | null): Promise<Float32Array>
 
 /** Options of multipleNegativesRankingLoss. */
@@ -305,11 +299,9 @@ export interface RankingOptions {
   similarity?: 'cosine' | 'dot'
   /** Also rank the anchors for each positive, and average the two. @default false */
   symmetric?: boolean
+  /** @default 'cpu' */
   device?: 'cpu' | 'cuda'
-  /**
-   * The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
-   * what is free.
-   */
+  /** The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of what is free. */
   maxMemory?: number
 }
 
@@ -324,20 +316,20 @@ export interface RankingResult {
 /** Retrieval metrics of queries against a reference set (or against themselves). */
 export declare function retrievalMetrics(queries: Float32Array, queryRows: number, queryLabels: Int32Array, reference: Float32Array | undefined | null, referenceRows: number, referenceLabels: Int32Array | undefined | null, cols: number, opts?: RetrievalOptions | undefined | null): RetrievalResult
 
-/** Async twin of `retrievalMetrics`, on a thread of its own; the inputs are copied first. */
+/** Async twin of the op of the same name: its arguments and a CancelToken; the inputs are copied first, and it runs on a thread of its own. */
 export declare function retrievalMetricsAsync(queries: Float32Array, queryRows: number, queryLabels: Int32Array, reference: Float32Array | undefined | null, referenceRows: number, referenceLabels: Int32Array | undefined | null, cols: number, opts?: RetrievalOptions | undefined | null, token?: CancelToken | undefined | null): Promise<RetrievalResult>
 
 /** Options of retrievalMetrics. */
 export interface RetrievalOptions {
   /** Cut-off of recallAtK / precisionAtK (clamped to the candidates a query has). @default 10 */
   k?: number
+  /** @default 'euclidean' */
   metric?: 'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'
+  /** L2-normalize every row first (gradients flow through it). @default false */
   normalize?: boolean
+  /** @default 'cpu' */
   device?: 'cpu' | 'cuda'
-  /**
-   * The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
-   * what is free.
-   */
+  /** The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of what is free. */
   maxMemory?: number
 }
 
@@ -365,18 +357,16 @@ export interface SearchOptions {
 /** Supervised contrastive loss of a labelled batch, with its gradient. */
 export declare function supConLoss(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: SupConOptions | undefined | null): SupConResult
 
-/** Async twin of `supConLoss`, on a thread of its own; the inputs are copied first. */
+/** Async twin of the op of the same name: its arguments and a CancelToken; the inputs are copied first, and it runs on a thread of its own. */
 export declare function supConLossAsync(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: SupConOptions | undefined | null, token?: CancelToken | undefined | null): Promise<SupConResult>
 
 /** Options of supConLoss. */
 export interface SupConOptions {
   /** τ: cosine similarities are divided by it before the softmax. @default 0.1 */
   temperature?: number
+  /** @default 'cpu' */
   device?: 'cpu' | 'cuda'
-  /**
-   * The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
-   * what is free.
-   */
+  /** The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of what is free. */
   maxMemory?: number
 }
 
@@ -387,22 +377,16 @@ export interface SupConResult {
   anchors: number
 }
 
-/**
- * Triplet loss and its gradient over mined triplets, or exactly `triplets` when given; with a
- * cross-batch reference set, positives and negatives come from it.
- */
+/** Triplet loss and its gradient over mined triplets, or exactly `triplets` when given; with a cross-batch reference set, positives and negatives come from it. */
 export declare function tripletLoss(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: LossOptions | undefined | null, triplets?: Triplets | undefined | null, reference?: Float32Array | undefined | null, referenceRows?: number | undefined | null, referenceLabels?: Int32Array | undefined | null): LossResult
 
-/**
- * Async twin of `tripletLoss`, on a thread of its own; the inputs (given triplets included) are
- * copied first, and the JS-backed originals dropped here, on the JS thread.
- */
+/** Async twin of the op of the same name: its arguments and a CancelToken; the inputs are copied first, and it runs on a thread of its own. */
 export declare function tripletLossAsync(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: LossOptions | undefined | null, triplets?: Triplets | undefined | null, reference?: Float32Array | undefined | null, referenceRows?: number | undefined | null, referenceLabels?: Int32Array | undefined | null, token?: CancelToken | undefined | null): Promise<LossResult>
 
-/** Triplet margin loss over row-aligned anchor / positive / negative matrices. */
+/** Triplet margin loss of row-aligned anchors, positives and negatives, with its gradients. */
 export declare function tripletMarginLoss(anchor: Float32Array, positive: Float32Array, negative: Float32Array, rows: number, cols: number, opts?: MarginLossOptions | undefined | null): MarginLossResult
 
-/** Async twin of `tripletMarginLoss`, on a thread of its own; the inputs are copied first. */
+/** Async twin of the op of the same name: its arguments and a CancelToken; the inputs are copied first, and it runs on a thread of its own. */
 export declare function tripletMarginLossAsync(anchor: Float32Array, positive: Float32Array, negative: Float32Array, rows: number, cols: number, opts?: MarginLossOptions | undefined | null, token?: CancelToken | undefined | null): Promise<MarginLossResult>
 
 /** Parallel index arrays: triplet t is (anchor[t], positive[t], negative[t]). */
@@ -412,23 +396,23 @@ export interface Triplets {
   negative: Int32Array
 }
 
-/** Verification metrics of the pairs (a_i, b_i); `same[i]` nonzero when they match. */
+/** Verification metrics of row-aligned pairs labelled same (1) or different (0). */
 export declare function verificationMetrics(a: Float32Array, b: Float32Array, rows: number, cols: number, same: Uint8Array, opts?: VerificationOptions | undefined | null): VerificationResult
 
-/** Async twin of `verificationMetrics`, on a thread of its own; the inputs are copied first. */
+/** Async twin of the op of the same name: its arguments and a CancelToken; the inputs are copied first, and it runs on a thread of its own. */
 export declare function verificationMetricsAsync(a: Float32Array, b: Float32Array, rows: number, cols: number, same: Uint8Array, opts?: VerificationOptions | undefined | null, token?: CancelToken | undefined | null): Promise<VerificationResult>
 
 /** Options of verificationMetrics. */
 export interface VerificationOptions {
   /** The false-accept rate of tarAtFar, from 0 to 1. @default 0.001 */
   far?: number
+  /** @default 'euclidean' */
   metric?: 'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'
+  /** L2-normalize every row first (gradients flow through it). @default false */
   normalize?: boolean
+  /** @default 'cpu' */
   device?: 'cpu' | 'cuda'
-  /**
-   * The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
-   * what is free.
-   */
+  /** The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of what is free. */
   maxMemory?: number
 }
 

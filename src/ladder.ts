@@ -10,12 +10,9 @@ import { OPTION_KEYS, readOptions } from './options'
 
 const SIMILARITIES: readonly Similarity[] = ['cosine', 'dot']
 
-/** A list of finite numbers, of `length` when given. */
-function toNumbers(value: unknown, name: string, length?: number, lengthWhat?: string): number[] {
+/** A list of finite numbers. */
+function toNumbers(value: unknown, name: string): number[] {
   if (!Array.isArray(value)) throw new TypeError(`${name}: expected an array of numbers, received ${describe(value)}`)
-  if (length !== undefined && value.length !== length) {
-    throw new RangeError(`${name}: expected ${length} numbers (${lengthWhat}), received ${value.length}`)
-  }
   return value.map((v: unknown, i) => checkFinite(v, `${name}[${i}]`))
 }
 
@@ -29,15 +26,10 @@ function plan(queries: MatrixLike, candidates: MatrixLike, relevance: MatrixLike
   if (q.rows > 0 && (r.rows !== q.rows || r.cols !== c.rows)) {
     throw new RangeError(`relevance: expected ${q.rows} × ${c.rows} (queries × candidates), received ${r.rows} × ${r.cols}`)
   }
+  // The rungs' rules (one or more, descending, a margin and a weight each) are core's.
   const thresholds = toNumbers(o.thresholds, 'opts.thresholds')
-  if (thresholds.length === 0) throw new RangeError('opts.thresholds: expected at least one threshold, received an empty array')
-  for (let i = 1; i < thresholds.length; i++) {
-    if (!(thresholds[i] < thresholds[i - 1])) {
-      throw new RangeError(`opts.thresholds[${i}]: expected less than opts.thresholds[${i - 1}] = ${thresholds[i - 1]} (θ₁ > θ₂ > …), received ${thresholds[i]}`)
-    }
-  }
-  const margins = toNumbers(o.margins, 'opts.margins', thresholds.length, 'one per threshold')
-  const weights = o.weights === undefined ? undefined : toNumbers(o.weights, 'opts.weights', thresholds.length, 'one per threshold')
+  const margins = toNumbers(o.margins, 'opts.margins')
+  const weights = o.weights === undefined ? undefined : toNumbers(o.weights, 'opts.weights')
   const hardest = checkBoolean(o.hardest, 'opts.hardest', true)
   const similarity = checkEnum(o.similarity, 'opts.similarity', SIMILARITIES, 'cosine')
   const device = checkEnum(o.device, 'opts.device', DEVICES, 'auto')

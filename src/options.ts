@@ -1,5 +1,6 @@
 /**
- * The option names of every public function, checked against their interfaces at compile time,
+ * The option names of every public function, derived from the addon's options table and checked
+ * against their interfaces at compile time,
  * and the one function that reads an options object: once, up front, refusing names it does
  * not know.
  */
@@ -9,41 +10,57 @@ import type {
   MultipleNegativesRankingLossOptions, OasisOptions, PairwiseDistancesOptions, RetrievalMetricsOptions, SupConLossOptions, TripletLossOptions,
   TripletMarginLossOptions, ValidationSet, VerificationMetricsOptions,
 } from './types'
+import { NATIVE_OPTION_KEYS as N } from './native-options'
 import { describe } from './validate'
 
 export type Keys<T> = readonly (keyof T & string)[]
 /** `K` when it names every key of `T`; otherwise a type that says which are missing. */
 type Complete<T, K extends Keys<T>> = [Exclude<keyof T, K[number]>] extends [never] ? K : { missing: Exclude<keyof T, K[number]> }
 
-/** The keys of `T`, listed by hand and checked to be all of them. */
+/** The options most functions share, first in every list and in this order (messages list them). */
+const SHARED: readonly string[] = ['metric', 'normalize', 'device', 'signal', 'maxMemory', 'reference', 'referenceLabels']
+
+/** The keys of `T`, checked to be all of them, the shared ones first. */
 function keysOf<T>() {
-  return <const K extends Keys<T>>(keys: K & Complete<T, K>): K => keys
+  return <const K extends Keys<T>>(keys: K & Complete<T, K>): K => {
+    const rank = (k: string) => (SHARED.includes(k) ? SHARED.indexOf(k) : SHARED.length)
+    return [...keys].sort((a, b) => rank(a) - rank(b)) as unknown as K
+  }
 }
 
-const METRIC = ['metric', 'normalize', 'device', 'signal', 'maxMemory'] as const
 const REFERENCE = ['reference', 'referenceLabels'] as const
 
-/** Every option name each public function accepts. */
+/** `keys` less those the TypeScript layer sets itself. */
+function without<K extends string, D extends K>(keys: readonly K[], ...drop: D[]): Exclude<K, D>[] {
+  const dropped: readonly string[] = drop
+  return keys.filter((k): k is Exclude<K, D> => !dropped.includes(k))
+}
+
+/**
+ * Every option name each public function accepts: the fields of the native options structs it
+ * passes on (`NATIVE_OPTION_KEYS`, written from the addon's options table), less those it sets
+ * itself, plus its own (`signal`, batching, progress, the reference set).
+ */
 export const OPTION_KEYS = {
-  pairwise: keysOf<PairwiseDistancesOptions>()([...METRIC]),
-  knn: keysOf<KnnOptions>()([...METRIC, 'k', 'excludeSelf', 'batchSize', 'onProgress']),
-  mine: keysOf<MineTripletsOptions>()([...METRIC, ...REFERENCE, 'strategy', 'margin', 'maxTriplets', 'onProgress']),
-  loss: keysOf<TripletLossOptions>()([...METRIC, ...REFERENCE, 'mining', 'margin', 'softMargin', 'swap', 'reduction', 'maxTriplets']),
-  marginLoss: keysOf<TripletMarginLossOptions>()([...METRIC, 'margin', 'softMargin', 'swap', 'reduction']),
-  contrastive: keysOf<ContrastiveLossOptions>()([...METRIC, 'posMargin', 'negMargin', 'reduction']),
-  ranking: keysOf<MultipleNegativesRankingLossOptions>()(['negatives', 'scale', 'similarity', 'symmetric', 'device', 'signal']),
-  supCon: keysOf<SupConLossOptions>()(['temperature', 'device', 'signal', 'maxMemory']),
-  ladder: keysOf<LadderLossOptions>()(['thresholds', 'margins', 'weights', 'hardest', 'similarity', 'device', 'signal']),
+  pairwise: keysOf<PairwiseDistancesOptions>()([...N.MetricOptions, 'signal']),
+  knn: keysOf<KnnOptions>()([...N.MetricOptions, ...without(N.SearchOptions, 'queryOffset'), 'signal', 'batchSize', 'onProgress']),
+  mine: keysOf<MineTripletsOptions>()([...N.MineOptions, 'signal', ...REFERENCE, 'onProgress']),
+  loss: keysOf<TripletLossOptions>()([...without(N.LossOptions, 'strategy'), 'mining', 'signal', ...REFERENCE]),
+  marginLoss: keysOf<TripletMarginLossOptions>()([...N.MarginLossOptions, 'signal']),
+  contrastive: keysOf<ContrastiveLossOptions>()([...N.ContrastiveOptions, 'signal']),
+  ranking: keysOf<MultipleNegativesRankingLossOptions>()([...without(N.RankingOptions, 'maxMemory'), 'negatives', 'signal']),
+  supCon: keysOf<SupConLossOptions>()([...N.SupConOptions, 'signal']),
+  ladder: keysOf<LadderLossOptions>()([...without(N.LadderOptions, 'maxMemory'), 'signal']),
   hardNegatives: keysOf<MineHardNegativesOptions>()([
     'numNegatives', 'rangeMin', 'rangeMax', 'absoluteMargin', 'relativeMargin', 'maxScore', 'minScore', 'sampling', 'seed',
     'similarity', 'device', 'batchSize', 'onProgress', 'signal',
   ]),
   adapter: keysOf<LinearAdapterOptions>()([
-    ...METRIC, 'dim', 'epochs', 'batchSize', 'learningRate', 'seed', 'mining', 'margin', 'validation', 'onProgress',
+    ...N.MetricOptions, 'signal', 'dim', 'epochs', 'batchSize', 'learningRate', 'seed', 'mining', 'margin', 'validation', 'onProgress',
   ]),
-  oasis: keysOf<OasisOptions>()(['c', 'steps', 'seed', 'validation', 'device', 'onProgress', 'signal']),
-  verification: keysOf<VerificationMetricsOptions>()([...METRIC, 'far']),
-  retrieval: keysOf<RetrievalMetricsOptions>()([...METRIC, ...REFERENCE, 'k']),
+  oasis: keysOf<OasisOptions>()([...without(N.OasisOptions, 'state', 'maxMemory'), 'seed', 'validation', 'onProgress', 'signal']),
+  verification: keysOf<VerificationMetricsOptions>()([...N.VerificationOptions, 'signal']),
+  retrieval: keysOf<RetrievalMetricsOptions>()([...N.RetrievalOptions, 'signal', ...REFERENCE]),
   validation: keysOf<ValidationSet>()(['embeddings', 'labels']),
 } as const
 

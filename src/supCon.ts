@@ -12,8 +12,8 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: SupConLossOptions | 
   const o = readOptions(opts, OPTION_KEYS.supCon)
   const x = toMatrix(embeddings, 'embeddings')
   const y = toLabels(labels, 'labels', x.rows, 'embeddings')
+  // τ > 0 is core's rule.
   const temperature = checkFinite(o.temperature, 'opts.temperature', 0.1)
-  if (temperature <= 0) throw new RangeError(`opts.temperature: expected a positive number, received ${temperature}`)
   const device = checkEnum(o.device, 'opts.device', DEVICES, 'auto')
   const signal = checkSignal(o.signal)
   const maxMemory = o.maxMemory === undefined ? undefined : checkInteger(o.maxMemory, 'opts.maxMemory', 1)

@@ -40,13 +40,8 @@ function plan(a: MatrixLike, b: MatrixLike, same: ArrayLike<boolean | number>, o
   if (bm.rows !== am.rows) throw new RangeError(`b: expected ${am.rows} rows (one per row of a), received ${bm.rows}`)
   checkSameCols(am, 'a', bm, 'b')
   const flags = toFlags(same, am.rows)
-  let positives = 0
-  for (const f of flags) positives += f
-  if (positives === 0 || positives === am.rows) {
-    throw new RangeError(`same: expected at least one same and one different pair, received ${positives} same and ${am.rows - positives} different`)
-  }
+  // Both kinds of pair present, and 0 ≤ far ≤ 1, are core's rules.
   const far = checkFinite(o.far, 'opts.far', 1e-3)
-  if (far < 0 || far > 1) throw new RangeError(`opts.far: expected a rate from 0 to 1, received ${far}`)
   const common = checkCommon(o)
   const target = resolveDevice(common.device, { op: 'verificationMetrics', macs: am.rows * am.cols })
   const args = [am.data, bm.data, am.rows, sharedCols(am, bm), flags,

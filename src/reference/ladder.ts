@@ -17,16 +17,16 @@ export function ladderLoss(queries: Float32Array, candidates: Float32Array, rele
   }
   const { thresholds, margins } = opts
   const weights = opts.weights ?? thresholds.map(() => 1)
-  if (thresholds.length === 0) throw invalidArgument('thresholds: expected at least one threshold, received none')
+  if (thresholds.length === 0) throw invalidArgument('opts.thresholds: expected at least one threshold, received none')
   if (margins.length !== thresholds.length) {
-    throw invalidArgument(`margins: expected ${thresholds.length} values (one per threshold), received ${margins.length}`)
+    throw invalidArgument(`opts.margins: expected ${thresholds.length} numbers (one per threshold), received ${margins.length}`)
   }
   if (weights.length !== thresholds.length) {
-    throw invalidArgument(`weights: expected ${thresholds.length} values (one per threshold), received ${weights.length}`)
+    throw invalidArgument(`opts.weights: expected ${thresholds.length} numbers (one per threshold), received ${weights.length}`)
   }
   for (let i = 1; i < thresholds.length; i++) {
     if (!(thresholds[i] < thresholds[i - 1])) {
-      throw invalidArgument(`thresholds[${i}]: expected less than thresholds[${i - 1}] = ${thresholds[i - 1]} (θ₁ > θ₂ > …), received ${thresholds[i]}`)
+      throw invalidArgument(`opts.thresholds[${i}]: expected less than opts.thresholds[${i - 1}] = ${thresholds[i - 1]} (θ₁ > θ₂ > …), received ${thresholds[i]}`)
     }
   }
   // s = const − d; only differences of s matter, so −d serves for both similarities.

@@ -13,7 +13,7 @@ export function supConLoss(x: Float32Array, rows: number, cols: number, labels: 
   const temperature = opts?.temperature ?? 0.1
   checkLabels('labels', labels, rows)
   if (!(Number.isFinite(temperature) && temperature > 0)) {
-    throw invalidArgument(`temperature: expected a positive number, received ${temperature}`)
+    throw invalidArgument(`opts.temperature: expected a positive number, received ${temperature}`)
   }
   const zero = { loss: 0, grad: new Float32Array(rows * cols), anchors: 0 }
   let samePair = false

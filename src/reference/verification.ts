@@ -17,7 +17,7 @@ export function verificationMetrics(a: Float32Array, b: Float32Array, rows: numb
   const metric = parseMetric(opts?.metric)
   const far = opts?.far ?? 1e-3
   if (same.length !== rows) throw invalidArgument(`same: expected ${rows} flags (one per pair), received ${same.length}`)
-  if (!(far >= 0 && far <= 1)) throw invalidArgument(`far: expected a rate from 0 to 1, received ${far}`)
+  if (!(far >= 0 && far <= 1)) throw invalidArgument(`opts.far: expected a rate from 0 to 1, received ${far}`)
   let positives = 0
   for (let i = 0; i < rows; i++) if (same[i] !== 0) positives++
   const negatives = rows - positives

@@ -197,7 +197,7 @@ pub fn rules(dev: &dyn Device) {
     invalid(
         dev,
         dev.verification_metrics(m, m, &[1, 0, 1, 0], &far, PLAIN),
-        "far: expected a rate from 0 to 1",
+        "opts.far: expected a rate from 0 to 1",
     );
     let bank = MatRef::new(&X[..2], 2, 1).expect("2 × 1");
     invalid(

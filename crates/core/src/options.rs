@@ -187,6 +187,19 @@ pub struct LadderOptions {
     pub similarity: Similarity,
 }
 
+impl Default for LadderOptions {
+    /// No rungs (an error until the caller gives some), the hardest pair, cosine.
+    fn default() -> Self {
+        LadderOptions {
+            thresholds: Vec::new(),
+            margins: Vec::new(),
+            weights: Vec::new(),
+            hardest: true,
+            similarity: Similarity::Cosine,
+        }
+    }
+}
+
 /// Options of `retrieval_metrics`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetrievalOptions {

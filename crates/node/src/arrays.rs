@@ -19,6 +19,12 @@ pub const COPY_LIMIT: usize = 16 << 20;
 /// `ts_type` as the matching `…Array`).
 pub struct Array<T>(pub Vec<T>);
 
+impl<T> From<Vec<T>> for Array<T> {
+    fn from(v: Vec<T>) -> Self {
+        Array(v)
+    }
+}
+
 /// The element types results use, with their typed array.
 pub trait Element: Copy {
     const KIND: sys::napi_typedarray_type;

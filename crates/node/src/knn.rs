@@ -1,136 +1,17 @@
-//! knn / knnAsync: one search, the corpus used once (borrowed where the device allows). And
-//! KnnIndex: a corpus prepared once per call (copied, normalised, its norms computed; on a
-//! GPU, uploaded), then searched batch by batch with `search` / `searchAsync`.
-use crate::arrays::Array;
+//! KnnIndex: a corpus prepared once (copied, normalised, its norms computed; on a GPU,
+//! uploaded), then searched batch by batch with `search` / `searchAsync`. (`knn`, the corpus
+//! used once, is a row of `exports.rs`.)
 use crate::errors::Code;
-use crate::options::{MetricOptions, SearchOptions};
+use crate::glue::Placed;
+use crate::options::{MetricOptions, SearchOptions, ToCore};
+use crate::results::KnnResult;
 use crate::task::{own, run_sync, spawn, CancelToken, Data, Op};
-use napi::bindgen_prelude::Object;
+use napi::bindgen_prelude::PromiseRaw;
 use napi::Env;
 use napi_derive::napi;
 use std::sync::{Arc, Mutex, PoisonError};
 use tripletkit_core::Ops;
 use tripletkit_core::{Call, Corpus, Device, Error, Knn as CoreKnn, MatRef};
-
-/// Row-major queryRows × k, each row ascending by (distance, index).
-#[napi(object, object_from_js = false)]
-pub struct KnnResult {
-    #[napi(ts_type = "Int32Array")]
-    pub indices: Array<i32>,
-    #[napi(ts_type = "Float32Array")]
-    pub distances: Array<f32>,
-}
-
-fn knn_to_js(out: CoreKnn) -> KnnResult {
-    KnnResult {
-        indices: Array(out.indices),
-        distances: Array(out.distances),
-    }
-}
-
-pub struct Knn<'a> {
-    queries: Data<'a, f32>,
-    corpus: Data<'a, f32>,
-    /// Query rows, corpus rows, columns.
-    shape: [u32; 3],
-    opts: MetricOptions,
-    search: SearchOptions,
-}
-
-impl<'a> Knn<'a> {
-    fn new(
-        queries: &'a [f32],
-        corpus: &'a [f32],
-        shape: [u32; 3],
-        opts: Option<MetricOptions>,
-        search: SearchOptions,
-    ) -> Self {
-        Knn {
-            queries: queries.into(),
-            corpus: corpus.into(),
-            shape,
-            opts: opts.unwrap_or_default(),
-            search,
-        }
-    }
-
-    fn owned(self) -> Knn<'static> {
-        Knn {
-            queries: own(self.queries),
-            corpus: own(self.corpus),
-            ..self
-        }
-    }
-}
-
-impl Op for Knn<'_> {
-    type Output = CoreKnn;
-    type Js = KnnResult;
-    fn device(&self) -> Option<&str> {
-        self.opts.device.as_deref()
-    }
-    fn max_memory(&self) -> Option<usize> {
-        self.opts.max_memory.map(|b| b as usize)
-    }
-    fn run(&self, device: &dyn Device, call: &Call) -> Result<CoreKnn, Error> {
-        let [q_rows, c_rows, cols] = self.shape.map(|v| v as usize);
-        let q = MatRef::named("queries", &self.queries, q_rows, cols)?;
-        let c = MatRef::named("corpus", &self.corpus, c_rows, cols)?;
-        device.knn_once(
-            q,
-            c,
-            &(&self.opts).try_into()?,
-            &(&self.search).into(),
-            call,
-        )
-    }
-    fn to_js(out: CoreKnn) -> KnnResult {
-        knn_to_js(out)
-    }
-}
-
-/// The k nearest corpus rows of every query row, the corpus used for this call only.
-#[napi]
-pub fn knn(
-    queries: &[f32],
-    query_rows: u32,
-    corpus: &[f32],
-    corpus_rows: u32,
-    cols: u32,
-    opts: Option<MetricOptions>,
-    search: SearchOptions,
-) -> napi::Result<KnnResult, Code> {
-    run_sync(Knn::new(
-        queries,
-        corpus,
-        [query_rows, corpus_rows, cols],
-        opts,
-        search,
-    ))
-}
-
-/// Async twin of `knn`, on a thread of its own; the inputs are copied first.
-#[cfg(not(feature = "noop"))] // napi objects exist only in the real addon
-#[napi(ts_return_type = "Promise<KnnResult>")]
-#[allow(clippy::too_many_arguments)] // mirrors `knn`, plus its token
-pub fn knn_async<'env>(
-    env: &'env Env,
-    queries: &[f32],
-    query_rows: u32,
-    corpus: &[f32],
-    corpus_rows: u32,
-    cols: u32,
-    opts: Option<MetricOptions>,
-    search: SearchOptions,
-    token: Option<&CancelToken>,
-) -> napi::Result<Object<'env>> {
-    let shape = [query_rows, corpus_rows, cols];
-    spawn(
-        env,
-        Knn::new(queries, corpus, shape, opts, search).owned(),
-        token,
-    )
-}
 
 /// Where an index's corpus stands: its raw copy until the first search prepares it.
 enum State {
@@ -157,8 +38,9 @@ impl Prepared {
         let panicked = State::Failed(Error::Internal("preparing the corpus panicked".into()));
         *state = match std::mem::replace(&mut *state, panicked) {
             State::Raw(raw) => {
-                let made = (&self.opts)
-                    .try_into()
+                let made = self
+                    .opts
+                    .to_core()
                     .and_then(|o| device.prepare_corpus(raw, self.rows, self.cols, &o));
                 match made {
                     Ok(corpus) => State::Ready(Arc::from(corpus)),
@@ -211,7 +93,7 @@ impl KnnIndex {
 
     /// Async twin of `search`, on a thread of its own; the queries are copied first.
     #[cfg(not(feature = "noop"))] // napi objects exist only in the real addon
-    #[napi(ts_return_type = "Promise<KnnResult>")]
+    #[napi]
     pub fn search_async<'env>(
         &self,
         env: &'env Env,
@@ -219,7 +101,7 @@ impl KnnIndex {
         rows: u32,
         opts: SearchOptions,
         token: Option<&CancelToken>,
-    ) -> napi::Result<Object<'env>> {
+    ) -> napi::Result<PromiseRaw<'env, KnnResult>> {
         spawn(env, self.query(queries, rows, opts).owned(), token)
     }
 
@@ -256,15 +138,15 @@ impl Op for Search<'_> {
         self.corpus.opts.device.as_deref()
     }
     fn max_memory(&self) -> Option<usize> {
-        self.corpus.opts.max_memory.map(|b| b as usize)
+        self.corpus.opts.place().max_memory
     }
     fn run(&self, device: &dyn Device, call: &Call) -> Result<Self::Output, Error> {
         let corpus = self.corpus.get(device)?;
         let q = MatRef::named("queries", &self.queries, self.rows as usize, corpus.cols())?;
-        device.knn(q, &*corpus, &(&self.opts).into(), call)
+        device.knn(q, &*corpus, &self.opts.to_core()?, call)
     }
     fn to_js(out: Self::Output) -> KnnResult {
-        knn_to_js(out)
+        out.into()
     }
 }
 

@@ -1,115 +1,352 @@
-//! The options objects of the binding: every field optional (API.md's defaults apply), each
-//! turned into the core's options struct, whose parsing and rules are the core's.
+//! The options objects of the binding, declared from one table (`options!` below): each is
+//! core's options struct as JavaScript passes it, every field optional unless the op needs it.
+//! A given field is parsed by the core's rules into core's struct; an omitted one keeps core's
+//! default, so API.md's defaults live in core alone. The fields every op shares (the metric,
+//! and the device with its memory budget) are written once, in `fields!`.
+use crate::glue::{by_reference, Place, Placed, View};
 use napi_derive::napi;
+use std::str::FromStr;
 use tripletkit_core as core;
 use tripletkit_core::Error as CoreError;
 
-/// How distances are measured, and where.
-#[napi(object)]
-#[derive(Clone, Default)]
-pub struct MetricOptions {
-    /// @default 'euclidean'
-    #[napi(ts_type = "'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'")]
-    pub metric: Option<String>,
-    /// L2-normalize every row first (gradients flow through it). @default false
-    pub normalize: Option<bool>,
-    /// @default 'cpu'
-    #[napi(ts_type = "'cpu' | 'cuda'")]
-    pub device: Option<String>,
-    /// The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
-    /// what is free.
-    pub max_memory: Option<f64>,
+/// A field's value, when the caller gave one.
+pub trait Given<T> {
+    fn given(&self) -> Option<&T>;
 }
 
-impl TryFrom<&MetricOptions> for core::MetricOptions {
-    type Error = CoreError;
-    fn try_from(o: &MetricOptions) -> Result<Self, CoreError> {
-        metric(o.metric.as_deref(), o.normalize)
+impl<T> Given<T> for Option<T> {
+    fn given(&self) -> Option<&T> {
+        self.as_ref()
     }
 }
 
-/// The core's metric options from the binding's two fields.
-fn metric(name: Option<&str>, normalize: Option<bool>) -> Result<core::MetricOptions, CoreError> {
-    Ok(core::MetricOptions {
-        metric: name.map(str::parse).transpose()?.unwrap_or_default(),
-        normalize: normalize.unwrap_or(false),
-    })
+macro_rules! required {
+    ($($t:ty),*) => {$(
+        impl Given<$t> for $t {
+            fn given(&self) -> Option<&$t> {
+                Some(self)
+            }
+        }
+    )*};
+}
+required!(String, Vec<f64>, u32, f64);
+
+/// A JavaScript value as the type of core's field, by core's rules; `name` is the option's
+/// public name, for the message.
+pub trait Convert<T> {
+    fn convert(&self, name: &str) -> Result<T, CoreError>;
 }
 
-/// A reduction's name, 'mean' when omitted.
-fn reduction(name: Option<&str>) -> Result<core::Reduction, CoreError> {
-    Ok(name
-        .map(str::parse)
-        .transpose()?
-        .unwrap_or(core::Reduction::Mean))
+macro_rules! same {
+    ($($t:ty),*) => {$(
+        impl Convert<$t> for $t {
+            fn convert(&self, _: &str) -> Result<$t, CoreError> {
+                Ok(self.clone())
+            }
+        }
+    )*};
+}
+same!(f64, bool, u32, Vec<f64>);
+
+/// Names parse as core's enums (metric, reduction, strategy, similarity), whose messages name
+/// the option.
+impl<T: FromStr<Err = CoreError>> Convert<T> for String {
+    fn convert(&self, _: &str) -> Result<T, CoreError> {
+        self.parse()
+    }
 }
 
-/// A JS number as a triplet limit: non-negative, +Infinity meaning none.
-fn max_triplets(v: Option<f64>) -> Result<usize, CoreError> {
-    match v {
-        None => Ok(core::MAX_TRIPLETS),
-        Some(v) if v.is_nan() || v < 0.0 => Err(CoreError::invalid(
-            "maxTriplets",
-            format!("expected a non-negative number, received {v}"),
-        )),
+impl Convert<usize> for u32 {
+    fn convert(&self, _: &str) -> Result<usize, CoreError> {
+        Ok(*self as usize)
+    }
+}
+
+/// A JS number as a count: non-negative, +Infinity meaning no limit.
+impl Convert<usize> for f64 {
+    fn convert(&self, name: &str) -> Result<usize, CoreError> {
+        if self.is_nan() || *self < 0.0 {
+            return Err(CoreError::invalid(
+                name,
+                format!("expected a non-negative number, received {self}"),
+            ));
+        }
         // `as` saturates, so +Infinity means "no limit".
-        Some(v) => Ok(v as usize),
+        Ok(*self as usize)
     }
 }
 
-/// Options of one knn search against a prepared corpus.
-#[napi(object)]
-#[derive(Clone, Default)]
-pub struct SearchOptions {
-    /// Neighbours per query: 1 ≤ k ≤ corpus rows (− 1 with excludeSelf).
-    pub k: u32,
-    /// Query i never returns corpus index queryOffset + i. @default false
-    pub exclude_self: Option<bool>,
-    /// Global index of the first query row, so excludeSelf works on a batch. @default 0
-    pub query_offset: Option<u32>,
+/// An options struct turned into core's, omitted fields taking core's defaults.
+pub trait ToCore {
+    type Core;
+    fn to_core(&self) -> Result<Self::Core, CoreError>;
 }
 
-impl From<&SearchOptions> for core::KnnOptions {
-    fn from(o: &SearchOptions) -> Self {
-        core::KnnOptions {
-            k: o.k as usize,
-            exclude_self: o.exclude_self.unwrap_or(false),
-            query_offset: o.query_offset.unwrap_or(0) as usize,
+impl<T: ToCore + Default> ToCore for Option<T> {
+    type Core = T::Core;
+    fn to_core(&self) -> Result<T::Core, CoreError> {
+        match self {
+            Some(o) => o.to_core(),
+            None => T::default().to_core(),
         }
     }
 }
 
-/// Options of mineTriplets.
-#[napi(object)]
-#[derive(Clone, Default)]
-pub struct MineOptions {
-    #[napi(
-        ts_type = "'all' | 'violating' | 'hard' | 'semihard' | 'easy' | 'batch-hard' | 'batch-semihard'"
-    )]
-    pub strategy: String,
-    /// Margin α of the set strategies. @default 0.2
-    pub margin: Option<f64>,
-    /// Fail with ERR_TRIPLETKIT_TOO_MANY_TRIPLETS rather than produce more. @default 2^31 − 1
-    pub max_triplets: Option<f64>,
-    #[napi(ts_type = "'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'")]
-    pub metric: Option<String>,
-    pub normalize: Option<bool>,
-    #[napi(ts_type = "'cpu' | 'cuda'")]
-    pub device: Option<String>,
-    /// The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
-    /// what is free.
-    pub max_memory: Option<f64>,
+/// The camelCase name JavaScript uses for a snake_case field.
+pub fn camel(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        match c {
+            '_' => upper = true,
+            c if upper => {
+                out.extend(c.to_uppercase());
+                upper = false;
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
-impl TryFrom<&MineOptions> for core::MineOptions {
-    type Error = CoreError;
-    fn try_from(o: &MineOptions) -> Result<Self, CoreError> {
-        Ok(core::MineOptions {
-            strategy: o.strategy.parse()?,
-            margin: o.margin.unwrap_or(core::DEFAULT_MARGIN),
-            distance: metric(o.metric.as_deref(), o.normalize)?,
-            max_triplets: max_triplets(o.max_triplets)?,
-        })
+/// Expands one options struct: its shared groups (`use metric [path];`, `use placement;`)
+/// into fields, then the struct, its conversion to core's struct, and its field names. A field
+/// is `name: Type => [core path]`; an empty path means the field is not core's (the device).
+///
+/// Required and optional fields are gathered apart, the required first, so that each optional
+/// type is written `Option<…>` in the struct itself: napi-rs tells an optional field by its
+/// spelling, which a type passed whole through a declarative macro no longer has.
+macro_rules! fields {
+    ($head:tt $req:tt [$($opt:tt)*] use metric [$($p:tt)*]; $($rest:tt)*) => {
+        fields!($head $req [$($opt)*
+            #[doc = "@default 'euclidean'"]
+            #[napi(ts_type = "'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'")]
+            metric: String => [$($p)* metric];
+            #[doc = "L2-normalize every row first (gradients flow through it). @default false"]
+            normalize: bool => [$($p)* normalize];
+        ] $($rest)*);
+    };
+    ([$doc:literal $name:ident => $core:ty] $req:tt [$($opt:tt)*] use placement; $($rest:tt)*) => {
+        impl Placed for $name {
+            fn place(&self) -> Place {
+                Place {
+                    device: self.device.clone(),
+                    max_memory: self.max_memory.map(|b| b as usize),
+                }
+            }
+        }
+        fields!([$doc $name => $core] $req [$($opt)*
+            #[doc = "@default 'cpu'"]
+            #[napi(ts_type = "'cpu' | 'cuda'")]
+            device: String => [];
+            #[doc = "The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of what is free."]
+            max_memory: f64 => [];
+        ] $($rest)*);
+    };
+    ($head:tt $req:tt [$($opt:tt)*]
+        $(#[$a:meta])* $f:ident: Option<$t:ty> => [$($p:tt)*]; $($rest:tt)*) => {
+        fields!($head $req [$($opt)* $(#[$a])* $f: $t => [$($p)*];] $($rest)*);
+    };
+    ($head:tt [$($req:tt)*] $opt:tt
+        $(#[$a:meta])* $f:ident: $t:ty => [$($p:tt)*]; $($rest:tt)*) => {
+        fields!($head [$($req)* $(#[$a])* $f: $t => [$($p)*];] $opt $($rest)*);
+    };
+    (@set $c:ident, $v:expr, $f:ident, []) => {};
+    (@set $c:ident, $v:expr, $f:ident, [$($p:tt)+]) => {
+        if let Some(v) = Given::given(&$v) {
+            $c.$($p)+ = Convert::convert(v, &camel(stringify!($f)))?;
+        }
+    };
+    (
+        [$doc:literal $name:ident => $core:ty]
+        [$($(#[$ra:meta])* $rf:ident: $rt:ty => [$($rp:tt)*];)*]
+        [$($(#[$oa:meta])* $of:ident: $ot:ty => [$($op:tt)*];)*]
+    ) => {
+        #[doc = $doc]
+        #[napi(object)]
+        #[derive(Clone, Default)]
+        pub struct $name {
+            $($(#[$ra])* pub $rf: $rt,)*
+            $($(#[$oa])* pub $of: Option<$ot>,)*
+        }
+
+        impl ToCore for $name {
+            type Core = $core;
+            fn to_core(&self) -> Result<$core, CoreError> {
+                #[allow(unused_mut)] // a struct with no field of core's
+                let mut c = <$core>::default();
+                $(fields!(@set c, self.$rf, $rf, [$($rp)*]);)*
+                $(fields!(@set c, self.$of, $of, [$($op)*]);)*
+                Ok(c)
+            }
+        }
+
+        #[cfg(test)]
+        impl $name {
+            /// The option names JavaScript passes, in camelCase.
+            pub fn names() -> Vec<String> {
+                [$(stringify!($rf),)* $(stringify!($of)),*].map(camel).to_vec()
+            }
+        }
+
+        by_reference!($name, Option<$name>);
+    };
+}
+
+/// Declares the options structs of the table, and `TABLE`: each struct's name and field names.
+macro_rules! options {
+    ($(
+        #[doc = $doc:literal]
+        $name:ident => $core:ty { $($body:tt)* }
+    )*) => {
+        $(fields!([$doc $name => $core] [] [] $($body)*);)*
+
+        /// Every options struct of the binding and its field names, for the TypeScript layer's
+        /// option keys (`src/native-options.ts`, written from this table).
+        #[cfg(test)]
+        pub fn table() -> Vec<(&'static str, Vec<String>)> {
+            vec![$((stringify!($name), $name::names())),*]
+        }
+    };
+}
+
+options! {
+    #[doc = "How distances are measured, and where."]
+    MetricOptions => core::MetricOptions {
+        use metric [];
+        use placement;
+    }
+
+    #[doc = "Options of one knn search against a prepared corpus."]
+    SearchOptions => core::KnnOptions {
+        #[doc = "Neighbours per query: 1 ≤ k ≤ corpus rows (− 1 with excludeSelf)."]
+        k: u32 => [k];
+        #[doc = "Query i never returns corpus index queryOffset + i. @default false"]
+        exclude_self: Option<bool> => [exclude_self];
+        #[doc = "Global index of the first query row, so excludeSelf works on a batch. @default 0"]
+        query_offset: Option<u32> => [query_offset];
+    }
+
+    #[doc = "Options of mineTriplets."]
+    MineOptions => core::MineOptions {
+        #[napi(ts_type = "'all' | 'violating' | 'hard' | 'semihard' | 'easy' | 'batch-hard' | 'batch-semihard'")]
+        strategy: String => [strategy];
+        #[doc = "Margin α of the set strategies. @default 0.2"]
+        margin: Option<f64> => [margin];
+        #[doc = "Fail with ERR_TRIPLETKIT_TOO_MANY_TRIPLETS rather than produce more. @default 2^31 − 1"]
+        max_triplets: Option<f64> => [max_triplets];
+        use metric [distance.];
+        use placement;
+    }
+
+    #[doc = "Options of tripletLoss."]
+    LossOptions => core::LossOptions {
+        #[doc = "Mine with this strategy (default 'batch-hard'), unless triplets are given."]
+        #[napi(ts_type = "'all' | 'violating' | 'hard' | 'semihard' | 'easy' | 'batch-hard' | 'batch-semihard'")]
+        strategy: Option<String> => [];
+        #[doc = "α. @default 0.2"]
+        margin: Option<f64> => [margin];
+        #[doc = "softplus(dap − dan) instead of the hinge. @default false"]
+        soft_margin: Option<bool> => [soft_margin];
+        #[doc = "dan := min(d(a,n), d(p,n)). @default false"]
+        swap: Option<bool> => [swap];
+        #[doc = "@default 'mean'"]
+        #[napi(ts_type = "'mean' | 'sum' | 'mean-active'")]
+        reduction: Option<String> => [reduction];
+        #[doc = "As MineOptions.maxTriplets. @default 2^31 − 1"]
+        max_triplets: Option<f64> => [max_triplets];
+        use metric [distance.];
+        use placement;
+    }
+
+    #[doc = "Options of tripletMarginLoss."]
+    MarginLossOptions => core::MarginLossOptions {
+        #[doc = "α. @default 0.2"]
+        margin: Option<f64> => [margin];
+        #[doc = "softplus(dap − dan) instead of the hinge. @default false"]
+        soft_margin: Option<bool> => [soft_margin];
+        #[doc = "dan := min(d(a,n), d(p,n)). @default false"]
+        swap: Option<bool> => [swap];
+        #[doc = "@default 'mean'"]
+        #[napi(ts_type = "'mean' | 'sum' | 'none'")]
+        reduction: Option<String> => [reduction];
+        use metric [distance.];
+        use placement;
+    }
+
+    #[doc = "Options of contrastiveLoss."]
+    ContrastiveOptions => core::ContrastiveOptions {
+        #[doc = "Positive pairs cost max(0, d − posMargin). @default 0"]
+        pos_margin: Option<f64> => [pos_margin];
+        #[doc = "Negative pairs cost max(0, negMargin − d). @default 1"]
+        neg_margin: Option<f64> => [neg_margin];
+        #[doc = "Applied to each side on its own. @default 'mean'"]
+        #[napi(ts_type = "'mean' | 'sum' | 'mean-active'")]
+        reduction: Option<String> => [reduction];
+        use metric [distance.];
+        use placement;
+    }
+
+    #[doc = "Options of supConLoss."]
+    SupConOptions => core::SupConOptions {
+        #[doc = "τ: cosine similarities are divided by it before the softmax. @default 0.1"]
+        temperature: Option<f64> => [temperature];
+        use placement;
+    }
+
+    #[doc = "Options of multipleNegativesRankingLoss."]
+    RankingOptions => core::RankingOptions {
+        #[doc = "Similarities are multiplied by this before the softmax. @default 20"]
+        scale: Option<f64> => [scale];
+        #[doc = "@default 'cosine'"]
+        #[napi(ts_type = "'cosine' | 'dot'")]
+        similarity: Option<String> => [similarity];
+        #[doc = "Also rank the anchors for each positive, and average the two. @default false"]
+        symmetric: Option<bool> => [symmetric];
+        use placement;
+    }
+
+    #[doc = "Options of verificationMetrics."]
+    VerificationOptions => core::VerificationOptions {
+        #[doc = "The false-accept rate of tarAtFar, from 0 to 1. @default 0.001"]
+        far: Option<f64> => [far];
+        use metric [distance.];
+        use placement;
+    }
+
+    #[doc = "Options of ladderLoss: the rungs of the ladder."]
+    LadderOptions => core::LadderOptions {
+        #[doc = "θ₁ > θ₂ > …"]
+        thresholds: Vec<f64> => [thresholds];
+        #[doc = "α_l, one per threshold."]
+        margins: Vec<f64> => [margins];
+        #[doc = "β_l, one per threshold. @default 1 each"]
+        weights: Option<Vec<f64>> => [weights];
+        #[doc = "The hardest pair per query and rung, else the mean over all pairs. @default true"]
+        hardest: Option<bool> => [hardest];
+        #[doc = "@default 'cosine'"]
+        #[napi(ts_type = "'cosine' | 'dot'")]
+        similarity: Option<String> => [similarity];
+        use placement;
+    }
+
+    #[doc = "Options of retrievalMetrics."]
+    RetrievalOptions => core::RetrievalOptions {
+        #[doc = "Cut-off of recallAtK / precisionAtK (clamped to the candidates a query has). @default 10"]
+        k: Option<u32> => [k];
+        use metric [distance.];
+        use placement;
+    }
+
+    #[doc = "Options of oasisSteps."]
+    OasisOptions => core::OasisOptions {
+        #[doc = "Aggressiveness C, > 0."]
+        c: f64 => [c];
+        #[doc = "Triplets to sample and learn from."]
+        steps: u32 => [steps];
+        #[doc = "The sampling stream's state (its seed, at the first call)."]
+        state: u32 => [state];
+        use placement;
     }
 }
 
@@ -121,267 +358,27 @@ pub struct Triplets {
     pub negative: napi::bindgen_prelude::Int32Array,
 }
 
-/// Options of tripletLoss.
-#[napi(object)]
-#[derive(Clone, Default)]
-pub struct LossOptions {
-    /// Mine with this strategy (default 'batch-hard'), unless triplets are given.
-    #[napi(
-        ts_type = "'all' | 'violating' | 'hard' | 'semihard' | 'easy' | 'batch-hard' | 'batch-semihard'"
-    )]
-    pub strategy: Option<String>,
-    /// α. @default 0.2
-    pub margin: Option<f64>,
-    /// softplus(dap − dan) instead of the hinge. @default false
-    pub soft_margin: Option<bool>,
-    /// dan := min(d(a,n), d(p,n)). @default false
-    pub swap: Option<bool>,
-    /// @default 'mean'
-    #[napi(ts_type = "'mean' | 'sum' | 'mean-active'")]
-    pub reduction: Option<String>,
-    /// As MineOptions.maxTriplets. @default 2^31 − 1
-    pub max_triplets: Option<f64>,
-    #[napi(ts_type = "'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'")]
-    pub metric: Option<String>,
-    pub normalize: Option<bool>,
-    #[napi(ts_type = "'cpu' | 'cuda'")]
-    pub device: Option<String>,
-    /// The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
-    /// what is free.
-    pub max_memory: Option<f64>,
-}
-
-impl TryFrom<&LossOptions> for core::LossOptions {
-    type Error = CoreError;
-    fn try_from(o: &LossOptions) -> Result<Self, CoreError> {
-        Ok(core::LossOptions {
-            margin: o.margin.unwrap_or(core::DEFAULT_MARGIN),
-            soft_margin: o.soft_margin.unwrap_or(false),
-            swap: o.swap.unwrap_or(false),
-            reduction: reduction(o.reduction.as_deref())?,
-            distance: metric(o.metric.as_deref(), o.normalize)?,
-            max_triplets: max_triplets(o.max_triplets)?,
-        })
+/// Given triplets are seen as three index slices.
+impl View for Option<Triplets> {
+    type Of<'a> = Option<[&'a [i32]; 3]>;
+    fn view(&self) -> Option<[&[i32]; 3]> {
+        self.as_ref()
+            .map(|t| [&t.anchor[..], &t.positive[..], &t.negative[..]])
     }
 }
 
-/// Options of tripletMarginLoss.
-#[napi(object)]
-#[derive(Clone, Default)]
-pub struct MarginLossOptions {
-    /// α. @default 0.2
-    pub margin: Option<f64>,
-    /// softplus(dap − dan) instead of the hinge. @default false
-    pub soft_margin: Option<bool>,
-    /// dan := min(d(a,n), d(p,n)). @default false
-    pub swap: Option<bool>,
-    /// @default 'mean'
-    #[napi(ts_type = "'mean' | 'sum' | 'none'")]
-    pub reduction: Option<String>,
-    #[napi(ts_type = "'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'")]
-    pub metric: Option<String>,
-    pub normalize: Option<bool>,
-    #[napi(ts_type = "'cpu' | 'cuda'")]
-    pub device: Option<String>,
-    /// The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
-    /// what is free.
-    pub max_memory: Option<f64>,
-}
-
-impl TryFrom<&MarginLossOptions> for core::MarginLossOptions {
-    type Error = CoreError;
-    fn try_from(o: &MarginLossOptions) -> Result<Self, CoreError> {
-        Ok(core::MarginLossOptions {
-            margin: o.margin.unwrap_or(core::DEFAULT_MARGIN),
-            soft_margin: o.soft_margin.unwrap_or(false),
-            swap: o.swap.unwrap_or(false),
-            reduction: reduction(o.reduction.as_deref())?,
-            distance: metric(o.metric.as_deref(), o.normalize)?,
-        })
+impl View for Option<[Vec<i32>; 3]> {
+    type Of<'a> = Option<[&'a [i32]; 3]>;
+    fn view(&self) -> Option<[&[i32]; 3]> {
+        self.as_ref().map(|t| t.each_ref().map(|v| &v[..]))
     }
 }
 
-/// Options of contrastiveLoss.
-#[napi(object)]
-#[derive(Clone, Default)]
-pub struct ContrastiveOptions {
-    /// Positive pairs cost max(0, d − posMargin). @default 0
-    pub pos_margin: Option<f64>,
-    /// Negative pairs cost max(0, negMargin − d). @default 1
-    pub neg_margin: Option<f64>,
-    /// Applied to each side on its own. @default 'mean'
-    #[napi(ts_type = "'mean' | 'sum' | 'mean-active'")]
-    pub reduction: Option<String>,
-    #[napi(ts_type = "'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'")]
-    pub metric: Option<String>,
-    pub normalize: Option<bool>,
-    #[napi(ts_type = "'cpu' | 'cuda'")]
-    pub device: Option<String>,
-    /// The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
-    /// what is free.
-    pub max_memory: Option<f64>,
-}
-
-impl TryFrom<&ContrastiveOptions> for core::ContrastiveOptions {
-    type Error = CoreError;
-    fn try_from(o: &ContrastiveOptions) -> Result<Self, CoreError> {
-        let d = core::ContrastiveOptions::default();
-        Ok(core::ContrastiveOptions {
-            pos_margin: o.pos_margin.unwrap_or(d.pos_margin),
-            neg_margin: o.neg_margin.unwrap_or(d.neg_margin),
-            reduction: reduction(o.reduction.as_deref())?,
-            distance: metric(o.metric.as_deref(), o.normalize)?,
-        })
-    }
-}
-
-/// Options of supConLoss.
-#[napi(object)]
-#[derive(Clone, Default)]
-pub struct SupConOptions {
-    /// τ: cosine similarities are divided by it before the softmax. @default 0.1
-    pub temperature: Option<f64>,
-    #[napi(ts_type = "'cpu' | 'cuda'")]
-    pub device: Option<String>,
-    /// The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
-    /// what is free.
-    pub max_memory: Option<f64>,
-}
-
-impl From<&SupConOptions> for core::SupConOptions {
-    fn from(o: &SupConOptions) -> Self {
-        core::SupConOptions {
-            temperature: o
-                .temperature
-                .unwrap_or(core::SupConOptions::default().temperature),
-        }
-    }
-}
-
-/// Options of multipleNegativesRankingLoss.
-#[napi(object)]
-#[derive(Clone, Default)]
-pub struct RankingOptions {
-    /// Similarities are multiplied by this before the softmax. @default 20
-    pub scale: Option<f64>,
-    /// @default 'cosine'
-    #[napi(ts_type = "'cosine' | 'dot'")]
-    pub similarity: Option<String>,
-    /// Also rank the anchors for each positive, and average the two. @default false
-    pub symmetric: Option<bool>,
-    #[napi(ts_type = "'cpu' | 'cuda'")]
-    pub device: Option<String>,
-    /// The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
-    /// what is free.
-    pub max_memory: Option<f64>,
-}
-
-impl TryFrom<&RankingOptions> for core::RankingOptions {
-    type Error = CoreError;
-    fn try_from(o: &RankingOptions) -> Result<Self, CoreError> {
-        let d = core::RankingOptions::default();
-        Ok(core::RankingOptions {
-            scale: o.scale.unwrap_or(d.scale),
-            similarity: o
-                .similarity
-                .as_deref()
-                .map(str::parse)
-                .transpose()?
-                .unwrap_or_default(),
-            symmetric: o.symmetric.unwrap_or(d.symmetric),
-        })
-    }
-}
-
-/// Options of verificationMetrics.
-#[napi(object)]
-#[derive(Clone, Default)]
-pub struct VerificationOptions {
-    /// The false-accept rate of tarAtFar, from 0 to 1. @default 0.001
-    pub far: Option<f64>,
-    #[napi(ts_type = "'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'")]
-    pub metric: Option<String>,
-    pub normalize: Option<bool>,
-    #[napi(ts_type = "'cpu' | 'cuda'")]
-    pub device: Option<String>,
-    /// The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
-    /// what is free.
-    pub max_memory: Option<f64>,
-}
-
-impl TryFrom<&VerificationOptions> for core::VerificationOptions {
-    type Error = CoreError;
-    fn try_from(o: &VerificationOptions) -> Result<Self, CoreError> {
-        Ok(core::VerificationOptions {
-            far: o.far.unwrap_or(core::VerificationOptions::default().far),
-            distance: metric(o.metric.as_deref(), o.normalize)?,
-        })
-    }
-}
-
-/// Options of ladderLoss: the rungs of the ladder.
-#[napi(object)]
-#[derive(Clone, Default)]
-pub struct LadderOptions {
-    /// θ₁ > θ₂ > …
-    pub thresholds: Vec<f64>,
-    /// α_l, one per threshold.
-    pub margins: Vec<f64>,
-    /// β_l, one per threshold. @default 1 each
-    pub weights: Option<Vec<f64>>,
-    /// The hardest pair per query and rung, else the mean over all pairs. @default true
-    pub hardest: Option<bool>,
-    /// @default 'cosine'
-    #[napi(ts_type = "'cosine' | 'dot'")]
-    pub similarity: Option<String>,
-    #[napi(ts_type = "'cpu' | 'cuda'")]
-    pub device: Option<String>,
-    /// The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
-    /// what is free.
-    pub max_memory: Option<f64>,
-}
-
-impl TryFrom<&LadderOptions> for core::LadderOptions {
-    type Error = CoreError;
-    fn try_from(o: &LadderOptions) -> Result<Self, CoreError> {
-        Ok(core::LadderOptions {
-            thresholds: o.thresholds.clone(),
-            margins: o.margins.clone(),
-            weights: o.weights.clone().unwrap_or_default(),
-            hardest: o.hardest.unwrap_or(true),
-            similarity: o
-                .similarity
-                .as_deref()
-                .map(str::parse)
-                .transpose()?
-                .unwrap_or_default(),
-        })
-    }
-}
-
-/// Options of retrievalMetrics.
-#[napi(object)]
-#[derive(Clone, Default)]
-pub struct RetrievalOptions {
-    /// Cut-off of recallAtK / precisionAtK (clamped to the candidates a query has). @default 10
-    pub k: Option<u32>,
-    #[napi(ts_type = "'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'")]
-    pub metric: Option<String>,
-    pub normalize: Option<bool>,
-    #[napi(ts_type = "'cpu' | 'cuda'")]
-    pub device: Option<String>,
-    /// The most device memory (bytes) a call on 'cuda' plans its chunks with; default: 80 % of
-    /// what is free.
-    pub max_memory: Option<f64>,
-}
-
-impl TryFrom<&RetrievalOptions> for core::RetrievalOptions {
-    type Error = CoreError;
-    fn try_from(o: &RetrievalOptions) -> Result<Self, CoreError> {
-        Ok(core::RetrievalOptions {
-            k: o.k.map_or(core::DEFAULT_RETRIEVAL_K, |k| k as usize),
-            distance: metric(o.metric.as_deref(), o.normalize)?,
-        })
+/// The async copy; the JS-backed originals are dropped here, on the JS thread.
+impl crate::glue::Input for Option<Triplets> {
+    type Owned = Option<[Vec<i32>; 3]>;
+    fn owned(self) -> Self::Owned {
+        self.map(|t| [t.anchor, t.positive, t.negative].map(|v| v.to_vec()))
     }
 }
 
@@ -390,27 +387,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn omitted_fields_take_the_api_defaults() {
-        let m = core::MetricOptions::try_from(&MetricOptions::default()).unwrap();
-        assert_eq!(m, core::MetricOptions::default());
-        let l = core::LossOptions::try_from(&LossOptions::default()).unwrap();
-        assert_eq!(l, core::LossOptions::default());
-        let ml = core::MarginLossOptions::try_from(&MarginLossOptions::default()).unwrap();
-        assert_eq!(ml, core::MarginLossOptions::default());
-        let r = core::RetrievalOptions::try_from(&RetrievalOptions::default()).unwrap();
-        assert_eq!(r, core::RetrievalOptions::default());
+    fn omitted_fields_take_core_defaults() {
+        assert_eq!(
+            None::<MetricOptions>.to_core().unwrap(),
+            core::MetricOptions::default()
+        );
+        assert_eq!(
+            LossOptions::default().to_core().unwrap(),
+            core::LossOptions::default()
+        );
+        assert_eq!(
+            MarginLossOptions::default().to_core().unwrap(),
+            core::MarginLossOptions::default()
+        );
+        assert_eq!(
+            RetrievalOptions::default().to_core().unwrap(),
+            core::RetrievalOptions::default()
+        );
+        assert_eq!(
+            LadderOptions::default().to_core().unwrap(),
+            core::LadderOptions::default()
+        );
         let mine = MineOptions {
             strategy: "batch-hard".into(),
             ..MineOptions::default()
         };
-        assert_eq!(
-            core::MineOptions::try_from(&mine).unwrap(),
-            core::MineOptions::default()
-        );
-        let s = core::KnnOptions::from(&SearchOptions {
+        assert_eq!(mine.to_core().unwrap(), core::MineOptions::default());
+        let s = SearchOptions {
             k: 3,
             ..SearchOptions::default()
-        });
+        };
+        let s = s.to_core().unwrap();
         assert_eq!((s.k, s.exclude_self, s.query_offset), (3, false, 0));
     }
 
@@ -424,10 +431,30 @@ mod tests {
             max_triplets: Some(f64::INFINITY),
             ..LossOptions::default()
         };
-        let l = core::LossOptions::try_from(&o).unwrap();
+        let l = o.to_core().unwrap();
         assert_eq!(l.reduction, core::Reduction::MeanActive);
         assert_eq!(l.distance.metric, core::Metric::Cosine);
         assert!(l.distance.normalize && l.margin == 0.5 && l.max_triplets == usize::MAX);
+        let place = Some(o.clone()).place();
+        assert_eq!(place, Place::default());
+        let o = LadderOptions {
+            thresholds: vec![0.5],
+            margins: vec![0.1],
+            hardest: Some(false),
+            similarity: Some("dot".into()),
+            device: Some("cuda".into()),
+            max_memory: Some(1e6),
+            ..LadderOptions::default()
+        };
+        let c = o.to_core().unwrap();
+        assert_eq!(
+            (c.thresholds, c.margins, c.weights),
+            (vec![0.5], vec![0.1], vec![])
+        );
+        assert!(!c.hardest && c.similarity == core::Similarity::Dot);
+        let place = o.place();
+        assert_eq!(place.device.as_deref(), Some("cuda"));
+        assert_eq!(place.max_memory, Some(1_000_000));
     }
 
     #[test]
@@ -436,21 +463,61 @@ mod tests {
             metric: Some("manhattan".into()),
             ..MetricOptions::default()
         };
-        let e = core::MetricOptions::try_from(&bad_metric).unwrap_err();
+        let e = bad_metric.to_core().unwrap_err();
         assert!(e.to_string().starts_with("metric: expected"), "{e}");
         let bad_strategy = MineOptions {
             strategy: "hardest".into(),
             ..MineOptions::default()
         };
-        let e = core::MineOptions::try_from(&bad_strategy).unwrap_err();
+        let e = bad_strategy.to_core().unwrap_err();
         assert!(e.to_string().starts_with("strategy: expected"), "{e}");
         for v in [f64::NAN, -1.0] {
             let o = LossOptions {
                 max_triplets: Some(v),
                 ..LossOptions::default()
             };
-            let e = core::LossOptions::try_from(&o).unwrap_err();
+            let e = o.to_core().unwrap_err();
             assert_eq!(e.code(), "ERR_TRIPLETKIT_INVALID_ARGUMENT");
+            assert!(e.to_string().starts_with("maxTriplets: expected"), "{e}");
         }
+    }
+
+    #[test]
+    fn shared_fields_are_in_every_placed_struct_once() {
+        for (name, fields) in table() {
+            let count = |f: &str| fields.iter().filter(|g| *g == f).count();
+            if name != "SearchOptions" {
+                assert_eq!((count("device"), count("maxMemory")), (1, 1), "{name}");
+            }
+            assert!(fields.iter().all(|f| count(f) == 1), "{name}: {fields:?}");
+        }
+        assert_eq!(camel("max_triplets"), "maxTriplets");
+        assert_eq!(camel("k"), "k");
+    }
+
+    /// src/native-options.ts is written from `table()`; `UPDATE_GENERATED=1 cargo test` writes
+    /// it again after a change to the table.
+    #[test]
+    fn the_typescript_option_names_follow_the_table() {
+        let mut ts = String::from(
+            "// Written from the options table of crates/node/src/options.rs by its test\n\
+             // `the_typescript_option_names_follow_the_table`; run it with UPDATE_GENERATED=1 to\n\
+             // write it again. The option names each binding options struct takes.\n\n\
+             export const NATIVE_OPTION_KEYS = {\n",
+        );
+        for (name, fields) in table() {
+            let quoted: Vec<String> = fields.iter().map(|f| format!("'{f}'")).collect();
+            ts += &format!("  {name}: [{}],\n", quoted.join(", "));
+        }
+        ts += "} as const\n";
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../src/native-options.ts");
+        if std::env::var_os("UPDATE_GENERATED").is_some() {
+            std::fs::write(path, &ts).unwrap();
+        }
+        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            on_disk == ts,
+            "src/native-options.ts is not the table's; run UPDATE_GENERATED=1 cargo test -p tripletkit-node --features noop"
+        );
     }
 }

@@ -7,8 +7,9 @@
 //! [`guard`], and both reject or throw with the core's error codes.
 use crate::errors::{guard, Code, Failure};
 use crate::registry;
-use napi::bindgen_prelude::ToNapiValue;
+use napi::bindgen_prelude::{PromiseRaw, ToNapiValue};
 use napi::Env;
+use napi::JsValue;
 use napi_derive::napi;
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -60,7 +61,7 @@ pub fn spawn<'env, O>(
     env: &'env Env,
     op: O,
     token: Option<&CancelToken>,
-) -> napi::Result<napi::bindgen_prelude::Object<'env>>
+) -> napi::Result<PromiseRaw<'env, O::Js>>
 where
     O: Op + 'static,
     O::Js: ToNapiValue + 'static,
@@ -80,7 +81,7 @@ where
         .map_err(|e| {
             napi::Error::from_reason(format!("could not start a thread for this call: {e}"))
         })?;
-    Ok(promise)
+    Ok(PromiseRaw::new(env.raw(), promise.raw()))
 }
 
 /// Stops the ops a JS environment started when that environment tears down.
@@ -203,36 +204,6 @@ impl CancelToken {
 /// Borrowed input (a sync call) or an owned copy (an async call, whose inputs JS may change
 /// while it runs).
 pub type Data<'a, T> = Cow<'a, [T]>;
-
-/// A reference set (rows and labels) given as two optional JS arguments, which come together
-/// or not at all; rows without labels reach the core's label rule as 0 labels.
-pub type ReferenceSet<'a> = Option<(Data<'a, f32>, Data<'a, i32>)>;
-
-/// The reference set of a call, borrowed.
-pub fn reference_set<'a>(rows: Option<&'a [f32]>, labels: Option<&'a [i32]>) -> ReferenceSet<'a> {
-    rows.map(|r| (r.into(), labels.unwrap_or(&[]).into()))
-}
-
-/// An owned copy of a reference set.
-pub fn own_reference(m: ReferenceSet<'_>) -> ReferenceSet<'static> {
-    m.map(|(r, l)| (own(r), own(l)))
-}
-
-/// The reference set as the core takes it: `rows × cols` values and their labels.
-pub fn reference_of<'m>(
-    m: &'m ReferenceSet<'_>,
-    rows: u32,
-    cols: usize,
-) -> Result<Option<(tripletkit_core::MatRef<'m>, &'m [i32])>, CoreError> {
-    m.as_ref()
-        .map(|(r, l)| {
-            Ok((
-                tripletkit_core::MatRef::named("reference", r, rows as usize, cols)?,
-                &l[..],
-            ))
-        })
-        .transpose()
-}
 
 /// An owned copy of `d`, made on the JS thread before the task leaves it.
 pub fn own<T: Clone>(d: Data<'_, T>) -> Data<'static, T> {

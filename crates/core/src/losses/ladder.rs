@@ -149,20 +149,21 @@ fn check_rungs(o: &LadderOptions) -> Result<(), Error> {
     let n = o.thresholds.len();
     if n == 0 {
         return Err(Error::invalid(
-            "thresholds",
+            "opts.thresholds",
             "expected at least one threshold, received none",
         ));
     }
     for (name, v) in [
-        ("thresholds", &o.thresholds),
-        ("margins", &o.margins),
-        ("weights", &o.weights),
+        ("opts.thresholds", &o.thresholds),
+        ("opts.margins", &o.margins),
+        ("opts.weights", &o.weights),
     ] {
-        if name != "thresholds" && !(v.len() == n || (name == "weights" && v.is_empty())) {
+        let optional = name == "opts.weights" && v.is_empty();
+        if name != "opts.thresholds" && !(v.len() == n || optional) {
             return Err(Error::invalid(
                 name,
                 format!(
-                    "expected {n} values (one per threshold), received {}",
+                    "expected {n} numbers (one per threshold), received {}",
                     v.len()
                 ),
             ));
@@ -179,9 +180,9 @@ fn check_rungs(o: &LadderOptions) -> Result<(), Error> {
     }
     if let Some(i) = (1..n).find(|&i| o.thresholds[i] >= o.thresholds[i - 1]) {
         return Err(Error::invalid(
-            &format!("thresholds[{i}]"),
+            &format!("opts.thresholds[{i}]"),
             format!(
-                "expected less than thresholds[{}] = {} (θ₁ > θ₂ > …), received {}",
+                "expected less than opts.thresholds[{}] = {} (θ₁ > θ₂ > …), received {}",
                 i - 1,
                 o.thresholds[i - 1],
                 o.thresholds[i]
@@ -240,7 +241,7 @@ mod tests {
         let err = ladder_loss(&crate::Cpu, m, m, m, &o, &Call::PLAIN).unwrap_err();
         assert!(
             err.to_string()
-                .starts_with("thresholds[1]: expected less than"),
+                .starts_with("opts.thresholds[1]: expected less than"),
             "{err}"
         );
     }

@@ -16,6 +16,18 @@ pub struct OasisOptions {
     pub state: u32,
 }
 
+impl Default for OasisOptions {
+    /// C = 0.1 and no step: the caller sets the steps (API.md's default, 100 a row, depends on
+    /// the data) and the stream's seed.
+    fn default() -> Self {
+        OasisOptions {
+            c: 0.1,
+            steps: 0,
+            state: 0,
+        }
+    }
+}
+
 /// W after the steps, the stream's state to continue from, and the steps' summed hinge loss.
 #[derive(Debug, Clone)]
 pub struct OasisSteps {

@@ -69,7 +69,7 @@ fn check(x: MatRef, labels: &[i32], o: &SupConOptions) -> Result<(), Error> {
     rules::labels("labels", labels, x.rows())?;
     if !(o.temperature.is_finite() && o.temperature > 0.0) {
         return Err(Error::invalid(
-            "temperature",
+            "opts.temperature",
             format!(
                 "expected a positive number, received {}",
                 rules::js_number(o.temperature)
@@ -196,7 +196,7 @@ mod tests {
             let err = sup_con_loss(&Cpu, m, &[0], &o, &Call::PLAIN).unwrap_err();
             assert!(
                 err.to_string()
-                    .starts_with("temperature: expected a positive number"),
+                    .starts_with("opts.temperature: expected a positive number"),
                 "{err}"
             );
         }

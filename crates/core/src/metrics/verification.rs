@@ -74,7 +74,7 @@ pub fn check(a: MatRef, b: MatRef, same: &[u8], o: &VerificationOptions) -> Resu
     }
     if !(0.0..=1.0).contains(&o.far) {
         return Err(Error::invalid(
-            "far",
+            "opts.far",
             format!(
                 "expected a rate from 0 to 1, received {}",
                 rules::js_number(o.far)
