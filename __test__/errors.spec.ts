@@ -1,20 +1,12 @@
 import test from 'ava'
 import * as tk from '../index'
 import { DEVICES, type TestDevice } from './helpers/devices'
+import { OPS, type Fn } from './helpers/ops'
 
 // Every bad input throws (sync) or rejects (async) with a TypeError (wrong type) or RangeError (bad
 // size, value or shape) whose message names the argument and says what was expected and what was
 // received. Inputs are deliberately ill-typed, hence the `any`s.
 /* eslint-disable @typescript-eslint/no-explicit-any */
-type Fn = (...args: any[]) => any
-const OPS: Record<string, [Fn, Fn]> = {
-  pairwiseDistances: [tk.pairwiseDistancesSync, tk.pairwiseDistances],
-  knn: [tk.knnSync, tk.knn],
-  mineTriplets: [tk.mineTripletsSync, tk.mineTriplets],
-  tripletLoss: [tk.tripletLossSync, tk.tripletLoss],
-  tripletMarginLoss: [tk.tripletMarginLossSync, tk.tripletMarginLoss],
-  retrievalMetrics: [tk.retrievalMetricsSync, tk.retrievalMetrics],
-}
 
 const X = [[0, 1], [1, 0], [2, 2], [3, 1]] // 4 × 2
 const Y = [0, 0, 1, 1]
@@ -118,7 +110,8 @@ for (const device of DEVICES) {
     test(`[${device}] ${c.op}Sync: ${c.what} → ${c.error.name}`, (t) => {
       let err: unknown
       try {
-        OPS[c.op][0](...c.args(device))
+        const [sync]: [Fn, Fn] = OPS[c.op]
+        sync(...c.args(device))
       } catch (e) {
         err = e
       }
@@ -129,7 +122,8 @@ for (const device of DEVICES) {
     test(`[${device}] ${c.op}: ${c.what} → rejects with ${c.error.name} (never throws synchronously)`, async (t) => {
       let promise: Promise<unknown> | undefined
       t.notThrows(() => {
-        promise = OPS[c.op][1](...c.args(device))
+        const [, later]: [Fn, Fn] = OPS[c.op]
+        promise = later(...c.args(device))
       })
       if (!promise) return
       t.true(promise instanceof Promise)

@@ -6,25 +6,8 @@
 import test from 'ava'
 import * as tk from '../index'
 import { DEVICES } from './helpers/devices'
+import { OPS, type Fn, type Op } from './helpers/ops'
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-type Fn = (...args: any[]) => any
-const OPS = {
-  pairwiseDistances: [tk.pairwiseDistancesSync, tk.pairwiseDistances],
-  knn: [tk.knnSync, tk.knn],
-  mineTriplets: [tk.mineTripletsSync, tk.mineTriplets],
-  tripletLoss: [tk.tripletLossSync, tk.tripletLoss],
-  tripletMarginLoss: [tk.tripletMarginLossSync, tk.tripletMarginLoss],
-  retrievalMetrics: [tk.retrievalMetricsSync, tk.retrievalMetrics],
-  contrastiveLoss: [tk.contrastiveLossSync, tk.contrastiveLoss],
-  multipleNegativesRankingLoss: [tk.multipleNegativesRankingLossSync, tk.multipleNegativesRankingLoss],
-  verificationMetrics: [tk.verificationMetricsSync, tk.verificationMetrics],
-  ladderLoss: [tk.ladderLossSync, tk.ladderLoss],
-  supConLoss: [tk.supConLossSync, tk.supConLoss],
-  mineHardNegatives: [tk.mineHardNegativesSync, tk.mineHardNegatives],
-  fitOasis: [tk.fitOasisSync, tk.fitOasis],
-} satisfies Record<string, [Fn, Fn]>
-type Op = keyof typeof OPS
 
 /** A refused call: its arguments before the options, its options (the device is added), and
  *  the class, code and words its refusal must have. */

@@ -109,7 +109,8 @@ pub fn camel(snake: &str) -> String {
     out
 }
 
-/// Expands one options struct: its shared groups (`use metric [path];`, `use placement;`)
+/// Expands one options struct: its shared groups (`use metric [path];`, `use placement;`, and
+/// `use hinge;` for the triplet hinge's margin, softMargin and swap)
 /// into fields, then the struct, its conversion to core's struct, and its field names. A field
 /// is `name: Type => [core path]`; an empty path means the field is not core's (the device).
 ///
@@ -117,6 +118,16 @@ pub fn camel(snake: &str) -> String {
 /// type is written `Option<…>` in the struct itself: napi-rs tells an optional field by its
 /// spelling, which a type passed whole through a declarative macro no longer has.
 macro_rules! fields {
+    ($head:tt $req:tt [$($opt:tt)*] use hinge; $($rest:tt)*) => {
+        fields!($head $req [$($opt)*
+            #[doc = "α. @default 0.2"]
+            margin: f64 => [margin];
+            #[doc = "softplus(dap − dan) instead of the hinge. @default false"]
+            soft_margin: bool => [soft_margin];
+            #[doc = "dan := min(d(a,n), d(p,n)). @default false"]
+            swap: bool => [swap];
+        ] $($rest)*);
+    };
     ($head:tt $req:tt [$($opt:tt)*] use metric [$($p:tt)*]; $($rest:tt)*) => {
         fields!($head $req [$($opt)*
             #[doc = "@default 'euclidean'"]
@@ -244,12 +255,7 @@ options! {
         #[doc = "Mine with this strategy (default 'batch-hard'), unless triplets are given."]
         #[napi(ts_type = "'all' | 'violating' | 'hard' | 'semihard' | 'easy' | 'batch-hard' | 'batch-semihard'")]
         strategy: Option<String> => [];
-        #[doc = "α. @default 0.2"]
-        margin: Option<f64> => [margin];
-        #[doc = "softplus(dap − dan) instead of the hinge. @default false"]
-        soft_margin: Option<bool> => [soft_margin];
-        #[doc = "dan := min(d(a,n), d(p,n)). @default false"]
-        swap: Option<bool> => [swap];
+        use hinge;
         #[doc = "@default 'mean'"]
         #[napi(ts_type = "'mean' | 'sum' | 'mean-active'")]
         reduction: Option<String> => [reduction];
@@ -261,12 +267,7 @@ options! {
 
     #[doc = "Options of tripletMarginLoss."]
     MarginLossOptions => core::MarginLossOptions {
-        #[doc = "α. @default 0.2"]
-        margin: Option<f64> => [margin];
-        #[doc = "softplus(dap − dan) instead of the hinge. @default false"]
-        soft_margin: Option<bool> => [soft_margin];
-        #[doc = "dan := min(d(a,n), d(p,n)). @default false"]
-        swap: Option<bool> => [swap];
+        use hinge;
         #[doc = "@default 'mean'"]
         #[napi(ts_type = "'mean' | 'sum' | 'none'")]
         reduction: Option<String> => [reduction];
