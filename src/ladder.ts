@@ -41,9 +41,6 @@ function plan(queries: MatrixLike, candidates: MatrixLike, relevance: MatrixLike
   const args = [q.data, c.data, r.data, q.rows, c.rows, cols,
     { thresholds, margins, ...(weights === undefined ? {} : { weights }), hardest, similarity, device: nativeDevice(target) }] as const
   const grad = (data: Float32Array, rows: number, what: string): Matrix => ({ data: expectLength(data, rows * cols, what), rows, cols })
-  const empty: LadderLossResult | undefined = q.rows === 0
-    ? { loss: 0, grad: { queries: { data: new Float32Array(0), rows: 0, cols }, candidates: { data: new Float32Array(c.rows * cols), rows: c.rows, cols } } }
-    : undefined
   return {
     target,
     run: (backend) => backend.ladderLoss(...args),
@@ -53,7 +50,6 @@ function plan(queries: MatrixLike, candidates: MatrixLike, relevance: MatrixLike
       loss: res.loss,
       grad: { queries: grad(res.gradQueries, q.rows, 'a queries gradient'), candidates: grad(res.gradCandidates, c.rows, 'a candidates gradient') },
     }),
-    empty,
   }
 }
 

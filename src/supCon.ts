@@ -28,7 +28,6 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: SupConLossOptions | 
     start: (native, token) => native.supConLossAsync(...args, token),
     signal,
     shape: (r) => ({ loss: r.loss, grad: { data: expectLength(r.grad, rows * cols, 'a gradient'), rows, cols }, anchors: r.anchors }),
-    empty: rows === 0 ? { loss: 0, grad: { data: new Float32Array(0), rows: 0, cols }, anchors: 0 } : undefined,
   }
 }
 
