@@ -3,46 +3,27 @@
 import type { LossOptions as BackendLossOptions, LossResult as BackendLossResult, TripletsResult } from './backend'
 import { nativeOptions, resolveDevice } from './device'
 import { toMatrix } from './matrix'
-import { checkMaxTriplets, checkReference, DEFAULT_MARGIN, referenceArgs, type ReferenceSet } from './mining'
+import { checkMaxTriplets, checkReference, DEFAULT_MARGIN, referenceArgs } from './mining'
 import { execAsync, execSync, expectLength, type Plan } from './run'
 import type { Labels, LossResult, MatrixLike, Strategy, TripletLossOptions } from './types'
 import {
   LOSS_REDUCTIONS, STRATEGIES, checkBoolean, checkCommon, checkEnum, checkFinite, checkInteger,
-  checkStrategy, describe, toIndices, toLabels,
+  checkStrategy, describe, toIndexArray, toLabels,
 } from './validate'
 import { OPTION_KEYS, readOptions } from './options'
 
 /**
- * Checks a caller's triplets against the embeddings and labels: three index arrays of one
- * length, every index a row, and every triplet valid (a ≠ p, same label for a and p, another
- * label for n), so that a backend never sees a triplet API.md calls invalid.
+ * A caller's triplets as three index arrays. Their rules (one length, every index a row, each
+ * triplet valid) are core's; `length`, when given, must be the arrays' length.
  */
-function toTriplets(value: unknown, rows: number, labels: Int32Array, reference: ReferenceSet | undefined): TripletsResult {
+function toTriplets(value: unknown): TripletsResult {
   const t = value as { anchor?: unknown; positive?: unknown; negative?: unknown; length?: unknown }
-  const bound = `the rows of embeddings: ${rows}`
-  // With a reference set, positives and negatives index it, and a = p is no conflict.
-  const [others, otherLabels] = reference === undefined ? [rows, labels] : [reference.x.rows, reference.labels]
-  const otherBound = reference === undefined ? bound : `the rows of opts.reference: ${others}`
-  const anchor = toIndices(t.anchor, 'opts.mining.anchor', rows, bound)
-  const positive = toIndices(t.positive, 'opts.mining.positive', others, otherBound)
-  const negative = toIndices(t.negative, 'opts.mining.negative', others, otherBound)
+  const anchor = toIndexArray(t.anchor, 'opts.mining.anchor')
+  const positive = toIndexArray(t.positive, 'opts.mining.positive')
+  const negative = toIndexArray(t.negative, 'opts.mining.negative')
   const n = anchor.length
-  for (const [arr, name] of [[positive, 'positive'], [negative, 'negative']] as const) {
-    if (arr.length !== n) {
-      throw new RangeError(`opts.mining.${name}: expected ${n} indices (the length of opts.mining.anchor), received ${arr.length}`)
-    }
-  }
-  if (t.length !== undefined) checkInteger(t.length, 'opts.mining.length', n, n, `${n} (the length of the index arrays)`)
-  for (let i = 0; i < n; i++) {
-    const a = anchor[i], p = positive[i], ng = negative[i]
-    const at = `opts.mining: triplet ${i} (anchor ${a}, positive ${p}, negative ${ng})`
-    if (a === p && reference === undefined) throw new RangeError(`${at}: expected anchor ≠ positive, received the same row twice`)
-    if (labels[a] !== otherLabels[p]) {
-      throw new RangeError(`${at}: expected the positive to have the anchor's label ${labels[a]}, received label ${otherLabels[p]}`)
-    }
-    if (otherLabels[ng] === labels[a]) {
-      throw new RangeError(`${at}: expected the negative to have a label other than the anchor's ${labels[a]}, received the same label`)
-    }
+  if (t.length !== undefined && positive.length === n && negative.length === n) {
+    checkInteger(t.length, 'opts.mining.length', n, n, `${n} (the length of the index arrays)`)
   }
   return { anchor, positive, negative }
 }
@@ -57,7 +38,7 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: TripletLossOptions |
   if (o.mining === undefined || typeof o.mining === 'string') {
     strategy = checkStrategy(o.mining, 'opts.mining', 'batch-hard')
   } else if (typeof o.mining === 'object' && o.mining !== null && !Array.isArray(o.mining)) {
-    triplets = toTriplets(o.mining, x.rows, y, reference)
+    triplets = toTriplets(o.mining)
   } else {
     throw new TypeError(`opts.mining: expected one of ${STRATEGIES.map((s) => `'${s}'`).join(', ')} or a Triplets object ` +
       `({ anchor, positive, negative }), received ${describe(o.mining)}`)
@@ -75,8 +56,10 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: TripletLossOptions |
     metric: common.metric, normalize: common.normalize, ...nativeOptions(target, common.maxMemory), margin, softMargin, swap, reduction, maxTriplets,
     ...(strategy !== undefined ? { strategy } : {}),
   }
-  // No rows, or no given triplet: API.md fixes the answer (loss 0, zero gradient).
-  const empty = rows === 0 || triplets?.anchor.length === 0 ? zeroLoss(rows, cols) : undefined
+  // No rows to mine, or no given triplet: API.md fixes the answer (loss 0, zero gradient).
+  // Given triplets that are not all empty go to the backend, whose rules see them.
+  const none = triplets !== undefined && [triplets.anchor, triplets.positive, triplets.negative].every((v) => v.length === 0)
+  const empty = (rows === 0 && triplets === undefined) || none ? zeroLoss(rows, cols) : undefined
   const args = [x.data, rows, cols, y, backendOpts, triplets, ...referenceArgs(reference)] as const
   return {
     target,

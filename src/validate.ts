@@ -163,6 +163,25 @@ export function toLabels(value: unknown, name: string, rows: number, rowsOf: str
 }
 
 /**
+ * Index array → Int32Array of int32 integers, Int32Arrays used as is; what range they must lie
+ * in is the reader's rule.
+ */
+export function toIndexArray(value: unknown, name: string): Int32Array {
+  if (value instanceof Int32Array) return stableView(value, Int32Array, name)
+  if (!Array.isArray(value)) {
+    throw new TypeError(`${name}: expected an Int32Array or an array of integers, received ${describe(value)}`)
+  }
+  const out = new Int32Array(value.length)
+  for (let i = 0; i < value.length; i++) {
+    const v: unknown = value[i]
+    if (typeof v !== 'number') throw new TypeError(`${name}[${i}]: expected an integer index, received ${describe(v)}`)
+    if (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) throw new RangeError(`${name}[${i}]: expected an integer index, received ${v}`)
+    out[i] = v
+  }
+  return out
+}
+
+/**
  * Index array → Int32Array with every value in [0, bound). Int32Arrays are used as is.
  * `boundWhat` says what the bound is, for the message ("rows of embeddings").
  */

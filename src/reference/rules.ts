@@ -26,30 +26,32 @@ export function checkK(k: number, corpusRows: number, excludeSelf: boolean): voi
 }
 
 /**
- * Given triplets: three index arrays of one length, every index a row, and every triplet valid
- * (label[a] = label[p], label[n] ≠ label[a], and a ≠ p unless positives and negatives index
- * `candidates`, the labels of a reference set).
+ * Given triplets (tripletLoss's `opts.mining`): three index arrays of one length, every index
+ * a row, and every triplet valid (label[a] = label[p], label[n] ≠ label[a], and a ≠ p unless
+ * positives and negatives index `candidates`, the labels of the reference set).
  */
 export function checkTriplets(t: TripletsResult, labels: Int32Array, candidates?: Int32Array): void {
   const n = t.anchor.length
   for (const name of ['positive', 'negative'] as const) {
     if (t[name].length !== n) {
-      throw invalidArgument(`triplets.${name}: expected ${n} indices (the length of triplets.anchor), received ${t[name].length}`)
+      throw invalidArgument(`opts.mining.${name}: expected ${n} indices (the length of opts.mining.anchor), received ${t[name].length}`)
     }
   }
   const cand = candidates ?? labels
+  const ofCandidates = candidates === undefined ? 'the rows of embeddings' : 'the rows of opts.reference'
   for (const name of ['anchor', 'positive', 'negative'] as const) {
     const arr = t[name]
-    const rows = name === 'anchor' ? labels.length : cand.length
+    const [rows, what] = name === 'anchor' ? [labels.length, 'the rows of embeddings'] : [cand.length, ofCandidates]
     for (let i = 0; i < n; i++) {
       if (!(arr[i] >= 0 && arr[i] < rows)) {
-        throw invalidArgument(`triplets.${name}[${i}]: expected an index from 0 to ${rows} − 1, received ${arr[i]}`)
+        const expected = rows > 0 ? `an index from 0 to ${rows - 1} (${what}: ${rows})` : `no index at all (${what}: 0)`
+        throw invalidArgument(`opts.mining.${name}[${i}]: expected ${expected}, received ${arr[i]}`)
       }
     }
   }
   for (let i = 0; i < n; i++) {
     const a = t.anchor[i], p = t.positive[i], ng = t.negative[i]
-    const at = `triplets: triplet ${i} (anchor ${a}, positive ${p}, negative ${ng})`
+    const at = `opts.mining: triplet ${i} (anchor ${a}, positive ${p}, negative ${ng})`
     if (a === p && candidates === undefined) throw invalidArgument(`${at}: expected anchor ≠ positive, received the same row twice`)
     if (cand[p] !== labels[a]) {
       throw invalidArgument(`${at}: expected the positive to have the anchor's label ${labels[a]}, received label ${cand[p]}`)

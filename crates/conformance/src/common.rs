@@ -42,10 +42,6 @@ pub fn tuples(t: &Triplets) -> Vec<(i32, i32, i32)> {
         .collect()
 }
 
-pub fn on_line(dev: &dyn Device, strategy: Strategy, margin: f64) -> Vec<(i32, i32, i32)> {
-    tuples(&mine(dev, line(), &LABELS, strategy, margin, 1000).expect("mining on the line"))
-}
-
 /// A seeded stream of values in [−1, 1): the inputs of the checks here and of the crate's tests.
 pub fn lcg(seed: &mut u64) -> f32 {
     *seed = seed

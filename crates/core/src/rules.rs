@@ -106,9 +106,10 @@ pub fn positive(name: &str, v: usize) -> Result<(), Error> {
     Ok(())
 }
 
-/// Triplets given by a caller: three index arrays of one length, every index a row, and every
-/// triplet valid (label[a] = label[p], label[n] ≠ label[a], and a ≠ p unless positives and
-/// negatives index `candidates`, the rows and labels of a reference set).
+/// Triplets given by a caller (tripletLoss's `opts.mining`): three index arrays of one
+/// length, every index a row, and every triplet valid (label[a] = label[p], label[n] ≠
+/// label[a], and a ≠ p unless positives and negatives index `candidates`, the labels of the
+/// reference set).
 pub fn triplets(
     anchor: &[i32],
     positive: &[i32],
@@ -118,32 +119,38 @@ pub fn triplets(
 ) -> Result<(), Error> {
     let n = anchor.len();
     for (arr, name) in [
-        (positive, "triplets.positive"),
-        (negative, "triplets.negative"),
+        (positive, "opts.mining.positive"),
+        (negative, "opts.mining.negative"),
     ] {
         if arr.len() != n {
             return Err(Error::invalid(
                 name,
                 format!(
-                    "expected {n} indices (the length of triplets.anchor), received {}",
+                    "expected {n} indices (the length of opts.mining.anchor), received {}",
                     arr.len()
                 ),
             ));
         }
     }
     let cand = candidates.unwrap_or(labels);
-    for (arr, name, rows) in [
-        (anchor, "triplets.anchor", labels.len()),
-        (positive, "triplets.positive", cand.len()),
-        (negative, "triplets.negative", cand.len()),
+    let of_candidates = if candidates.is_some() {
+        "the rows of opts.reference"
+    } else {
+        "the rows of embeddings"
+    };
+    for (arr, name, rows, what) in [
+        (anchor, "anchor", labels.len(), "the rows of embeddings"),
+        (positive, "positive", cand.len(), of_candidates),
+        (negative, "negative", cand.len(), of_candidates),
     ] {
         if let Some(i) = arr.iter().position(|&v| v < 0 || v as usize >= rows) {
+            let expected = match rows {
+                0 => format!("no index at all ({what}: 0)"),
+                _ => format!("an index from 0 to {} ({what}: {rows})", rows - 1),
+            };
             return Err(Error::invalid(
-                &format!("{name}[{i}]"),
-                format!(
-                    "expected an index from 0 to {rows} − 1, received {}",
-                    arr[i]
-                ),
+                &format!("opts.mining.{name}[{i}]"),
+                format!("expected {expected}, received {}", arr[i]),
             ));
         }
     }
@@ -153,7 +160,7 @@ pub fn triplets(
             positive[t] as usize,
             negative[t] as usize,
         );
-        let at = format!("triplets: triplet {t} (anchor {a}, positive {p}, negative {ng})");
+        let at = format!("opts.mining: triplet {t} (anchor {a}, positive {p}, negative {ng})");
         if a == p && candidates.is_none() {
             return Err(Error::invalid(
                 &at,
