@@ -1,12 +1,13 @@
 //! `Cpu`: the primitives on this crate's kernels, on rayon's global pool.
 
-use crate::device::{Batch, Hinge, HingeScales, Terms};
+use crate::device::{Batch, Hinge, HingeScales, SoftmaxTerms, Terms};
 use crate::distances::backward::{prepared_backward, PairwiseGrads};
 use crate::distances::Rows;
 use crate::losses::term::TermRule;
 use crate::{
-    distances, losses::contrastive, losses::margin, metrics::verification, miners, Call, Corpus,
-    Cpu, Device, Error, Knn, KnnOptions, MatRef, Metric, MetricOptions, Strategy, Triplets,
+    distances, losses::contrastive, losses::ladder, losses::margin, losses::ranking,
+    losses::supcon, metrics::verification, miners, Call, Corpus, Cpu, Device, Error, Knn,
+    KnnOptions, LadderOptions, MatRef, Metric, MetricOptions, Strategy, Triplets,
 };
 use std::any::Any;
 
@@ -111,6 +112,36 @@ impl Device for Cpu {
         call: &Call,
     ) -> Result<Hinge, Error> {
         contrastive::cpu_pair_hinge(x, labels, margins, scales, call)
+    }
+    fn sup_con_terms(
+        &self,
+        x: &Rows,
+        labels: &[i32],
+        positives: &[u32],
+        temperature: f64,
+        call: &Call,
+    ) -> Result<SoftmaxTerms, Error> {
+        supcon::terms_on_host(self, x, labels, positives, temperature, call)
+    }
+    fn rank_terms(
+        &self,
+        q: &Rows,
+        c: &Rows,
+        scale: f64,
+        weight: f64,
+        call: &Call,
+    ) -> Result<(f64, PairwiseGrads), Error> {
+        ranking::rank_on_host(self, q, c, scale, weight, call)
+    }
+    fn ladder_terms(
+        &self,
+        q: &Rows,
+        c: &Rows,
+        relevance: MatRef,
+        o: &LadderOptions,
+        call: &Call,
+    ) -> Result<(f64, PairwiseGrads), Error> {
+        ladder::ladder_on_host(self, q, c, relevance, o, call)
     }
     fn pair_distances(
         &self,

@@ -13,7 +13,9 @@
 use crate::distances::backward::PairwiseGrads;
 use crate::distances::Rows;
 use crate::losses::term::TermRule;
-use crate::{Call, Error, Knn, KnnOptions, MatRef, Metric, MetricOptions, Strategy, Triplets};
+use crate::{
+    Call, Error, Knn, KnnOptions, LadderOptions, MatRef, Metric, MetricOptions, Strategy, Triplets,
+};
 use std::any::Any;
 
 /// A corpus prepared once on a device (copied, normalised, its norms computed; on a GPU,
@@ -137,6 +139,16 @@ pub struct Terms {
     pub grad: Vec<f64>,
 }
 
+/// A supervised contrastive pass over a batch: the sum and count of the anchors' losses that
+/// are > 0, and, when the count is not 0, the gradient of their mean with respect to the
+/// prepared rows.
+#[derive(Clone, Debug, Default)]
+pub struct SoftmaxTerms {
+    pub sum: f64,
+    pub anchors: usize,
+    pub grad: Option<Vec<f64>>,
+}
+
 /// Reduction scales of a pair hinge's two sides, from their sums: [positive, negative].
 pub type HingeScales<'a> = &'a dyn Fn(&HingeSide, &HingeSide) -> [f64; 2];
 
@@ -237,6 +249,44 @@ pub trait Device: Send + Sync {
         scales: HingeScales,
         call: &Call,
     ) -> Result<Hinge, Error>;
+    /// Supervised contrastive terms of unit rows `x` against themselves, with s_ij = −d_ij/τ
+    /// (cosine distances) and `positives[i]` the rows of i's class but i: per anchor with a
+    /// positive, l_i = −(1/|P(i)|) Σ_{p∈P(i)} (s_ip − log Σ_{j≠i} exp s_ij); the anchors
+    /// whose l_i > 0, and the gradient of their mean (`losses::supcon::terms_on_host` is the
+    /// definition, and the cpu's). A GPU keeps the N × N matrices on the device.
+    fn sup_con_terms(
+        &self,
+        x: &Rows,
+        labels: &[i32],
+        positives: &[u32],
+        temperature: f64,
+        call: &Call,
+    ) -> Result<SoftmaxTerms, Error>;
+    /// One pass of the multiple negatives ranking loss over D(q, c) (cosine or dot): per query
+    /// row i, −log of the softmax of scale · s_ij at j = i (s = −d, the similarity up to a
+    /// constant), times `weight`, summed; and its gradients with respect to the prepared rows,
+    /// divided by the scale (`losses::ranking::rank_on_host` is the definition, and the
+    /// cpu's). A GPU keeps the matrices on the device.
+    fn rank_terms(
+        &self,
+        q: &Rows,
+        c: &Rows,
+        scale: f64,
+        weight: f64,
+        call: &Call,
+    ) -> Result<(f64, PairwiseGrads), Error>;
+    /// The ladder loss over D(q, c) (cosine or dot) with `relevance` (q.rows × c.rows) and the
+    /// rungs of `o`, checked; and its gradients with respect to the prepared rows
+    /// (`losses::ladder::ladder_on_host` is the definition, and the cpu's). A GPU keeps the
+    /// matrices on the device.
+    fn ladder_terms(
+        &self,
+        q: &Rows,
+        c: &Rows,
+        relevance: MatRef,
+        o: &LadderOptions,
+        call: &Call,
+    ) -> Result<(f64, PairwiseGrads), Error>;
     /// d(a_i, b_i) for each row i of the two `rows × cols` sides, in f64 (`pair::distance`).
     fn pair_distances(
         &self,

@@ -30,7 +30,7 @@ pub mod runtime;
 #[cfg(test)]
 mod testing;
 
-pub use device::{Batch, Corpus, Cpu, Device, Hinge, HingeSide, Op, Terms};
+pub use device::{Batch, Corpus, Cpu, Device, Hinge, HingeSide, Op, SoftmaxTerms, Terms};
 pub use error::{code, Error, Result};
 pub use matrix::MatRef;
 pub use ops::Ops;

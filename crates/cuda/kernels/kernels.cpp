@@ -10,9 +10,12 @@
 #include "contrastive.cu"
 #include "distance.cu"
 #include "knn.cu"
+#include "ladder.cu"
 #include "margin.cu"
+#include "rank.cu"
 #include "semihard.cu"
 #include "set.cu"
+#include "supcon.cu"
 #include "verification.cu"
 
 namespace {
@@ -29,6 +32,11 @@ const tk_emu::Kernel kKernels[] = {
     TK_ENTRY(tk_contrastive_rows),
     TK_ENTRY(tk_contrastive_grad),
     TK_ENTRY(tk_coef_gemm),
+    TK_ENTRY(tk_supcon_rows),
+    TK_ENTRY(tk_supcon_coef),
+    TK_ENTRY(tk_rank_rows),
+    TK_ENTRY(tk_rank_coef),
+    TK_ENTRY(tk_ladder_rows),
 };
 }  // namespace
 

@@ -48,3 +48,13 @@ __device__ __forceinline__ double tk_exact_distance(const float* d, const float*
   if (metric == TK_COSINE || (m >= 1.17549435e-38f && m <= TK_FLT_MAX)) return v;
   return tk_pair_distance(x + (size_t)i * dim, x + (size_t)j * dim, dim, metric);
 }
+
+// Entry (i, j) of the float distance matrix d (n columns) of rows a against rows b, read as
+// tk_exact_distance reads it.
+__device__ __forceinline__ double tk_exact_distance2(const float* d, const float* a, const float* b,
+                                                     int n, int dim, int i, int j, int metric) {
+  const float v = d[(size_t)i * n + j];
+  const float m = fabsf(v);
+  if (metric == TK_COSINE || (m >= 1.17549435e-38f && m <= TK_FLT_MAX)) return v;
+  return tk_pair_distance(a + (size_t)i * dim, b + (size_t)j * dim, dim, metric);
+}

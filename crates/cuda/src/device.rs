@@ -5,15 +5,16 @@ use crate::gpu::Gpu;
 use crate::kernels::KNN_MAX_K;
 use crate::ops::knn::CudaCorpus;
 use crate::ops::{
-    backward, contrastive, distance, knn, margin, mining, semihard, set, verification,
+    backward, contrastive, distance, knn, ladder, margin, mining, rank, semihard, set, supcon,
+    verification,
 };
 use tripletkit_core::device::{foreign_corpus, HingeScales};
 use tripletkit_core::distances::backward::PairwiseGrads;
 use tripletkit_core::distances::Rows;
 use tripletkit_core::losses::term::TermRule;
 use tripletkit_core::{
-    Batch, Call, Corpus, Device, Error, Hinge, Knn, KnnOptions, MatRef, Metric, MetricOptions,
-    MineOptions, Op, Strategy, Terms, Triplets,
+    Batch, Call, Corpus, Device, Error, Hinge, Knn, KnnOptions, LadderOptions, MatRef, Metric,
+    MetricOptions, MineOptions, Op, SoftmaxTerms, Strategy, Terms, Triplets,
 };
 
 /// The share of the device's free memory one op plans to use.
@@ -54,6 +55,12 @@ impl Cuda {
 
     pub fn is_emulated(&self) -> bool {
         self.emulated
+    }
+
+    /// Bytes copied to the device and back so far, where the device counts them (the
+    /// emulator).
+    pub fn traffic(&self) -> Option<[u64; 2]> {
+        self.gpu.traffic()
     }
 
     /// Bytes an op plans its chunks with: the call's `maxMemory`, this device's own limit
@@ -187,6 +194,59 @@ impl Device for Cuda {
     ) -> Result<Hinge, Error> {
         let device_bytes = self.device_bytes(call)?;
         contrastive::pair_hinge(&*self.gpu, device_bytes, x, labels, margins, scales, call)
+    }
+    fn sup_con_terms(
+        &self,
+        x: &Rows,
+        labels: &[i32],
+        positives: &[u32],
+        temperature: f64,
+        call: &Call,
+    ) -> Result<SoftmaxTerms, Error> {
+        let device_bytes = self.device_bytes(call)?;
+        let gpu = &*self.gpu;
+        match supcon::sup_con_terms(gpu, device_bytes, x, labels, positives, temperature, call)? {
+            Some(terms) => Ok(terms),
+            // Too large to keep on the device: the chunked primitives, N² through the host.
+            None => tripletkit_core::losses::supcon::terms_on_host(
+                self,
+                x,
+                labels,
+                positives,
+                temperature,
+                call,
+            ),
+        }
+    }
+    fn rank_terms(
+        &self,
+        q: &Rows,
+        c: &Rows,
+        scale: f64,
+        weight: f64,
+        call: &Call,
+    ) -> Result<(f64, PairwiseGrads), Error> {
+        let device_bytes = self.device_bytes(call)?;
+        match rank::rank_terms(&*self.gpu, device_bytes, q, c, scale, weight, call)? {
+            Some(terms) => Ok(terms),
+            // Too large to keep on the device: the chunked primitives, m·n through the host.
+            None => tripletkit_core::losses::ranking::rank_on_host(self, q, c, scale, weight, call),
+        }
+    }
+    fn ladder_terms(
+        &self,
+        q: &Rows,
+        c: &Rows,
+        relevance: MatRef,
+        o: &LadderOptions,
+        call: &Call,
+    ) -> Result<(f64, PairwiseGrads), Error> {
+        let device_bytes = self.device_bytes(call)?;
+        match ladder::ladder_terms(&*self.gpu, device_bytes, q, c, relevance, o, call)? {
+            Some(terms) => Ok(terms),
+            // Too large to keep on the device: the chunked primitives, nq·nc through the host.
+            None => tripletkit_core::losses::ladder::ladder_on_host(self, q, c, relevance, o, call),
+        }
     }
     fn pair_distances(
         &self,

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::ffi::c_void;
 #[cfg(tk_emulator)]
 use std::ffi::{c_char, c_int, CStr, CString};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use tripletkit_core::Error;
 
@@ -34,6 +35,8 @@ const ALIGN: usize = 256;
 pub struct Emulator {
     /// Live allocations and their layouts.
     live: Mutex<HashMap<DevPtr, Layout>>,
+    /// Bytes uploaded and downloaded so far.
+    moved: [AtomicU64; 2],
 }
 
 impl Emulator {
@@ -85,13 +88,18 @@ impl Gpu for Emulator {
             unsafe { dealloc(p as *mut u8, layout) }
         }
     }
+    fn traffic(&self) -> Option<[u64; 2]> {
+        Some(self.moved.each_ref().map(|m| m.load(Ordering::Relaxed)))
+    }
     unsafe fn upload(&self, dst: DevPtr, src: *const u8, bytes: usize) -> Result<(), Error> {
+        self.moved[0].fetch_add(bytes as u64, Ordering::Relaxed);
         // SAFETY: the caller's promise: both hold `bytes` bytes; host buffers do not overlap
         // device ones.
         unsafe { std::ptr::copy_nonoverlapping(src, dst as *mut u8, bytes) };
         Ok(())
     }
     unsafe fn download(&self, dst: *mut u8, src: DevPtr, bytes: usize) -> Result<(), Error> {
+        self.moved[1].fetch_add(bytes as u64, Ordering::Relaxed);
         // SAFETY: as for `upload`.
         unsafe { std::ptr::copy_nonoverlapping(src as *const u8, dst, bytes) };
         Ok(())

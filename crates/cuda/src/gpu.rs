@@ -31,6 +31,11 @@ pub trait Gpu: Send + Sync {
     /// # Safety
     /// `dst` holds `bytes` bytes of this device's memory.
     unsafe fn fill(&self, dst: DevPtr, byte: u8, bytes: usize) -> Result<(), Error>;
+    /// Bytes copied to the device and back so far, where the device counts them (the
+    /// emulator does, so tests can hold an op to what it moves).
+    fn traffic(&self) -> Option<[u64; 2]> {
+        None
+    }
     /// Runs kernel `name` over `grid` blocks of `block` threads, and waits for it.
     ///
     /// # Safety

@@ -15,6 +15,11 @@ pub const PAIR_DISTANCES: &str = "tk_pair_distances";
 pub const CONTRASTIVE_ROWS: &str = "tk_contrastive_rows";
 pub const CONTRASTIVE_GRAD: &str = "tk_contrastive_grad";
 pub const COEF_GEMM: &str = "tk_coef_gemm";
+pub const SUPCON_ROWS: &str = "tk_supcon_rows";
+pub const SUPCON_COEF: &str = "tk_supcon_coef";
+pub const RANK_ROWS: &str = "tk_rank_rows";
+pub const RANK_COEF: &str = "tk_rank_coef";
+pub const LADDER_ROWS: &str = "tk_ladder_rows";
 
 /// (module, PTX text, kernels) for the driver to load.
 pub const MODULES: &[(&str, &str, &[&str])] = &[
@@ -54,6 +59,17 @@ pub const MODULES: &[(&str, &str, &[&str])] = &[
         "backward",
         include_str!("../ptx/backward.ptx"),
         &[COEF_GEMM],
+    ),
+    (
+        "rank",
+        include_str!("../ptx/rank.ptx"),
+        &[RANK_ROWS, RANK_COEF],
+    ),
+    ("ladder", include_str!("../ptx/ladder.ptx"), &[LADDER_ROWS]),
+    (
+        "supcon",
+        include_str!("../ptx/supcon.ptx"),
+        &[SUPCON_ROWS, SUPCON_COEF],
     ),
 ];
 

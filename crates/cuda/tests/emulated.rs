@@ -456,6 +456,61 @@ fn contrastive_loss_matches_cpu_within_float_rounding() {
     }
 }
 
+/// supConLoss against the cpu, with its N × N matrices on the device: what crosses the bus is
+/// O(N·d) (the rows, the labels, a loss a row and the gradient), where the chunked
+/// primitives it replaced moved D down and C up, 12·N² bytes. Under a budget too small for
+/// them, the chunked path gives the same answer.
+#[test]
+fn sup_con_loss_keeps_its_matrices_on_the_device() {
+    use tripletkit_core::SupConOptions;
+    let mut rng = Rng(53);
+    for &(n, d, classes) in &[(2, 3, 1), (3, 2, 2), (67, 5, 4), (200, 17, 9)] {
+        let x = rng.matrix(n, d);
+        let labels = rng.labels(n, classes);
+        let xm = MatRef::new(&x, n, d).unwrap();
+        for temperature in [0.07, 0.5] {
+            let o = SupConOptions { temperature };
+            let want = Cpu.sup_con_loss(xm, &labels, &o, &Call::PLAIN).unwrap();
+            let cuda = Cuda::emulated();
+            let got = cuda.sup_con_loss(xm, &labels, &o, &Call::PLAIN).unwrap();
+            let [up, down] = cuda.traffic().expect("the emulator counts its copies");
+            // Room for the backward products' 8·N² coefficients, not for the resident 12·N².
+            let small = Cuda::emulated().with_memory(10 * n * n + 30 * n * d + 4096);
+            let chunked = small.sup_con_loss(xm, &labels, &o, &Call::PLAIN).unwrap();
+            let [cup, cdown] = small.traffic().expect("the emulator counts its copies");
+            let what = format!("{n}×{d} τ = {temperature}");
+            for (r, how) in [(&got, "resident"), (&chunked, "chunked")] {
+                assert_eq!(r.anchors, want.anchors, "{what} {how}");
+                assert!(
+                    (r.loss - want.loss).abs() <= 1e-9 * want.loss.abs().max(1.0),
+                    "{what} {how}: {} vs {}",
+                    r.loss,
+                    want.loss
+                );
+                let scale = want.grad.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+                let rel = |g: &[f32]| g.iter().map(|v| v / scale).collect::<Vec<_>>();
+                close(&rel(&r.grad), &rel(&want.grad), &format!("{what} {how}"));
+            }
+            let bus = (up + down) as usize;
+            assert!(
+                bus <= 64 * n * (d + 1),
+                "{what}: {bus} bytes moved for {n} rows"
+            );
+            if n >= 67 {
+                let through_host = (cup + cdown) as usize;
+                assert!(
+                    through_host >= 12 * n * n,
+                    "{what}: the chunked path moved {through_host}"
+                );
+                assert!(
+                    4 * bus < through_host,
+                    "{what}: {bus} against {through_host} bytes"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn multiple_negatives_ranking_loss_matches_cpu_within_float_rounding() {
     use tripletkit_core::{RankingOptions, Similarity};
@@ -479,26 +534,48 @@ fn multiple_negatives_ranking_loss_matches_cpu_within_float_rounding() {
                 let want = Cpu
                     .multiple_negatives_ranking_loss(am, pm, nm, &o, &Call::PLAIN)
                     .unwrap();
-                let got = Cuda::emulated()
+                // The matrices on the device, and (a budget with room for the chunked
+                // primitives' coefficients only) through the host.
+                let cuda = Cuda::emulated();
+                let got = cuda
+                    .multiple_negatives_ranking_loss(am, pm, nm, &o, &Call::PLAIN)
+                    .unwrap();
+                let cells = m * (m + k);
+                let small = Cuda::emulated().with_memory(10 * cells + 13 * (2 * m + k) * d + 4096);
+                let chunked = small
                     .multiple_negatives_ranking_loss(am, pm, nm, &o, &Call::PLAIN)
                     .unwrap();
                 let what = format!("{m}+{k}×{d} {similarity:?} {symmetric}");
-                assert!(
-                    (got.loss - want.loss).abs() <= 1e-5 * want.loss.abs().max(1.0),
-                    "{what}: {} vs {}",
-                    got.loss,
-                    want.loss
-                );
                 let grads = |r: &tripletkit_core::RankingResult| {
                     let mut g = [r.grad_anchors.clone(), r.grad_positives.clone()].concat();
                     g.extend(r.grad_negatives.clone().unwrap_or_default());
                     g
                 };
-                let (g, w) = (grads(&got), grads(&want));
+                let w = grads(&want);
                 let scale = w.iter().fold(1e-6f32, |s, v| s.max(v.abs()));
                 let rel = |x: &[f32]| x.iter().map(|v| v / scale).collect::<Vec<_>>();
-                close(&rel(&g), &rel(&w), &what);
-                assert_eq!(got.grad_negatives.is_some(), want.grad_negatives.is_some());
+                for (r, how) in [(&got, "resident"), (&chunked, "chunked")] {
+                    assert!(
+                        (r.loss - want.loss).abs() <= 1e-5 * want.loss.abs().max(1.0),
+                        "{what} {how}: {} vs {}",
+                        r.loss,
+                        want.loss
+                    );
+                    close(&rel(&grads(r)), &rel(&w), &format!("{what} {how}"));
+                    assert_eq!(r.grad_negatives.is_some(), want.grad_negatives.is_some());
+                }
+                if m >= 67 {
+                    let bytes = |c: &Cuda| c.traffic().map_or(0, |[u, d]| (u + d) as usize);
+                    let (bus, through_host) = (bytes(&cuda), bytes(&small));
+                    assert!(
+                        through_host >= 12 * cells,
+                        "{what}: the chunked path moved {through_host}"
+                    );
+                    assert!(
+                        2 * bus < through_host,
+                        "{what}: {bus} against {through_host} bytes"
+                    );
+                }
             }
         }
     }
@@ -529,23 +606,40 @@ fn ladder_loss_matches_cpu_within_float_rounding() {
                     similarity,
                 };
                 let want = Cpu.ladder_loss(qm, cm, rm, &o, &Call::PLAIN).unwrap();
-                let got = Cuda::emulated()
-                    .ladder_loss(qm, cm, rm, &o, &Call::PLAIN)
-                    .unwrap();
+                // The matrices on the device, and (a budget with room for the chunked
+                // primitives' coefficients only) through the host.
+                let cuda = Cuda::emulated();
+                let got = cuda.ladder_loss(qm, cm, rm, &o, &Call::PLAIN).unwrap();
+                let cells = nq * nc;
+                let small = Cuda::emulated().with_memory(12 * cells + 13 * (nq + nc) * d + 4096);
+                let chunked = small.ladder_loss(qm, cm, rm, &o, &Call::PLAIN).unwrap();
                 let what = format!("{nq}×{nc}×{d} {similarity:?} {hardest}");
-                assert!(
-                    (got.loss - want.loss).abs() <= 1e-5 * want.loss.abs().max(1.0),
-                    "{what}: {} vs {}",
-                    got.loss,
-                    want.loss
-                );
-                let (g, w) = (
-                    [got.grad_queries, got.grad_candidates].concat(),
-                    [want.grad_queries, want.grad_candidates].concat(),
-                );
+                let w = [want.grad_queries.clone(), want.grad_candidates.clone()].concat();
                 let scale = w.iter().fold(1e-6f32, |s, v| s.max(v.abs()));
                 let rel = |x: &[f32]| x.iter().map(|v| v / scale).collect::<Vec<_>>();
-                close(&rel(&g), &rel(&w), &what);
+                for (r, how) in [(&got, "resident"), (&chunked, "chunked")] {
+                    assert!(
+                        (r.loss - want.loss).abs() <= 1e-5 * want.loss.abs().max(1.0),
+                        "{what} {how}: {} vs {}",
+                        r.loss,
+                        want.loss
+                    );
+                    let g = [r.grad_queries.clone(), r.grad_candidates.clone()].concat();
+                    close(&rel(&g), &rel(&w), &format!("{what} {how}"));
+                }
+                if cells >= 2000 {
+                    // The relevance goes up as an input must; D and C do not travel.
+                    let bytes = |c: &Cuda| c.traffic().map_or(0, |[u, d]| (u + d) as usize);
+                    let (bus, through_host) = (bytes(&cuda), bytes(&small));
+                    assert!(
+                        through_host >= 12 * cells,
+                        "{what}: chunked moved {through_host}"
+                    );
+                    assert!(
+                        bus <= 4 * cells + 64 * (nq + nc) * (d + 1),
+                        "{what}: {bus} bytes moved"
+                    );
+                }
             }
         }
     }

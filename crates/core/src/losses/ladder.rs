@@ -2,11 +2,12 @@
 //! graded relevance as rungs. On rung l, the candidates whose relevance is ≥ θ_l must be more
 //! similar to the query than those below θ_l, by the margin α_l.
 //!
-//! Similarities are one distance pass on the device (s = −d for dot, 1 − d for cosine), read
-//! in float64; the loss picks, per query and rung, its hardest pair or every pair on the host;
-//! the gradient goes back through the same matrix by the device's coefficient GEMMs.
+//! The op is the `ladder_terms` primitive: one distance pass (s = −d for dot, 1 − d for
+//! cosine), read in float64; per query and rung its hardest pair or every pair; the gradient
+//! back through the same matrix by the coefficient GEMMs. On a GPU the matrices stay on the
+//! device.
 
-use crate::distances::backward::{self, through_rows};
+use crate::distances::backward::{self, PairwiseGrads};
 use crate::distances::{Exact, Rows};
 use crate::{
     distances::pair, rules, Call, Device, Error, LadderOptions, MatRef, Metric, MetricOptions,
@@ -37,17 +38,36 @@ pub fn ladder_loss(
         Rows::prepare(queries, metric),
         Rows::prepare(candidates, metric),
     );
-    let d = dev.distances(&pq, Some(&pc), call)?;
-    let exact = Exact::new(&d, &pq, Some(&pc));
-    let (loss, g) = coefficients(&exact, relevance, o, call)?;
-    let c = backward::coefficients(metric.metric, &g, &exact);
-    let grads = through_rows(dev, (queries, &pq), Some((candidates, &pc)), &c, call)?;
+    let (loss, mut grads) = dev.ladder_terms(&pq, &pc, relevance, o, call)?;
+    if pq.is_unit() {
+        pair::normalize_backward(queries.data(), queries.cols(), &mut grads.a);
+        if let Some(gc) = grads.b.as_mut() {
+            pair::normalize_backward(candidates.data(), candidates.cols(), gc);
+        }
+    }
     let to_f32 = |v: Vec<f64>| pair::grads_to_f32(&v);
     Ok(LadderResult {
         loss,
         grad_queries: to_f32(grads.a),
         grad_candidates: to_f32(grads.b.unwrap_or_default()),
     })
+}
+
+/// `Device::ladder_terms` by its definition: the distances, each query's rungs on the host, and
+/// the device's backward products.
+pub fn ladder_on_host(
+    dev: &dyn Device,
+    q: &Rows,
+    c: &Rows,
+    relevance: MatRef,
+    o: &LadderOptions,
+    call: &Call,
+) -> Result<(f64, PairwiseGrads), Error> {
+    let d = dev.distances(q, Some(c), call)?;
+    let exact = Exact::new(&d, q, Some(c));
+    let (loss, g) = coefficients(&exact, relevance, o, call)?;
+    let coef = backward::coefficients(q.options().metric, &g, &exact);
+    Ok((loss, dev.backward(q, Some(c), &coef, call)?))
 }
 
 /// The argument rules of `ladder_loss`, for every device; the distance the similarities come

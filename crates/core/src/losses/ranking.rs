@@ -2,10 +2,12 @@
 //! MultipleNegativesRankingLoss): each anchor must pick its own positive out of every
 //! positive in the batch plus any extra hard negatives, by a softmax over scaled similarities.
 //!
-//! Similarities are one distance pass (s = −d for dot, 1 − d for cosine), the loss a stable
-//! log-softmax per row, and the gradient one GEMM backward through the same matrix.
+//! Each pass (anchors against candidates, and the symmetric one) is the `rank_terms`
+//! primitive: one distance pass (s = −d for dot, 1 − d for cosine), a stable log-softmax per
+//! row, and one GEMM backward through the same matrix; on a GPU the matrices stay on the
+//! device. The scale multiplies the gradients last, here.
 
-use crate::distances::backward::{self, through_rows};
+use crate::distances::backward::{self, PairwiseGrads};
 use crate::distances::{Exact, Rows};
 use crate::{
     distances::pair, rules, Call, Device, Error, MatRef, Metric, MetricOptions, RankingOptions,
@@ -86,11 +88,13 @@ fn rank(
 ) -> Result<(f64, Vec<f64>, Vec<f64>), Error> {
     let metric = metric(o);
     let (pq, pc) = (Rows::prepare(q, metric), Rows::prepare(cands, metric));
-    let d = dev.distances(&pq, Some(&pc), call)?;
-    let exact = Exact::new(&d, &pq, Some(&pc));
-    let (loss, g) = softmax_coefficients(&exact, o.scale, weight);
-    let coef = backward::coefficients(metric.metric, &g, &exact);
-    let grads = through_rows(dev, (q, &pq), Some((cands, &pc)), &coef, call)?;
+    let (loss, mut grads) = dev.rank_terms(&pq, &pc, o.scale, weight, call)?;
+    if pq.is_unit() {
+        pair::normalize_backward(q.data(), q.cols(), &mut grads.a);
+        if let Some(gc) = grads.b.as_mut() {
+            pair::normalize_backward(cands.data(), cands.cols(), gc);
+        }
+    }
     // The scale comes in last, so that a gradient past float64's range saturates rather than
     // meeting its opposite as inf − inf.
     let scaled = |g: Vec<f64>| -> Vec<f64> {
@@ -99,6 +103,23 @@ fn rank(
             .collect()
     };
     Ok((loss, scaled(grads.a), scaled(grads.b.unwrap_or_default())))
+}
+
+/// `Device::rank_terms` by its definition: the distances, each query's softmax on the host, and
+/// the device's backward products.
+pub fn rank_on_host(
+    dev: &dyn Device,
+    q: &Rows,
+    c: &Rows,
+    scale: f64,
+    weight: f64,
+    call: &Call,
+) -> Result<(f64, PairwiseGrads), Error> {
+    let d = dev.distances(q, Some(c), call)?;
+    let exact = Exact::new(&d, q, Some(c));
+    let (loss, g) = softmax_coefficients(&exact, scale, weight);
+    let coef = backward::coefficients(q.options().metric, &g, &exact);
+    Ok((loss, dev.backward(q, Some(c), &coef, call)?))
 }
 
 /// The distance a ranking pass takes similarities from: s = −d (dot) or 1 − d (cosine).

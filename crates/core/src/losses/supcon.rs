@@ -3,14 +3,17 @@
 //! row of its class closer than the rest of the batch, by a softmax over cosine similarities
 //! divided by a temperature.
 //!
-//! The cosine distances are one distance pass on the device (s = (1 − d)/τ); the per-anchor
-//! log-softmax runs on the host in float64; the gradient goes back through the same matrix by
-//! the device's backward products.
+//! The op is written once over the `sup_con_terms` primitive: the cpu runs its definition
+//! here (`terms_on_host`: one distance pass, each anchor's log-softmax in float64, the
+//! backward products), and a GPU runs the same steps with the N × N matrices left on the
+//! device, sending back only per-row sums and the gradient.
 
-use crate::distances::backward::{self, through_rows};
+use crate::distances::backward;
 use crate::distances::pair;
 use crate::distances::{Exact, Rows};
-use crate::{rules, Call, Device, Error, MatRef, Metric, MetricOptions, SupConOptions};
+use crate::{
+    rules, Call, Device, Error, MatRef, Metric, MetricOptions, SoftmaxTerms, SupConOptions,
+};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
@@ -49,18 +52,46 @@ pub fn sup_con_loss(
     if sizes.len() < 2 || sizes.values().all(|&c| c < 2) {
         return Ok(zero(0));
     }
-    let d = dev.distances(&rows, None, call)?;
-    let exact = Exact::new(&d, &rows, None);
-    let (loss, anchors, g) = coefficients(&exact, labels, &sizes, o.temperature, call)?;
-    if anchors == 0 {
+    let positives: Vec<u32> = labels
+        .iter()
+        .map(|l| u32::try_from(sizes[l] - 1).unwrap_or(u32::MAX))
+        .collect();
+    let terms = dev.sup_con_terms(&rows, labels, &positives, o.temperature, call)?;
+    let Some(mut grad) = terms.grad.filter(|_| terms.anchors > 0) else {
         return Ok(zero(0));
+    };
+    if rows.is_unit() {
+        pair::normalize_backward(x.data(), x.cols(), &mut grad);
+    }
+    Ok(SupConResult {
+        loss: terms.sum / terms.anchors as f64,
+        grad: pair::grads_to_f32(&grad),
+        anchors: terms.anchors,
+    })
+}
+
+/// `Device::sup_con_terms` by its definition: the distances, each anchor's log-softmax on the
+/// host, and the device's backward products.
+pub fn terms_on_host(
+    dev: &dyn Device,
+    rows: &Rows,
+    labels: &[i32],
+    positives: &[u32],
+    temperature: f64,
+    call: &Call,
+) -> Result<SoftmaxTerms, Error> {
+    let d = dev.distances(rows, None, call)?;
+    let exact = Exact::new(&d, rows, None);
+    let (sum, anchors, g) = coefficients(&exact, labels, positives, temperature, call)?;
+    if anchors == 0 {
+        return Ok(SoftmaxTerms::default());
     }
     let c = backward::coefficients(Metric::Cosine, &g, &exact);
-    let grads = through_rows(dev, (x, &rows), None, &c, call)?;
-    Ok(SupConResult {
-        loss,
-        grad: pair::grads_to_f32(&grads.a),
+    let grad = dev.backward(rows, None, &c, call)?.a;
+    Ok(SoftmaxTerms {
+        sum,
         anchors,
+        grad: Some(grad),
     })
 }
 
@@ -88,12 +119,12 @@ fn class_sizes(labels: &[i32]) -> HashMap<i32, usize> {
     sizes
 }
 
-/// The loss, the anchors it is the mean over, and ∂loss/∂d, from the cosine distances d of
-/// the batch against itself and each label's row count.
+/// The sum of the anchors' losses that are > 0, how many they are, and ∂(their mean)/∂d, from
+/// the cosine distances d of the batch against itself and each row's positive count.
 pub fn coefficients(
     d: &Exact,
     labels: &[i32],
-    class_size: &HashMap<i32, usize>,
+    positives: &[u32],
     temperature: f64,
     call: &Call,
 ) -> Result<(f64, usize, Vec<f64>), Error> {
@@ -107,7 +138,7 @@ pub fn coefficients(
     let serial = crate::runtime::par::serial(n.saturating_mul(n).saturating_mul(8));
     let losses: Vec<Option<f64>> =
         crate::runtime::par::map_chunks_mut(&mut g, n.max(1), serial, |i, gi| {
-            let positives = class_size[&labels[i]] - 1;
+            let positives = positives[i];
             if positives == 0 || call.stop.requested() {
                 return None;
             }
@@ -159,7 +190,7 @@ pub fn coefficients(
     let k = anchors as f64;
     let scale = -1.0 / (k * temperature);
     g.iter_mut().for_each(|v| *v *= scale);
-    Ok((sum / k, anchors, g))
+    Ok((sum, anchors, g))
 }
 
 #[cfg(test)]

@@ -52,13 +52,25 @@ fn products(
         return Err(too_large(need));
     }
     int(m.max(n).saturating_mul(dim), "rows")?;
-    let metric = q.options().metric;
-    let squared = matches!(metric, Metric::Euclidean | Metric::SqEuclidean);
     let cb = Buffer::from_slice(gpu, coef)?;
     let (qb, kb) = (
         Buffer::from_slice(gpu, q.data())?,
         Buffer::from_slice(gpu, c.data())?,
     );
+    products_on(gpu, &cb, (&qb, m), (&kb, n), dim, q.options().metric)
+}
+
+/// The two products with everything already on the device: the coefficients `cb` (m × n),
+/// the query rows `qb` (m × dim) and the candidate rows `kb` (n × dim).
+pub fn products_on(
+    gpu: &dyn Gpu,
+    cb: &Buffer<f64>,
+    (qb, m): (&Buffer<f32>, usize),
+    (kb, n): (&Buffer<f32>, usize),
+    dim: usize,
+    metric: Metric,
+) -> Result<(Vec<f64>, Vec<f64>), Error> {
+    let squared = matches!(metric, Metric::Euclidean | Metric::SqEuclidean);
     // out (rows × dim) = C·rhs at strides (ldr, ldc) over `inner` terms, less the row sums
     // times the row itself for the euclidean family.
     let product = |ldr: usize,
@@ -69,7 +81,7 @@ fn products(
                    rows: usize| {
         let out = Buffer::<f64>::uninit(gpu, rows * dim)?;
         let mut p = Params::new();
-        p.buf(&cb)
+        p.buf(cb)
             .ptr(ldr as u64)
             .ptr(ldc as u64)
             .buf(rhs)
@@ -91,7 +103,7 @@ fn products(
         };
         out.to_vec()
     };
-    let gq = product(n, 1, &kb, &qb, n, m)?;
-    let gk = product(1, n, &qb, &kb, m, n)?;
+    let gq = product(n, 1, kb, qb, n, m)?;
+    let gk = product(1, n, qb, kb, m, n)?;
     Ok((gq, gk))
 }

@@ -5,10 +5,13 @@ pub mod classes;
 pub mod contrastive;
 pub mod distance;
 pub mod knn;
+pub mod ladder;
 pub mod margin;
 pub mod mining;
+pub mod rank;
 pub mod semihard;
 pub mod set;
+pub mod supcon;
 pub mod verification;
 
 use crate::gpu::{blocks, Buffer, DevPtr, Gpu, Params};
@@ -148,6 +151,29 @@ pub fn distance_tile(
             [THREADS, 1, 1],
         )
     }
+}
+
+/// D(q, c) kept on the device, row-major `q.rows × c.rows` (`self_mode`: c is q, with an
+/// exact-zero diagonal), made a chunk of rows a launch so that stops and progress come often.
+pub fn resident_distances<'g>(
+    gpu: &'g dyn Gpu,
+    (q, m): (&Side<'_>, usize),
+    (c, n): (&Side<'_>, usize),
+    dim: usize,
+    metric: Metric,
+    self_mode: bool,
+    call: &tripletkit_core::Call,
+) -> Result<Buffer<'g, f32>, Error> {
+    let d = Buffer::<f32>::uninit(gpu, m * n)?;
+    for (r0, r1) in crate::plan::chunks(m, rows_for_work(n, dim, gpu.chunk_macs())) {
+        call.stop.check()?;
+        let out = d.ptr() + (4 * r0 * n) as u64;
+        let (a, b) = (q.rows_at(r0, r1, dim, 0), c.rows_at(0, n, dim, 0));
+        distance_tile(gpu, a, b, dim, out, n, metric, self_mode)?;
+        call.advance(r1 - r0, m);
+    }
+    call.stop.check()?;
+    Ok(d)
 }
 
 /// The error for work whose smallest chunk, `need` bytes, does not fit the budget.

@@ -1,0 +1,56 @@
+// supConLoss with the batch's cosine distances D left on the device (tk_distance_tile): per
+// anchor row, one thread a row, its softmax's shift and sum and its loss; then the
+// coefficients of the backward pass's GEMM form, one thread an element, for tk_coef_gemm.
+// s_ij = −d_ij/τ (the constant 1/τ of s = (1 − d)/τ cancels in every log-softmax). Each step
+// is the cpu's (crates/core/src/losses/supcon.rs), in the same order.
+#include "common.cuh"
+
+// For an anchor with positives[i] > 0: shift[i] = max_{j≠i} s_ij, z[i] = Σ_{j≠i} exp(s_ij −
+// shift[i]) and loss[i] = −Σ_{j≠i, label j = label i} (s_ij − lse_i)/positives[i] with lse_i =
+// shift[i] + log z[i]; 0 for an anchor with no positive.
+extern "C" __global__ void tk_supcon_rows(const float* d, const int* labels,
+                                          const unsigned* positives, int n, double tau,
+                                          double* shift, double* z, double* loss) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  shift[i] = 0.0, z[i] = 1.0, loss[i] = 0.0;
+  if (positives[i] == 0) return;
+  const float* row = d + (size_t)i * n;
+  const int first = i == 0 ? 1 : 0;
+  double m = -(double)row[first] / tau;
+  for (int j = first + 1; j < n; j++) {
+    if (j == i) continue;
+    const double s = -(double)row[j] / tau;
+    m = s > m ? s : m;
+  }
+  double sum = 0.0;
+  for (int j = 0; j < n; j++) {
+    if (j != i) sum += exp(-(double)row[j] / tau - m);
+  }
+  const double lse = m + log(sum);
+  const double per = 1.0 / (double)positives[i];
+  double l = 0.0;
+  for (int j = 0; j < n; j++) {
+    if (j != i && labels[j] == labels[i]) l -= per * (-(double)row[j] / tau - lse);
+  }
+  shift[i] = m, z[i] = sum, loss[i] = l;
+}
+
+// C_ij = −scale · (softmax_ij − [j ∈ P(i)]/|P(i)|) for an anchor whose loss is > 0 and j ≠ i,
+// else 0: ∂(mean loss)/∂d is scale · (softmax − target), scale = −1/(anchors · τ), and the GEMM
+// form of a cosine distance's backward takes its negation.
+extern "C" __global__ void tk_supcon_coef(const float* d, const int* labels,
+                                          const unsigned* positives, int n, double tau,
+                                          const double* shift, const double* z,
+                                          const double* loss, double scale, double* coef) {
+  const long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (e >= (long long)n * n) return;
+  const int i = (int)(e / n), j = (int)(e % n);
+  if (j == i || !(loss[i] > 0.0)) {
+    coef[e] = 0.0;
+    return;
+  }
+  const double target = labels[j] == labels[i] ? 1.0 / (double)positives[i] : 0.0;
+  const double g = (exp(-(double)d[e] / tau - shift[i]) / z[i] - target) * scale;
+  coef[e] = -g;
+}

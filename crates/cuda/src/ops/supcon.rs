@@ -1,0 +1,110 @@
+//! supConLoss's terms on a GPU with the N × N matrices left on the device: the cosine
+//! distances (tk_distance_tile), each anchor's softmax and loss (tk_supcon_rows), the
+//! coefficients of the backward pass (tk_supcon_coef) and its products (tk_coef_gemm). What
+//! comes back is one loss a row and the gradient: O(N·d), not O(N²). A batch whose matrices
+//! do not fit the budget is left to core's definition over the chunked primitives.
+use super::{backward::products_on, resident_distances, Side};
+use crate::gpu::{blocks, int, Buffer, Gpu, Params};
+use crate::kernels::{SUPCON_COEF, SUPCON_ROWS, THREADS};
+use tripletkit_core::distances::Rows;
+use tripletkit_core::{Call, Error, Metric, SoftmaxTerms};
+
+/// Bytes the resident pass holds on the device for `n` rows of `dim` values.
+fn footprint(n: usize, dim: usize) -> usize {
+    let cells = n.saturating_mul(n);
+    // D (f32) and C (f64); the rows, their norms, labels, counts and three per-row f64s; the
+    // two products' outputs.
+    cells
+        .saturating_mul(12)
+        .saturating_add(n.saturating_mul(dim).saturating_mul(4 + 16))
+        .saturating_add(n.saturating_mul(4 + 4 + 4 + 24))
+}
+
+/// `Device::sup_con_terms` on the device, or None when its matrices do not fit
+/// `device_bytes`. `x` holds unit rows (cosine), at least two of them.
+pub fn sup_con_terms(
+    gpu: &dyn Gpu,
+    device_bytes: usize,
+    x: &Rows,
+    labels: &[i32],
+    positives: &[u32],
+    temperature: f64,
+    call: &Call,
+) -> Result<Option<SoftmaxTerms>, Error> {
+    let (n, dim) = (x.rows(), x.cols());
+    if footprint(n, dim) > device_bytes || n == 0 || dim == 0 {
+        return Ok(None);
+    }
+    let ni = int(n, "embeddings")?;
+    int(dim, "embeddings")?;
+    let side = Side::upload(gpu, x, 0, n)?;
+    let d = resident_distances(gpu, (&side, n), (&side, n), dim, Metric::Cosine, true, call)?;
+    let (lb, pb) = (
+        Buffer::from_slice(gpu, labels)?,
+        Buffer::from_slice(gpu, positives)?,
+    );
+    let [shift, z, loss] = [(); 3].map(|()| Buffer::<f64>::uninit(gpu, n));
+    let (shift, z, loss) = (shift?, z?, loss?);
+    let args = |p: &mut Params| {
+        p.buf(&d)
+            .buf(&lb)
+            .buf(&pb)
+            .int(ni)
+            .double(temperature)
+            .buf(&shift)
+            .buf(&z)
+            .buf(&loss);
+    };
+    let mut p = Params::new();
+    args(&mut p);
+    // SAFETY: tk_supcon_rows' signature; `d` holds n × n floats, the per-row buffers n values.
+    unsafe {
+        p.launch(
+            gpu,
+            SUPCON_ROWS,
+            [blocks(n, THREADS as usize), 1, 1],
+            [THREADS, 1, 1],
+        )?
+    };
+    // The anchors whose loss is > 0, summed in row order as the cpu does.
+    let (mut sum, mut anchors) = (0.0f64, 0usize);
+    for l in loss.to_vec()? {
+        if l > 0.0 {
+            sum += l;
+            anchors += 1;
+        }
+    }
+    if anchors == 0 {
+        return Ok(Some(SoftmaxTerms::default()));
+    }
+    call.stop.check()?;
+    let scale = -1.0 / (anchors as f64 * temperature);
+    let coef = Buffer::<f64>::uninit(gpu, n * n)?;
+    let mut p = Params::new();
+    args(&mut p);
+    p.double(scale).buf(&coef);
+    // SAFETY: tk_supcon_coef's signature; `coef` holds n × n doubles, the rest as above.
+    unsafe {
+        p.launch(
+            gpu,
+            SUPCON_COEF,
+            [blocks(n * n, THREADS as usize), 1, 1],
+            [THREADS, 1, 1],
+        )?
+    };
+    drop(d);
+    // D(x, x): both products are through x, and the gradient is their sum.
+    let (gq, gk) = products_on(
+        gpu,
+        &coef,
+        (&side.data, n),
+        (&side.data, n),
+        dim,
+        Metric::Cosine,
+    )?;
+    Ok(Some(SoftmaxTerms {
+        sum,
+        anchors,
+        grad: Some(gq.iter().zip(&gk).map(|(a, b)| a + b).collect()),
+    }))
+}
