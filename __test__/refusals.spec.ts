@@ -35,6 +35,8 @@ const REFUSALS: Refusal[] = [
   { op: 'pairwiseDistances', what: 'b with other columns', args: [X, X3], opts: {}, error: RangeError, message: /\bb\b.*3/ },
   { op: 'knn', what: 'k past the corpus', args: [X, X], opts: { k: 5 }, error: RangeError, message: /opts\.k.*4.*5/ },
   { op: 'knn', what: 'k = corpus rows with excludeSelf', args: [X, X], opts: { k: 4, excludeSelf: true }, error: RangeError, message: /opts\.k.*3/ },
+  { op: 'knn', what: 'k past the corpus, with no query', args: [{ data: new Float32Array(0), rows: 0, cols: 2 }, X], opts: { k: 5 }, error: RangeError, message: /^opts\.k: expected an integer from 1 to 4/ },
+  { op: 'knn', what: 'a corpus of one row with excludeSelf', args: [X, [[0, 1]]], opts: { k: 1, excludeSelf: true }, error: RangeError, message: /^corpus: expected at least 2 rows/ },
   { op: 'knn', what: 'a string k', args: [X, X], opts: { k: '2' }, error: TypeError, message: /opts\.k/ },
   // mining and the triplet losses
   { op: 'mineTriplets', what: 'an unknown strategy', args: [X, Y], opts: { strategy: 'hardest' }, error: RangeError, message: /strategy.*hardest/ },

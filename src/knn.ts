@@ -49,14 +49,8 @@ export function prepareKnn(queries: MatrixLike, corpus: MatrixLike, opts: KnnOpt
   checkSameCols(c, 'corpus', q, 'queries')
   const common = checkCommon(o)
   const excludeSelf = checkBoolean(o.excludeSelf, 'opts.excludeSelf', false)
+  // k within the corpus (and a corpus to search) is core's rule; here only a whole number.
   const k = checkInteger(o.k, 'opts.k', 1)
-  const maxK = excludeSelf ? c.rows - 1 : c.rows
-  if (maxK < 1) {
-    throw new RangeError(`corpus: expected at least ${excludeSelf ? 2 : 1} rows to find neighbours in` +
-      `${excludeSelf ? ' with excludeSelf' : ''}, received ${c.rows}`)
-  }
-  checkInteger(k, 'opts.k', 1, maxK,
-    `an integer from 1 to ${maxK} (${excludeSelf ? 'corpus rows − 1, because of excludeSelf' : 'the corpus rows'})`)
   checkResultSize(q.rows * k, 8, `opts.k: ${q.rows} queries × k = ${k} neighbours`, 'ask for fewer neighbours or fewer queries at once')
   const defaultBatch = Math.max(MIN_DEFAULT_BATCH, Math.ceil(BATCH_DISTANCES / c.rows))
   const batchSize = checkPositiveInteger(o.batchSize, 'opts.batchSize', defaultBatch)
@@ -150,14 +144,11 @@ export type ConsumeBatch = (start: number, end: number, part: BackendKnnResult) 
 export async function searchBatches(call: KnnCall, consume: ConsumeBatch): Promise<void> {
   const { signal, onProgress } = call
   const total = call.queries.rows
-  if (total === 0) {
-    if (signal?.aborted) throw abortError(signal)
-    return
-  }
+  // No query still goes to the backend once, whose rules (k within the corpus) it must pass.
   if (total <= call.batchSize) {
     const args = wholeArgs(call)
     consume(0, total, await withSignal(signal, () => startOp(call.target, (b) => b.knn(...args), (n, token) => n.knnAsync(...args, token), signal)))
-    onProgress?.(total, total)
+    if (total > 0) onProgress?.(total, total)
     return
   }
   return withSignal(signal, async () => {
@@ -179,11 +170,10 @@ export function searchBatchesSync(call: KnnCall, consume: ConsumeBatch): void {
   const { signal, onProgress } = call
   const total = call.queries.rows
   if (signal?.aborted) throw abortError(signal)
-  if (total === 0) return
   if (total <= call.batchSize) {
     const args = wholeArgs(call)
     consume(0, total, runSync(call.target, (b) => b.knn(...args), signal))
-    onProgress?.(total, total)
+    if (total > 0) onProgress?.(total, total)
     return
   }
   const index = makeIndex(call)

@@ -16,12 +16,16 @@ export function checkMargin(margin: number, name = 'margin'): void {
   if (!Number.isFinite(margin)) throw invalidArgument(`${name}: expected a finite number, received ${margin}`)
 }
 
-/** knn's k: 1 ≤ k ≤ corpus rows, or corpus rows − 1 when a query's own row is excluded. */
+/** knn's `opts.k`: 1 ≤ k ≤ corpus rows, or corpus rows − 1 when a query's own row is excluded; a corpus with no row to search is refused first. */
 export function checkK(k: number, corpusRows: number, excludeSelf: boolean): void {
   const max = Math.max(0, corpusRows - (excludeSelf ? 1 : 0))
+  if (max === 0) {
+    throw invalidArgument(`corpus: expected at least ${excludeSelf ? 2 : 1} rows to find neighbours in` +
+      `${excludeSelf ? ' with excludeSelf' : ''}, received ${corpusRows}`)
+  }
   if (!(Number.isInteger(k) && k >= 1 && k <= max)) {
     const why = excludeSelf ? 'corpus rows − 1, because of excludeSelf' : 'the corpus rows'
-    throw invalidArgument(`k: expected an integer from 1 to ${max} (${why}), received ${k}`)
+    throw invalidArgument(`opts.k: expected an integer from 1 to ${max} (${why}), received ${k}`)
   }
 }
 

@@ -66,9 +66,9 @@ const REFUSED: &[Refused] = &[
     Refused { says: "b: expected 1 columns", call: |d| d.pairwise_distances(line(), Some(wide()), &euclidean(), PLAIN).map(drop) },
     Refused { says: "labels: expected 4 labels", call: |d| mine(d, line(), &LABELS[..3], Strategy::All, 0.2, 100).map(drop) },
     Refused { says: "margin: expected a finite number", call: |d| mine(d, line(), &LABELS, Strategy::All, f64::NAN, 100).map(drop) },
-    Refused { says: "k: expected an integer from 1", call: |d| d.knn_once(line(), line(), &euclidean(), &KNN(0, false), PLAIN).map(drop) },
-    Refused { says: "k: expected an integer from 1", call: |d| d.knn_once(line(), line(), &euclidean(), &KNN(5, false), PLAIN).map(drop) },
-    Refused { says: "k: expected an integer from 1", call: |d| d.knn_once(line(), line(), &euclidean(), &KNN(4, true), PLAIN).map(drop) },
+    Refused { says: "opts.k: expected an integer from 1", call: |d| d.knn_once(line(), line(), &euclidean(), &KNN(0, false), PLAIN).map(drop) },
+    Refused { says: "opts.k: expected an integer from 1", call: |d| d.knn_once(line(), line(), &euclidean(), &KNN(5, false), PLAIN).map(drop) },
+    Refused { says: "opts.k: expected an integer from 1", call: |d| d.knn_once(line(), line(), &euclidean(), &KNN(4, true), PLAIN).map(drop) },
     Refused { says: "corpus: expected 1 columns (the columns of queries), received 2", call: |d| {
         let corpus = d.prepare_corpus(X.to_vec(), 2, 2, &euclidean())?;
         d.knn(line(), &*corpus, &KnnOptions::default(), PLAIN).map(drop)

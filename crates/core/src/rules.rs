@@ -81,9 +81,23 @@ pub fn reference(x: MatRef, reference: Option<(MatRef, &[i32])>) -> Result<(), E
     Ok(())
 }
 
-/// knn's k: 1 ≤ k ≤ corpus rows, or corpus rows − 1 when a query's own row is excluded.
+/// knn's `opts.k`: 1 ≤ k ≤ corpus rows, or corpus rows − 1 when a query's own row is
+/// excluded; a corpus with no row to search is refused first.
 pub fn knn_k(k: usize, corpus_rows: usize, exclude_self: bool) -> Result<(), Error> {
     let max = corpus_rows.saturating_sub(usize::from(exclude_self));
+    if max == 0 {
+        let (least, with) = if exclude_self {
+            (2, " with excludeSelf")
+        } else {
+            (1, "")
+        };
+        return Err(Error::invalid(
+            "corpus",
+            format!(
+                "expected at least {least} rows to find neighbours in{with}, received {corpus_rows}"
+            ),
+        ));
+    }
     if k == 0 || k > max {
         let why = if exclude_self {
             "corpus rows − 1, because of excludeSelf"
@@ -91,7 +105,7 @@ pub fn knn_k(k: usize, corpus_rows: usize, exclude_self: bool) -> Result<(), Err
             "the corpus rows"
         };
         return Err(Error::invalid(
-            "k",
+            "opts.k",
             format!("expected an integer from 1 to {max} ({why}), received {k}"),
         ));
     }

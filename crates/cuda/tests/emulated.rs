@@ -314,7 +314,7 @@ fn k_past_the_kernels_limit_is_an_argument_error() {
         .knn_once(xm, xm, &MetricOptions::default(), &o, &Call::PLAIN)
         .unwrap_err();
     assert!(
-        matches!(err, Error::Invalid(ref m) if m.starts_with("k: ")),
+        matches!(err, Error::Invalid(ref m) if m.starts_with("opts.k: ")),
         "{err:?}"
     );
 }

@@ -91,7 +91,7 @@ fn check(
     }
     match dev.max_k() {
         Some(max) if o.k > max => Err(Error::invalid(
-            "k",
+            "opts.k",
             format!(
                 "expected at most {max} on device '{}', received {}",
                 dev.name(),
@@ -268,7 +268,7 @@ mod tests {
             )
             .unwrap_err();
             assert!(
-                matches!(err, Error::Invalid(ref m) if m.starts_with("k: ")),
+                matches!(err, Error::Invalid(ref m) if m.starts_with("opts.k: ")),
                 "{err}"
             );
         }
