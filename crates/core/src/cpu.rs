@@ -1,6 +1,6 @@
 //! `Cpu`: the primitives on this crate's kernels, on rayon's global pool.
 
-use crate::device::{Batch, Hinge, HingeScales, SoftmaxTerms, Terms};
+use crate::device::{Batch, Hinge, HingeScales, RowTerms, RowWeights, Searched, Terms};
 use crate::distances::backward::{prepared_backward, PairwiseGrads};
 use crate::distances::Rows;
 use crate::losses::term::TermRule;
@@ -77,6 +77,29 @@ impl Device for Cpu {
     ) -> Result<Knn, Error> {
         distances::knn::top_k(queries, &Rows::prepare(corpus, *metric), o, call)
     }
+    /// Visits each list as its row block is done, gathering none.
+    fn top_k_visit(
+        &self,
+        queries: MatRef,
+        corpus: Searched,
+        o: &KnnOptions,
+        call: &Call,
+        visit: &(dyn Fn(usize, &[i32]) + Sync),
+    ) -> Result<(), Error> {
+        match corpus {
+            Searched::Once(c, metric) => {
+                let rows = Rows::prepare(c, metric);
+                distances::knn::top_k_visit(queries, &rows, o, call, visit)
+            }
+            Searched::Prepared(c) => {
+                let rows = c
+                    .as_any()
+                    .downcast_ref::<Rows<'static>>()
+                    .ok_or_else(|| crate::device::foreign_corpus("cpu", c))?;
+                distances::knn::top_k_visit(queries, rows, o, call, visit)
+            }
+        }
+    }
     fn batch_hard(&self, b: &Batch, call: &Call) -> Result<Triplets, Error> {
         miners::cpu::batch_hard(b, call)
     }
@@ -119,9 +142,10 @@ impl Device for Cpu {
         labels: &[i32],
         positives: &[u32],
         temperature: f64,
+        weights: RowWeights,
         call: &Call,
-    ) -> Result<SoftmaxTerms, Error> {
-        supcon::terms_on_host(self, x, labels, positives, temperature, call)
+    ) -> Result<RowTerms, Error> {
+        supcon::terms_on_host(self, x, labels, positives, temperature, weights, call)
     }
     fn rank_terms(
         &self,
@@ -130,7 +154,7 @@ impl Device for Cpu {
         scale: f64,
         weight: f64,
         call: &Call,
-    ) -> Result<(f64, PairwiseGrads), Error> {
+    ) -> Result<RowTerms, Error> {
         ranking::rank_on_host(self, q, c, scale, weight, call)
     }
     fn ladder_terms(
@@ -140,7 +164,7 @@ impl Device for Cpu {
         relevance: MatRef,
         o: &LadderOptions,
         call: &Call,
-    ) -> Result<(f64, PairwiseGrads), Error> {
+    ) -> Result<RowTerms, Error> {
         ladder::ladder_on_host(self, q, c, relevance, o, call)
     }
     fn pair_distances(

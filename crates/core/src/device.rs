@@ -81,6 +81,14 @@ impl Op {
     }
 }
 
+/// The corpus of a top-k search: rows used for this search only, under their metric, or a
+/// corpus prepared once for many.
+#[derive(Clone, Copy)]
+pub enum Searched<'a> {
+    Once(MatRef<'a>, MetricOptions),
+    Prepared(&'a dyn Corpus),
+}
+
 /// A labelled batch as the miners read it: anchors are the rows of `x`; candidates are the
 /// rows of `x` (then a row is never its own positive) or of the reference set.
 #[derive(Clone, Copy)]
@@ -139,15 +147,16 @@ pub struct Terms {
     pub grad: Vec<f64>,
 }
 
-/// A supervised contrastive pass over a batch: the sum and count of the anchors' losses that
-/// are > 0, and, when the count is not 0, the gradient of their mean with respect to the
-/// prepared rows.
+/// A pass of per-row losses over a distance matrix: each row's loss, and the gradient of the
+/// op's weighted sum of them with respect to the prepared rows (None: every weight is 0).
 #[derive(Clone, Debug, Default)]
-pub struct SoftmaxTerms {
-    pub sum: f64,
-    pub anchors: usize,
-    pub grad: Option<Vec<f64>>,
+pub struct RowTerms {
+    pub losses: Vec<f64>,
+    pub grads: Option<PairwiseGrads>,
 }
+
+/// Each row's weight in the op's reduction, from the rows' losses (0: the row does not count).
+pub type RowWeights<'a> = &'a dyn Fn(&[f64]) -> Vec<f64>;
 
 /// Reduction scales of a pair hinge's two sides, from their sums: [positive, negative].
 pub type HingeScales<'a> = &'a dyn Fn(&HingeSide, &HingeSide) -> [f64; 2];
@@ -213,6 +222,26 @@ pub trait Device: Send + Sync {
         self.top_k(queries, &*prepared, o, call)
     }
 
+    /// `top_k` (or `top_k_once`), each query's list of `o.k` indices handed to
+    /// `visit(query, list)` as it is made (in any order, from any thread) rather than gathered,
+    /// for an op that reads each list once. By default the lists are gathered, then visited.
+    fn top_k_visit(
+        &self,
+        queries: MatRef,
+        corpus: Searched,
+        o: &KnnOptions,
+        call: &Call,
+        visit: &(dyn Fn(usize, &[i32]) + Sync),
+    ) -> Result<(), Error> {
+        let found = match corpus {
+            Searched::Once(c, metric) => self.top_k_once(queries, c, &metric, o, call)?,
+            Searched::Prepared(c) => self.top_k(queries, c, o, call)?,
+        };
+        for (q, list) in found.indices.chunks(o.k.max(1)).enumerate() {
+            visit(q, list);
+        }
+        Ok(())
+    }
     /// Per anchor, the farthest positive and the nearest negative (ties: the lower index).
     fn batch_hard(&self, b: &Batch, call: &Call) -> Result<Triplets, Error>;
     /// Per (anchor, positive) whose anchor has a negative, FaceNet's semi-hard negative.
@@ -251,20 +280,22 @@ pub trait Device: Send + Sync {
     ) -> Result<Hinge, Error>;
     /// Supervised contrastive terms of unit rows `x` against themselves, with s_ij = −d_ij/τ
     /// (cosine distances) and `positives[i]` the rows of i's class but i: per anchor with a
-    /// positive, l_i = −(1/|P(i)|) Σ_{p∈P(i)} (s_ip − log Σ_{j≠i} exp s_ij); the anchors
-    /// whose l_i > 0, and the gradient of their mean (`losses::supcon::terms_on_host` is the
-    /// definition, and the cpu's). A GPU keeps the N × N matrices on the device.
+    /// positive, l_i = −(1/|P(i)|) Σ_{p∈P(i)} (s_ip − log Σ_{j≠i} exp s_ij) (0 without one);
+    /// then, with w = `weights(l)`, the gradient of the loss L whose ∂L/∂d_ij is
+    /// w_i · ∂l_i/∂s_ij (`losses::supcon::terms_on_host` is the definition, and the cpu's). A
+    /// GPU keeps the N × N matrices on the device.
     fn sup_con_terms(
         &self,
         x: &Rows,
         labels: &[i32],
         positives: &[u32],
         temperature: f64,
+        weights: RowWeights,
         call: &Call,
-    ) -> Result<SoftmaxTerms, Error>;
+    ) -> Result<RowTerms, Error>;
     /// One pass of the multiple negatives ranking loss over D(q, c) (cosine or dot): per query
-    /// row i, −log of the softmax of scale · s_ij at j = i (s = −d, the similarity up to a
-    /// constant), times `weight`, summed; and its gradients with respect to the prepared rows,
+    /// row i, `weight` · −log of the softmax of scale · s_ij at j = i (s = −d, the similarity
+    /// up to a constant); and the gradients of their sum with respect to the prepared rows,
     /// divided by the scale (`losses::ranking::rank_on_host` is the definition, and the
     /// cpu's). A GPU keeps the matrices on the device.
     fn rank_terms(
@@ -274,11 +305,11 @@ pub trait Device: Send + Sync {
         scale: f64,
         weight: f64,
         call: &Call,
-    ) -> Result<(f64, PairwiseGrads), Error>;
+    ) -> Result<RowTerms, Error>;
     /// The ladder loss over D(q, c) (cosine or dot) with `relevance` (q.rows × c.rows) and the
-    /// rungs of `o`, checked; and its gradients with respect to the prepared rows
-    /// (`losses::ladder::ladder_on_host` is the definition, and the cpu's). A GPU keeps the
-    /// matrices on the device.
+    /// rungs of `o`, checked: each query's loss, and the gradients of their sum with respect to
+    /// the prepared rows (`losses::ladder::ladder_on_host` is the definition, and the cpu's).
+    /// A GPU keeps the matrices on the device.
     fn ladder_terms(
         &self,
         q: &Rows,
@@ -286,7 +317,7 @@ pub trait Device: Send + Sync {
         relevance: MatRef,
         o: &LadderOptions,
         call: &Call,
-    ) -> Result<(f64, PairwiseGrads), Error>;
+    ) -> Result<RowTerms, Error>;
     /// d(a_i, b_i) for each row i of the two `rows × cols` sides, in f64 (`pair::distance`).
     fn pair_distances(
         &self,

@@ -30,7 +30,9 @@ pub mod runtime;
 #[cfg(test)]
 mod testing;
 
-pub use device::{Batch, Corpus, Cpu, Device, Hinge, HingeSide, Op, SoftmaxTerms, Terms};
+pub use device::{
+    Batch, Corpus, Cpu, Device, Hinge, HingeSide, Op, RowTerms, RowWeights, Searched, Terms,
+};
 pub use error::{code, Error, Result};
 pub use matrix::MatRef;
 pub use ops::Ops;

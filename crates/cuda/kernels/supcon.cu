@@ -36,21 +36,21 @@ extern "C" __global__ void tk_supcon_rows(const float* d, const int* labels,
   shift[i] = m, z[i] = sum, loss[i] = l;
 }
 
-// C_ij = −scale · (softmax_ij − [j ∈ P(i)]/|P(i)|) for an anchor whose loss is > 0 and j ≠ i,
-// else 0: ∂(mean loss)/∂d is scale · (softmax − target), scale = −1/(anchors · τ), and the GEMM
-// form of a cosine distance's backward takes its negation.
+// C_ij = −w[i] · (softmax_ij − [j ∈ P(i)]/|P(i)|) for j ≠ i, 0 on the diagonal and where
+// w[i] = 0: the op's ∂L/∂d is w[i] · ∂l_i/∂s (its weights), and the GEMM form of a cosine
+// distance's backward takes its negation.
 extern "C" __global__ void tk_supcon_coef(const float* d, const int* labels,
                                           const unsigned* positives, int n, double tau,
                                           const double* shift, const double* z,
-                                          const double* loss, double scale, double* coef) {
+                                          const double* loss, const double* w, double* coef) {
   const long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (e >= (long long)n * n) return;
   const int i = (int)(e / n), j = (int)(e % n);
-  if (j == i || !(loss[i] > 0.0)) {
+  if (j == i || w[i] == 0.0) {
     coef[e] = 0.0;
     return;
   }
   const double target = labels[j] == labels[i] ? 1.0 / (double)positives[i] : 0.0;
-  const double g = (exp(-(double)d[e] / tau - shift[i]) / z[i] - target) * scale;
+  const double g = (exp(-(double)d[e] / tau - shift[i]) / z[i] - target) * w[i];
   coef[e] = -g;
 }

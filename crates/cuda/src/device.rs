@@ -14,7 +14,7 @@ use tripletkit_core::distances::Rows;
 use tripletkit_core::losses::term::TermRule;
 use tripletkit_core::{
     Batch, Call, Corpus, Device, Error, Hinge, Knn, KnnOptions, LadderOptions, MatRef, Metric,
-    MetricOptions, MineOptions, Op, SoftmaxTerms, Strategy, Terms, Triplets,
+    MetricOptions, MineOptions, Op, RowTerms, RowWeights, Strategy, Terms, Triplets,
 };
 
 /// The share of the device's free memory one op plans to use.
@@ -201,11 +201,21 @@ impl Device for Cuda {
         labels: &[i32],
         positives: &[u32],
         temperature: f64,
+        weights: RowWeights,
         call: &Call,
-    ) -> Result<SoftmaxTerms, Error> {
+    ) -> Result<RowTerms, Error> {
         let device_bytes = self.device_bytes(call)?;
         let gpu = &*self.gpu;
-        match supcon::sup_con_terms(gpu, device_bytes, x, labels, positives, temperature, call)? {
+        let terms = supcon::sup_con_terms(
+            gpu,
+            device_bytes,
+            x,
+            (labels, positives),
+            temperature,
+            weights,
+            call,
+        )?;
+        match terms {
             Some(terms) => Ok(terms),
             // Too large to keep on the device: the chunked primitives, N² through the host.
             None => tripletkit_core::losses::supcon::terms_on_host(
@@ -214,6 +224,7 @@ impl Device for Cuda {
                 labels,
                 positives,
                 temperature,
+                weights,
                 call,
             ),
         }
@@ -225,7 +236,7 @@ impl Device for Cuda {
         scale: f64,
         weight: f64,
         call: &Call,
-    ) -> Result<(f64, PairwiseGrads), Error> {
+    ) -> Result<RowTerms, Error> {
         let device_bytes = self.device_bytes(call)?;
         match rank::rank_terms(&*self.gpu, device_bytes, q, c, scale, weight, call)? {
             Some(terms) => Ok(terms),
@@ -240,7 +251,7 @@ impl Device for Cuda {
         relevance: MatRef,
         o: &LadderOptions,
         call: &Call,
-    ) -> Result<(f64, PairwiseGrads), Error> {
+    ) -> Result<RowTerms, Error> {
         let device_bytes = self.device_bytes(call)?;
         match ladder::ladder_terms(&*self.gpu, device_bytes, q, c, relevance, o, call)? {
             Some(terms) => Ok(terms),

@@ -178,6 +178,63 @@ fn by_heaps(
         .collect())
 }
 
+/// A row's k nearest keys, ascending by (distance, index), into `keys[..head]` (head = k or
+/// fewer): a selection over the whole row, then a sort of the head.
+fn select_row(row: &[f32], skip: usize, k: usize, keys: &mut Vec<u64>) -> usize {
+    keys.clear();
+    keys.extend(
+        row.iter()
+            .enumerate()
+            .filter(|&(j, _)| j != skip)
+            .map(|(j, &d)| sort_key(d, j as u32)),
+    );
+    let head = k.min(keys.len());
+    if head < keys.len() {
+        keys.select_nth_unstable(head);
+    }
+    keys[..head].sort_unstable();
+    head
+}
+
+/// `top_k` handing each query's list of indices to `visit(query, list)` as its row block is
+/// done, instead of gathering them: retrieval reads each list once, and a window of a large
+/// class makes the gathered lists gigabytes. Small k goes by heaps and is gathered first.
+pub fn top_k_visit(
+    queries: MatRef,
+    corpus: &Rows,
+    o: &KnnOptions,
+    call: &Call,
+    visit: &(dyn Fn(usize, &[i32]) + Sync),
+) -> Result<(), Error> {
+    let k = o.k;
+    if k.saturating_mul(SELECT_FROM) < corpus.rows() {
+        let found = top_k(queries, corpus, o, call)?;
+        for (q, list) in found.indices.chunks(k.max(1)).enumerate() {
+            visit(q, list);
+        }
+        return Ok(());
+    }
+    let q = Rows::prepare(queries, corpus.options());
+    let dist = Distances::between(Cow::Owned(q), Some(Cow::Borrowed(corpus)))?.with_call(*call);
+    let n = dist.cols();
+    dist.map_row_blocks(|r0, rows| {
+        let (mut keys, mut list) = (Vec::with_capacity(n), Vec::with_capacity(k));
+        for (ri, row) in rows.chunks(n.max(1)).enumerate() {
+            let skip = if o.exclude_self {
+                o.query_offset + r0 + ri
+            } else {
+                usize::MAX
+            };
+            let head = select_row(row, skip, k, &mut keys);
+            list.clear();
+            list.extend(keys[..head].iter().map(|&key| key_index(key) as i32));
+            list.resize(k, -1);
+            visit(r0 + ri, &list);
+        }
+    })?;
+    Ok(())
+}
+
 /// Each row's k nearest, by a selection over its whole row of (distance, index) keys.
 fn by_selection(
     dist: &Distances,
@@ -189,19 +246,7 @@ fn by_selection(
         let mut keys = Vec::with_capacity(n);
         let mut part = Knn::with_capacity(rows.len() / n.max(1) * k);
         for (ri, row) in rows.chunks(n.max(1)).enumerate() {
-            let skip = skip(r0 + ri);
-            keys.clear();
-            keys.extend(
-                row.iter()
-                    .enumerate()
-                    .filter(|&(j, _)| j != skip)
-                    .map(|(j, &d)| sort_key(d, j as u32)),
-            );
-            let head = k.min(keys.len());
-            if head < keys.len() {
-                keys.select_nth_unstable(head);
-            }
-            keys[..head].sort_unstable();
+            let head = select_row(row, skip(r0 + ri), k, &mut keys);
             for &key in &keys[..head] {
                 // The key ties −0 with +0: the distance is read back from the row.
                 part.indices.push(key_index(key) as i32);

@@ -7,11 +7,11 @@
 //! back through the same matrix by the coefficient GEMMs. On a GPU the matrices stay on the
 //! device.
 
-use crate::distances::backward::{self, PairwiseGrads};
+use crate::distances::backward;
 use crate::distances::{Exact, Rows};
 use crate::{
     distances::pair, rules, Call, Device, Error, LadderOptions, MatRef, Metric, MetricOptions,
-    Similarity,
+    RowTerms, Similarity,
 };
 
 #[derive(Debug, Clone)]
@@ -38,7 +38,12 @@ pub fn ladder_loss(
         Rows::prepare(queries, metric),
         Rows::prepare(candidates, metric),
     );
-    let (loss, mut grads) = dev.ladder_terms(&pq, &pc, relevance, o, call)?;
+    let terms = dev.ladder_terms(&pq, &pc, relevance, o, call)?;
+    // The queries' losses summed in row order.
+    let loss = terms.losses.iter().fold(0.0, |acc, l| acc + l);
+    let mut grads = terms
+        .grads
+        .ok_or_else(|| Error::Internal("a ladder pass returned no gradient".into()))?;
     if pq.is_unit() {
         pair::normalize_backward(queries.data(), queries.cols(), &mut grads.a);
         if let Some(gc) = grads.b.as_mut() {
@@ -62,12 +67,16 @@ pub fn ladder_on_host(
     relevance: MatRef,
     o: &LadderOptions,
     call: &Call,
-) -> Result<(f64, PairwiseGrads), Error> {
+) -> Result<RowTerms, Error> {
     let d = dev.distances(q, Some(c), call)?;
     let exact = Exact::new(&d, q, Some(c));
-    let (loss, g) = coefficients(&exact, relevance, o, call)?;
+    let (losses, g) = coefficients(&exact, relevance, o, call)?;
     let coef = backward::coefficients(q.options().metric, &g, &exact);
-    Ok((loss, dev.backward(q, Some(c), &coef, call)?))
+    let grads = dev.backward(q, Some(c), &coef, call)?;
+    Ok(RowTerms {
+        losses,
+        grads: Some(grads),
+    })
 }
 
 /// The argument rules of `ladder_loss`, for every device; the distance the similarities come
@@ -100,20 +109,20 @@ pub fn check(
     })
 }
 
-/// The loss and ∂L/∂d from the queries × candidates distances `d`.
+/// Each query's loss and ∂(their sum)/∂d from the queries × candidates distances `d`.
 pub fn coefficients(
     d: &Exact,
     relevance: MatRef,
     o: &LadderOptions,
     call: &Call,
-) -> Result<(f64, Vec<f64>), Error> {
+) -> Result<(Vec<f64>, Vec<f64>), Error> {
     let (nq, nc) = (relevance.rows(), relevance.cols());
     // s = const − d: the constant (1 for cosine, 0 for dot) cancels in every difference.
     let s = |i: usize, j: usize| -d.at(i, j);
     let _held =
         crate::runtime::budget::reserve(nq.saturating_mul(nc).saturating_mul(8), "ladderLoss")?;
     let mut g = vec![0.0f64; nq * nc]; // ∂L/∂s
-    let mut loss = 0.0;
+    let mut losses = vec![0.0f64; nq];
     let per_query = if nq > 0 { 1.0 / nq as f64 } else { 0.0 };
     for (l, &theta) in o.thresholds.iter().enumerate() {
         let (alpha, beta) = (o.margins[l], o.weights.get(l).copied().unwrap_or(1.0));
@@ -139,7 +148,7 @@ pub fn coefficients(
                     .fold(below[0], |b, j| if s(i, j) > s(i, b) { j } else { b });
                 let h = alpha - s(i, p) + s(i, n);
                 if h > 0.0 {
-                    loss += w * h;
+                    losses[i] += w * h;
                     gi[p] -= w;
                     gi[n] += w;
                 }
@@ -149,7 +158,7 @@ pub fn coefficients(
                     for &n in &below {
                         let h = alpha - s(i, p) + s(i, n);
                         if h > 0.0 {
-                            loss += wp * h;
+                            losses[i] += wp * h;
                             gi[p] -= wp;
                             gi[n] += wp;
                         }
@@ -161,7 +170,7 @@ pub fn coefficients(
     }
     // ∂L/∂d = −∂L/∂s.
     g.iter_mut().for_each(|v| *v = -*v);
-    Ok((loss, g))
+    Ok((losses, g))
 }
 
 /// Thresholds strictly decreasing and finite; one margin (and weight, if any) per threshold.

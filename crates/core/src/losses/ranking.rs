@@ -7,11 +7,11 @@
 //! row, and one GEMM backward through the same matrix; on a GPU the matrices stay on the
 //! device. The scale multiplies the gradients last, here.
 
-use crate::distances::backward::{self, PairwiseGrads};
+use crate::distances::backward;
 use crate::distances::{Exact, Rows};
 use crate::{
     distances::pair, rules, Call, Device, Error, MatRef, Metric, MetricOptions, RankingOptions,
-    Similarity,
+    RowTerms, Similarity,
 };
 
 #[derive(Debug, Clone)]
@@ -88,7 +88,12 @@ fn rank(
 ) -> Result<(f64, Vec<f64>, Vec<f64>), Error> {
     let metric = metric(o);
     let (pq, pc) = (Rows::prepare(q, metric), Rows::prepare(cands, metric));
-    let (loss, mut grads) = dev.rank_terms(&pq, &pc, o.scale, weight, call)?;
+    let terms = dev.rank_terms(&pq, &pc, o.scale, weight, call)?;
+    // The rows' losses summed in row order.
+    let loss = terms.losses.iter().fold(0.0, |acc, l| acc + l);
+    let mut grads = terms
+        .grads
+        .ok_or_else(|| Error::Internal("a ranking pass returned no gradient".into()))?;
     if pq.is_unit() {
         pair::normalize_backward(q.data(), q.cols(), &mut grads.a);
         if let Some(gc) = grads.b.as_mut() {
@@ -114,12 +119,16 @@ pub fn rank_on_host(
     scale: f64,
     weight: f64,
     call: &Call,
-) -> Result<(f64, PairwiseGrads), Error> {
+) -> Result<RowTerms, Error> {
     let d = dev.distances(q, Some(c), call)?;
     let exact = Exact::new(&d, q, Some(c));
-    let (loss, g) = softmax_coefficients(&exact, scale, weight);
+    let (losses, g) = softmax_coefficients(&exact, scale, weight);
     let coef = backward::coefficients(q.options().metric, &g, &exact);
-    Ok((loss, dev.backward(q, Some(c), &coef, call)?))
+    let grads = dev.backward(q, Some(c), &coef, call)?;
+    Ok(RowTerms {
+        losses,
+        grads: Some(grads),
+    })
 }
 
 /// The distance a ranking pass takes similarities from: s = −d (dot) or 1 − d (cosine).
@@ -133,14 +142,14 @@ pub fn metric(o: &RankingOptions) -> MetricOptions {
     }
 }
 
-/// From the queries × candidates distances `d`: weight · Σ_i −log softmax_j(scale · s_ij)[j = i]
-/// and ∂L/∂d divided by the scale (the caller multiplies the gradients by it). Each row is
+/// From the queries × candidates distances `d`: each row's weight · −log softmax_j(scale ·
+/// s_ij)[j = i], and ∂(their sum)/∂d divided by the scale (the caller multiplies the gradients by it). Each row is
 /// shifted by the similarity of its largest scaled term before the scale multiplies in, so no
 /// difference of two infinities arises: a loss past float64's range is +∞, never NaN.
-pub fn softmax_coefficients(d: &Exact, scale: f64, weight: f64) -> (f64, Vec<f64>) {
+pub fn softmax_coefficients(d: &Exact, scale: f64, weight: f64) -> (Vec<f64>, Vec<f64>) {
     let n = d.cols();
     let rows = if n == 0 { 0 } else { d.rows() };
-    let mut loss = 0.0;
+    let mut losses = vec![0.0f64; rows];
     // s = const − d for both similarities, so ∂L/∂d = −scale · ∂L/∂s, and
     // ∂L/∂s_ij = weight · (softmax_ij − [j = i]).
     let mut g = vec![0.0f64; rows * n];
@@ -157,13 +166,13 @@ pub fn softmax_coefficients(d: &Exact, scale: f64, weight: f64) -> (f64, Vec<f64
             sim.iter().copied().fold(f64::INFINITY, f64::min)
         };
         let z: f64 = sim.iter().map(|&s| (scale * (s - max)).exp()).sum();
-        loss += weight * (scale * (max - sim[i]) + z.ln());
+        losses[i] = weight * (scale * (max - sim[i]) + z.ln());
         for (j, gv) in gr.iter_mut().enumerate() {
             let p = (scale * (sim[j] - max)).exp() / z - if j == i { 1.0 } else { 0.0 };
             *gv = -weight * p;
         }
     }
-    (loss, g)
+    (losses, g)
 }
 
 fn add(dst: &mut [f64], src: &[f64]) {

@@ -12,7 +12,7 @@ use crate::distances::backward;
 use crate::distances::pair;
 use crate::distances::{Exact, Rows};
 use crate::{
-    rules, Call, Device, Error, MatRef, Metric, MetricOptions, SoftmaxTerms, SupConOptions,
+    rules, Call, Device, Error, MatRef, Metric, MetricOptions, RowTerms, RowWeights, SupConOptions,
 };
 use std::collections::HashMap;
 
@@ -56,17 +56,34 @@ pub fn sup_con_loss(
         .iter()
         .map(|l| u32::try_from(sizes[l] - 1).unwrap_or(u32::MAX))
         .collect();
-    let terms = dev.sup_con_terms(&rows, labels, &positives, o.temperature, call)?;
-    let Some(mut grad) = terms.grad.filter(|_| terms.anchors > 0) else {
+    // The mean over the anchors whose loss is > 0: ∂L/∂d = −1/(anchors · τ) · ∂l_i/∂s for
+    // those, 0 for the rest.
+    let counted = |losses: &[f64]| losses.iter().filter(|&&l| l > 0.0).count();
+    let weights = |losses: &[f64]| {
+        let scale = -1.0 / (counted(losses) as f64 * o.temperature);
+        losses
+            .iter()
+            .map(|&l| if l > 0.0 { scale } else { 0.0 })
+            .collect()
+    };
+    let terms = dev.sup_con_terms(&rows, labels, &positives, o.temperature, &weights, call)?;
+    let anchors = counted(&terms.losses);
+    let Some(grads) = terms.grads.filter(|_| anchors > 0) else {
         return Ok(zero(0));
     };
+    let sum = terms
+        .losses
+        .iter()
+        .filter(|&&l| l > 0.0)
+        .fold(0.0, |s, l| s + l);
+    let mut grad = grads.a;
     if rows.is_unit() {
         pair::normalize_backward(x.data(), x.cols(), &mut grad);
     }
     Ok(SupConResult {
-        loss: terms.sum / terms.anchors as f64,
+        loss: sum / anchors as f64,
         grad: pair::grads_to_f32(&grad),
-        anchors: terms.anchors,
+        anchors,
     })
 }
 
@@ -78,20 +95,27 @@ pub fn terms_on_host(
     labels: &[i32],
     positives: &[u32],
     temperature: f64,
+    weights: RowWeights,
     call: &Call,
-) -> Result<SoftmaxTerms, Error> {
+) -> Result<RowTerms, Error> {
     let d = dev.distances(rows, None, call)?;
     let exact = Exact::new(&d, rows, None);
-    let (sum, anchors, g) = coefficients(&exact, labels, positives, temperature, call)?;
-    if anchors == 0 {
-        return Ok(SoftmaxTerms::default());
+    let (losses, mut g) = coefficients(&exact, labels, positives, temperature, call)?;
+    let w = weights(&losses);
+    if w.iter().all(|&v| v == 0.0) {
+        return Ok(RowTerms {
+            losses,
+            grads: None,
+        });
+    }
+    for (gi, wi) in g.chunks_mut(labels.len().max(1)).zip(w) {
+        gi.iter_mut().for_each(|v| *v *= wi);
     }
     let c = backward::coefficients(Metric::Cosine, &g, &exact);
-    let grad = dev.backward(rows, None, &c, call)?.a;
-    Ok(SoftmaxTerms {
-        sum,
-        anchors,
-        grad: Some(grad),
+    let grads = dev.backward(rows, None, &c, call)?;
+    Ok(RowTerms {
+        losses,
+        grads: Some(grads),
     })
 }
 
@@ -119,28 +143,28 @@ fn class_sizes(labels: &[i32]) -> HashMap<i32, usize> {
     sizes
 }
 
-/// The sum of the anchors' losses that are > 0, how many they are, and ∂(their mean)/∂d, from
-/// the cosine distances d of the batch against itself and each row's positive count.
+/// Each anchor's loss (0 without a positive) and ∂l_i/∂s_ij (row i; 0 on the diagonal and for
+/// an anchor without a positive), from the cosine distances d of the batch against itself and
+/// each row's positive count.
 pub fn coefficients(
     d: &Exact,
     labels: &[i32],
     positives: &[u32],
     temperature: f64,
     call: &Call,
-) -> Result<(f64, usize, Vec<f64>), Error> {
+) -> Result<(Vec<f64>, Vec<f64>), Error> {
     let n = labels.len();
     let _held =
         crate::runtime::budget::reserve(n.saturating_mul(n).saturating_mul(8), "supConLoss")?;
     // Row i of g: first anchor i's similarities, then ∂l_i/∂s_ij = softmax over A(i) −
-    // [j ∈ P(i)]/|P(i)|, kept per anchor until the mean's divisor (the anchors whose l_i > 0)
-    // is known. Anchors run in parallel; their losses are summed in row order.
+    // [j ∈ P(i)]/|P(i)|. Anchors run in parallel.
     let mut g = vec![0.0f64; n * n];
     let serial = crate::runtime::par::serial(n.saturating_mul(n).saturating_mul(8));
-    let losses: Vec<Option<f64>> =
+    let losses: Vec<f64> =
         crate::runtime::par::map_chunks_mut(&mut g, n.max(1), serial, |i, gi| {
             let positives = positives[i];
             if positives == 0 || call.stop.requested() {
-                return None;
+                return 0.0;
             }
             // s = (1 − d)/τ; the constant 1/τ cancels in every log-softmax, so s = −d/τ here.
             let mut max = f64::NEG_INFINITY;
@@ -167,30 +191,17 @@ pub fn coefficients(
                     l -= per * (-d.at(i, j) / temperature - lse);
                 }
             }
-            let counted = l > 0.0;
             for (j, gv) in gi.iter_mut().enumerate() {
-                *gv = if counted && j != i {
+                *gv = if j != i {
                     *gv / z - if labels[j] == labels[i] { per } else { 0.0 }
                 } else {
                     0.0
                 };
             }
-            counted.then_some(l)
+            l
         });
     call.stop.check()?;
-    let (mut sum, mut anchors) = (0.0f64, 0usize);
-    for l in losses.into_iter().flatten() {
-        sum += l;
-        anchors += 1;
-    }
-    if anchors == 0 {
-        return Ok((0.0, 0, g));
-    }
-    // loss = mean over the counted anchors; ∂loss/∂d = −(1/τ) ∂loss/∂s.
-    let k = anchors as f64;
-    let scale = -1.0 / (k * temperature);
-    g.iter_mut().for_each(|v| *v *= scale);
-    Ok((sum, anchors, g))
+    Ok((losses, g))
 }
 
 #[cfg(test)]

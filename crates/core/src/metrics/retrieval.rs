@@ -1,6 +1,8 @@
 //! Retrieval metrics as pytorch-metric-learning's AccuracyCalculator defines them.
+use crate::device::Searched;
 use crate::{rules, Call, Device, Error, KnnOptions, MatRef, RetrievalOptions};
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Retrieval {
@@ -45,28 +47,41 @@ pub fn retrieval_metrics(
             exclude_self: reference.is_none(),
             query_offset,
         };
-        // Queries a search at a time, so that their neighbour lists stay near 64 MiB however
+        // Each query's metrics from its list as the device makes it, kept per query so that
+        // they are summed in query order whatever order the lists come in. Queries go a search
+        // at a time, so that a device that gathers its lists keeps them near 64 MiB however
         // large the classes. One search needs no prepared copy of the corpus (the cpu borrows
         // it); several share one.
+        let rows = queries.rows();
+        let slots: Vec<OnceLock<QueryMetrics>> = (0..rows).map(|_| OnceLock::new()).collect();
         let per_search = ((1usize << 26) / (8 * w.window)).max(256);
-        let (rows, cols) = (queries.rows(), queries.cols());
-        if rows <= per_search {
-            let found = dev.top_k_once(queries, corpus, &o.distance, &search(0), call)?;
-            add_neighbours(&mut sums, query_labels, ref_labels, &w, &found.indices);
-        } else {
-            let prepared = dev.prepare_corpus(
+        let prepared = match rows > per_search {
+            true => Some(dev.prepare_corpus(
                 corpus.data().to_vec(),
                 corpus.rows(),
                 corpus.cols(),
                 &o.distance,
-            )?;
-            for q0 in (0..rows).step_by(per_search) {
-                let q1 = rows.min(q0 + per_search);
-                let part = MatRef::new(&queries.data()[q0 * cols..q1 * cols], q1 - q0, cols)?;
-                let found = dev.top_k(part, &*prepared, &search(q0), call)?;
-                let labels = &query_labels[q0..q1];
-                add_neighbours(&mut sums, labels, ref_labels, &w, &found.indices);
-            }
+            )?),
+            false => None,
+        };
+        let cols = queries.cols();
+        for q0 in (0..rows).step_by(per_search) {
+            let q1 = rows.min(q0 + per_search);
+            let part = MatRef::new(&queries.data()[q0 * cols..q1 * cols], q1 - q0, cols)?;
+            let visit = |q: usize, list: &[i32]| {
+                let q = q0 + q;
+                if let Some(m) = query_metrics(query_labels[q], ref_labels, &w, list) {
+                    let _ = slots[q].set(m);
+                }
+            };
+            let searched = match &prepared {
+                Some(c) => Searched::Prepared(&**c),
+                None => Searched::Once(corpus, o.distance),
+            };
+            dev.top_k_visit(part, searched, &search(q0), call, &visit)?;
+        }
+        for m in slots.iter().filter_map(OnceLock::get) {
+            sums.add(m);
         }
     }
     Ok(sums.mean())
@@ -126,48 +141,42 @@ impl Windows {
     }
 }
 
-/// Adds to `s` the metrics of the queries labelled `query_labels`, from their `w.window`
-/// nearest references each (`neighbours`: indices ascending by (distance, index)).
-fn add_neighbours(
-    s: &mut Sums,
-    query_labels: &[i32],
+/// One query's metrics from its `w.window` nearest references (indices ascending by
+/// (distance, index)); None for a query with no relevant reference.
+fn query_metrics(
+    label: i32,
     ref_labels: &[i32],
     w: &Windows,
-    neighbours: &[i32],
-) {
-    if w.window == 0 {
-        return;
+    list: &[i32],
+) -> Option<QueryMetrics> {
+    let r = w.relevant(label);
+    if r == 0 || list.is_empty() {
+        return None;
     }
-    for (q, list) in neighbours.chunks(w.window).enumerate() {
-        let r = w.relevant(query_labels[q]);
-        if r == 0 {
-            continue;
+    let is_rel = |&j: &i32| j >= 0 && ref_labels[j as usize] == label;
+    let (mut hits, mut ap) = (0usize, 0.0f64);
+    for (i, j) in list[..r].iter().enumerate() {
+        if is_rel(j) {
+            hits += 1;
+            ap += hits as f64 / (i + 1) as f64;
         }
-        let is_rel = |&j: &i32| j >= 0 && ref_labels[j as usize] == query_labels[q];
-        let (mut hits, mut ap) = (0usize, 0.0f64);
-        for (i, j) in list[..r].iter().enumerate() {
-            if is_rel(j) {
-                hits += 1;
-                ap += hits as f64 / (i + 1) as f64;
-            }
-        }
-        let hits_k = list[..w.k].iter().filter(|j| is_rel(j)).count();
-        s.add(&QueryMetrics {
-            p1: f64::from(u8::from(is_rel(&list[0]))),
-            r_precision: hits as f64 / r as f64,
-            map_at_r: ap / r as f64,
-            mrr: list
-                .iter()
-                .position(is_rel)
-                .map_or(0.0, |at| 1.0 / (at + 1) as f64),
-            recall_k: f64::from(u8::from(hits_k > 0)),
-            precision_k: if w.k > 0 {
-                hits_k as f64 / w.k as f64
-            } else {
-                0.0
-            },
-        });
     }
+    let hits_k = list[..w.k].iter().filter(|j| is_rel(j)).count();
+    Some(QueryMetrics {
+        p1: f64::from(u8::from(is_rel(&list[0]))),
+        r_precision: hits as f64 / r as f64,
+        map_at_r: ap / r as f64,
+        mrr: list
+            .iter()
+            .position(is_rel)
+            .map_or(0.0, |at| 1.0 / (at + 1) as f64),
+        recall_k: f64::from(u8::from(hits_k > 0)),
+        precision_k: if w.k > 0 {
+            hits_k as f64 / w.k as f64
+        } else {
+            0.0
+        },
+    })
 }
 
 /// One query's metrics, each in [0, 1].

@@ -8,7 +8,7 @@ use crate::gpu::{blocks, int, Buffer, Gpu, Params};
 use crate::kernels::{metric_code, LADDER_ROWS, THREADS};
 use tripletkit_core::distances::backward::PairwiseGrads;
 use tripletkit_core::distances::Rows;
-use tripletkit_core::{Call, Error, LadderOptions, MatRef};
+use tripletkit_core::{Call, Error, LadderOptions, MatRef, RowTerms};
 
 /// Bytes the resident pass holds for nq queries and nc candidates of dim values.
 fn footprint(nq: usize, nc: usize, dim: usize) -> usize {
@@ -29,7 +29,7 @@ pub fn ladder_terms(
     relevance: MatRef,
     o: &LadderOptions,
     call: &Call,
-) -> Result<Option<(f64, PairwiseGrads)>, Error> {
+) -> Result<Option<RowTerms>, Error> {
     let (nq, nc, dim) = (q.rows(), c.rows(), q.cols());
     if footprint(nq, nc, dim) > device_bytes || nq == 0 || nc == 0 || dim == 0 {
         return Ok(None);
@@ -83,8 +83,11 @@ pub fn ladder_terms(
         )?
     };
     drop(d);
-    let total = loss.to_vec()?.iter().fold(0.0, |acc, l| acc + l);
+    let losses = loss.to_vec()?;
     call.stop.check()?;
     let (gq, gc) = products_on(gpu, &coef, (&qs.data, nq), (&cs.data, nc), dim, metric)?;
-    Ok(Some((total, PairwiseGrads { a: gq, b: Some(gc) })))
+    Ok(Some(RowTerms {
+        losses,
+        grads: Some(PairwiseGrads { a: gq, b: Some(gc) }),
+    }))
 }

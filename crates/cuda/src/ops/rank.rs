@@ -8,7 +8,7 @@ use crate::gpu::{blocks, int, Buffer, Gpu, Params};
 use crate::kernels::{metric_code, RANK_COEF, RANK_ROWS, THREADS};
 use tripletkit_core::distances::backward::PairwiseGrads;
 use tripletkit_core::distances::Rows;
-use tripletkit_core::{Call, Error};
+use tripletkit_core::{Call, Error, RowTerms};
 
 /// Bytes the resident pass holds on the device for m queries and n candidates of dim values.
 fn footprint(m: usize, n: usize, dim: usize) -> usize {
@@ -30,7 +30,7 @@ pub fn rank_terms(
     scale: f64,
     weight: f64,
     call: &Call,
-) -> Result<Option<(f64, PairwiseGrads)>, Error> {
+) -> Result<Option<RowTerms>, Error> {
     let (m, n, dim) = (q.rows(), c.rows(), q.cols());
     if footprint(m, n, dim) > device_bytes || m == 0 || n == 0 || dim == 0 {
         return Ok(None);
@@ -72,8 +72,7 @@ pub fn rank_terms(
             [THREADS, 1, 1],
         )?
     };
-    // The rows' losses summed in row order, as the cpu does.
-    let total = loss.to_vec()?.iter().fold(0.0, |acc, l| acc + l);
+    let losses = loss.to_vec()?;
     call.stop.check()?;
     let coef = Buffer::<f64>::uninit(gpu, m * n)?;
     let mut p = Params::new();
@@ -90,5 +89,8 @@ pub fn rank_terms(
     };
     drop(d);
     let (gq, gc) = products_on(gpu, &coef, (&qs.data, m), (&cs.data, n), dim, metric)?;
-    Ok(Some((total, PairwiseGrads { a: gq, b: Some(gc) })))
+    Ok(Some(RowTerms {
+        losses,
+        grads: Some(PairwiseGrads { a: gq, b: Some(gc) }),
+    }))
 }

@@ -1,23 +1,25 @@
 //! supConLoss's terms on a GPU with the N × N matrices left on the device: the cosine
 //! distances (tk_distance_tile), each anchor's softmax and loss (tk_supcon_rows), the
-//! coefficients of the backward pass (tk_supcon_coef) and its products (tk_coef_gemm). What
-//! comes back is one loss a row and the gradient: O(N·d), not O(N²). A batch whose matrices
+//! coefficients of the backward pass at the op's weights (tk_supcon_coef) and its products
+//! (tk_coef_gemm). What crosses the bus is one loss and one weight a row, and the gradient:
+//! O(N·d), not O(N²). A batch whose matrices
 //! do not fit the budget is left to core's definition over the chunked primitives.
 use super::{backward::products_on, resident_distances, Side};
 use crate::gpu::{blocks, int, Buffer, Gpu, Params};
 use crate::kernels::{SUPCON_COEF, SUPCON_ROWS, THREADS};
+use tripletkit_core::distances::backward::PairwiseGrads;
 use tripletkit_core::distances::Rows;
-use tripletkit_core::{Call, Error, Metric, SoftmaxTerms};
+use tripletkit_core::{Call, Error, Metric, RowTerms, RowWeights};
 
 /// Bytes the resident pass holds on the device for `n` rows of `dim` values.
 fn footprint(n: usize, dim: usize) -> usize {
     let cells = n.saturating_mul(n);
-    // D (f32) and C (f64); the rows, their norms, labels, counts and three per-row f64s; the
+    // D (f32) and C (f64); the rows, their norms, labels, counts and four per-row f64s; the
     // two products' outputs.
     cells
         .saturating_mul(12)
         .saturating_add(n.saturating_mul(dim).saturating_mul(4 + 16))
-        .saturating_add(n.saturating_mul(4 + 4 + 4 + 24))
+        .saturating_add(n.saturating_mul(4 + 4 + 4 + 32))
 }
 
 /// `Device::sup_con_terms` on the device, or None when its matrices do not fit
@@ -26,11 +28,11 @@ pub fn sup_con_terms(
     gpu: &dyn Gpu,
     device_bytes: usize,
     x: &Rows,
-    labels: &[i32],
-    positives: &[u32],
+    (labels, positives): (&[i32], &[u32]),
     temperature: f64,
+    weights: RowWeights,
     call: &Call,
-) -> Result<Option<SoftmaxTerms>, Error> {
+) -> Result<Option<RowTerms>, Error> {
     let (n, dim) = (x.rows(), x.cols());
     if footprint(n, dim) > device_bytes || n == 0 || dim == 0 {
         return Ok(None);
@@ -66,23 +68,26 @@ pub fn sup_con_terms(
             [THREADS, 1, 1],
         )?
     };
-    // The anchors whose loss is > 0, summed in row order as the cpu does.
-    let (mut sum, mut anchors) = (0.0f64, 0usize);
-    for l in loss.to_vec()? {
-        if l > 0.0 {
-            sum += l;
-            anchors += 1;
-        }
+    let losses = loss.to_vec()?;
+    let w = weights(&losses);
+    if w.len() != n {
+        return Err(Error::Internal(format!(
+            "supConLoss: {} weights for {n} rows",
+            w.len()
+        )));
     }
-    if anchors == 0 {
-        return Ok(Some(SoftmaxTerms::default()));
+    if w.iter().all(|&v| v == 0.0) {
+        return Ok(Some(RowTerms {
+            losses,
+            grads: None,
+        }));
     }
     call.stop.check()?;
-    let scale = -1.0 / (anchors as f64 * temperature);
+    let wb = Buffer::from_slice(gpu, &w)?;
     let coef = Buffer::<f64>::uninit(gpu, n * n)?;
     let mut p = Params::new();
     args(&mut p);
-    p.double(scale).buf(&coef);
+    p.buf(&wb).buf(&coef);
     // SAFETY: tk_supcon_coef's signature; `coef` holds n × n doubles, the rest as above.
     unsafe {
         p.launch(
@@ -102,9 +107,9 @@ pub fn sup_con_terms(
         dim,
         Metric::Cosine,
     )?;
-    Ok(Some(SoftmaxTerms {
-        sum,
-        anchors,
-        grad: Some(gq.iter().zip(&gk).map(|(a, b)| a + b).collect()),
+    let a = gq.iter().zip(&gk).map(|(a, b)| a + b).collect();
+    Ok(Some(RowTerms {
+        losses,
+        grads: Some(PairwiseGrads { a, b: None }),
     }))
 }
