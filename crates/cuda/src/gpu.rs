@@ -218,6 +218,28 @@ impl Params {
         // the rest is the caller's promise.
         unsafe { gpu.launch(name, grid, block, &mut ptrs[..self.len]) }
     }
+
+    /// Launches `name` with one thread an item over `items` items, in blocks of `THREADS`.
+    ///
+    /// # Safety
+    /// As `launch`.
+    pub unsafe fn launch_over(
+        &mut self,
+        gpu: &dyn Gpu,
+        name: &'static str,
+        items: usize,
+    ) -> Result<(), Error> {
+        let threads = crate::kernels::THREADS;
+        // SAFETY: the caller's promise.
+        unsafe {
+            self.launch(
+                gpu,
+                name,
+                [blocks(items, threads as usize), 1, 1],
+                [threads, 1, 1],
+            )
+        }
+    }
 }
 
 /// `v` as a kernel's `int`, or an error: sizes past 2³¹ − 1 are refused before any launch.

@@ -2,8 +2,8 @@
 //! coefficients C of core's `backward::coefficients`: the two products (∂queries =
 //! C·candidates, ∂candidates = Cᵀ·queries) by `kernels/backward.cu`.
 use super::too_large;
-use crate::gpu::{blocks, int, Buffer, Gpu, Params};
-use crate::kernels::{COEF_GEMM, THREADS};
+use crate::gpu::{int, Buffer, Gpu, Params};
+use crate::kernels::COEF_GEMM;
 use tripletkit_core::distances::backward::PairwiseGrads;
 use tripletkit_core::distances::Rows;
 use tripletkit_core::{Error, Metric};
@@ -93,14 +93,7 @@ pub fn products_on(
             .buf(&out);
         // SAFETY: tk_coef_gemm's signature (the strides as 64-bit integers); `cb` holds m·n
         // values read at the strides given, `rhs` inner rows, `own` and `out` rows rows.
-        unsafe {
-            p.launch(
-                gpu,
-                COEF_GEMM,
-                [blocks(rows * dim, THREADS as usize), 1, 1],
-                [THREADS, 1, 1],
-            )?
-        };
+        unsafe { p.launch_over(gpu, COEF_GEMM, rows * dim)? };
         out.to_vec()
     };
     let gq = product(n, 1, kb, qb, n, m)?;

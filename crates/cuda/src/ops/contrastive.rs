@@ -4,8 +4,8 @@
 //! computes the gradient through the matrix in closed form. Memory is O(rows²), as on the
 //! cpu: the loss is sized for batches.
 use super::{distance_tile, row_bytes, too_large, Side};
-use crate::gpu::{blocks, int, Buffer, Gpu, Params};
-use crate::kernels::{metric_code, CONTRASTIVE_GRAD, CONTRASTIVE_ROWS, THREADS};
+use crate::gpu::{int, Buffer, Gpu, Params};
+use crate::kernels::{metric_code, CONTRASTIVE_GRAD, CONTRASTIVE_ROWS};
 use tripletkit_core::device::HingeScales;
 use tripletkit_core::distances::Rows;
 use tripletkit_core::{Call, Error, Hinge, HingeSide};
@@ -60,14 +60,7 @@ pub fn pair_hinge(
         .double(neg_margin)
         .buf(&stats);
     // SAFETY: tk_contrastive_rows' signature; `stats` holds six values a row.
-    unsafe {
-        per_row.launch(
-            gpu,
-            CONTRASTIVE_ROWS,
-            [blocks(n, THREADS as usize), 1, 1],
-            [THREADS, 1, 1],
-        )?
-    };
+    unsafe { per_row.launch_over(gpu, CONTRASTIVE_ROWS, n)? };
     for s in stats.to_vec()?.chunks(6) {
         h.pos.merge(&HingeSide {
             count: s[0] as usize,
@@ -99,14 +92,7 @@ pub fn pair_hinge(
         .double(sn)
         .buf(&g);
     // SAFETY: tk_contrastive_grad's signature; `g` holds n·dim values (n·dim < 2³¹, checked).
-    unsafe {
-        back.launch(
-            gpu,
-            CONTRASTIVE_GRAD,
-            [blocks(n * dim, THREADS as usize), 1, 1],
-            [THREADS, 1, 1],
-        )?
-    };
+    unsafe { back.launch_over(gpu, CONTRASTIVE_GRAD, n * dim)? };
     h.grad = Some(g.to_vec()?);
     Ok(h)
 }

@@ -4,8 +4,8 @@
 //! back is one loss a query and the two gradients. A call whose matrices do not fit the
 //! budget is left to core's definition over the chunked primitives.
 use super::{backward::products_on, resident_distances, Side};
-use crate::gpu::{blocks, int, Buffer, Gpu, Params};
-use crate::kernels::{metric_code, LADDER_ROWS, THREADS};
+use crate::gpu::{int, Buffer, Gpu, Params};
+use crate::kernels::{metric_code, LADDER_ROWS};
 use tripletkit_core::distances::backward::PairwiseGrads;
 use tripletkit_core::distances::Rows;
 use tripletkit_core::{Call, Error, LadderOptions, MatRef, RowTerms};
@@ -74,14 +74,7 @@ pub fn ladder_terms(
         .buf(&loss);
     // SAFETY: tk_ladder_rows' signature; `d`, `rel` and `coef` hold nq × nc values, the rows
     // nq and nc rows of dim values, the rung arrays `rungs` values, `loss` nq.
-    unsafe {
-        p.launch(
-            gpu,
-            LADDER_ROWS,
-            [blocks(nq, THREADS as usize), 1, 1],
-            [THREADS, 1, 1],
-        )?
-    };
+    unsafe { p.launch_over(gpu, LADDER_ROWS, nq)? };
     drop(d);
     let losses = loss.to_vec()?;
     call.stop.check()?;

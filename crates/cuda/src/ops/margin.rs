@@ -2,8 +2,8 @@
 //! rows in double (`kernels/margin.cu`), chunks of rows as memory allows; the host sums the
 //! losses and adds the gradient rows in row order, as the cpu device does.
 use super::too_large;
-use crate::gpu::{blocks, int, Buffer, Gpu, Params};
-use crate::kernels::{metric_code, MARGIN_TERMS, THREADS};
+use crate::gpu::{int, Buffer, Gpu, Params};
+use crate::kernels::{metric_code, MARGIN_TERMS};
 use crate::plan::chunks;
 use tripletkit_core::losses::term::TermRule;
 use tripletkit_core::{Call, Error, Terms};
@@ -59,14 +59,7 @@ pub fn margin_terms(
             .buf(&g[1])
             .buf(&g[2]);
         // SAFETY: tk_margin_terms' signature; every buffer holds h rows of its kind.
-        unsafe {
-            params.launch(
-                gpu,
-                MARGIN_TERMS,
-                [blocks(h, THREADS as usize), 1, 1],
-                [THREADS, 1, 1],
-            )?
-        };
+        unsafe { params.launch_over(gpu, MARGIN_TERMS, h)? };
         let (l, flags) = (loss.to_vec()?, has_grad.to_vec()?);
         let g = [g[0].to_vec()?, g[1].to_vec()?, g[2].to_vec()?];
         for (i, (&li, &flag)) in l.iter().zip(&flags).enumerate() {

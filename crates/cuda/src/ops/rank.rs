@@ -4,8 +4,8 @@
 //! comes back is one loss a row and the two gradients: O((m + n)·d), not O(m·n). A pass whose
 //! matrices do not fit the budget is left to core's definition over the chunked primitives.
 use super::{backward::products_on, resident_distances, Side};
-use crate::gpu::{blocks, int, Buffer, Gpu, Params};
-use crate::kernels::{metric_code, RANK_COEF, RANK_ROWS, THREADS};
+use crate::gpu::{int, Buffer, Gpu, Params};
+use crate::kernels::{metric_code, RANK_COEF, RANK_ROWS};
 use tripletkit_core::distances::backward::PairwiseGrads;
 use tripletkit_core::distances::Rows;
 use tripletkit_core::{Call, Error, RowTerms};
@@ -64,14 +64,7 @@ pub fn rank_terms(
     p.buf(&loss);
     // SAFETY: tk_rank_rows' signature; `d` holds m × n floats, the rows m and n rows of dim
     // values, the per-row buffers m values.
-    unsafe {
-        p.launch(
-            gpu,
-            RANK_ROWS,
-            [blocks(m, THREADS as usize), 1, 1],
-            [THREADS, 1, 1],
-        )?
-    };
+    unsafe { p.launch_over(gpu, RANK_ROWS, m)? };
     let losses = loss.to_vec()?;
     call.stop.check()?;
     let coef = Buffer::<f64>::uninit(gpu, m * n)?;
@@ -79,14 +72,7 @@ pub fn rank_terms(
     args(&mut p);
     p.buf(&coef);
     // SAFETY: tk_rank_coef's signature; `coef` holds m × n doubles, the rest as above.
-    unsafe {
-        p.launch(
-            gpu,
-            RANK_COEF,
-            [blocks(m * n, THREADS as usize), 1, 1],
-            [THREADS, 1, 1],
-        )?
-    };
+    unsafe { p.launch_over(gpu, RANK_COEF, m * n)? };
     drop(d);
     let (gq, gc) = products_on(gpu, &coef, (&qs.data, m), (&cs.data, n), dim, metric)?;
     Ok(Some(RowTerms {

@@ -5,8 +5,8 @@
 //! O(N·d), not O(N²). A batch whose matrices
 //! do not fit the budget is left to core's definition over the chunked primitives.
 use super::{backward::products_on, resident_distances, Side};
-use crate::gpu::{blocks, int, Buffer, Gpu, Params};
-use crate::kernels::{SUPCON_COEF, SUPCON_ROWS, THREADS};
+use crate::gpu::{int, Buffer, Gpu, Params};
+use crate::kernels::{SUPCON_COEF, SUPCON_ROWS};
 use tripletkit_core::distances::backward::PairwiseGrads;
 use tripletkit_core::distances::Rows;
 use tripletkit_core::{Call, Error, Metric, RowTerms, RowWeights};
@@ -60,14 +60,7 @@ pub fn sup_con_terms(
     let mut p = Params::new();
     args(&mut p);
     // SAFETY: tk_supcon_rows' signature; `d` holds n × n floats, the per-row buffers n values.
-    unsafe {
-        p.launch(
-            gpu,
-            SUPCON_ROWS,
-            [blocks(n, THREADS as usize), 1, 1],
-            [THREADS, 1, 1],
-        )?
-    };
+    unsafe { p.launch_over(gpu, SUPCON_ROWS, n)? };
     let losses = loss.to_vec()?;
     let w = weights(&losses);
     if w.len() != n {
@@ -89,14 +82,7 @@ pub fn sup_con_terms(
     args(&mut p);
     p.buf(&wb).buf(&coef);
     // SAFETY: tk_supcon_coef's signature; `coef` holds n × n doubles, the rest as above.
-    unsafe {
-        p.launch(
-            gpu,
-            SUPCON_COEF,
-            [blocks(n * n, THREADS as usize), 1, 1],
-            [THREADS, 1, 1],
-        )?
-    };
+    unsafe { p.launch_over(gpu, SUPCON_COEF, n * n)? };
     drop(d);
     // D(x, x): both products are through x, and the gradient is their sum.
     let (gq, gk) = products_on(

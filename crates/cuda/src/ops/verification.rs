@@ -1,8 +1,8 @@
 //! Pair distances on a GPU: one thread a pair computes its distance exactly
 //! (`kernels/verification.cu`), chunks of pairs as memory allows.
 use super::too_large;
-use crate::gpu::{blocks, int, Buffer, Gpu, Params};
-use crate::kernels::{metric_code, PAIR_DISTANCES, THREADS};
+use crate::gpu::{int, Buffer, Gpu, Params};
+use crate::kernels::{metric_code, PAIR_DISTANCES};
 use crate::plan::chunks;
 use tripletkit_core::{Call, Error, Metric};
 
@@ -38,14 +38,7 @@ pub fn pair_distances(
             .int(metric_code(metric))
             .buf(&out);
         // SAFETY: tk_pair_distances' signature; `pa` and `pb` hold h rows, `out` h values.
-        unsafe {
-            params.launch(
-                gpu,
-                PAIR_DISTANCES,
-                [blocks(h, THREADS as usize), 1, 1],
-                [THREADS, 1, 1],
-            )?
-        };
+        unsafe { params.launch_over(gpu, PAIR_DISTANCES, h)? };
         d.extend(out.to_vec()?);
         call.advance(h, rows);
     }
