@@ -125,28 +125,10 @@ impl Device for Cuda {
         knn::top_k(&*self.gpu, self.device_bytes(call)?, queries, &c.0, o, call)
     }
     fn batch_hard(&self, b: &Batch, call: &Call) -> Result<Triplets, Error> {
-        let device_bytes = self.device_bytes(call)?;
-        mining::batch_hard(
-            &*self.gpu,
-            device_bytes,
-            b.x,
-            b.labels,
-            b.reference,
-            &b.metric,
-            call,
-        )
+        mining::batch_hard(&*self.gpu, self.device_bytes(call)?, b, call)
     }
     fn batch_semihard(&self, b: &Batch, call: &Call) -> Result<Triplets, Error> {
-        let device_bytes = self.device_bytes(call)?;
-        semihard::batch_semihard(
-            &*self.gpu,
-            device_bytes,
-            b.x,
-            b.labels,
-            b.reference,
-            &b.metric,
-            call,
-        )
+        semihard::batch_semihard(&*self.gpu, self.device_bytes(call)?, b, call)
     }
     fn triplet_set(
         &self,
@@ -162,16 +144,7 @@ impl Device for Cuda {
             distance: b.metric,
             max_triplets,
         };
-        let device_bytes = self.device_bytes(call)?;
-        set::mine_set(
-            &*self.gpu,
-            device_bytes,
-            b.x,
-            b.labels,
-            b.reference,
-            &o,
-            call,
-        )
+        set::mine_set(&*self.gpu, self.device_bytes(call)?, b, &o, call)
     }
     fn margin_terms(
         &self,

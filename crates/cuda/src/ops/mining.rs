@@ -4,7 +4,7 @@ use super::{row_bytes, rows_for_work, too_large, Batch, Side};
 use crate::gpu::{blocks, Buffer, Gpu, Params};
 use crate::kernels::{metric_code, BATCH_HARD, THREADS, TILE};
 use crate::plan::{chunks, plan, smallest, Footprint};
-use tripletkit_core::{Call, Error, MatRef, MetricOptions, Triplets};
+use tripletkit_core::{Call, Error, Triplets};
 
 /// Per anchor of `x`, the farthest positive and the nearest negative among the rows of `x`
 /// (a row is never its own positive) or of the reference. Arguments are checked by the
@@ -12,13 +12,11 @@ use tripletkit_core::{Call, Error, MatRef, MetricOptions, Triplets};
 pub fn batch_hard(
     gpu: &dyn Gpu,
     device_bytes: usize,
-    x: MatRef,
-    labels: &[i32],
-    reference: Option<(MatRef, &[i32])>,
-    metric: &MetricOptions,
+    b: &tripletkit_core::Batch,
     call: &Call,
 ) -> Result<Triplets, Error> {
-    let batch = Batch::prepare(x, labels, reference, metric);
+    let (labels, metric) = (b.labels, &b.metric);
+    let batch = Batch::of(b);
     let (pa, cand, cand_labels) = (&batch.anchors, batch.candidates(), batch.cand_labels);
     let mut t = Triplets::default();
     let Some((rows, cols, dim)) = batch.shape()? else {

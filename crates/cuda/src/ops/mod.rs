@@ -17,7 +17,7 @@ pub mod verification;
 use crate::gpu::{blocks, Buffer, DevPtr, Gpu, Params};
 use crate::kernels::{metric_code, DISTANCE_TILE, THREADS, TILE};
 use tripletkit_core::distances::Rows;
-use tripletkit_core::{Error, MatRef, Metric, MetricOptions};
+use tripletkit_core::{Error, Metric};
 
 /// Rows a launch may take along a grid's y dimension (65535 blocks of one tile).
 pub const MAX_GRID_Y_ROWS: usize = 65_535 * crate::kernels::TILE;
@@ -56,17 +56,13 @@ pub struct Batch<'a> {
 }
 
 impl<'a> Batch<'a> {
-    pub fn prepare(
-        x: MatRef<'a>,
-        labels: &'a [i32],
-        reference: Option<(MatRef<'a>, &'a [i32])>,
-        metric: &MetricOptions,
-    ) -> Self {
+    /// Core's batch, its rows prepared under its metric.
+    pub fn of(b: &tripletkit_core::Batch<'a>) -> Self {
         Batch {
-            anchors: Rows::prepare(x, *metric),
-            reference: reference.map(|r| Rows::prepare(r.0, *metric)),
-            cand_labels: reference.map_or(labels, |r| r.1),
-            self_mode: reference.is_none(),
+            anchors: Rows::prepare(b.x, b.metric),
+            reference: b.reference.map(|r| Rows::prepare(r.0, b.metric)),
+            cand_labels: b.candidate_labels(),
+            self_mode: b.reference.is_none(),
         }
     }
 

@@ -9,20 +9,18 @@ use super::{row_bytes, rows_for_work, too_large, Batch, Side};
 use crate::gpu::{blocks, Buffer, Gpu, Params};
 use crate::kernels::{metric_code, SEMIHARD_FUSED, SEMIHARD_POSITIVES, THREADS, TILE};
 use crate::plan::{chunks, plan, smallest, Footprint};
-use tripletkit_core::{Call, Error, MatRef, MetricOptions, Triplets};
+use tripletkit_core::{Call, Error, Triplets};
 
 /// Semi-hard triplets, one per (anchor, positive) whose anchor has a negative, in anchor then
 /// positive order. Arguments and the triplet count are checked by the caller.
 pub fn batch_semihard(
     gpu: &dyn Gpu,
     device_bytes: usize,
-    x: MatRef,
-    labels: &[i32],
-    reference: Option<(MatRef, &[i32])>,
-    metric: &MetricOptions,
+    b: &tripletkit_core::Batch,
     call: &Call,
 ) -> Result<Triplets, Error> {
-    let batch = Batch::prepare(x, labels, reference, metric);
+    let (labels, metric) = (b.labels, &b.metric);
+    let batch = Batch::of(b);
     let (pa, cand) = (&batch.anchors, batch.candidates());
     let mut t = Triplets::default();
     let Some((rows, cols, dim)) = batch.shape()? else {

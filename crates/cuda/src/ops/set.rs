@@ -8,7 +8,7 @@ use super::{distance_tile, row_bytes, rows_for_work, too_large, Batch, Side, MAX
 use crate::gpu::{blocks, int, Buffer, Gpu, Params};
 use crate::kernels::{SET_COUNT, SET_FILL, THREADS, TILE};
 use crate::plan::{chunks, plan_whole_rows, Footprint, Plan};
-use tripletkit_core::{runtime::budget, Call, Error, MatRef, MineOptions, Strategy, Triplets};
+use tripletkit_core::{runtime::budget, Call, Error, MineOptions, Strategy, Triplets};
 
 fn strategy_code(s: Strategy) -> i32 {
     match s {
@@ -24,14 +24,12 @@ fn strategy_code(s: Strategy) -> i32 {
 pub fn mine_set(
     gpu: &dyn Gpu,
     device_bytes: usize,
-    x: MatRef,
-    labels: &[i32],
-    reference: Option<(MatRef, &[i32])>,
+    b: &tripletkit_core::Batch,
     o: &MineOptions,
     call: &Call,
 ) -> Result<Triplets, Error> {
-    let metric = &o.distance;
-    let batch = Batch::prepare(x, labels, reference, metric);
+    let (labels, metric) = (b.labels, &o.distance);
+    let batch = Batch::of(b);
     let (pa, cand, cand_labels) = (&batch.anchors, batch.candidates(), batch.cand_labels);
     let mut t = Triplets::default();
     let Some((rows, cols, dim)) = batch.shape()? else {
