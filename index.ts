@@ -10,6 +10,8 @@ export { matrix } from './src/matrix'
 export { backends, CUDA_AUTO_MIN_MACS } from './src/device'
 export { pairwiseDistances, pairwiseDistancesSync } from './src/pairwise'
 export { knn, knnSync } from './src/knn'
+export { KnnIndex } from './src/knnIndex'
+export { mergeKnn, mergeHardNegatives, hardNegativeCandidates, hardNegativeCandidatesSync } from './src/merge'
 export { mineTriplets, mineTripletsSync } from './src/mining'
 export { tripletLoss, tripletLossSync } from './src/loss'
 export { tripletMarginLoss, tripletMarginLossSync } from './src/marginLoss'
@@ -23,8 +25,9 @@ export { mineHardNegatives, mineHardNegativesSync } from './src/hardNegatives'
 export { fitLinearAdapter, fitLinearAdapterSync } from './src/adapter'
 export { fitOasis, fitOasisSync } from './src/oasis'
 export { readNpy, writeNpy, type NpyArray, type NpyDtype } from './src/npy'
+export { openNpy, type NpyFile } from './src/npyFile'
 export type {
-  AbortOptions, AdapterEpoch, BackendsInfo, ContrastiveLossOptions, Device, HardNegatives, LinearAdapter, LinearAdapterOptions,
+  AbortOptions, AdapterEpoch, HardNegativeCandidates, HardNegativeCandidatesOptions, KnnIndexOptions, KnnIndexSearchOptions, KnnPart, MergeHardNegativesOptions, BackendsInfo, ContrastiveLossOptions, Device, HardNegatives, LinearAdapter, LinearAdapterOptions,
   MineHardNegativesOptions, OasisCheckpoint, OasisModel, OasisOptions, ValidationSet, LadderLossOptions, LadderLossResult, DeviceInfo, KnnOptions, KnnResult, Labels, LossReduction, LossResult, MarginLossReduction,
   Matrix, MatrixLike, Metric, MetricOptions, MineTripletsOptions, MultipleNegativesRankingLossOptions,
   MultipleNegativesRankingLossResult, PairwiseDistancesOptions, RetrievalMetrics,

@@ -58,7 +58,7 @@ test('bad files end with a message naming the file and exit code 1', (t) => {
     [['eval', f('x_f32.npy'), f('x_f32.npy')], /x_f32\.npy: expected a 1-D array of labels/],
     [['eval', f('x_1d.npy'), f('labels_i32.npy')], /x_1d\.npy: expected a 2-D array/],
     [['mine', f('x_f32.npy'), f('x_1d.npy'), '--out', join(out, 'n.npy')], /x_1d\.npy: expected integer labels/],
-    [['knn', f('x_f32.npy'), f('x_f32.npy'), '--k', '9', '--out', join(out, 'n.npy')], /opts\.k: expected an integer from 1 to 7/],
+    [['knn', f('x_f32.npy'), f('x_f32.npy'), '--k', '9', '--out', join(out, 'n.npy')], /--k: expected an integer from 1 to 7/],
   ]
   for (const [args, message] of cases) {
     const r = cli(...args)

@@ -7,7 +7,9 @@
 
 import type { KnnResult as BackendKnnResult } from './backend'
 import { prepareKnn, searchBatches, searchBatchesSync, type KnnCall } from './knn'
+import { defaultBatch, KnnIndex, planSearch, searchPieces, searchPiecesSync } from './knnIndex'
 import { seeded } from './linalg'
+import type { Lists } from './neighbours'
 import { toMatrix } from './matrix'
 import type { HardNegatives, Matrix, MatrixLike, MineHardNegativesOptions, Similarity } from './types'
 import {
@@ -19,26 +21,25 @@ import { OPTION_KEYS, readOptions } from './options'
 const SIMILARITIES: readonly Similarity[] = ['cosine', 'dot']
 const SAMPLINGS = ['top', 'random'] as const
 
-interface Mining {
-  knn: KnnCall
-  corpus: Matrix
-  positives: Int32Array
+/** What happens to each query's ranked candidates: the rank range, the filters and the sampling. */
+export interface Rules {
   numNegatives: number
   rangeMin: number
   rangeMax: number
   keep: (s: number, positive: number) => boolean
   similarity: Similarity
   random: (() => number) | undefined
+}
+
+interface Mining extends Rules {
+  knn: KnnCall
+  corpus: Matrix
+  positives: Int32Array
   out: HardNegatives
 }
 
-function prepare(queries: MatrixLike, corpus: MatrixLike, positives: Int32Array | readonly number[],
-  opts: MineHardNegativesOptions | undefined): Mining {
-  const o = readOptions(opts, OPTION_KEYS.hardNegatives)
-  const q = toMatrix(queries, 'queries')
-  const c = toMatrix(corpus, 'corpus')
-  const pos = toIndices(positives, 'positives', c.rows, 'the rows of corpus')
-  if (pos.length !== q.rows) throw new RangeError(`positives: expected ${q.rows} indices (one per query), received ${pos.length}`)
+/** Internal: checks the options that decide what is kept (everything but the search's own). */
+export function readRules(o: Partial<MineHardNegativesOptions>): Rules {
   const numNegatives = checkInteger(o.numNegatives ?? 3, 'opts.numNegatives', 1)
   const rangeMin = checkInteger(o.rangeMin ?? 0, 'opts.rangeMin', 0)
   const rangeMax = checkInteger(o.rangeMax ?? 100, 'opts.rangeMax', rangeMin + 1, Number.MAX_SAFE_INTEGER,
@@ -49,73 +50,100 @@ function prepare(queries: MatrixLike, corpus: MatrixLike, positives: Int32Array 
   const sampling = checkEnum(o.sampling, 'opts.sampling', SAMPLINGS, 'top')
   const seed = checkInteger(o.seed ?? 0, 'opts.seed', Number.MIN_SAFE_INTEGER)
   const similarity = checkEnum(o.similarity, 'opts.similarity', SIMILARITIES, 'cosine')
-  const device = checkEnum(o.device, 'opts.device', DEVICES, 'auto')
-  checkCallback(o.onProgress, 'opts.onProgress')
-  checkSignal(o.signal)
-  if (o.batchSize !== undefined) checkPositiveInteger(o.batchSize, 'opts.batchSize')
-  // The positive may rank among the first rangeMax, so one more neighbour is searched.
-  const k = Math.max(1, Math.min(rangeMax + 1, c.rows))
-  const knn = prepareKnn(q, c.rows > 0 ? c : { data: new Float32Array(q.cols), rows: 1, cols: q.cols }, {
-    k, metric: similarity, device, batchSize: o.batchSize, signal: o.signal, onProgress: o.onProgress,
-  }, (limit, on) => `opts.rangeMax: expected at most ${limit - 1} on device '${on}' (rangeMax + 1 neighbours are searched), received ${rangeMax}`)
   const keep = (s: number, p: number): boolean =>
     (absoluteMargin === undefined || s <= p - absoluteMargin) &&
     (relativeMargin === undefined || s <= p * (1 - relativeMargin)) &&
     (maxScore === undefined || s <= maxScore) &&
     (minScore === undefined || s >= minScore)
-  const cells = q.rows * numNegatives
-  checkResultSize(cells, 8, `opts.numNegatives: ${q.rows} queries × ${numNegatives} negatives`, 'ask for fewer negatives or fewer queries at once')
-  return {
-    knn, corpus: c, positives: pos, numNegatives, rangeMin, rangeMax, keep, similarity,
-    random: sampling === 'random' ? seeded(seed) : undefined,
-    out: { negatives: new Int32Array(cells).fill(-1), scores: new Float32Array(cells).fill(NaN), rows: q.rows, numNegatives },
-  }
+  return { numNegatives, rangeMin, rangeMax, keep, similarity, random: sampling === 'random' ? seeded(seed) : undefined }
 }
 
-/** s(q_i, c_j) in float64, rounded to float32 like the searched scores. */
-function similarity(m: Mining, i: number, j: number): number {
-  const { data: qd, cols } = m.knn.queries
-  const cd = m.corpus.data
+/** Internal: the neighbours searched per query: rangeMax + 1 (the positive may rank among them), at most the corpus. */
+export function candidateCount(rangeMax: number, corpusRows: number): number {
+  return Math.max(1, Math.min(rangeMax + 1, corpusRows))
+}
+
+/** Internal: an empty result, −1 and NaN in every place. */
+export function emptyNegatives(rows: number, numNegatives: number): HardNegatives {
+  const cells = rows * numNegatives
+  checkResultSize(cells, 8, `opts.numNegatives: ${rows} queries × ${numNegatives} negatives`, 'ask for fewer negatives or fewer queries at once')
+  return { negatives: new Int32Array(cells).fill(-1), scores: new Float32Array(cells).fill(NaN), rows, numNegatives }
+}
+
+/** Internal: the search's own options (device, batches, progress, abort), checked. */
+export function readSearch(o: Partial<MineHardNegativesOptions>) {
+  const device = checkEnum(o.device, 'opts.device', DEVICES, 'auto')
+  const onProgress = checkCallback<(done: number, total: number) => void>(o.onProgress, 'opts.onProgress')
+  const signal = checkSignal(o.signal)
+  const batchSize = o.batchSize === undefined ? undefined : checkPositiveInteger(o.batchSize, 'opts.batchSize')
+  return { device, onProgress, signal, batchSize }
+}
+
+function prepare(queries: MatrixLike, corpus: MatrixLike, positives: Int32Array | readonly number[],
+  opts: MineHardNegativesOptions | undefined): Mining {
+  const o = readOptions(opts, OPTION_KEYS.hardNegatives)
+  const q = toMatrix(queries, 'queries')
+  const c = toMatrix(corpus, 'corpus')
+  const pos = toIndices(positives, 'positives', c.rows, 'the rows of corpus')
+  if (pos.length !== q.rows) throw new RangeError(`positives: expected ${q.rows} indices (one per query), received ${pos.length}`)
+  const rules = readRules(o)
+  const { device, batchSize, signal, onProgress } = readSearch(o)
+  const k = candidateCount(rules.rangeMax, c.rows)
+  const knn = prepareKnn(q, c.rows > 0 ? c : { data: new Float32Array(q.cols), rows: 1, cols: q.cols }, {
+    k, metric: rules.similarity, device, batchSize, signal, onProgress,
+  }, (limit, on) => `opts.rangeMax: expected at most ${limit - 1} on device '${on}' (rangeMax + 1 neighbours are searched), received ${rules.rangeMax}`)
+  return { ...rules, knn, corpus: c, positives: pos, out: emptyNegatives(q.rows, rules.numNegatives) }
+}
+
+/** Internal: s(q, c) of two rows in float64, rounded to float32 like the searched scores. */
+export function rowSimilarity(similarity: Similarity, q: Float32Array, qStart: number, c: Float32Array, cStart: number, cols: number): number {
   let dot = 0, nq = 0, nc = 0
   for (let t = 0; t < cols; t++) {
-    const a = qd[i * cols + t], b = cd[j * cols + t]
+    const a = q[qStart + t], b = c[cStart + t]
     dot += a * b
     nq += a * a
     nc += b * b
   }
-  if (m.similarity === 'dot') return Math.fround(dot)
+  if (similarity === 'dot') return Math.fround(dot)
   return nq === 0 || nc === 0 ? 0 : Math.fround(dot / Math.sqrt(nq * nc))
 }
 
 /** Filters and samples the ranked candidates of query rows [start, end) into the result. */
 function consume(m: Mining, start: number, end: number, part: BackendKnnResult): void {
-  const k = m.knn.k
+  const { data: qd, cols } = m.knn.queries
+  for (let i = start; i < end; i++) {
+    const p = m.positives[i]
+    const sPositive = m.corpus.rows > 0 ? rowSimilarity(m.similarity, qd, i * cols, m.corpus.data, p * cols, cols) : NaN
+    pickRow(m, m.out, i, part.indices, part.distances, (i - start) * m.knn.k, m.knn.k, m.corpus.rows > 0 ? p : -1, sPositive)
+  }
+}
+
+/**
+ * Internal: query row i's negatives from its `k` ranked candidates at `at` of `indices` /
+ * `distances` (knn distances: −s for dot, 1 − s for cosine): the positive `p` passed over,
+ * ranks [rangeMin, rangeMax) considered, the filters applied, then 'top' or 'random'.
+ */
+export function pickRow(r: Rules, out: HardNegatives, i: number, indices: Int32Array, distances: Float32Array,
+  at: number, k: number, p: number, sPositive: number): void {
   const picked: number[] = []
   const scores: number[] = []
-  for (let i = start; i < end; i++) {
-    picked.length = 0
-    scores.length = 0
-    const p = m.positives[i]
-    const sPositive = m.corpus.rows > 0 ? similarity(m, i, p) : NaN
-    let rank = 0
-    for (let t = 0; t < k && rank < m.rangeMax; t++) {
-      const j = part.indices[(i - start) * k + t]
-      if (j === p || j < 0 || m.corpus.rows === 0) continue
-      // knn ranks by distance: −s for dot, 1 − s for cosine.
-      const d = part.distances[(i - start) * k + t]
-      const s = Math.fround(m.similarity === 'dot' ? -d : 1 - d)
-      if (rank >= m.rangeMin && m.keep(s, sPositive)) {
-        picked.push(j)
-        scores.push(s)
-      }
-      rank++
+  let rank = 0
+  for (let t = 0; t < k && rank < r.rangeMax; t++) {
+    const j = indices[at + t]
+    if (j === p || j < 0) continue
+    const d = distances[at + t]
+    const s = Math.fround(r.similarity === 'dot' ? -d : 1 - d)
+    if (rank >= r.rangeMin && r.keep(s, sPositive)) {
+      picked.push(j)
+      scores.push(s)
     }
-    const take = Math.min(m.numNegatives, picked.length)
-    const order = m.random === undefined ? picked.map((_, t) => t) : draw(picked.length, take, m.random)
-    for (let t = 0; t < take; t++) {
-      m.out.negatives[i * m.numNegatives + t] = picked[order[t]]
-      m.out.scores[i * m.numNegatives + t] = scores[order[t]]
-    }
+    rank++
+  }
+  const take = Math.min(r.numNegatives, picked.length)
+  const order = r.random === undefined ? picked.map((_, t) => t) : draw(picked.length, take, r.random)
+  for (let t = 0; t < take; t++) {
+    out.negatives[i * r.numNegatives + t] = picked[order[t]]
+    out.scores[i * r.numNegatives + t] = scores[order[t]]
   }
 }
 
@@ -143,7 +171,8 @@ function draw(n: number, take: number, random: () => number): number[] {
  * them; memory is linear in the input (rows × (rangeMax + 1) neighbours per batch, at most).
  *
  * @param queries - `rows × d` queries.
- * @param corpus - `m × d` corpus.
+ * @param corpus - `m × d` corpus, or a {@link KnnIndex} holding it (searched with
+ *   `opts.similarity`; the index's own metric is not used).
  * @param positives - one corpus index per query.
  * @param opts - `numNegatives` (3), `rangeMin` (0), `rangeMax` (100), `absoluteMargin`,
  *   `relativeMargin`, `maxScore`, `minScore`, `sampling` ('top'), `seed` (0), `similarity`
@@ -152,17 +181,60 @@ function draw(n: number, take: number, random: () => number): number[] {
  * @example
  * const { negatives } = await mineHardNegatives(questions, passages, answerIndex, { numNegatives: 5, relativeMargin: 0.05 })
  */
-export async function mineHardNegatives(queries: MatrixLike, corpus: MatrixLike, positives: Int32Array | readonly number[],
+export async function mineHardNegatives(queries: MatrixLike, corpus: MatrixLike | KnnIndex, positives: Int32Array | readonly number[],
   opts?: MineHardNegativesOptions): Promise<HardNegatives> {
+  if (corpus instanceof KnnIndex) {
+    const m = prepareIndexed(queries, corpus, positives, opts)
+    if (m.s !== undefined) await searchPieces(m.s, m.q, corpus.pieces, m.batchSize, m.search.signal, m.search.onProgress, m.consume)
+    return m.out
+  }
   const m = prepare(queries, corpus, positives, opts)
   await searchBatches(m.knn, (start, end, part) => consume(m, start, end, part))
   return m.out
 }
 
 /** Synchronous twin of {@link mineHardNegatives}: same arguments, returns the result directly. */
-export function mineHardNegativesSync(queries: MatrixLike, corpus: MatrixLike, positives: Int32Array | readonly number[],
+export function mineHardNegativesSync(queries: MatrixLike, corpus: MatrixLike | KnnIndex, positives: Int32Array | readonly number[],
   opts?: MineHardNegativesOptions): HardNegatives {
+  if (corpus instanceof KnnIndex) {
+    const m = prepareIndexed(queries, corpus, positives, opts)
+    if (m.s !== undefined) searchPiecesSync(m.s, m.q, corpus.pieces, m.batchSize, m.search.signal, m.search.onProgress, m.consume)
+    return m.out
+  }
   const m = prepare(queries, corpus, positives, opts)
   searchBatchesSync(m.knn, (start, end, part) => consume(m, start, end, part))
   return m.out
+}
+
+/** Internal: the message for a rangeMax past what the device searches. */
+export function tooManyCandidates(rangeMax: number): (limit: number, device: string) => string {
+  return (limit, on) => `opts.rangeMax: expected at most ${limit - 1} on device '${on}' (rangeMax + 1 neighbours are searched), received ${rangeMax}`
+}
+
+/**
+ * mineHardNegatives over a KnnIndex: its pieces are searched with `opts.similarity` (the
+ * index's own metric is not used), and the positives' scores come from its rows as added.
+ */
+function prepareIndexed(queries: MatrixLike, index: KnnIndex, positives: Int32Array | readonly number[], opts: MineHardNegativesOptions | undefined) {
+  const o = readOptions(opts, OPTION_KEYS.hardNegatives)
+  const q = toMatrix(queries, 'queries')
+  if (q.rows > 0 && index.dim !== undefined && q.cols !== index.dim) {
+    throw new RangeError(`queries: expected ${index.dim} columns (the corpus index's dim), received ${q.cols}`)
+  }
+  const pos = toIndices(positives, 'positives', index.size, 'the rows of corpus')
+  if (pos.length !== q.rows) throw new RangeError(`positives: expected ${q.rows} indices (one per query), received ${pos.length}`)
+  const rules = readRules(o)
+  const search = readSearch(o)
+  const k = candidateCount(rules.rangeMax, index.size)
+  const out = emptyNegatives(q.rows, rules.numNegatives)
+  const s = q.rows === 0 ? undefined
+    : planSearch(search.device, rules.similarity, false, undefined, q.rows, index.size, q.cols, k, false, tooManyCandidates(rules.rangeMax))
+  const consume = (start: number, end: number, acc: Lists): void => {
+    for (let i = start; i < end; i++) {
+      const p = pos[i]
+      const sPositive = rowSimilarity(rules.similarity, q.data, i * q.cols, index.row(p), 0, q.cols)
+      pickRow(rules, out, i, acc.indices, acc.distances, (i - start) * k, k, p, sPositive)
+    }
+  }
+  return { q, s, out, search, consume, batchSize: search.batchSize ?? defaultBatch(index.size) }
 }

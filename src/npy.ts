@@ -21,16 +21,25 @@ const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59] // \x93NUMPY
 const DESCR: Record<string, NpyDtype> = { '<f4': 'float32', '<f8': 'float64', '<i4': 'int32', '<i8': 'int64' }
 const BYTES: Record<NpyDtype, number> = { float32: 4, float64: 8, int32: 4, int64: 8 }
 
+/** A `.npy` header: the element type, the shape and where the data start. */
+export interface NpyHeader {
+  dtype: NpyDtype
+  shape: number[]
+  /** The byte offset of the first value. */
+  dataOffset: number
+}
+
+/** The bytes one value of `dtype` takes. */
+export function npyItemBytes(dtype: NpyDtype): number {
+  return BYTES[dtype]
+}
+
 /**
- * Parses the bytes of a `.npy` file. A file that is not `.npy`, is truncated, is in Fortran
- * order, or holds another element type (big-endian, float16, objects, …) is a TypeError or
- * RangeError that says what was found.
- *
- * @example
- * const x = readNpy(readFileSync('embeddings.npy'))   // { dtype: 'float32', shape: [1000, 128], data }
+ * Internal: parses the header at the start of `bytes` (the whole file, or at least its header).
+ * `more` is how many bytes of header may still be missing before it is a truncated file: the
+ * caller reads that many more and tries again.
  */
-export function readNpy(bytes: Uint8Array, name = 'file'): NpyArray {
-  if (!(bytes instanceof Uint8Array)) throw new TypeError(`${name}: expected the bytes of a .npy file (a Uint8Array or Buffer)`)
+export function parseNpyHeader(bytes: Uint8Array, name: string): NpyHeader | { more: number } {
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) {
     throw new TypeError(`${name}: expected a .npy file (starting with \\x93NUMPY), received ${bytes.length} bytes that are not one`)
   }
@@ -38,10 +47,10 @@ export function readNpy(bytes: Uint8Array, name = 'file'): NpyArray {
   if (major < 1 || major > 3) throw new RangeError(`${name}: expected .npy format version 1, 2 or 3, received ${major}.${bytes[7]}`)
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const lengthBytes = major === 1 ? 2 : 4
-  if (bytes.length < 8 + lengthBytes) throw new RangeError(`${name}: expected a .npy header, received a truncated file`)
+  if (bytes.length < 8 + lengthBytes) return { more: 8 + lengthBytes - bytes.length }
   const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true)
   const start = 8 + lengthBytes + headerLength
-  if (bytes.length < start) throw new RangeError(`${name}: expected a header of ${headerLength} bytes, received a truncated file`)
+  if (bytes.length < start) return { more: start - bytes.length }
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(8 + lengthBytes, start))
   const descr = /'descr'\s*:\s*'([^']*)'/.exec(header)?.[1]
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1]
@@ -59,6 +68,22 @@ export function readNpy(bytes: Uint8Array, name = 'file'): NpyArray {
   }
   const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map(Number)
   if (shape.some((n) => !Number.isSafeInteger(n) || n < 0)) throw new RangeError(`${name}: expected a shape of non-negative integers, received (${shapeText})`)
+  return { dtype, shape, dataOffset: start }
+}
+
+/**
+ * Parses the bytes of a `.npy` file. A file that is not `.npy`, is truncated, is in Fortran
+ * order, or holds another element type (big-endian, float16, objects, …) is a TypeError or
+ * RangeError that says what was found.
+ *
+ * @example
+ * const x = readNpy(readFileSync('embeddings.npy'))   // { dtype: 'float32', shape: [1000, 128], data }
+ */
+export function readNpy(bytes: Uint8Array, name = 'file'): NpyArray {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`${name}: expected the bytes of a .npy file (a Uint8Array or Buffer)`)
+  const header = parseNpyHeader(bytes, name)
+  if ('more' in header) throw new RangeError(`${name}: expected a .npy header, received a truncated file`)
+  const { dtype, shape, dataOffset: start } = header
   const count = shape.reduce((a, b) => a * b, 1)
   const size = count * BYTES[dtype]
   if (bytes.length - start < size) {

@@ -6,7 +6,7 @@
  */
 
 import type {
-  ContrastiveLossOptions, KnnOptions, LadderLossOptions, LinearAdapterOptions, MineHardNegativesOptions, MineTripletsOptions,
+  ContrastiveLossOptions, HardNegativeCandidatesOptions, KnnIndexOptions, MergeHardNegativesOptions, KnnIndexSearchOptions, KnnOptions, LadderLossOptions, LinearAdapterOptions, MineHardNegativesOptions, MineTripletsOptions,
   MultipleNegativesRankingLossOptions, OasisOptions, PairwiseDistancesOptions, RetrievalMetricsOptions, SupConLossOptions, TripletLossOptions,
   TripletMarginLossOptions, ValidationSet, VerificationMetricsOptions,
 } from './types'
@@ -44,6 +44,8 @@ function without<K extends string, D extends K>(keys: readonly K[], ...drop: D[]
 export const OPTION_KEYS = {
   pairwise: keysOf<PairwiseDistancesOptions>()([...N.MetricOptions, 'signal']),
   knn: keysOf<KnnOptions>()([...N.MetricOptions, ...without(N.SearchOptions, 'queryOffset'), 'signal', 'batchSize', 'onProgress']),
+  knnIndex: keysOf<KnnIndexOptions>()([...N.MetricOptions]),
+  knnIndexSearch: keysOf<KnnIndexSearchOptions>()([...without(N.SearchOptions, 'queryOffset'), 'signal', 'batchSize', 'onProgress']),
   mine: keysOf<MineTripletsOptions>()([...N.MineOptions, 'signal', ...REFERENCE, 'onProgress']),
   loss: keysOf<TripletLossOptions>()([...without(N.LossOptions, 'strategy'), 'mining', 'signal', ...REFERENCE]),
   marginLoss: keysOf<TripletMarginLossOptions>()([...N.MarginLossOptions, 'signal']),
@@ -54,6 +56,12 @@ export const OPTION_KEYS = {
   hardNegatives: keysOf<MineHardNegativesOptions>()([
     'numNegatives', 'rangeMin', 'rangeMax', 'absoluteMargin', 'relativeMargin', 'maxScore', 'minScore', 'sampling', 'seed',
     'similarity', 'device', 'batchSize', 'onProgress', 'signal',
+  ]),
+  hardNegativeCandidates: keysOf<HardNegativeCandidatesOptions>()([
+    'offset', 'corpusRows', 'rangeMin', 'rangeMax', 'similarity', 'device', 'batchSize', 'onProgress', 'signal',
+  ]),
+  mergeHardNegatives: keysOf<MergeHardNegativesOptions>()([
+    'numNegatives', 'rangeMin', 'rangeMax', 'absoluteMargin', 'relativeMargin', 'maxScore', 'minScore', 'sampling', 'seed', 'similarity',
   ]),
   adapter: keysOf<LinearAdapterOptions>()([
     ...N.MetricOptions, 'signal', 'dim', 'epochs', 'batchSize', 'learningRate', 'seed', 'mining', 'margin', 'validation', 'onProgress',

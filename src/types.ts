@@ -126,6 +126,30 @@ export interface KnnOptions extends MetricOptions, AbortOptions {
   onProgress?: (done: number, total: number) => void
 }
 
+/** Options of a {@link KnnIndex}: how every search measures distance, and where it runs. */
+export interface KnnIndexOptions {
+  /** The distance; default `'euclidean'`. */
+  metric?: Metric
+  /** L2-normalize every row first; default `false`. */
+  normalize?: boolean
+  /** Where to run; default `'auto'`, chosen at each search by its size as {@link knn} does. */
+  device?: Device
+  /** As {@link MetricOptions.maxMemory}, for every search. */
+  maxMemory?: number
+}
+
+/** Options of {@link KnnIndex.search} and {@link KnnIndex.searchSync}. */
+export interface KnnIndexSearchOptions extends AbortOptions {
+  /** Neighbours per query: an integer from 1 to the index's size (size − 1 with `excludeSelf`). */
+  k: number
+  /** Query row i never returns global index i (an index searched with its own rows); default `false`. */
+  excludeSelf?: boolean
+  /** Query rows per step: progress and aborts act between steps. Default as {@link KnnOptions.batchSize}. */
+  batchSize?: number
+  /** Called after each batch with the query rows done so far and the total. */
+  onProgress?: (done: number, total: number) => void
+}
+
 /** Result of {@link knn}: row-major `rows × k`, each row ascending by distance (ties to the lower index). */
 export interface KnnResult {
   /** Corpus index of each neighbour. */
@@ -354,6 +378,58 @@ export interface MineHardNegativesOptions extends AbortOptions {
   /** Called after each batch with the query rows done so far and the total. */
   onProgress?: (done: number, total: number) => void
 }
+
+/** One corpus shard's knn result, for {@link mergeKnn}. */
+export interface KnnPart {
+  /** The knn result over the shard: indices local to it (0 is its first row), −1 for an empty place. */
+  result: KnnResult
+  /** The global index of the shard's first row. */
+  offset: number
+  /** The shard's row count, when known: lets the merge refuse overlapping shards. */
+  rows?: number
+}
+
+/** Options of {@link hardNegativeCandidates}. */
+export interface HardNegativeCandidatesOptions extends AbortOptions {
+  /** The global index of the shard's first row. */
+  offset: number
+  /** The rows of the whole corpus (every shard together). */
+  corpusRows: number
+  /** As {@link MineHardNegativesOptions.rangeMin}. */
+  rangeMin?: number
+  /** As {@link MineHardNegativesOptions.rangeMax}: the merge needs the same. */
+  rangeMax?: number
+  /** As {@link MineHardNegativesOptions.similarity}: the merge needs the same. */
+  similarity?: Similarity
+  /** Where to run; default `'auto'`. */
+  device?: Device
+  /** Query rows per search batch, as {@link KnnOptions.batchSize}. */
+  batchSize?: number
+  /** Called after each batch with the query rows done so far and the total. */
+  onProgress?: (done: number, total: number) => void
+}
+
+/** One corpus shard's ranked hard-negative candidates ({@link hardNegativeCandidates}), for {@link mergeHardNegatives}. */
+export interface HardNegativeCandidates {
+  /** Each query's most similar shard rows (local indices), ranked; distances are 1 − s (cosine) or −s (dot). */
+  result: KnnResult
+  /** The global index of the shard's first row. */
+  offset: number
+  /** The shard's row count. */
+  rows: number
+  /** Each query's positive (a global index), as given. */
+  positives: Int32Array
+  /** s(query, positive) where the positive lies in this shard, NaN elsewhere. */
+  positiveScores: Float32Array
+  /** The similarity the candidates were ranked by. */
+  similarity: Similarity
+  /** The rangeMax the candidates were searched for. */
+  rangeMax: number
+}
+
+/** Options of {@link mergeHardNegatives}: those of {@link mineHardNegatives} that decide what is kept. */
+export type MergeHardNegativesOptions = Pick<MineHardNegativesOptions, 'numNegatives' | 'rangeMin' | 'rangeMax' | 'absoluteMargin' |
+  'relativeMargin' | 'maxScore' | 'minScore' | 'sampling' | 'seed' | 'similarity'>
 
 /** Result of {@link mineHardNegatives}: row-major `rows × numNegatives`. */
 export interface HardNegatives {

@@ -1,10 +1,8 @@
 /** What each command of the `tripletkit` CLI does, on files in and files out. */
-import { knn } from '../knn'
 import { mineTriplets } from '../mining'
 import { retrievalMetrics } from '../retrieval'
 import type { Device, Metric, Strategy } from '../types'
 import { CliError, readLabels, readMatrix, writeArray } from './io'
-import { progress } from './progress'
 
 /** Options every compute command takes. */
 export interface Common {
@@ -12,24 +10,6 @@ export interface Common {
   metric: Metric
   normalize: boolean
   quiet: boolean
-}
-
-/** `tripletkit knn`: the k nearest corpus rows of every query row. */
-export async function knnCommand(queries: string, corpus: string,
-  o: Common & { k: number; excludeSelf: boolean; out: string; distances?: string; batchSize?: number }): Promise<void> {
-  const q = readMatrix(queries)
-  const c = readMatrix(corpus)
-  const bar = progress('knn', o.quiet)
-  try {
-    const r = await knn(q, c, {
-      k: o.k, metric: o.metric, normalize: o.normalize, device: o.device, excludeSelf: o.excludeSelf,
-      batchSize: o.batchSize, onProgress: (done, total) => bar.update(done, total),
-    })
-    writeArray(o.out, r.indices, [r.rows, r.k])
-    if (o.distances !== undefined) writeArray(o.distances, r.distances, [r.rows, r.k])
-  } finally {
-    bar.stop()
-  }
 }
 
 /** `tripletkit mine`: triplets of a labelled batch, as an int32 n × 3 array (anchor, positive, negative). */

@@ -1,6 +1,7 @@
 /** Files for the command line: `.npy` in, `.npy` out, with errors that name the file. */
-import { readFileSync, writeFileSync } from 'node:fs'
-import { readNpy, writeNpy, type NpyArray } from '../npy'
+import { renameSync, rmSync, writeFileSync } from 'node:fs'
+import { writeNpy, type NpyArray } from '../npy'
+import { openNpy, type NpyFile } from '../npyFile'
 import type { Matrix } from '../types'
 
 /** A failure the CLI reports as `tripletkit: message` with exit code 1 (no stack trace). */
@@ -8,18 +9,33 @@ export class CliError extends Error {
   override name = 'CliError'
 }
 
-function load(path: string): NpyArray {
-  let bytes: Uint8Array
+/** Opens a `.npy` file for row reads, a failure being a CliError that names it. */
+export function openFile(path: string): NpyFile {
   try {
-    bytes = readFileSync(path)
+    return openNpy(path)
   } catch (err) {
-    throw new CliError(`${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`)
+    const code = (err as NodeJS.ErrnoException).code
+    throw new CliError(code === undefined ? (err as Error).message : `${path}: cannot read it (${code})`)
   }
+}
+
+function load(path: string): NpyArray {
+  const file = openFile(path)
   try {
-    return readNpy(bytes, path)
+    const rows = file.shape.length === 0 ? 1 : file.shape[0]
+    return { dtype: file.dtype, shape: [...file.shape], data: file.readRows(0, rows) }
   } catch (err) {
     throw new CliError((err as Error).message)
+  } finally {
+    file.close()
   }
+}
+
+/** Checks that an open file holds a 2-D float array, and returns its rows and columns. */
+export function matrixShape(file: NpyFile, path: string): [number, number] {
+  if (file.shape.length !== 2) throw new CliError(`${path}: expected a 2-D array (rows × dimensions), received shape (${file.shape.join(', ')})`)
+  if (file.dtype !== 'float32' && file.dtype !== 'float64') throw new CliError(`${path}: expected float32 or float64 embeddings, received ${file.dtype}`)
+  return [file.shape[0], file.shape[1]]
 }
 
 /** A 2-D float array of a `.npy` file as a float32 Matrix (float64 is rounded, ints converted). */
@@ -48,11 +64,27 @@ export function readLabels(path: string): Int32Array {
   throw new CliError(`${path}: expected integer labels (int32 or int64), received ${a.dtype}`)
 }
 
-/** Writes `data` as a `.npy` file of the given shape. */
-export function writeArray(path: string, data: Int32Array | Float32Array, shape: number[]): void {
+/**
+ * Writes files so that a failed run leaves none half written: each goes to a temporary name
+ * beside it first, and only when every one is complete are they renamed into place.
+ */
+export function writeFiles(files: { path: string; bytes: Uint8Array }[]): void {
+  const temps: string[] = []
   try {
-    writeFileSync(path, writeNpy({ data, shape }))
+    for (const f of files) {
+      const temp = `${f.path}.${process.pid}.partial`
+      temps.push(temp)
+      writeFileSync(temp, f.bytes)
+    }
+    files.forEach((f, i) => renameSync(temps[i], f.path))
   } catch (err) {
-    throw new CliError(`${path}: cannot write it (${(err as NodeJS.ErrnoException).code ?? String(err)})`)
+    for (const t of temps) rmSync(t, { force: true })
+    const failed = files[Math.max(0, temps.length - 1)].path
+    throw new CliError(`${failed}: cannot write it (${(err as NodeJS.ErrnoException).code ?? String(err)})`)
   }
+}
+
+/** Writes `data` as a `.npy` file of the given shape (through a temporary name). */
+export function writeArray(path: string, data: Int32Array | Float32Array, shape: number[]): void {
+  writeFiles([{ path, bytes: writeNpy({ data, shape }) }])
 }

@@ -7,7 +7,9 @@
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { DEVICES, METRICS, STRATEGIES } from '../validate'
 import { benchCommand } from './bench'
-import { evalCommand, knnCommand, mineCommand, type Common } from './commands'
+import { evalCommand, mineCommand, type Common } from './commands'
+import { knnCommand, mergeCommand, mineNegativesCommand, parseBytes } from './corpusCommands'
+import { parseShard, type ShardSpec } from './parts'
 import { demoCommand } from './demo'
 
 function integer(name: string, min: number): (value: string) => number {
@@ -22,6 +24,29 @@ function number(value: string): number {
   const n = Number(value)
   if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a finite number, received '${value}'`)
   return n
+}
+
+/** `--max-memory` and `--shard`, on a command that reads a corpus in blocks. */
+function corpusFlags(cmd: Command): Command {
+  return cmd
+    .option('--max-memory <bytes>', 'memory for corpus blocks and results, such as 512M or 2G (default: a quarter of what the process may allocate, at most 1G)', parseBytesFlag)
+    .option('--shard <i/n>', 'search only shard i of n (corpus rows ⌊i·m/n⌋ to ⌊(i+1)·m/n⌋) and write a part for `tripletkit merge`', parseShardFlag)
+}
+
+function parseBytesFlag(value: string): number {
+  try {
+    return parseBytes(value)
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message.replace(/^--max-memory: /, ''))
+  }
+}
+
+function parseShardFlag(value: string): ShardSpec {
+  try {
+    return parseShard(value)
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message.replace(/^--shard: /, ''))
+  }
 }
 
 /** `--device`, `--metric`, `--normalize` and `--quiet`, on a command that computes. */
@@ -39,17 +64,47 @@ export function program(): Command {
     .description('Triplet mining, exact k-NN and retrieval metrics on NumPy .npy files (float32/float64 embeddings, int32/int64 labels).')
     .exitOverride()
     .showHelpAfterError()
-  computing(p.command('knn')
-    .description('the k nearest corpus rows of every query row; writes int32 indices (rows × k)')
+  corpusFlags(computing(p.command('knn')
+    .description('the k nearest corpus rows of every query row; writes int32 indices (rows × k). The corpus is read in blocks, so it may be any size')
     .argument('<queries.npy>', 'queries, rows × d')
     .argument('<corpus.npy>', 'corpus, m × d')
     .requiredOption('--k <k>', 'neighbours per query', integer('k', 1))
-    .requiredOption('--out <indices.npy>', 'where to write the indices')
+    .requiredOption('--out <indices.npy>', 'where to write the indices (with --shard: the part, an .npz)')
     .option('--distances <distances.npy>', 'also write the float32 distances (rows × k)')
-    .option('--exclude-self', 'query i never returns corpus row i (a set searched against itself)', false)
-    .option('--batch-size <rows>', 'query rows per step of progress', integer('batch-size', 1)))
-    .action(async (queries: string, corpus: string, o: Common & { k: number; out: string; distances?: string; excludeSelf: boolean; batchSize?: number }) => {
+    .option('--exclude-self', 'query i never returns corpus row i (a set searched against itself)', false)))
+    .action(async (queries: string, corpus: string, o: Parameters<typeof knnCommand>[2]) => {
       await knnCommand(queries, corpus, o)
+    })
+  corpusFlags(computing(p.command('mine-negatives')
+    .description('hard negatives for every query (mineHardNegatives); writes int32 corpus indices (rows × num-negatives), −1 where fewer were found')
+    .argument('<queries.npy>', 'queries, rows × d')
+    .argument('<corpus.npy>', 'corpus, m × d')
+    .argument('<positives.npy>', "each query's positive: one int32/int64 corpus row per query")
+    .option('--num-negatives <n>', 'negatives per query', integer('num-negatives', 1), 3)
+    .option('--range-min <r>', 'the first rank considered', integer('range-min', 0), 0)
+    .option('--range-max <r>', 'ranks considered stop before this one', integer('range-max', 1), 100)
+    .option('--absolute-margin <m>', 'keep only s ≤ s(positive) − m', number)
+    .option('--relative-margin <m>', 'keep only s ≤ s(positive) · (1 − m)', number)
+    .option('--max-score <s>', 'keep only s ≤ this', number)
+    .option('--min-score <s>', 'keep only s ≥ this', number)
+    .addOption(new Option('--sampling <how>', 'the first negatives, or a seeded draw').choices(['top', 'random']).default('top'))
+    .option('--seed <n>', 'the seed of random sampling', integer('seed', Number.MIN_SAFE_INTEGER), 0)
+    .addOption(new Option('--similarity <s>', 'how candidates are ranked').choices(['cosine', 'dot']).default('cosine'))
+    .requiredOption('--out <negatives.npy>', 'where to write the negatives (with --shard: the part, an .npz)')
+    .option('--scores <scores.npy>', 'also write the float32 scores (NaN where none)'), false))
+    .action(async (queries: string, corpus: string, positives: string, o: Parameters<typeof mineNegativesCommand>[3]) => {
+      await mineNegativesCommand(queries, corpus, positives, o)
+    })
+  p.command('merge')
+    .description('merges the parts of knn or mine-negatives shards (--shard i/n) into the files one run writes, byte for byte')
+    .argument('<parts...>', 'the parts (.npz), one per shard, in any order')
+    .requiredOption('--out <file.npy>', 'where to write the indices (knn) or negatives (mine-negatives)')
+    .option('--distances <distances.npy>', 'knn parts: also write the distances')
+    .option('--scores <scores.npy>', 'mine-negatives parts: also write the scores')
+    .option('-q, --quiet', 'print nothing', false)
+    .action((parts: string[], o: Parameters<typeof mergeCommand>[1] & { quiet: boolean }) => {
+      const said = mergeCommand(parts, o)
+      if (!o.quiet) process.stderr.write(`${said}\n`)
     })
   computing(p.command('mine')
     .description('mines triplets from labelled embeddings; writes int32 (anchor, positive, negative) rows, n × 3')

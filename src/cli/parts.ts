@@ -1,0 +1,182 @@
+/**
+ * Shard parts: what `--shard i/n` writes (an `.npz` of the slice's lists and a `meta.json`
+ * saying what they are), and `tripletkit merge`, which checks that the parts belong together
+ * and cover the corpus, merges them and writes the single run's files, byte for byte.
+ */
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { candidateCount, emptyNegatives, pickRow, readRules } from '../hardNegatives'
+import { emptyLists, mergeLists, type Lists } from '../neighbours'
+import type { Matrix, MergeHardNegativesOptions } from '../types'
+import { CliError } from './io'
+import { readNpz, writeNpz } from './npz'
+
+/** `--shard i/n` parsed. */
+export interface ShardSpec {
+  index: number
+  count: number
+}
+
+/** Parses `i/n` with 0 ≤ i < n. */
+export function parseShard(value: string): ShardSpec {
+  const m = /^(\d+)\/(\d+)$/.exec(value.trim())
+  const index = m === null ? NaN : Number(m[1]), count = m === null ? NaN : Number(m[2])
+  if (!(count >= 1 && index >= 0 && index < count && Number.isSafeInteger(count))) {
+    throw new CliError(`--shard: expected i/n with 0 ≤ i < n (for example 0/4), received '${value}'`)
+  }
+  return { index, count }
+}
+
+/** The rows ⌊i·N/n⌋ … ⌊(i+1)·N/n⌋ of shard i of n. */
+export function shardSlice(shard: ShardSpec, rows: number): [number, number] {
+  const at = (i: number) => Math.floor((i * rows) / shard.count)
+  return [at(shard.index), at(shard.index + 1)]
+}
+
+/** A fingerprint of an array's values, to tell parts of other queries or positives apart. */
+export function fingerprint(data: Float32Array | Int32Array): string {
+  return createHash('sha256').update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest('hex')
+}
+
+/** What a part says about itself: everything two parts must share to merge, and its slice. */
+export interface PartMeta {
+  format: 'tripletkit-part'
+  version: 1
+  kind: 'knn' | 'negatives'
+  shard: [number, number]
+  slice: [number, number]
+  corpus: { rows: number; dim: number }
+  queries: { rows: number; sha256: string }
+  /** knn: k, metric, normalize, excludeSelf. negatives: the rule options and the positives' fingerprint. */
+  search: Record<string, unknown>
+}
+
+/** The `.npz` bytes of a part: the slice's lists (global indices), plus the positives' data for hard negatives. */
+export function partBytes(meta: PartMeta, lists: Lists, extra: Record<string, Float32Array | Int32Array> = {}): Uint8Array {
+  const arrays: Parameters<typeof writeNpz>[0]['arrays'] = {
+    indices: { data: lists.indices, shape: [lists.rows, lists.k] },
+    distances: { data: lists.distances, shape: [lists.rows, lists.k] },
+    slice: { data: BigInt64Array.from([meta.slice[0], meta.slice[1], meta.corpus.rows].map(BigInt)) },
+  }
+  for (const [name, data] of Object.entries(extra)) arrays[name] = { data }
+  return writeNpz({ arrays, texts: { 'meta.json': `${JSON.stringify(meta, null, 1)}\n` } })
+}
+
+/** One part read back and checked on its own. */
+interface Part {
+  path: string
+  meta: PartMeta
+  lists: Lists
+  arrays: Record<string, Float32Array | Int32Array>
+}
+
+function readPart(path: string): Part {
+  let bytes: Uint8Array
+  try {
+    bytes = readFileSync(path)
+  } catch (err) {
+    throw new CliError(`${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`)
+  }
+  let content: ReturnType<typeof readNpz>
+  try {
+    content = readNpz(bytes, path)
+  } catch (err) {
+    throw new CliError((err as Error).message)
+  }
+  let meta: PartMeta
+  try {
+    meta = JSON.parse(content.texts['meta.json'] ?? 'null') as PartMeta
+  } catch {
+    throw new CliError(`${path}: expected a tripletkit part with a readable meta.json, received one that is not JSON`)
+  }
+  if (meta?.format !== 'tripletkit-part' || meta.version !== 1) {
+    throw new CliError(`${path}: expected a part written by tripletkit knn or mine-negatives with --shard, received another file`)
+  }
+  const { indices, distances } = content.arrays
+  const [start, end] = meta.slice
+  const width = Math.min(end - start, meta.kind === 'knn' ? Number(meta.search.k) : candidateCount(Number(meta.search.rangeMax), meta.corpus.rows))
+  for (const [name, array, type] of [['indices', indices, Int32Array], ['distances', distances, Float32Array]] as const) {
+    if (array === undefined || !(array.data instanceof type) || array.shape.join() !== `${meta.queries.rows},${width}`) {
+      throw new CliError(`${path}: expected ${name}.npy of ${meta.queries.rows} × ${width} ${type === Int32Array ? 'int32' : 'float32'}, ` +
+        `received ${array === undefined ? 'none' : `(${array.shape.join(', ')}) ${array.dtype}`}`)
+    }
+  }
+  const lists: Lists = { indices: indices.data as Int32Array, distances: distances.data as Float32Array, rows: meta.queries.rows, k: width }
+  for (const j of lists.indices) {
+    if (j !== -1 && (j < start || j >= end)) throw new CliError(`${path}: expected indices within its slice [${start}, ${end}), received ${j}`)
+  }
+  const arrays: Part['arrays'] = {}
+  for (const [name, a] of Object.entries(content.arrays)) if (a.data instanceof Float32Array || a.data instanceof Int32Array) arrays[name] = a.data
+  if (meta.kind === 'negatives') {
+    for (const [name, type] of [['positives', Int32Array], ['positive_scores', Float32Array]] as const) {
+      if (!(arrays[name] instanceof type) || arrays[name].length !== meta.queries.rows) {
+        throw new CliError(`${path}: expected ${name}.npy of ${meta.queries.rows} values, received ${arrays[name] === undefined ? 'none' : arrays[name].length}`)
+      }
+    }
+  }
+  return { path, meta, lists, arrays }
+}
+
+/** Refuses parts that do not belong together or do not cover the corpus once, naming the file. */
+function checkParts(parts: Part[]): void {
+  const first = parts[0]
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
+  for (const p of parts.slice(1)) {
+    const differs = (what: string, a: unknown, b: unknown) =>
+      new CliError(`${p.path}: expected the ${what} of ${first.path} (${JSON.stringify(a)}), received ${JSON.stringify(b)}`)
+    if (p.meta.kind !== first.meta.kind) throw differs('kind of part', first.meta.kind, p.meta.kind)
+    if (!same(p.meta.queries, first.meta.queries)) throw differs('query set', first.meta.queries, p.meta.queries)
+    if (p.meta.corpus.dim !== first.meta.corpus.dim) throw differs('dimension', first.meta.corpus.dim, p.meta.corpus.dim)
+    if (p.meta.corpus.rows !== first.meta.corpus.rows) throw differs('corpus rows', first.meta.corpus.rows, p.meta.corpus.rows)
+    for (const key of new Set([...Object.keys(first.meta.search), ...Object.keys(p.meta.search)])) {
+      if (!same(p.meta.search[key], first.meta.search[key])) throw differs(key, first.meta.search[key], p.meta.search[key])
+    }
+  }
+  const sorted = [...parts].sort((a, b) => a.meta.slice[0] - b.meta.slice[0] || a.meta.slice[1] - b.meta.slice[1])
+  let covered = 0
+  let last: Part | undefined
+  for (const p of sorted) {
+    const [start, end] = p.meta.slice
+    if (start > covered) throw new CliError(`${p.path}: its rows start at ${start}, but no part covers rows ${covered} to ${start - 1}`)
+    if (start < covered && end > start) throw new CliError(`${p.path}: its rows [${start}, ${end}) overlap those of ${last!.path}`)
+    covered = Math.max(covered, end)
+    if (end > start) last = p
+  }
+  if (covered !== first.meta.corpus.rows) throw new CliError(`${first.path}: the parts cover rows 0 to ${covered - 1}, but the corpus has ${first.meta.corpus.rows}: rows ${covered} onwards are missing`)
+}
+
+/** The merged lists of parts in slice order, `k` a row. */
+function mergeAll(parts: Part[], k: number): Lists {
+  let acc = emptyLists(parts[0].lists.rows, k)
+  for (const p of parts) acc = mergeLists(acc, p.lists, 0, k)
+  return acc
+}
+
+/** The single-run results of `paths`: knn's indices and distances, or hard negatives and their scores. */
+export function mergeParts(paths: string[]): { kind: 'knn' | 'negatives'; rows: number; k: number; a: Int32Array; b: Float32Array } {
+  if (paths.length === 0) throw new CliError('parts: expected at least one part file')
+  const parts = paths.map(readPart)
+  checkParts(parts)
+  const meta = parts[0].meta
+  if (meta.kind === 'knn') {
+    const k = Number(meta.search.k)
+    const lists = mergeAll(parts, k)
+    return { kind: 'knn', rows: lists.rows, k, a: lists.indices, b: lists.distances }
+  }
+  const rules = readRules(meta.search.rules as MergeHardNegativesOptions)
+  const k = candidateCount(rules.rangeMax, meta.corpus.rows)
+  const lists = mergeAll(parts, k)
+  const out = emptyNegatives(lists.rows, rules.numNegatives)
+  const positives = parts[0].arrays.positives as Int32Array
+  for (let i = 0; i < lists.rows; i++) {
+    const p = positives[i]
+    const holder = parts.find((part) => p >= part.meta.slice[0] && p < part.meta.slice[1])!
+    pickRow(rules, out, i, lists.indices, lists.distances, i * k, k, p, (holder.arrays.positive_scores as Float32Array)[i])
+  }
+  return { kind: 'negatives', rows: out.rows, k: out.numNegatives, a: out.negatives, b: out.scores }
+}
+
+/** What every part of a query set records about it. */
+export function queryMeta(q: Matrix): PartMeta['queries'] {
+  return { rows: q.rows, sha256: fingerprint(q.data) }
+}
