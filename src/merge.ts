@@ -111,7 +111,7 @@ function prepareCandidates(queries: MatrixLike, shard: MatrixLike, positives: In
     if (p >= 0 && p < c.rows) positiveScores[i] = rowSimilarity(rules.similarity, q.data, i * q.cols, c.data, p * q.cols, q.cols)
   }
   const result: KnnResult = { indices: new Int32Array(q.rows * k), distances: new Float32Array(q.rows * k), rows: q.rows, k }
-  const out: HardNegativeCandidates = { result, offset, rows: c.rows, positives: pos, positiveScores, similarity: rules.similarity, rangeMax: rules.rangeMax }
+  const out: HardNegativeCandidates = { result, offset, rows: c.rows, corpusRows: total, positives: pos, positiveScores, similarity: rules.similarity, rangeMax: rules.rangeMax }
   const s = k === 0 || q.rows === 0 ? undefined
     : planSearch(search.device, rules.similarity, false, undefined, q.rows, c.rows, c.cols, k, false, tooManyCandidates(rules.rangeMax))
   const pieces: Piece[] = [{ data: c.data, rows: c.rows, offset: 0 }]
@@ -175,6 +175,7 @@ export function mergeHardNegatives(parts: readonly HardNegativeCandidates[], opt
       throw new TypeError(`parts[${i}]: expected positives (Int32Array) and positiveScores (Float32Array), one per query row`)
     }
     if (c.similarity !== rules.similarity) throw new RangeError(`parts[${i}].similarity: expected '${rules.similarity}' (opts.similarity), received '${String(c.similarity)}'`)
+    if (c.corpusRows !== parts[0].corpusRows) throw new RangeError(`parts[${i}].corpusRows: expected ${parts[0].corpusRows} (that of parts[0]), received ${String(c.corpusRows)}`)
     if (c.rangeMax !== rules.rangeMax) throw new RangeError(`parts[${i}].rangeMax: expected ${rules.rangeMax} (opts.rangeMax), received ${String(c.rangeMax)}`)
     return { shard, positives: c.positives, scores: c.positiveScores }
   })
@@ -190,6 +191,7 @@ export function mergeHardNegatives(parts: readonly HardNegativeCandidates[], opt
     if (s.offset !== end) throw new RangeError(`${s.name}.offset: expected ${end} (the shards must cover the corpus from row 0 without gaps or overlaps), received ${s.offset}`)
     end += s.rows!
   }
+  if (end !== parts[0].corpusRows) throw new RangeError(`parts: expected shards covering the corpus's ${parts[0].corpusRows} rows, received shards covering rows 0 to ${end - 1}`)
   const rows = first.shard.lists.rows
   const k = candidateCount(rules.rangeMax, end)
   let acc = emptyLists(rows, k)

@@ -417,6 +417,8 @@ export interface HardNegativeCandidates {
   offset: number
   /** The shard's row count. */
   rows: number
+  /** The rows of the whole corpus. */
+  corpusRows: number
   /** Each query's positive (a global index), as given. */
   positives: Int32Array
   /** s(query, positive) where the positive lies in this shard, NaN elsewhere. */
