@@ -31,6 +31,7 @@ export default defineConfig(
     'target/',
     'node_modules/',
     'docs/api/',
+    '.cache/',
     'npm/',
     'binding.js',
     'binding.d.ts',

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { knnSync, mineHardNegativesSync, writeNpy, type Matrix } from '../index'
+import { knnSync, mineHardNegativesSync, retrievalMetricsSync, writeNpy, type Matrix } from '../index'
 import { main } from '../src/cli/main'
 import { root } from './helpers/child'
 import { duplicateSome, flat, integerRows } from './helpers/data'
@@ -101,6 +101,31 @@ test.serial('mine-negatives streams the corpus and its shards merge to the bytes
   t.is((await run('merge', parts[2], parts[0], parts[3], parts[1], '--out', at('mn.npy'), '--scores', at('ms.npy'))).code, 0)
   t.deepEqual(bytes(at('mn.npy')), bytes(at('n.npy')))
   t.deepEqual(bytes(at('ms.npy')), bytes(at('s.npy')))
+})
+
+test.serial('eval against a reference file read in blocks prints the numbers of an in-memory retrievalMetrics call', async (t) => {
+  const refLabels = Int32Array.from({ length: corpus.rows }, (_, i) => (i * 7) % 13)
+  const labels = Int32Array.from({ length: queries.rows }, (_, i) => i % 15) // labels 13 and 14: no relevant reference
+  writeFileSync(at('rl.npy'), writeNpy({ data: refLabels }))
+  writeFileSync(at('ql.npy'), writeNpy({ data: labels }))
+  for (const [metric, k, memory] of [['euclidean', '5', '12K'], ['cosine', '300', '64K']] as const) {
+    const want = retrievalMetricsSync(queries, labels, { reference: corpus, referenceLabels: refLabels, metric, k: Number(k), device: 'cpu' })
+    let printed = ''
+    const write = process.stdout.write.bind(process.stdout)
+    process.stdout.write = ((chunk: string) => {
+      printed += chunk
+      return true
+    }) as typeof process.stdout.write
+    let code: number
+    try {
+      code = (await run('eval', at('q.npy'), at('ql.npy'), '--reference', at('c.npy'), '--reference-labels', at('rl.npy'), '--metric', metric, '--k', k, '--max-memory', memory, '--json', '-q')).code
+    } finally {
+      process.stdout.write = write
+    }
+    t.is(code, 0)
+    t.deepEqual(JSON.parse(printed), want, `${metric}, k = ${k}`)
+    t.true(want.queries > 0 && want.queries < queries.rows)
+  }
 })
 
 test.serial('merge refuses parts that do not belong together, naming the file', async (t) => {

@@ -9,11 +9,11 @@
  *   npm run bench:scale -- --quick  # an eighth of the rows, to try it
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { knn, mineTriplets } from '../index'
 import { gaussian } from '../src/cli/bench'
 import { seeded } from '../src/linalg'
+import { writeSection } from './sections'
 
 const quick = process.argv.includes('--quick')
 const scale = quick ? 8 : 1
@@ -82,10 +82,7 @@ function main(): void {
   ].join('\n')
   process.stdout.write(`${section}\n`)
   if (quick) return
-  const file = join(__dirname, 'results.md')
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : ''
-  const at = text.indexOf(SCALE_HEADING)
-  writeFileSync(file, `${(at < 0 ? text : text.slice(0, at)).trimEnd()}\n\n${section}`)
+  writeSection(join(__dirname, 'results.md'), SCALE_HEADING, section)
 }
 
 const at = process.argv.indexOf('--child')

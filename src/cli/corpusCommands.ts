@@ -7,16 +7,22 @@ import { writeNpy } from '../npy'
 import { candidateCount, emptyNegatives, pickRow, readRules, rowSimilarity, tooManyCandidates } from '../hardNegatives'
 import { memoryHeadroom } from '../memory'
 import type { Piece } from '../knnIndex'
-import type { Matrix, MergeHardNegativesOptions, Similarity } from '../types'
+import { emptyLists, type Lists } from '../neighbours'
+import type { Matrix, MergeHardNegativesOptions, RetrievalMetrics, Similarity } from '../types'
 import type { Common } from './commands'
 import { CliError, matrixShape, openFile, readLabels, readMatrix, writeFiles } from './io'
 import { fingerprint, mergeParts, partBytes, queryMeta, shardSlice, type PartMeta, type ShardSpec } from './parts'
 import { progress } from './progress'
+import { RetrievalSums, windows } from './retrievalLists'
 import { streamSearch, type Stream } from './stream'
 
-/** The default of `--max-memory`: a quarter of what this process may still allocate, at most 1 GiB (larger blocks search no faster). */
+/**
+ * The default of `--max-memory`: a quarter of what this process may still allocate, at most
+ * 192 MiB: blocks of that size already keep the device's fixed cost per block small, and larger
+ * ones search no faster.
+ */
 export function defaultMaxMemory(): number {
-  return Math.max(64 * 2 ** 20, Math.min(2 ** 30, Math.floor(memoryHeadroom() / 4)))
+  return Math.max(16 * 2 ** 20, Math.min(192 * 2 ** 20, Math.floor(memoryHeadroom() / 4)))
 }
 
 /** Parses a byte count: an integer, optionally with K, M or G (powers of 1024). */
@@ -53,10 +59,10 @@ function stream(q: Matrix, c: ReturnType<typeof openCorpus>, corpusPath: string,
   fields: Pick<Stream, 'k' | 'metric' | 'normalize' | 'excludeSelf'> & Partial<Stream>) {
   const bar = progress(title, o.quiet)
   return {
-    run: () => streamSearch({
+    run: (consume: (queryStart: number, lists: Lists) => void) => streamSearch({
       queries: q, corpus: c.corpus, corpusPath, start: c.start, end: c.end, device: o.device,
       maxMemory: o.maxMemory ?? defaultMaxMemory(), onProgress: (done, total) => bar.update(done, total), ...fields,
-    }),
+    }, consume),
     bar,
   }
 }
@@ -72,7 +78,11 @@ export async function knnCommand(queries: string, corpusPath: string,
     const k = o.shard === undefined ? o.k : Math.min(o.k, c.end - c.start)
     const { run, bar } = stream(q, c, corpusPath, o, 'knn', { k, metric: o.metric, normalize: o.normalize, excludeSelf: o.excludeSelf })
     try {
-      const lists = await run()
+      const lists = emptyLists(q.rows, k)
+      await run((start, part) => {
+        lists.indices.set(part.indices, start * k)
+        lists.distances.set(part.distances, start * k)
+      })
       if (o.shard !== undefined) {
         const meta = partMeta('knn', o.shard, c, q, { k: o.k, metric: o.metric, normalize: o.normalize, excludeSelf: o.excludeSelf })
         return writeFiles([{ path: o.out, bytes: partBytes(meta, lists) }])
@@ -136,13 +146,25 @@ export async function mineNegativesCommand(queries: string, corpusPath: string, 
       k, metric: o.similarity, normalize: false, excludeSelf: false, onBlock, tooMany: tooManyCandidates(rules.rangeMax),
     })
     try {
-      const lists = await run()
-      if (o.shard !== undefined) {
-        const meta = partMeta('negatives', o.shard, c, q, { rangeMax: o.rangeMax, similarity: o.similarity, rules: ruleOptions(o), positives: fingerprint(positives) })
+      const out = emptyNegatives(q.rows, rules.numNegatives)
+      const lists = o.shard === undefined ? undefined : emptyLists(q.rows, k)
+      // A whole run picks each group's negatives as it comes (in query order, as the seeded
+      // draws need); a shard keeps its candidates for the part.
+      await run((start, part) => {
+        if (lists !== undefined) {
+          lists.indices.set(part.indices, start * k)
+          lists.distances.set(part.distances, start * k)
+          return
+        }
+        for (let r = 0; r < part.rows; r++) {
+          const i = start + r
+          pickRow(rules, out, i, part.indices, part.distances, r * k, k, positives[i], positiveScores[i])
+        }
+      })
+      if (lists !== undefined) {
+        const meta = partMeta('negatives', o.shard!, c, q, { rangeMax: o.rangeMax, similarity: o.similarity, rules: ruleOptions(o), positives: fingerprint(positives) })
         return writeFiles([{ path: o.out, bytes: partBytes(meta, lists, { positives, positive_scores: positiveScores }) }])
       }
-      const out = emptyNegatives(q.rows, rules.numNegatives)
-      for (let i = 0; i < q.rows; i++) pickRow(rules, out, i, lists.indices, lists.distances, i * k, k, positives[i], positiveScores[i])
       writeResults(o.out, out.negatives, o.scores, out.scores, [out.rows, out.numNegatives])
     } finally {
       bar.stop()
@@ -173,4 +195,28 @@ export function mergeCommand(parts: string[], o: { out: string; distances?: stri
   if (o[other] !== undefined) throw new CliError(`--${other}: these are ${merged.kind === 'knn' ? 'knn' : 'mine-negatives'} parts; use --${wanted}`)
   writeResults(o.out, merged.a, o[wanted], merged.b, [merged.rows, merged.k])
   return `${parts.length} parts merged into ${o.out}`
+}
+
+/** `tripletkit eval --reference`: retrieval metrics against a reference file read in blocks. */
+export async function evalAgainstFile(x: Matrix, labels: Int32Array, referencePath: string, referenceLabels: Int32Array,
+  o: Common & { k?: number; maxMemory?: number }): Promise<RetrievalMetrics> {
+  const c = openCorpus(referencePath, x, o)
+  try {
+    if (referenceLabels.length !== c.rows) throw new CliError(`--reference-labels: expected ${c.rows} labels (one per reference row), received ${referenceLabels.length}`)
+    const w = windows(labels, referenceLabels, o.k ?? 10)
+    const sums = new RetrievalSums()
+    if (w.window > 0 && x.rows > 0) {
+      const { run, bar } = stream(x, c, referencePath, o, 'eval', { k: w.window, metric: o.metric, normalize: o.normalize, excludeSelf: false })
+      try {
+        await run((start, lists) => {
+          for (let r = 0; r < lists.rows; r++) sums.add(labels[start + r], referenceLabels, w, lists.indices, r * lists.k)
+        })
+      } finally {
+        bar.stop()
+      }
+    }
+    return sums.mean()
+  } finally {
+    c.corpus.close()
+  }
 }

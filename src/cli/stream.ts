@@ -32,25 +32,26 @@ export interface Stream {
   tooMany?: (limit: number, device: string) => string
 }
 
-/** Bytes of the lists: the kept lists, the new ones being merged, and a block's result twice (the device's and its copy). */
-function listBytes(rows: number, k: number): number {
-  return rows * k * 8 * 2 + rows * (k + 1) * 8 * 2
+/** Bytes a query's lists take: the kept lists, the new ones being merged, and a block's result twice (the device's and its copy). */
+function listBytes(k: number): number {
+  return k * 8 * 2 + (k + 1) * 8 * 2
 }
 
 /**
- * The rows of a block: what is left of `maxMemory` once the queries and lists are counted,
- * shared by three blocks (the one searched, the one read meanwhile, the device's copy), plus
- * the float64 read buffer when the file holds float64.
+ * How the memory is shared: queries are searched in groups whose lists take at most a third of
+ * `maxMemory` (a group more than the first rereads the corpus), and the rest goes to blocks of
+ * corpus rows, three at a time (the one searched, the one read meanwhile, the device's copy),
+ * plus the float64 read buffer when the file holds float64.
  */
-export function blockRows(s: Stream): number {
+export function plan(s: Stream): { groupRows: number; blockRows: number } {
   const d = s.queries.cols
-  const fixed = s.queries.data.byteLength + listBytes(s.queries.rows, s.k)
+  const perQuery = listBytes(s.k)
   const perRow = d * 4 * 3 + (s.corpus.dtype === 'float32' ? 0 : d * 8)
-  if (fixed + perRow > s.maxMemory) {
-    throw new CliError(`--max-memory: expected at least ${fixed + perRow} bytes (${s.queries.rows} queries × k = ${s.k} and one corpus row), ` +
-      `received ${s.maxMemory}; raise it or search fewer queries at once`)
+  const groupRows = Math.min(Math.max(1, s.queries.rows), Math.floor(s.maxMemory / 3 / perQuery))
+  if (groupRows < 1 || groupRows * perQuery + perRow > s.maxMemory) {
+    throw new CliError(`--max-memory: expected at least ${3 * (perQuery + perRow)} bytes (k = ${s.k} neighbours a query and a corpus row), received ${s.maxMemory}`)
   }
-  return Math.max(1, Math.floor((s.maxMemory - fixed) / perRow))
+  return { groupRows, blockRows: Math.max(1, Math.floor((s.maxMemory - groupRows * perQuery) / perRow)) }
 }
 
 /** Rows [start, end) of a 2-D corpus file as float32 (float64 rounded, as the in-memory reader does). */
@@ -62,30 +63,38 @@ function readBlock(s: Stream, start: number, end: number): Piece {
 }
 
 /**
- * Searches every query against the corpus rows [start, end), block by block, and returns each
- * query's `k` nearest of them (global indices), ascending by distance, ties to the lower index.
+ * Searches every query against the corpus rows [start, end), block by block, and hands
+ * `consume` each group of queries' `k` nearest of them (global indices, ascending by distance,
+ * ties to the lower index), the groups in query order.
  */
-export async function streamSearch(s: Stream): Promise<Lists> {
+export async function streamSearch(s: Stream, consume: (queryStart: number, lists: Lists) => void): Promise<void> {
   const total = s.end - s.start
-  const step = blockRows(s)
-  let acc = emptyLists(s.queries.rows, s.k)
-  if (total === 0 || s.queries.rows === 0) return acc
-  const plan: PieceSearch = planSearch(s.device, s.metric, s.normalize, undefined, s.queries.rows, total, s.queries.cols, s.k, s.excludeSelf, s.tooMany)
-  let next: Piece | undefined = readBlock(s, s.start, Math.min(s.end, s.start + step))
-  while (next !== undefined) {
-    const piece: Piece = next
-    s.onBlock?.(piece)
-    const search = searchPiece(plan, s.queries.data, s.queries.rows, piece)
-    // The device works on its own threads: the next block is read meanwhile.
-    const after = piece.offset + piece.rows
-    try {
-      next = after < s.end ? readBlock(s, after, Math.min(s.end, after + step)) : undefined
-    } catch (err) {
-      await search.catch(() => undefined)
-      throw err
+  const q = s.queries
+  if (q.rows === 0) return
+  if (total === 0) return consume(0, emptyLists(q.rows, s.k))
+  const { groupRows, blockRows } = plan(s)
+  const search: PieceSearch = planSearch(s.device, s.metric, s.normalize, undefined, q.rows, total, q.cols, s.k, s.excludeSelf, s.tooMany)
+  const groups = Math.ceil(q.rows / groupRows)
+  for (let g0 = 0; g0 < q.rows; g0 += groupRows) {
+    const g1 = Math.min(q.rows, g0 + groupRows)
+    const group = q.data.subarray(g0 * q.cols, g1 * q.cols)
+    let acc = emptyLists(g1 - g0, s.k)
+    let next: Piece | undefined = readBlock(s, s.start, Math.min(s.end, s.start + blockRows))
+    while (next !== undefined) {
+      const piece: Piece = next
+      if (g0 === 0) s.onBlock?.(piece)
+      const work = searchPiece(search, group, g1 - g0, piece)
+      // The device works on its own threads: the next block is read meanwhile.
+      const after = piece.offset + piece.rows
+      try {
+        next = after < s.end ? readBlock(s, after, Math.min(s.end, after + blockRows)) : undefined
+      } catch (err) {
+        await work.catch(() => undefined)
+        throw err
+      }
+      acc = mergePiece(search, acc, await work, piece, g0)
+      s.onProgress(Math.round((g0 / groupRows) * total) + after - s.start, groups * total)
     }
-    acc = mergePiece(plan, acc, await search, piece, 0)
-    s.onProgress(after - s.start, total)
+    consume(g0, acc)
   }
-  return acc
 }
