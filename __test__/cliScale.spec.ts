@@ -145,6 +145,8 @@ test.serial('merge refuses parts that do not belong together, naming the file', 
   writeFileSync(at('c-wide.npy'), writeNpy({ data: new Float32Array(corpus.rows * (D + 1)), shape: [corpus.rows, D + 1] }))
   writeFileSync(at('q-wide.npy'), writeNpy({ data: new Float32Array(queries.rows * (D + 1)), shape: [queries.rows, D + 1] }))
   const otherDim = await part('r-d.npz', at('q-wide.npy'), at('c-wide.npy'), ...base, '--shard', '1/2')
+  const onJs = at('r-js.npz')
+  t.is((await main(['knn', at('q.npy'), at('c.npy'), ...base, '--shard', '1/2', '--device', 'js', '-q', '--out', onJs])), 0)
   const truncated = at('r-t.npz')
   writeFileSync(truncated, bytes(p1).subarray(0, 300))
   const cases: [string[], RegExp][] = [
@@ -156,6 +158,8 @@ test.serial('merge refuses parts that do not belong together, naming the file', 
     [[p0], /r0\.npz: the parts cover rows 0 to 104, but the corpus has 211/],
     [[p0, otherDim], /r-d\.npz: expected the (query set|dimension) of/],
     [[p0, truncated], /r-t\.npz: expected an \.npz \(zip\) file/],
+    [[p0, onJs], /r-js\.npz: expected the device of .*r0\.npz \("cpu"\), received "js"/],
+    [[p0, p1, p0], /r0\.npz: given twice/],
   ]
   for (const [parts, message] of cases) {
     const r = await run('merge', ...parts, '--out', at('never.npy'))
@@ -174,6 +178,20 @@ test.serial('a failed run leaves no file behind: the outputs appear together or 
   const cut = await run('knn', at('q.npy'), at('cut.npy'), '--k', '3', '-q', '--out', at('cut-out.npy'))
   t.regex(cut.stderr, /cut\.npy: expected 5064 bytes of data for shape \(211, 6\) float32, received 372 \(a truncated file\)/)
   t.false(existsSync(at('cut-out.npy')))
+})
+
+test.serial("a shard writes one part: the whole run's second output and a name other than .npz are refused", async (t) => {
+  for (const [args, message] of [
+    [['knn', at('q.npy'), at('c.npy'), '--k', '2', '--shard', '0/2', '--out', at('shard-x.npz'), '--distances', at('shard-x.npy')], /--distances: a shard writes one part \(--out\); tripletkit merge writes the distances/],
+    [['mine-negatives', at('q.npy'), at('c.npy'), at('p.npy'), '--shard', '0/2', '--out', at('shard-x.npz'), '--scores', at('shard-x.npy')], /--scores: a shard writes one part/],
+    [['knn', at('q.npy'), at('c.npy'), '--k', '2', '--shard', '0/2', '--out', at('shard-x.npy')], /--out: expected a path ending in \.npz for a shard's part/],
+  ] as const) {
+    const r = await run(...args)
+    t.is(r.code, 1)
+    t.regex(r.stderr, message)
+  }
+  t.false(existsSync(at('shard-x.npz')), 'shard-x.npz')
+  t.false(existsSync(at('shard-x.npy')), 'shard-x.npy')
 })
 
 test.serial('bad flags of the corpus commands are refused with exit code 2', (t) => {

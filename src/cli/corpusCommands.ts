@@ -6,15 +6,15 @@
 import { writeNpy } from '../npy'
 import { candidateCount, emptyNegatives, pickRow, readRules, rowSimilarity, tooManyCandidates } from '../hardNegatives'
 import { memoryHeadroom } from '../memory'
-import type { Piece } from '../knnIndex'
+import { planSearch, type Piece } from '../knnIndex'
 import { emptyLists, type Lists } from '../neighbours'
-import type { Matrix, MergeHardNegativesOptions, RetrievalMetrics, Similarity } from '../types'
+import type { Matrix, MergeHardNegativesOptions, Metric, RetrievalMetrics, Similarity } from '../types'
 import type { Common } from './commands'
 import { CliError, matrixShape, openFile, readLabels, readMatrix, writeFiles } from './io'
 import { fingerprint, mergeParts, partBytes, queryMeta, shardSlice, type PartMeta, type ShardSpec } from './parts'
 import { progress } from './progress'
 import { RetrievalSums, windows } from './retrievalLists'
-import { streamSearch, type Stream } from './stream'
+import { streamSearch } from './stream'
 
 /**
  * The default of `--max-memory`: a quarter of what this process may still allocate, at most
@@ -55,16 +55,30 @@ function openCorpus(path: string, q: Matrix, o: CorpusOptions) {
   }
 }
 
+/**
+ * A streamed search of this run's rows. The device is chosen for the whole corpus, as one run
+ * over it would choose ('auto' then picks the same device in every shard), and parts record it.
+ */
 function stream(q: Matrix, c: ReturnType<typeof openCorpus>, corpusPath: string, o: CorpusOptions, title: string,
-  fields: Pick<Stream, 'k' | 'metric' | 'normalize' | 'excludeSelf'> & Partial<Stream>) {
+  k: number, how: { metric: Metric; normalize: boolean; excludeSelf: boolean; tooMany?: (limit: number, device: string) => string },
+  onBlock?: (piece: Piece) => void) {
+  const search = planSearch(o.device, how.metric, how.normalize, undefined, q.rows, c.rows, q.cols, k, how.excludeSelf, how.tooMany)
   const bar = progress(title, o.quiet)
   return {
     run: (consume: (queryStart: number, lists: Lists) => void) => streamSearch({
-      queries: q, corpus: c.corpus, corpusPath, start: c.start, end: c.end, device: o.device,
-      maxMemory: o.maxMemory ?? defaultMaxMemory(), onProgress: (done, total) => bar.update(done, total), ...fields,
+      queries: q, corpus: c.corpus, corpusPath, start: c.start, end: c.end, search, onBlock,
+      maxMemory: o.maxMemory ?? defaultMaxMemory(), onProgress: (done, total) => bar.update(done, total),
     }, consume),
     bar,
+    device: search.target.device,
   }
+}
+
+/** Refuses the flags of a whole run's second output on a shard, and a part not named `.npz`. */
+function checkShardOutputs(o: CorpusOptions & { out: string }, second: 'distances' | 'scores', given: string | undefined): void {
+  if (o.shard === undefined) return
+  if (given !== undefined) throw new CliError(`--${second}: a shard writes one part (--out); tripletkit merge writes the ${second}`)
+  if (!o.out.endsWith('.npz')) throw new CliError(`--out: expected a path ending in .npz for a shard's part, received '${o.out}'`)
 }
 
 /** `tripletkit knn`: every query's k nearest corpus rows, the corpus read in blocks; with `--shard`, one part. */
@@ -75,8 +89,9 @@ export async function knnCommand(queries: string, corpusPath: string,
   try {
     const most = c.rows - (o.excludeSelf ? 1 : 0)
     if (o.k > most) throw new CliError(`--k: expected an integer from 1 to ${most} (the corpus rows${o.excludeSelf ? " − 1, with --exclude-self" : ""}), received ${o.k}`)
+    checkShardOutputs(o, 'distances', o.distances)
     const k = o.shard === undefined ? o.k : Math.min(o.k, c.end - c.start)
-    const { run, bar } = stream(q, c, corpusPath, o, 'knn', { k, metric: o.metric, normalize: o.normalize, excludeSelf: o.excludeSelf })
+    const { run, bar, device } = stream(q, c, corpusPath, o, 'knn', k, { metric: o.metric, normalize: o.normalize, excludeSelf: o.excludeSelf })
     try {
       const lists = emptyLists(q.rows, k)
       await run((start, part) => {
@@ -84,7 +99,7 @@ export async function knnCommand(queries: string, corpusPath: string,
         lists.distances.set(part.distances, start * k)
       })
       if (o.shard !== undefined) {
-        const meta = partMeta('knn', o.shard, c, q, { k: o.k, metric: o.metric, normalize: o.normalize, excludeSelf: o.excludeSelf })
+        const meta = partMeta('knn', o.shard, c, q, { k: o.k, metric: o.metric, normalize: o.normalize, excludeSelf: o.excludeSelf, device })
         return writeFiles([{ path: o.out, bytes: partBytes(meta, lists) }])
       }
       writeResults(o.out, lists.indices, o.distances, lists.distances, [lists.rows, lists.k])
@@ -128,6 +143,7 @@ export async function mineNegativesCommand(queries: string, corpusPath: string, 
   } catch (err) {
     throw new CliError((err as Error).message.replace(/^opts\.(\w+)/, (_, name: string) => `--${name.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`)}`))
   }
+  checkShardOutputs(o, 'scores', o.scores)
   const c = openCorpus(corpusPath, q, o)
   try {
     positives.forEach((p, i) => {
@@ -142,9 +158,8 @@ export async function mineNegativesCommand(queries: string, corpusPath: string, 
         if (p >= 0 && p < piece.rows) positiveScores[i] = rowSimilarity(rules.similarity, q.data, i * q.cols, piece.data, p * q.cols, q.cols)
       }
     }
-    const { run, bar } = stream(q, c, corpusPath, o, 'mine-negatives', {
-      k, metric: o.similarity, normalize: false, excludeSelf: false, onBlock, tooMany: tooManyCandidates(rules.rangeMax),
-    })
+    const { run, bar, device } = stream(q, c, corpusPath, o, 'mine-negatives', k,
+      { metric: o.similarity, normalize: false, excludeSelf: false, tooMany: tooManyCandidates(rules.rangeMax) }, onBlock)
     try {
       const out = emptyNegatives(q.rows, rules.numNegatives)
       const lists = o.shard === undefined ? undefined : emptyLists(q.rows, k)
@@ -162,7 +177,7 @@ export async function mineNegativesCommand(queries: string, corpusPath: string, 
         }
       })
       if (lists !== undefined) {
-        const meta = partMeta('negatives', o.shard!, c, q, { rangeMax: o.rangeMax, similarity: o.similarity, rules: ruleOptions(o), positives: fingerprint(positives) })
+        const meta = partMeta('negatives', o.shard!, c, q, { rangeMax: o.rangeMax, similarity: o.similarity, rules: ruleOptions(o), positives: fingerprint(positives), device })
         return writeFiles([{ path: o.out, bytes: partBytes(meta, lists, { positives, positive_scores: positiveScores }) }])
       }
       writeResults(o.out, out.negatives, o.scores, out.scores, [out.rows, out.numNegatives])
@@ -206,7 +221,7 @@ export async function evalAgainstFile(x: Matrix, labels: Int32Array, referencePa
     const w = windows(labels, referenceLabels, o.k ?? 10)
     const sums = new RetrievalSums()
     if (w.window > 0 && x.rows > 0) {
-      const { run, bar } = stream(x, c, referencePath, o, 'eval', { k: w.window, metric: o.metric, normalize: o.normalize, excludeSelf: false })
+      const { run, bar } = stream(x, c, referencePath, o, 'eval', w.window, { metric: o.metric, normalize: o.normalize, excludeSelf: false })
       try {
         await run((start, lists) => {
           for (let r = 0; r < lists.rows; r++) sums.add(labels[start + r], referenceLabels, w, lists.indices, r * lists.k)

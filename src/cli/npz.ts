@@ -21,11 +21,11 @@ export function writeNpz(content: NpzContent): Uint8Array {
   return zipSync(files)
 }
 
-/** The arrays and text files of an `.npz`; `name` is how errors call the file. */
-export function readNpz(bytes: Uint8Array, name: string): { arrays: Record<string, NpyArray>; texts: Record<string, string> } {
+/** The arrays and text files of an `.npz` (only the entry named `only`, when given); `name` is how errors call the file. */
+export function readNpz(bytes: Uint8Array, name: string, only?: string): { arrays: Record<string, NpyArray>; texts: Record<string, string> } {
   let files: Record<string, Uint8Array>
   try {
-    files = unzipSync(bytes)
+    files = unzipSync(bytes, only === undefined ? undefined : { filter: (file) => file.name === only })
   } catch (err) {
     throw new RangeError(`${name}: expected an .npz (zip) file, received one that cannot be opened (${(err as Error).message})`)
   }

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { candidateCount, emptyNegatives, pickRow, readRules } from '../hardNegatives'
 import { emptyLists, mergeLists, type Lists } from '../neighbours'
 import type { Matrix, MergeHardNegativesOptions } from '../types'
@@ -62,36 +63,50 @@ export function partBytes(meta: PartMeta, lists: Lists, extra: Record<string, Fl
   return writeNpz({ arrays, texts: { 'meta.json': `${JSON.stringify(meta, null, 1)}\n` } })
 }
 
-/** One part read back and checked on its own. */
-interface Part {
+/** A part's file and what it says about itself (read first, for every part, before any lists). */
+interface PartFile {
   path: string
   meta: PartMeta
+}
+
+/** One part's lists and arrays, read back and checked against its meta. */
+interface Part extends PartFile {
   lists: Lists
   arrays: Record<string, Float32Array | Int32Array>
 }
 
-function readPart(path: string): Part {
-  let bytes: Uint8Array
+function readBytes(path: string): Uint8Array {
   try {
-    bytes = readFileSync(path)
+    return readFileSync(path)
   } catch (err) {
     throw new CliError(`${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`)
   }
-  let content: ReturnType<typeof readNpz>
+}
+
+function unpack(path: string, only?: string): ReturnType<typeof readNpz> {
   try {
-    content = readNpz(bytes, path)
+    return readNpz(readBytes(path), path, only)
   } catch (err) {
-    throw new CliError((err as Error).message)
+    throw err instanceof CliError ? err : new CliError((err as Error).message)
   }
+}
+
+function readMeta(path: string): PartFile {
+  const texts = unpack(path, 'meta.json').texts
   let meta: PartMeta
   try {
-    meta = JSON.parse(content.texts['meta.json'] ?? 'null') as PartMeta
+    meta = JSON.parse(texts['meta.json'] ?? 'null') as PartMeta
   } catch {
     throw new CliError(`${path}: expected a tripletkit part with a readable meta.json, received one that is not JSON`)
   }
   if (meta?.format !== 'tripletkit-part' || meta.version !== 1) {
     throw new CliError(`${path}: expected a part written by tripletkit knn or mine-negatives with --shard, received another file`)
   }
+  return { path, meta }
+}
+
+function readPart({ path, meta }: PartFile): Part {
+  const content = unpack(path)
   const { indices, distances } = content.arrays
   const [start, end] = meta.slice
   const width = Math.min(end - start, meta.kind === 'knn' ? Number(meta.search.k) : candidateCount(Number(meta.search.rangeMax), meta.corpus.rows))
@@ -118,7 +133,7 @@ function readPart(path: string): Part {
 }
 
 /** Refuses parts that do not belong together or do not cover the corpus once, naming the file. */
-function checkParts(parts: Part[]): void {
+function checkParts(parts: PartFile[]): void {
   const first = parts[0]
   const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
   for (const p of parts.slice(1)) {
@@ -132,9 +147,15 @@ function checkParts(parts: Part[]): void {
       if (!same(p.meta.search[key], first.meta.search[key])) throw differs(key, first.meta.search[key], p.meta.search[key])
     }
   }
+  const seen = new Set<string>()
+  for (const p of parts) {
+    const key = resolve(p.path)
+    if (seen.has(key)) throw new CliError(`${p.path}: given twice`)
+    seen.add(key)
+  }
   const sorted = [...parts].sort((a, b) => a.meta.slice[0] - b.meta.slice[0] || a.meta.slice[1] - b.meta.slice[1])
   let covered = 0
-  let last: Part | undefined
+  let last: PartFile | undefined
   for (const p of sorted) {
     const [start, end] = p.meta.slice
     if (start > covered) throw new CliError(`${p.path}: its rows start at ${start}, but no part covers rows ${covered} to ${start - 1}`)
@@ -145,35 +166,40 @@ function checkParts(parts: Part[]): void {
   if (covered !== first.meta.corpus.rows) throw new CliError(`${first.path}: the parts cover rows 0 to ${covered - 1}, but the corpus has ${first.meta.corpus.rows}: rows ${covered} onwards are missing`)
 }
 
-/** The merged lists of parts in slice order, `k` a row. */
-function mergeAll(parts: Part[], k: number): Lists {
-  let acc = emptyLists(parts[0].lists.rows, k)
-  for (const p of parts) acc = mergeLists(acc, p.lists, 0, k)
-  return acc
-}
-
-/** The single-run results of `paths`: knn's indices and distances, or hard negatives and their scores. */
+/**
+ * The single-run results of the parts at `paths`: knn's indices and distances, or hard
+ * negatives and their scores. Every part's meta is checked first; then the parts are read and
+ * merged one at a time, in slice order, so that the merge holds one part beside its result.
+ */
 export function mergeParts(paths: string[]): { kind: 'knn' | 'negatives'; rows: number; k: number; a: Int32Array; b: Float32Array } {
   if (paths.length === 0) throw new CliError('parts: expected at least one part file')
-  const parts = paths.map(readPart)
-  checkParts(parts)
-  const meta = parts[0].meta
+  const files = paths.map(readMeta)
+  checkParts(files)
+  files.sort((x, y) => x.meta.slice[0] - y.meta.slice[0] || x.meta.slice[1] - y.meta.slice[1])
+  const meta = files[0].meta
+  const rows = meta.queries.rows
   if (meta.kind === 'knn') {
     const k = Number(meta.search.k)
-    const lists = mergeAll(parts, k)
-    return { kind: 'knn', rows: lists.rows, k, a: lists.indices, b: lists.distances }
+    let acc = emptyLists(rows, k)
+    for (const f of files) acc = mergeLists(acc, readPart(f).lists, 0, k)
+    return { kind: 'knn', rows, k, a: acc.indices, b: acc.distances }
   }
   const rules = readRules(meta.search.rules as MergeHardNegativesOptions)
   const k = candidateCount(rules.rangeMax, meta.corpus.rows)
-  const lists = mergeAll(parts, k)
-  const out = emptyNegatives(lists.rows, rules.numNegatives)
-  const positives = parts[0].arrays.positives as Int32Array
-  for (let i = 0; i < lists.rows; i++) {
-    const p = positives[i]
-    const holder = parts.find((part) => p >= part.meta.slice[0] && p < part.meta.slice[1])!
-    pickRow(rules, out, i, lists.indices, lists.distances, i * k, k, p, (holder.arrays.positive_scores as Float32Array)[i])
+  let acc = emptyLists(rows, k)
+  let positives: Int32Array | undefined
+  const positiveScores = new Float32Array(rows).fill(NaN)
+  for (const f of files) {
+    const part = readPart(f)
+    acc = mergeLists(acc, part.lists, 0, k)
+    positives ??= part.arrays.positives as Int32Array
+    const [start, end] = f.meta.slice
+    const scores = part.arrays.positive_scores as Float32Array
+    for (let i = 0; i < rows; i++) if (positives[i] >= start && positives[i] < end) positiveScores[i] = scores[i]
   }
-  return { kind: 'negatives', rows: out.rows, k: out.numNegatives, a: out.negatives, b: out.scores }
+  const out = emptyNegatives(rows, rules.numNegatives)
+  for (let i = 0; i < rows; i++) pickRow(rules, out, i, acc.indices, acc.distances, i * k, k, positives![i], positiveScores[i])
+  return { kind: 'negatives', rows, k: out.numNegatives, a: out.negatives, b: out.scores }
 }
 
 /** What every part of a query set records about it. */

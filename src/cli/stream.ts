@@ -4,10 +4,10 @@
  * the device while the next one is read, and the blocks' lists are merged. The answer is the
  * in-memory search's, to the bit (docs/API.md, "Shape invariance").
  */
-import { mergePiece, planSearch, searchPiece, type Piece, type PieceSearch } from '../knnIndex'
+import { mergePiece, searchPiece, type Piece, type PieceSearch } from '../knnIndex'
 import { emptyLists, type Lists } from '../neighbours'
 import type { NpyFile } from '../npyFile'
-import type { Device, Matrix, Metric } from '../types'
+import type { Matrix } from '../types'
 import { CliError } from './io'
 
 /** One streamed search: the queries, the corpus file and its rows [start, end) to search. */
@@ -17,19 +17,13 @@ export interface Stream {
   corpusPath: string
   start: number
   end: number
-  /** Neighbours kept a query (the lists' width; −1 pads a row the slice cannot fill). */
-  k: number
-  metric: Metric
-  normalize: boolean
-  device: Device
-  excludeSelf: boolean
+  /** The device, metric and k (the lists' width; −1 pads a row the slice cannot fill). */
+  search: PieceSearch
   /** Bytes the blocks, the lists and the device's copies may take together. */
   maxMemory: number
   onProgress: (done: number, total: number) => void
   /** Sees each block (float32, rows [offset, offset + rows)) before it is searched. */
   onBlock?: (piece: Piece) => void
-  /** Message for a k past what the device takes. */
-  tooMany?: (limit: number, device: string) => string
 }
 
 /** Bytes a query's lists take: the kept lists, the new ones being merged, and a block's result twice (the device's and its copy). */
@@ -45,11 +39,11 @@ function listBytes(k: number): number {
  */
 export function plan(s: Stream): { groupRows: number; blockRows: number } {
   const d = s.queries.cols
-  const perQuery = listBytes(s.k)
+  const perQuery = listBytes(s.search.k)
   const perRow = d * 4 * 3 + (s.corpus.dtype === 'float32' ? 0 : d * 8)
   const groupRows = Math.min(Math.max(1, s.queries.rows), Math.floor(s.maxMemory / 3 / perQuery))
   if (groupRows < 1 || groupRows * perQuery + perRow > s.maxMemory) {
-    throw new CliError(`--max-memory: expected at least ${3 * (perQuery + perRow)} bytes (k = ${s.k} neighbours a query and a corpus row), received ${s.maxMemory}`)
+    throw new CliError(`--max-memory: expected at least ${3 * (perQuery + perRow)} bytes (k = ${s.search.k} neighbours a query and a corpus row), received ${s.maxMemory}`)
   }
   return { groupRows, blockRows: Math.max(1, Math.floor((s.maxMemory - groupRows * perQuery) / perRow)) }
 }
@@ -71,14 +65,14 @@ export async function streamSearch(s: Stream, consume: (queryStart: number, list
   const total = s.end - s.start
   const q = s.queries
   if (q.rows === 0) return
-  if (total === 0) return consume(0, emptyLists(q.rows, s.k))
+  if (total === 0) return consume(0, emptyLists(q.rows, s.search.k))
   const { groupRows, blockRows } = plan(s)
-  const search: PieceSearch = planSearch(s.device, s.metric, s.normalize, undefined, q.rows, total, q.cols, s.k, s.excludeSelf, s.tooMany)
+  const { search } = s
   const groups = Math.ceil(q.rows / groupRows)
   for (let g0 = 0; g0 < q.rows; g0 += groupRows) {
     const g1 = Math.min(q.rows, g0 + groupRows)
     const group = q.data.subarray(g0 * q.cols, g1 * q.cols)
-    let acc = emptyLists(g1 - g0, s.k)
+    let acc = emptyLists(g1 - g0, search.k)
     let next: Piece | undefined = readBlock(s, s.start, Math.min(s.end, s.start + blockRows))
     while (next !== undefined) {
       const piece: Piece = next
