@@ -194,6 +194,32 @@ test.serial("a shard writes one part: the whole run's second output and a name o
   t.false(existsSync(at('shard-x.npy')), 'shard-x.npy')
 })
 
+test.serial('a corpus value that is not finite is refused by its row in the file; integer corpora and --batch-size search as usual', async (t) => {
+  const bad = corpus.data.slice()
+  bad[150 * D + 2] = NaN
+  writeFileSync(at('nan.npy'), writeNpy({ data: bad, shape: [corpus.rows, D] }))
+  const r = await run('knn', at('q.npy'), at('nan.npy'), '--k', '2', '-q', '--max-memory', '8K', '--out', at('nan-out.npy'))
+  t.is(r.code, 1)
+  t.regex(r.stderr, /nan\.npy: expected finite numbers, received NaN at row 150, column 2/)
+  writeFileSync(at('c-int.npy'), writeNpy({ data: Int32Array.from(corpus.data), shape: [corpus.rows, D] }))
+  const want = knnSync(queries, corpus, { k: 4, device: 'cpu' })
+  t.is((await run('knn', at('q.npy'), at('c-int.npy'), '--k', '4', '-q', '--batch-size', '5', '--out', at('int-out.npy'))).code, 0)
+  t.deepEqual(bytes(at('int-out.npy')), npy(want.indices, want.rows, 4))
+  const labels = await run('eval', at('q.npy'), at('p.npy'), '--reference', at('c.npy'), '--reference-labels', at('q.npy'))
+  t.is(labels.code, 1)
+  writeFileSync(at('short-labels.npy'), writeNpy({ data: new Int32Array(queries.rows - 1) }))
+  const short = await run('eval', at('q.npy'), at('short-labels.npy'), '--reference', at('c.npy'), '--reference-labels', at('p.npy'))
+  t.regex(short.stderr, /short-labels\.npy: expected 19 labels \(one per embedding row\), received 18/)
+})
+
+test.serial('merge refuses a part whose meta.json lacks what it must say', async (t) => {
+  const { writeNpz } = await import('../src/cli/npz')
+  writeFileSync(at('bare.npz'), writeNpz({ arrays: {}, texts: { 'meta.json': JSON.stringify({ format: 'tripletkit-part', version: 1 }) } }))
+  const r = await run('merge', at('bare.npz'), '--out', at('bare.npy'))
+  t.is(r.code, 1)
+  t.regex(r.stderr, /bare\.npz: expected a meta\.json with kind, slice, corpus, queries and search/)
+})
+
 test.serial('bad flags of the corpus commands are refused with exit code 2', (t) => {
   for (const [args, message] of [
     [['--shard', '3/3'], /--shard.*expected i\/n with 0 ≤ i < n/],

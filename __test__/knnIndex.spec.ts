@@ -123,6 +123,21 @@ test('KnnIndex on a case worked by hand: ids continue across adds, ties go to th
   t.deepEqual([...self.distances].map((d) => Math.fround(d)), [0, 1, Math.fround(Math.sqrt(20)), 5])
 })
 
+test('KnnIndex: many small adds search as one add, and an add during a search does not change it', async (t) => {
+  const rng = new Rng(14)
+  const corpus = tiedRows(rng, 300, 3)
+  const queries = tiedRows(rng, 11, 3)
+  const index = new KnnIndex({ device: 'cpu' })
+  for (let i = 0; i < corpus.rows; i += i % 3 === 0 ? 1 : 7) index.add(slice(corpus, i, Math.min(corpus.rows, i + (i % 3 === 0 ? 1 : 7))))
+  t.is(index.size, corpus.rows)
+  const want = knnSync(queries, corpus, { k: 12, device: 'cpu' })
+  sameKnn(t, index.searchSync(queries, { k: 12 }), want, 'small adds')
+  const pending = index.search(queries, { k: 12 })
+  index.add(queries) // exact copies of the queries: distance 0, ids from 300 on
+  sameKnn(t, await pending, want, 'the search started before the add')
+  t.is(index.searchSync(queries, { k: 1 }).indices[0], 300)
+})
+
 test('mergeKnn on a case worked by hand, and its refusals', (t) => {
   const a = { result: { indices: Int32Array.from([1, 0]), distances: Float32Array.from([1, 2]), rows: 1, k: 2 }, offset: 0, rows: 2 }
   const b = { result: { indices: Int32Array.from([0, 1]), distances: Float32Array.from([1, 3]), rows: 1, k: 2 }, offset: 2, rows: 2 }
@@ -130,10 +145,15 @@ test('mergeKnn on a case worked by hand, and its refusals', (t) => {
   t.deepEqual([...m.indices], [1, 2, 0]) // distance 1 twice: global id 1 before 2
   t.deepEqual([...m.distances], [1, 1, 2])
   t.throws(() => mergeKnn([a, { ...b, offset: 1 }], { k: 2 }), { instanceOf: RangeError, message: /parts\[1\]\.offset: expected 2 or more/ })
-  t.throws(() => mergeKnn([a, b], { k: 5 }), { instanceOf: RangeError, message: /opts\.k: expected at most the neighbours the parts hold/ })
+  t.throws(() => mergeKnn([a, b], { k: 5 }), { instanceOf: RangeError, message: /opts\.k: expected at most 4 \(the neighbours the parts hold a query\), received 5/ })
   t.throws(() => mergeKnn([], { k: 1 }), { instanceOf: TypeError, message: /parts: expected a non-empty array/ })
   t.throws(() => mergeKnn([a, { ...b, result: { ...b.result, rows: 2 } }], { k: 1 }), { instanceOf: RangeError, message: /parts\[1\]\.result\.rows: expected 1/ })
   t.throws(() => mergeKnn([{ ...a, result: { ...a.result, indices: Int32Array.from([2, 0]) } }], { k: 1 }), { instanceOf: RangeError, message: /expected indices from 0 to 1/ })
+  // A part of fewer than k must list all its shard's rows: a 1-of-2 part would drop a neighbour.
+  const short = { result: { indices: Int32Array.from([1]), distances: Float32Array.from([1]), rows: 1, k: 1 }, offset: 0, rows: 2 }
+  t.throws(() => mergeKnn([short, b], { k: 2 }), { instanceOf: RangeError, message: /parts\[0\]\.result\.k: expected at least 2 neighbours a query/ })
+  t.throws(() => mergeKnn([{ ...short, rows: undefined }, b], { k: 2 }), { instanceOf: RangeError, message: /or give the shard's rows/ })
+  t.throws(() => mergeKnn([{ ...a, offset: 2 ** 31 }], { k: 1 }), { instanceOf: RangeError, message: /parts\[0\]\.offset/ })
 })
 
 test('KnnIndex refuses bad input, naming the argument', (t) => {
@@ -162,6 +182,8 @@ test('mergeHardNegatives refuses parts that do not belong together', async (t) =
   t.throws(() => mergeHardNegatives([a, b], { rangeMax: 3, similarity: 'dot' }), { instanceOf: RangeError, message: /similarity: expected 'dot'/ })
   const other = await hardNegativeCandidates(queries, corpus.slice(2), [0], { offset: 2, corpusRows: 4, rangeMax: 3 })
   t.throws(() => mergeHardNegatives([a, other], { rangeMax: 3 }), { instanceOf: RangeError, message: /positives: expected the queries and positives of parts\[0\]/ })
+  const stray = { ...b, positives: Int32Array.from([9]) }
+  t.throws(() => mergeHardNegatives([a, stray], { rangeMax: 3 }), { instanceOf: RangeError, message: /parts\[1\]\.positives: expected corpus rows from 0 to 3/ })
   const overlapping = await part(1, 3)
   t.throws(() => mergeHardNegatives([a, overlapping], { rangeMax: 3 }), { instanceOf: RangeError, message: /offset: expected 2/ })
 })

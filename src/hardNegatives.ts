@@ -7,7 +7,8 @@
 
 import type { KnnResult as BackendKnnResult } from './backend'
 import { prepareKnn, searchBatches, searchBatchesSync, type KnnCall } from './knn'
-import { defaultBatch, KnnIndex, planSearch, searchPieces, searchPiecesSync } from './knnIndex'
+import { KnnIndex, piecesOf, rowOf } from './knnIndex'
+import { defaultBatch, planSearch, searchPieces, searchPiecesSync } from './pieceSearch'
 import { seeded } from './linalg'
 import type { Lists } from './neighbours'
 import { toMatrix } from './matrix'
@@ -91,7 +92,7 @@ function prepare(queries: MatrixLike, corpus: MatrixLike, positives: Int32Array 
   const k = candidateCount(rules.rangeMax, c.rows)
   const knn = prepareKnn(q, c.rows > 0 ? c : { data: new Float32Array(q.cols), rows: 1, cols: q.cols }, {
     k, metric: rules.similarity, device, batchSize, signal, onProgress,
-  }, (limit, on) => `opts.rangeMax: expected at most ${limit - 1} on device '${on}' (rangeMax + 1 neighbours are searched), received ${rules.rangeMax}`)
+  }, tooManyCandidates(rules.rangeMax))
   return { ...rules, knn, corpus: c, positives: pos, out: emptyNegatives(q.rows, rules.numNegatives) }
 }
 
@@ -185,7 +186,7 @@ export async function mineHardNegatives(queries: MatrixLike, corpus: MatrixLike 
   opts?: MineHardNegativesOptions): Promise<HardNegatives> {
   if (corpus instanceof KnnIndex) {
     const m = prepareIndexed(queries, corpus, positives, opts)
-    if (m.s !== undefined) await searchPieces(m.s, m.q, corpus.pieces, m.batchSize, m.search.signal, m.search.onProgress, m.consume)
+    if (m.s !== undefined) await searchPieces(m.s, m.q, piecesOf(corpus), m.batchSize, m.search.signal, m.search.onProgress, m.consume)
     return m.out
   }
   const m = prepare(queries, corpus, positives, opts)
@@ -198,7 +199,7 @@ export function mineHardNegativesSync(queries: MatrixLike, corpus: MatrixLike | 
   opts?: MineHardNegativesOptions): HardNegatives {
   if (corpus instanceof KnnIndex) {
     const m = prepareIndexed(queries, corpus, positives, opts)
-    if (m.s !== undefined) searchPiecesSync(m.s, m.q, corpus.pieces, m.batchSize, m.search.signal, m.search.onProgress, m.consume)
+    if (m.s !== undefined) searchPiecesSync(m.s, m.q, piecesOf(corpus), m.batchSize, m.search.signal, m.search.onProgress, m.consume)
     return m.out
   }
   const m = prepare(queries, corpus, positives, opts)
@@ -232,7 +233,7 @@ function prepareIndexed(queries: MatrixLike, index: KnnIndex, positives: Int32Ar
   const consume = (start: number, end: number, acc: Lists): void => {
     for (let i = start; i < end; i++) {
       const p = pos[i]
-      const sPositive = rowSimilarity(rules.similarity, q.data, i * q.cols, index.row(p), 0, q.cols)
+      const sPositive = rowSimilarity(rules.similarity, q.data, i * q.cols, rowOf(index, p), 0, q.cols)
       pickRow(rules, out, i, acc.indices, acc.distances, (i - start) * k, k, p, sPositive)
     }
   }

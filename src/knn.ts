@@ -13,15 +13,8 @@ import { expectLength, runSync, startOp, withSignal } from './run'
 import type { KnnOptions, KnnResult, Matrix, MatrixLike, Metric } from './types'
 import { checkBoolean, checkCallback, checkCommon, checkInteger, checkPositiveInteger, checkResultSize } from './validate'
 import { OPTION_KEYS, readOptions } from './options'
+import { defaultBatch } from './pieceSearch'
 
-/**
- * Default batches: 1024 query rows, or more for a small corpus, so that each backend call still
- * computes about 4 Mi distances and its fixed cost stays small. The corpus itself is prepared
- * once per call, not per batch. Memory does not grow with the batch: the backend folds
- * distances tile by tile.
- */
-const MIN_DEFAULT_BATCH = 1024
-const BATCH_DISTANCES = 4_194_304
 
 /** Internal: a checked knn call. */
 export interface KnnCall {
@@ -52,8 +45,7 @@ export function prepareKnn(queries: MatrixLike, corpus: MatrixLike, opts: KnnOpt
   // k within the corpus (and a corpus to search) is core's rule; here only a whole number.
   const k = checkInteger(o.k, 'opts.k', 1)
   checkResultSize(q.rows * k, 8, `opts.k: ${q.rows} queries × k = ${k} neighbours`, 'ask for fewer neighbours or fewer queries at once')
-  const defaultBatch = Math.max(MIN_DEFAULT_BATCH, Math.ceil(BATCH_DISTANCES / c.rows))
-  const batchSize = checkPositiveInteger(o.batchSize, 'opts.batchSize', defaultBatch)
+  const batchSize = checkPositiveInteger(o.batchSize, 'opts.batchSize', defaultBatch(c.rows))
   const onProgress = checkCallback<(done: number, total: number) => void>(o.onProgress, 'opts.onProgress')
   let target = resolveDevice(common.device, { op: 'knn', macs: q.rows * c.rows * c.cols })
   const limit = maxNeighbours(target)

@@ -1,151 +1,63 @@
 /**
- * KnnIndex: a corpus added in pieces (each `add` its own buffers, so the total may pass any
- * single buffer and 4 GiB) and searched exactly. Every search batch is searched against each
- * piece on the chosen device, and the pieces' lists are merged by (distance, global index):
- * shape invariance makes that the answer of one search over the whole corpus, ties included.
+ * KnnIndex: a corpus added in pieces (each `add` into buffers of the index's own, so the total
+ * may pass any single buffer and 4 GiB) and searched exactly through src/pieceSearch.ts: the
+ * answer of one search over the whole corpus, ties included.
  */
 
-import type { KnnResult as BackendKnnResult, SearchOptions } from './backend'
-import { maxNeighbours, nativeOptions, resolveDevice, type Target } from './device'
-import { abortError } from './errors'
 import { toMatrix } from './matrix'
-import { emptyLists, mergeLists, type Lists } from './neighbours'
+import type { Lists } from './neighbours'
 import { OPTION_KEYS, readOptions } from './options'
-import { runSync, startOp, withSignal } from './run'
-import type { Device, KnnIndexOptions, KnnIndexSearchOptions, KnnResult, Matrix, MatrixLike, Metric } from './types'
-import { checkBoolean, checkCallback, checkInteger, checkPositiveInteger, checkResultSize, checkSignal, checkCommon } from './validate'
+import { defaultBatch, planSearch, searchPieces, searchPiecesSync, type Piece } from './pieceSearch'
+import type { Device, KnnIndexOptions, KnnIndexSearchOptions, KnnResult, MatrixLike, Metric } from './types'
+import { checkBoolean, checkCallback, checkCommon, checkInteger, checkPositiveInteger, checkResultSize, checkSignal } from './validate'
 
 /**
- * Values per piece: an `add` larger than this is kept as several pieces, so that the copy an
- * async search hands the device for one piece stays bounded (256 MiB), while the device's
- * fixed cost per piece stays small next to a batch's search against it.
+ * Values a piece holds at most: adds fill the last piece until it has this many, so that the
+ * copy an async search hands the device for one piece stays bounded (256 MiB), and many small
+ * adds still make few pieces.
  */
 const PIECE_VALUES = 2 ** 26
 
 /** Global indices are int32, as every knn result's. */
 const MAX_ROWS = 2 ** 31 - 1
 
-/** As knn's default batches: 1024 query rows, more for a small corpus. */
-const MIN_DEFAULT_BATCH = 1024
-const BATCH_DISTANCES = 4_194_304
-
-/** Rows [offset, offset + rows) of the corpus, in a buffer of their own. */
-export interface Piece {
-  readonly data: Float32Array
-  readonly rows: number
-  readonly offset: number
+/** A piece being filled: its buffer has room for more rows than it holds. */
+interface Growing {
+  buffer: Float32Array
+  rows: number
+  offset: number
 }
 
-/** How one search runs: the device, the metric options the addon takes, and the k of each piece. */
-export interface PieceSearch {
-  readonly target: Target
-  readonly metric: { metric: Metric; normalize: boolean; device?: 'cpu' | 'cuda'; maxMemory?: number }
-  readonly cols: number
-  readonly k: number
-  readonly excludeSelf: boolean
+/** What an index holds, kept out of the class so that it stays out of the public type. */
+interface Held {
+  pieces: Growing[]
+  size: number
+  dim: number | undefined
 }
 
-/** The neighbours one piece must return: k, one more when the query's own row may be among them. */
-function pieceK(s: PieceSearch, rows: number): number {
-  return Math.min(s.k + (s.excludeSelf ? 1 : 0), rows)
+const HELD = new WeakMap<KnnIndex, Held>()
+
+function held(index: KnnIndex): Held {
+  return HELD.get(index)!
 }
 
-function pieceArgs(s: PieceSearch, queries: Float32Array, rows: number, piece: Piece): [Float32Array, number, Float32Array, number, number, PieceSearch['metric'], SearchOptions] {
-  return [queries, rows, piece.data, piece.rows, s.cols, s.metric, { k: pieceK(s, piece.rows), excludeSelf: false, queryOffset: 0 }]
+/** Internal: the index's pieces as they are now (later adds do not change them). */
+export function piecesOf(index: KnnIndex): Piece[] {
+  const { pieces, dim } = held(index)
+  return pieces.map((p) => ({ data: p.buffer.subarray(0, p.rows * (dim ?? 0)), rows: p.rows, offset: p.offset }))
 }
 
-function asLists(part: BackendKnnResult, rows: number, k: number): Lists {
-  if (part.indices.length !== rows * k || part.distances.length !== rows * k) {
-    throw new Error(`internal error: knn returned ${part.indices.length} neighbours, expected ${rows * k}`)
+/** Internal: global row `i` as added (a view, no copy), for the hard-negative miner's positive scores. */
+export function rowOf(index: KnnIndex, i: number): Float32Array {
+  const { pieces, dim = 0 } = held(index)
+  let lo = 0, hi = pieces.length - 1
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1
+    if (pieces[mid].offset <= i) lo = mid
+    else hi = mid - 1
   }
-  return { indices: part.indices, distances: part.distances, rows, k }
-}
-
-/**
- * Internal: merges one piece's search into `acc` (query rows whose first global row is
- * `queryStart`, so that excludeSelf drops global index queryStart + r from row r).
- */
-export function mergePiece(s: PieceSearch, acc: Lists, part: BackendKnnResult, piece: Piece, queryStart: number): Lists {
-  const self = s.excludeSelf ? (r: number) => queryStart + r : undefined
-  return mergeLists(acc, asLists(part, acc.rows, pieceK(s, piece.rows)), piece.offset, s.k, self)
-}
-
-/** Internal: searches `rows` queries against one piece on the calling thread. */
-export function searchPieceSync(s: PieceSearch, queries: Float32Array, rows: number, piece: Piece, signal?: AbortSignal): BackendKnnResult {
-  const args = pieceArgs(s, queries, rows, piece)
-  return runSync(s.target, (b) => b.knn(...args), signal)
-}
-
-/** Internal: searches `rows` queries against one piece off the main thread where the device allows. */
-export function searchPiece(s: PieceSearch, queries: Float32Array, rows: number, piece: Piece, signal?: AbortSignal): Promise<BackendKnnResult> {
-  const args = pieceArgs(s, queries, rows, piece)
-  return startOp(s.target, (b) => b.knn(...args), (n, token) => n.knnAsync(...args, token), signal)
-}
-
-/** What to do with the merged neighbours of query rows [start, end) as each batch is done. */
-export type ConsumeLists = (start: number, end: number, lists: Lists) => void
-
-/**
- * Internal: searches `q` against every piece, batch by batch off the main thread, handing each
- * batch's merged lists to `consume` and reporting progress; an abort rejects at once and starts
- * no further search.
- */
-export function searchPieces(s: PieceSearch, q: Matrix, pieces: readonly Piece[], batchSize: number,
-  signal: AbortSignal | undefined, onProgress: ((done: number, total: number) => void) | undefined, consume: ConsumeLists): Promise<void> {
-  return withSignal(signal, async () => {
-    for (let start = 0; start < q.rows; start += batchSize) {
-      if (signal?.aborted) throw abortError(signal)
-      const end = Math.min(q.rows, start + batchSize)
-      const sub = q.data.subarray(start * q.cols, end * q.cols)
-      let acc = emptyLists(end - start, s.k)
-      for (const piece of pieces) {
-        const part = await searchPiece(s, sub, end - start, piece, signal)
-        if (signal?.aborted) throw abortError(signal)
-        acc = mergePiece(s, acc, part, piece, start)
-      }
-      consume(start, end, acc)
-      onProgress?.(end, q.rows)
-    }
-  })
-}
-
-/** Internal: the synchronous twin of {@link searchPieces}. */
-export function searchPiecesSync(s: PieceSearch, q: Matrix, pieces: readonly Piece[], batchSize: number,
-  signal: AbortSignal | undefined, onProgress: ((done: number, total: number) => void) | undefined, consume: ConsumeLists): void {
-  for (let start = 0; start < q.rows; start += batchSize) {
-    if (signal?.aborted) throw abortError(signal)
-    const end = Math.min(q.rows, start + batchSize)
-    const sub = q.data.subarray(start * q.cols, end * q.cols)
-    let acc = emptyLists(end - start, s.k)
-    for (const piece of pieces) acc = mergePiece(s, acc, searchPieceSync(s, sub, end - start, piece, signal), piece, start)
-    consume(start, end, acc)
-    onProgress?.(end, q.rows)
-  }
-}
-
-/** Internal: knn's default batch: 1024 query rows, more for a small corpus. */
-export function defaultBatch(corpusRows: number): number {
-  return Math.max(MIN_DEFAULT_BATCH, Math.ceil(BATCH_DISTANCES / Math.max(1, corpusRows)))
-}
-
-/**
- * Internal: the device and per-piece k of a search of `queryRows × cols` against `corpusRows`
- * rows; 'auto' falls back to 'cpu' when a piece needs more neighbours than the GPU takes.
- */
-export function planSearch(device: Device, metric: Metric, normalize: boolean, maxMemory: number | undefined,
-  queryRows: number, corpusRows: number, cols: number, k: number, excludeSelf: boolean,
-  tooMany: (limit: number, device: string) => string = (limit, device) =>
-    `opts.k: expected at most ${limit - (excludeSelf ? 1 : 0)} on device '${device}', received ${k}`): PieceSearch {
-  let target = resolveDevice(device, { op: 'knn', macs: queryRows * corpusRows * cols })
-  const limit = maxNeighbours(target)
-  const needed = Math.min(k + (excludeSelf ? 1 : 0), corpusRows)
-  if (limit !== undefined && needed > limit) {
-    if (device !== 'auto') {
-      throw new RangeError(tooMany(limit, target.device))
-    }
-    target = resolveDevice('cpu')
-  }
-  return { target, metric: { metric, normalize, ...nativeOptions(target, maxMemory) }, cols, k, excludeSelf }
+  const p = pieces[lo]
+  return p.buffer.subarray((i - p.offset) * dim, (i - p.offset + 1) * dim)
 }
 
 /**
@@ -167,9 +79,6 @@ export class KnnIndex {
   readonly #normalize: boolean
   readonly #device: Device
   readonly #maxMemory: number | undefined
-  readonly #pieces: Piece[] = []
-  #size = 0
-  #dim: number | undefined
 
   /**
    * @param opts - `metric` (default 'euclidean'), `normalize` (default false), `device`
@@ -183,16 +92,17 @@ export class KnnIndex {
     this.#normalize = common.normalize
     this.#device = common.device
     this.#maxMemory = common.maxMemory
+    HELD.set(this, { pieces: [], size: 0, dim: undefined })
   }
 
   /** Rows added so far. */
   get size(): number {
-    return this.#size
+    return held(this).size
   }
 
   /** The dimension, fixed by the first `add` of at least one row; undefined before. */
   get dim(): number | undefined {
-    return this.#dim
+    return held(this).dim
   }
 
   /** The metric every search uses. */
@@ -214,37 +124,36 @@ export class KnnIndex {
    */
   add(rows: MatrixLike): void {
     const m = toMatrix(rows, 'rows')
+    const h = held(this)
     if (m.rows === 0) return
-    if (this.#dim !== undefined && m.cols !== this.#dim) {
-      throw new RangeError(`rows: expected ${this.#dim} columns (the index's dim), received ${m.cols}`)
+    if (h.dim !== undefined && m.cols !== h.dim) {
+      throw new RangeError(`rows: expected ${h.dim} columns (the index's dim), received ${m.cols}`)
     }
-    if (this.#size + m.rows > MAX_ROWS) {
-      throw new RangeError(`rows: expected at most ${MAX_ROWS - this.#size} more rows (an index holds up to ${MAX_ROWS}), received ${m.rows}`)
+    if (h.size + m.rows > MAX_ROWS) {
+      throw new RangeError(`rows: expected at most ${MAX_ROWS - h.size} more rows (an index holds up to ${MAX_ROWS}), received ${m.rows}`)
     }
-    this.#dim = m.cols
-    const step = Math.max(1, Math.floor(PIECE_VALUES / m.cols))
-    for (let start = 0; start < m.rows; start += step) {
-      const end = Math.min(m.rows, start + step)
-      this.#pieces.push({ data: m.data.slice(start * m.cols, end * m.cols), rows: end - start, offset: this.#size + start })
+    const cols = m.cols
+    h.dim = cols
+    const perPiece = Math.max(1, Math.floor(PIECE_VALUES / cols))
+    for (let done = 0; done < m.rows;) {
+      let last = h.pieces.at(-1)
+      if (last === undefined || last.rows === perPiece) {
+        // A new piece starts with room for what is left of this add, up to a whole piece.
+        last = { buffer: new Float32Array(Math.min(perPiece, m.rows - done) * cols), rows: 0, offset: h.size }
+        h.pieces.push(last)
+      }
+      const take = Math.min(perPiece - last.rows, m.rows - done)
+      if ((last.rows + take) * cols > last.buffer.length) {
+        // Room doubles (up to a whole piece): many small adds copy each row a few times at most.
+        const grown = new Float32Array(Math.min(perPiece, Math.max(last.rows + take, 2 * last.rows)) * cols)
+        grown.set(last.buffer.subarray(0, last.rows * cols))
+        last.buffer = grown
+      }
+      last.buffer.set(m.data.subarray(done * cols, (done + take) * cols), last.rows * cols)
+      last.rows += take
+      h.size += take
+      done += take
     }
-    this.#size += m.rows
-  }
-
-  /**
-   * Internal: the row `i` of the corpus as added (no copy), for the hard-negative miner's
-   * positive scores.
-   */
-  row(i: number): Float32Array {
-    const dim = this.#dim ?? 0
-    for (const p of this.#pieces) {
-      if (i >= p.offset && i < p.offset + p.rows) return p.data.subarray((i - p.offset) * dim, (i - p.offset + 1) * dim)
-    }
-    throw new RangeError(`index: expected a row below ${this.#size}, received ${i}`)
-  }
-
-  /** Internal: the pieces, in ascending global order. */
-  get pieces(): readonly Piece[] {
-    return this.#pieces
   }
 
   /**
@@ -259,37 +168,39 @@ export class KnnIndex {
    * @throws TypeError / RangeError (as a rejection) for bad input; Error when the device cannot run.
    */
   async search(queries: MatrixLike, opts: KnnIndexSearchOptions): Promise<KnnResult> {
-    const { q, s, out, signal, onProgress, batchSize } = this.#prepare(queries, opts)
-    await searchPieces(s, q, this.#pieces, batchSize, signal, onProgress, (start, _end, acc) => store(out, start, acc))
+    const { q, s, out, signal, onProgress, batchSize, pieces } = this.#prepare(queries, opts)
+    await searchPieces(s, q, pieces, batchSize, signal, onProgress, (start, _end, acc) => store(out, start, acc))
     return out
   }
 
   /** Synchronous twin of {@link KnnIndex.search}: same arguments, returns the result directly. */
   searchSync(queries: MatrixLike, opts: KnnIndexSearchOptions): KnnResult {
-    const { q, s, out, signal, onProgress, batchSize } = this.#prepare(queries, opts)
-    searchPiecesSync(s, q, this.#pieces, batchSize, signal, onProgress, (start, _end, acc) => store(out, start, acc))
+    const { q, s, out, signal, onProgress, batchSize, pieces } = this.#prepare(queries, opts)
+    searchPiecesSync(s, q, pieces, batchSize, signal, onProgress, (start, _end, acc) => store(out, start, acc))
     return out
   }
 
   #prepare(queries: MatrixLike, opts: KnnIndexSearchOptions) {
     const o = readOptions(opts, OPTION_KEYS.knnIndexSearch, 'opts', true)
     const q = toMatrix(queries, 'queries')
-    if (q.rows > 0 && this.#dim !== undefined && q.cols !== this.#dim) {
-      throw new RangeError(`queries: expected ${this.#dim} columns (the index's dim), received ${q.cols}`)
+    const { size, dim } = held(this)
+    if (q.rows > 0 && dim !== undefined && q.cols !== dim) {
+      throw new RangeError(`queries: expected ${dim} columns (the index's dim), received ${q.cols}`)
     }
     const excludeSelf = checkBoolean(o.excludeSelf, 'opts.excludeSelf', false)
-    const most = this.#size - (excludeSelf ? 1 : 0)
+    const most = size - (excludeSelf ? 1 : 0)
     const k = checkInteger(o.k, 'opts.k', 1)
-    const held = `an index of ${this.#size} row${this.#size === 1 ? '' : 's'}${excludeSelf ? ' and excludeSelf' : ''}`
-    if (most < 1) throw new RangeError(`opts.k: expected rows in the index to search, received ${held}; add rows first`)
+    const holding = `an index of ${size} row${size === 1 ? '' : 's'}${excludeSelf ? ' and excludeSelf' : ''}`
+    if (most < 1) throw new RangeError(`opts.k: expected rows in the index to search, received ${holding}; add rows first`)
     if (k > most) throw new RangeError(`opts.k: expected an integer from 1 to ${most} (the index's size${excludeSelf ? ' − 1, with excludeSelf' : ''}), received ${k}`)
     checkResultSize(q.rows * k, 8, `opts.k: ${q.rows} queries × k = ${k} neighbours`, 'ask for fewer neighbours or fewer queries at once')
-    const batchSize = checkPositiveInteger(o.batchSize, 'opts.batchSize', defaultBatch(this.#size))
+    const batchSize = checkPositiveInteger(o.batchSize, 'opts.batchSize', defaultBatch(size))
     const signal = checkSignal(o.signal)
     const onProgress = checkCallback<(done: number, total: number) => void>(o.onProgress, 'opts.onProgress')
-    const s = planSearch(this.#device, this.#metric, this.#normalize, this.#maxMemory, q.rows, this.#size, this.#dim!, k, excludeSelf)
+    const s = planSearch(this.#device, this.#metric, this.#normalize, this.#maxMemory, q.rows, size, dim!, k, excludeSelf)
     const out: KnnResult = { indices: new Int32Array(q.rows * k), distances: new Float32Array(q.rows * k), rows: q.rows, k }
-    return { q: q satisfies Matrix, s, out, signal, onProgress, batchSize }
+    // The pieces as they are now: an add while the search runs does not change what it searches.
+    return { q, s, out, signal, onProgress, batchSize, pieces: piecesOf(this) }
   }
 }
 

@@ -6,7 +6,7 @@
  */
 
 import { candidateCount, emptyNegatives, pickRow, readRules, readSearch, rowSimilarity, tooManyCandidates } from './hardNegatives'
-import { defaultBatch, planSearch, searchPieces, searchPiecesSync, type Piece } from './knnIndex'
+import { defaultBatch, planSearch, searchPieces, searchPiecesSync, type Piece } from './pieceSearch'
 import { toMatrix } from './matrix'
 import { emptyLists, mergeLists, type Lists } from './neighbours'
 import { OPTION_KEYS, readOptions } from './options'
@@ -14,6 +14,8 @@ import type {
   HardNegativeCandidates, HardNegativeCandidatesOptions, HardNegatives, KnnPart, KnnResult, MatrixLike, MergeHardNegativesOptions,
 } from './types'
 import { checkInteger, describe, toIndices } from './validate'
+
+const MAX_INDEX = 2 ** 31 - 2
 
 /** A part's fields, read once and checked; `name` is how messages call it. */
 interface Shard {
@@ -23,7 +25,7 @@ interface Shard {
   name: string
 }
 
-function readPart(value: unknown, i: number, rows: number | undefined): Shard {
+function readKnnPart(value: unknown, i: number, rows: number | undefined): Shard {
   const name = `parts[${i}]`
   if (typeof value !== 'object' || value === null) throw new TypeError(`${name}: expected { result, offset }, received ${describe(value)}`)
   const part = value as { result?: unknown; offset?: unknown; rows?: unknown }
@@ -37,8 +39,9 @@ function readPart(value: unknown, i: number, rows: number | undefined): Shard {
   if (result.indices.length !== r * k || result.distances.length !== r * k) {
     throw new RangeError(`${name}.result: expected ${r * k} indices and distances (rows × k), received ${result.indices.length} and ${result.distances.length}`)
   }
-  const offset = checkInteger(part.offset, `${name}.offset`, 0)
-  const shardRows = part.rows === undefined ? undefined : checkInteger(part.rows, `${name}.rows`, 0)
+  // Global indices are int32, as every knn result's.
+  const offset = checkInteger(part.offset, `${name}.offset`, 0, MAX_INDEX)
+  const shardRows = part.rows === undefined ? undefined : checkInteger(part.rows, `${name}.rows`, 0, MAX_INDEX + 1 - offset)
   for (let t = 0; t < result.indices.length; t++) {
     const j = result.indices[t]
     if (j < -1 || (shardRows !== undefined && j >= shardRows)) {
@@ -79,9 +82,18 @@ export function mergeKnn(parts: readonly KnnPart[], opts: { k: number }): KnnRes
   if (!Array.isArray(parts) || parts.length === 0) throw new TypeError(`parts: expected a non-empty array of { result, offset }, received ${describe(parts)}`)
   const o = readOptions(opts, ['k'] as const, 'opts', true)
   const k = checkInteger(o.k, 'opts.k', 1)
-  const first = readPart(parts[0], 0, undefined)
-  const shards = [first, ...parts.slice(1).map((p, i) => readPart(p, i + 1, first.lists.rows))]
+  const first = readKnnPart(parts[0], 0, undefined)
+  const shards = [first, ...parts.slice(1).map((p, i) => readKnnPart(p, i + 1, first.lists.rows))]
   checkDisjoint(shards)
+  // A part holding fewer than k a query must be a shard of fewer rows, all of them listed.
+  for (const s of shards) {
+    if (s.lists.k < k && (s.rows === undefined || s.lists.k < s.rows)) {
+      throw new RangeError(`${s.name}.result.k: expected at least ${s.rows === undefined ? k : Math.min(k, s.rows)} neighbours a query ` +
+        `(opts.k${s.rows === undefined ? ', or give the shard\'s rows' : ', or all the shard\'s rows'}), received ${s.lists.k}`)
+    }
+  }
+  const held = shards.reduce((sum, s) => sum + s.lists.k, 0)
+  if (k > held) throw new RangeError(`opts.k: expected at most ${held} (the neighbours the parts hold a query), received ${k}`)
   let acc = emptyLists(first.lists.rows, k)
   for (const s of shards) acc = mergeLists(acc, s.lists, s.offset, k)
   for (let t = 0; t < acc.indices.length; t++) {
@@ -101,6 +113,7 @@ function prepareCandidates(queries: MatrixLike, shard: MatrixLike, positives: In
   const total = checkInteger(o.corpusRows, 'opts.corpusRows', offset + c.rows, Number.MAX_SAFE_INTEGER,
     `an integer ≥ ${offset + c.rows} (opts.offset + the shard's rows)`)
   const pos = toIndices(positives, 'positives', total, 'the rows of the whole corpus, opts.corpusRows')
+  if (total > MAX_INDEX + 1) throw new RangeError(`opts.corpusRows: expected at most ${MAX_INDEX + 1} (indices are int32), received ${total}`)
   if (pos.length !== q.rows) throw new RangeError(`positives: expected ${q.rows} indices (one per query), received ${pos.length}`)
   const rules = readRules({ rangeMin: o.rangeMin, rangeMax: o.rangeMax, similarity: o.similarity })
   const search = readSearch(o)
@@ -113,7 +126,7 @@ function prepareCandidates(queries: MatrixLike, shard: MatrixLike, positives: In
   const result: KnnResult = { indices: new Int32Array(q.rows * k), distances: new Float32Array(q.rows * k), rows: q.rows, k }
   const out: HardNegativeCandidates = { result, offset, rows: c.rows, corpusRows: total, positives: pos, positiveScores, similarity: rules.similarity, rangeMax: rules.rangeMax }
   const s = k === 0 || q.rows === 0 ? undefined
-    : planSearch(search.device, rules.similarity, false, undefined, q.rows, c.rows, c.cols, k, false, tooManyCandidates(rules.rangeMax))
+    : planSearch(search.device, rules.similarity, false, undefined, q.rows, total, c.cols, k, false, tooManyCandidates(rules.rangeMax))
   const pieces: Piece[] = [{ data: c.data, rows: c.rows, offset: 0 }]
   const store = (start: number, _end: number, acc: Lists): void => {
     result.indices.set(acc.indices, start * k)
@@ -168,13 +181,16 @@ export function mergeHardNegatives(parts: readonly HardNegativeCandidates[], opt
   const o = readOptions(opts, OPTION_KEYS.mergeHardNegatives)
   const rules = readRules(o)
   const read = parts.map((p, i) => {
-    const shard = readPart(p, i, undefined)
+    const shard = readKnnPart(p, i, undefined)
     const c = p as Partial<HardNegativeCandidates>
     if (typeof c.rows !== 'number') throw new TypeError(`parts[${i}].rows: expected the shard's row count, received ${describe(c.rows)}`)
     if (!(c.positives instanceof Int32Array) || !(c.positiveScores instanceof Float32Array) || c.positives.length !== shard.lists.rows || c.positiveScores.length !== shard.lists.rows) {
       throw new TypeError(`parts[${i}]: expected positives (Int32Array) and positiveScores (Float32Array), one per query row`)
     }
     if (c.similarity !== rules.similarity) throw new RangeError(`parts[${i}].similarity: expected '${rules.similarity}' (opts.similarity), received '${String(c.similarity)}'`)
+    if (c.positives.some((p) => p < 0 || p >= Number(parts[0].corpusRows))) {
+      throw new RangeError(`parts[${i}].positives: expected corpus rows from 0 to ${Number(parts[0].corpusRows) - 1}`)
+    }
     if (c.corpusRows !== parts[0].corpusRows) throw new RangeError(`parts[${i}].corpusRows: expected ${parts[0].corpusRows} (that of parts[0]), received ${String(c.corpusRows)}`)
     if (c.rangeMax !== rules.rangeMax) throw new RangeError(`parts[${i}].rangeMax: expected ${rules.rangeMax} (opts.rangeMax), received ${String(c.rangeMax)}`)
     return { shard, positives: c.positives, scores: c.positiveScores }

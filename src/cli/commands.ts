@@ -2,7 +2,7 @@
 import { mineTriplets } from '../mining'
 import { retrievalMetrics } from '../retrieval'
 import type { Device, Metric, Strategy } from '../types'
-import { evalAgainstFile } from './corpusCommands'
+import { evalAgainstFile } from './evalReference'
 import { CliError, readLabels, readMatrix, writeArray } from './io'
 
 /** Options every compute command takes. */
@@ -33,7 +33,7 @@ export async function mineCommand(embeddings: string, labelsPath: string,
 
 /** `tripletkit eval`: retrieval metrics of labelled embeddings, against themselves or a reference set. */
 export async function evalCommand(embeddings: string, labelsPath: string,
-  o: Common & { k?: number; reference?: string; referenceLabels?: string; json: boolean; maxMemory?: number }): Promise<string> {
+  o: Common & { k?: number; reference?: string; referenceLabels?: string; json: boolean; maxMemory?: number; batchSize?: number }): Promise<string> {
   if ((o.reference === undefined) !== (o.referenceLabels === undefined)) {
     throw new CliError('--reference and --reference-labels: expected both or neither')
   }
@@ -42,7 +42,7 @@ export async function evalCommand(embeddings: string, labelsPath: string,
   // Against a reference file, the reference is read in blocks, so it may be any size.
   const m = o.reference === undefined
     ? await retrievalMetrics(x, labels, { k: o.k, metric: o.metric, normalize: o.normalize, device: o.device })
-    : await evalAgainstFile(x, labels, o.reference, readLabels(o.referenceLabels!), o)
+    : await evalAgainstFile(x, labels, labelsPath, o.reference, readLabels(o.referenceLabels!), o)
   if (o.json) return JSON.stringify(m)
   const rows = Object.entries(m).map(([name, value]) => `${name.padEnd(14)} ${Number.isInteger(value) ? value : value.toFixed(4)}`)
   return rows.join('\n')

@@ -2,7 +2,18 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs'
 import { writeNpy, type NpyArray } from '../npy'
 import { openNpy, type NpyFile } from '../npyFile'
+import { checkFiniteData } from '../matrix'
 import type { Matrix } from '../types'
+
+/** Throws a CliError naming the first value of `data` that is not finite, by its row in the file (the first is `firstRow`). */
+export function checkFinite(data: Float32Array, cols: number, firstRow: number, path: string): void {
+  try {
+    checkFiniteData(data, cols, path)
+  } catch {
+    const at = data.findIndex((v) => !Number.isFinite(v))
+    throw new CliError(`${path}: expected finite numbers, received ${data[at]} at row ${firstRow + Math.floor(at / cols)}, column ${at % cols}`)
+  }
+}
 
 /** A failure the CLI reports as `tripletkit: message` with exit code 1 (no stack trace). */
 export class CliError extends Error {
@@ -31,10 +42,9 @@ function load(path: string): NpyArray {
   }
 }
 
-/** Checks that an open file holds a 2-D float array, and returns its rows and columns. */
+/** Checks that an open file holds a 2-D array, and returns its rows and columns. */
 export function matrixShape(file: NpyFile, path: string): [number, number] {
   if (file.shape.length !== 2) throw new CliError(`${path}: expected a 2-D array (rows × dimensions), received shape (${file.shape.join(', ')})`)
-  if (file.dtype !== 'float32' && file.dtype !== 'float64') throw new CliError(`${path}: expected float32 or float64 embeddings, received ${file.dtype}`)
   return [file.shape[0], file.shape[1]]
 }
 
@@ -44,6 +54,7 @@ export function readMatrix(path: string): Matrix {
   if (a.shape.length !== 2) throw new CliError(`${path}: expected a 2-D array (rows × dimensions), received shape (${a.shape.join(', ')})`)
   const [rows, cols] = a.shape
   const data = a.data instanceof Float32Array ? a.data : Float32Array.from(a.data as ArrayLike<number | bigint>, Number)
+  checkFinite(data, cols, 0, path)
   return { data, rows, cols }
 }
 

@@ -8,8 +8,11 @@ import { Command, InvalidArgumentError, Option } from 'commander'
 import { DEVICES, METRICS, STRATEGIES } from '../validate'
 import { benchCommand } from './bench'
 import { evalCommand, mineCommand, type Common } from './commands'
-import { knnCommand, mergeCommand, mineNegativesCommand, parseBytes } from './corpusCommands'
-import { parseShard, type ShardSpec } from './parts'
+import { knnCommand } from './knnCommand'
+import { parseBytes } from './memoryFlag'
+import { mergeCommand } from './mergeCommand'
+import { mineNegativesCommand } from './mineNegativesCommand'
+import { parseShard, type ShardSpec } from './shards'
 import { demoCommand } from './demo'
 
 function integer(name: string, min: number): (value: string) => number {
@@ -31,6 +34,7 @@ function corpusFlags(cmd: Command): Command {
   return cmd
     .option('--max-memory <bytes>', 'memory for corpus blocks and results, such as 512M or 2G (default: a quarter of what the process may allocate, at most 192M)', parseBytesFlag)
     .option('--shard <i/n>', 'search only shard i of n (corpus rows ⌊i·m/n⌋ to ⌊(i+1)·m/n⌋) and write a part for `tripletkit merge`', parseShardFlag)
+    .option('--batch-size <rows>', 'the most query rows searched together (default: as many as --max-memory allows)', integer('batch-size', 1))
 }
 
 function parseBytesFlag(value: string): number {
@@ -126,6 +130,7 @@ export function program(): Command {
     .option('--reference-labels <labels.npy>', 'labels of the reference set')
     .option('--k <k>', 'k of recall@k and precision@k (default 10)', integer('k', 1))
     .option('--max-memory <bytes>', 'with --reference: memory for its blocks and the neighbour lists, such as 512M (default: a quarter of what the process may allocate, at most 192M)', parseBytesFlag)
+    .option('--batch-size <rows>', 'with --reference: the most query rows searched together', integer('batch-size', 1))
     .option('--json', 'print one JSON object', false))
     .action(async (embeddings: string, labels: string, o: Parameters<typeof evalCommand>[2]) => {
       process.stdout.write(`${await evalCommand(embeddings, labels, o)}\n`)

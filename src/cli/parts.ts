@@ -12,28 +12,6 @@ import type { Matrix, MergeHardNegativesOptions } from '../types'
 import { CliError } from './io'
 import { readNpz, writeNpz } from './npz'
 
-/** `--shard i/n` parsed. */
-export interface ShardSpec {
-  index: number
-  count: number
-}
-
-/** Parses `i/n` with 0 ≤ i < n. */
-export function parseShard(value: string): ShardSpec {
-  const m = /^(\d+)\/(\d+)$/.exec(value.trim())
-  const index = m === null ? NaN : Number(m[1]), count = m === null ? NaN : Number(m[2])
-  if (!(count >= 1 && index >= 0 && index < count && Number.isSafeInteger(count))) {
-    throw new CliError(`--shard: expected i/n with 0 ≤ i < n (for example 0/4), received '${value}'`)
-  }
-  return { index, count }
-}
-
-/** The rows ⌊i·N/n⌋ … ⌊(i+1)·N/n⌋ of shard i of n. */
-export function shardSlice(shard: ShardSpec, rows: number): [number, number] {
-  const at = (i: number) => Math.floor((i * rows) / shard.count)
-  return [at(shard.index), at(shard.index + 1)]
-}
-
 /** A fingerprint of an array's values, to tell parts of other queries or positives apart. */
 export function fingerprint(data: Float32Array | Int32Array): string {
   return createHash('sha256').update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest('hex')
@@ -79,7 +57,9 @@ function readBytes(path: string): Uint8Array {
   try {
     return readFileSync(path)
   } catch (err) {
-    throw new CliError(`${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`)
+    const code = (err as NodeJS.ErrnoException).code ?? String(err)
+    const hint = code === 'ERR_FS_FILE_TOO_LARGE' ? ': a part holds at most 2 GiB; split the queries into several runs' : ''
+    throw new CliError(`${path}: cannot read it (${code})${hint}`)
   }
 }
 
@@ -101,6 +81,14 @@ function readMeta(path: string): PartFile {
   }
   if (meta?.format !== 'tripletkit-part' || meta.version !== 1) {
     throw new CliError(`${path}: expected a part written by tripletkit knn or mine-negatives with --shard, received another file`)
+  }
+  const whole = (n: unknown): boolean => Number.isSafeInteger(n) && (n as number) >= 0
+  const [start, end] = (Array.isArray(meta.slice) ? meta.slice : [NaN, NaN]) as [number, number]
+  if ((meta.kind !== 'knn' && meta.kind !== 'negatives') || !whole(start) || !whole(end) || start > end || typeof meta.corpus !== 'object' ||
+    meta.corpus === null || !whole(meta.corpus.rows) || end > meta.corpus.rows || !whole(meta.corpus.dim) || typeof meta.queries !== 'object' ||
+    meta.queries === null || !whole(meta.queries.rows) || typeof meta.search !== 'object' || meta.search === null ||
+    (meta.kind === 'knn' ? !whole(meta.search.k) : !whole(meta.search.rangeMax) || typeof meta.search.rules !== 'object')) {
+    throw new CliError(`${path}: expected a meta.json with kind, slice, corpus, queries and search, received one that lacks some`)
   }
   return { path, meta }
 }

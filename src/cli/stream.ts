@@ -4,11 +4,11 @@
  * the device while the next one is read, and the blocks' lists are merged. The answer is the
  * in-memory search's, to the bit (docs/API.md, "Shape invariance").
  */
-import { mergePiece, searchPiece, type Piece, type PieceSearch } from '../knnIndex'
+import { mergePiece, searchPiece, type Piece, type PieceSearch } from '../pieceSearch'
 import { emptyLists, type Lists } from '../neighbours'
 import type { NpyFile } from '../npyFile'
 import type { Matrix } from '../types'
-import { CliError } from './io'
+import { checkFinite, CliError } from './io'
 
 /** One streamed search: the queries, the corpus file and its rows [start, end) to search. */
 export interface Stream {
@@ -24,35 +24,46 @@ export interface Stream {
   onProgress: (done: number, total: number) => void
   /** Sees each block (float32, rows [offset, offset + rows)) before it is searched. */
   onBlock?: (piece: Piece) => void
-}
-
-/** Bytes a query's lists take: the kept lists, the new ones being merged, and a block's result twice (the device's and its copy). */
-function listBytes(k: number): number {
-  return k * 8 * 2 + (k + 1) * 8 * 2
+  /** The most queries searched together (`--batch-size`). */
+  maxGroup?: number
 }
 
 /**
- * How the memory is shared: queries are searched in groups whose lists take at most a third of
- * `maxMemory` (a group more than the first rereads the corpus), and the rest goes to blocks of
- * corpus rows, three at a time (the one searched, the one read meanwhile, the device's copy),
- * plus the float64 read buffer when the file holds float64.
+ * Bytes a query takes while its group is searched: its lists (the kept ones, the new ones being
+ * merged, and a block's result twice: the device's and its copy) and the copy of its row each
+ * device call makes (twice when the device normalises it: cosine or normalize).
+ */
+function queryBytes(s: Stream): number {
+  const k = s.search.k
+  const unit = s.search.metric.metric === 'cosine' || s.search.metric.normalize
+  return k * 8 * 2 + (k + 1) * 8 * 2 + s.queries.cols * 4 * (unit ? 2 : 1)
+}
+
+/**
+ * How the memory is shared: queries are searched in groups that take at most a third of
+ * `maxMemory` (and at most `maxGroup` rows; a group more than the first rereads the corpus),
+ * and the rest goes to blocks of corpus rows, three at a time (the one searched, the one read
+ * meanwhile, the device's copy), plus the read buffer when the file holds another dtype.
  */
 export function plan(s: Stream): { groupRows: number; blockRows: number } {
   const d = s.queries.cols
-  const perQuery = listBytes(s.search.k)
+  const perQuery = queryBytes(s)
   const perRow = d * 4 * 3 + (s.corpus.dtype === 'float32' ? 0 : d * 8)
-  const groupRows = Math.min(Math.max(1, s.queries.rows), Math.floor(s.maxMemory / 3 / perQuery))
+  const groupRows = Math.min(Math.max(1, s.queries.rows), s.maxGroup ?? Infinity, Math.floor(s.maxMemory / 3 / perQuery))
   if (groupRows < 1 || groupRows * perQuery + perRow > s.maxMemory) {
     throw new CliError(`--max-memory: expected at least ${3 * (perQuery + perRow)} bytes (k = ${s.search.k} neighbours a query and a corpus row), received ${s.maxMemory}`)
   }
   return { groupRows, blockRows: Math.max(1, Math.floor((s.maxMemory - groupRows * perQuery) / perRow)) }
 }
 
-/** Rows [start, end) of a 2-D corpus file as float32 (float64 rounded, as the in-memory reader does). */
+/**
+ * Rows [start, end) of a 2-D corpus file as float32 (float64 rounded, integers converted, as
+ * the in-memory reader does), every value finite.
+ */
 function readBlock(s: Stream, start: number, end: number): Piece {
   const raw = s.corpus.readRows(start, end)
-  if (raw instanceof BigInt64Array || raw instanceof Int32Array) throw new CliError(`${s.corpusPath}: expected float32 or float64 embeddings, received ${s.corpus.dtype}`)
-  const data = raw instanceof Float32Array ? raw : Float32Array.from(raw)
+  const data = raw instanceof Float32Array ? raw : raw instanceof BigInt64Array ? Float32Array.from(raw, Number) : Float32Array.from(raw)
+  checkFinite(data, s.queries.cols, start, s.corpusPath)
   return { data, rows: end - start, offset: start }
 }
 
@@ -77,7 +88,7 @@ export async function streamSearch(s: Stream, consume: (queryStart: number, list
     while (next !== undefined) {
       const piece: Piece = next
       if (g0 === 0) s.onBlock?.(piece)
-      const work = searchPiece(search, group, g1 - g0, piece)
+      const work = searchPiece(search, group, g1 - g0, g0, piece)
       // The device works on its own threads: the next block is read meanwhile.
       const after = piece.offset + piece.rows
       try {
