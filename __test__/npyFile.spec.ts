@@ -48,6 +48,12 @@ for (const { name, array } of arrays) {
         for (let end = start; end <= rows; end++) t.deepEqual(file.readRows(start, end), whole.data.slice(start * per, end * per), `rows [${start}, ${end})`)
       }
       t.throws(() => file.readRows(0, rows + 1), { instanceOf: RangeError, message: new RegExp(`expected 0 ≤ start ≤ end ≤ ${rows}`) })
+      // Into a buffer of one's own: a view of its start, the rest untouched.
+      const into = new (whole.data.constructor as new (n: number) => NpyArray['data'])(whole.data.length + 1)
+      const view = file.readRows(1, rows, into)
+      t.is(view.buffer, into.buffer)
+      t.deepEqual(view, whole.data.slice(per))
+      t.throws(() => file.readRows(0, rows, new Uint8Array(1000) as never), { instanceOf: TypeError, message: /into: expected a/ })
       file.close()
       t.throws(() => file.readRows(0, 1), { message: /the file is closed/ })
     })

@@ -13,11 +13,17 @@ export interface NpyFile {
   readonly dtype: NpyDtype
   /** The dimensions, outermost first; rows are along the first. */
   readonly shape: readonly number[]
-  /** The values of rows [start, end) (whole sub-arrays along the first dimension), in C order. */
-  readRows(start: number, end: number): NpyArray['data']
+  /**
+   * The values of rows [start, end) (whole sub-arrays along the first dimension), in C order.
+   * With `into` (a typed array of the file's dtype, long enough), they are read into its start
+   * and a view of that part is returned: a loop over blocks then allocates nothing.
+   */
+  readRows(start: number, end: number, into?: NpyArray['data']): NpyArray['data']
   /** Closes the file; later reads throw. */
   close(): void
 }
+
+const ARRAYS = { float32: Float32Array, float64: Float64Array, int32: Int32Array, int64: BigInt64Array } as const
 
 /** The most bytes one read call asks for (Node refuses more than 2 GiB − 1 at once). */
 const READ_CHUNK = 2 ** 30
@@ -68,16 +74,18 @@ export function openNpy(path: string): NpyFile {
     return {
       dtype,
       shape,
-      readRows(start: number, end: number) {
+      readRows(start: number, end: number, into?: NpyArray['data']) {
         if (!open) throw new Error(`${path}: the file is closed`)
         if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > rows) {
           throw new RangeError(`rows: expected 0 ≤ start ≤ end ≤ ${rows}, received [${start}, ${end})`)
         }
-        const buffer = new ArrayBuffer((end - start) * rowValues * item)
-        readFully(fd, new Uint8Array(buffer), dataOffset + start * rowValues * item, path)
-        return dtype === 'float32' ? new Float32Array(buffer)
-          : dtype === 'float64' ? new Float64Array(buffer)
-            : dtype === 'int32' ? new Int32Array(buffer) : new BigInt64Array(buffer)
+        const values = (end - start) * rowValues
+        if (into !== undefined && (into.constructor !== ARRAYS[dtype] || into.length < values)) {
+          throw new TypeError(`into: expected a ${ARRAYS[dtype].name} of at least ${values} values, received ${into.constructor.name} of ${into.length}`)
+        }
+        const out = into === undefined ? new ARRAYS[dtype](values) : into.subarray(0, values)
+        readFully(fd, new Uint8Array(out.buffer, out.byteOffset, out.byteLength), dataOffset + start * rowValues * item, path)
+        return out
       },
       close() {
         if (open) closeSync(fd)

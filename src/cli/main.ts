@@ -32,7 +32,7 @@ function number(value: string): number {
 /** `--max-memory` and `--shard`, on a command that reads a corpus in blocks. */
 function corpusFlags(cmd: Command): Command {
   return cmd
-    .option('--max-memory <bytes>', 'memory for corpus blocks and results, such as 512M or 2G (default: a quarter of what the process may allocate, at most 128M)', parseBytesFlag)
+    .option('--max-memory <bytes>', 'memory for corpus blocks and results, such as 512M or 2G (default: a quarter of what the process may allocate, at most 96M)', parseBytesFlag)
     .option('--shard <i/n>', 'search only shard i of n (corpus rows ⌊i·m/n⌋ to ⌊(i+1)·m/n⌋) and write a part for `tripletkit merge`', parseShardFlag)
     .option('--batch-size <rows>', 'the most query rows searched together (default: as many as --max-memory allows)', integer('batch-size', 1))
 }
@@ -129,7 +129,7 @@ export function program(): Command {
     .option('--reference <reference.npy>', 'search this set instead of the embeddings themselves')
     .option('--reference-labels <labels.npy>', 'labels of the reference set')
     .option('--k <k>', 'k of recall@k and precision@k (default 10)', integer('k', 1))
-    .option('--max-memory <bytes>', 'with --reference: memory for its blocks and the neighbour lists, such as 512M (default: a quarter of what the process may allocate, at most 128M)', parseBytesFlag)
+    .option('--max-memory <bytes>', 'with --reference: memory for its blocks and the neighbour lists, such as 512M (default: a quarter of what the process may allocate, at most 96M)', parseBytesFlag)
     .option('--batch-size <rows>', 'with --reference: the most query rows searched together', integer('batch-size', 1))
     .option('--json', 'print one JSON object', false))
     .action(async (embeddings: string, labels: string, o: Parameters<typeof evalCommand>[2]) => {

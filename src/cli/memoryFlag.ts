@@ -4,11 +4,11 @@ import { CliError } from './io'
 
 /**
  * The default of `--max-memory`: a quarter of what this process may still allocate, at most
- * 128 MiB: blocks of that size already keep the device's fixed cost per block small, and larger
+ * 96 MiB: blocks of that size already keep the device's fixed cost per block small, and larger
  * ones search no faster.
  */
 export function defaultMaxMemory(): number {
-  return Math.max(16 * 2 ** 20, Math.min(128 * 2 ** 20, Math.floor(memoryHeadroom() / 4)))
+  return Math.max(16 * 2 ** 20, Math.min(96 * 2 ** 20, Math.floor(memoryHeadroom() / 4)))
 }
 
 /** Parses a byte count: an integer, optionally with K, M or G (powers of 1024). */

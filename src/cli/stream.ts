@@ -42,13 +42,15 @@ function queryBytes(s: Stream): number {
 /**
  * How the memory is shared: queries are searched in groups that take at most a third of
  * `maxMemory` (and at most `maxGroup` rows; a group more than the first rereads the corpus),
- * and the rest goes to blocks of corpus rows, three at a time (the one searched, the one read
- * meanwhile, the device's copy), plus the read buffer when the file holds another dtype.
+ * and the rest goes to blocks of corpus rows: the one searched and the one read meanwhile, the
+ * device's copy (and its unit-length copy for cosine or normalize), plus the read buffer when
+ * the file holds another dtype.
  */
 export function plan(s: Stream): { groupRows: number; blockRows: number } {
   const d = s.queries.cols
   const perQuery = queryBytes(s)
-  const perRow = d * 4 * 3 + (s.corpus.dtype === 'float32' ? 0 : d * 8)
+  const unit = s.search.metric.metric === 'cosine' || s.search.metric.normalize
+  const perRow = d * 4 * (unit ? 4 : 3) + (s.corpus.dtype === 'float32' ? 0 : d * 8)
   const groupRows = Math.min(Math.max(1, s.queries.rows), s.maxGroup ?? Infinity, Math.floor(s.maxMemory / 3 / perQuery))
   if (groupRows < 1 || groupRows * perQuery + perRow > s.maxMemory) {
     throw new CliError(`--max-memory: expected at least ${3 * (perQuery + perRow)} bytes (k = ${s.search.k} neighbours a query and a corpus row), received ${s.maxMemory}`)
@@ -60,11 +62,31 @@ export function plan(s: Stream): { groupRows: number; blockRows: number } {
  * Rows [start, end) of a 2-D corpus file as float32 (float64 rounded, integers converted, as
  * the in-memory reader does), every value finite.
  */
-function readBlock(s: Stream, start: number, end: number): Piece {
-  const raw = s.corpus.readRows(start, end)
-  const data = raw instanceof Float32Array ? raw : raw instanceof BigInt64Array ? Float32Array.from(raw, Number) : Float32Array.from(raw)
+function readBlock(s: Stream, start: number, end: number, buffers: Buffers, slot: 0 | 1): Piece {
+  const values = (end - start) * s.queries.cols
+  const own = (buffers[slot] ??= new Float32Array(values))
+  let data: Float32Array
+  if (s.corpus.dtype === 'float32') {
+    data = s.corpus.readRows(start, end, own) as Float32Array
+  } else {
+    const raw = s.corpus.readRows(start, end, (buffers.raw ??= new ARRAYS[s.corpus.dtype](values)))
+    data = own.subarray(0, values)
+    for (let i = 0; i < values; i++) data[i] = Number(raw[i])
+  }
   checkFinite(data, s.queries.cols, start, s.corpusPath)
   return { data, rows: end - start, offset: start }
+}
+
+const ARRAYS = { float64: Float64Array, int32: Int32Array, int64: BigInt64Array } as const
+
+/**
+ * The two float32 buffers blocks are read into in turn (one is searched while the other is
+ * filled), and the read buffer of a file of another dtype: a run allocates them once.
+ */
+interface Buffers {
+  0?: Float32Array
+  1?: Float32Array
+  raw?: Float64Array | Int32Array | BigInt64Array
 }
 
 /**
@@ -80,11 +102,13 @@ export async function streamSearch(s: Stream, consume: (queryStart: number, list
   const { groupRows, blockRows } = plan(s)
   const { search } = s
   const groups = Math.ceil(q.rows / groupRows)
+  const buffers: Buffers = {}
   for (let g0 = 0; g0 < q.rows; g0 += groupRows) {
     const g1 = Math.min(q.rows, g0 + groupRows)
     const group = q.data.subarray(g0 * q.cols, g1 * q.cols)
     let acc = emptyLists(g1 - g0, search.k)
-    let next: Piece | undefined = readBlock(s, s.start, Math.min(s.end, s.start + blockRows))
+    let slot: 0 | 1 = 0
+    let next: Piece | undefined = readBlock(s, s.start, Math.min(s.end, s.start + blockRows), buffers, slot)
     while (next !== undefined) {
       const piece: Piece = next
       if (g0 === 0) s.onBlock?.(piece)
@@ -92,7 +116,8 @@ export async function streamSearch(s: Stream, consume: (queryStart: number, list
       // The device works on its own threads: the next block is read meanwhile.
       const after = piece.offset + piece.rows
       try {
-        next = after < s.end ? readBlock(s, after, Math.min(s.end, after + blockRows)) : undefined
+        slot = slot === 0 ? 1 : 0
+        next = after < s.end ? readBlock(s, after, Math.min(s.end, after + blockRows), buffers, slot) : undefined
       } catch (err) {
         await work.catch(() => undefined)
         throw err
