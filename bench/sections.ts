@@ -7,6 +7,6 @@ export function writeSection(file: string, heading: string, section: string): vo
   const at = text.indexOf(`${heading}\n`)
   if (at < 0) return writeFileSync(file, `${text.trimEnd()}\n\n${section.trimEnd()}\n`)
   const next = text.indexOf('\n## ', at + heading.length)
-  const rest = next < 0 ? "" : `\n${text.slice(next + 1).trimStart()}`
+  const rest = next < 0 ? '' : `\n${text.slice(next + 1).trimStart()}`
   writeFileSync(file, `${text.slice(0, at)}${section.trimEnd()}\n${rest}`)
 }
