@@ -5,7 +5,7 @@
  */
 
 import { toMatrix } from './matrix'
-import type { Lists } from './neighbours'
+import { placeLists } from './neighbours'
 import { OPTION_KEYS, readOptions } from './options'
 import { defaultBatch, planSearch, searchPieces, searchPiecesSync, type Piece } from './pieceSearch'
 import type { Device, KnnIndexOptions, KnnIndexSearchOptions, KnnResult, MatrixLike, Metric } from './types'
@@ -169,14 +169,14 @@ export class KnnIndex {
    */
   async search(queries: MatrixLike, opts: KnnIndexSearchOptions): Promise<KnnResult> {
     const { q, s, out, signal, onProgress, batchSize, pieces } = this.#prepare(queries, opts)
-    await searchPieces(s, q, pieces, batchSize, signal, onProgress, (start, _end, acc) => store(out, start, acc))
+    await searchPieces(s, q, pieces, batchSize, signal, onProgress, (start, _end, acc) => placeLists(out, start, acc))
     return out
   }
 
   /** Synchronous twin of {@link KnnIndex.search}: same arguments, returns the result directly. */
   searchSync(queries: MatrixLike, opts: KnnIndexSearchOptions): KnnResult {
     const { q, s, out, signal, onProgress, batchSize, pieces } = this.#prepare(queries, opts)
-    searchPiecesSync(s, q, pieces, batchSize, signal, onProgress, (start, _end, acc) => store(out, start, acc))
+    searchPiecesSync(s, q, pieces, batchSize, signal, onProgress, (start, _end, acc) => placeLists(out, start, acc))
     return out
   }
 
@@ -202,9 +202,4 @@ export class KnnIndex {
     // The pieces as they are now: an add while the search runs does not change what it searches.
     return { q, s, out, signal, onProgress, batchSize, pieces: piecesOf(this) }
   }
-}
-
-function store(out: KnnResult, start: number, acc: Lists): void {
-  out.indices.set(acc.indices, start * out.k)
-  out.distances.set(acc.distances, start * out.k)
 }

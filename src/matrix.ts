@@ -81,8 +81,8 @@ export function toMatrix(value: unknown, argName: string): Matrix {
   return { data, rows, cols }
 }
 
-/** Throws a RangeError naming the first non-finite value of `data`, if any. */
-export function checkFiniteData(data: Float32Array, cols: number, argName: string): void {
+/** Throws a RangeError naming the first non-finite value of `data`, if any, by its row counted from `firstRow`. */
+export function checkFiniteData(data: Float32Array, cols: number, argName: string, firstRow = 0): void {
   // v · 0 is ±0 for every finite v and NaN for NaN and ±Infinity, and NaN survives a sum: four
   // branch-free running sums (about 3× faster than a compare per element) find out whether
   // there is any offender, and only then a second loop finds the first.
@@ -98,7 +98,7 @@ export function checkFiniteData(data: Float32Array, cols: number, argName: strin
   if (s0 + s1 + s2 + s3 === 0) return
   for (let i = 0; i < data.length; i++) {
     const v = data[i]
-    if (v - v !== 0) throw notFinite(argName, Math.floor(i / cols), i % cols, v, v)
+    if (v - v !== 0) throw notFinite(argName, firstRow + Math.floor(i / cols), i % cols, v, v)
   }
 }
 

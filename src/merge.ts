@@ -8,7 +8,7 @@
 import { candidateCount, emptyNegatives, pickRow, readRules, readSearch, rowSimilarity, tooManyCandidates } from './hardNegatives'
 import { defaultBatch, planSearch, searchPieces, searchPiecesSync, type Piece } from './pieceSearch'
 import { toMatrix } from './matrix'
-import { emptyLists, mergeLists, type Lists } from './neighbours'
+import { emptyLists, mergeLists, placeLists, type Lists } from './neighbours'
 import { OPTION_KEYS, readOptions } from './options'
 import type {
   HardNegativeCandidates, HardNegativeCandidatesOptions, HardNegatives, KnnPart, KnnResult, MatrixLike, MergeHardNegativesOptions,
@@ -128,10 +128,7 @@ function prepareCandidates(queries: MatrixLike, shard: MatrixLike, positives: In
   const s = k === 0 || q.rows === 0 ? undefined
     : planSearch(search.device, rules.similarity, false, undefined, q.rows, total, c.cols, k, false, tooManyCandidates(rules.rangeMax))
   const pieces: Piece[] = [{ data: c.data, rows: c.rows, offset: 0 }]
-  const store = (start: number, _end: number, acc: Lists): void => {
-    result.indices.set(acc.indices, start * k)
-    result.distances.set(acc.distances, start * k)
-  }
+  const store = (start: number, _end: number, acc: Lists): void => placeLists(result, start, acc)
   return { q, s, out, pieces, store, search, batchSize: search.batchSize ?? defaultBatch(c.rows) }
 }
 

@@ -13,6 +13,12 @@ export interface Lists {
   k: number
 }
 
+/** Copies `part` (rows from `start` on, as wide as `into`) into `into`. */
+export function placeLists(into: { indices: Int32Array; distances: Float32Array }, start: number, part: Lists): void {
+  into.indices.set(part.indices, start * part.k)
+  into.distances.set(part.distances, start * part.k)
+}
+
 /** Lists of `rows × k` empty places. */
 export function emptyLists(rows: number, k: number): Lists {
   return { indices: new Int32Array(rows * k).fill(-1), distances: new Float32Array(rows * k).fill(NaN), rows, k }

@@ -8,10 +8,9 @@ import type { Matrix } from '../types'
 /** Throws a CliError naming the first value of `data` that is not finite, by its row in the file (the first is `firstRow`). */
 export function checkFinite(data: Float32Array, cols: number, firstRow: number, path: string): void {
   try {
-    checkFiniteData(data, cols, path)
-  } catch {
-    const at = data.findIndex((v) => !Number.isFinite(v))
-    throw new CliError(`${path}: expected finite numbers, received ${data[at]} at row ${firstRow + Math.floor(at / cols)}, column ${at % cols}`)
+    checkFiniteData(data, cols, path, firstRow)
+  } catch (err) {
+    throw new CliError((err as Error).message)
   }
 }
 

@@ -1,5 +1,5 @@
 /** `tripletkit knn`: every query's k nearest corpus rows, the corpus read in blocks; with `--shard`, one part. */
-import { emptyLists } from '../neighbours'
+import { emptyLists, placeLists } from '../neighbours'
 import { checkShardOutputs, openCorpus, partMeta, planStream, writeResults, type CorpusOptions } from './corpusRun'
 import { CliError, readMatrix, writeFiles } from './io'
 import { partBytes } from './parts'
@@ -21,10 +21,7 @@ export async function knnCommand(queries: string, corpusPath: string,
     })
     try {
       const lists = emptyLists(q.rows, k)
-      await run((start, part) => {
-        lists.indices.set(part.indices, start * k)
-        lists.distances.set(part.distances, start * k)
-      })
+      await run((start, part) => placeLists(lists, start, part))
       if (o.shard !== undefined) {
         const meta = partMeta('knn', o.shard, c, q, { k: o.k, metric: o.metric, normalize: o.normalize, excludeSelf: o.excludeSelf, device })
         return writeFiles([{ path: o.out, bytes: partBytes(meta, lists) }])

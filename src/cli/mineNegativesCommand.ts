@@ -3,7 +3,7 @@
  * with `--shard`, one part holding the shard's candidates for `tripletkit merge`.
  */
 import { candidateCount, emptyNegatives, pickRow, readRules, rowSimilarity, tooManyCandidates } from '../hardNegatives'
-import { emptyLists } from '../neighbours'
+import { emptyLists, placeLists } from '../neighbours'
 import type { Piece } from '../pieceSearch'
 import type { Matrix, MergeHardNegativesOptions, Similarity } from '../types'
 import { checkShardOutputs, openCorpus, partMeta, planStream, writeResults, type CorpusOptions } from './corpusRun'
@@ -85,11 +85,7 @@ export async function mineNegativesCommand(queries: string, corpusPath: string, 
       // A whole run picks each group's negatives as it comes (in query order, as the seeded
       // draws need); a shard keeps its candidates for the part.
       await run((start, part) => {
-        if (lists !== undefined) {
-          lists.indices.set(part.indices, start * k)
-          lists.distances.set(part.distances, start * k)
-          return
-        }
+        if (lists !== undefined) return placeLists(lists, start, part)
         for (let r = 0; r < part.rows; r++) {
           const i = start + r
           pickRow(rules, out, i, part.indices, part.distances, r * k, k, positives[i], positive.scores[i])
