@@ -36,6 +36,16 @@ export declare class KnnIndex {
    * every search.
    */
   constructor(corpus: Float32Array, rows: number, cols: number, opts?: MetricOptions | undefined | null)
+  /**
+   * Bytes the prepared corpus keeps in device memory between searches (a GPU's copy, made
+   * by the first search with room for it); 0 on the CPU or before the first search.
+   */
+  get deviceBytes(): number
+  /**
+   * Drops the corpus (and its device copy) now rather than when the index is collected; a
+   * search under way keeps what it reads until it ends. Later searches are refused.
+   */
+  release(): void
   /** The k nearest corpus rows of every query row. */
   search(queries: Float32Array, rows: number, opts: SearchOptions): KnnResult
   /** Async twin of `search`, on a thread of its own; the queries are copied first. */
@@ -75,6 +85,12 @@ export interface ContrastiveOptions {
   maxMemory?: number
 }
 
+/** Bytes copied each way between the host and a device. */
+export interface Copied {
+  toDevice: number
+  fromDevice: number
+}
+
 /** Whether a device can run here. */
 export interface DeviceReport {
   available: boolean
@@ -93,6 +109,13 @@ export interface DeviceReport {
   ops?: Array<string>
   /** The most neighbours a knn search takes on this device; absent when it takes any. */
   maxK?: number
+  /**
+   * Bytes copied to the device and back so far, where the device counts them (the
+   * emulator).
+   */
+  copied?: Copied
+  /** Bytes that prepared corpora keep on the device between searches now. */
+  keptBytes?: number
 }
 
 /** The k nearest corpus rows of every query row, the corpus used for this call only. */

@@ -11,6 +11,7 @@ import {
   hardNegativeCandidates, hardNegativeCandidatesSync, KnnIndex, knnSync, mergeHardNegatives, mergeKnn, mineHardNegatives, mineHardNegativesSync,
   type HardNegatives, type KnnResult, type Matrix, type Metric,
 } from '../index'
+import { loadNative } from '../src/native'
 import { DEVICES } from './helpers/devices'
 import { duplicateSome, flat, integerRows } from './helpers/data'
 import { Rng } from './helpers/prng'
@@ -106,6 +107,72 @@ for (const device of DEVICES) {
         }
         sameNegatives(t, mergeHardNegatives(parts.reverse(), rules), want, `merged, ${what}`)
       }
+    }
+  })
+}
+
+if (DEVICES.includes('cuda')) {
+  /** Bytes copied to the device and back so far, counted by the emulator. */
+  function copied(): [number, number] {
+    const native = loadNative()
+    if (!native.ok) throw native.error
+    const c = native.binding.backends().cuda.copied
+    if (c == null) throw new Error('the CUDA device does not count its copies (not the emulator)')
+    return [c.toDevice, c.fromDevice]
+  }
+
+  test.serial('KnnIndex on cuda keeps its pieces on the device: later searches move only queries and results, an add re-uploads only its piece', async (t) => {
+    const rng = new Rng(17)
+    const [rows, cols, k] = [301, 7, 5]
+    const corpus = tiedRows(rng, rows, cols)
+    const queries = tiedRows(rng, 23, cols)
+    const index = new KnnIndex({ metric: 'cosine', device: 'cuda' })
+    index.add(slice(corpus, 0, 200))
+    index.add(slice(corpus, 200, rows)) // the same piece, grown: its copy must follow
+    const want = knnSync(queries, corpus, { k, metric: 'cosine', device: 'cpu' })
+    const rowBytes = 4 * cols + 4 // values and squared norm
+    const [queryBytes, listBytes] = [queries.rows * rowBytes, queries.rows * k * 12]
+    const moved = async (search: () => KnnResult | Promise<KnnResult>): Promise<[number, number]> => {
+      const [up, down] = copied()
+      sameKnn(t, await search(), want, 'search')
+      const [up2, down2] = copied()
+      return [up2 - up, down2 - down]
+    }
+    t.is(index.deviceBytes, 0, 'nothing on the device before a search')
+    t.deepEqual(await moved(() => index.search(queries, { k })), [rows * rowBytes + queryBytes, listBytes], 'the first search uploads the corpus')
+    t.is(index.deviceBytes, rows * rowBytes)
+    t.deepEqual(await moved(() => index.search(queries, { k })), [queryBytes, listBytes], 'a second search moves only queries and lists')
+    t.deepEqual(await moved(() => index.searchSync(queries, { k })), [queryBytes, listBytes], 'searchSync reads the same copy')
+    // An add changes the last piece: only that piece is uploaded again.
+    const more = tiedRows(rng, 9, cols)
+    index.add(more)
+    const all: Matrix = { data: Float32Array.from([...corpus.data, ...more.data]), rows: rows + 9, cols }
+    const wantAll = knnSync(queries, all, { k, metric: 'cosine', device: 'cpu' })
+    const [up] = copied()
+    sameKnn(t, index.searchSync(queries, { k }), wantAll, 'after an add')
+    t.is(copied()[0] - up, (rows + 9) * rowBytes + queryBytes)
+    index.releaseDevice()
+    t.is(index.deviceBytes, 0, 'releaseDevice frees the copies')
+    const [up3] = copied()
+    sameKnn(t, index.searchSync(queries, { k }), wantAll, 'after releaseDevice')
+    t.is(copied()[0] - up3, (rows + 9) * rowBytes + queryBytes, 'the next search uploads again')
+  })
+
+  test.serial('KnnIndex on cuda under a small maxMemory streams its pieces at every search and keeps none', (t) => {
+    const rng = new Rng(19)
+    const [rows, cols, k] = [3000, 6, 3]
+    const corpus = tiedRows(rng, rows, cols)
+    const queries = tiedRows(rng, 11, cols)
+    const rowBytes = 4 * cols + 4
+    // Less than twice the corpus: it cannot stay, yet a search fits in column chunks.
+    const index = new KnnIndex({ device: 'cuda', maxMemory: Math.floor(1.5 * rows * rowBytes) })
+    index.add(corpus)
+    const want = knnSync(queries, corpus, { k, device: 'cpu' })
+    for (let i = 0; i < 2; i++) {
+      const [up] = copied()
+      sameKnn(t, index.searchSync(queries, { k }), want, `search ${i}`)
+      t.is(copied()[0] - up, rows * rowBytes + queries.rows * rowBytes, `search ${i} uploads the corpus`)
+      t.is(index.deviceBytes, 0)
     }
   })
 }

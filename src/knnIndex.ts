@@ -4,6 +4,7 @@
  * answer of one search over the whole corpus, ties included.
  */
 
+import { dropCopy, newCopy, type DeviceCopy } from './deviceCopy'
 import { toMatrix } from './matrix'
 import { placeLists } from './neighbours'
 import { OPTION_KEYS, readOptions } from './options'
@@ -21,11 +22,15 @@ const PIECE_VALUES = 2 ** 26
 /** Global indices are int32, as every knn result's. */
 const MAX_ROWS = 2 ** 31 - 1
 
-/** A piece being filled: its buffer has room for more rows than it holds. */
+/**
+ * A piece being filled: its buffer has room for more rows than it holds. `copy` is where its
+ * GPU copy is kept between searches on 'cuda'; rows added to the piece let it go.
+ */
 interface Growing {
   buffer: Float32Array
   rows: number
   offset: number
+  copy: DeviceCopy
 }
 
 /** What an index holds, kept out of the class so that it stays out of the public type. */
@@ -44,7 +49,7 @@ function held(index: KnnIndex): Held {
 /** Internal: the index's pieces as they are now (later adds do not change them). */
 export function piecesOf(index: KnnIndex): Piece[] {
   const { pieces, dim } = held(index)
-  return pieces.map((p) => ({ data: p.buffer.subarray(0, p.rows * (dim ?? 0)), rows: p.rows, offset: p.offset }))
+  return pieces.map((p) => ({ data: p.buffer.subarray(0, p.rows * (dim ?? 0)), rows: p.rows, offset: p.offset, copy: p.copy }))
 }
 
 /** Internal: global row `i` as added (a view, no copy), for the hard-negative miner's positive scores. */
@@ -67,6 +72,12 @@ export function rowOf(index: KnnIndex, i: number): Float32Array {
  * 4 GiB and any single buffer; the index holds each row once. A search is exact over every
  * piece: ascending distance, ties to the lower global index, the same bits as one
  * {@link knn} call over all the rows (see "Shape invariance" in docs/API.md).
+ *
+ * On `'cuda'`, the first search uploads each piece and keeps it on the GPU while it takes at
+ * most half of the device memory a search may use (net of what is kept already): later
+ * searches then move only their queries and results. Pieces that do not fit so stream through
+ * the device at every search. {@link KnnIndex.deviceBytes} says what is kept and
+ * {@link KnnIndex.releaseDevice} frees it; otherwise it is freed when the index is collected.
  *
  * @example
  * const index = new KnnIndex({ metric: 'cosine' })
@@ -105,6 +116,22 @@ export class KnnIndex {
     return held(this).dim
   }
 
+  /** Bytes of the index kept in GPU memory between searches (0 until a search on `'cuda'`). */
+  get deviceBytes(): number {
+    return held(this).pieces.reduce((sum, p) => sum + (p.copy.index?.deviceBytes ?? 0), 0)
+  }
+
+  /**
+   * Frees the index's GPU copies now rather than when the index is collected; the next search
+   * on `'cuda'` uploads the pieces again. A search under way keeps what it reads until it ends.
+   */
+  releaseDevice(): void {
+    for (const p of held(this).pieces) {
+      dropCopy(p.copy)
+      p.copy = newCopy()
+    }
+  }
+
   /** The metric every search uses. */
   get metric(): Metric {
     return this.#metric
@@ -139,8 +166,12 @@ export class KnnIndex {
       let last = h.pieces.at(-1)
       if (last === undefined || last.rows === perPiece) {
         // A new piece starts with room for what is left of this add, up to a whole piece.
-        last = { buffer: new Float32Array(Math.min(perPiece, m.rows - done) * cols), rows: 0, offset: h.size }
+        last = { buffer: new Float32Array(Math.min(perPiece, m.rows - done) * cols), rows: 0, offset: h.size, copy: newCopy() }
         h.pieces.push(last)
+      } else {
+        // The piece changes: its GPU copy (if any) is out of date.
+        dropCopy(last.copy)
+        last.copy = newCopy()
       }
       const take = Math.min(perPiece - last.rows, m.rows - done)
       if ((last.rows + take) * cols > last.buffer.length) {

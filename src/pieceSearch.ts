@@ -8,6 +8,7 @@
 
 import type { KnnResult as BackendKnnResult, SearchOptions } from './backend'
 import { maxNeighbours, nativeOptions, resolveDevice, type Target } from './device'
+import { keptIndex, type DeviceCopy } from './deviceCopy'
 import { abortError } from './errors'
 import { emptyLists, mergeLists, type Lists } from './neighbours'
 import { runSync, startOp, withSignal } from './run'
@@ -21,11 +22,15 @@ import type { Device, Matrix, Metric } from './types'
 const MIN_DEFAULT_BATCH = 1024
 const BATCH_DISTANCES = 4_194_304
 
-/** Rows [offset, offset + rows) of the corpus, in a buffer of their own. */
+/**
+ * Rows [offset, offset + rows) of the corpus, in a buffer of their own; `copy`, where the
+ * piece's GPU copy is kept between searches (a KnnIndex's pieces have one).
+ */
 export interface Piece {
   readonly data: Float32Array
   readonly rows: number
   readonly offset: number
+  readonly copy?: DeviceCopy
 }
 
 /** How one search runs: the device, the metric options the addon takes, and the k of each piece. */
@@ -69,13 +74,22 @@ export function mergePiece(s: PieceSearch, acc: Lists, part: BackendKnnResult, p
 /** Searches `rows` queries (the first global row `queryStart`) against one piece on the calling thread. */
 export function searchPieceSync(s: PieceSearch, queries: Float32Array, rows: number, queryStart: number, piece: Piece, signal?: AbortSignal): BackendKnnResult {
   const args = pieceArgs(s, queries, rows, piece, queryStart)
-  return runSync(s.target, (b) => b.knn(...args), signal)
+  const kept = keptIndex(s.target, s.metric, piece.copy, piece.data, piece.rows, s.cols)
+  if (kept === undefined) return runSync(s.target, (b) => b.knn(...args), signal)
+  try {
+    return runSync(s.target, () => kept.index.search(queries, rows, args[6]), signal)
+  } finally {
+    kept.settle()
+  }
 }
 
 /** Searches `rows` queries (the first global row `queryStart`) against one piece off the main thread where the device allows. */
 export function searchPiece(s: PieceSearch, queries: Float32Array, rows: number, queryStart: number, piece: Piece, signal?: AbortSignal): Promise<BackendKnnResult> {
   const args = pieceArgs(s, queries, rows, piece, queryStart)
-  return startOp(s.target, (b) => b.knn(...args), (n, token) => n.knnAsync(...args, token), signal)
+  const kept = keptIndex(s.target, s.metric, piece.copy, piece.data, piece.rows, s.cols)
+  if (kept === undefined) return startOp(s.target, (b) => b.knn(...args), (n, token) => n.knnAsync(...args, token), signal)
+  return startOp(s.target, (b) => b.knn(...args), (_n, token) => kept.index.searchAsync(queries, rows, args[6], token), signal)
+    .finally(kept.settle)
 }
 
 /** What to do with the merged neighbours of query rows [start, end) as each batch is done. */

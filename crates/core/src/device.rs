@@ -25,6 +25,10 @@ pub trait Corpus: Any + Send + Sync {
     fn device(&self) -> &'static str;
     fn rows(&self) -> usize;
     fn cols(&self) -> usize;
+    /// Bytes it keeps in device memory between searches (a GPU's copy); 0 on the host.
+    fn device_bytes(&self) -> usize {
+        0
+    }
     fn as_any(&self) -> &dyn Any;
 }
 

@@ -2,12 +2,14 @@
 //! on this crate's kernels. The ops above them are core's; an op the device does not run is
 //! refused with `DeviceUnavailable`, never run on the CPU in silence.
 use crate::gpu::Gpu;
+use crate::kept::Keeper;
 use crate::kernels::KNN_MAX_K;
-use crate::ops::knn::CudaCorpus;
+use crate::ops::knn::{CudaCorpus, Place};
 use crate::ops::{
     backward, contrastive, distance, knn, ladder, margin, mining, rank, semihard, set, supcon,
     verification,
 };
+use std::sync::Arc;
 use tripletkit_core::device::{foreign_corpus, HingeScales};
 use tripletkit_core::distances::backward::PairwiseGrads;
 use tripletkit_core::distances::Rows;
@@ -21,7 +23,9 @@ use tripletkit_core::{
 const USE_OF_FREE: f64 = 0.8;
 
 pub struct Cuda {
-    gpu: Box<dyn Gpu>,
+    gpu: Arc<dyn Gpu>,
+    /// What corpora keep on the device between searches.
+    keeper: Keeper,
     emulated: bool,
     /// Bytes an op may use on the device; None: a share of what is free at the call.
     limit: Option<usize>,
@@ -30,18 +34,19 @@ pub struct Cuda {
 impl Cuda {
     /// The first GPU through the driver, or why there is none.
     pub fn open() -> Result<Cuda, String> {
-        Ok(Cuda {
-            gpu: Box::new(crate::driver::Driver::open()?),
-            emulated: false,
-            limit: None,
-        })
+        Ok(Cuda::on(Arc::new(crate::driver::Driver::open()?), false))
     }
 
     /// The kernels on the CPU, through the emulator (a testing aid).
     pub fn emulated() -> Cuda {
+        Cuda::on(Arc::new(crate::emulator::Emulator::new()), true)
+    }
+
+    fn on(gpu: Arc<dyn Gpu>, emulated: bool) -> Cuda {
         Cuda {
-            gpu: Box::new(crate::emulator::Emulator::new()),
-            emulated: true,
+            keeper: Keeper::new(Arc::clone(&gpu)),
+            gpu,
+            emulated,
             limit: None,
         }
     }
@@ -63,14 +68,29 @@ impl Cuda {
         self.gpu.traffic()
     }
 
+    /// Bytes corpora keep on the device between searches now.
+    pub fn kept_bytes(&self) -> usize {
+        self.keeper.held()
+    }
+
     /// Bytes an op plans its chunks with: the call's `maxMemory`, this device's own limit
-    /// (`with_memory`), and a share of what is free, whichever is least.
+    /// (`with_memory`) less what corpora keep there, and a share of what is free, whichever is
+    /// least.
     fn device_bytes(&self, call: &Call) -> Result<usize, Error> {
+        self.device_bytes_beside(call, 0)
+    }
+
+    /// `device_bytes` for an op that already holds `holding` bytes of the device (a kept
+    /// corpus it searches), which count in its `maxMemory`.
+    fn device_bytes_beside(&self, call: &Call, holding: usize) -> Result<usize, Error> {
         let own = match self.limit {
-            Some(m) => m,
+            Some(m) => m.saturating_sub(self.keeper.held()),
+            // What is kept is already taken out of what the driver reports free.
             None => (self.gpu.free_memory()? as f64 * USE_OF_FREE) as usize,
         };
-        Ok(call.max_memory.map_or(own, |m| m.min(own)))
+        Ok(call
+            .max_memory
+            .map_or(own, |m| m.saturating_sub(holding).min(own)))
     }
 }
 
@@ -107,7 +127,7 @@ impl Device for Cuda {
         cols: usize,
         o: &MetricOptions,
     ) -> Result<Box<dyn Corpus>, Error> {
-        Ok(Box::new(CudaCorpus(Rows::prepare_owned(
+        Ok(Box::new(CudaCorpus::new(Rows::prepare_owned(
             "corpus", data, rows, cols, *o,
         )?)))
     }
@@ -122,7 +142,25 @@ impl Device for Cuda {
             .as_any()
             .downcast_ref::<CudaCorpus>()
             .ok_or_else(|| foreign_corpus("cuda", corpus))?;
-        knn::top_k(&*self.gpu, self.device_bytes(call)?, queries, &c.0, o, call)
+        let mut place = c.place();
+        // Kept on the device when it takes at most half of what this search may use; an empty
+        // search uploads nothing.
+        if matches!(*place, Place::Host(_))
+            && queries.rows() > 0
+            && c.bytes() <= self.device_bytes(call)? / 2
+        {
+            crate::gpu::int(c.rows(), "corpus")?;
+            c.keep(&mut place, &self.keeper)?;
+        }
+        let device_bytes = self.device_bytes_beside(call, place.kept_bytes())?;
+        knn::top_k(
+            &*self.gpu,
+            device_bytes,
+            queries,
+            &c.source(&place),
+            o,
+            call,
+        )
     }
     fn batch_hard(&self, b: &Batch, call: &Call) -> Result<Triplets, Error> {
         mining::batch_hard(&*self.gpu, self.device_bytes(call)?, b, call)

@@ -10,6 +10,7 @@ pub mod device;
 pub mod driver;
 pub mod emulator;
 pub mod gpu;
+pub mod kept;
 pub mod kernels;
 pub mod ops;
 pub use tripletkit_core::runtime::plan;

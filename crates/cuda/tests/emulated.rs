@@ -285,6 +285,85 @@ fn knn_matches_cpu_with_k_past_the_tile_and_chunks() {
     }
 }
 
+/// A prepared corpus stays on the device after the first search with room for twice its size:
+/// later searches upload only their queries (values and norms) and bring back only their
+/// lists. A corpus too large for that is uploaded in chunks by every search and keeps nothing.
+/// What is kept counts in the device's budget until the corpus is dropped.
+#[test]
+fn a_prepared_corpus_stays_on_the_device_between_searches() {
+    let mut rng = Rng(71);
+    let (nq, nc, d, k) = (29, 1300, 9, 7);
+    let (q, c) = (rng.matrix(nq, d), rng.matrix(nc, d));
+    let (qm, cm) = (
+        MatRef::new(&q, nq, d).unwrap(),
+        MatRef::new(&c, nc, d).unwrap(),
+    );
+    let metric = opts(Metric::Euclidean, true);
+    let o = KnnOptions {
+        k,
+        ..KnnOptions::default()
+    };
+    let want = Cpu.knn_once(qm, cm, &metric, &o, &Call::PLAIN).unwrap();
+    let (corpus_bytes, query_bytes, list_bytes) = (nc * (4 * d + 4), nq * (4 * d + 4), nq * k * 12);
+    for (cuda, kept) in [
+        (Cuda::emulated(), true),
+        (Cuda::emulated().with_memory(corpus_bytes * 3 / 2), false),
+    ] {
+        let corpus = cuda.prepare_corpus(c.clone(), nc, d, &metric).unwrap();
+        assert_eq!(cuda.kept_bytes(), 0, "nothing is uploaded before a search");
+        let mut moved = Vec::new();
+        for _ in 0..3 {
+            let [up0, down0] = cuda.traffic().unwrap();
+            let got = cuda.knn(qm, &*corpus, &o, &Call::PLAIN).unwrap();
+            assert_eq!(got.indices, want.indices, "kept: {kept}");
+            close(&got.distances, &want.distances, "knn distances");
+            let [up1, down1] = cuda.traffic().unwrap();
+            moved.push(((up1 - up0) as usize, (down1 - down0) as usize));
+        }
+        assert!(
+            moved.iter().all(|&(_, down)| down == list_bytes),
+            "{moved:?}"
+        );
+        if kept {
+            assert_eq!(moved[0].0, corpus_bytes + query_bytes, "{moved:?}");
+            assert_eq!((moved[1].0, moved[2].0), (query_bytes, query_bytes));
+            assert_eq!(
+                (cuda.kept_bytes(), corpus.device_bytes()),
+                (corpus_bytes, corpus_bytes)
+            );
+        } else {
+            assert!(
+                moved
+                    .iter()
+                    .all(|&(up, _)| up == corpus_bytes + query_bytes),
+                "{moved:?}"
+            );
+            assert_eq!((cuda.kept_bytes(), corpus.device_bytes()), (0, 0));
+        }
+        drop(corpus);
+        assert_eq!(cuda.kept_bytes(), 0, "a dropped corpus frees its copy");
+    }
+    // Under a limit of 4 corpora, one kept corpus leaves 3: a second corpus of 1.8 fits half of
+    // the limit but not half of what is left, so it is searched in chunks.
+    let cuda = Cuda::emulated().with_memory(4 * corpus_bytes);
+    let first = cuda.prepare_corpus(c.clone(), nc, d, &metric).unwrap();
+    cuda.knn(qm, &*first, &o, &Call::PLAIN).unwrap();
+    let big = rng.matrix(nc * 9 / 5, d);
+    let second = cuda.prepare_corpus(big, nc * 9 / 5, d, &metric).unwrap();
+    cuda.knn(qm, &*second, &o, &Call::PLAIN).unwrap();
+    assert_eq!(
+        (first.device_bytes(), second.device_bytes()),
+        (corpus_bytes, 0)
+    );
+    drop(first);
+    cuda.knn(qm, &*second, &o, &Call::PLAIN).unwrap();
+    assert_eq!(
+        second.device_bytes(),
+        (nc * 9 / 5) * (4 * d + 4),
+        "room again once the first is dropped"
+    );
+}
+
 #[test]
 fn knn_excludes_self_and_breaks_ties_by_index() {
     // Integer points with many equal distances, searched against themselves.

@@ -20,6 +20,14 @@ enum State {
     Failed(Error),
 }
 
+/// What a released index answers.
+fn released() -> Error {
+    Error::invalid(
+        "index",
+        "expected an index not yet released, received a released one",
+    )
+}
+
 /// The corpus of an index and what it is prepared under.
 struct Prepared {
     state: Mutex<State>,
@@ -78,6 +86,33 @@ impl KnnIndex {
                 opts: opts.unwrap_or_default(),
             }),
         }
+    }
+
+    /// Bytes the prepared corpus keeps in device memory between searches (a GPU's copy, made
+    /// by the first search with room for it); 0 on the CPU or before the first search.
+    #[napi(getter)]
+    pub fn device_bytes(&self) -> f64 {
+        let state = self
+            .corpus
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match &*state {
+            State::Ready(corpus) => corpus.device_bytes() as f64,
+            _ => 0.0,
+        }
+    }
+
+    /// Drops the corpus (and its device copy) now rather than when the index is collected; a
+    /// search under way keeps what it reads until it ends. Later searches are refused.
+    #[napi]
+    pub fn release(&self) {
+        let mut state = self
+            .corpus
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *state = State::Failed(released());
     }
 
     /// The k nearest corpus rows of every query row.

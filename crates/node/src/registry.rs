@@ -66,6 +66,18 @@ pub struct DeviceReport {
     pub ops: Option<Vec<String>>,
     /// The most neighbours a knn search takes on this device; absent when it takes any.
     pub max_k: Option<u32>,
+    /// Bytes copied to the device and back so far, where the device counts them (the
+    /// emulator).
+    pub copied: Option<Copied>,
+    /// Bytes that prepared corpora keep on the device between searches now.
+    pub kept_bytes: Option<f64>,
+}
+
+/// Bytes copied each way between the host and a device.
+#[napi(object, object_from_js = false)]
+pub struct Copied {
+    pub to_device: f64,
+    pub from_device: f64,
 }
 
 /// What the native side can run.
@@ -87,6 +99,8 @@ pub fn backends() -> BackendsReport {
             emulated: None,
             ops: None,
             max_k: None,
+            copied: None,
+            kept_bytes: None,
         },
         cuda: match cuda() {
             Ok(d) => DeviceReport {
@@ -103,6 +117,11 @@ pub fn backends() -> BackendsReport {
                         .collect(),
                 ),
                 max_k: d.max_k().map(|k| u32::try_from(k).unwrap_or(u32::MAX)),
+                copied: d.traffic().map(|[up, down]| Copied {
+                    to_device: up as f64,
+                    from_device: down as f64,
+                }),
+                kept_bytes: Some(d.kept_bytes() as f64),
             },
             Err(reason) => DeviceReport {
                 available: false,
@@ -112,6 +131,8 @@ pub fn backends() -> BackendsReport {
                 emulated: None,
                 ops: None,
                 max_k: None,
+                copied: None,
+                kept_bytes: None,
             },
         },
     }

@@ -2,49 +2,149 @@
 //! kernel into a scratch matrix, then top-k merges of 1024 columns at a time into each
 //! query's running list, kept on the device across the corpus chunks.
 use super::{distance_tile, row_bytes, rows_for_work, too_large, RowsAt, Side, MAX_GRID_Y_ROWS};
-use crate::gpu::{int, Buffer, Gpu, Params};
+use crate::gpu::{int, Buffer, DevPtr, Gpu, Params};
+use crate::kept::{Keeper, Kept};
 use crate::kernels::{THREADS, TOPK_MERGE};
 use crate::plan::{chunks, plan, smallest, Footprint};
 use std::any::Any;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use tripletkit_core::distances::Rows;
-use tripletkit_core::{runtime::budget, Call, Corpus, Error, Knn, KnnOptions, MatRef};
+use tripletkit_core::{
+    runtime::budget, Call, Corpus, Error, Knn, KnnOptions, MatRef, MetricOptions,
+};
 
-/// A corpus prepared for `cuda`: prepared (normalised, with norms) on the host, uploaded in
-/// chunks by each search.
-pub struct CudaCorpus(pub Rows<'static>);
+/// A corpus prepared for `cuda` (normalised, with norms, on the host). The first search that
+/// may use twice its size on the device uploads it and keeps it there, dropping the host copy:
+/// every later search reads it in place and moves only its queries and results. A corpus
+/// that does not fit so is uploaded in column chunks by each search.
+pub struct CudaCorpus {
+    rows: usize,
+    cols: usize,
+    options: MetricOptions,
+    place: Mutex<Place>,
+    /// Bytes kept on the device, readable without waiting for a search that holds `place`.
+    kept: AtomicUsize,
+}
+
+/// Where a corpus's prepared rows are.
+pub enum Place {
+    Host(Rows<'static>),
+    Device { data: Kept, norms: Kept },
+}
+
+impl CudaCorpus {
+    pub fn new(rows: Rows<'static>) -> Self {
+        CudaCorpus {
+            rows: rows.rows(),
+            cols: rows.cols(),
+            options: rows.options(),
+            place: Mutex::new(Place::Host(rows)),
+            kept: AtomicUsize::new(0),
+        }
+    }
+
+    /// Bytes the corpus takes on the device: its values and squared norms.
+    pub fn bytes(&self) -> usize {
+        self.rows.saturating_mul(row_bytes(self.cols))
+    }
+
+    /// Where the rows are, locked for one search (searches of one corpus take turns). A search
+    /// that panicked leaves a whole place behind, so a poisoned lock is taken as it is.
+    pub fn place(&self) -> MutexGuard<'_, Place> {
+        self.place.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keeps the rows of `place` (this corpus's, locked) on the device.
+    pub fn keep(&self, place: &mut Place, keeper: &Keeper) -> Result<(), Error> {
+        place.keep(keeper)?;
+        self.kept.store(place.kept_bytes(), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The corpus as `top_k` reads it from `place` (this corpus's, locked).
+    pub fn source<'a>(&'a self, place: &'a Place) -> Source<'a> {
+        Source {
+            rows: self.rows,
+            options: self.options,
+            at: match place {
+                Place::Host(rows) => At::Host(rows),
+                Place::Device { data, norms } => At::Device(data.ptr(), norms.ptr()),
+            },
+        }
+    }
+}
 
 impl Corpus for CudaCorpus {
     fn device(&self) -> &'static str {
         "cuda"
     }
     fn rows(&self) -> usize {
-        self.0.rows()
+        self.rows
     }
     fn cols(&self) -> usize {
-        self.0.cols()
+        self.cols
+    }
+    fn device_bytes(&self) -> usize {
+        self.kept.load(Ordering::Relaxed)
     }
     fn as_any(&self) -> &dyn Any {
         self
     }
 }
 
+impl Place {
+    /// Uploads rows held on the host and keeps them on the device, dropping the host copy.
+    fn keep(&mut self, keeper: &Keeper) -> Result<(), Error> {
+        if let Place::Host(rows) = self {
+            let data = keeper.keep(rows.data())?;
+            let norms = keeper.keep(rows.sq_norms())?;
+            *self = Place::Device { data, norms };
+        }
+        Ok(())
+    }
+
+    /// Bytes kept on the device.
+    pub fn kept_bytes(&self) -> usize {
+        match self {
+            Place::Host(_) => 0,
+            Place::Device { data, norms } => data.bytes() + norms.bytes(),
+        }
+    }
+}
+
+/// A corpus as one search reads it.
+pub struct Source<'a> {
+    rows: usize,
+    options: MetricOptions,
+    at: At<'a>,
+}
+
+enum At<'a> {
+    /// On the host: uploaded a column chunk at a time.
+    Host(&'a Rows<'a>),
+    /// Kept on the device: values and squared norms at these addresses.
+    Device(DevPtr, DevPtr),
+}
+
 /// Columns of the distance scratch, merged by one launch.
 const MAX_SCRATCH_COLS: usize = 1 << 16;
 
-/// The primitive `top_k`: arguments checked by the op (k ≤ `KNN_MAX_K`).
+/// The primitive `top_k`: arguments checked by the op (k ≤ `KNN_MAX_K`); `device_bytes` is
+/// what the search may use beside a corpus kept on the device.
 pub fn top_k(
     gpu: &dyn Gpu,
     device_bytes: usize,
     queries: MatRef,
-    corpus: &Rows,
+    corpus: &Source,
     o: &KnnOptions,
     call: &Call,
 ) -> Result<Knn, Error> {
     let k = o.k;
     let bytes = queries.rows().saturating_mul(k).saturating_mul(16);
     let _held = budget::reserve(bytes, "knn")?;
-    let q = Rows::prepare(queries, corpus.options());
-    let (rows, cols, dim) = (q.rows(), corpus.rows(), q.cols());
+    let q = Rows::prepare(queries, corpus.options);
+    let (rows, cols, dim) = (q.rows(), corpus.rows, q.cols());
     let mut out = Knn {
         indices: Vec::with_capacity(rows * k),
         distances: Vec::with_capacity(rows * k),
@@ -55,33 +155,20 @@ pub fn top_k(
     int(rows.max(cols), "queries")?;
     int(o.query_offset.saturating_add(rows), "queryOffset")?;
     int(dim, "queries")?;
-    // The corpus stays on the device for the whole call when it takes at most half the
-    // budget: column chunks then read it in place instead of uploading it again for every
-    // chunk of queries.
-    let corpus_bytes = cols.saturating_mul(row_bytes(dim));
-    let resident = if corpus_bytes <= device_bytes / 2 {
-        Some(Side::upload(gpu, corpus, 0, cols)?)
-    } else {
-        None
-    };
+    let kept = matches!(corpus.at, At::Device(..));
     let f = Footprint {
         // A query's values, norm and top-k list (key and distance); a corpus row's values and
-        // norm unless resident; a distance each pair.
+        // norm unless kept on the device; a distance each pair.
         per_row: row_bytes(dim) + 12 * k,
-        per_col: if resident.is_some() {
-            0
-        } else {
-            row_bytes(dim)
-        },
+        per_col: if kept { 0 } else { row_bytes(dim) },
         per_cell: 4,
     };
-    let budget = device_bytes - if resident.is_some() { corpus_bytes } else { 0 };
     let max_rows = rows_for_work(cols.min(MAX_SCRATCH_COLS), dim, gpu.chunk_macs());
     let p = plan(
         rows,
         cols,
         f,
-        budget,
+        device_bytes,
         MAX_GRID_Y_ROWS.min(max_rows),
         MAX_SCRATCH_COLS,
     )
@@ -97,14 +184,11 @@ pub fn top_k(
         for (c0, c1) in chunks(cols, p.cols) {
             call.stop.check()?;
             let part;
-            // The chunk's corpus rows: a view into the resident corpus, or uploaded now.
-            let (data, norms) = match &resident {
-                Some(s) => (
-                    s.data.ptr() + (4 * c0 * dim) as u64,
-                    s.norms.ptr() + (4 * c0) as u64,
-                ),
-                None => {
-                    part = Side::upload(gpu, corpus, c0, c1)?;
+            // The chunk's corpus rows: a view into the kept corpus, or uploaded now.
+            let (data, norms) = match corpus.at {
+                At::Device(data, norms) => (data + (4 * c0 * dim) as u64, norms + (4 * c0) as u64),
+                At::Host(host) => {
+                    part = Side::upload(gpu, host, c0, c1)?;
                     (part.data.ptr(), part.norms.ptr())
                 }
             };
@@ -123,7 +207,7 @@ pub fn top_k(
                 dim,
                 scratch.ptr(),
                 w,
-                corpus.options().metric,
+                corpus.options.metric,
                 false,
             )?;
             let mut merge = Params::new();
