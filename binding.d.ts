@@ -174,6 +174,8 @@ export interface LossOptions {
   reduction?: 'mean' | 'sum' | 'mean-active'
   /** As MineOptions.maxTriplets. @default 2^31 − 1 */
   maxTriplets?: number
+  /** As MineOptions.sample. */
+  sample?: SampleOptions
   /** @default 'euclidean' */
   metric?: 'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'
   /** L2-normalize every row first (gradients flow through it). @default false */
@@ -260,6 +262,8 @@ export interface MineOptions {
   margin?: number
   /** Fail with ERR_TRIPLETKIT_TOO_MANY_TRIPLETS rather than produce more. @default 2^31 − 1 */
   maxTriplets?: number
+  /** Keep a uniform sample of the set strategy's triplets (never refused by maxTriplets). */
+  sample?: SampleOptions
   /** @default 'euclidean' */
   metric?: 'euclidean' | 'sqeuclidean' | 'cosine' | 'dot'
   /** L2-normalize every row first (gradients flow through it). @default false */
@@ -365,6 +369,18 @@ export interface RetrievalResult {
   recallAtK: number
   precisionAtK: number
   queries: number
+}
+
+/** A sample of a set strategy's triplets, as mineTriplets and tripletLoss take it. */
+export interface SampleOptions {
+  /** Triplets to keep (at most): 0 ≤ count ≤ 2³¹ − 1. */
+  count: number
+  /** The key's seed: an integer from 0 to 2⁵³ − 1. @default 0 */
+  seed?: number
+  /** Global index of the first anchor (for shards). @default 0 */
+  anchorOffset?: number
+  /** Global index of the first reference row (for shards). @default 0 */
+  referenceOffset?: number
 }
 
 /** Options of one knn search against a prepared corpus. */

@@ -12,6 +12,7 @@ export { pairwiseDistances, pairwiseDistancesSync } from './src/pairwise'
 export { knn, knnSync } from './src/knn'
 export { KnnIndex } from './src/knnIndex'
 export { mergeKnn, mergeHardNegatives, hardNegativeCandidates, hardNegativeCandidatesSync } from './src/merge'
+export { mergeTripletSamples } from './src/sample'
 export { mineTriplets, mineTripletsSync } from './src/mining'
 export { tripletLoss, tripletLossSync } from './src/loss'
 export { tripletMarginLoss, tripletMarginLossSync } from './src/marginLoss'
@@ -31,6 +32,6 @@ export type {
   MineHardNegativesOptions, OasisCheckpoint, OasisModel, OasisOptions, ValidationSet, LadderLossOptions, LadderLossResult, DeviceInfo, KnnOptions, KnnResult, Labels, LossReduction, LossResult, MarginLossReduction,
   Matrix, MatrixLike, Metric, MetricOptions, MineTripletsOptions, MultipleNegativesRankingLossOptions,
   MultipleNegativesRankingLossResult, PairwiseDistancesOptions, RetrievalMetrics,
-  RetrievalMetricsOptions, Similarity, Strategy, SupConLossOptions, SupConLossResult, TripletLossOptions, TripletMarginLossOptions, TripletMarginLossResult, Triplets,
+  RetrievalMetricsOptions, SampleOptions, Similarity, Strategy, SupConLossOptions, SupConLossResult, TripletLossOptions, TripletMarginLossOptions, TripletMarginLossResult, Triplets,
   TripletsLike, VerificationMetrics, VerificationMetricsOptions,
 } from './src/types'

@@ -11,6 +11,7 @@ import {
   checkStrategy, describe, toIndexArray, toLabels,
 } from './validate'
 import { OPTION_KEYS, readOptions } from './options'
+import { checkSample } from './sample'
 
 /**
  * A caller's triplets as three index arrays. Their rules (one length, every index a row, each
@@ -47,7 +48,8 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: TripletLossOptions |
   const softMargin = checkBoolean(o.softMargin, 'opts.softMargin', false)
   const swap = checkBoolean(o.swap, 'opts.swap', false)
   const reduction = checkEnum(o.reduction, 'opts.reduction', LOSS_REDUCTIONS, 'mean')
-  const maxTriplets = checkMaxTriplets(o.maxTriplets, 'opts.maxTriplets', strategy !== undefined && strategy !== 'batch-hard')
+  const sample = checkSample(o.sample, 'opts.sample', strategy, reference !== undefined)
+  const maxTriplets = checkMaxTriplets(o.maxTriplets, 'opts.maxTriplets', strategy !== undefined && strategy !== 'batch-hard' && sample === undefined)
   const common = checkCommon(o)
   const { rows, cols } = x
   const target = resolveDevice(common.device, strategy === undefined ? undefined
@@ -55,6 +57,7 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: TripletLossOptions |
   const backendOpts: BackendLossOptions = {
     metric: common.metric, normalize: common.normalize, ...nativeOptions(target, common.maxMemory), margin, softMargin, swap, reduction, maxTriplets,
     ...(strategy !== undefined ? { strategy } : {}),
+    ...(sample === undefined ? {} : { sample }),
   }
   // No rows to mine, or no given triplet: API.md fixes the answer (loss 0, zero gradient).
   // Given triplets that are not all empty go to the backend, whose rules see them.

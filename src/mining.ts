@@ -7,6 +7,7 @@ import { checkSameCols, toMatrix } from './matrix'
 import { execAsync, execSync, expectLength, type Plan } from './run'
 import type { Labels, Matrix, MatrixLike, MineTripletsOptions, Triplets } from './types'
 import { checkCallback, checkCommon, checkFinite, checkInteger, checkStrategy, INT32_MAX, toLabels } from './validate'
+import { checkSample } from './sample'
 import { OPTION_KEYS, readOptions } from './options'
 
 /** α when the caller gives none (API.md). */
@@ -73,8 +74,9 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: MineTripletsOptions)
   const y = toLabels(labels, 'labels', x.rows, 'embeddings')
   const strategy = checkStrategy(o.strategy, 'opts.strategy')
   const margin = checkFinite(o.margin, 'opts.margin', DEFAULT_MARGIN)
-  const maxTriplets = checkMaxTriplets(o.maxTriplets, 'opts.maxTriplets', strategy !== 'batch-hard')
   const reference = checkReference(o, x)
+  const sample = checkSample(o.sample, 'opts.sample', strategy, reference !== undefined)
+  const maxTriplets = checkMaxTriplets(o.maxTriplets, 'opts.maxTriplets', strategy !== 'batch-hard' && sample === undefined)
   const common = checkCommon(o)
   const onProgress = checkCallback<(done: number, total: number) => void>(o.onProgress, 'opts.onProgress')
   const target = resolveDevice(common.device,
@@ -83,7 +85,7 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: MineTripletsOptions)
     ? { anchor: new Int32Array(0), positive: new Int32Array(0), negative: new Int32Array(0), length: 0 }
     : undefined
   const args = [x.data, x.rows, x.cols, y,
-    { metric: common.metric, normalize: common.normalize, ...nativeOptions(target, common.maxMemory), strategy, margin, maxTriplets },
+    { metric: common.metric, normalize: common.normalize, ...nativeOptions(target, common.maxMemory), strategy, margin, maxTriplets, ...(sample === undefined ? {} : { sample }) },
     ...referenceArgs(reference)] as const
   return {
     target,

@@ -5,8 +5,8 @@
 export const NATIVE_OPTION_KEYS = {
   MetricOptions: ['metric', 'normalize', 'device', 'maxMemory'],
   SearchOptions: ['k', 'excludeSelf', 'queryOffset'],
-  MineOptions: ['strategy', 'margin', 'maxTriplets', 'metric', 'normalize', 'device', 'maxMemory'],
-  LossOptions: ['strategy', 'margin', 'softMargin', 'swap', 'reduction', 'maxTriplets', 'metric', 'normalize', 'device', 'maxMemory'],
+  MineOptions: ['strategy', 'margin', 'maxTriplets', 'sample', 'metric', 'normalize', 'device', 'maxMemory'],
+  LossOptions: ['strategy', 'margin', 'softMargin', 'swap', 'reduction', 'maxTriplets', 'sample', 'metric', 'normalize', 'device', 'maxMemory'],
   MarginLossOptions: ['margin', 'softMargin', 'swap', 'reduction', 'metric', 'normalize', 'device', 'maxMemory'],
   ContrastiveOptions: ['posMargin', 'negMargin', 'reduction', 'metric', 'normalize', 'device', 'maxMemory'],
   SupConOptions: ['temperature', 'device', 'maxMemory'],

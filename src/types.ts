@@ -188,6 +188,30 @@ export interface MineTripletsOptions extends MetricOptions, AbortOptions {
    * process can still allocate (container limits and calls in flight count).
    */
   maxTriplets?: number
+  /** Keep a uniform sample of the set strategy's triplets rather than all of them. */
+  sample?: SampleOptions
+}
+
+/**
+ * A uniform sample of a set strategy's triplets (docs/SEMANTICS.md, "Sampled mining"): each
+ * triplet (a, p, n) of the set gets the key h(seed, a, p, n), SplitMix64 chained over the four
+ * numbers in global indices, and the `count` triplets of smallest key are kept (all of them
+ * when the set is smaller), listed in the set's usual (a, p, n) order. The sample depends on
+ * the seed and the set alone: the same on every device and thread count, and shards' samples
+ * merge with {@link mergeTripletSamples}. Memory is O(count), never refused by `maxTriplets`.
+ */
+export interface SampleOptions {
+  /** Triplets to keep, at most: an integer from 0 to 2³¹ − 1. */
+  count: number
+  /** The key's seed: an integer from 0 to 2⁵³ − 1; default 0. */
+  seed?: number
+  /**
+   * Global index of this call's first anchor, for a shard of a larger batch (default 0);
+   * without a reference set the candidates are the anchors and share it.
+   */
+  anchorOffset?: number
+  /** Global index of the reference set's first row, for a shard of a larger set (default 0). */
+  referenceOffset?: number
 }
 
 /** Options of {@link tripletLoss}. */
@@ -212,6 +236,8 @@ export interface TripletLossOptions extends MetricOptions, AbortOptions {
   reduction?: LossReduction
   /** As {@link MineTripletsOptions.maxTriplets}, for set strategies. */
   maxTriplets?: number
+  /** As {@link MineTripletsOptions.sample}: the loss over a sample of the mined set. */
+  sample?: SampleOptions
 }
 
 /** Result of {@link tripletLoss}. */

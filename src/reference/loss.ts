@@ -40,6 +40,7 @@ export function tripletLoss(x: Float32Array, rows: number, cols: number, labels:
   if (given != null) checkTriplets(given, labels, refLabels)
   const triplets = given ?? mineTriplets(x, rows, cols, labels, {
     strategy: opts?.strategy ?? 'batch-hard', margin, metric, normalize, maxTriplets: opts?.maxTriplets ?? MAX_TRIPLETS,
+    ...(opts?.sample == null ? {} : { sample: opts.sample }),
   }, reference, referenceRows, referenceLabels)
   const { anchor, positive, negative } = triplets
   const count = anchor.length

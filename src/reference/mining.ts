@@ -21,6 +21,7 @@ import { backendError, DEFAULT_MARGIN, invalidArgument, MAX_TRIPLETS } from './c
 import { checkLabels, checkMargin } from './rules'
 import { parseMetric } from './distance'
 import { pairwiseDistances } from './pairwise'
+import { pairKey, SmallestKeys, tripletKey } from '../sampleKey'
 
 const STRATEGIES = ['all', 'violating', 'hard', 'semihard', 'easy', 'batch-hard', 'batch-semihard'] as const
 export type StrategyName = (typeof STRATEGIES)[number]
@@ -38,8 +39,63 @@ export function mineTriplets(x: Float32Array, rows: number, cols: number, labels
   checkMargin(opts.margin ?? DEFAULT_MARGIN)
   const refLabels = reference == null ? undefined : referenceLabels ?? new Int32Array(0)
   if (refLabels !== undefined) checkLabels('referenceLabels', refLabels, referenceRows ?? 0)
+  const sample = opts.sample ?? undefined
+  if (sample != null) checkSample(sample, strategy, refLabels !== undefined)
   const d = pairwiseDistances(x, rows, reference, reference == null ? rows : referenceRows ?? 0, cols, { metric, normalize: opts.normalize })
+  if (sample != null) return sampleFromDistances(d, rows, labels, strategy, opts.margin ?? DEFAULT_MARGIN, sample, refLabels)
   return mineFromDistances(d, rows, labels, strategy, opts.margin ?? DEFAULT_MARGIN, opts.maxTriplets ?? MAX_TRIPLETS, refLabels)
+}
+
+type Sample = NonNullable<MineOptions['sample']>
+
+/** The native core's rules for a sample (crates/core rules::sample and the binding's). */
+function checkSample(s: Sample, strategy: StrategyName, hasReference: boolean): void {
+  if (strategy === 'batch-hard' || strategy === 'batch-semihard') {
+    throw invalidArgument(`sample: expected a set strategy ('all', 'violating', 'hard', 'semihard' or 'easy') to sample, received '${strategy}'`)
+  }
+  if (!Number.isInteger(s.count) || s.count < 0 || s.count > MAX_TRIPLETS) {
+    throw invalidArgument(`sample.count: expected an integer from 0 to ${MAX_TRIPLETS}, received ${s.count}`)
+  }
+  for (const k of ['seed', 'anchorOffset', 'referenceOffset'] as const) {
+    const v = s[k]
+    if (v != null && !(Number.isInteger(v) && v >= 0 && v <= Number.MAX_SAFE_INTEGER)) {
+      throw invalidArgument(`sample.${k}: expected an integer from 0 to 2^53 − 1, received ${v}`)
+    }
+  }
+  if (!hasReference && (s.referenceOffset ?? 0) !== 0) {
+    throw invalidArgument(`sample.referenceOffset: expected 0 without a reference set (candidates are the anchors, at anchorOffset), received ${s.referenceOffset}`)
+  }
+}
+
+/** The sample of a set strategy's triplets: the `count` of smallest key, in (a, p, n) order. */
+function sampleFromDistances(d: Float32Array, rows: number, labels: Int32Array, strategy: StrategyName, margin: number,
+  s: Sample, candidates?: Int32Array): TripletsResult {
+  const cl = candidates ?? labels
+  const width = cl.length
+  const self = candidates === undefined
+  const seed = s.seed ?? 0
+  const anchorOffset = s.anchorOffset ?? 0
+  const candOffset = self ? anchorOffset : s.referenceOffset ?? 0
+  const keep = new SmallestKeys(s.count)
+  const alpha = Math.fround(margin)
+  let pair = 0n
+  let pairOf = -1
+  for (let a = 0; a < rows; a++) {
+    setTriplets(d, a * width, a, labels[a], cl, self, strategy, alpha, (_a, p, n) => {
+      if (pairOf !== a * width + p) {
+        pair = pairKey(seed, anchorOffset + a, candOffset + p)
+        pairOf = a * width + p
+      }
+      const key = tripletKey(pair, candOffset + n)
+      if (keep.admits(key)) keep.offer({ key, a, p, n })
+    })
+  }
+  const kept = keep.sorted()
+  return {
+    anchor: Int32Array.from(kept, (t) => t.a),
+    positive: Int32Array.from(kept, (t) => t.p),
+    negative: Int32Array.from(kept, (t) => t.n),
+  }
 }
 
 /**

@@ -107,6 +107,7 @@ pub fn agrees_with(dev: &dyn Device, reference: &dyn Device, tol: Tolerance) {
                         margin: 1.0,
                         distance: o,
                         max_triplets: 1 << 20,
+                        sample: None,
                     };
                     let mine = |d: &dyn Device| {
                         d.mine_triplets(xm, &labels, None, &mo, PLAIN)

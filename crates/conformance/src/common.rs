@@ -32,6 +32,7 @@ pub fn mine(
         margin,
         distance: euclidean(),
         max_triplets: max,
+        sample: None,
     };
     dev.mine_triplets(x, labels, None, &o, PLAIN)
 }

@@ -381,6 +381,7 @@ fn loss_gradient(
         reduction,
         distance,
         max_triplets: 10_000,
+        sample: None,
     };
     // Fixed triplets: mining is piecewise constant, so finite differences see only the loss.
     let mine_o = MineOptions {
@@ -388,6 +389,7 @@ fn loss_gradient(
         margin: 0.3,
         distance,
         max_triplets: 10_000,
+        sample: None,
     };
     fn mat(x: &[f32]) -> MatRef<'_> {
         MatRef::new(x, 9, 4).expect("9 × 4")

@@ -7,7 +7,7 @@ use crate::losses::term::TermRule;
 use crate::{
     distances, losses::contrastive, losses::ladder, losses::margin, losses::ranking,
     losses::supcon, metrics::verification, miners, Call, Corpus, Cpu, Device, Error, Knn,
-    KnnOptions, LadderOptions, MatRef, Metric, MetricOptions, Strategy, Triplets,
+    KnnOptions, LadderOptions, MatRef, Metric, MetricOptions, Sample, Strategy, Triplets,
 };
 use std::any::Any;
 
@@ -115,6 +115,16 @@ impl Device for Cpu {
         call: &Call,
     ) -> Result<Triplets, Error> {
         miners::cpu::triplet_set(b, strategy, margin, max_triplets, call)
+    }
+    fn triplet_sample(
+        &self,
+        b: &Batch,
+        strategy: Strategy,
+        margin: f64,
+        s: &Sample,
+        call: &Call,
+    ) -> Result<Triplets, Error> {
+        miners::cpu::triplet_sample(b, strategy, margin, s, call)
     }
     fn margin_terms(
         &self,

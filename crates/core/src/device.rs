@@ -14,7 +14,8 @@ use crate::distances::backward::PairwiseGrads;
 use crate::distances::Rows;
 use crate::losses::term::TermRule;
 use crate::{
-    Call, Error, Knn, KnnOptions, LadderOptions, MatRef, Metric, MetricOptions, Strategy, Triplets,
+    Call, Error, Knn, KnnOptions, LadderOptions, MatRef, Metric, MetricOptions, Sample, Strategy,
+    Triplets,
 };
 use std::any::Any;
 
@@ -258,6 +259,16 @@ pub trait Device: Send + Sync {
         strategy: Strategy,
         margin: f64,
         max_triplets: usize,
+        call: &Call,
+    ) -> Result<Triplets, Error>;
+    /// The sample `s` of a set strategy's triplets: the `s.count` smallest by (key, a, p, n)
+    /// (`miners::sample`), in (anchor, positive, negative) order, in O(count) memory.
+    fn triplet_sample(
+        &self,
+        b: &Batch,
+        strategy: Strategy,
+        margin: f64,
+        s: &Sample,
         call: &Call,
     ) -> Result<Triplets, Error>;
 

@@ -38,7 +38,7 @@ pub use matrix::MatRef;
 pub use ops::Ops;
 pub use options::{
     ContrastiveOptions, KnnOptions, LadderOptions, LossOptions, MarginLossOptions, MetricOptions,
-    MineOptions, RankingOptions, RetrievalOptions, SupConOptions, VerificationOptions,
+    MineOptions, RankingOptions, RetrievalOptions, Sample, SupConOptions, VerificationOptions,
     DEFAULT_MARGIN, DEFAULT_RETRIEVAL_K, MAX_TRIPLETS,
 };
 pub use runtime::call::{Call, ProgressFn, Stop};

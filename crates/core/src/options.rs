@@ -39,6 +39,18 @@ impl Default for KnnOptions {
     }
 }
 
+/// A sample of a set strategy's triplets (docs/SEMANTICS.md, "Sampled mining"): the `count`
+/// triplets of the smallest keys h(seed, a, p, n), where a, p and n are global indices: the
+/// call's anchors start at `anchor_offset`, its reference rows at `reference_offset` (a
+/// batch without a reference draws its candidates from the anchors, at `anchor_offset`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sample {
+    pub count: usize,
+    pub seed: u64,
+    pub anchor_offset: u64,
+    pub reference_offset: u64,
+}
+
 /// Options of `mine_triplets`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MineOptions {
@@ -48,6 +60,9 @@ pub struct MineOptions {
     pub distance: MetricOptions,
     /// Fail with `TooManyTriplets` rather than produce more triplets than this.
     pub max_triplets: usize,
+    /// Keep a sample of the set rather than all of it (set strategies only); never refused by
+    /// `max_triplets`.
+    pub sample: Option<Sample>,
 }
 
 impl Default for MineOptions {
@@ -57,6 +72,7 @@ impl Default for MineOptions {
             margin: DEFAULT_MARGIN,
             distance: MetricOptions::default(),
             max_triplets: MAX_TRIPLETS,
+            sample: None,
         }
     }
 }
@@ -75,6 +91,8 @@ pub struct LossOptions {
     pub distance: MetricOptions,
     /// As `MineOptions::max_triplets`, for mining strategies.
     pub max_triplets: usize,
+    /// As `MineOptions::sample`.
+    pub sample: Option<Sample>,
 }
 
 impl Default for LossOptions {
@@ -86,6 +104,7 @@ impl Default for LossOptions {
             reduction: Reduction::Mean,
             distance: MetricOptions::default(),
             max_triplets: MAX_TRIPLETS,
+            sample: None,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The argument rules of the ops, each written once. The ops call these before any work, so
 //! a Rust caller gets `Err(Invalid)` naming the argument, never a panic or a wrong answer.
 
-use crate::{Error, MatRef};
+use crate::miners::Strategy;
+use crate::{Error, MatRef, Sample, MAX_TRIPLETS};
 
 /// One label per row.
 pub fn labels(name: &str, labels: &[i32], rows: usize) -> Result<(), Error> {
@@ -77,6 +78,39 @@ pub fn reference(x: MatRef, reference: Option<(MatRef, &[i32])>) -> Result<(), E
     if let Some((r, rl)) = reference {
         labels("referenceLabels", rl, r.rows())?;
         same_cols("reference", r, "embeddings", x)?;
+    }
+    Ok(())
+}
+
+/// A sample's rules: a set strategy, at most 2³¹ − 1 triplets (a result's indices are int32),
+/// and a reference offset only where there is a reference.
+pub fn sample(s: &Sample, strategy: Strategy, reference_rows: Option<usize>) -> Result<(), Error> {
+    if matches!(strategy, Strategy::BatchHard | Strategy::BatchSemihard) {
+        return Err(Error::invalid(
+            "sample",
+            format!(
+                "expected a set strategy ('all', 'violating', 'hard', 'semihard' or 'easy') to sample, received '{}'",
+                if strategy == Strategy::BatchHard { "batch-hard" } else { "batch-semihard" }
+            ),
+        ));
+    }
+    if s.count > MAX_TRIPLETS {
+        return Err(Error::invalid(
+            "sample.count",
+            format!(
+                "expected an integer from 0 to {MAX_TRIPLETS}, received {}",
+                s.count
+            ),
+        ));
+    }
+    if reference_rows.is_none() && s.reference_offset != 0 {
+        return Err(Error::invalid(
+            "sample.referenceOffset",
+            format!(
+                "expected 0 without a reference set (candidates are the anchors, at anchorOffset), received {}",
+                s.reference_offset
+            ),
+        ));
     }
     Ok(())
 }

@@ -27,6 +27,7 @@ const tk_emu::Kernel kKernels[] = {
     TK_ENTRY(tk_semihard_fused),
     TK_ENTRY(tk_set_count),
     TK_ENTRY(tk_set_fill),
+    TK_ENTRY(tk_set_sample),
     TK_ENTRY(tk_margin_terms),
     TK_ENTRY(tk_pair_distances),
     TK_ENTRY(tk_contrastive_rows),

@@ -61,3 +61,49 @@ extern "C" __global__ void tk_set_fill(const float* dist, int cols, const int* c
   tk_set_pairs(dist, cols, cand_class, anchor_class, pair_anchor, pair_positive, pairs, strategy,
                margin, false, 0, offsets, out);
 }
+
+// Sampled set mining (docs/SEMANTICS.md, "Sampled mining"): the key of triplet (a, p, n) is
+// SplitMix64 chained over (seed, a, p, n) in global indices, as crates/core's miners/sample.rs
+// defines it. One thread a pair walks its negatives as above and appends those whose key is
+// at most `bound` at slot atomicAdd(found, 1) while slots remain; the host keeps the count
+// smallest and, when `found` passes `capacity`, runs the pairs again under a tighter bound.
+__device__ __forceinline__ unsigned long long tk_mix(unsigned long long z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+__device__ __forceinline__ unsigned long long tk_step(unsigned long long x) {
+  return tk_mix(x + 0x9E3779B97F4A7C15ull);
+}
+
+// Pairs first_pair .. first_pair + pairs; anchor_base and cand_base turn a chunk's anchor row
+// and a candidate column into global indices.
+extern "C" __global__ void tk_set_sample(const float* dist, int cols, const int* cand_class,
+                                         const int* anchor_class, const int* pair_anchor,
+                                         const int* pair_positive, int first_pair, int pairs,
+                                         int strategy, float margin, unsigned long long seed,
+                                         unsigned long long anchor_base,
+                                         unsigned long long cand_base, unsigned long long bound,
+                                         int capacity, unsigned long long* found,
+                                         unsigned long long* out_key, int* out_pair,
+                                         int* out_negative) {
+  const int t = first_pair + blockIdx.x * blockDim.x + threadIdx.x;
+  if (t >= first_pair + pairs) return;
+  const int i = pair_anchor[t], p = pair_positive[t], cls = anchor_class[i];
+  const float* row = dist + (size_t)i * cols;
+  const float dp = row[p];
+  const unsigned long long pair =
+      tk_step(tk_step(tk_step(seed) ^ (anchor_base + i)) ^ (cand_base + p));
+  for (int j = 0; j < cols; j++) {
+    if (cand_class[j] == cls || !tk_keeps(strategy, row[j] - dp, margin)) continue;
+    const unsigned long long key = tk_step(pair ^ (cand_base + j));
+    if (key > bound) continue;
+    const unsigned long long slot = atomicAdd(found, 1ull);
+    if (slot < (unsigned long long)capacity) {
+      out_key[slot] = key;
+      out_pair[slot] = t;
+      out_negative[slot] = j;
+    }
+  }
+}

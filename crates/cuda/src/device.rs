@@ -6,8 +6,8 @@ use crate::kept::Keeper;
 use crate::kernels::KNN_MAX_K;
 use crate::ops::knn::{CudaCorpus, Place};
 use crate::ops::{
-    backward, contrastive, distance, knn, ladder, margin, mining, rank, semihard, set, supcon,
-    verification,
+    backward, contrastive, distance, knn, ladder, margin, mining, rank, sample, semihard, set,
+    supcon, verification,
 };
 use std::sync::Arc;
 use tripletkit_core::device::{foreign_corpus, HingeScales};
@@ -16,7 +16,7 @@ use tripletkit_core::distances::Rows;
 use tripletkit_core::losses::term::TermRule;
 use tripletkit_core::{
     Batch, Call, Corpus, Device, Error, Hinge, Knn, KnnOptions, LadderOptions, MatRef, Metric,
-    MetricOptions, MineOptions, Op, RowTerms, RowWeights, Strategy, Terms, Triplets,
+    MetricOptions, MineOptions, Op, RowTerms, RowWeights, Sample, Strategy, Terms, Triplets,
 };
 
 /// The share of the device's free memory one op plans to use.
@@ -181,8 +181,20 @@ impl Device for Cuda {
             margin,
             distance: b.metric,
             max_triplets,
+            sample: None,
         };
         set::mine_set(&*self.gpu, self.device_bytes(call)?, b, &o, call)
+    }
+    fn triplet_sample(
+        &self,
+        b: &Batch,
+        strategy: Strategy,
+        margin: f64,
+        s: &Sample,
+        call: &Call,
+    ) -> Result<Triplets, Error> {
+        let device_bytes = self.device_bytes(call)?;
+        sample::sample_set(&*self.gpu, device_bytes, b, strategy, margin, s, call)
     }
     fn margin_terms(
         &self,

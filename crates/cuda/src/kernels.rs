@@ -10,6 +10,7 @@ pub const SEMIHARD_POSITIVES: &str = "tk_semihard_positives";
 pub const SEMIHARD_FUSED: &str = "tk_semihard_fused";
 pub const SET_COUNT: &str = "tk_set_count";
 pub const SET_FILL: &str = "tk_set_fill";
+pub const SET_SAMPLE: &str = "tk_set_sample";
 pub const MARGIN_TERMS: &str = "tk_margin_terms";
 pub const PAIR_DISTANCES: &str = "tk_pair_distances";
 pub const CONTRASTIVE_ROWS: &str = "tk_contrastive_rows";
@@ -42,7 +43,7 @@ pub const MODULES: &[(&str, &str, &[&str])] = &[
     (
         "set",
         include_str!("../ptx/set.ptx"),
-        &[SET_COUNT, SET_FILL],
+        &[SET_COUNT, SET_FILL, SET_SAMPLE],
     ),
     ("margin", include_str!("../ptx/margin.ptx"), &[MARGIN_TERMS]),
     (

@@ -364,6 +364,68 @@ fn a_prepared_corpus_stays_on_the_device_between_searches() {
     );
 }
 
+/// Sampled set mining on the GPU equals the cpu's sample bit for bit: every set strategy, with
+/// and without a reference set and offsets, counts below, at and above the set's size, and
+/// sets much larger than the candidate buffer (its launches overflow and run again under a
+/// tighter bound); a small budget cuts the anchors into several chunks.
+#[test]
+fn sampled_mining_matches_cpu() {
+    use tripletkit_core::Sample;
+    let mut rng = Rng(83);
+    let (n, d, classes) = (300, 6, 5);
+    let x = rng.matrix(n, d);
+    let labels = rng.labels(n, classes);
+    let xm = MatRef::new(&x, n, d).unwrap();
+    let (rn, rl) = (170, rng.labels(170, classes + 2));
+    let r = rng.matrix(rn, d);
+    let rm = MatRef::new(&r, rn, d).unwrap();
+    for strategy in [
+        Strategy::All,
+        Strategy::Violating,
+        Strategy::Hard,
+        Strategy::Semihard,
+        Strategy::Easy,
+    ] {
+        for (count, seed, reference) in [
+            (1, 0, false),
+            (37, 5, false),
+            (5000, 9, true),
+            (100_000_000, 2, true),
+        ] {
+            let sample = Sample {
+                count,
+                seed,
+                anchor_offset: 1000,
+                reference_offset: if reference { 77 } else { 0 },
+            };
+            let o = MineOptions {
+                strategy,
+                margin: 0.3,
+                distance: opts(Metric::Euclidean, false),
+                max_triplets: 10,
+                sample: Some(sample),
+            };
+            let refs = reference.then_some((rm, &rl[..]));
+            let want = Cpu
+                .mine_triplets(xm, &labels, refs, &o, &Call::PLAIN)
+                .unwrap();
+            assert!(
+                want.len() <= count && !want.is_empty(),
+                "{strategy:?} {count}"
+            );
+            for cuda in [Cuda::emulated(), Cuda::emulated().with_memory(2_000_000)] {
+                let got = cuda
+                    .mine_triplets(xm, &labels, refs, &o, &Call::PLAIN)
+                    .unwrap();
+                assert_eq!(
+                    got, want,
+                    "{strategy:?} count {count} reference {reference}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn knn_excludes_self_and_breaks_ties_by_index() {
     // Integer points with many equal distances, searched against themselves.

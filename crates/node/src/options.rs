@@ -76,6 +76,57 @@ impl Convert<usize> for f64 {
     }
 }
 
+/// A sample of a set strategy's triplets, as mineTriplets and tripletLoss take it.
+#[napi(object)]
+#[derive(Clone, Default)]
+pub struct SampleOptions {
+    /// Triplets to keep (at most): 0 ≤ count ≤ 2³¹ − 1.
+    pub count: f64,
+    /// The key's seed: an integer from 0 to 2⁵³ − 1. @default 0
+    pub seed: Option<f64>,
+    /// Global index of the first anchor (for shards). @default 0
+    pub anchor_offset: Option<f64>,
+    /// Global index of the first reference row (for shards). @default 0
+    pub reference_offset: Option<f64>,
+}
+
+/// An integer in [0, 2⁵³ − 1], JavaScript's exact integers, named for the message.
+fn exact_integer(v: Option<f64>, name: &str) -> Result<u64, CoreError> {
+    const MAX: f64 = 9_007_199_254_740_991.0;
+    match v {
+        None => Ok(0),
+        Some(v) if v.fract() == 0.0 && (0.0..=MAX).contains(&v) => Ok(v as u64),
+        Some(v) => Err(CoreError::invalid(
+            name,
+            format!("expected an integer from 0 to 2^53 − 1, received {v}"),
+        )),
+    }
+}
+
+impl Convert<Option<core::Sample>> for SampleOptions {
+    fn convert(&self, name: &str) -> Result<Option<core::Sample>, CoreError> {
+        let count = self.count;
+        if !(count.fract() == 0.0 && (0.0..=core::MAX_TRIPLETS as f64).contains(&count)) {
+            return Err(CoreError::invalid(
+                &format!("{name}.count"),
+                format!(
+                    "expected an integer from 0 to {}, received {count}",
+                    core::MAX_TRIPLETS
+                ),
+            ));
+        }
+        Ok(Some(core::Sample {
+            count: count as usize,
+            seed: exact_integer(self.seed, &format!("{name}.seed"))?,
+            anchor_offset: exact_integer(self.anchor_offset, &format!("{name}.anchorOffset"))?,
+            reference_offset: exact_integer(
+                self.reference_offset,
+                &format!("{name}.referenceOffset"),
+            )?,
+        }))
+    }
+}
+
 /// An options struct turned into core's, omitted fields taking core's defaults.
 pub trait ToCore {
     type Core;
@@ -246,6 +297,8 @@ options! {
         margin: Option<f64> => [margin];
         #[doc = "Fail with ERR_TRIPLETKIT_TOO_MANY_TRIPLETS rather than produce more. @default 2^31 − 1"]
         max_triplets: Option<f64> => [max_triplets];
+        #[doc = "Keep a uniform sample of the set strategy's triplets (never refused by maxTriplets)."]
+        sample: Option<SampleOptions> => [sample];
         use metric [distance.];
         use placement;
     }
@@ -261,6 +314,8 @@ options! {
         reduction: Option<String> => [reduction];
         #[doc = "As MineOptions.maxTriplets. @default 2^31 − 1"]
         max_triplets: Option<f64> => [max_triplets];
+        #[doc = "As MineOptions.sample."]
+        sample: Option<SampleOptions> => [sample];
         use metric [distance.];
         use placement;
     }

@@ -58,6 +58,7 @@ pub fn triplet_loss(
                 margin: o.margin,
                 distance: o.distance,
                 max_triplets: o.max_triplets,
+                sample: o.sample,
             };
             mined = mine_triplets(dev, x, labels, reference, &mine, call)?;
             (&mined.anchor[..], &mined.positive[..], &mined.negative[..])

@@ -1,10 +1,11 @@
 //! Online triplet mining from a labelled batch.
+pub mod sample;
 pub(crate) mod semihard;
 
 use crate::device::Batch;
 use crate::distances::select::Ranked;
 use crate::distances::Distances;
-use crate::{rules, runtime::budget, Call, Device, Error, MatRef, MineOptions};
+use crate::{rules, runtime::budget, Call, Device, Error, MatRef, MineOptions, Sample};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -57,6 +58,16 @@ impl Triplets {
     pub fn is_empty(&self) -> bool {
         self.anchor.is_empty()
     }
+    /// An internal error for a device's sample that holds more than `count`.
+    fn at_most(&self, count: usize) -> Result<(), Error> {
+        if self.len() > count {
+            return Err(Error::Internal(format!(
+                "a sample of {count} came back with {} triplets",
+                self.len()
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Who may pair with whom: the anchors' labels, the candidates' labels, and whether the
@@ -108,6 +119,17 @@ pub fn mine_triplets(
         reference,
         metric: o.distance,
     };
+    if let Some(s) = &o.sample {
+        // A sample is never refused by max_triplets: it holds at most s.count, and no more
+        // than the set, whose size bounds what the devices allocate.
+        let s = Sample {
+            count: s.count.min(set_size(Roles::of(&batch))),
+            ..*s
+        };
+        let sampled = dev.triplet_sample(&batch, o.strategy, o.margin, &s, call)?;
+        sampled.at_most(s.count)?;
+        return Ok(sampled);
+    }
     let too_many = || Error::TooManyTriplets {
         limit: o.max_triplets,
     };
@@ -159,6 +181,22 @@ pub mod cpu {
             max_triplets,
         )
     }
+
+    pub fn triplet_sample(
+        b: &Batch,
+        strategy: Strategy,
+        margin: f64,
+        s: &Sample,
+        call: &Call,
+    ) -> Result<Triplets, Error> {
+        sample_set(
+            &distances(b, call),
+            Roles::of(b),
+            strategy,
+            margin as f32,
+            s,
+        )
+    }
 }
 
 /// The argument rules of `mine_triplets`, for every device.
@@ -170,17 +208,18 @@ pub fn check(
 ) -> Result<(), Error> {
     rules::labels("labels", labels, x.rows())?;
     rules::margin("margin", o.margin)?;
-    rules::reference(x, reference)
+    rules::reference(x, reference)?;
+    if let Some(s) = &o.sample {
+        rules::sample(s, o.strategy, reference.map(|r| r.0.rows()))?;
+    }
+    Ok(())
 }
 
 /// How many triplets a batch strategy yields: one per anchor with a positive and a negative
 /// (batch-hard), or one per positive pair whose anchor has a negative (batch-semihard).
 /// `None` for set strategies, whose size depends on the distances.
 fn batch_count(roles: Roles, strategy: Strategy) -> Option<usize> {
-    let mut class_size: HashMap<i32, usize> = HashMap::new();
-    for &l in roles.candidates {
-        *class_size.entry(l).or_default() += 1;
-    }
+    let class_size = class_sizes(roles.candidates);
     let n = roles.candidates.len();
     let per_anchor = |l: &i32| {
         let same = class_size.get(l).copied().unwrap_or(0);
@@ -197,6 +236,26 @@ fn batch_count(roles: Roles, strategy: Strategy) -> Option<usize> {
         }
         _ => None,
     }
+}
+
+/// Candidates of each label.
+fn class_sizes(labels: &[i32]) -> HashMap<i32, usize> {
+    let mut size: HashMap<i32, usize> = HashMap::new();
+    for &l in labels {
+        *size.entry(l).or_default() += 1;
+    }
+    size
+}
+
+/// The size of the 'all' set (every other strategy's is at most this), saturating.
+fn set_size(roles: Roles) -> usize {
+    let class_size = class_sizes(roles.candidates);
+    let n = roles.candidates.len();
+    roles.anchors.iter().fold(0usize, |sum, l| {
+        let same = class_size.get(l).copied().unwrap_or(0);
+        let positives = same.saturating_sub(usize::from(roles.self_mode));
+        sum.saturating_add(positives.saturating_mul(n - same))
+    })
 }
 
 /// Each class's candidates, in ascending order.
@@ -330,6 +389,80 @@ fn keeps(strategy: Strategy, m: f32, margin: f32) -> bool {
     }
 }
 
+/// Calls `emit(p, n)` for each triplet of anchor `a` (distances `row`) that the set strategy
+/// keeps, in (positive, negative) order, after `start(a, p)` for each positive.
+#[inline]
+fn each_triplet(
+    roles: Roles,
+    strategy: Strategy,
+    margin: f32,
+    a: usize,
+    row: &[f32],
+    mut start: impl FnMut(usize, usize),
+    emit: &mut dyn FnMut(usize, usize),
+) {
+    let negatives: Vec<usize> = (0..row.len()).filter(|&j| !roles.same(a, j)).collect();
+    if negatives.is_empty() {
+        return;
+    }
+    for p in (0..row.len()).filter(|&p| roles.positive(a, p)) {
+        start(a, p);
+        for &ng in &negatives {
+            if keeps(strategy, row[ng] - row[p], margin) {
+                emit(p, ng);
+            }
+        }
+    }
+}
+
+/// The sample `s` of the set: one pass over the anchors' rows of distances, each thread
+/// keying the triplets its rows keep and offering those under the heap's bound.
+fn sample_set(
+    dist: &Distances,
+    roles: Roles,
+    strategy: Strategy,
+    margin: f32,
+    s: &Sample,
+) -> Result<Triplets, Error> {
+    let keep = sample::Keep::new(s.count)?;
+    if s.count == 0 {
+        return Ok(Triplets::default());
+    }
+    let cand_offset = if roles.self_mode {
+        s.anchor_offset
+    } else {
+        s.reference_offset
+    };
+    let done = dist.map_row_blocks(|r0, rows| {
+        let mut local = keep.local();
+        let pair = std::cell::Cell::new(0u64);
+        for (ri, row) in rows.chunks(dist.cols()).enumerate() {
+            dist.stop().check()?;
+            let a = r0 + ri;
+            let ga = s.anchor_offset + a as u64;
+            each_triplet(
+                roles,
+                strategy,
+                margin,
+                a,
+                row,
+                |_, p| pair.set(sample::pair_key(s.seed, ga, cand_offset + p as u64)),
+                &mut |p, ng| {
+                    local.push(sample::Keyed {
+                        key: sample::key(pair.get(), cand_offset + ng as u64),
+                        a: a as u32,
+                        p: p as u32,
+                        n: ng as u32,
+                    })
+                },
+            );
+        }
+        Ok(())
+    })?;
+    done.into_iter().collect::<Result<Vec<()>, Error>>()?;
+    Ok(keep.into_triplets())
+}
+
 /// Every valid triplet that passes the strategy's filter. Two passes over the distances: the
 /// first counts (stopping as soon as the total passes `max_triplets`), so a refusal costs no
 /// memory; then the exact result is reserved from the process budget, allocated once, and
@@ -345,16 +478,8 @@ fn mine_set(
     let too_many = Error::TooManyTriplets {
         limit: max_triplets,
     };
-    // Calls `emit(p, n)` for each kept triplet of anchor `a`, whose distances are `row`.
     let each = |a: usize, row: &[f32], emit: &mut dyn FnMut(usize, usize)| {
-        let negatives: Vec<usize> = (0..n).filter(|&j| !roles.same(a, j)).collect();
-        for p in (0..n).filter(|&p| roles.positive(a, p)) {
-            for &ng in &negatives {
-                if keeps(strategy, row[ng] - row[p], margin) {
-                    emit(p, ng);
-                }
-            }
-        }
+        each_triplet(roles, strategy, margin, a, row, |_, _| (), emit)
     };
 
     let total = AtomicUsize::new(0);

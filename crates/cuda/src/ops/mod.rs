@@ -9,6 +9,7 @@ pub mod ladder;
 pub mod margin;
 pub mod mining;
 pub mod rank;
+pub mod sample;
 pub mod semihard;
 pub mod set;
 pub mod supcon;
