@@ -38,6 +38,22 @@ test('mine writes (anchor, positive, negative) rows from int64 labels', (t) => {
   t.deepEqual(rows, Array.from({ length: want.length }, (_, i) => [want.anchor[i], want.positive[i], want.negative[i]]))
 })
 
+test('mine --sample N --seed S writes the sample the library keeps', (t) => {
+  const r = cli('mine', f('x_f32.npy'), f('labels_i32.npy'), '--strategy', 'all', '--sample', '7', '--seed', '5', '--max-triplets', '1', '--out', join(out, 's.npy'), '--quiet')
+  t.is(r.status, 0, r.stderr)
+  const want = mineTripletsSync(x, labels, { strategy: 'all', sample: { count: 7, seed: 5 } })
+  t.is(want.length, 7)
+  const got = readNpy(readFileSync(join(out, 's.npy')))
+  t.deepEqual(got.shape, [7, 3])
+  t.deepEqual(Array.from(got.data as Int32Array), Array.from({ length: 7 }, (_, i) => [want.anchor[i], want.positive[i], want.negative[i]]).flat())
+  const refused = cli('mine', f('x_f32.npy'), f('labels_i32.npy'), '--strategy', 'batch-hard', '--sample', '3', '--out', join(out, 'n.npy'))
+  t.is(refused.status, 1)
+  t.regex(refused.stderr, /opts\.sample: expected a set strategy/)
+  const seedAlone = cli('mine', f('x_f32.npy'), f('labels_i32.npy'), '--strategy', 'all', '--seed', '3', '--out', join(out, 'n.npy'))
+  t.is(seedAlone.status, 1)
+  t.regex(seedAlone.stderr, /--seed: expected it with --sample/)
+})
+
 test('eval prints the retrieval metrics, as a table or JSON, with or without a reference set', (t) => {
   const r = cli('eval', f('x_f32.npy'), f('labels_i32.npy'), '--json', '--k', '2')
   t.is(r.status, 0, r.stderr)

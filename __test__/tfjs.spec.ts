@@ -27,7 +27,8 @@ test('the value and the gradient are tripletLoss\'s', (t) => {
   const rows = batch(0, 3)
   const x = tf.tensor2d(rows.map((i) => pixels[i].slice(0, 5)))
   const y = tf.tensor1d(rows.map((i) => digits[i]))
-  for (const opts of [{ mining: 'batch-hard' as const }, { mining: 'all' as const, metric: 'cosine' as const, softMargin: true }]) {
+  for (const opts of [{ mining: 'batch-hard' as const }, { mining: 'all' as const, metric: 'cosine' as const, softMargin: true },
+    { mining: 'violating' as const, sample: { count: 25, seed: 4 } }]) {
     const { value, grad } = tf.valueAndGrad((e: tf.Tensor) => tfTripletLoss(y, e, opts))(x)
     const want = tripletLossSync({ data: x.dataSync() as Float32Array, rows: rows.length, cols: 5 }, rows.map((i) => digits[i]), opts)
     t.true(Math.abs(value.dataSync()[0] - want.loss) < 1e-6)

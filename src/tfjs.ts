@@ -133,7 +133,7 @@ function labelledLoss<O extends object>(labels: tfTypes.Tensor, embeddings: tfTy
  * `embeddings` is `[rows, d]`. As `model.fit` wants targets of the output's shape, labels of
  * shape `[rows, d]` are read from their first column (`tf.tile(labels, [1, d])` makes them).
  * The options are those of `tripletLoss` (mining, margin, metric, normalize, softMargin, swap,
- * reduction, device, …); labels get no gradient.
+ * reduction, sample, device, …); labels get no gradient.
  *
  * @throws TypeError / RangeError for bad input, as tripletLoss does.
  * @example

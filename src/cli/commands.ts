@@ -15,11 +15,13 @@ export interface Common {
 
 /** `tripletkit mine`: triplets of a labelled batch, as an int32 n × 3 array (anchor, positive, negative). */
 export async function mineCommand(embeddings: string, labelsPath: string,
-  o: Common & { strategy: Strategy; margin: number; out: string; maxTriplets?: number }): Promise<number> {
+  o: Common & { strategy: Strategy; margin: number; out: string; maxTriplets?: number; sample?: number; seed?: number }): Promise<number> {
+  if (o.seed !== undefined && o.sample === undefined) throw new CliError('--seed: expected it with --sample')
   const x = readMatrix(embeddings)
   const labels = readLabels(labelsPath)
   const t = await mineTriplets(x, labels, {
     strategy: o.strategy, margin: o.margin, metric: o.metric, normalize: o.normalize, device: o.device, maxTriplets: o.maxTriplets,
+    ...(o.sample === undefined ? {} : { sample: { count: o.sample, seed: o.seed ?? 0 } }),
   })
   const out = new Int32Array(t.length * 3)
   for (let i = 0; i < t.length; i++) {

@@ -117,6 +117,8 @@ export function program(): Command {
     .addOption(new Option('--strategy <strategy>', 'mining strategy').choices(STRATEGIES).default('batch-hard'))
     .option('--margin <margin>', 'the margin α', number, 0.2)
     .option('--max-triplets <n>', 'refuse to produce more triplets than this', integer('max-triplets', 0))
+    .option('--sample <n>', 'set strategies: keep a uniform sample of n triplets (never refused by --max-triplets)', integer('sample', 0))
+    .option('--seed <s>', 'with --sample: the seed of the sample (default 0)', integer('seed', 0))
     .requiredOption('--out <triplets.npy>', 'where to write the triplets'))
     .action(async (embeddings: string, labels: string, o: Parameters<typeof mineCommand>[2]) => {
       const n = await mineCommand(embeddings, labels, o)
