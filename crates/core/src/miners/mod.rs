@@ -399,7 +399,7 @@ fn each_triplet(
     a: usize,
     row: &[f32],
     mut start: impl FnMut(usize, usize),
-    emit: &mut dyn FnMut(usize, usize),
+    mut emit: impl FnMut(usize, usize),
 ) {
     let negatives: Vec<usize> = (0..row.len()).filter(|&j| !roles.same(a, j)).collect();
     if negatives.is_empty() {
@@ -416,7 +416,7 @@ fn each_triplet(
 }
 
 /// The sample `s` of the set: one pass over the anchors' rows of distances, each thread
-/// keying the triplets its rows keep and offering those under the heap's bound.
+/// keying the triplets its rows keep and offering those under the buffer's bound.
 fn sample_set(
     dist: &Distances,
     roles: Roles,
@@ -440,6 +440,8 @@ fn sample_set(
             dist.stop().check()?;
             let a = r0 + ri;
             let ga = s.anchor_offset + a as u64;
+            // The bound falls as other threads offer: read it again every anchor.
+            local.refresh();
             each_triplet(
                 roles,
                 strategy,
@@ -447,7 +449,7 @@ fn sample_set(
                 a,
                 row,
                 |_, p| pair.set(sample::pair_key(s.seed, ga, cand_offset + p as u64)),
-                &mut |p, ng| {
+                |p, ng| {
                     local.push(sample::Keyed {
                         key: sample::key(pair.get(), cand_offset + ng as u64),
                         a: a as u32,
@@ -479,7 +481,7 @@ fn mine_set(
         limit: max_triplets,
     };
     let each = |a: usize, row: &[f32], emit: &mut dyn FnMut(usize, usize)| {
-        each_triplet(roles, strategy, margin, a, row, |_, _| (), emit)
+        each_triplet(roles, strategy, margin, a, row, |_, _| (), |p, ng| emit(p, ng))
     };
 
     let total = AtomicUsize::new(0);

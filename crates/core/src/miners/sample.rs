@@ -1,11 +1,10 @@
 //! Sampled set mining (docs/SEMANTICS.md, "Sampled mining"): every triplet of a set strategy
 //! gets the key h(seed, a, p, n), and the `count` triplets with the smallest (key, a, p, n) are
 //! kept. The key depends on the triplet's global indices and the seed alone, so the sample is
-//! the same on every device, at any thread count and across shards; a bounded heap keeps it in
-//! O(count) memory whatever the size of the set.
+//! the same on every device, at any thread count and across shards; a bounded buffer keeps it
+//! in O(count) memory whatever the size of the set.
 use crate::runtime::budget;
 use crate::{Error, Triplets};
-use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
@@ -49,29 +48,38 @@ pub struct Keyed {
     pub n: u32,
 }
 
-/// Bytes one kept triplet takes in the heap.
+/// Bytes one kept triplet takes.
 const KEYED_BYTES: usize = size_of::<Keyed>();
 
-/// Triplets a thread gathers before it takes the heap's lock.
+/// Triplets a thread gathers before it takes the lock.
 const LOCAL: usize = 4096;
 
-/// The `count` smallest triplets offered so far, shared by the threads of a pass: a max-heap
-/// behind a lock, and its largest key once full (`bound`), which threads read without the lock
-/// to pass over most triplets.
+/// The `count` smallest triplets offered so far, shared by the threads of a pass: a buffer of
+/// up to `count` + `slack` behind a lock, cut back to its `count` smallest (a selection, linear
+/// in the buffer) whenever it fills, and the largest key kept since the last cut (`bound`),
+/// which threads read without the lock to pass over most triplets. Each cut drops `slack`
+/// triplets, so the work per offered triplet stays constant, in O(count) memory.
 pub struct Keep {
     count: usize,
-    heap: Mutex<BinaryHeap<Keyed>>,
+    slack: usize,
+    kept: Mutex<Vec<Keyed>>,
     bound: AtomicU64,
     _held: budget::Reservation,
 }
 
 impl Keep {
-    /// Room for `count` triplets, reserved from the process budget (as the result is).
+    /// Room for `count` triplets and the slack, reserved from the process budget with the
+    /// result's 12 bytes a triplet.
     pub fn new(count: usize) -> Result<Self, Error> {
-        let bytes = count.saturating_mul(KEYED_BYTES + 12);
+        let slack = (count / 2).max(LOCAL);
+        let bytes = count
+            .saturating_add(slack)
+            .saturating_mul(KEYED_BYTES)
+            .saturating_add(count.saturating_mul(12));
         Ok(Keep {
             count,
-            heap: Mutex::new(BinaryHeap::new()),
+            slack,
+            kept: Mutex::new(Vec::new()),
             bound: AtomicU64::new(u64::MAX),
             _held: budget::reserve(bytes, "mineTriplets")?,
         })
@@ -88,37 +96,41 @@ impl Keep {
             batch.clear();
             return;
         }
-        let mut heap = self.heap.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
         for t in batch.drain(..) {
-            if heap.len() < self.count {
-                heap.push(t);
-            } else if t < *heap.peek().expect("a full heap") {
-                *heap.peek_mut().expect("a full heap") = t;
+            if t.key > self.bound() {
+                continue;
+            }
+            kept.push(t);
+            if kept.len() == self.count + self.slack {
+                self.cut(&mut kept);
             }
         }
-        if heap.len() == self.count {
-            self.bound
-                .store(heap.peek().expect("a full heap").key, Ordering::Relaxed);
+    }
+
+    /// Cuts `kept` back to its `count` smallest, and lowers the bound to the largest of them.
+    fn cut(&self, kept: &mut Vec<Keyed>) {
+        if kept.len() > self.count {
+            kept.select_nth_unstable(self.count - 1);
+            kept.truncate(self.count);
+            let largest = kept.iter().map(|t| t.key).max().unwrap_or(u64::MAX);
+            self.bound.store(largest, Ordering::Relaxed);
         }
     }
 
     /// The `count`-th smallest key of what is kept and of `more` (keys of triplets not offered
-    /// yet, none of them kept): no key above it can be among the final `count`. `u64::MAX`
-    /// while the two hold fewer than `count`.
+    /// yet): no key above it can be among the final `count`. `u64::MAX` while the two hold
+    /// fewer than `count`.
     pub fn bound_with(&self, more: &[u64]) -> u64 {
-        let heap = self.heap.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut keys: Vec<u64> = heap
-            .iter()
-            .map(|t| t.key)
-            .chain(more.iter().copied())
-            .collect();
+        let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut keys: Vec<u64> = kept.iter().map(|t| t.key).chain(more.iter().copied()).collect();
         if self.count == 0 || keys.len() < self.count {
             return u64::MAX;
         }
         *keys.select_nth_unstable(self.count - 1).1
     }
 
-    /// A thread's gatherer of triplets for this heap.
+    /// A thread's gatherer of triplets for this buffer.
     pub fn local(&self) -> Local<'_> {
         Local {
             keep: self,
@@ -129,11 +141,8 @@ impl Keep {
 
     /// The kept triplets in the set strategies' order: ascending (a, p, n).
     pub fn into_triplets(self) -> Triplets {
-        let mut kept = self
-            .heap
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner)
-            .into_vec();
+        let mut kept = std::mem::take(&mut *self.kept.lock().unwrap_or_else(PoisonError::into_inner));
+        self.cut(&mut kept);
         kept.sort_unstable_by_key(|t| (t.a, t.p, t.n));
         Triplets {
             anchor: kept.iter().map(|t| t.a as i32).collect(),
@@ -163,7 +172,12 @@ impl Local<'_> {
         }
     }
 
-    /// Hands what is gathered to the heap.
+    /// Reads the buffer's bound again.
+    pub fn refresh(&mut self) {
+        self.bound = self.bound.min(self.keep.bound());
+    }
+
+    /// Hands what is gathered to the buffer.
     pub fn flush(&mut self) {
         self.keep.offer(&mut self.batch);
         self.bound = self.keep.bound();
@@ -194,10 +208,11 @@ mod tests {
         assert_ne!(key(pair_key(7, 1, 2), 3), key(pair_key(7, 2, 1), 3));
     }
 
-    /// Offered in any order and from any number of batches, the heap keeps the same smallest.
+    /// Offered in any order and from any number of batches, the buffer keeps the same smallest,
+    /// through many cuts.
     #[test]
     fn keeps_the_smallest_in_any_order() {
-        let all: Vec<Keyed> = (0..500u32)
+        let all: Vec<Keyed> = (0..20_000u32)
             .map(|i| Keyed {
                 key: key(pair_key(3, i as u64, 0), 0) % 97, // many equal keys: (a, p, n) decides
                 a: i,
@@ -212,7 +227,7 @@ mod tests {
             w.sort();
             w
         };
-        for chunk in [1, 7, 500] {
+        for chunk in [1, 7, 20_000] {
             let keep = Keep::new(40).unwrap();
             for part in all.iter().rev().collect::<Vec<_>>().chunks(chunk) {
                 let mut local = keep.local();

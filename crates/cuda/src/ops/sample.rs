@@ -1,9 +1,9 @@
 //! Sampled set mining on a GPU: the set pass of `set.rs`, where each pair's thread keys its
 //! triplets (SplitMix64 over global indices, as core's `miners::sample`) and appends those
 //! under the bound to a device buffer of `capacity` slots. The host keeps the `count`
-//! smallest in core's bounded heap, so host and device memory stay O(count). When a launch
+//! smallest in core's bounded buffer, so host and device memory stay O(count). When a launch
 //! finds more than `capacity`, nothing of it is kept: the pairs run again under the
-//! `count`-th smallest key of the heap and what came back (no key above it can be kept); should
+//! `count`-th smallest key kept and of what came back (no key above it can be kept); should
 //! that not lower the bound (a sample larger than the buffer, or equal keys across pairs), the
 //! pairs are halved, down to one pair, whose negatives fit the buffer.
 use super::set::{strategy_code, SetChunk, SetPass};
