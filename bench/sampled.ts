@@ -91,7 +91,7 @@ function main(): void {
     "`npm run bench:sampled`: `mineTriplets(x, labels, { strategy: 'all', sample: { count, seed: 1 } })` on the cpu device, d = 128, " +
       'each in a process of its own; memory is the peak resident set beyond the process with its inputs. Beside it, in the same run, ' +
       `pytorch-metric-learning's TripletMarginMiner(type_of_triplets='all') on the same shapes, one thread${versions === '' ? '' : ` (${versions})`}: ` +
-      'it builds the whole N × N × N (or N × M × M) mask of candidate triplets, so it runs out of memory where the set is large (its 'all' also drops triplets with m > margin, 0.2 here, so it keeps fewer).',
+      'it builds the whole N × N × N (or N × M × M) mask of candidate triplets, so it runs out of memory where the set is large (its \'all\' also drops triplets with m > margin, 0.2 here, so it keeps fewer).',
     '',
     '| run | set size | triplets kept | time | memory beyond inputs | pytorch-metric-learning |',
     '|---|---:|---:|---:|---:|---|',
