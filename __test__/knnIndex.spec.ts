@@ -158,6 +158,27 @@ if (DEVICES.includes('cuda')) {
     t.is(copied()[0] - up3, (rows + 9) * rowBytes + queryBytes, 'the next search uploads again')
   })
 
+  test.serial('KnnIndex on cuda: an add or releaseDevice while async searches are queued changes nothing they read', async (t) => {
+    const rng = new Rng(23)
+    const [rows, cols, k] = [1500, 16, 4]
+    const corpus = tiedRows(rng, rows, cols)
+    const queries = tiedRows(rng, 400, cols)
+    const index = new KnnIndex({ device: 'cuda' })
+    index.add(corpus)
+    const want = knnSync(queries, corpus, { k, device: 'cpu' })
+    await index.search(queries, { k }) // keeps the piece on the device
+    t.true(index.deviceBytes > 0)
+    // More searches than the addon has threads, so that some wait in its queue; then the copy
+    // is let go in the same tick, twice over.
+    const searches = Array.from({ length: 12 }, () => index.search(queries, { k }))
+    index.add(tiedRows(rng, 3, cols))
+    const third = index.search(queries, { k: 2 })
+    index.releaseDevice()
+    for (const got of await Promise.all(searches)) sameKnn(t, got, want, 'a search queued before the add')
+    t.is((await third).rows, queries.rows)
+    t.is(index.deviceBytes, 0, 'nothing kept after releaseDevice once the searches ended')
+  })
+
   test.serial('KnnIndex on cuda under a small maxMemory streams its pieces at every search and keeps none', (t) => {
     const rng = new Rng(19)
     const [rows, cols, k] = [3000, 6, 3]

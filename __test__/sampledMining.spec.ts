@@ -71,7 +71,9 @@ test('the key is SplitMix64 chained over (seed, a, p, n): a case worked from the
   // A count at or past the set's size keeps the whole set, in its order.
   t.deepEqual(list(mineTripletsSync(x, labels, { strategy: 'all', sample: { count: 8 } })), set)
   t.deepEqual(list(mineTripletsSync(x, labels, { strategy: 'all', sample: { count: 1000 } })), set)
-  t.is(mineTripletsSync(x, labels, { strategy: 'all', sample: { count: 0 } }).length, 0)
+  for (const device of DEVICES) t.is(mineTripletsSync(x, labels, { strategy: 'all', sample: { count: 0 }, device }).length, 0, `count 0 on ${device}`)
+  t.is(mergeTripletSamples([mineTripletsSync(x, labels, { strategy: 'all' })], { count: 0 }).length, 0, 'a merge of count 0')
+  t.throws(() => mergeTripletSamples([{ anchor: [-1], positive: [0], negative: [2] }], { count: 1 }), { instanceOf: RangeError, message: /^samples\[0\]\.anchor\[0\]: expected a global index ≥ 0/ })
 })
 
 for (const device of DEVICES) {

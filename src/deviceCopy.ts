@@ -4,7 +4,10 @@
  * at most half of the device memory a search may use (the addon decides, and counts it in
  * every later call's budget). Such an index is kept with the piece, so that later searches
  * move only their queries and results; one that could not keep its piece there is released
- * at once, and the next search streams the piece through the device again.
+ * once its search ends, and the next search streams the piece through the device again.
+ *
+ * A native index is released only when no search uses it: a search queued on the addon's
+ * threads reaches its corpus when it starts, so releasing it earlier would fail that search.
  */
 
 import type { NativeBinding } from './backend'
@@ -23,15 +26,31 @@ export interface DeviceCopy {
   stale: boolean
 }
 
+/** Searches using each native index now, and whether it is to be released when they end. */
+const USES = new WeakMap<NativeIndex, { searches: number; retired: boolean }>()
+
+function uses(index: NativeIndex): { searches: number; retired: boolean } {
+  let u = USES.get(index)
+  if (u === undefined) USES.set(index, (u = { searches: 0, retired: false }))
+  return u
+}
+
+/** Releases `index` now, or when the last search using it ends. */
+function retire(index: NativeIndex): void {
+  const u = uses(index)
+  u.retired = true
+  if (u.searches === 0) index.release()
+}
+
 /** A new, empty place for a piece's device copy. */
 export function newCopy(): DeviceCopy {
   return { stale: false }
 }
 
-/** Lets a copy go: its device memory is freed now (a search under way keeps what it reads). */
+/** Lets a copy go: its device memory is freed once no search uses it. */
 export function dropCopy(copy: DeviceCopy): void {
   copy.stale = true
-  copy.index?.release()
+  if (copy.index !== undefined) retire(copy.index)
   copy.index = undefined
 }
 
@@ -44,7 +63,7 @@ export interface Kept {
 /**
  * The native index to search `data` (`rows × cols`) with, when the search runs on 'cuda' and
  * the piece has a place for its copy: the kept one, or a new one that `settle` keeps when it
- * kept the piece on the device.
+ * kept the piece on the device. `settle` must be called once the search has ended.
  */
 export function keptIndex(target: Target, options: object, copy: DeviceCopy | undefined,
   data: Float32Array, rows: number, cols: number): Kept | undefined {
@@ -53,20 +72,21 @@ export function keptIndex(target: Target, options: object, copy: DeviceCopy | un
   const index = copy.index !== undefined && copy.key === key
     ? copy.index
     : new target.native.KnnIndex(data, rows, cols, options)
+  uses(index).searches++
   return { index, settle: () => settle(copy, index, key) }
 }
 
 function settle(copy: DeviceCopy, index: NativeIndex, key: string): void {
-  if (copy.index === index) {
-    if (copy.stale) dropCopy(copy)
-    return
-  }
-  if (!copy.stale && index.deviceBytes > 0) {
-    // The newest copy wins; a search still reading the one it replaces keeps it until it ends.
-    copy.index?.release()
+  const u = uses(index)
+  u.searches--
+  if (copy.index !== index && !copy.stale && !u.retired && index.deviceBytes > 0) {
+    // The newest copy wins; one it replaces is released when its searches end.
+    if (copy.index !== undefined) retire(copy.index)
     copy.index = index
     copy.key = key
-  } else {
+  } else if (copy.index !== index) {
+    retire(index)
+  } else if (u.retired && u.searches === 0) {
     index.release()
   }
 }

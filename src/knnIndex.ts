@@ -46,10 +46,14 @@ function held(index: KnnIndex): Held {
   return HELD.get(index)!
 }
 
-/** Internal: the index's pieces as they are now (later adds do not change them). */
-export function piecesOf(index: KnnIndex): Piece[] {
+/**
+ * Internal: the index's pieces as they are now (later adds do not change them); with `copies`,
+ * with the places of their GPU copies, which only the index's own searches use (they are
+ * prepared under its options).
+ */
+export function piecesOf(index: KnnIndex, copies = false): Piece[] {
   const { pieces, dim } = held(index)
-  return pieces.map((p) => ({ data: p.buffer.subarray(0, p.rows * (dim ?? 0)), rows: p.rows, offset: p.offset, copy: p.copy }))
+  return pieces.map((p) => ({ data: p.buffer.subarray(0, p.rows * (dim ?? 0)), rows: p.rows, offset: p.offset, ...(copies ? { copy: p.copy } : {}) }))
 }
 
 /** Internal: global row `i` as added (a view, no copy), for the hard-negative miner's positive scores. */
@@ -231,6 +235,6 @@ export class KnnIndex {
     const s = planSearch(this.#device, this.#metric, this.#normalize, this.#maxMemory, q.rows, size, dim!, k, excludeSelf)
     const out: KnnResult = { indices: new Int32Array(q.rows * k), distances: new Float32Array(q.rows * k), rows: q.rows, k }
     // The pieces as they are now: an add while the search runs does not change what it searches.
-    return { q, s, out, signal, onProgress, batchSize, pieces: piecesOf(this) }
+    return { q, s, out, signal, onProgress, batchSize, pieces: piecesOf(this, true) }
   }
 }

@@ -5,7 +5,7 @@
  */
 
 import { readOptions } from './options'
-import { pairKey, SmallestKeys, tripletKey } from './sampleKey'
+import { globalIndex, pairKey, SmallestKeys, tripletKey } from './sampleKey'
 import type { SampleOptions, Strategy, Triplets, TripletsLike } from './types'
 import { checkInteger, describe, toIndexArray } from './validate'
 
@@ -41,7 +41,8 @@ export function checkSample(value: unknown, name: string, strategy: Strategy | u
  * Merges samples of shards into the sample of the union of their sets: each triplet's key is
  * recomputed from `seed` and its global indices, and the `count` of smallest (key, a, p, n)
  * are kept, in ascending (a, p, n). Each sample must be in global indices (a shard's local
- * indices plus its `anchorOffset`, and its `referenceOffset` for positives and negatives),
+ * indices plus its `anchorOffset`, and its `referenceOffset` for positives and negatives; as
+ * int32 arrays, global indices up to 2³¹ − 1),
  * drawn with this seed and at least this count. With anchor shards over one reference set
  * the union is the whole call's set, so the merge equals one sampled call.
  *
@@ -67,8 +68,12 @@ export function mergeTripletSamples(samples: readonly TripletsLike[], opts: { co
     if (p.length !== a.length || n.length !== a.length) {
       throw new RangeError(`samples[${i}]: expected anchor, positive and negative of one length, received ${a.length}, ${p.length} and ${n.length}`)
     }
+    for (const [what, v] of [['anchor', a], ['positive', p], ['negative', n]] as const) {
+      const bad = v.findIndex((i) => i < 0)
+      if (bad >= 0) throw new RangeError(`samples[${i}].${what}[${bad}]: expected a global index ≥ 0, received ${v[bad]}`)
+    }
     for (let j = 0; j < a.length; j++) {
-      const key = tripletKey(pairKey(seed, a[j], p[j]), n[j])
+      const key = tripletKey(pairKey(seed, globalIndex(0, a[j]), globalIndex(0, p[j])), globalIndex(0, n[j]))
       if (keep.admits(key)) keep.offer({ key, a: a[j], p: p[j], n: n[j] })
     }
   })

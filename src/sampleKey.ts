@@ -19,14 +19,19 @@ function step(x: bigint): bigint {
   return mix((x + GAMMA) & M64)
 }
 
+/** `offset + i` as the key reads a global index: exact, in unsigned 64-bit arithmetic. */
+export function globalIndex(offset: number, i: number): bigint {
+  return (BigInt(offset) + BigInt(i)) & M64
+}
+
 /** h(seed, a, p, ·): the part of the key every negative of (a, p) shares. */
-export function pairKey(seed: number, a: number, p: number): bigint {
-  return step(step(step(BigInt(seed)) ^ BigInt(a)) ^ BigInt(p))
+export function pairKey(seed: number, a: bigint, p: bigint): bigint {
+  return step(step(step(BigInt(seed)) ^ a) ^ p)
 }
 
 /** h(seed, a, p, n) from `pairKey(seed, a, p)`. */
-export function tripletKey(pair: bigint, n: number): bigint {
-  return step(pair ^ BigInt(n))
+export function tripletKey(pair: bigint, n: bigint): bigint {
+  return step(pair ^ n)
 }
 
 /** A triplet and its key. */
@@ -56,7 +61,7 @@ export class SmallestKeys {
 
   /** Whether a triplet of this key could still be kept (a cheap test before building it). */
   admits(key: bigint): boolean {
-    return this.heap.length < this.count || key <= this.heap[0].key
+    return this.count > 0 && (this.heap.length < this.count || key <= this.heap[0].key)
   }
 
   offer(t: Keyed): void {

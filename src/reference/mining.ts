@@ -21,7 +21,7 @@ import { backendError, DEFAULT_MARGIN, invalidArgument, MAX_TRIPLETS } from './c
 import { checkLabels, checkMargin } from './rules'
 import { parseMetric } from './distance'
 import { pairwiseDistances } from './pairwise'
-import { pairKey, SmallestKeys, tripletKey } from '../sampleKey'
+import { globalIndex, pairKey, SmallestKeys, tripletKey } from '../sampleKey'
 
 const STRATEGIES = ['all', 'violating', 'hard', 'semihard', 'easy', 'batch-hard', 'batch-semihard'] as const
 export type StrategyName = (typeof STRATEGIES)[number]
@@ -83,10 +83,10 @@ function sampleFromDistances(d: Float32Array, rows: number, labels: Int32Array, 
   for (let a = 0; a < rows; a++) {
     setTriplets(d, a * width, a, labels[a], cl, self, strategy, alpha, (_a, p, n) => {
       if (pairOf !== a * width + p) {
-        pair = pairKey(seed, anchorOffset + a, candOffset + p)
+        pair = pairKey(seed, globalIndex(anchorOffset, a), globalIndex(candOffset, p))
         pairOf = a * width + p
       }
-      const key = tripletKey(pair, candOffset + n)
+      const key = tripletKey(pair, globalIndex(candOffset, n))
       if (keep.admits(key)) keep.offer({ key, a, p, n })
     })
   }

@@ -92,14 +92,14 @@ impl KnnIndex {
     /// by the first search with room for it); 0 on the CPU or before the first search.
     #[napi(getter)]
     pub fn device_bytes(&self) -> f64 {
-        let state = self
-            .corpus
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        match &*state {
-            State::Ready(corpus) => corpus.device_bytes() as f64,
-            _ => 0.0,
+        // A first search holds the lock while it prepares the corpus, which keeps nothing on
+        // the device yet: the JS thread does not wait for it.
+        match self.corpus.state.try_lock() {
+            Ok(state) => match &*state {
+                State::Ready(corpus) => corpus.device_bytes() as f64,
+                _ => 0.0,
+            },
+            Err(_) => 0.0,
         }
     }
 

@@ -68,6 +68,12 @@ pub fn triplet_loss(
             positive,
             negative,
         } => {
+            if o.sample.is_some() {
+                return Err(Error::invalid(
+                    "sample",
+                    "expected a set strategy ('all', 'violating', 'hard', 'semihard' or 'easy') to sample, received given triplets",
+                ));
+            }
             rules::triplets(anchor, positive, negative, labels, reference.map(|r| r.1))?;
             (anchor, positive, negative)
         }

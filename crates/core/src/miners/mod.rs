@@ -439,7 +439,7 @@ fn sample_set(
         for (ri, row) in rows.chunks(dist.cols()).enumerate() {
             dist.stop().check()?;
             let a = r0 + ri;
-            let ga = s.anchor_offset + a as u64;
+            let ga = s.anchor_offset.wrapping_add(a as u64);
             // The bound falls as other threads offer: read it again every anchor.
             local.refresh();
             each_triplet(
@@ -448,10 +448,16 @@ fn sample_set(
                 margin,
                 a,
                 row,
-                |_, p| pair.set(sample::pair_key(s.seed, ga, cand_offset + p as u64)),
+                |_, p| {
+                    pair.set(sample::pair_key(
+                        s.seed,
+                        ga,
+                        cand_offset.wrapping_add(p as u64),
+                    ))
+                },
                 |p, ng| {
                     local.push(sample::Keyed {
-                        key: sample::key(pair.get(), cand_offset + ng as u64),
+                        key: sample::key(pair.get(), cand_offset.wrapping_add(ng as u64)),
                         a: a as u32,
                         p: p as u32,
                         n: ng as u32,
@@ -481,7 +487,7 @@ fn mine_set(
         limit: max_triplets,
     };
     let each = |a: usize, row: &[f32], emit: &mut dyn FnMut(usize, usize)| {
-        each_triplet(roles, strategy, margin, a, row, |_, _| (), |p, ng| emit(p, ng))
+        each_triplet(roles, strategy, margin, a, row, |_, _| (), emit)
     };
 
     let total = AtomicUsize::new(0);

@@ -97,6 +97,10 @@ impl Keep {
             return;
         }
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        if kept.capacity() == 0 {
+            // Exactly what was reserved: growing by doubling would pass it.
+            kept.reserve_exact(self.count + self.slack);
+        }
         for t in batch.drain(..) {
             if t.key > self.bound() {
                 continue;
@@ -123,7 +127,11 @@ impl Keep {
     /// fewer than `count`.
     pub fn bound_with(&self, more: &[u64]) -> u64 {
         let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut keys: Vec<u64> = kept.iter().map(|t| t.key).chain(more.iter().copied()).collect();
+        let mut keys: Vec<u64> = kept
+            .iter()
+            .map(|t| t.key)
+            .chain(more.iter().copied())
+            .collect();
         if self.count == 0 || keys.len() < self.count {
             return u64::MAX;
         }
@@ -141,7 +149,8 @@ impl Keep {
 
     /// The kept triplets in the set strategies' order: ascending (a, p, n).
     pub fn into_triplets(self) -> Triplets {
-        let mut kept = std::mem::take(&mut *self.kept.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut kept =
+            std::mem::take(&mut *self.kept.lock().unwrap_or_else(PoisonError::into_inner));
         self.cut(&mut kept);
         kept.sort_unstable_by_key(|t| (t.a, t.p, t.n));
         Triplets {

@@ -10,7 +10,7 @@ use super::set::{strategy_code, SetChunk, SetPass};
 use crate::gpu::{blocks, Buffer, Gpu, Params};
 use crate::kernels::{SET_SAMPLE, THREADS};
 use tripletkit_core::miners::sample::{Keep, Keyed};
-use tripletkit_core::{Call, Error, Sample, Strategy, Triplets};
+use tripletkit_core::{runtime::budget, Call, Error, Sample, Strategy, Triplets};
 
 /// Bytes a slot of the candidate buffer takes: key, pair, negative.
 const SLOT_BYTES: usize = 16;
@@ -40,6 +40,8 @@ pub fn sample_set(
         .min(device_bytes / 2 / SLOT_BYTES)
         .max(least)
         .min(i32::MAX as usize);
+    // The host's copies of a full buffer: its keys, and the triplets read back (as `Keyed`).
+    let _host = budget::reserve(capacity.saturating_mul(8 + 40), "mineTriplets")?;
     let Some(pass) = SetPass::new(gpu, device_bytes, b, capacity * SLOT_BYTES)? else {
         return Ok(Triplets::default());
     };
@@ -72,7 +74,7 @@ pub fn sample_set(
                     strategy,
                     margin,
                     seed: s.seed,
-                    anchor_base: s.anchor_offset + c.r0 as u64,
+                    anchor_base: s.anchor_offset.wrapping_add(c.r0 as u64),
                     cand_base,
                     bound,
                 };
