@@ -91,6 +91,12 @@ export interface Copied {
   fromDevice: number
 }
 
+/**
+ * Why the CUDA device can no longer run in this process (a sticky error ended its use), or
+ * null while it can (or was never opened).
+ */
+export declare function cudaFailure(): string | null
+
 /** Whether a device can run here. */
 export interface DeviceReport {
   available: boolean

@@ -46,7 +46,8 @@ export function backends(): BackendsInfo {
     const reason = `the native addon failed to load: ${firstLine(n.error)}`
     return { cuda: { available: false, reason }, cpu: { available: false, reason }, js: { available: true } }
   }
-  const { cpu, cuda } = n.report
+  const { cpu } = n.report
+  const cuda = cudaReport(n)
   return {
     cuda: cuda.available
       ? {
@@ -86,6 +87,26 @@ function cudaWins(report: BackendsReport['cuda'], work: Work | undefined): boole
 }
 
 /**
+ * The CUDA device's report as it stands now: the addon's, read once, unless a sticky error
+ * has since ended the GPU's use in this process (then unavailable, with the failure).
+ */
+function cudaReport(n: { binding: NativeBinding; report: BackendsReport }): BackendsReport['cuda'] {
+  if (!n.report.cuda.available) return n.report.cuda
+  const failure = n.binding.cudaFailure()
+  return failure === null ? n.report.cuda : { available: false, reason: `the GPU failed earlier in this process and cannot run again (${failure})` }
+}
+
+/**
+ * What 'auto' picks for `work`: CUDA when it wins (see {@link cudaWins}), else the CPU; when the
+ * GPU would have won but has failed in this process, the CPU and the warning to give.
+ */
+export function autoDevice(cuda: BackendsReport['cuda'], work: Work | undefined, failure: string | null): { device: 'cpu' | 'cuda'; warning?: string } {
+  if (!cudaWins(cuda, work)) return { device: 'cpu' }
+  if (failure === null) return { device: 'cuda' }
+  return { device: 'cpu', warning: `the GPU failed earlier in this process and cannot run again (${failure}), so 'auto' runs on the cpu from now on` }
+}
+
+/**
  * Resolves a (checked) `Device` to the backend that runs it: 'auto' → CUDA when the addon
  * reports a GPU that runs this op and the work is large enough (`CUDA_AUTO_MIN_MACS`), else
  * the native CPU backend when the addon loaded, else 'js'; 'cuda' or 'cpu' that cannot run →
@@ -102,7 +123,21 @@ export function resolveDevice(device: Device, work?: Work): Target {
     throw codedError(Error, ERROR_CODES.deviceUnavailable,
       `device '${device}' is not available: the native addon failed to load: ${firstLine(n.error)}`, n.error)
   }
-  const pick = device === 'auto' ? (cudaWins(n.report.cuda, work) ? 'cuda' : 'cpu') : device
+  let pick: 'cpu' | 'cuda'
+  if (device === 'auto') {
+    const auto = autoDevice(n.report.cuda, work, cudaWins(n.report.cuda, work) ? n.binding.cudaFailure() : null)
+    if (auto.warning !== undefined) warnOnce('TRIPLETKIT_CUDA_FAILED', auto.warning)
+    pick = auto.device
+  } else {
+    pick = device
+  }
+  if (pick === 'cuda' && n.report.cuda.available) {
+    const failure = n.binding.cudaFailure()
+    if (failure !== null) {
+      throw codedError(Error, ERROR_CODES.deviceFailed, `device 'cuda' failed earlier in this process and cannot run again ` +
+        `(${failure}); use device 'cpu' or 'auto', or start a new process`)
+    }
+  }
   const info = n.report[pick]
   if (!info.available) {
     throw codedError(Error, ERROR_CODES.deviceUnavailable, `device '${pick}' is not available: ${info.reason ?? 'unknown'}`)
@@ -115,18 +150,23 @@ export function resolveDevice(device: Device, work?: Work): Target {
   return { device: pick, backend: n.binding, native: n.binding }
 }
 
-let warned = false
+const WARNED = new Set<string>()
+
+/** Says `message` once per process, as a Node warning of `code`. */
+function warnOnce(code: string, message: string): void {
+  if (WARNED.has(code)) return
+  WARNED.add(code)
+  process.emitWarning(message, { code })
+}
 
 /**
  * Says once per process, as a Node warning, that 'auto' runs the slower 'js' reference because
  * no native addon loaded: no prebuilt package for this platform and no local build.
  */
 function warnFallback(error: Error): void {
-  if (warned) return
-  warned = true
-  process.emitWarning(`no native addon for ${process.platform}-${process.arch} loaded, so 'auto' runs the pure-TypeScript ` +
+  warnOnce('TRIPLETKIT_NO_NATIVE_ADDON', `no native addon for ${process.platform}-${process.arch} loaded, so 'auto' runs the pure-TypeScript ` +
     `reference ('js'), which is much slower. Install the package for this platform (tripletkit-${process.platform}-${process.arch}-…) ` +
-    `or build from source with Rust (npm run build:native). Reason: ${firstLine(error)}`, { code: 'TRIPLETKIT_NO_NATIVE_ADDON' })
+    `or build from source with Rust (npm run build:native). Reason: ${firstLine(error)}`)
 }
 
 /** The most neighbours one knn search takes on `target`, or undefined when it takes any. */

@@ -62,6 +62,19 @@ impl Cuda {
         self.emulated
     }
 
+    /// The emulator failing every launch of `kernel` with a sticky error (a testing aid).
+    pub fn emulated_with_fault(kernel: &str) -> Cuda {
+        Cuda::on(
+            Arc::new(crate::emulator::Emulator::with_fault(kernel)),
+            true,
+        )
+    }
+
+    /// Why the GPU can no longer run, once a sticky error ended its use in this process.
+    pub fn failure(&self) -> Option<String> {
+        self.gpu.failure()
+    }
+
     /// Bytes copied to the device and back so far, where the device counts them (the
     /// emulator).
     pub fn traffic(&self) -> Option<[u64; 2]> {

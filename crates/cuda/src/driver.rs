@@ -4,6 +4,7 @@
 //! anyway, and the calling thread makes the context current before each.
 use crate::gpu::{DevPtr, Gpu};
 use crate::kernels::MODULES;
+use crate::sticky::Sticky;
 use cudarc::driver::result;
 use cudarc::driver::sys;
 use std::collections::HashMap;
@@ -16,6 +17,7 @@ pub struct Driver {
     name: String,
     capability: (i32, i32),
     functions: HashMap<&'static str, sys::CUfunction>,
+    sticky: Sticky,
 }
 
 // SAFETY: a CUDA context and the functions loaded in it may be used from any thread once the
@@ -24,11 +26,24 @@ unsafe impl Send for Driver {}
 // SAFETY: as above; the driver API is thread-safe.
 unsafe impl Sync for Driver {}
 
-fn failed(what: &str, e: result::DriverError) -> Error {
-    Error::DeviceFailed {
-        device: "cuda".into(),
-        message: format!("{what}: {e:?}"),
-    }
+/// The errors after which the context cannot run again (CUDA's "sticky" errors): the
+/// process would have to end to use the GPU again.
+fn is_sticky(code: sys::CUresult) -> bool {
+    use sys::cudaError_enum::*;
+    matches!(
+        code,
+        CUDA_ERROR_ILLEGAL_ADDRESS
+            | CUDA_ERROR_LAUNCH_FAILED
+            | CUDA_ERROR_MISALIGNED_ADDRESS
+            | CUDA_ERROR_INVALID_ADDRESS_SPACE
+            | CUDA_ERROR_INVALID_PC
+            | CUDA_ERROR_HARDWARE_STACK_ERROR
+            | CUDA_ERROR_ILLEGAL_INSTRUCTION
+            | CUDA_ERROR_ASSERT
+            | CUDA_ERROR_ECC_UNCORRECTABLE
+            | CUDA_ERROR_LAUNCH_TIMEOUT
+            | CUDA_ERROR_CONTEXT_IS_DESTROYED
+    )
 }
 
 impl Driver {
@@ -83,16 +98,35 @@ impl Driver {
             name,
             capability: (major, minor),
             functions,
+            sticky: Sticky::default(),
         })
     }
 
+    /// Makes the context current on this thread, unless the device has failed for good.
     fn current(&self) -> Result<(), Error> {
+        self.sticky.check()?;
         // SAFETY: `self.ctx` is a live primary context.
-        unsafe { result::ctx::set_current(self.ctx) }.map_err(|e| failed("set context", e))
+        unsafe { result::ctx::set_current(self.ctx) }.map_err(|e| self.failed("set context", e))
+    }
+
+    /// The error of a failed driver call; a sticky one also ends the device's use.
+    fn failed(&self, what: &str, e: result::DriverError) -> Error {
+        let message = format!("{what}: {e:?}");
+        if is_sticky(e.0) {
+            self.sticky.fail(message)
+        } else {
+            Error::DeviceFailed {
+                device: "cuda".into(),
+                message,
+            }
+        }
     }
 }
 
 impl Gpu for Driver {
+    fn failure(&self) -> Option<String> {
+        self.sticky.reason()
+    }
     fn describe(&self) -> String {
         let free = self.free_memory().unwrap_or(0) as f64 / (1u64 << 30) as f64;
         format!(
@@ -108,7 +142,7 @@ impl Gpu for Driver {
         self.current()?;
         result::mem_get_info()
             .map(|(free, _)| free)
-            .map_err(|e| failed("memory info", e))
+            .map_err(|e| self.failed("memory info", e))
     }
     fn alloc(&self, bytes: usize) -> Result<DevPtr, Error> {
         self.current()?;
@@ -120,7 +154,7 @@ impl Gpu for Driver {
                     bytes,
                 }
             } else {
-                failed("allocate", e)
+                self.failed("allocate", e)
             }
         })
     }
@@ -135,19 +169,20 @@ impl Gpu for Driver {
         // SAFETY: the caller's promise: `src` holds `bytes` readable bytes.
         let src = unsafe { std::slice::from_raw_parts(src, bytes) };
         // SAFETY: `dst` holds `bytes` bytes of device memory; the copy is synchronous.
-        unsafe { result::memcpy_htod_sync(dst, src) }.map_err(|e| failed("copy to the GPU", e))
+        unsafe { result::memcpy_htod_sync(dst, src) }.map_err(|e| self.failed("copy to the GPU", e))
     }
     unsafe fn download(&self, dst: *mut u8, src: DevPtr, bytes: usize) -> Result<(), Error> {
         self.current()?;
         // SAFETY: the caller's promise: `dst` holds `bytes` writable bytes.
         let dst = unsafe { std::slice::from_raw_parts_mut(dst, bytes) };
         // SAFETY: `src` holds `bytes` bytes of device memory; the copy is synchronous.
-        unsafe { result::memcpy_dtoh_sync(dst, src) }.map_err(|e| failed("copy from the GPU", e))
+        unsafe { result::memcpy_dtoh_sync(dst, src) }
+            .map_err(|e| self.failed("copy from the GPU", e))
     }
     unsafe fn fill(&self, dst: DevPtr, byte: u8, bytes: usize) -> Result<(), Error> {
         self.current()?;
         // SAFETY: `dst` holds `bytes` bytes of device memory.
-        unsafe { result::memset_d8_sync(dst, byte, bytes) }.map_err(|e| failed("fill", e))
+        unsafe { result::memset_d8_sync(dst, byte, bytes) }.map_err(|e| self.failed("fill", e))
     }
     unsafe fn launch(
         &self,
@@ -173,7 +208,7 @@ impl Gpu for Driver {
                 params,
             )
         }
-        .map_err(|e| failed(name, e))?;
-        result::ctx::synchronize().map_err(|e| failed(name, e))
+        .map_err(|e| self.failed(name, e))?;
+        result::ctx::synchronize().map_err(|e| self.failed(name, e))
     }
 }

@@ -2,6 +2,7 @@
 //! behind the same `Gpu` interface as the driver. Memory is host memory; a launch runs the
 //! grid's blocks on OS threads and each block's threads as fibers (`kernels/emulator.cpp`).
 use crate::gpu::{DevPtr, Gpu};
+use crate::sticky::Sticky;
 use std::alloc::{alloc, dealloc, Layout};
 use std::collections::HashMap;
 use std::ffi::c_void;
@@ -37,11 +38,30 @@ pub struct Emulator {
     live: Mutex<HashMap<DevPtr, Layout>>,
     /// Bytes uploaded and downloaded so far.
     moved: [AtomicU64; 2],
+    /// A kernel whose launch fails as an illegal address would on a GPU (a testing aid).
+    fault: Option<String>,
+    sticky: Sticky,
 }
 
+/// The environment variable that names a kernel whose launch the emulator fails with a sticky
+/// error, so that tests can see what a broken GPU does to the process.
+pub const FAULT_ENV: &str = "TRIPLETKIT_CUDA_EMULATOR_FAULT";
+
 impl Emulator {
+    /// The emulator, failing the kernel that `TRIPLETKIT_CUDA_EMULATOR_FAULT` names, if any.
     pub fn new() -> Self {
-        Emulator::default()
+        Emulator {
+            fault: std::env::var(FAULT_ENV).ok().filter(|k| !k.is_empty()),
+            ..Emulator::default()
+        }
+    }
+
+    /// The emulator, failing every launch of `kernel` with a sticky error.
+    pub fn with_fault(kernel: &str) -> Self {
+        Emulator {
+            fault: Some(kernel.to_owned()),
+            ..Emulator::default()
+        }
     }
 
     /// Whether this build has the emulator (Linux on x86-64, or with glibc).
@@ -65,10 +85,15 @@ impl Gpu for Emulator {
     fn chunk_macs(&self) -> usize {
         1 << 22
     }
+    fn failure(&self) -> Option<String> {
+        self.sticky.reason()
+    }
     fn free_memory(&self) -> Result<usize, Error> {
+        self.sticky.check()?;
         Ok(tripletkit_core::runtime::budget::available().unwrap_or(usize::MAX) / 2)
     }
     fn alloc(&self, bytes: usize) -> Result<DevPtr, Error> {
+        self.sticky.check()?;
         let layout =
             Layout::from_size_align(bytes.max(1), ALIGN).map_err(|e| failed(e.to_string()))?;
         // SAFETY: the layout has a non-zero size.
@@ -92,6 +117,7 @@ impl Gpu for Emulator {
         Some(self.moved.each_ref().map(|m| m.load(Ordering::Relaxed)))
     }
     unsafe fn upload(&self, dst: DevPtr, src: *const u8, bytes: usize) -> Result<(), Error> {
+        self.sticky.check()?;
         self.moved[0].fetch_add(bytes as u64, Ordering::Relaxed);
         // SAFETY: the caller's promise: both hold `bytes` bytes; host buffers do not overlap
         // device ones.
@@ -99,12 +125,14 @@ impl Gpu for Emulator {
         Ok(())
     }
     unsafe fn download(&self, dst: *mut u8, src: DevPtr, bytes: usize) -> Result<(), Error> {
+        self.sticky.check()?;
         self.moved[1].fetch_add(bytes as u64, Ordering::Relaxed);
         // SAFETY: as for `upload`.
         unsafe { std::ptr::copy_nonoverlapping(src as *const u8, dst, bytes) };
         Ok(())
     }
     unsafe fn fill(&self, dst: DevPtr, byte: u8, bytes: usize) -> Result<(), Error> {
+        self.sticky.check()?;
         // SAFETY: the caller's promise: `dst` holds `bytes` bytes.
         unsafe { std::ptr::write_bytes(dst as *mut u8, byte, bytes) };
         Ok(())
@@ -116,6 +144,12 @@ impl Gpu for Emulator {
         block: [u32; 3],
         params: &mut [*mut c_void],
     ) -> Result<(), Error> {
+        self.sticky.check()?;
+        if self.fault.as_deref() == Some(name) {
+            return Err(self.sticky.fail(format!(
+                "{name}: CUDA_ERROR_ILLEGAL_ADDRESS (a fault the emulator was asked for, {FAULT_ENV})"
+            )));
+        }
         // SAFETY: the caller's promise.
         unsafe { run(name, grid, block, params) }
     }

@@ -31,6 +31,10 @@ pub trait Gpu: Send + Sync {
     /// # Safety
     /// `dst` holds `bytes` bytes of this device's memory.
     unsafe fn fill(&self, dst: DevPtr, byte: u8, bytes: usize) -> Result<(), Error>;
+    /// Why the device can no longer run, once a sticky error ended its use in this process.
+    fn failure(&self) -> Option<String> {
+        None
+    }
     /// Bytes copied to the device and back so far, where the device counts them (the
     /// emulator does, so tests can hold an op to what it moves).
     fn traffic(&self) -> Option<[u64; 2]> {

@@ -13,6 +13,7 @@ pub mod gpu;
 pub mod kept;
 pub mod kernels;
 pub mod ops;
+pub mod sticky;
 pub use tripletkit_core::runtime::plan;
 
 pub use device::Cuda;

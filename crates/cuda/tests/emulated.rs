@@ -426,6 +426,49 @@ fn sampled_mining_matches_cpu() {
     }
 }
 
+/// A sticky error (here an illegal address the emulator is asked to make) ends the device's use:
+/// the call fails with DeviceFailed, and so does every later call, even of other kernels, with
+/// the first failure in its message; the device reports it.
+#[test]
+fn a_sticky_error_refuses_every_later_call() {
+    let x: Vec<f32> = (0..40).map(|i| (i % 7) as f32).collect();
+    let xm = MatRef::new(&x, 8, 5).unwrap();
+    let cuda = Cuda::emulated_with_fault("tk_distance_tile");
+    assert!(cuda.failure().is_none());
+    let o = KnnOptions {
+        k: 2,
+        ..KnnOptions::default()
+    };
+    let first = knn_err(&cuda, xm, &o);
+    assert_eq!(first.code(), "ERR_TRIPLETKIT_DEVICE_FAILED");
+    assert!(
+        first
+            .to_string()
+            .contains("tk_distance_tile: CUDA_ERROR_ILLEGAL_ADDRESS"),
+        "{first}"
+    );
+    let failure = cuda.failure().expect("the device records its failure");
+    // Another op, other kernels: refused before any work, with the first failure.
+    let labels = [0, 1, 0, 1, 2, 2, 0, 1];
+    let later = cuda
+        .mine_triplets(xm, &labels, None, &MineOptions::default(), &Call::PLAIN)
+        .unwrap_err();
+    assert_eq!(later.code(), "ERR_TRIPLETKIT_DEVICE_FAILED");
+    assert!(
+        later.to_string().contains("failed earlier") && later.to_string().contains(&failure),
+        "{later}"
+    );
+    // A sound device beside it is untouched.
+    assert!(Cuda::emulated()
+        .knn_once(xm, xm, &MetricOptions::default(), &o, &Call::PLAIN)
+        .is_ok());
+}
+
+fn knn_err(cuda: &Cuda, xm: MatRef, o: &KnnOptions) -> Error {
+    cuda.knn_once(xm, xm, &MetricOptions::default(), o, &Call::PLAIN)
+        .unwrap_err()
+}
+
 #[test]
 fn knn_excludes_self_and_breaks_ties_by_index() {
     // Integer points with many equal distances, searched against themselves.

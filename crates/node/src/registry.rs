@@ -87,6 +87,16 @@ pub struct BackendsReport {
     pub cuda: DeviceReport,
 }
 
+/// Why the CUDA device can no longer run in this process (a sticky error ended its use), or
+/// null while it can (or was never opened).
+#[napi]
+pub fn cuda_failure() -> Option<String> {
+    match cuda() {
+        Ok(d) => d.failure(),
+        Err(_) => None,
+    }
+}
+
 /// Reports every native device: available, or the reason it is not.
 #[napi]
 pub fn backends() -> BackendsReport {
@@ -103,6 +113,19 @@ pub fn backends() -> BackendsReport {
             kept_bytes: None,
         },
         cuda: match cuda() {
+            Ok(d) if d.failure().is_some() => DeviceReport {
+                available: false,
+                reason: d.failure().map(|f| {
+                    format!("the GPU failed earlier in this process and cannot run again ({f})")
+                }),
+                device: None,
+                threads: None,
+                emulated: Some(d.is_emulated()),
+                ops: None,
+                max_k: None,
+                copied: None,
+                kept_bytes: None,
+            },
             Ok(d) => DeviceReport {
                 available: true,
                 reason: None,
