@@ -25,6 +25,10 @@ echo "== cuda-check: PTX up to date with kernels (scripts/cuda-ptx.py --check)"
 "$python" "$root/scripts/cuda-ptx.py" --check ||
   { echo "== cuda-check: FAILED: regenerate with scripts/cuda-ptx.py and commit"; exit 1; }
 
+echo "== cuda-check: cubins up to date with the PTX (scripts/cuda-cubin.sh --check)"
+"$root/scripts/cuda-cubin.sh" --check ||
+  { echo "== cuda-check: FAILED: regenerate with scripts/cuda-cubin.sh and commit"; exit 1; }
+
 echo "== cuda-check: ptxas sm_80/sm_90 (scripts/cuda-ptxas.sh)"
 "$root/scripts/cuda-ptxas.sh" || { echo "== cuda-check: FAILED: ptxas"; exit 1; }
 

@@ -1,5 +1,6 @@
 //! The real GPU, through the CUDA driver API (cudarc, loaded at run time). Kernels come from
-//! the PTX committed in `ptx/`, JIT-compiled by the driver for whatever GPU is there.
+//! the cubins committed in `cubin/` on sm_80 and sm_90 GPUs, else from the PTX in `ptx/`,
+//! JIT-compiled by the driver for whatever GPU is there (`module.rs`).
 //! Copies and launches are synchronous on the default stream: every op waits for its results
 //! anyway, and the calling thread makes the context current before each.
 use crate::gpu::{DevPtr, Gpu};
@@ -55,6 +56,7 @@ impl Driver {
             return Err("no NVIDIA driver library (libcuda) was found on this machine".into());
         }
         result::init().map_err(|e| format!("the NVIDIA driver did not initialise: {e:?}"))?;
+        crate::module::check_driver(crate::module::driver_version()?)?;
         let count = result::device::get_count()
             .map_err(|e| format!("the NVIDIA driver lists no device: {e:?}"))?;
         if count < 1 {
@@ -78,17 +80,12 @@ impl Driver {
         // SAFETY: `ctx` is a live primary context.
         unsafe { result::ctx::set_current(ctx) }.map_err(|e| format!("{e:?}"))?;
         let mut functions = HashMap::new();
-        for (module, ptx, kernels) in MODULES {
-            let image = CString::new(*ptx).map_err(|e| format!("{module}.ptx: {e}"))?;
-            // SAFETY: `image` is a NUL-terminated PTX text; the module lives as long as the
-            // process (it is never unloaded).
-            let m = unsafe { result::module::load_data(image.as_ptr().cast()) }.map_err(|e| {
-                format!("the driver could not load the kernels of {module}.ptx ({e:?}); it may be older than CUDA 12.0")
-            })?;
-            for &k in kernels.iter() {
+        for m in MODULES {
+            let module = crate::module::load(m, major, minor)?;
+            for &k in m.kernels.iter() {
                 let name = CString::new(k).expect("kernel names have no NUL");
-                // SAFETY: `m` is a loaded module.
-                let f = unsafe { result::module::get_function(m, name) }
+                // SAFETY: `module` is a loaded module.
+                let f = unsafe { result::module::get_function(module, name) }
                     .map_err(|e| format!("kernel {k}: {e:?}"))?;
                 functions.insert(k, f);
             }

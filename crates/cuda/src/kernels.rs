@@ -22,56 +22,42 @@ pub const RANK_ROWS: &str = "tk_rank_rows";
 pub const RANK_COEF: &str = "tk_rank_coef";
 pub const LADDER_ROWS: &str = "tk_ladder_rows";
 
-/// (module, PTX text, kernels) for the driver to load.
-pub const MODULES: &[(&str, &str, &[&str])] = &[
-    (
-        "distance",
-        include_str!("../ptx/distance.ptx"),
-        &[DISTANCE_TILE],
-    ),
-    (
-        "batch_hard",
-        include_str!("../ptx/batch_hard.ptx"),
-        &[BATCH_HARD],
-    ),
-    ("knn", include_str!("../ptx/knn.ptx"), &[TOPK_MERGE]),
-    (
-        "semihard",
-        include_str!("../ptx/semihard.ptx"),
-        &[SEMIHARD_POSITIVES, SEMIHARD_FUSED],
-    ),
-    (
-        "set",
-        include_str!("../ptx/set.ptx"),
-        &[SET_COUNT, SET_FILL, SET_SAMPLE],
-    ),
-    ("margin", include_str!("../ptx/margin.ptx"), &[MARGIN_TERMS]),
-    (
-        "verification",
-        include_str!("../ptx/verification.ptx"),
-        &[PAIR_DISTANCES],
-    ),
-    (
-        "contrastive",
-        include_str!("../ptx/contrastive.ptx"),
-        &[CONTRASTIVE_ROWS, CONTRASTIVE_GRAD],
-    ),
-    (
-        "backward",
-        include_str!("../ptx/backward.ptx"),
-        &[COEF_GEMM],
-    ),
-    (
-        "rank",
-        include_str!("../ptx/rank.ptx"),
-        &[RANK_ROWS, RANK_COEF],
-    ),
-    ("ladder", include_str!("../ptx/ladder.ptx"), &[LADDER_ROWS]),
-    (
-        "supcon",
-        include_str!("../ptx/supcon.ptx"),
-        &[SUPCON_ROWS, SUPCON_COEF],
-    ),
+/// A module of kernels: its PTX (`ptx/`, for any GPU through the JIT), the cubins ptxas made
+/// of it for sm_80 and sm_90 (`cubin/`, `scripts/cuda-cubin.sh`), and the kernels it exports.
+pub struct Module {
+    pub name: &'static str,
+    pub ptx: &'static str,
+    pub sm_80: &'static [u8],
+    pub sm_90: &'static [u8],
+    pub kernels: &'static [&'static str],
+}
+
+macro_rules! module {
+    ($name:literal, [$($k:expr),* $(,)?]) => {
+        Module {
+            name: $name,
+            ptx: include_str!(concat!("../ptx/", $name, ".ptx")),
+            sm_80: include_bytes!(concat!("../cubin/", $name, ".sm_80.cubin")),
+            sm_90: include_bytes!(concat!("../cubin/", $name, ".sm_90.cubin")),
+            kernels: &[$($k),*],
+        }
+    };
+}
+
+/// The modules the driver loads.
+pub const MODULES: &[Module] = &[
+    module!("distance", [DISTANCE_TILE]),
+    module!("batch_hard", [BATCH_HARD]),
+    module!("knn", [TOPK_MERGE]),
+    module!("semihard", [SEMIHARD_POSITIVES, SEMIHARD_FUSED]),
+    module!("set", [SET_COUNT, SET_FILL, SET_SAMPLE]),
+    module!("margin", [MARGIN_TERMS]),
+    module!("verification", [PAIR_DISTANCES]),
+    module!("contrastive", [CONTRASTIVE_ROWS, CONTRASTIVE_GRAD]),
+    module!("backward", [COEF_GEMM]),
+    module!("rank", [RANK_ROWS, RANK_COEF]),
+    module!("ladder", [LADDER_ROWS]),
+    module!("supcon", [SUPCON_ROWS, SUPCON_COEF]),
 ];
 
 /// Rows (and columns) of one block's tile, and its threads (`kernels/common.cuh`).
@@ -119,12 +105,12 @@ mod tests {
                     .map(String::from)
             })
             .collect();
-        let listed: BTreeSet<String> = MODULES.iter().map(|m| m.0.to_string()).collect();
+        let listed: BTreeSet<String> = MODULES.iter().map(|m| m.name.to_string()).collect();
         assert_eq!(files, listed, "ptx/ files against MODULES");
         let mut all = BTreeSet::new();
-        for (module, ptx, kernels) in MODULES {
-            let names: BTreeSet<String> = kernels.iter().map(|k| k.to_string()).collect();
-            assert_eq!(entries(ptx), names, "module {module}");
+        for m in MODULES {
+            let names: BTreeSet<String> = m.kernels.iter().map(|k| k.to_string()).collect();
+            assert_eq!(entries(m.ptx), names, "module {}", m.name);
             all.extend(names);
         }
         let table = include_str!("../kernels/kernels.cpp");
