@@ -38,7 +38,7 @@ test('backends() reports the emulator, its ops, and that it is one', (t) => {
 })
 
 test("'auto' never picks the emulator, whatever the work", (t) => {
-  t.is(resolveDevice('auto', { op: 'pairwiseDistances', macs: CUDA_AUTO_MIN_MACS * 4 }).device, 'cpu')
+  t.is(resolveDevice('auto', { op: 'pairwiseDistances', macs: CUDA_AUTO_MIN_MACS * 4, bytes: 1 }).device, 'cpu')
   t.is(resolveDevice('cuda').device, 'cuda')
 })
 

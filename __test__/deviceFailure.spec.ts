@@ -12,13 +12,13 @@ import { runChild } from './helpers/child'
 const GPU = { available: true, emulated: false, device: 'a GPU' }
 
 test('auto picks the cpu, with the warning to give, once the GPU has failed', (t) => {
-  const big = { op: 'knn', macs: 2 ** 34 }
+  const big = { op: 'knn', macs: 2 ** 34, bytes: 2 ** 26 }
   t.deepEqual(autoDevice(GPU, big, null), { device: 'cuda' })
   const failed = autoDevice(GPU, big, 'tk_distance_tile: CUDA_ERROR_ILLEGAL_ADDRESS')
   t.is(failed.device, 'cpu')
   t.regex(failed.warning ?? '', /^the GPU failed earlier in this process and cannot run again \(tk_distance_tile: CUDA_ERROR_ILLEGAL_ADDRESS\), so 'auto' runs on the cpu/)
   // Work the GPU would not have taken says nothing.
-  t.deepEqual(autoDevice(GPU, { op: 'knn', macs: 10 }, 'failed'), { device: 'cpu' })
+  t.deepEqual(autoDevice(GPU, { op: 'knn', macs: 10, bytes: 80 }, 'failed'), { device: 'cpu' })
   t.deepEqual(autoDevice({ ...GPU, emulated: true }, big, 'failed'), { device: 'cpu' })
 })
 

@@ -20,7 +20,7 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: ContrastiveLossOptio
   const { rows, cols } = x
   // The backends hold every pair's distance and two float64 coefficients: 20 bytes a pair.
   checkResultSize(rows * rows, 20, `embeddings: ${rows} rows, so ${rows} × ${rows} pairs`, 'use smaller batches')
-  const target = resolveDevice(common.device, { op: 'contrastiveLoss', macs: rows * rows * cols })
+  const target = resolveDevice(common.device, { op: 'contrastiveLoss', macs: rows * rows * cols, bytes: 8 * rows * cols })
   const args = [x.data, rows, cols, y,
     { metric: common.metric, normalize: common.normalize, ...nativeOptions(target, common.maxMemory), posMargin, negMargin, reduction }] as const
   const empty = rows === 0 ? zeroLoss(rows, cols) : undefined

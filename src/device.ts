@@ -65,12 +65,37 @@ export function backends(): BackendsInfo {
 }
 
 /**
- * The work of a call, for 'auto': the op (as `backends().cuda.ops` names it) and its
- * multiply-adds (rows · columns · dimensions of its distances).
+ * The work of a call, for 'auto': the op (as `backends().cuda.ops` names it), its multiply-adds
+ * (rows · columns · dimensions of its distances) and the bytes a GPU run would copy over the
+ * bus (inputs up, results down).
  */
 export interface Work {
   readonly op: string
   readonly macs: number
+  readonly bytes: number
+}
+
+/**
+ * The costs 'auto' weighs (provisional: set from the hardware's figures and this machine's
+ * cpu rate, to be confirmed by timing on a GPU). A GPU run costs its fixed launch and
+ * synchronisation time, its copies over PCIe (pageable and synchronous today) and its
+ * multiply-adds at the rate the current kernels reach; a cpu run, its multiply-adds at a
+ * thread's rate times the threads. So O(n·d) work, whose copies cost more than the cpu's
+ * whole run, stays on the cpu.
+ */
+export const CUDA_COST = {
+  fixedSeconds: 50e-6,
+  busBytesPerSecond: 12e9,
+  gpuMacsPerSecond: 5e12,
+  cpuMacsPerSecondPerThread: 20e9,
+} as const
+
+/** Whether a GPU run of `work` is predicted faster than a cpu run on `threads` threads. */
+export function gpuFaster(work: Work, threads: number): boolean {
+  const c = CUDA_COST
+  const gpu = c.fixedSeconds + work.bytes / c.busBytesPerSecond + work.macs / c.gpuMacsPerSecond
+  const cpu = work.macs / (Math.max(1, threads) * c.cpuMacsPerSecondPerThread)
+  return gpu < cpu
 }
 
 /**
@@ -80,10 +105,20 @@ export interface Work {
  */
 export const CUDA_AUTO_MIN_MACS = 2 ** 30
 
-/** Whether 'auto' runs `work` on CUDA: a real GPU (never the emulator) with kernels for the op, and enough work to win. */
-function cudaWins(report: BackendsReport['cuda'], work: Work | undefined): boolean {
+/**
+ * Whether 'auto' runs `work` on CUDA: a real GPU (never the emulator) with kernels for the op,
+ * at least `CUDA_AUTO_MIN_MACS` of work, and a predicted time below the cpu's ({@link gpuFaster}).
+ */
+function cudaWins(report: BackendsReport['cuda'], work: Work | undefined, threads = cpuThreads()): boolean {
   return report.available && report.emulated !== true && work !== undefined &&
-    (report.ops === undefined || report.ops.includes(work.op)) && work.macs >= CUDA_AUTO_MIN_MACS
+    (report.ops === undefined || report.ops.includes(work.op)) && work.macs >= CUDA_AUTO_MIN_MACS &&
+    gpuFaster(work, threads)
+}
+
+/** The native cpu device's threads, as the addon reports them (1 without it). */
+function cpuThreads(): number {
+  const n = nativeReport()
+  return 'error' in n ? 1 : n.report.cpu.threads ?? 1
 }
 
 /**
@@ -100,15 +135,15 @@ function cudaReport(n: { binding: NativeBinding; report: BackendsReport }): Back
  * What 'auto' picks for `work`: CUDA when it wins (see {@link cudaWins}), else the CPU; when the
  * GPU would have won but has failed in this process, the CPU and the warning to give.
  */
-export function autoDevice(cuda: BackendsReport['cuda'], work: Work | undefined, failure: string | null): { device: 'cpu' | 'cuda'; warning?: string } {
-  if (!cudaWins(cuda, work)) return { device: 'cpu' }
+export function autoDevice(cuda: BackendsReport['cuda'], work: Work | undefined, failure: string | null, threads = cpuThreads()): { device: 'cpu' | 'cuda'; warning?: string } {
+  if (!cudaWins(cuda, work, threads)) return { device: 'cpu' }
   if (failure === null) return { device: 'cuda' }
   return { device: 'cpu', warning: `the GPU failed earlier in this process and cannot run again (${failure}), so 'auto' runs on the cpu from now on` }
 }
 
 /**
  * Resolves a (checked) `Device` to the backend that runs it: 'auto' → CUDA when the addon
- * reports a GPU that runs this op and the work is large enough (`CUDA_AUTO_MIN_MACS`), else
+ * reports a sound GPU that runs this op and the cost model predicts it faster ({@link gpuFaster}), else
  * the native CPU backend when the addon loaded, else 'js'; 'cuda' or 'cpu' that cannot run →
  * an Error with code ERR_TRIPLETKIT_DEVICE_UNAVAILABLE and the reason.
  */

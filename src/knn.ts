@@ -47,7 +47,7 @@ export function prepareKnn(queries: MatrixLike, corpus: MatrixLike, opts: KnnOpt
   checkResultSize(q.rows * k, 8, `opts.k: ${q.rows} queries × k = ${k} neighbours`, 'ask for fewer neighbours or fewer queries at once')
   const batchSize = checkPositiveInteger(o.batchSize, 'opts.batchSize', defaultBatch(c.rows))
   const onProgress = checkCallback<(done: number, total: number) => void>(o.onProgress, 'opts.onProgress')
-  let target = resolveDevice(common.device, { op: 'knn', macs: q.rows * c.rows * c.cols })
+  let target = resolveDevice(common.device, { op: 'knn', macs: q.rows * c.rows * c.cols, bytes: 4 * (q.rows + c.rows) * c.cols + 8 * q.rows * k })
   const limit = maxNeighbours(target)
   if (limit !== undefined && k > limit) {
     // 'auto' picks a device that can; a device asked for by name refuses, naming the argument.

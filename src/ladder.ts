@@ -37,7 +37,7 @@ function plan(queries: MatrixLike, candidates: MatrixLike, relevance: MatrixLike
   const cols = sharedCols(q, c)
   // Every query–candidate similarity and two float64 coefficients: 20 bytes a pair.
   checkResultSize(q.rows * c.rows, 20, `queries, candidates: ${q.rows} × ${c.rows} similarities`, 'use smaller batches')
-  const target = resolveDevice(device, { op: 'ladderLoss', macs: q.rows * c.rows * cols })
+  const target = resolveDevice(device, { op: 'ladderLoss', macs: q.rows * c.rows * cols, bytes: 8 * (q.rows + c.rows) * cols + 4 * q.rows * c.rows })
   const args = [q.data, c.data, r.data, q.rows, c.rows, cols,
     { thresholds, margins, ...(weights === undefined ? {} : { weights }), hardest, similarity, device: nativeDevice(target) }] as const
   const grad = (data: Float32Array, rows: number, what: string): Matrix => ({ data: expectLength(data, rows * cols, what), rows, cols })

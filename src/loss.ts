@@ -53,7 +53,7 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: TripletLossOptions |
   const common = checkCommon(o)
   const { rows, cols } = x
   const target = resolveDevice(common.device, strategy === undefined ? undefined
-    : { op: 'tripletLoss', macs: rows * (reference?.x.rows ?? rows) * cols })
+    : { op: 'tripletLoss', macs: rows * (reference?.x.rows ?? rows) * cols, bytes: 4 * (2 * rows + (reference?.x.rows ?? 0)) * cols })
   const backendOpts: BackendLossOptions = {
     metric: common.metric, normalize: common.normalize, ...nativeOptions(target, common.maxMemory), margin, softMargin, swap, reduction, maxTriplets,
     ...(strategy !== undefined ? { strategy } : {}),

@@ -26,7 +26,7 @@ function plan(anchor: MatrixLike, positive: MatrixLike, negative: MatrixLike, op
   const common = checkCommon(o)
   const rows = a.rows
   const cols = sharedCols(a, p, n)
-  const target = resolveDevice(common.device, { op: 'tripletMarginLoss', macs: 3 * rows * cols })
+  const target = resolveDevice(common.device, { op: 'tripletMarginLoss', macs: 3 * rows * cols, bytes: 24 * rows * cols })
   const grad = (data: Float32Array, what: string): Matrix => ({ data: expectLength(data, rows * cols, what), rows, cols })
   const none = (): Matrix => ({ data: new Float32Array(0), rows, cols })
   const empty: TripletMarginLossResult | undefined = rows === 0

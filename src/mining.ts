@@ -80,7 +80,7 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: MineTripletsOptions)
   const common = checkCommon(o)
   const onProgress = checkCallback<(done: number, total: number) => void>(o.onProgress, 'opts.onProgress')
   const target = resolveDevice(common.device,
-    { op: 'mineTriplets', macs: x.rows * (reference?.x.rows ?? x.rows) * x.cols })
+    { op: 'mineTriplets', macs: x.rows * (reference?.x.rows ?? x.rows) * x.cols, bytes: 4 * (x.rows + (reference?.x.rows ?? 0)) * (x.cols + 1) })
   const empty = x.rows === 0 || reference?.x.rows === 0
     ? { anchor: new Int32Array(0), positive: new Int32Array(0), negative: new Int32Array(0), length: 0 }
     : undefined

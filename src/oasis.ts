@@ -148,7 +148,7 @@ function model(w: Float32Array, d: number, history: OasisModel['history'], devic
  */
 export async function fitOasis(embeddings: MatrixLike, labels: Labels, opts?: OasisOptions): Promise<OasisModel> {
   const fit = prepare(embeddings, labels, opts)
-  const target = resolveDevice(fit.device, { op: 'fitOasis', macs: 0 })
+  const target = resolveDevice(fit.device, { op: 'fitOasis', macs: 0, bytes: 0 })
   const loop = train(fit)
   for (let r = loop.next(); ; ) {
     if (r.done) return r.value
@@ -165,7 +165,7 @@ export async function fitOasis(embeddings: MatrixLike, labels: Labels, opts?: Oa
 /** Synchronous twin of {@link fitOasis}: same arguments, returns the model directly. */
 export function fitOasisSync(embeddings: MatrixLike, labels: Labels, opts?: OasisOptions): OasisModel {
   const fit = prepare(embeddings, labels, opts)
-  const target = resolveDevice(fit.device, { op: 'fitOasis', macs: 0 })
+  const target = resolveDevice(fit.device, { op: 'fitOasis', macs: 0, bytes: 0 })
   const loop = train(fit)
   for (let r = loop.next(); ; ) {
     if (r.done) return r.value

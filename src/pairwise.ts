@@ -26,7 +26,7 @@ function plan(a: MatrixLike, b: MatrixLike | null | undefined, opts: PairwiseDis
   const rows = am.rows
   const cols = bm === null ? rows : bm.rows
   const dim = bm === null ? am.cols : sharedCols(am, bm)
-  const target = resolveDevice(o.device, { op: 'pairwiseDistances', macs: rows * cols * dim })
+  const target = resolveDevice(o.device, { op: 'pairwiseDistances', macs: rows * cols * dim, bytes: 4 * (rows + cols) * dim + 4 * rows * cols })
   checkResultSize(rows * cols, 4, `a, b: a ${rows} × ${cols} distance matrix`, 'knn and retrievalMetrics never build the full matrix')
   const empty: Matrix | undefined = rows === 0 || cols === 0 ? { data: new Float32Array(0), rows, cols } : undefined
   const args = [am.data, rows, bm === null ? null : bm.data, cols, dim,

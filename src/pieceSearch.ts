@@ -146,7 +146,7 @@ export function planSearch(device: Device, metric: Metric, normalize: boolean, m
   queryRows: number, corpusRows: number, cols: number, k: number, excludeSelf: boolean,
   tooMany: (limit: number, device: string) => string = (limit, device) =>
     `opts.k: expected at most ${limit - (excludeSelf ? 1 : 0)} on device '${device}', received ${k}`): PieceSearch {
-  let target = resolveDevice(device, { op: 'knn', macs: queryRows * corpusRows * cols })
+  let target = resolveDevice(device, { op: 'knn', macs: queryRows * corpusRows * cols, bytes: 4 * (queryRows + corpusRows) * cols + 8 * queryRows * k })
   const limit = maxNeighbours(target)
   const needed = Math.min(k + (excludeSelf ? 1 : 0), corpusRows)
   if (limit !== undefined && needed > limit) {

@@ -28,7 +28,7 @@ function plan(anchors: MatrixLike, positives: MatrixLike, opts: MultipleNegative
   const k = n?.rows ?? 0
   const cols = n === null ? sharedCols(a, p) : sharedCols(a, p, n)
   checkResultSize(rows * (rows + k), 20, `anchors, opts.negatives: ${rows} × ${rows + k} similarities`, 'use smaller batches')
-  const target = resolveDevice(device, { op: 'multipleNegativesRankingLoss', macs: rows * (rows + k) * cols })
+  const target = resolveDevice(device, { op: 'multipleNegativesRankingLoss', macs: rows * (rows + k) * cols, bytes: 8 * (2 * rows + k) * cols })
   const args = [a.data, p.data, rows, n === null ? null : n.data, k, cols,
     { scale, similarity, symmetric, device: nativeDevice(target) }] as const
   const grad = (data: Float32Array | undefined, r: number, what: string): Matrix =>

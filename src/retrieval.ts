@@ -34,7 +34,7 @@ function plan(queries: MatrixLike, queryLabels: Labels, opts: RetrievalMetricsOp
   const candidates = ref === null ? Math.max(0, q.rows - 1) : ref.rows
   const k = Math.min(checkPositiveInteger(o.k, 'opts.k', DEFAULT_K), Math.max(1, candidates))
   const common = checkCommon(o)
-  const target = resolveDevice(common.device, { op: 'retrievalMetrics', macs: q.rows * (ref === null ? q.rows : ref.rows) * q.cols })
+  const target = resolveDevice(common.device, { op: 'retrievalMetrics', macs: q.rows * (ref === null ? q.rows : ref.rows) * q.cols, bytes: 4 * (q.rows + (ref?.rows ?? 0)) * q.cols + 8 * q.rows * k })
   // No query, or nothing to retrieve from: every query has R = 0 and is left out (docs/SEMANTICS.md).
   const empty = q.rows === 0 || (ref !== null && ref.rows === 0) ? { ...ZERO } : undefined
   const args = [q.data, q.rows, ql, ref === null ? null : ref.data, ref === null ? q.rows : ref.rows, refLabels,

@@ -20,7 +20,7 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: SupConLossOptions | 
   const { rows, cols } = x
   // The backends hold every pair's similarity and a float64 coefficient: 12 bytes a pair.
   checkResultSize(rows * rows, 12, `embeddings: ${rows} rows, so ${rows} × ${rows} pairs`, 'use smaller batches')
-  const target = resolveDevice(device, { op: 'supConLoss', macs: rows * rows * cols })
+  const target = resolveDevice(device, { op: 'supConLoss', macs: rows * rows * cols, bytes: 8 * rows * cols })
   const args = [x.data, rows, cols, y, { temperature, ...nativeOptions(target, maxMemory) }] as const
   return {
     target,

@@ -43,7 +43,7 @@ function plan(a: MatrixLike, b: MatrixLike, same: ArrayLike<boolean | number>, o
   // Both kinds of pair present, and 0 ≤ far ≤ 1, are core's rules.
   const far = checkFinite(o.far, 'opts.far', 1e-3)
   const common = checkCommon(o)
-  const target = resolveDevice(common.device, { op: 'verificationMetrics', macs: am.rows * am.cols })
+  const target = resolveDevice(common.device, { op: 'verificationMetrics', macs: am.rows * am.cols, bytes: 8 * am.rows * am.cols + 8 * am.rows })
   const args = [am.data, bm.data, am.rows, sharedCols(am, bm), flags,
     { far, metric: common.metric, normalize: common.normalize, ...nativeOptions(target, common.maxMemory) }] as const
   return {
