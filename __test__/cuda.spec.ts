@@ -16,7 +16,7 @@ import { METRICS } from './helpers/oracle'
 import { Rng } from './helpers/prng'
 
 const CUDA_OPS = ['pairwiseDistances', 'knn', 'mineTriplets', 'tripletLoss', 'tripletMarginLoss', 'retrievalMetrics',
-  'contrastiveLoss', 'multipleNegativesRankingLoss', 'verificationMetrics', 'ladderLoss', 'supConLoss']
+  'contrastiveLoss', 'multipleNegativesRankingLoss', 'verificationMetrics', 'ladderLoss', 'supConLoss', 'fitOasis']
 
 function matrix(rng: Rng, rows: number, cols: number): tk.Matrix {
   return { data: flat(gaussianRows(rng, rows, cols)), rows, cols }
@@ -167,22 +167,17 @@ test('set strategies on cuda give the cpu triplets in the same order, and refuse
   t.deepEqual(tk.tripletLossSync(x, labels, { mining, device: 'cuda' }), tk.tripletLossSync(x, labels, { mining, device: 'cpu' }))
 })
 
-test('fitOasis, which has no CUDA kernels, rejects on cuda with a coded Error naming it, and runs on cpu', async (t) => {
+test('fitOasis on cuda keeps W on the device and learns the cpu\'s W bit for bit, sync and async, with validation', async (t) => {
   const rng = new Rng(68)
   const x = matrix(rng, 30, 4)
   const labels = makeLabels(rng, 30, 'few')
-  const err = t.throws(() => tk.fitOasisSync(x, labels, { device: 'cuda' }))
-  t.is((err as { code?: string } | undefined)?.code, 'ERR_TRIPLETKIT_DEVICE_UNAVAILABLE')
-  t.regex(err?.message ?? '', /fitOasis does not run on it yet; use device 'cpu'/)
-  await t.throwsAsync(tk.fitOasis(x, labels, { device: 'cuda' }), {
-    code: 'ERR_TRIPLETKIT_DEVICE_UNAVAILABLE',
-    message: /fitOasis does not run on it yet/,
-  })
-  t.notThrows(() => tk.fitOasisSync(x, labels, { device: 'auto' }))
-  // Refused whatever the step count: zero steps does no work, and is still not run on cuda.
-  for (const steps of [0, 1]) {
-    t.throws(() => tk.fitOasisSync(x, labels, { steps, device: 'cuda' }),
-      { code: 'ERR_TRIPLETKIT_DEVICE_UNAVAILABLE', message: /fitOasis does not run on it yet/ })
+  const validation = { embeddings: matrix(rng, 12, 4), labels: makeLabels(rng, 12, 'few') }
+  for (const opts of [{ steps: 1500, seed: 3 }, { steps: 40, c: 0.01, seed: 9, validation }, { steps: 0 }]) {
+    const want = tk.fitOasisSync(x, labels, { ...opts, device: 'cpu' })
+    for (const got of [tk.fitOasisSync(x, labels, { ...opts, device: 'cuda' }), await tk.fitOasis(x, labels, { ...opts, device: 'cuda' })]) {
+      t.deepEqual(new Uint32Array(got.weights.data.buffer.slice(0)), new Uint32Array(want.weights.data.buffer.slice(0)), `W, ${JSON.stringify(opts.steps)} steps`)
+      t.deepEqual(got.history, want.history)
+    }
   }
 })
 

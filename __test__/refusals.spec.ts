@@ -94,7 +94,7 @@ function outcome(err: unknown): Outcome {
   return { kind: err.constructor.name, code: (err as { code?: unknown }).code, message: err.message }
 }
 
-/** Whether `device` runs `op` in this process (fitOasis has no CUDA path). */
+/** Whether `device` runs `op` in this process (as `backends().cuda.ops` says). */
 function runs(op: Op, device: string): boolean {
   if (device !== 'cuda') return true
   return (tk.backends().cuda.ops as readonly string[]).includes(op)

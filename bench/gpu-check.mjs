@@ -124,6 +124,27 @@ const same = Int32Array.from({ length: m }, (_, i) => i % 2)
 const gv = tk.verificationMetricsSync(pa, pp, same, { device: 'cuda' })
 const cv = tk.verificationMetricsSync(pa, pp, same, { device: 'cpu' })
 for (const k of ['accuracy', 'rocAuc', 'eer']) closeTo(gv[k], cv[k], `verificationMetrics ${k}`, 1e-6)
+// fitOasis keeps W on the device and sums in the cpu's order: the same bits.
+const ox = matrix(200, 24)
+const ow = (device) => tk.fitOasisSync(ox, labelsOf(200, 10), { steps: 3000, seed: 4, device }).weights.data
+const [gw, cw] = [ow('cuda'), ow('cpu')]
+expect(gw.every((v, i) => Object.is(v, cw[i])), 'fitOasis W bit for bit')
+// Sampled set mining: the same sample on both devices.
+const sx = matrix(300, 16)
+const sl = labelsOf(300, 10)
+for (const strategy of ['all', 'semihard']) {
+  const g = tk.mineTripletsSync(sx, sl, { strategy, device: 'cuda', sample: { count: 5000, seed: 2 } })
+  const c = tk.mineTripletsSync(sx, sl, { strategy, device: 'cpu', sample: { count: 5000, seed: 2 } })
+  expect(g.length === c.length && g.negative.every((n, i) => n === c.negative[i] && g.anchor[i] === c.anchor[i]), `sampled ${strategy} mining: the cpu's sample`)
+}
+// A KnnIndex keeps its piece on the GPU: a second search gives the same lists.
+const index = new tk.KnnIndex({ device: 'cuda' })
+index.add(sx)
+const first = index.searchSync(sx, { k: 5, excludeSelf: true })
+expect(index.deviceBytes > 0, `KnnIndex keeps its piece on the GPU (${index.deviceBytes} bytes)`)
+const again = index.searchSync(sx, { k: 5, excludeSelf: true })
+expect(first.indices.every((v, i) => v === again.indices[i]), 'KnnIndex: a second search from the kept copy gives the same lists')
+index.releaseDevice()
 
 if (process.argv.includes('--no-timing')) {
   if (failures.length > 0) console.log(`\n${failures.length} mismatch(es)`)
@@ -151,6 +172,9 @@ const table = [
   [`mineTriplets batch-hard N = ${32768 / s}`, (device) => tk.mineTripletsSync(big, bigLabels, { strategy: 'batch-hard', device })],
   [`tripletLoss batch-hard N = ${32768 / s}`, (device) => tk.tripletLossSync(big, bigLabels, { device })],
   [`knn ${10000 / s} × ${100000 / s} × 128, k = 10`, (device) => tk.knnSync(q, corpus, { k: 10, device })],
+  [`mineTriplets 'all' N = ${4096 / s}, sampled to 10⁶`, (device) => tk.mineTripletsSync({ data: big.data.subarray(0, (4096 / s) * 128), rows: 4096 / s, cols: 128 },
+    labelsOf(4096 / s, 32), { strategy: 'all', device, sample: { count: 1_000_000, seed: 1 } })],
+  [`fitOasis d = 128, 20,000 steps`, (device) => tk.fitOasisSync(q, labelsOf(q.rows, 10), { steps: 20_000, seed: 1, device })],
 ].map(([work, f]) => {
   const gpu = median(3, () => f('cuda'))
   const cpu = median(1, () => f('cpu'))

@@ -12,6 +12,7 @@
 
 use crate::distances::backward::PairwiseGrads;
 use crate::distances::Rows;
+use crate::losses::oasis::{OasisOptions, OasisSteps};
 use crate::losses::term::TermRule;
 use crate::{
     Call, Error, Knn, KnnOptions, LadderOptions, MatRef, Metric, MetricOptions, Sample, Strategy,
@@ -261,6 +262,18 @@ pub trait Device: Send + Sync {
         max_triplets: usize,
         call: &Call,
     ) -> Result<Triplets, Error>;
+    /// `o.steps` OASIS steps from W (`losses::oasis`): sequential updates of a `d × d` matrix,
+    /// on the host by default.
+    fn oasis_updates(
+        &self,
+        x: MatRef,
+        labels: &[i32],
+        weights: &[f64],
+        o: &OasisOptions,
+        call: &Call,
+    ) -> Result<OasisSteps, Error> {
+        crate::losses::oasis::oasis_steps(x, labels, weights, o, call)
+    }
     /// The sample `s` of a set strategy's triplets: the `s.count` smallest by (key, a, p, n)
     /// (`miners::sample`), in (anchor, positive, negative) order, in O(count) memory.
     fn triplet_sample(

@@ -114,14 +114,15 @@ ops! {
     ) -> OasisSteps = FitOasis => oasis_on;
 }
 
-/// OASIS's steps are sequential host code; the device only says whether it runs them.
+/// OASIS's steps: the device's primitive, after the rules every device shares.
 fn oasis_on(
-    _: &dyn Device,
+    dev: &dyn Device,
     x: MatRef,
     labels: &[i32],
     weights: &[f64],
     o: &OasisOptions,
     call: &Call,
 ) -> Result<OasisSteps, Error> {
-    oasis::oasis_steps(x, labels, weights, o, call)
+    oasis::check(x, labels, weights, o)?;
+    dev.oasis_updates(x, labels, weights, o, call)
 }

@@ -12,6 +12,7 @@
 #include "knn.cu"
 #include "ladder.cu"
 #include "margin.cu"
+#include "oasis.cu"
 #include "rank.cu"
 #include "semihard.cu"
 #include "set.cu"
@@ -38,6 +39,7 @@ const tk_emu::Kernel kKernels[] = {
     TK_ENTRY(tk_rank_rows),
     TK_ENTRY(tk_rank_coef),
     TK_ENTRY(tk_ladder_rows),
+    TK_ENTRY(tk_oasis_steps),
 };
 }  // namespace
 

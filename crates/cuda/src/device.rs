@@ -6,13 +6,14 @@ use crate::kept::Keeper;
 use crate::kernels::KNN_MAX_K;
 use crate::ops::knn::{CudaCorpus, Place};
 use crate::ops::{
-    backward, contrastive, distance, knn, ladder, margin, mining, rank, sample, semihard, set,
-    supcon, verification,
+    backward, contrastive, distance, knn, ladder, margin, mining, oasis, rank, sample, semihard,
+    set, supcon, verification,
 };
 use std::sync::Arc;
 use tripletkit_core::device::{foreign_corpus, HingeScales};
 use tripletkit_core::distances::backward::PairwiseGrads;
 use tripletkit_core::distances::Rows;
+use tripletkit_core::losses::oasis::{OasisOptions, OasisSteps};
 use tripletkit_core::losses::term::TermRule;
 use tripletkit_core::{
     Batch, Call, Corpus, Device, Error, Hinge, Knn, KnnOptions, LadderOptions, MatRef, Metric,
@@ -114,9 +115,9 @@ impl Device for Cuda {
     fn describe(&self) -> String {
         self.gpu.describe()
     }
-    /// Every op but fitOasis, whose steps are sequential.
-    fn supports(&self, op: Op) -> bool {
-        op != Op::FitOasis
+    /// Every op.
+    fn supports(&self, _: Op) -> bool {
+        true
     }
     fn max_k(&self) -> Option<usize> {
         Some(KNN_MAX_K)
@@ -197,6 +198,17 @@ impl Device for Cuda {
             sample: None,
         };
         set::mine_set(&*self.gpu, self.device_bytes(call)?, b, &o, call)
+    }
+    fn oasis_updates(
+        &self,
+        x: MatRef,
+        labels: &[i32],
+        weights: &[f64],
+        o: &OasisOptions,
+        call: &Call,
+    ) -> Result<OasisSteps, Error> {
+        let device_bytes = self.device_bytes(call)?;
+        oasis::oasis_steps(&*self.gpu, device_bytes, x, labels, weights, o, call)
     }
     fn triplet_sample(
         &self,

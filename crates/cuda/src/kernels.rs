@@ -21,6 +21,7 @@ pub const SUPCON_COEF: &str = "tk_supcon_coef";
 pub const RANK_ROWS: &str = "tk_rank_rows";
 pub const RANK_COEF: &str = "tk_rank_coef";
 pub const LADDER_ROWS: &str = "tk_ladder_rows";
+pub const OASIS_STEPS: &str = "tk_oasis_steps";
 
 /// A module of kernels: its PTX (`ptx/`, for any GPU through the JIT), the cubins ptxas made
 /// of it for sm_80 and sm_90 (`cubin/`, `scripts/cuda-cubin.sh`), and the kernels it exports.
@@ -58,6 +59,7 @@ pub const MODULES: &[Module] = &[
     module!("rank", [RANK_ROWS, RANK_COEF]),
     module!("ladder", [LADDER_ROWS]),
     module!("supcon", [SUPCON_ROWS, SUPCON_COEF]),
+    module!("oasis", [OASIS_STEPS]),
 ];
 
 /// Rows (and columns) of one block's tile, and its threads (`kernels/common.cuh`).

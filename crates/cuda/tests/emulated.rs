@@ -469,6 +469,42 @@ fn knn_err(cuda: &Cuda, xm: MatRef, o: &KnnOptions) -> Error {
         .unwrap_err()
 }
 
+/// OASIS on the GPU: W stays on the device and one block takes the steps in the host's order
+/// and float64 sums, so W, the summed loss and the stream's state are the cpu's, bit for bit,
+/// across launches of 1,024 steps, with rows of several dimensions, W not the identity, C small
+/// enough to bind, and labels where few rows can anchor.
+#[test]
+fn oasis_steps_match_cpu_bit_for_bit() {
+    use tripletkit_core::OasisOptions;
+    let mut rng = Rng(97);
+    for &(n, d, classes, steps, c) in &[
+        (9, 1, 2, 37, 0.1),
+        (40, 7, 3, 2500, 0.1),
+        (31, 33, 5, 700, 0.001),
+        (12, 4, 12, 50, 0.1), // every row its own class: no anchor, no step
+    ] {
+        let x = rng.matrix(n, d);
+        let labels = rng.labels(n, classes);
+        let xm = MatRef::new(&x, n, d).unwrap();
+        let w: Vec<f64> = (0..d * d)
+            .map(|k| if k % (d + 1) == 0 { 1.0 } else { 0.01 * (k % 7) as f64 })
+            .collect();
+        let o = OasisOptions { c, steps, state: 5 };
+        let want = Cpu.oasis_steps(xm, &labels, &w, &o, &Call::PLAIN).unwrap();
+        let got = Cuda::emulated()
+            .oasis_steps(xm, &labels, &w, &o, &Call::PLAIN)
+            .unwrap();
+        let bits = |v: &[f64]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        let what = format!("{n} × {d}, {steps} steps");
+        assert_eq!(bits(&got.weights), bits(&want.weights), "{what}: W");
+        assert_eq!(got.loss_sum.to_bits(), want.loss_sum.to_bits(), "{what}: loss");
+        assert_eq!(got.state, want.state, "{what}: state");
+        if classes < n {
+            assert!(bits(&want.weights) != bits(&w), "{what}: W moved");
+        }
+    }
+}
+
 #[test]
 fn knn_excludes_self_and_breaks_ties_by_index() {
     // Integer points with many equal distances, searched against themselves.

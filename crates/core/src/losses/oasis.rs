@@ -45,19 +45,46 @@ fn uniform(state: &mut u32) -> f64 {
     f64::from(t ^ (t >> 14)) / 4_294_967_296.0
 }
 
-/// Takes `o.steps` OASIS steps from W (`cols × cols`, row-major): each samples an anchor with
+/// The triplets of `o.steps` OASIS steps, drawn from the stream in order: each an anchor with
 /// a positive and a negative, a positive (another row of its label) and a negative (a row of
-/// another label), and when l = max(0, 1 − aᵀW(p − n)) > 0 adds τ a (p − n)ᵀ to W, with
-/// τ = min(C, l / (‖a‖² ‖p − n‖²)).
-pub fn oasis_steps(
-    x: MatRef,
-    labels: &[i32],
-    w: &[f64],
-    o: &OasisOptions,
-    call: &Call,
-) -> Result<OasisSteps, Error> {
-    let (rows, d) = (x.rows(), x.cols());
-    rules::labels("labels", labels, rows)?;
+/// another label). They do not depend on W, so a device can take them all at once. Also the
+/// stream's state after them. None of them when no anchor has a positive and a negative.
+pub fn sample_steps(labels: &[i32], o: &OasisOptions) -> (Vec<[u32; 3]>, u32) {
+    let rows = labels.len();
+    // The classes' rows in row order, and the anchors that have a positive and a negative.
+    let mut by_class: std::collections::HashMap<i32, Vec<usize>> = Default::default();
+    for (i, &l) in labels.iter().enumerate() {
+        by_class.entry(l).or_default().push(i);
+    }
+    let anchors: Vec<usize> = (0..rows)
+        .filter(|&i| (2..rows).contains(&by_class[&labels[i]].len()))
+        .collect();
+    let mut state = o.state;
+    if anchors.is_empty() {
+        return (Vec::new(), state);
+    }
+    let mut pick = |n: usize| (uniform(&mut state) * n as f64) as usize;
+    let mut steps = Vec::with_capacity(o.steps);
+    for _ in 0..o.steps {
+        let a = anchors[pick(anchors.len())];
+        let same = &by_class[&labels[a]];
+        let mut p = a;
+        while p == a {
+            p = same[pick(same.len())];
+        }
+        let mut n = a;
+        while labels[n] == labels[a] {
+            n = pick(rows);
+        }
+        steps.push([a as u32, p as u32, n as u32]);
+    }
+    (steps, state)
+}
+
+/// The rules of `oasis_steps`, for every device.
+pub fn check(x: MatRef, labels: &[i32], w: &[f64], o: &OasisOptions) -> Result<(), Error> {
+    let d = x.cols();
+    rules::labels("labels", labels, x.rows())?;
     if w.len() != d * d {
         return Err(Error::invalid(
             "weights",
@@ -73,42 +100,36 @@ pub fn oasis_steps(
             ),
         ));
     }
-    // The classes' rows in row order, and the anchors that have a positive and a negative.
-    let mut by_class: std::collections::HashMap<i32, Vec<usize>> = Default::default();
-    for (i, &l) in labels.iter().enumerate() {
-        by_class.entry(l).or_default().push(i);
-    }
-    let anchors: Vec<usize> = (0..rows)
-        .filter(|&i| (2..rows).contains(&by_class[&labels[i]].len()))
-        .collect();
+    Ok(())
+}
+
+/// Takes `o.steps` OASIS steps from W (`cols × cols`, row-major) on the host: for each sampled
+/// triplet, when l = max(0, 1 − aᵀW(p − n)) > 0, adds τ a (p − n)ᵀ to W, with
+/// τ = min(C, l / (‖a‖² ‖p − n‖²)). Every sum runs in index order in float64, the order the
+/// GPU's kernel keeps too, so both give the same bits.
+pub fn oasis_steps(
+    x: MatRef,
+    labels: &[i32],
+    w: &[f64],
+    o: &OasisOptions,
+    call: &Call,
+) -> Result<OasisSteps, Error> {
+    check(x, labels, w, o)?;
+    let d = x.cols();
+    let (steps, state) = sample_steps(labels, o);
     let mut out = OasisSteps {
         weights: w.to_vec(),
-        state: o.state,
+        state,
         loss_sum: 0.0,
     };
-    if anchors.is_empty() || o.steps == 0 {
-        return Ok(out);
-    }
     let w = &mut out.weights;
-    let state = &mut out.state;
-    let mut pick = |n: usize| (uniform(state) * n as f64) as usize;
     let mut diff = vec![0.0f64; d];
-    for step in 0..o.steps {
+    for (step, &[a, p, n]) in steps.iter().enumerate() {
         if step % 1024 == 0 {
             call.stop.check()?;
             call.advance(step.min(1024), o.steps);
         }
-        let a = anchors[pick(anchors.len())];
-        let same = &by_class[&labels[a]];
-        let mut p = a;
-        while p == a {
-            p = same[pick(same.len())];
-        }
-        let mut n = a;
-        while labels[n] == labels[a] {
-            n = pick(rows);
-        }
-        let (ra, rp, rn) = (x.row(a), x.row(p), x.row(n));
+        let (ra, rp, rn) = (x.row(a as usize), x.row(p as usize), x.row(n as usize));
         let (mut gap, mut aa, mut dd) = (0.0f64, 0.0f64, 0.0f64);
         for j in 0..d {
             diff[j] = f64::from(rp[j]) - f64::from(rn[j]);

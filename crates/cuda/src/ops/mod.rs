@@ -8,6 +8,7 @@ pub mod knn;
 pub mod ladder;
 pub mod margin;
 pub mod mining;
+pub mod oasis;
 pub mod rank;
 pub mod sample;
 pub mod semihard;
