@@ -29,7 +29,7 @@ echo "== cuda-check: cubins up to date with the PTX (scripts/cuda-cubin.sh --che
 "$root/scripts/cuda-cubin.sh" --check ||
   { echo "== cuda-check: FAILED: regenerate with scripts/cuda-cubin.sh and commit"; exit 1; }
 
-echo "== cuda-check: ptxas sm_80/sm_90 (scripts/cuda-ptxas.sh)"
-"$root/scripts/cuda-ptxas.sh" || { echo "== cuda-check: FAILED: ptxas"; exit 1; }
+echo "== cuda-check: ptxas sm_80/sm_90, no spill, PTXAS.md up to date (scripts/cuda-ptxas.sh --check)"
+"$root/scripts/cuda-ptxas.sh" --check || { echo "== cuda-check: FAILED: ptxas"; exit 1; }
 
 echo "== cuda-check: OK"
