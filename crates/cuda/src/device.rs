@@ -71,6 +71,13 @@ impl Cuda {
         )
     }
 
+    /// A GPU with `memory` bytes free that plans every op's launches without running them,
+    /// and the planner that records them (the launch-geometry model's).
+    pub fn planned(memory: usize) -> (Cuda, Arc<crate::planner::Planner>) {
+        let planner = Arc::new(crate::planner::Planner::new(memory));
+        (Cuda::on(planner.clone(), false), planner)
+    }
+
     /// Why the GPU can no longer run, once a sticky error ended its use in this process.
     pub fn failure(&self) -> Option<String> {
         self.gpu.failure()

@@ -14,6 +14,7 @@ pub mod kept;
 pub mod kernels;
 pub mod module;
 pub mod ops;
+pub mod planner;
 pub mod sticky;
 pub use tripletkit_core::runtime::plan;
 

@@ -487,7 +487,13 @@ fn oasis_steps_match_cpu_bit_for_bit() {
         let labels = rng.labels(n, classes);
         let xm = MatRef::new(&x, n, d).unwrap();
         let w: Vec<f64> = (0..d * d)
-            .map(|k| if k % (d + 1) == 0 { 1.0 } else { 0.01 * (k % 7) as f64 })
+            .map(|k| {
+                if k % (d + 1) == 0 {
+                    1.0
+                } else {
+                    0.01 * (k % 7) as f64
+                }
+            })
             .collect();
         let o = OasisOptions { c, steps, state: 5 };
         let want = Cpu.oasis_steps(xm, &labels, &w, &o, &Call::PLAIN).unwrap();
@@ -497,7 +503,11 @@ fn oasis_steps_match_cpu_bit_for_bit() {
         let bits = |v: &[f64]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
         let what = format!("{n} × {d}, {steps} steps");
         assert_eq!(bits(&got.weights), bits(&want.weights), "{what}: W");
-        assert_eq!(got.loss_sum.to_bits(), want.loss_sum.to_bits(), "{what}: loss");
+        assert_eq!(
+            got.loss_sum.to_bits(),
+            want.loss_sum.to_bits(),
+            "{what}: loss"
+        );
         assert_eq!(got.state, want.state, "{what}: state");
         if classes < n {
             assert!(bits(&want.weights) != bits(&w), "{what}: W moved");
