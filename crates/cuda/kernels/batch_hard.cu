@@ -1,10 +1,18 @@
 // Batch-hard mining, fused: per anchor the farthest positive and the nearest negative, folded
 // in the epilogue of each 64 × 64 tile, so no distance is ever written to memory. `a` holds
 // this launch's anchors (global index row0 + i), `b` a chunk of candidates (global index
-// col0 + j); a block owns 64 anchors and walks every candidate of the chunk. The per-anchor
-// state (distance and global index of each extreme, index −1 for none) is read and written
-// back, so column chunks merge into one answer. Ties go to the lower index.
+// col0 + j). The grid is 2-D so that it fills the GPU: blockIdx.x is a tile of 64 anchors,
+// blockIdx.y a span of `span` candidates (a multiple of 64, so tiles fall where they would in
+// one block). Blocks of one anchor tile merge by 64-bit atomics on packed keys, and so do
+// column chunks: the nearest negative is the least (distance, index) and the farthest
+// positive the greatest (distance, −index), so ties go to the lower index as before.
 #include "common.cuh"
+
+// A distance as an unsigned key in the same order (−0 as +0: they compare equal).
+__device__ __forceinline__ unsigned int tk_ordered(float d) {
+  const unsigned int u = __float_as_uint(d + 0.0f);
+  return (u & 0x80000000u) ? ~u : u | 0x80000000u;
+}
 
 // Whether (d, j) beats the best (bd, bj) so far: farther (positives) or nearer (negatives),
 // then the lower index.
@@ -15,11 +23,14 @@ __device__ __forceinline__ bool tk_nearer(float d, int j, float bd, int bj) {
   return bj < 0 || d < bd || (d == bd && j < bj);
 }
 
+// pos_key: per anchor, 0 for none, else (ordered distance << 32) | (0xffffffff − index);
+// neg_key: all ones for none, else (ordered distance << 32) | index.
 extern "C" __global__ void tk_batch_hard(const float* a, const float* a_norms, const int* a_labels,
                                          int a_rows, const float* b, const float* b_norms,
                                          const int* b_labels, int b_rows, int dim, int row0,
-                                         int col0, int metric, int self, float* pos_d,
-                                         int* pos_i, float* neg_d, int* neg_i) {
+                                         int col0, int metric, int self, int span,
+                                         unsigned long long* pos_key,
+                                         unsigned long long* neg_key) {
   __shared__ TkTiles s;
   __shared__ float red_d[TK_TILE][17];
   __shared__ int red_i[TK_TILE][17];
@@ -35,12 +46,14 @@ extern "C" __global__ void tk_batch_hard(const float* a, const float* a_norms, c
     ni[r] = -1;
     la[r] = i < a_rows ? a_labels[i] : 0;
   }
-  for (int c0 = 0; c0 < b_rows; c0 += TK_TILE) {
+  const int c_begin = blockIdx.y * span;
+  const int c_end = c_begin + span < b_rows ? c_begin + span : b_rows;
+  for (int c0 = c_begin; c0 < c_end; c0 += TK_TILE) {
     float acc[4][4];
     tk_dot_tile(a, a_rows, b, b_rows, dim, r0, c0, s, acc);
     for (int c = 0; c < 4; c++) {
       const int j = c0 + tx * 4 + c;
-      if (j >= b_rows) continue;
+      if (j >= c_end) continue;
       const int lj = b_labels[j], gj = col0 + j;
       for (int r = 0; r < 4; r++) {
         const int i = r0 + ty * 4 + r;
@@ -58,7 +71,8 @@ extern "C" __global__ void tk_batch_hard(const float* a, const float* a_norms, c
       }
     }
   }
-  // Each row's 16 partial answers (one a thread of its row), reduced by one thread a row.
+  // Each row's 16 partial answers (one a thread of its row), reduced by one thread a row,
+  // then merged into the anchor's key.
   for (int pass = 0; pass < 2; pass++) {
     for (int r = 0; r < 4; r++) {
       red_d[ty * 4 + r][tx] = pass == 0 ? pd[r] : nd[r];
@@ -67,18 +81,22 @@ extern "C" __global__ void tk_batch_hard(const float* a, const float* a_norms, c
     __syncthreads();
     const int row = threadIdx.x, i = r0 + row;
     if (row < TK_TILE && i < a_rows) {
-      float* out_d = pass == 0 ? pos_d : neg_d;
-      int* out_i = pass == 0 ? pos_i : neg_i;
-      float bd = out_d[i];
-      int bj = out_i[i];
+      float bd = 0.0f;
+      int bj = -1;
       for (int k = 0; k < 16; k++) {
         const float d = red_d[row][k];
         const int j = red_i[row][k];
         if (j < 0) continue;
         if (pass == 0 ? tk_farther(d, j, bd, bj) : tk_nearer(d, j, bd, bj)) bd = d, bj = j;
       }
-      out_d[i] = bd;
-      out_i[i] = bj;
+      if (bj >= 0) {
+        const unsigned long long hi = (unsigned long long)tk_ordered(bd) << 32;
+        if (pass == 0) {
+          atomicMax(pos_key + i, hi | (0xffffffffu - (unsigned int)bj));
+        } else {
+          atomicMin(neg_key + i, hi | (unsigned int)bj);
+        }
+      }
     }
     __syncthreads();
   }

@@ -1,10 +1,25 @@
 //! Batch-hard mining on a GPU: the fused kernel keeps per anchor only the farthest positive
-//! and the nearest negative, so memory is O(rows + cols) whatever the batch.
+//! and the nearest negative, so memory is O(rows + cols) whatever the batch. Its grid splits
+//! the columns as well as the rows, so that a launch has `TARGET_BLOCKS` blocks (at least 4
+//! waves on an H200 or an A100) however few rows a chunk has; the column spans merge through
+//! atomics on packed keys.
 use super::{row_bytes, rows_for_work, too_large, Batch, Side};
 use crate::gpu::{blocks, Buffer, Gpu, Params};
 use crate::kernels::{metric_code, BATCH_HARD, THREADS, TILE};
 use crate::plan::{chunks, plan, smallest, Footprint};
 use tripletkit_core::{Call, Error, Triplets};
+
+/// Blocks a launch aims for: about 10 waves of the kernel on an H200 (132 SMs, 3 blocks each)
+/// and 13 on an A100 (crates/cuda/tests/launches.rs holds it to at least 4).
+const TARGET_BLOCKS: usize = 4096;
+
+/// Columns each block of a launch over `h` rows and `w` columns walks: a multiple of the tile,
+/// so that row tiles × spans is about `TARGET_BLOCKS`.
+fn span(h: usize, w: usize) -> usize {
+    let row_tiles = h.div_ceil(TILE).max(1);
+    let spans = TARGET_BLOCKS.div_ceil(row_tiles).max(1);
+    w.div_ceil(spans).div_ceil(TILE).max(1) * TILE
+}
 
 /// Per anchor of `x`, the farthest positive and the nearest negative among the rows of `x`
 /// (a row is never its own positive) or of the reference. Arguments are checked by the
@@ -51,11 +66,9 @@ pub fn batch_hard(
         let h = r1 - r0;
         let ua = Side::upload(gpu, pa, r0, r1)?;
         let la = Buffer::from_slice(gpu, &labels[r0..r1])?;
-        // Index −1 (all bytes 0xff): no extreme yet.
-        let pos_d = Buffer::<f32>::filled(gpu, h, 0)?;
-        let pos_i = Buffer::<i32>::filled(gpu, h, 0xff)?;
-        let neg_d = Buffer::<f32>::filled(gpu, h, 0)?;
-        let neg_i = Buffer::<i32>::filled(gpu, h, 0xff)?;
+        // No extreme yet: the least key for a maximum, the greatest for a minimum.
+        let pos_key = Buffer::<u64>::filled(gpu, h, 0)?;
+        let neg_key = Buffer::<u64>::filled(gpu, h, 0xff)?;
         for (c0, c1) in chunks(cols, p.cols) {
             let part;
             let (ub, lb) = match &whole {
@@ -68,8 +81,10 @@ pub fn batch_hard(
                     (&part.0, &part.1)
                 }
             };
+            let span = span(h, c1 - c0);
+            let grid = [blocks(h, TILE), blocks(c1 - c0, span), 1];
             // SAFETY: the parameters follow tk_batch_hard's signature; the anchors' buffers
-            // hold h rows and the candidates' c1 − c0.
+            // hold h rows and the candidates' c1 − c0, the keys h each.
             unsafe {
                 Params::new()
                     .buf(&ua.data)
@@ -85,19 +100,18 @@ pub fn batch_hard(
                     .int(c0 as i32)
                     .int(metric_code(metric.metric))
                     .int(i32::from(batch.self_mode))
-                    .buf(&pos_d)
-                    .buf(&pos_i)
-                    .buf(&neg_d)
-                    .buf(&neg_i)
-                    .launch(gpu, BATCH_HARD, [blocks(h, TILE), 1, 1], [THREADS, 1, 1])?;
+                    .int(span as i32)
+                    .buf(&pos_key)
+                    .buf(&neg_key)
+                    .launch(gpu, BATCH_HARD, grid, [THREADS, 1, 1])?;
             }
         }
-        let (pi, ni) = (pos_i.to_vec()?, neg_i.to_vec()?);
-        for (i, (&p, &n)) in pi.iter().zip(&ni).enumerate() {
-            if p >= 0 && n >= 0 {
+        let (pk, nk) = (pos_key.to_vec()?, neg_key.to_vec()?);
+        for (i, (&p, &n)) in pk.iter().zip(&nk).enumerate() {
+            if p != 0 && n != u64::MAX {
                 t.anchor.push((r0 + i) as i32);
-                t.positive.push(p);
-                t.negative.push(n);
+                t.positive.push((u32::MAX - p as u32) as i32);
+                t.negative.push(n as u32 as i32);
             }
         }
         call.advance(h, rows);
