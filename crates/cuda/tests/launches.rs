@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use tripletkit_core::{
     Call, ContrastiveOptions, KnnOptions, LossOptions, MarginLossOptions, MatRef, MetricOptions,
-    MineOptions, Mining, Ops, RetrievalOptions, Sample, Strategy, SupConOptions,
+    MineOptions, Mining, Ops, RankingOptions, RetrievalOptions, Sample, Strategy, SupConOptions,
     VerificationOptions,
 };
 use tripletkit_cuda::planner::{Launch, Planner};
@@ -191,6 +191,20 @@ fn ops() -> Vec<(&'static str, bool, Op)> {
                     &Call::PLAIN,
                 )
                 .unwrap();
+            }),
+        ),
+        (
+            "mineTriplets violating (counted)",
+            false,
+            mine(Strategy::Violating),
+        ),
+        (
+            "multipleNegativesRankingLoss",
+            false,
+            Box::new(|c: &Cuda, x: &[f32], _: &[i32], n: usize| {
+                let xm = MatRef::new(x, n, 128).unwrap();
+                let o = RankingOptions::default();
+                let _ = c.multiple_negatives_ranking_loss(xm, xm, None, &o, &Call::PLAIN);
             }),
         ),
         (
