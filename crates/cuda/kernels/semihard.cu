@@ -47,8 +47,9 @@ __device__ __forceinline__ int tk_count_below(const float* sorted, int n, float 
   return lo;
 }
 
-// `a` holds this launch's anchors and `b` a chunk of candidates (global index col0 + j); a
-// block owns 64 anchors and walks every candidate of the chunk. `a_class` is an anchor's
+// `a` holds this launch's anchors and `b` a chunk of candidates (global index col0 + j). The
+// grid is 2-D so that it fills the GPU: blockIdx.x is a tile of 64 anchors, blockIdx.y a span
+// of `span` candidates (a multiple of 64, so tiles fall where they would in one block). `a_class` is an anchor's
 // dense class (−1: it yields nothing), `b_class` a candidate's. Anchor i's positives, sorted
 // by distance, are sorted[start[i] .. start[i] + count[i]], and its buckets the u64s at the
 // same offsets (bucket c − 1 takes the negatives that c positives are closer than; ~0: none).
@@ -58,7 +59,8 @@ extern "C" __global__ void tk_semihard_fused(const float* a, const float* a_norm
                                              const float* b_norms, const int* b_class,
                                              int b_rows, int dim, int col0, int metric,
                                              const float* sorted, const int* start,
-                                             const int* count, u64* buckets, u64* far) {
+                                             const int* count, int span, u64* buckets,
+                                             u64* far) {
   __shared__ TkTiles s;
   __shared__ u64 red[TK_TILE][17];
   const int r0 = blockIdx.x * TK_TILE;
@@ -72,12 +74,14 @@ extern "C" __global__ void tk_semihard_fused(const float* a, const float* a_norm
     n[r] = cls[r] >= 0 ? count[i] : 0;
     top[r] = 0ull;
   }
-  for (int c0 = 0; c0 < b_rows; c0 += TK_TILE) {
+  const int c_begin = blockIdx.y * span;
+  const int c_end = c_begin + span < b_rows ? c_begin + span : b_rows;
+  for (int c0 = c_begin; c0 < c_end; c0 += TK_TILE) {
     float acc[4][4];
     tk_dot_tile(a, a_rows, b, b_rows, dim, r0, c0, s, acc);
     for (int c = 0; c < 4; c++) {
       const int j = c0 + tx * 4 + c;
-      if (j >= b_rows) continue;
+      if (j >= c_end) continue;
       const int cj = b_class[j];
       const unsigned gj = (unsigned)(col0 + j);
       for (int r = 0; r < 4; r++) {
@@ -98,13 +102,13 @@ extern "C" __global__ void tk_semihard_fused(const float* a, const float* a_norm
     }
   }
   // Each row's 16 partial farthest negatives (one a thread of its row), reduced by one
-  // thread a row into the anchor's running one.
+  // thread a row, then merged into the anchor's running one (other spans' blocks too).
   for (int r = 0; r < 4; r++) red[ty * 4 + r][tx] = top[r];
   __syncthreads();
   const int row = threadIdx.x, i = r0 + row;
   if (row < TK_TILE && i < a_rows && a_class[i] >= 0) {
-    u64 best = far[i];
+    u64 best = 0ull;
     for (int k = 0; k < 16; k++) best = red[row][k] > best ? red[row][k] : best;
-    far[i] = best;
+    if (best != 0ull) atomicMax(far + i, best);
   }
 }

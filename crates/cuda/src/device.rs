@@ -71,10 +71,11 @@ impl Cuda {
         )
     }
 
-    /// A GPU with `memory` bytes free that plans every op's launches without running them,
-    /// and the planner that records them (the launch-geometry model's).
-    pub fn planned(memory: usize) -> (Cuda, Arc<crate::planner::Planner>) {
-        let planner = Arc::new(crate::planner::Planner::new(memory));
+    /// A GPU with `memory` bytes free that plans every op's launches without running them
+    /// (its downloads read `fill` bytes), and the planner that records them (the
+    /// launch-geometry model's).
+    pub fn planned(memory: usize, fill: u8) -> (Cuda, Arc<crate::planner::Planner>) {
+        let planner = Arc::new(crate::planner::Planner::new(memory, fill));
         (Cuda::on(planner.clone(), false), planner)
     }
 

@@ -1,7 +1,7 @@
 //! A GPU that plans and does not run: the op's host code runs as it would on a GPU with
 //! `memory` bytes free (its chunk plans, uploads and launches), while the planner only records
 //! each launch's kernel and geometry. Memory is not allocated, copies move nothing, and
-//! downloads read zeros, so an op's answer is meaningless; its launch geometry is the GPU's,
+//! downloads read a fixed byte, so an op's answer is meaningless; its launch geometry is the GPU's,
 //! at sizes no emulator could run (10⁶ rows). What the launch-geometry model reads.
 use crate::gpu::{DevPtr, Gpu};
 use std::ffi::c_void;
@@ -26,15 +26,19 @@ impl Launch {
 /// The planning GPU.
 pub struct Planner {
     memory: usize,
+    /// The byte every download reads.
+    fill: u8,
     next: AtomicU64,
     launches: Mutex<Vec<Launch>>,
 }
 
 impl Planner {
-    /// A GPU with `memory` bytes free.
-    pub fn new(memory: usize) -> Self {
+    /// A GPU with `memory` bytes free whose downloads read `fill` bytes (an op's host code may
+    /// check what it reads back: zeros suit most, all ones the miners that need "found").
+    pub fn new(memory: usize, fill: u8) -> Self {
         Planner {
             memory,
+            fill,
             next: AtomicU64::new(1 << 40),
             launches: Mutex::new(Vec::new()),
         }
@@ -69,7 +73,7 @@ impl Gpu for Planner {
     }
     unsafe fn download(&self, dst: *mut u8, _: DevPtr, bytes: usize) -> Result<(), Error> {
         // SAFETY: the caller's promise: `dst` holds `bytes` writable bytes.
-        unsafe { std::ptr::write_bytes(dst, 0, bytes) };
+        unsafe { std::ptr::write_bytes(dst, self.fill, bytes) };
         Ok(())
     }
     unsafe fn fill(&self, _: DevPtr, _: u8, _: usize) -> Result<(), Error> {

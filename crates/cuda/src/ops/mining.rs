@@ -1,25 +1,13 @@
 //! Batch-hard mining on a GPU: the fused kernel keeps per anchor only the farthest positive
 //! and the nearest negative, so memory is O(rows + cols) whatever the batch. Its grid splits
-//! the columns as well as the rows, so that a launch has `TARGET_BLOCKS` blocks (at least 4
-//! waves on an H200 or an A100) however few rows a chunk has; the column spans merge through
-//! atomics on packed keys.
+//! the columns as well as the rows, so that a launch has about 4,096 blocks (at least 4
+//! waves on an H200 or an A100) however few rows a chunk has (`column_span`); the column spans
+//! merge through atomics on packed keys.
 use super::{row_bytes, rows_for_work, too_large, Batch, Side};
 use crate::gpu::{blocks, Buffer, Gpu, Params};
 use crate::kernels::{metric_code, BATCH_HARD, THREADS, TILE};
 use crate::plan::{chunks, plan, smallest, Footprint};
 use tripletkit_core::{Call, Error, Triplets};
-
-/// Blocks a launch aims for: about 10 waves of the kernel on an H200 (132 SMs, 3 blocks each)
-/// and 13 on an A100 (crates/cuda/tests/launches.rs holds it to at least 4).
-const TARGET_BLOCKS: usize = 4096;
-
-/// Columns each block of a launch over `h` rows and `w` columns walks: a multiple of the tile,
-/// so that row tiles × spans is about `TARGET_BLOCKS`.
-fn span(h: usize, w: usize) -> usize {
-    let row_tiles = h.div_ceil(TILE).max(1);
-    let spans = TARGET_BLOCKS.div_ceil(row_tiles).max(1);
-    w.div_ceil(spans).div_ceil(TILE).max(1) * TILE
-}
 
 /// Per anchor of `x`, the farthest positive and the nearest negative among the rows of `x`
 /// (a row is never its own positive) or of the reference. Arguments are checked by the
@@ -81,7 +69,7 @@ pub fn batch_hard(
                     (&part.0, &part.1)
                 }
             };
-            let span = span(h, c1 - c0);
+            let span = super::column_span(h, c1 - c0);
             let grid = [blocks(h, TILE), blocks(c1 - c0, span), 1];
             // SAFETY: the parameters follow tk_batch_hard's signature; the anchors' buffers
             // hold h rows and the candidates' c1 − c0, the keys h each.

@@ -174,6 +174,20 @@ pub fn resident_distances<'g>(
     Ok(d)
 }
 
+/// Blocks a launch of the fused miners aims for: about 10 waves of their kernels on an H200
+/// (132 SMs, 3 blocks each) and 13 on an A100 (crates/cuda/tests/launches.rs holds them to at
+/// least 4).
+const TARGET_BLOCKS: usize = 4096;
+
+/// Columns each block of a fused miner's launch over `h` rows and `w` columns walks: a
+/// multiple of the tile (so tiles fall where they would in one block), such that row tiles ×
+/// spans is about `TARGET_BLOCKS` however few rows a chunk has.
+pub fn column_span(h: usize, w: usize) -> usize {
+    let row_tiles = h.div_ceil(crate::kernels::TILE).max(1);
+    let spans = TARGET_BLOCKS.div_ceil(row_tiles).max(1);
+    w.div_ceil(spans).div_ceil(crate::kernels::TILE).max(1) * crate::kernels::TILE
+}
+
 /// The error for work whose smallest chunk, `need` bytes, does not fit the budget.
 pub fn too_large(need: usize) -> Error {
     Error::OutOfMemory {

@@ -143,6 +143,8 @@ pub fn batch_semihard(
             call.stop.check()?;
             let mut part = None;
             let ub = Candidates::chunk(&whole, &mut part, gpu, cand, &classes.cand_class, c0, c1)?;
+            let span = super::column_span(h, c1 - c0);
+            let grid = [blocks(h, TILE), blocks(c1 - c0, span), 1];
             // SAFETY: tk_semihard_fused's signature; the anchors' buffers hold h rows, the
             // candidates' c1 − c0, and `sorted_b`/`buckets` the offsets `start_b` lays out.
             unsafe {
@@ -161,14 +163,10 @@ pub fn batch_semihard(
                     .buf(&sorted_b)
                     .buf(&start_b)
                     .buf(&count_b)
+                    .int(span as i32)
                     .buf(&buckets)
                     .buf(&far)
-                    .launch(
-                        gpu,
-                        SEMIHARD_FUSED,
-                        [blocks(h, TILE), 1, 1],
-                        [THREADS, 1, 1],
-                    )?;
+                    .launch(gpu, SEMIHARD_FUSED, grid, [THREADS, 1, 1])?;
             }
         }
         let (mut bucket, far) = (buckets.to_vec()?, far.to_vec()?);
