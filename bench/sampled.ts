@@ -17,6 +17,7 @@ import { join } from 'node:path'
 import { mineTriplets } from '../index'
 import { gaussian } from '../src/cli/bench'
 import { seeded } from '../src/linalg'
+import { childOrMain, inChild } from './children'
 import { writeSection } from './sections'
 
 const quick = process.argv.includes('--quick')
@@ -75,10 +76,7 @@ function main(): void {
   const mib = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MiB`
   for (const c of cases) {
     process.stderr.write(`${c.label}\n`)
-    const r = spawnSync(process.execPath, [...process.execArgv, __filename, '--child', c.id, ...(quick ? ['--quick'] : [])],
-      { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' })
-    if (r.status !== 0) throw new Error(`${c.id} failed: exit ${r.status}`)
-    const { seconds, triplets, beyond } = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Record<string, number>
+    const { seconds, triplets, beyond } = inChild(__filename, c.id, quick)
     const p = pml(c)
     if (p.versions !== undefined) versions = p.versions
     const theirs = p.ms === undefined ? (p.error ?? '—')
@@ -103,12 +101,4 @@ function main(): void {
   writeSection(join(__dirname, 'results.md'), HEADING, section)
 }
 
-const at = process.argv.indexOf('--child')
-if (at >= 0) {
-  child(process.argv[at + 1]).catch((err: unknown) => {
-    console.error(err)
-    process.exitCode = 1
-  })
-} else {
-  main()
-}
+childOrMain(child, main)

@@ -8,11 +8,11 @@
  *   npm run bench:scale             # both runs (a few minutes)
  *   npm run bench:scale -- --quick  # an eighth of the rows, to try it
  */
-import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { knn, mineTriplets } from '../index'
 import { gaussian } from '../src/cli/bench'
 import { seeded } from '../src/linalg'
+import { childOrMain, inChild } from './children'
 import { writeSection } from './sections'
 
 const quick = process.argv.includes('--quick')
@@ -62,10 +62,7 @@ function main(): void {
   const rows: string[] = []
   for (const job of jobs) {
     process.stderr.write(`${job.label}\n`)
-    const r = spawnSync(process.execPath, [...process.execArgv, __filename, '--child', job.id, ...(quick ? ['--quick'] : [])],
-      { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' })
-    if (r.status !== 0) throw new Error(`${job.id} failed: exit ${r.status}`)
-    const { seconds, peakBytes, startBytes } = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Record<string, number>
+    const { seconds, peakBytes, startBytes } = inChild(__filename, job.id, quick)
     const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`
     rows.push(`| ${job.label} | ${seconds.toFixed(1)} s | ${mib(peakBytes)} | ${mib(job.inputBytes)} | ${(peakBytes / job.inputBytes).toFixed(2)}× | ${mib(startBytes)} |`)
   }
@@ -85,12 +82,4 @@ function main(): void {
   writeSection(join(__dirname, 'results.md'), SCALE_HEADING, section)
 }
 
-const at = process.argv.indexOf('--child')
-if (at >= 0) {
-  child(process.argv[at + 1]).catch((err: unknown) => {
-    console.error(err)
-    process.exitCode = 1
-  })
-} else {
-  main()
-}
+childOrMain(child, main)

@@ -166,7 +166,8 @@ export function resolveDevice(device: Device, work?: Work): Target {
   } else {
     pick = device
   }
-  if (pick === 'cuda' && n.report.cuda.available) {
+  // 'auto' picked cuda only after autoDevice found it sound; a device named outright is checked here.
+  if (device === 'cuda' && n.report.cuda.available) {
     const failure = n.binding.cudaFailure()
     if (failure !== null) {
       throw codedError(Error, ERROR_CODES.deviceFailed, `device 'cuda' failed earlier in this process and cannot run again ` +
