@@ -78,7 +78,7 @@ export interface Work {
 /**
  * The costs 'auto' weighs (provisional: set from the hardware's figures and this machine's
  * cpu rate, to be confirmed by timing on a GPU). A GPU run costs its fixed launch and
- * synchronisation time, its copies over PCIe (pageable and synchronous today) and its
+ * synchronisation time, its copies over PCIe (staged through pinned memory) and its
  * multiply-adds at the rate the current kernels reach; a cpu run, its multiply-adds at a
  * thread's rate times the threads. So O(n·d) work, whose copies cost more than the cpu's
  * whole run, stays on the cpu.

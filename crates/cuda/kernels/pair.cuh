@@ -1,6 +1,7 @@
 // One distance between two rows in double, in the cpu device's order of operations (core's
-// pair::sum_pairs and pair::distance): eight interleaved partial sums, then the tail. Shared
-// by the kernels that need a pair's exact distance (margin.cu, verification.cu).
+// pair::sum_pairs and pair::distance): eight interleaved partial sums, then the tail; by one
+// thread, or by a warp in the same order. Shared by the kernels that need a pair's exact
+// distance (margin.cu, verification.cu, the losses' fix-ups).
 #pragma once
 
 #include "common.cuh"
@@ -25,6 +26,41 @@ __device__ __forceinline__ double tk_sum_pairs(const float* a, const float* b, i
   double s = -0.0;
   for (int l = 0; l < TK_LANES; l++) s += acc[l];
   return s + tail;
+}
+
+// tk_sum_pairs by a warp, the same bits in every lane: lane l < 8 sums the cpu's lane l (the
+// elements l, l + 8, …, in order), every lane the tail, and the eight partial sums meet by
+// shuffles in the cpu's order. The whole warp calls it.
+__device__ __forceinline__ double tk_warp_sum_pairs(const float* a, const float* b, int n, int kind) {
+  const int lane = threadIdx.x & 31;
+  const int whole = n - n % TK_LANES;
+  double acc = 0.0;
+  if (lane < TK_LANES)
+    for (int k = lane; k < whole; k += TK_LANES) {
+      const double x = a[k], y = b[k];
+      acc += kind == 0 ? (x - y) * (x - y) : x * y;
+    }
+  double tail = -0.0;
+  for (int k = whole; k < n; k++) {
+    const double x = a[k], y = b[k];
+    tail += kind == 0 ? (x - y) * (x - y) : x * y;
+  }
+  double s = -0.0;
+  for (int l = 0; l < TK_LANES; l++) s += __shfl_sync(0xffffffffu, acc, l);
+  return s + tail;
+}
+
+// tk_pair_distance by a warp (tk_warp_sum_pairs), the same bits in every lane.
+__device__ __forceinline__ double tk_warp_pair_distance(const float* a, const float* b, int n,
+                                                        int metric) {
+  if (metric == TK_SQEUCLIDEAN) return tk_warp_sum_pairs(a, b, n, 0);
+  if (metric == TK_EUCLIDEAN) return sqrt(tk_warp_sum_pairs(a, b, n, 0));
+  if (metric == TK_DOT) return -tk_warp_sum_pairs(a, b, n, 1);
+  const double na2 = tk_warp_sum_pairs(a, a, n, 1), nb2 = tk_warp_sum_pairs(b, b, n, 1);
+  const double ab = tk_warp_sum_pairs(a, b, n, 1);
+  if (na2 == 0.0 || nb2 == 0.0) return 1.0;
+  const double d = 1.0 - ab / sqrt(na2 * nb2);
+  return d < 0.0 ? 0.0 : (d > 2.0 ? 2.0 : d);
 }
 
 __device__ __forceinline__ double tk_pair_distance(const float* a, const float* b, int n, int metric) {

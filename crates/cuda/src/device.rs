@@ -90,6 +90,12 @@ impl Cuda {
         self.gpu.traffic()
     }
 
+    /// Kernels launched and host waits for the device so far, where the device counts them
+    /// (the emulator): the host waits only where it reads results.
+    pub fn queue_counts(&self) -> Option<crate::gpu::QueueCounts> {
+        self.gpu.queue_counts()
+    }
+
     /// Bytes corpora keep on the device between searches now.
     pub fn kept_bytes(&self) -> usize {
         self.keeper.held()

@@ -1,8 +1,10 @@
 //! The real GPU, through the CUDA driver API (cudarc, loaded at run time). Kernels come from
 //! the cubins committed in `cubin/` on sm_80 and sm_90 GPUs, else from the PTX in `ptx/`,
 //! JIT-compiled by the driver for whatever GPU is there (`module.rs`).
-//! Copies and launches are synchronous on the default stream: every op waits for its results
-//! anyway, and the calling thread makes the context current before each.
+//! Work is asynchronous: each calling thread queues its copies, launches and frees on a
+//! stream of its own through pinned staging (`lane.rs`), takes memory from the device's pool
+//! in stream order, and waits only where it reads. The calling thread makes the context
+//! current before each call.
 use crate::gpu::{DevPtr, Gpu};
 use crate::kernels::MODULES;
 use crate::sticky::Sticky;
@@ -18,6 +20,9 @@ pub struct Driver {
     name: String,
     capability: (i32, i32),
     functions: HashMap<&'static str, sys::CUfunction>,
+    /// The device's default memory pool, kept warm between calls; None where the device has
+    /// no pools (memory is then allocated and freed with the host waiting).
+    pool: Option<sys::CUmemoryPool>,
     sticky: Sticky,
 }
 
@@ -90,13 +95,41 @@ impl Driver {
                 functions.insert(k, f);
             }
         }
+        let pools =
+            attr(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED).unwrap_or(0);
         Ok(Driver {
             ctx,
             name,
             capability: (major, minor),
             functions,
+            // SAFETY: `dev` came from device::get.
+            pool: (pools != 0).then(|| unsafe { warm_pool(dev) }).flatten(),
             sticky: Sticky::default(),
         })
+    }
+
+    /// Runs `f` on this thread's lane, the context current.
+    fn lane<R>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&mut crate::lane::Lane) -> Result<R, result::DriverError>,
+    ) -> Result<R, Error> {
+        self.current()?;
+        crate::lane::with(f).map_err(|e| self.failed(what, e))
+    }
+
+    /// Bytes the pool holds and no allocation uses: free for this process's next allocations.
+    fn pool_idle(&self) -> usize {
+        let Some(pool) = self.pool else { return 0 };
+        let read = |a| {
+            let mut v: u64 = 0;
+            // SAFETY: `pool` is the device's pool; these attributes are cuuint64_t.
+            unsafe { result::mem_pool::get_attribute(pool, a, (&mut v as *mut u64).cast()) }
+                .map_or(0, |_| v)
+        };
+        use sys::CUmemPool_attribute::*;
+        read(CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT)
+            .saturating_sub(read(CU_MEMPOOL_ATTR_USED_MEM_CURRENT)) as usize
     }
 
     /// Makes the context current on this thread, unless the device has failed for good.
@@ -138,48 +171,75 @@ impl Gpu for Driver {
     fn free_memory(&self) -> Result<usize, Error> {
         self.current()?;
         result::mem_get_info()
-            .map(|(free, _)| free)
+            .map(|(free, _)| free + self.pool_idle())
             .map_err(|e| self.failed("memory info", e))
     }
     fn alloc(&self, bytes: usize) -> Result<DevPtr, Error> {
-        self.current()?;
-        // SAFETY: a plain allocation of a non-zero size.
-        unsafe { result::malloc_sync(bytes.max(1)) }.map_err(|e| {
-            if e.0 == sys::cudaError_enum::CUDA_ERROR_OUT_OF_MEMORY {
-                Error::OutOfMemory {
-                    device: "cuda".into(),
-                    bytes,
-                }
-            } else {
-                self.failed("allocate", e)
-            }
+        let Some(pool) = self.pool else {
+            return self.alloc_kept(bytes);
+        };
+        // SAFETY: a stream-ordered allocation on this thread's stream, from the device's pool.
+        self.lane("allocate", |lane| unsafe {
+            result::mem_pool::alloc_async(pool, bytes.max(1), lane.stream)
         })
+        .map_err(|e| out_of_memory(e, bytes))
     }
     unsafe fn free(&self, p: DevPtr) {
-        if self.current().is_ok() {
-            // SAFETY: the caller's promise: `p` came from `alloc`, freed once.
+        if self.pool.is_none() {
+            // The host waits for the queued work that may use it.
+            let _ = self.sync();
+            // SAFETY: the caller's promise; the stream is idle.
+            return unsafe { self.free_kept(p) };
+        }
+        // SAFETY: `p` came from the pool on this thread's stream (the caller's promise), and
+        // is freed once that stream's work queued so far is done.
+        let _ = self.lane("free", |lane| unsafe { result::free_async(p, lane.stream) });
+    }
+    fn alloc_kept(&self, bytes: usize) -> Result<DevPtr, Error> {
+        self.current()?;
+        // SAFETY: a plain allocation of a non-zero size.
+        let plain = || unsafe { result::malloc_sync(bytes.max(1)) };
+        let got = plain().or_else(|e| match (e.0, self.pool) {
+            // The pool may hold memory no allocation uses: give it back, then try again.
+            (sys::cudaError_enum::CUDA_ERROR_OUT_OF_MEMORY, Some(pool)) => {
+                // SAFETY: `pool` is the device's pool.
+                let _ = unsafe { result::mem_pool::trim_to(pool, 0) };
+                plain()
+            }
+            _ => Err(e),
+        });
+        got.map_err(|e| self.failed("allocate", e))
+            .map_err(|e| out_of_memory(e, bytes))
+    }
+    unsafe fn free_kept(&self, p: DevPtr) {
+        if self.current().is_ok() && result::ctx::synchronize().is_ok() {
+            // SAFETY: the caller's promise: `p` came from `alloc_kept`, freed once, and every
+            // stream's work is done (above).
             let _ = unsafe { result::free_sync(p) };
         }
     }
+    fn sync(&self) -> Result<(), Error> {
+        self.lane("wait for the GPU", |lane| lane.sync())
+    }
     unsafe fn upload(&self, dst: DevPtr, src: *const u8, bytes: usize) -> Result<(), Error> {
-        self.current()?;
         // SAFETY: the caller's promise: `src` holds `bytes` readable bytes.
         let src = unsafe { std::slice::from_raw_parts(src, bytes) };
-        // SAFETY: `dst` holds `bytes` bytes of device memory; the copy is synchronous.
-        unsafe { result::memcpy_htod_sync(dst, src) }.map_err(|e| self.failed("copy to the GPU", e))
+        // SAFETY: `dst` holds `bytes` bytes of device memory.
+        self.lane("copy to the GPU", |lane| unsafe { lane.upload(dst, src) })
     }
     unsafe fn download(&self, dst: *mut u8, src: DevPtr, bytes: usize) -> Result<(), Error> {
-        self.current()?;
         // SAFETY: the caller's promise: `dst` holds `bytes` writable bytes.
         let dst = unsafe { std::slice::from_raw_parts_mut(dst, bytes) };
-        // SAFETY: `src` holds `bytes` bytes of device memory; the copy is synchronous.
-        unsafe { result::memcpy_dtoh_sync(dst, src) }
-            .map_err(|e| self.failed("copy from the GPU", e))
+        // SAFETY: `src` holds `bytes` bytes of device memory.
+        self.lane("copy from the GPU", |lane| unsafe {
+            lane.download(dst, src)
+        })
     }
     unsafe fn fill(&self, dst: DevPtr, byte: u8, bytes: usize) -> Result<(), Error> {
-        self.current()?;
         // SAFETY: `dst` holds `bytes` bytes of device memory.
-        unsafe { result::memset_d8_sync(dst, byte, bytes) }.map_err(|e| self.failed("fill", e))
+        self.lane("fill", |lane| unsafe {
+            result::memset_d8_async(dst, byte, bytes, lane.stream)
+        })
     }
     unsafe fn launch(
         &self,
@@ -193,19 +253,51 @@ impl Gpu for Driver {
             .functions
             .get(name)
             .ok_or_else(|| Error::Internal(format!("no kernel named {name}")))?;
-        // SAFETY: the caller's promise covers `params` and the buffers; the null stream is
-        // the context's default stream.
-        unsafe {
+        // SAFETY: the caller's promise covers `params` and the buffers; the stream is this
+        // thread's. An error of the kernel itself is met where its results are read.
+        self.lane(name, |lane| unsafe {
             result::launch_kernel(
                 f,
                 (grid[0], grid[1], grid[2]),
                 (block[0], block[1], block[2]),
                 0,
-                std::ptr::null_mut(),
+                lane.stream,
                 params,
             )
-        }
-        .map_err(|e| self.failed(name, e))?;
-        result::ctx::synchronize().map_err(|e| self.failed(name, e))
+        })
     }
+}
+
+/// An allocation's failure for want of memory as `OutOfMemory`, others as they are.
+fn out_of_memory(e: Error, bytes: usize) -> Error {
+    match e {
+        Error::DeviceFailed { message, .. } if message.contains("CUDA_ERROR_OUT_OF_MEMORY") => {
+            Error::OutOfMemory {
+                device: "cuda".into(),
+                bytes,
+            }
+        }
+        e => e,
+    }
+}
+
+/// The device's default pool, set to keep what it frees (a release threshold of all memory),
+/// so that a call's buffers come from memory the calls before it used; None if it cannot be.
+///
+/// # Safety
+/// `dev` came from `device::get`.
+unsafe fn warm_pool(dev: sys::CUdevice) -> Option<sys::CUmemoryPool> {
+    // SAFETY: the caller's promise.
+    let pool = unsafe { result::device::get_default_mem_pool(dev) }.ok()?;
+    let mut keep_all = u64::MAX;
+    // SAFETY: `pool` is the device's pool; the release threshold is a cuuint64_t.
+    unsafe {
+        result::mem_pool::set_attribute(
+            pool,
+            sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+            (&mut keep_all as *mut u64).cast(),
+        )
+    }
+    .ok()?;
+    Some(pool)
 }

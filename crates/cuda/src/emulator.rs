@@ -1,7 +1,13 @@
 //! The CPU emulator: the kernels compiled for the host against `kernels/shim.h` (build.rs),
 //! behind the same `Gpu` interface as the driver. Memory is host memory; a launch runs the
 //! grid's blocks on OS threads and each block's threads as fibers (`kernels/emulator.cpp`).
-use crate::gpu::{DevPtr, Gpu};
+//!
+//! Work is queued as on a GPU's stream, one queue a calling thread, and runs only when that
+//! thread reads (`download`, `sync`), or when kept memory is freed (every queue). So an op
+//! that read device memory before its work ran, freed a buffer its queued work still uses,
+//! or shared memory across threads without a `sync`, computes garbage here and fails its
+//! comparison with the cpu, as it would on a GPU.
+use crate::gpu::{DevPtr, Gpu, QueueCounts};
 use crate::sticky::Sticky;
 use std::alloc::{alloc, dealloc, Layout};
 use std::collections::HashMap;
@@ -9,7 +15,8 @@ use std::ffi::c_void;
 #[cfg(tk_emulator)]
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 use tripletkit_core::Error;
 
 #[cfg(tk_emulator)]
@@ -31,13 +38,43 @@ extern "C" {
 /// Device memory is aligned like cudaMalloc's.
 const ALIGN: usize = 256;
 
+/// One item of a thread's queue.
+enum Work {
+    Launch {
+        name: &'static str,
+        grid: [u32; 3],
+        block: [u32; 3],
+        /// The parameters' 8-byte slots, copied when queued.
+        params: Vec<[u8; 8]>,
+    },
+    /// The bytes to write, copied when queued (as a pinned staging buffer holds them).
+    Upload {
+        dst: DevPtr,
+        bytes: Vec<u8>,
+    },
+    Fill {
+        dst: DevPtr,
+        byte: u8,
+        bytes: usize,
+    },
+    Free(DevPtr),
+}
+
+/// A thread's queue; its lock is held while its work runs, so that work queued on one
+/// thread runs once and in order, whichever thread drains it.
+type Queue = Arc<Mutex<Vec<Work>>>;
+
 /// The emulated GPU.
 #[derive(Default)]
 pub struct Emulator {
     /// Live allocations and their layouts.
     live: Mutex<HashMap<DevPtr, Layout>>,
+    /// Each calling thread's queued work.
+    queues: Mutex<HashMap<ThreadId, Queue>>,
     /// Bytes uploaded and downloaded so far.
     moved: [AtomicU64; 2],
+    /// Kernels launched, waits, and the most launches one wait found queued.
+    counts: Mutex<QueueCounts>,
     /// A kernel whose launch fails as an illegal address would on a GPU (a testing aid).
     fault: Option<String>,
     sticky: Sticky,
@@ -67,6 +104,77 @@ impl Emulator {
     /// Whether this build has the emulator (Linux on x86-64, or with glibc).
     pub fn built() -> bool {
         cfg!(tk_emulator)
+    }
+
+    fn queue(&self) -> Queue {
+        let mut queues = self.queues.lock().unwrap();
+        Arc::clone(queues.entry(std::thread::current().id()).or_default())
+    }
+
+    fn push(&self, work: Work) {
+        self.queue().lock().unwrap().push(work);
+    }
+
+    /// Runs `queue`'s work in order. After a failed launch the rest is skipped but its frees,
+    /// as a failed stream's work would be; the first error is returned.
+    fn drain(&self, queue: &Queue) -> Result<(), Error> {
+        let mut work = queue.lock().unwrap();
+        let mut first = Ok(());
+        for item in work.drain(..) {
+            match item {
+                Work::Free(p) => self.release(p),
+                _ if first.is_err() => {}
+                item => first = self.run(item),
+            }
+        }
+        first
+    }
+
+    /// Runs one item of a queue.
+    fn run(&self, item: Work) -> Result<(), Error> {
+        match item {
+            Work::Launch {
+                name,
+                grid,
+                block,
+                mut params,
+            } => {
+                self.sticky.check()?;
+                if self.fault.as_deref() == Some(name) {
+                    return Err(self.sticky.fail(format!(
+                        "{name}: CUDA_ERROR_ILLEGAL_ADDRESS (a fault the emulator was asked for, {FAULT_ENV})"
+                    )));
+                }
+                let mut ptrs: Vec<*mut c_void> =
+                    params.iter_mut().map(|s| s.as_mut_ptr().cast()).collect();
+                // SAFETY: the launch's caller promised these parameters and buffers; the
+                // buffers are live, as their frees are queued after this launch.
+                unsafe { run(name, grid, block, &mut ptrs) }
+            }
+            // SAFETY: `dst` held `bytes.len()` bytes when queued, and its free comes later in
+            // the queue.
+            Work::Upload { dst, bytes } => unsafe {
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst as *mut u8, bytes.len());
+                Ok(())
+            },
+            // SAFETY: as for uploads.
+            Work::Fill { dst, byte, bytes } => unsafe {
+                std::ptr::write_bytes(dst as *mut u8, byte, bytes);
+                Ok(())
+            },
+            Work::Free(p) => {
+                self.release(p);
+                Ok(())
+            }
+        }
+    }
+
+    /// Returns `p` to the host's allocator.
+    fn release(&self, p: DevPtr) {
+        if let Some(layout) = self.live.lock().unwrap().remove(&p) {
+            // SAFETY: `p` was allocated with `layout` and is removed from `live` once.
+            unsafe { dealloc(p as *mut u8, layout) }
+        }
     }
 }
 
@@ -108,10 +216,42 @@ impl Gpu for Emulator {
         Ok(p as DevPtr)
     }
     unsafe fn free(&self, p: DevPtr) {
-        if let Some(layout) = self.live.lock().unwrap().remove(&p) {
-            // SAFETY: `p` was allocated with `layout` and is removed from `live` once.
-            unsafe { dealloc(p as *mut u8, layout) }
+        let queue = self.queue();
+        let mut work = queue.lock().unwrap();
+        if work.is_empty() {
+            // Nothing queued can still use it.
+            drop(work);
+            self.release(p);
+        } else {
+            work.push(Work::Free(p));
         }
+    }
+    /// Runs every thread's queue first: kept memory may be read by any of them.
+    unsafe fn free_kept(&self, p: DevPtr) {
+        let queues: Vec<Queue> = self.queues.lock().unwrap().values().cloned().collect();
+        for q in &queues {
+            // An error stays for that thread to meet; the memory goes either way.
+            let _ = self.drain(q);
+        }
+        self.release(p);
+    }
+    fn sync(&self) -> Result<(), Error> {
+        let queue = self.queue();
+        let queued = queue
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|w| matches!(w, Work::Launch { .. }))
+            .count() as u64;
+        {
+            let mut c = self.counts.lock().unwrap();
+            c.waits += 1;
+            c.deepest = c.deepest.max(queued);
+        }
+        self.drain(&queue)
+    }
+    fn queue_counts(&self) -> Option<QueueCounts> {
+        Some(*self.counts.lock().unwrap())
     }
     fn traffic(&self) -> Option<[u64; 2]> {
         Some(self.moved.each_ref().map(|m| m.load(Ordering::Relaxed)))
@@ -119,22 +259,22 @@ impl Gpu for Emulator {
     unsafe fn upload(&self, dst: DevPtr, src: *const u8, bytes: usize) -> Result<(), Error> {
         self.sticky.check()?;
         self.moved[0].fetch_add(bytes as u64, Ordering::Relaxed);
-        // SAFETY: the caller's promise: both hold `bytes` bytes; host buffers do not overlap
-        // device ones.
-        unsafe { std::ptr::copy_nonoverlapping(src, dst as *mut u8, bytes) };
+        // SAFETY: the caller's promise: `src` holds `bytes` readable bytes.
+        let bytes = unsafe { std::slice::from_raw_parts(src, bytes) }.to_vec();
+        self.push(Work::Upload { dst, bytes });
         Ok(())
     }
     unsafe fn download(&self, dst: *mut u8, src: DevPtr, bytes: usize) -> Result<(), Error> {
-        self.sticky.check()?;
+        self.sync()?;
         self.moved[1].fetch_add(bytes as u64, Ordering::Relaxed);
-        // SAFETY: as for `upload`.
+        // SAFETY: the caller's promise: both hold `bytes` bytes; host buffers do not overlap
+        // device ones.
         unsafe { std::ptr::copy_nonoverlapping(src as *const u8, dst, bytes) };
         Ok(())
     }
     unsafe fn fill(&self, dst: DevPtr, byte: u8, bytes: usize) -> Result<(), Error> {
         self.sticky.check()?;
-        // SAFETY: the caller's promise: `dst` holds `bytes` bytes.
-        unsafe { std::ptr::write_bytes(dst as *mut u8, byte, bytes) };
+        self.push(Work::Fill { dst, byte, bytes });
         Ok(())
     }
     unsafe fn launch(
@@ -145,13 +285,19 @@ impl Gpu for Emulator {
         params: &mut [*mut c_void],
     ) -> Result<(), Error> {
         self.sticky.check()?;
-        if self.fault.as_deref() == Some(name) {
-            return Err(self.sticky.fail(format!(
-                "{name}: CUDA_ERROR_ILLEGAL_ADDRESS (a fault the emulator was asked for, {FAULT_ENV})"
-            )));
-        }
-        // SAFETY: the caller's promise.
-        unsafe { run(name, grid, block, params) }
+        // SAFETY: the caller's promise: each parameter starts 8 readable bytes.
+        let params = params
+            .iter()
+            .map(|&p| unsafe { *p.cast::<[u8; 8]>() })
+            .collect();
+        self.counts.lock().unwrap().launches += 1;
+        self.push(Work::Launch {
+            name,
+            grid,
+            block,
+            params,
+        });
+        Ok(())
     }
 }
 

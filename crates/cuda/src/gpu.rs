@@ -2,6 +2,13 @@
 //! kernel launches by name), implemented by the real driver (`driver.rs`) and by the CPU
 //! emulator (`emulator.rs`). The ops are written once against it, so the launch geometry,
 //! chunk planning and result assembly that CI runs through the emulator are the GPU's.
+//!
+//! Work is asynchronous, as on a CUDA stream: each calling thread has a queue of its own, in
+//! which uploads, fills, launches and frees run in order, and the host waits only where it
+//! reads (`download`, `sync`). An error of queued work is reported there, where results are
+//! read. Memory kept past one call (`alloc_kept`) is for every thread's later work, so it is
+//! written with a `sync` before any other thread reads it, and freed after every queue's
+//! work (`free_kept`).
 use std::ffi::c_void;
 use std::marker::PhantomData;
 use tripletkit_core::Error;
@@ -17,14 +24,42 @@ pub trait Gpu: Send + Sync {
     fn chunk_macs(&self) -> usize;
     /// Free bytes of device memory now.
     fn free_memory(&self) -> Result<usize, Error>;
-    /// `bytes` of device memory (at least 256-byte aligned), uninitialised.
+    /// `bytes` of device memory (at least 256-byte aligned), uninitialised, for this
+    /// thread's queued work (stream-ordered, from a pool).
     fn alloc(&self, bytes: usize) -> Result<DevPtr, Error>;
+    /// Frees `p` once this thread's work queued so far is done with it.
+    ///
     /// # Safety
-    /// `p` came from `alloc` on this device and is freed once, after its last use.
+    /// `p` came from `alloc` on this thread, is freed once, and no other thread's work uses it.
     unsafe fn free(&self, p: DevPtr);
+    /// `bytes` of device memory kept past this call, for any thread's later work.
+    fn alloc_kept(&self, bytes: usize) -> Result<DevPtr, Error> {
+        self.alloc(bytes)
+    }
+    /// Frees kept memory once every thread's queued work is done.
+    ///
+    /// # Safety
+    /// `p` came from `alloc_kept` on this device and is freed once.
+    unsafe fn free_kept(&self, p: DevPtr) {
+        // SAFETY: the caller's promise.
+        unsafe { self.free(p) }
+    }
+    /// Waits until this thread's queued work is done, and reports its first error.
+    fn sync(&self) -> Result<(), Error> {
+        Ok(())
+    }
+    /// What the host has queued and waited for so far, where the device counts it (the
+    /// emulator does, so tests can hold an op to waiting only where it reads).
+    fn queue_counts(&self) -> Option<QueueCounts> {
+        None
+    }
+    /// Queues a copy of `src`, which may be reused as soon as this returns.
+    ///
     /// # Safety
     /// `dst` holds `bytes` bytes of this device's memory; `src` holds `bytes` readable bytes.
     unsafe fn upload(&self, dst: DevPtr, src: *const u8, bytes: usize) -> Result<(), Error>;
+    /// Waits for this thread's queued work, then copies `src` back.
+    ///
     /// # Safety
     /// `src` holds `bytes` bytes of this device's memory; `dst` holds `bytes` writable bytes.
     unsafe fn download(&self, dst: *mut u8, src: DevPtr, bytes: usize) -> Result<(), Error>;
@@ -40,11 +75,12 @@ pub trait Gpu: Send + Sync {
     fn traffic(&self) -> Option<[u64; 2]> {
         None
     }
-    /// Runs kernel `name` over `grid` blocks of `block` threads, and waits for it.
+    /// Queues kernel `name` over `grid` blocks of `block` threads.
     ///
     /// # Safety
     /// `params` points at one value per kernel parameter, of the parameter's type and size
-    /// (device pointers as `DevPtr`), and every buffer the kernel touches is large enough.
+    /// (device pointers as `DevPtr`), each at the start of 8 readable bytes (`Params`'s
+    /// slots: a queue copies them), and every buffer the kernel touches is large enough.
     unsafe fn launch(
         &self,
         name: &'static str,
@@ -54,7 +90,19 @@ pub trait Gpu: Send + Sync {
     ) -> Result<(), Error>;
 }
 
-/// `len` values of `T` in device memory, freed on drop.
+/// Counts of a device's queues.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    /// Kernels launched.
+    pub launches: u64,
+    /// Times a thread waited for its queued work (each read, each `sync`).
+    pub waits: u64,
+    /// The most launches one wait found queued: 1 when every read waits for its own launch
+    /// alone, more when the next chunk was queued before a chunk's read.
+    pub deepest: u64,
+}
+
+/// `len` values of `T` in device memory for one call on one thread, freed on drop.
 pub struct Buffer<'g, T: Copy> {
     gpu: &'g dyn Gpu,
     ptr: DevPtr,

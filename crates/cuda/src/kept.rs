@@ -33,7 +33,7 @@ impl Keeper {
     /// A copy of `src` kept on the device until the buffer is dropped.
     pub fn keep<T: Copy>(&self, src: &[T]) -> Result<Kept, Error> {
         let bytes = size_of_val(src).max(1);
-        let ptr = self.gpu.alloc(bytes)?;
+        let ptr = self.gpu.alloc_kept(bytes)?;
         // Counted first, so that the drop below (on a failed copy) takes back what it adds.
         self.held.fetch_add(bytes, Ordering::Relaxed);
         let kept = Kept {
@@ -46,6 +46,8 @@ impl Keeper {
             self.gpu
                 .upload(ptr, src.as_ptr().cast(), size_of_val(src))?
         };
+        // Other threads' work reads it next, so the copy must have landed.
+        self.gpu.sync()?;
         Ok(kept)
     }
 }
@@ -69,8 +71,8 @@ impl Kept {
 
 impl Drop for Kept {
     fn drop(&mut self) {
-        // SAFETY: `ptr` came from `alloc` on this GPU and this is its only owner.
-        unsafe { self.keeper.gpu.free(self.ptr) };
+        // SAFETY: `ptr` came from `alloc_kept` on this GPU and this is its only owner.
+        unsafe { self.keeper.gpu.free_kept(self.ptr) };
         self.keeper.held.fetch_sub(self.bytes, Ordering::Relaxed);
     }
 }

@@ -65,6 +65,8 @@ pub const MODULES: &[Module] = &[
 /// Rows (and columns) of one block's tile, and its threads (`kernels/common.cuh`).
 pub const TILE: usize = 64;
 pub const THREADS: u32 = 256;
+/// Threads of a warp: the kernels that give a row a warp are launched over rows × WARP threads.
+pub const WARP: usize = 32;
 /// The largest k of the top-k merge (`kernels/knn.cu`).
 pub const KNN_MAX_K: usize = 1024;
 

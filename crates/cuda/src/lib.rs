@@ -12,6 +12,7 @@ pub mod emulator;
 pub mod gpu;
 pub mod kept;
 pub mod kernels;
+mod lane;
 pub mod module;
 pub mod ops;
 pub mod planner;

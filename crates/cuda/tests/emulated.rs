@@ -1187,3 +1187,111 @@ fn loss_over_given_triplets_and_set_strategies_matches_cpu() {
         );
     }
 }
+
+/// Launches are queued, not waited for: the host waits only where it reads results (a
+/// chunk's extremes), however many column chunks each row chunk launches, and the answers
+/// are the cpu's although every kernel ran only at those reads.
+#[test]
+fn launches_queue_and_the_host_waits_only_where_it_reads() {
+    let mut rng = Rng(97);
+    let (n, d) = (700, 24);
+    let x = rng.matrix(n, d);
+    let labels = rng.labels(n, 7);
+    let xm = MatRef::new(&x, n, d).unwrap();
+    let want = batch_hard(&Cpu, xm, &labels, None, Metric::Euclidean).unwrap();
+    for memory in [None, Some(45_000)] {
+        let cuda = memory.map_or_else(Cuda::emulated, |m| Cuda::emulated().with_memory(m));
+        let before = cuda.queue_counts().expect("the emulator counts its queue");
+        let got = batch_hard(&cuda, xm, &labels, None, Metric::Euclidean).unwrap();
+        assert_eq!(got, want, "memory {memory:?}");
+        let after = cuda.queue_counts().unwrap();
+        let (launches, waits) = (after.launches - before.launches, after.waits - before.waits);
+        eprintln!("memory {memory:?}: {launches} launches, {waits} waits");
+        assert!(
+            waits >= 2,
+            "one read a row chunk, and several chunks: {waits}"
+        );
+        assert!(launches >= waits, "{launches} launches, {waits} waits");
+        // Read as soon as launched, a row chunk's read would find its own launches alone.
+        assert!(
+            after.deepest >= 2 * (launches / waits),
+            "a chunk's read waits with the next chunk queued: {after:?}"
+        );
+        if memory.is_some() {
+            assert!(launches >= 3 * waits, "{launches} launches, {waits} waits");
+        }
+    }
+}
+
+/// knn reads each row chunk's lists one chunk behind: every read finds the next chunk's
+/// launches queued, and the lists are the cpu's.
+#[test]
+fn knn_reads_a_chunk_behind_its_launches() {
+    let mut rng = Rng(101);
+    let (nq, nc, d, k) = (300, 500, 16, 9);
+    let (q, c) = (rng.matrix(nq, d), rng.matrix(nc, d));
+    let qm = MatRef::new(&q, nq, d).unwrap();
+    let cm = MatRef::new(&c, nc, d).unwrap();
+    let metric = opts(Metric::Euclidean, false);
+    let o = KnnOptions {
+        k,
+        ..KnnOptions::default()
+    };
+    let want = Cpu.knn_once(qm, cm, &metric, &o, &Call::PLAIN).unwrap();
+    let cuda = Cuda::emulated().with_memory(200_000);
+    let before = cuda.queue_counts().unwrap();
+    let got = cuda.knn_once(qm, cm, &metric, &o, &Call::PLAIN).unwrap();
+    assert_eq!(got.indices, want.indices);
+    close(&got.distances, &want.distances, "knn distances");
+    let after = cuda.queue_counts().unwrap();
+    let (launches, waits) = (after.launches - before.launches, after.waits - before.waits);
+    assert!(waits >= 4, "several row chunks, two reads each: {waits}");
+    // Read as soon as launched, a row chunk's read would find its own launches alone.
+    let per_chunk = launches / (waits / 2);
+    assert!(
+        after.deepest >= 2 * per_chunk,
+        "a read waits with the next chunk's launches queued: {launches} launches, {after:?}"
+    );
+}
+
+/// A corpus kept on the device by a search on one thread is searched from others: the kept
+/// copy is written before any other thread's work reads it (the emulator runs each thread's
+/// queue only when that thread reads, so a copy still queued would be read as garbage).
+#[test]
+fn a_kept_corpus_is_read_from_other_threads() {
+    let mut rng = Rng(113);
+    let (nq, nc, d, k) = (23, 900, 11, 5);
+    let (q, c) = (rng.matrix(nq, d), rng.matrix(nc, d));
+    let qm = MatRef::new(&q, nq, d).unwrap();
+    let cm = MatRef::new(&c, nc, d).unwrap();
+    let metric = opts(Metric::Cosine, false);
+    let o = KnnOptions {
+        k,
+        ..KnnOptions::default()
+    };
+    let want = Cpu.knn_once(qm, cm, &metric, &o, &Call::PLAIN).unwrap();
+    let cuda = Cuda::emulated();
+    let corpus = cuda.prepare_corpus(c.clone(), nc, d, &metric).unwrap();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // Keeps the corpus, then stops before reading anything, so that nothing on this
+            // thread waits for the copy.
+            let flag = std::sync::atomic::AtomicBool::new(true);
+            let stopped = Call::stoppable(tripletkit_core::Stop::on(&flag));
+            assert!(cuda.knn(qm, &*corpus, &o, &stopped).is_err());
+        });
+    });
+    assert!(
+        corpus.device_bytes() > 0,
+        "the first search kept the corpus"
+    );
+    for _ in 0..2 {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let got = cuda.knn(qm, &*corpus, &o, &Call::PLAIN).unwrap();
+                assert_eq!(got.indices, want.indices);
+                close(&got.distances, &want.distances, "knn from another thread");
+            });
+        });
+    }
+}

@@ -4,10 +4,9 @@
 //! launch's waves are its blocks over (SMs × blocks an SM holds); a GPU is full from about 4
 //! waves on. The table this prints is the geometry half of the GPU's performance model.
 //!
-//! Today's kernels fill the GPU for every op but the one-thread-a-row passes
-//! (`BELOW_FOUR_WAVES`, the open work of the GPU path). The
-//! test holds the table to that list both ways: an op that falls below 4 waves fails it, and
-//! so does one that rises above without leaving the list.
+//! Every op's kernels fill the GPU (`BELOW_FOUR_WAVES` is empty). The test holds the table
+//! to that list both ways: an op that falls below 4 waves fails it, and so does one that
+//! rises above without leaving the list.
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use tripletkit_core::{
@@ -235,11 +234,11 @@ fn ops() -> Vec<(&'static str, bool, Op)> {
     ]
 }
 
-/// Ops whose busiest kernel gets fewer than 4 waves on some model or size today: the passes of
-/// one thread a row at N = 65,536 (their sums run in the cpu's order, one thread to a row).
-/// Making them fill the GPU is open work; when one does, it leaves this list (batch-hard and
-/// batch-semihard did: their grids split the columns too).
-const BELOW_FOUR_WAVES: &[&str] = &["tripletMarginLoss", "verificationMetrics"];
+/// Ops whose busiest kernel gets fewer than 4 waves on some model or size: none. The list
+/// stays so that the test holds the table to it both ways; the passes that once had one
+/// thread a row (the margin loss, verification) now give a row a warp, whose eight summing
+/// lanes keep the cpu's order.
+const BELOW_FOUR_WAVES: &[&str] = &[];
 
 #[test]
 fn launch_geometry_model() {

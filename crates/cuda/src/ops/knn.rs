@@ -157,9 +157,10 @@ pub fn top_k(
     int(dim, "queries")?;
     let kept = matches!(corpus.at, At::Device(..));
     let f = Footprint {
-        // A query's values, norm and top-k list (key and distance); a corpus row's values and
-        // norm unless kept on the device; a distance each pair.
-        per_row: row_bytes(dim) + 12 * k,
+        // A query's values, norm and top-k list (key and distance, held for the chunk before's
+        // read as well); a corpus row's values and norm unless kept on the device; a distance
+        // each pair.
+        per_row: row_bytes(dim) + 24 * k,
         per_col: if kept { 0 } else { row_bytes(dim) },
         per_cell: 4,
     };
@@ -174,6 +175,7 @@ pub fn top_k(
     )
     .ok_or_else(|| too_large(smallest(rows, cols, f)))?;
     let scratch = Buffer::<f32>::uninit(gpu, p.rows * p.cols)?;
+    let mut behind: Option<(Buffer<u64>, Buffer<f32>)> = None;
     for (r0, r1) in chunks(rows, p.rows) {
         call.stop.check()?;
         let h = r1 - r0;
@@ -225,18 +227,30 @@ pub fn top_k(
             // and `dists` h·k values; k ≤ KNN_MAX_K.
             unsafe { merge.launch(gpu, TOPK_MERGE, [h as u32, 1, 1], [THREADS, 1, 1])? };
         }
-        let (kv, dv) = (keys.to_vec()?, dists.to_vec()?);
-        for (key, d) in kv.into_iter().zip(dv) {
-            if key == u64::MAX {
-                out.indices.push(-1);
-                out.distances.push(f32::INFINITY);
-            } else {
-                out.indices.push((key & 0xffff_ffff) as i32);
-                out.distances.push(d);
-            }
+        // Read one chunk behind: the GPU runs this chunk while the host reads the one before.
+        if let Some((keys, dists)) = behind.replace((keys, dists)) {
+            read_lists(&mut out, &keys, &dists)?;
         }
         call.advance(h, rows);
     }
+    if let Some((keys, dists)) = behind {
+        read_lists(&mut out, &keys, &dists)?;
+    }
     call.stop.check()?;
     Ok(out)
+}
+
+/// Appends a row chunk's lists: an index and a distance a slot, −1 and ∞ for an empty one.
+fn read_lists(out: &mut Knn, keys: &Buffer<u64>, dists: &Buffer<f32>) -> Result<(), Error> {
+    let (kv, dv) = (keys.to_vec()?, dists.to_vec()?);
+    for (key, d) in kv.into_iter().zip(dv) {
+        if key == u64::MAX {
+            out.indices.push(-1);
+            out.distances.push(f32::INFINITY);
+        } else {
+            out.indices.push((key & 0xffff_ffff) as i32);
+            out.distances.push(d);
+        }
+    }
+    Ok(())
 }

@@ -1,9 +1,9 @@
-//! Per-row triplet terms on a GPU: one thread a row computes its triplet's loss and gradient
-//! rows in double (`kernels/margin.cu`), chunks of rows as memory allows; the host sums the
-//! losses and adds the gradient rows in row order, as the cpu device does.
+//! Per-row triplet terms on a GPU: a warp a row computes its triplet's loss and gradient rows
+//! in double (`kernels/margin.cu`), chunks of rows as memory allows; the host sums the losses
+//! and adds the gradient rows in row order, as the cpu device does.
 use super::too_large;
 use crate::gpu::{int, Buffer, Gpu, Params};
-use crate::kernels::{metric_code, MARGIN_TERMS};
+use crate::kernels::{metric_code, MARGIN_TERMS, WARP};
 use crate::plan::chunks;
 use tripletkit_core::losses::term::TermRule;
 use tripletkit_core::{Call, Error, Terms};
@@ -58,8 +58,9 @@ pub fn margin_terms(
             .buf(&g[0])
             .buf(&g[1])
             .buf(&g[2]);
-        // SAFETY: tk_margin_terms' signature; every buffer holds h rows of its kind.
-        unsafe { params.launch_over(gpu, MARGIN_TERMS, h)? };
+        // SAFETY: tk_margin_terms' signature; every buffer holds h rows of its kind; a warp a
+        // row.
+        unsafe { params.launch_over(gpu, MARGIN_TERMS, h * WARP)? };
         let (l, flags) = (loss.to_vec()?, has_grad.to_vec()?);
         let g = [g[0].to_vec()?, g[1].to_vec()?, g[2].to_vec()?];
         for (i, (&li, &flag)) in l.iter().zip(&flags).enumerate() {

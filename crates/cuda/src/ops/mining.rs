@@ -27,8 +27,8 @@ pub fn batch_hard(
     };
     let dim_i = dim as i32;
     let f = Footprint {
-        // Values and norm, label, and the four state values.
-        per_row: row_bytes(dim) + 4 + 16,
+        // Values and norm, label, and two keys, held for the chunk before's as well.
+        per_row: row_bytes(dim) + 4 + 32,
         per_col: row_bytes(dim) + 4,
         per_cell: 0,
     };
@@ -49,14 +49,20 @@ pub fn batch_hard(
     } else {
         None
     };
+    // Each row chunk's keys are read one chunk behind its launches, so that the GPU runs the
+    // next chunk while the host waits for and merges this one.
+    let mut behind: Option<(usize, Buffer<u64>)> = None;
     for (r0, r1) in chunks(rows, p.rows) {
         call.stop.check()?;
         let h = r1 - r0;
         let ua = Side::upload(gpu, pa, r0, r1)?;
         let la = Buffer::from_slice(gpu, &labels[r0..r1])?;
-        // No extreme yet: the least key for a maximum, the greatest for a minimum.
-        let pos_key = Buffer::<u64>::filled(gpu, h, 0)?;
-        let neg_key = Buffer::<u64>::filled(gpu, h, 0xff)?;
+        // Farthest positives then nearest negatives, one read. No extreme yet: the least key
+        // for a maximum, the greatest for a minimum.
+        let keys = Buffer::<u64>::filled(gpu, 2 * h, 0)?;
+        let neg_key = keys.ptr() + 8 * h as u64;
+        // SAFETY: the second half of `keys` is h keys.
+        unsafe { gpu.fill(neg_key, 0xff, 8 * h)? };
         for (c0, c1) in chunks(cols, p.cols) {
             let part;
             let (ub, lb) = match &whole {
@@ -89,21 +95,33 @@ pub fn batch_hard(
                     .int(metric_code(metric.metric))
                     .int(i32::from(batch.self_mode))
                     .int(span as i32)
-                    .buf(&pos_key)
-                    .buf(&neg_key)
+                    .buf(&keys)
+                    .ptr(neg_key)
                     .launch(gpu, BATCH_HARD, grid, [THREADS, 1, 1])?;
             }
         }
-        let (pk, nk) = (pos_key.to_vec()?, neg_key.to_vec()?);
-        for (i, (&p, &n)) in pk.iter().zip(&nk).enumerate() {
-            if p != 0 && n != u64::MAX {
-                t.anchor.push((r0 + i) as i32);
-                t.positive.push((u32::MAX - p as u32) as i32);
-                t.negative.push(n as u32 as i32);
-            }
+        if let Some((r0, keys)) = behind.replace((r0, keys)) {
+            read_keys(&mut t, r0, &keys)?;
         }
         call.advance(h, rows);
     }
+    if let Some((r0, keys)) = behind {
+        read_keys(&mut t, r0, &keys)?;
+    }
     call.stop.check()?;
     Ok(t)
+}
+
+/// Adds a row chunk's triplets, from its keys (farthest positives, then nearest negatives).
+fn read_keys(t: &mut Triplets, r0: usize, keys: &Buffer<u64>) -> Result<(), Error> {
+    let keys = keys.to_vec()?;
+    let (pk, nk) = keys.split_at(keys.len() / 2);
+    for (i, (&p, &n)) in pk.iter().zip(nk).enumerate() {
+        if p != 0 && n != u64::MAX {
+            t.anchor.push((r0 + i) as i32);
+            t.positive.push((u32::MAX - p as u32) as i32);
+            t.negative.push(n as u32 as i32);
+        }
+    }
+    Ok(())
 }

@@ -44,8 +44,9 @@ pub fn batch_semihard(
         .unwrap_or(0);
     let f = Footprint {
         // Values and norm, class, offsets and farthest; then per positive the larger of its
-        // two passes: its value and the three pair lists, then its sorted value and bucket.
-        per_row: row_bytes(dim) + 4 + 8 + 8 + largest * 16,
+        // two passes: its value and the three pair lists, then its sorted value and bucket;
+        // and the chunk before's farthest and buckets, until it is read.
+        per_row: row_bytes(dim) + 4 + 8 + 8 + largest * 16 + 8 + largest * 8,
         per_col: row_bytes(dim) + 4,
         per_cell: 0,
     };
@@ -65,6 +66,7 @@ pub fn batch_semihard(
     };
     let col_chunks: Vec<_> = chunks(cols, p.cols).collect();
     let metric_i = metric_code(metric.metric);
+    let mut behind: Option<Pending> = None;
     for (r0, r1) in chunks(rows, p.rows) {
         call.stop.check()?;
         let h = r1 - r0;
@@ -169,6 +171,50 @@ pub fn batch_semihard(
                     .launch(gpu, SEMIHARD_FUSED, grid, [THREADS, 1, 1])?;
             }
         }
+        // Read one chunk behind: the GPU runs this chunk's pass while the host merges the
+        // one before.
+        let done = Pending {
+            r0,
+            lay,
+            values,
+            sorted,
+            buckets,
+            far,
+        };
+        if let Some(before) = behind.replace(done) {
+            before.read(&mut t)?;
+        }
+        call.advance(h, rows);
+    }
+    if let Some(last) = behind {
+        last.read(&mut t)?;
+    }
+    call.stop.check()?;
+    Ok(t)
+}
+
+/// A row chunk whose pass over the candidates is queued: what its read needs.
+struct Pending<'g> {
+    r0: usize,
+    lay: Layout,
+    values: Vec<f32>,
+    sorted: Vec<f32>,
+    buckets: Buffer<'g, u64>,
+    far: Buffer<'g, u64>,
+}
+
+impl Pending<'_> {
+    /// Adds the chunk's triplets: per positive, the nearest negative farther than it (its
+    /// bucket's suffix minimum), else the anchor's farthest negative.
+    fn read(self, t: &mut Triplets) -> Result<(), Error> {
+        let Pending {
+            r0,
+            lay,
+            values,
+            sorted,
+            buckets,
+            far,
+        } = self;
         let (mut bucket, far) = (buckets.to_vec()?, far.to_vec()?);
         for (i, &far) in far.iter().enumerate() {
             if lay.class[i] < 0 {
@@ -199,10 +245,8 @@ pub fn batch_semihard(
                 });
             }
         }
-        call.advance(h, rows);
+        Ok(())
     }
-    call.stop.check()?;
-    Ok(t)
 }
 
 /// A chunk of candidates on the device: prepared rows and dense classes.

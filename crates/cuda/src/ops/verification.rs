@@ -1,8 +1,8 @@
-//! Pair distances on a GPU: one thread a pair computes its distance exactly
+//! Pair distances on a GPU: a warp a pair computes its distance exactly
 //! (`kernels/verification.cu`), chunks of pairs as memory allows.
 use super::too_large;
 use crate::gpu::{int, Buffer, Gpu, Params};
-use crate::kernels::{metric_code, PAIR_DISTANCES};
+use crate::kernels::{metric_code, PAIR_DISTANCES, WARP};
 use crate::plan::chunks;
 use tripletkit_core::{Call, Error, Metric};
 
@@ -37,8 +37,9 @@ pub fn pair_distances(
             .int(cols as i32)
             .int(metric_code(metric))
             .buf(&out);
-        // SAFETY: tk_pair_distances' signature; `pa` and `pb` hold h rows, `out` h values.
-        unsafe { params.launch_over(gpu, PAIR_DISTANCES, h)? };
+        // SAFETY: tk_pair_distances' signature; `pa` and `pb` hold h rows, `out` h values; a
+        // warp a pair.
+        unsafe { params.launch_over(gpu, PAIR_DISTANCES, h * WARP)? };
         d.extend(out.to_vec()?);
         call.advance(h, rows);
     }
