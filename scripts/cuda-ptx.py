@@ -17,6 +17,7 @@ Exit 1 also on a compile error (the NVRTC log is printed).
 """
 import ctypes
 import difflib
+import re
 import glob
 import os
 import sys
@@ -77,7 +78,10 @@ def compile_ptx(nvrtc, path):
         check(nvrtc.nvrtcGetPTXSize(prog, ctypes.byref(size)))
         ptx = ctypes.create_string_buffer(size.value)
         check(nvrtc.nvrtcGetPTX(prog, ptx))
-        return ptx.raw.rstrip(b"\0"), None
+        # NVRTC numbers the call sequences of a PTX ("// callseq 12") from a counter that
+        # runs on across the programs of one process, so the numbers would depend on what was
+        # compiled before: the comments lose them.
+        return re.sub(rb"// callseq \d+", b"// callseq", ptx.raw.rstrip(b"\0")), None
     finally:
         nvrtc.nvrtcDestroyProgram(ctypes.byref(prog))
 

@@ -25,6 +25,7 @@ fn main() {
         // Device code's float maths: no contraction the GPU would not also do, no fast-math.
         .flag("-ffp-contract=off")
         .flag_if_supported("-Wno-unused-parameter")
+        .flag_if_supported("-Wno-unknown-pragmas")
         .warnings(true)
         .compile("tripletkit_emulator");
     println!("cargo:rustc-cfg=tk_emulator");

@@ -1,9 +1,9 @@
 // Batch-hard mining, fused: per anchor the farthest positive and the nearest negative, folded
-// in the epilogue of each 64 × 64 tile, so no distance is ever written to memory. `a` holds
+// in the epilogue of each 128 × 128 tile, so no distance is ever written to memory. `a` holds
 // this launch's anchors (global index row0 + i), `b` a chunk of candidates (global index
-// col0 + j). The grid is 2-D so that it fills the GPU: blockIdx.x is a tile of 64 anchors,
-// blockIdx.y a span of `span` candidates (a multiple of 64, so tiles fall where they would in
-// one block). Blocks of one anchor tile merge by 64-bit atomics on packed keys, and so do
+// col0 + j). The grid is 2-D so that it fills the GPU: blockIdx.x is a tile of 128 anchors,
+// blockIdx.y a span of `span` candidates (a multiple of 128, so tiles fall where they would
+// in one block). Blocks of one anchor tile merge by 64-bit atomics on packed keys, and so do
 // column chunks: the nearest negative is the least (distance, index) and the farthest
 // positive the greatest (distance, −index), so ties go to the lower index as before.
 #include "common.cuh"
@@ -25,7 +25,8 @@ __device__ __forceinline__ bool tk_nearer(float d, int j, float bd, int bj) {
 
 // pos_key: per anchor, 0 for none, else (ordered distance << 32) | (0xffffffff − index);
 // neg_key: all ones for none, else (ordered distance << 32) | index.
-extern "C" __global__ void tk_batch_hard(const float* a, const float* a_norms, const int* a_labels,
+extern "C" __global__ void __launch_bounds__(TK_THREADS, 1)
+    tk_batch_hard(const float* a, const float* a_norms, const int* a_labels,
                                          int a_rows, const float* b, const float* b_norms,
                                          const int* b_labels, int b_rows, int dim, int row0,
                                          int col0, int metric, int self, int span,
@@ -36,10 +37,11 @@ extern "C" __global__ void tk_batch_hard(const float* a, const float* a_norms, c
   __shared__ int red_i[TK_TILE][17];
   const int r0 = blockIdx.x * TK_TILE;
   const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
-  float pd[4], nd[4];
-  int pi[4], ni[4], la[4];
-  for (int r = 0; r < 4; r++) {
-    const int i = r0 + ty * 4 + r;
+  float pd[TK_PER], nd[TK_PER];
+  int pi[TK_PER], ni[TK_PER], la[TK_PER];
+  #pragma unroll
+  for (int r = 0; r < TK_PER; r++) {
+    const int i = r0 + tk_tile_row(ty, r);
     pd[r] = 0.0f;
     nd[r] = 0.0f;
     pi[r] = -1;
@@ -49,19 +51,21 @@ extern "C" __global__ void tk_batch_hard(const float* a, const float* a_norms, c
   const int c_begin = blockIdx.y * span;
   const int c_end = c_begin + span < b_rows ? c_begin + span : b_rows;
   for (int c0 = c_begin; c0 < c_end; c0 += TK_TILE) {
-    float acc[4][4];
+    float acc[TK_PER][TK_PER];
     tk_dot_tile(a, a_rows, b, b_rows, dim, r0, c0, s, acc);
-    for (int c = 0; c < 4; c++) {
-      const int j = c0 + tx * 4 + c;
+    #pragma unroll
+    for (int c = 0; c < TK_PER; c++) {
+      const int j = c0 + tk_tile_row(tx, c);
       if (j >= c_end) continue;
       const int lj = b_labels[j], gj = col0 + j;
-      for (int r = 0; r < 4; r++) {
-        const int i = r0 + ty * 4 + r;
+      #pragma unroll
+      for (int r = 0; r < TK_PER; r++) {
+        const int i = r0 + tk_tile_row(ty, r);
         if (i >= a_rows) continue;
         const bool same = lj == la[r];
         // A row is never its own positive.
         if (same && self && row0 + i == gj) continue;
-        const float d = tk_distance(acc[r][c], a + (size_t)i * dim, b + (size_t)j * dim, dim,
+        const float d = tk_distance<true>(acc[r][c], a + (size_t)i * dim, b + (size_t)j * dim, dim,
                                     a_norms[i], b_norms[j], false, metric);
         if (same) {
           if (tk_farther(d, gj, pd[r], pi[r])) pd[r] = d, pi[r] = gj;
@@ -74,9 +78,10 @@ extern "C" __global__ void tk_batch_hard(const float* a, const float* a_norms, c
   // Each row's 16 partial answers (one a thread of its row), reduced by one thread a row,
   // then merged into the anchor's key.
   for (int pass = 0; pass < 2; pass++) {
-    for (int r = 0; r < 4; r++) {
-      red_d[ty * 4 + r][tx] = pass == 0 ? pd[r] : nd[r];
-      red_i[ty * 4 + r][tx] = pass == 0 ? pi[r] : ni[r];
+    #pragma unroll
+    for (int r = 0; r < TK_PER; r++) {
+      red_d[tk_tile_row(ty, r)][tx] = pass == 0 ? pd[r] : nd[r];
+      red_i[tk_tile_row(ty, r)][tx] = pass == 0 ? pi[r] : ni[r];
     }
     __syncthreads();
     const int row = threadIdx.x, i = r0 + row;

@@ -1,6 +1,7 @@
-// What every kernel shares: the 64 × 64 tile of dot products (shared-memory tiles, a 4 × 4
-// register block per thread), the distance epilogue with the cpu device's rounding rules, and
-// the (distance, index) order in which ties go to the lower index.
+// What every kernel shares: the 128 × 128 tile of dot products (shared-memory tiles filled by
+// cp.async two steps deep, an 8 × 8 register block per thread), the distance epilogue with
+// the cpu device's rounding rules, and the (distance, index) order in which ties go to the
+// lower index.
 #pragma once
 
 #if !defined(__CUDACC__) && !defined(__CUDACC_RTC__)
@@ -9,11 +10,20 @@
 
 typedef unsigned long long u64;
 
-// Tile geometry: a block of 256 threads (16 × 16) computes 64 rows × 64 columns, 4 × 4 a
-// thread, stepping through the embedding 16 columns at a time.
-#define TK_TILE 64
-#define TK_STEP 16
+// Out of line on both compilers (defining __noinline__ for the host would break the C++
+// library's own uses of the attribute).
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#define TK_NOINLINE __noinline__
+#else
+#define TK_NOINLINE __attribute__((noinline))
+#endif
+
+// Tile geometry: a block of 256 threads (16 × 16) computes 128 rows × 128 columns, 8 × 8 a
+// thread, stepping through the embedding 8 columns at a time.
+#define TK_TILE 128
+#define TK_STEP 8
 #define TK_THREADS 256
+#define TK_PER 8
 
 // Metric codes, as `src/kernels.rs` passes them.
 #define TK_EUCLIDEAN 0
@@ -29,33 +39,89 @@ typedef unsigned long long u64;
 
 __device__ __forceinline__ float tk_inf() { return __int_as_float(0x7f800000); }
 
-// The shared tiles of one block: a 16-deep slice of 64 rows of each side, k-major.
-struct TkTiles {
-  float a[TK_STEP][TK_TILE + 4];
-  float b[TK_STEP][TK_TILE + 4];
+#if defined(__CUDA_ARCH__)
+// cp.async: a 4-byte copy from global to shared memory that the thread does not wait for,
+// zeros when `valid` is false (no byte is read then). tk_copies_commit closes a group of them;
+// tk_copies_wait<N> waits until at most N groups are in flight. (The emulator's shim.h copies
+// at once.)
+__device__ __forceinline__ void tk_copy_async4(float* dst, const float* src, bool valid) {
+  const unsigned at = (unsigned)__cvta_generic_to_shared(dst);
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(at), "l"(src),
+               "r"(valid ? 4 : 0));
+}
+__device__ __forceinline__ void tk_copies_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void tk_copies_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+#endif
+
+// The shared tiles of one block: two stages (one filling while the other is read) of an
+// 8-deep slice of 128 rows of each side, k-major. A row is 132 floats, so that a column of
+// eight k falls in eight different banks and float4 reads stay 16-byte aligned.
+struct alignas(16) TkTiles {
+  float a[2][TK_STEP][TK_TILE + 4];
+  float b[2][TK_STEP][TK_TILE + 4];
 };
 
-// This thread's 4 × 4 dot products of rows r0 + ty·4 + r of `a` with rows c0 + tx·4 + c of
-// `b` (rows past the end read as zeros). Every thread of the block must call it.
+// The tile row (or column) of a thread's r-th row (column), for its row (column) t16 of the
+// 16 × 16 threads: two groups of four, 64 apart, so that a warp's float4 reads of shared
+// memory are conflict-free.
+__device__ __forceinline__ int tk_tile_row(int t16, int r) { return (r < 4 ? 0 : 60) + t16 * 4 + r; }
+
+// Queues the copies of the slice k0..k0 + 8 of the tile's rows into stage `st`: a thread
+// copies four rows' k0 + t % 8 (a warp reads four 32-byte runs); past the rows or the
+// embedding, zeros.
+__device__ __forceinline__ void tk_fill_stage(const float* x, int x_rows, int dim, int row0, int k0,
+                                              float (*tile)[TK_TILE + 4]) {
+  const int t = threadIdx.x, kk = t % TK_STEP, k = k0 + kk;
+  #pragma unroll
+  for (int q = 0; q < 4; q++) {
+    const int row = t / TK_STEP + 32 * q, g = row0 + row;
+    const bool valid = g < x_rows && k < dim;
+    tk_copy_async4(&tile[kk][row], valid ? x + (size_t)g * dim + k : x, valid);
+  }
+}
+
+// This thread's 8 × 8 dot products of rows r0 + tk_tile_row(ty, r) of `a` with rows
+// c0 + tk_tile_row(tx, c) of `b` (rows past the end read as zeros). Each is one chain of
+// fused multiply-adds over k = 0, 1, …, dim − 1, the cpu's order. Every thread of the block
+// must call it.
 __device__ __forceinline__ void tk_dot_tile(const float* a, int a_rows, const float* b, int b_rows,
-                                            int dim, int r0, int c0, TkTiles& s, float acc[4][4]) {
+                                            int dim, int r0, int c0, TkTiles& s,
+                                            float acc[TK_PER][TK_PER]) {
   const int t = threadIdx.x, tx = t % 16, ty = t / 16;
-  for (int r = 0; r < 4; r++)
-    for (int c = 0; c < 4; c++) acc[r][c] = 0.0f;
-  for (int k0 = 0; k0 < dim; k0 += TK_STEP) {
-    for (int q = 0; q < 4; q++) {
-      const int e = t + TK_THREADS * q, row = e / TK_STEP, kk = e % TK_STEP, k = k0 + kk;
-      const int ga = r0 + row, gb = c0 + row;
-      s.a[kk][row] = (ga < a_rows && k < dim) ? a[(size_t)ga * dim + k] : 0.0f;
-      s.b[kk][row] = (gb < b_rows && k < dim) ? b[(size_t)gb * dim + k] : 0.0f;
+  #pragma unroll
+  for (int r = 0; r < TK_PER; r++)
+    #pragma unroll
+    for (int c = 0; c < TK_PER; c++) acc[r][c] = 0.0f;
+  const int steps = (dim + TK_STEP - 1) / TK_STEP;
+  tk_fill_stage(a, a_rows, dim, r0, 0, s.a[0]);
+  tk_fill_stage(b, b_rows, dim, c0, 0, s.b[0]);
+  tk_copies_commit();
+  for (int step = 0; step < steps; step++) {
+    const int cur = step & 1;
+    // The next slice fills the other stage while this one is read; the barrier that ended
+    // the previous step says no thread still reads it.
+    if (step + 1 < steps) {
+      tk_fill_stage(a, a_rows, dim, r0, (step + 1) * TK_STEP, s.a[cur ^ 1]);
+      tk_fill_stage(b, b_rows, dim, c0, (step + 1) * TK_STEP, s.b[cur ^ 1]);
     }
+    tk_copies_commit();
+    tk_copies_wait<1>();
     __syncthreads();
+    #pragma unroll
     for (int kk = 0; kk < TK_STEP; kk++) {
-      float ar[4], br[4];
-      for (int r = 0; r < 4; r++) ar[r] = s.a[kk][ty * 4 + r];
-      for (int c = 0; c < 4; c++) br[c] = s.b[kk][tx * 4 + c];
-      for (int r = 0; r < 4; r++)
-        for (int c = 0; c < 4; c++) acc[r][c] = fmaf(ar[r], br[c], acc[r][c]);
+      const float4 a0 = *(const float4*)&s.a[cur][kk][ty * 4];
+      const float4 a1 = *(const float4*)&s.a[cur][kk][64 + ty * 4];
+      const float4 b0 = *(const float4*)&s.b[cur][kk][tx * 4];
+      const float4 b1 = *(const float4*)&s.b[cur][kk][64 + tx * 4];
+      const float ar[TK_PER] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+      const float br[TK_PER] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+      #pragma unroll
+      for (int r = 0; r < TK_PER; r++)
+        #pragma unroll
+        for (int c = 0; c < TK_PER; c++) acc[r][c] = fmaf(ar[r], br[c], acc[r][c]);
     }
     __syncthreads();
   }
@@ -75,15 +141,33 @@ __device__ __forceinline__ double tk_exact_dot(const float* a, const float* b, i
   for (int k = 0; k < dim; k++) s += (double)a[k] * (double)b[k];
   return s;
 }
+// The same, out of line, for the fused epilogues: rare there, and inlined into 64 outputs they
+// would push the accumulators out to local memory.
+__device__ TK_NOINLINE double tk_exact_sq_dist_outline(const float* a, const float* b, int dim) {
+  return tk_exact_sq_dist(a, b, dim);
+}
+__device__ TK_NOINLINE double tk_exact_dot_outline(const float* a, const float* b, int dim) {
+  return tk_exact_dot(a, b, dim);
+}
+template <bool kOutline>
+__device__ __forceinline__ double tk_exact_sq_dist_as(const float* a, const float* b, int dim) {
+  return kOutline ? tk_exact_sq_dist_outline(a, b, dim) : tk_exact_sq_dist(a, b, dim);
+}
+template <bool kOutline>
+__device__ __forceinline__ double tk_exact_dot_as(const float* a, const float* b, int dim) {
+  return kOutline ? tk_exact_dot_outline(a, b, dim) : tk_exact_dot(a, b, dim);
+}
 
 // d(a_i, b_j) from their dot product and squared norms, with the cpu's rules: never negative,
 // exactly 0 on the diagonal of a self-distance matrix, recomputed where cancellation, overflow
 // or underflow took the digits. Rows are prepared (unit rows for cosine) by the host.
+// `kOutline`: the recomputations are calls (the fused epilogues), not inlined.
+template <bool kOutline = false>
 __device__ __forceinline__ float tk_distance(float dot, const float* a, const float* b, int dim,
                                              float na, float nb, bool diagonal, int metric) {
   if (metric == TK_DOT) {
     // Products past f32's range can meet as inf − inf: recompute those.
-    return (dot - dot == 0.0f) ? -dot : (float)(-tk_exact_dot(a, b, dim));
+    return (dot - dot == 0.0f) ? -dot : (float)(-tk_exact_dot_as<kOutline>(a, b, dim));
   }
   if (metric == TK_COSINE) {
     float d = 1.0f - dot;
@@ -93,7 +177,7 @@ __device__ __forceinline__ float tk_distance(float dot, const float* a, const fl
       d = 0.0f;
     } else if (d < TK_RECOMPUTE_BELOW) {
       // For unit rows 1 − a·b = ½‖a − b‖², which keeps its digits.
-      d = (float)(0.5 * tk_exact_sq_dist(a, b, dim));
+      d = (float)(0.5 * tk_exact_sq_dist_as<kOutline>(a, b, dim));
     }
     return fminf(fmaxf(d, 0.0f), 2.0f);
   }
@@ -103,7 +187,7 @@ __device__ __forceinline__ float tk_distance(float dot, const float* a, const fl
   const bool trusted = d2 >= TK_RECOMPUTE_BELOW * scale && d2 <= TK_FLT_MAX &&
                        scale >= TK_SMALLEST_EXACT_SCALE;
   if (trusted) return metric == TK_EUCLIDEAN ? sqrtf(d2) : d2;
-  const double exact = tk_exact_sq_dist(a, b, dim);
+  const double exact = tk_exact_sq_dist_as<kOutline>(a, b, dim);
   return (float)(metric == TK_EUCLIDEAN ? sqrt(exact) : exact);
 }
 

@@ -48,13 +48,14 @@ __device__ __forceinline__ int tk_count_below(const float* sorted, int n, float 
 }
 
 // `a` holds this launch's anchors and `b` a chunk of candidates (global index col0 + j). The
-// grid is 2-D so that it fills the GPU: blockIdx.x is a tile of 64 anchors, blockIdx.y a span
-// of `span` candidates (a multiple of 64, so tiles fall where they would in one block). `a_class` is an anchor's
-// dense class (−1: it yields nothing), `b_class` a candidate's. Anchor i's positives, sorted
+// grid is 2-D so that it fills the GPU: blockIdx.x is a tile of 128 anchors, blockIdx.y a span
+// of `span` candidates (a multiple of 128, so tiles fall where they would in one block).
+// `a_class` is an anchor's dense class (−1: it yields nothing), `b_class` a candidate's. Anchor i's positives, sorted
 // by distance, are sorted[start[i] .. start[i] + count[i]], and its buckets the u64s at the
 // same offsets (bucket c − 1 takes the negatives that c positives are closer than; ~0: none).
 // `far` is each anchor's farthest negative so far: the key (distance, ~index), 0 for none.
-extern "C" __global__ void tk_semihard_fused(const float* a, const float* a_norms,
+extern "C" __global__ void __launch_bounds__(TK_THREADS, 1)
+    tk_semihard_fused(const float* a, const float* a_norms,
                                              const int* a_class, int a_rows, const float* b,
                                              const float* b_norms, const int* b_class,
                                              int b_rows, int dim, int col0, int metric,
@@ -65,10 +66,11 @@ extern "C" __global__ void tk_semihard_fused(const float* a, const float* a_norm
   __shared__ u64 red[TK_TILE][17];
   const int r0 = blockIdx.x * TK_TILE;
   const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
-  int cls[4], off[4], n[4];
-  u64 top[4];
-  for (int r = 0; r < 4; r++) {
-    const int i = r0 + ty * 4 + r;
+  int cls[TK_PER], off[TK_PER], n[TK_PER];
+  u64 top[TK_PER];
+  #pragma unroll
+  for (int r = 0; r < TK_PER; r++) {
+    const int i = r0 + tk_tile_row(ty, r);
     cls[r] = i < a_rows ? a_class[i] : -1;
     off[r] = cls[r] >= 0 ? start[i] : 0;
     n[r] = cls[r] >= 0 ? count[i] : 0;
@@ -77,18 +79,20 @@ extern "C" __global__ void tk_semihard_fused(const float* a, const float* a_norm
   const int c_begin = blockIdx.y * span;
   const int c_end = c_begin + span < b_rows ? c_begin + span : b_rows;
   for (int c0 = c_begin; c0 < c_end; c0 += TK_TILE) {
-    float acc[4][4];
+    float acc[TK_PER][TK_PER];
     tk_dot_tile(a, a_rows, b, b_rows, dim, r0, c0, s, acc);
-    for (int c = 0; c < 4; c++) {
-      const int j = c0 + tx * 4 + c;
+    #pragma unroll
+    for (int c = 0; c < TK_PER; c++) {
+      const int j = c0 + tk_tile_row(tx, c);
       if (j >= c_end) continue;
       const int cj = b_class[j];
       const unsigned gj = (unsigned)(col0 + j);
-      for (int r = 0; r < 4; r++) {
+      #pragma unroll
+      for (int r = 0; r < TK_PER; r++) {
         // Same class (the anchor itself included): never a negative.
         if (cls[r] < 0 || cj == cls[r]) continue;
-        const int i = r0 + ty * 4 + r;
-        const float d = tk_distance(acc[r][c], a + (size_t)i * dim, b + (size_t)j * dim, dim,
+        const int i = r0 + tk_tile_row(ty, r);
+        const float d = tk_distance<true>(acc[r][c], a + (size_t)i * dim, b + (size_t)j * dim, dim,
                                     a_norms[i], b_norms[j], false, metric);
         const u64 key = tk_sort_key(d, 0u);
         const u64 farthest = key | (u64)(0xffffffffu - gj);
@@ -103,7 +107,8 @@ extern "C" __global__ void tk_semihard_fused(const float* a, const float* a_norm
   }
   // Each row's 16 partial farthest negatives (one a thread of its row), reduced by one
   // thread a row, then merged into the anchor's running one (other spans' blocks too).
-  for (int r = 0; r < 4; r++) red[ty * 4 + r][tx] = top[r];
+  #pragma unroll
+  for (int r = 0; r < TK_PER; r++) red[tk_tile_row(ty, r)][tx] = top[r];
   __syncthreads();
   const int row = threadIdx.x, i = r0 + row;
   if (row < TK_TILE && i < a_rows && a_class[i] >= 0) {

@@ -18,6 +18,9 @@ struct uint3 {
 struct dim3 {
   unsigned x = 1, y = 1, z = 1;
 };
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
 
 namespace tk_emu {
 
@@ -44,6 +47,7 @@ uint64_t exchange(uint64_t v, int src_lane);
 #define __host__
 #define __forceinline__ inline
 #define __restrict__
+#define __launch_bounds__(...)
 // One block at a time per OS thread: static thread-local storage is its shared memory.
 #define __shared__ static thread_local
 
@@ -115,6 +119,12 @@ inline unsigned long long atomicMax(unsigned long long* p, unsigned long long v)
   }
   return old;
 }
+
+// cp.async, run at once: the copy lands before the call returns, so waiting is a no-op.
+inline void tk_copy_async4(float* dst, const float* src, bool valid) { *dst = valid ? *src : 0.0f; }
+inline void tk_copies_commit() {}
+template <int N>
+inline void tk_copies_wait() {}
 
 // Device maths with the CUDA names the kernels use.
 inline float __fmaf_rn(float a, float b, float c) { return std::fmaf(a, b, c); }

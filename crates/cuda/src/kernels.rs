@@ -63,7 +63,7 @@ pub const MODULES: &[Module] = &[
 ];
 
 /// Rows (and columns) of one block's tile, and its threads (`kernels/common.cuh`).
-pub const TILE: usize = 64;
+pub const TILE: usize = 128;
 pub const THREADS: u32 = 256;
 /// Threads of a warp: the kernels that give a row a warp are launched over rows × WARP threads.
 pub const WARP: usize = 32;
