@@ -2,18 +2,16 @@
 // npm run test:cuda: the device-parametrised ava specs again with 'cuda' among their devices
 // (TRIPLETKIT_TEST_CUDA=1), through the CPU emulator of the CUDA kernels
 // (TRIPLETKIT_CUDA_EMULATOR=1) unless TRIPLETKIT_CUDA_EMULATOR is already set (on a GPU
-// machine, set it to 0 to run the real kernels). Leaves out the specs of the functions that
-// have no CUDA kernels yet (docs/GPU.md lists them).
+// machine, set it to 0 to run the real kernels). Every function has CUDA kernels, so every
+// spec that runs over the devices runs here.
 import { spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-/** The spec of fitOasis, which has no CUDA kernels (a sequential online algorithm). */
-const WITHOUT_KERNELS = new Set(['adapters.spec.ts'])
 const specs = readdirSync(join(root, '__test__'))
-  .filter((f) => f.endsWith('.spec.ts') && !WITHOUT_KERNELS.has(f))
+  .filter((f) => f.endsWith('.spec.ts'))
   .filter((f) => f === 'backends.spec.ts' || readFileSync(join(root, '__test__', f), 'utf8').includes('./helpers/devices'))
   .map((f) => join('__test__', f))
 const env = { ...process.env, TRIPLETKIT_TEST_CUDA: '1', TRIPLETKIT_CUDA_EMULATOR: process.env.TRIPLETKIT_CUDA_EMULATOR ?? '1' }

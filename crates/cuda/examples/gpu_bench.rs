@@ -1,6 +1,8 @@
-//! Times the CUDA kernels on the GPU, on the device alone (inputs already uploaded, results
-//! left in device memory), against the card's ceilings, after checking each against the cpu
-//! device on a smaller input. Run on a machine with an NVIDIA GPU:
+//! Times the CUDA path on the GPU against the card's ceilings (the FP32 and the TF32 peak, and
+//! HBM), after checking each op against the cpu device on a smaller input: the distance
+//! kernel alone (inputs already uploaded, result left in device memory), and batch-hard,
+//! batch-semihard and knn through their ops (uploads, every launch, reads and merges
+//! included). Run on a machine with an NVIDIA GPU:
 //!
 //! ```text
 //! cargo build --release -p tripletkit-cuda --example gpu_bench
@@ -8,6 +10,8 @@
 //! ```
 //!
 //! Prints a markdown table; exits 1 on a mismatch with the cpu device, 2 without a GPU.
+//! `--emulated` runs the same code at 1/1024 of the sizes through the CPU emulator: a smoke
+//! test of the bench itself (its launches and op calls), whose times mean nothing.
 use std::time::Instant;
 use tripletkit_core::distances::Rows;
 use tripletkit_core::Ops;
@@ -15,14 +19,16 @@ use tripletkit_core::{
     Call, Cpu, Device, KnnOptions, MatRef, Metric, MetricOptions, MineOptions, Strategy,
 };
 use tripletkit_cuda::driver::Driver;
+use tripletkit_cuda::emulator::Emulator;
 use tripletkit_cuda::gpu::{blocks, Buffer, Gpu, Params};
-use tripletkit_cuda::kernels::{BATCH_HARD, DISTANCE_TILE, THREADS, TILE};
+use tripletkit_cuda::kernels::{DISTANCE_TILE, THREADS, TILE};
 use tripletkit_cuda::ops::Side;
 use tripletkit_cuda::Cuda;
 
-/// The H200's ceilings (GPU.md): HBM copy bandwidth and plain FP32 throughput.
+/// The H200's ceilings (GPU.md): HBM copy bandwidth, plain FP32 and dense TF32 throughput.
 const HBM_BYTES_PER_S: f64 = 4.3e12;
 const FP32_FLOPS: f64 = 67e12;
+const TF32_FLOPS: f64 = 495e12;
 
 struct Rng(u64);
 impl Rng {
@@ -43,8 +49,21 @@ impl Rng {
 struct Row {
     work: String,
     ms: f64,
-    bound_ms: f64,
-    bound: &'static str,
+    /// Multiply-adds, and the bytes the work must move through HBM at least.
+    macs: f64,
+    hbm_bytes: f64,
+}
+
+impl Row {
+    fn fp32_ms(&self) -> f64 {
+        2.0 * self.macs / FP32_FLOPS * 1e3
+    }
+    fn tf32_ms(&self) -> f64 {
+        2.0 * self.macs / TF32_FLOPS * 1e3
+    }
+    fn hbm_ms(&self) -> f64 {
+        self.hbm_bytes / HBM_BYTES_PER_S * 1e3
+    }
 }
 
 fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
@@ -88,54 +107,38 @@ fn pairwise_kernel(gpu: &dyn Gpu, n: usize, d: usize, reps: usize) -> Row {
                 [blocks(n, TILE), blocks(n, TILE), 1],
                 [THREADS, 1, 1],
             )
-            .unwrap()
+            .unwrap();
+        // Launches are queued: the time is the kernel's only once the host waits for it.
+        gpu.sync().unwrap();
     });
     Row {
         work: format!("pairwise kernel {n}² × {d} (euclidean, result on the device)"),
         ms,
-        bound_ms: (n * n * 4) as f64 / HBM_BYTES_PER_S * 1e3,
-        bound: "n²·4 bytes at 4.3 TB/s",
+        macs: (n * n * d) as f64,
+        hbm_bytes: (n * n * 4) as f64,
     }
 }
 
-/// The fused batch-hard kernel over n rows of d in classes of 8.
-fn batch_hard_kernel(gpu: &dyn Gpu, n: usize, d: usize, reps: usize) -> Row {
+/// A miner through its op (uploads, launches, reads and merges): n rows of d in classes of
+/// `class`.
+fn mine_op(cuda: &Cuda, strategy: Strategy, n: usize, d: usize, class: usize, reps: usize) -> Row {
     let mut rng = Rng(2);
     let x = rng.matrix(n, d);
-    let labels = rng.labels(n, 8);
-    let rows = Rows::prepare(MatRef::new(&x, n, d).unwrap(), MetricOptions::default());
-    let side = Side::upload(gpu, &rows, 0, n).unwrap();
-    let lab = Buffer::from_slice(gpu, &labels).unwrap();
-    let state: Vec<Buffer<u32>> = (0..4)
-        .map(|_| Buffer::filled(gpu, n, 0xff).unwrap())
-        .collect();
-    let ms = median_ms(reps, || unsafe {
-        Params::new()
-            .buf(&side.data)
-            .buf(&side.norms)
-            .buf(&lab)
-            .int(n as i32)
-            .buf(&side.data)
-            .buf(&side.norms)
-            .buf(&lab)
-            .int(n as i32)
-            .int(d as i32)
-            .int(0)
-            .int(0)
-            .int(0)
-            .int(1)
-            .buf(&state[0])
-            .buf(&state[1])
-            .buf(&state[2])
-            .buf(&state[3])
-            .launch(gpu, BATCH_HARD, [blocks(n, TILE), 1, 1], [THREADS, 1, 1])
-            .unwrap()
+    let labels = rng.labels(n, class);
+    let xm = MatRef::new(&x, n, d).unwrap();
+    let o = MineOptions {
+        strategy,
+        ..MineOptions::default()
+    };
+    let ms = median_ms(reps, || {
+        cuda.mine_triplets(xm, &labels, None, &o, &Call::PLAIN)
+            .unwrap();
     });
     Row {
-        work: format!("batch-hard kernel N = {n}, d = {d} (fused, O(N) memory)"),
+        work: format!("{strategy:?} mining N = {n}, d = {d}, {class} a class (the op)"),
         ms,
-        bound_ms: 2.0 * (n as f64) * (n as f64) * d as f64 / FP32_FLOPS * 1e3,
-        bound: "2·N²·d flops at 67 TFLOP/s (FP32)",
+        macs: (n * n * d) as f64,
+        hbm_bytes: (n * d * 4) as f64,
     }
 }
 
@@ -158,8 +161,9 @@ fn knn_op(cuda: &Cuda, q: usize, c: usize, d: usize) -> Row {
     Row {
         work: format!("knn {q} × {c} × {d}, k = 10 (the op: uploads and top-k included)"),
         ms,
-        bound_ms: 2.0 * q as f64 * c as f64 * d as f64 / FP32_FLOPS * 1e3,
-        bound: "2·q·c·d flops at 67 TFLOP/s (FP32)",
+        macs: q as f64 * c as f64 * d as f64,
+        // The distances pass through HBM once written and once read.
+        hbm_bytes: q as f64 * c as f64 * 8.0,
     }
 }
 
@@ -242,44 +246,47 @@ fn main() {
         .iter()
         .position(|a| a == "--json")
         .and_then(|i| args.get(i + 1).cloned());
-    let driver = match Driver::open() {
-        Ok(d) => d,
-        Err(reason) => {
-            println!("no GPU: {reason}");
-            std::process::exit(2);
+    let emulated = args.iter().any(|a| a == "--emulated");
+    let (gpu, cuda): (Box<dyn Gpu>, Cuda) = if emulated {
+        (Box::new(Emulator::new()), Cuda::emulated())
+    } else {
+        match (Driver::open(), Cuda::open()) {
+            (Ok(d), Ok(c)) => (Box::new(d), c),
+            (Err(reason), _) | (_, Err(reason)) => {
+                println!("no GPU: {reason}");
+                std::process::exit(2);
+            }
         }
     };
-    println!("# tripletkit CUDA kernels\n\n{}\n", driver.describe());
-    let cuda = match Cuda::open() {
-        Ok(c) => c,
-        Err(reason) => {
-            println!("no GPU: {reason}");
-            std::process::exit(2);
-        }
+    println!("# tripletkit CUDA kernels\n\n{}\n", gpu.describe());
+    let s = match (emulated, quick) {
+        (true, _) => 1024,
+        (false, true) => 8,
+        (false, false) => 1,
     };
-    let s = if quick { 8 } else { 1 };
-    let bad = check(&cuda, 3001 / s.min(4), 128);
+    let bad = check(&cuda, if emulated { 301 } else { 3001 / s.min(4) }, 128);
     for b in &bad {
         println!("MISMATCH {b}");
     }
-    let gpu: &dyn Gpu = &driver;
+    let gpu: &dyn Gpu = &*gpu;
     let rows = vec![
         pairwise_kernel(gpu, 65536 / s, 128, 5),
-        batch_hard_kernel(gpu, 65536 / s, 128, 5),
+        mine_op(&cuda, Strategy::BatchHard, 65536 / s, 128, 8, 5),
+        mine_op(&cuda, Strategy::BatchSemihard, 65536 / s, 128, 32, 3),
         knn_op(&cuda, 100_000 / s, 1_000_000 / s, 128),
-        batch_hard_kernel(gpu, 1_000_000 / s, 128, 1),
+        mine_op(&cuda, Strategy::BatchHard, 1_000_000 / s, 128, 8, 1),
     ];
-    println!(
-        "| work | tripletkit (ms) | bound (ms) | × bound | bound is |\n|---|---:|---:|---:|---|"
-    );
+    println!("| work | tripletkit (ms) | FP32 bound (ms) | × FP32 | TF32 bound (ms) | × TF32 | HBM bound (ms) |\n|---|---:|---:|---:|---:|---:|---:|");
     for r in &rows {
         println!(
-            "| {} | {:.2} | {:.2} | {:.2} | {} |",
+            "| {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
             r.work,
             r.ms,
-            r.bound_ms,
-            r.ms / r.bound_ms,
-            r.bound
+            r.fp32_ms(),
+            r.ms / r.fp32_ms(),
+            r.tf32_ms(),
+            r.ms / r.tf32_ms(),
+            r.hbm_ms()
         );
     }
     if let Some(path) = json {
@@ -287,14 +294,18 @@ fn main() {
             .iter()
             .map(|r| {
                 format!(
-                    "{{\"work\":{:?},\"ms\":{},\"bound_ms\":{}}}",
-                    r.work, r.ms, r.bound_ms
+                    "{{\"work\":{:?},\"ms\":{},\"fp32_ms\":{},\"tf32_ms\":{},\"hbm_ms\":{}}}",
+                    r.work,
+                    r.ms,
+                    r.fp32_ms(),
+                    r.tf32_ms(),
+                    r.hbm_ms()
                 )
             })
             .collect();
         let text = format!(
             "{{\"device\":{:?},\"mismatches\":{:?},\"rows\":[{}]}}\n",
-            driver.describe(),
+            gpu.describe(),
             bad,
             body.join(",")
         );

@@ -5,7 +5,7 @@
 //! stream of its own through pinned staging (`lane.rs`), takes memory from the device's pool
 //! in stream order, and waits only where it reads. The calling thread makes the context
 //! current before each call.
-use crate::gpu::{DevPtr, Gpu};
+use crate::gpu::{DevPtr, Gpu, Ticket};
 use crate::kernels::MODULES;
 use crate::sticky::Sticky;
 use cudarc::driver::result;
@@ -20,7 +20,7 @@ pub struct Driver {
     name: String,
     capability: (i32, i32),
     functions: HashMap<&'static str, sys::CUfunction>,
-    /// The device's default memory pool, kept warm between calls; None where the device has
+    /// A memory pool of this process's own, kept warm between calls; None where the device has
     /// no pools (memory is then allocated and freed with the host waiting).
     pool: Option<sys::CUmemoryPool>,
     sticky: Sticky,
@@ -49,6 +49,8 @@ fn is_sticky(code: sys::CUresult) -> bool {
             | CUDA_ERROR_ECC_UNCORRECTABLE
             | CUDA_ERROR_LAUNCH_TIMEOUT
             | CUDA_ERROR_CONTEXT_IS_DESTROYED
+            | CUDA_ERROR_NVLINK_UNCORRECTABLE
+            | CUDA_ERROR_EXTERNAL_DEVICE
     )
 }
 
@@ -80,6 +82,16 @@ impl Driver {
                 "{name} has compute capability {major}.{minor}; tripletkit's kernels need 8.0 (Ampere) or newer"
             ));
         }
+        // A host that waits for the GPU sleeps rather than spin a core: Node's threads wait
+        // while the event loop and the cpu device work.
+        // SAFETY: `dev` came from device::get.
+        let _ = unsafe {
+            sys::cuDevicePrimaryCtxSetFlags_v2(
+                dev,
+                sys::CUctx_flags::CU_CTX_SCHED_BLOCKING_SYNC as u32,
+            )
+        }
+        .result();
         // SAFETY: `dev` came from device::get; the context is kept for the process's life.
         let ctx = unsafe { result::primary_ctx::retain(dev) }.map_err(|e| format!("{e:?}"))?;
         // SAFETY: `ctx` is a live primary context.
@@ -212,7 +224,10 @@ impl Gpu for Driver {
             .map_err(|e| out_of_memory(e, bytes))
     }
     unsafe fn free_kept(&self, p: DevPtr) {
-        if self.current().is_ok() && result::ctx::synchronize().is_ok() {
+        let idle = self.current().and_then(|_| {
+            result::ctx::synchronize().map_err(|e| self.failed("wait for the GPU", e))
+        });
+        if idle.is_ok() {
             // SAFETY: the caller's promise: `p` came from `alloc_kept`, freed once, and every
             // stream's work is done (above).
             let _ = unsafe { result::free_sync(p) };
@@ -228,12 +243,37 @@ impl Gpu for Driver {
         self.lane("copy to the GPU", |lane| unsafe { lane.upload(dst, src) })
     }
     unsafe fn download(&self, dst: *mut u8, src: DevPtr, bytes: usize) -> Result<(), Error> {
-        // SAFETY: the caller's promise: `dst` holds `bytes` writable bytes.
-        let dst = unsafe { std::slice::from_raw_parts_mut(dst, bytes) };
-        // SAFETY: `src` holds `bytes` bytes of device memory.
+        // SAFETY: the caller's promise: `dst` holds `bytes` writable bytes, `src` as many of
+        // device memory.
         self.lane("copy from the GPU", |lane| unsafe {
-            lane.download(dst, src)
+            lane.download(dst, src, bytes)
         })
+    }
+    unsafe fn read_later(&self, src: DevPtr, bytes: usize) -> Result<Ticket, Error> {
+        // SAFETY: the caller's promise: `src` holds `bytes` bytes of device memory.
+        let id = self.lane("copy from the GPU", |lane| unsafe {
+            lane.read_later(src, bytes)
+        })?;
+        Ok(Ticket { id, src, bytes })
+    }
+    unsafe fn collect(&self, ticket: Ticket, dst: *mut u8) -> Result<(), Error> {
+        // SAFETY: the caller's promise: `dst` holds the ticket's bytes.
+        let found = self.lane("copy from the GPU", |lane| unsafe {
+            lane.collect(ticket.id, dst, ticket.bytes)
+        })?;
+        if found {
+            Ok(())
+        } else {
+            Err(Error::Internal(
+                "a read collected on another thread than its own".into(),
+            ))
+        }
+    }
+    fn discard(&self, ticket: Ticket) {
+        let _ = self.lane("copy from the GPU", |lane| {
+            lane.discard(ticket.id);
+            Ok(())
+        });
     }
     unsafe fn fill(&self, dst: DevPtr, byte: u8, bytes: usize) -> Result<(), Error> {
         // SAFETY: `dst` holds `bytes` bytes of device memory.
@@ -281,23 +321,45 @@ fn out_of_memory(e: Error, bytes: usize) -> Error {
     }
 }
 
-/// The device's default pool, set to keep what it frees (a release threshold of all memory),
-/// so that a call's buffers come from memory the calls before it used; None if it cannot be.
+/// A memory pool of this process's own on `dev` (the device's default pool is left to other
+/// libraries as they set it): it keeps what it frees (a release threshold of all memory), so
+/// that a call's buffers come from memory the calls before it used, and never makes one
+/// thread's stream wait for another's to reuse memory. None if it cannot be made.
 ///
 /// # Safety
 /// `dev` came from `device::get`.
 unsafe fn warm_pool(dev: sys::CUdevice) -> Option<sys::CUmemoryPool> {
-    // SAFETY: the caller's promise.
-    let pool = unsafe { result::device::get_default_mem_pool(dev) }.ok()?;
+    // SAFETY: all-zero props are valid (no handle types, no limits); the fields that matter
+    // are set below.
+    let mut props: sys::CUmemPoolProps = unsafe { std::mem::MaybeUninit::zeroed().assume_init() };
+    props.allocType = sys::CUmemAllocationType::CU_MEM_ALLOCATION_TYPE_PINNED;
+    props.location.type_ = sys::CUmemLocationType::CU_MEM_LOCATION_TYPE_DEVICE;
+    props.location.id = dev;
+    // SAFETY: `props` describes device memory on `dev`.
+    let pool = unsafe { result::mem_pool::create(&props) }.ok()?;
     let mut keep_all = u64::MAX;
-    // SAFETY: `pool` is the device's pool; the release threshold is a cuuint64_t.
-    unsafe {
+    let mut no = 0i32;
+    use sys::CUmemPool_attribute::*;
+    // SAFETY: `pool` was just made; the release threshold is a cuuint64_t, the reuse policy
+    // an int.
+    let set = unsafe {
         result::mem_pool::set_attribute(
             pool,
-            sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+            CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
             (&mut keep_all as *mut u64).cast(),
         )
+        .and_then(|_| {
+            result::mem_pool::set_attribute(
+                pool,
+                CU_MEMPOOL_ATTR_REUSE_ALLOW_INTERNAL_DEPENDENCIES,
+                (&mut no as *mut i32).cast(),
+            )
+        })
+    };
+    if set.is_err() {
+        // SAFETY: `pool` is unused.
+        let _ = unsafe { result::mem_pool::destroy(pool) };
+        return None;
     }
-    .ok()?;
     Some(pool)
 }

@@ -7,10 +7,10 @@
 //! that read device memory before its work ran, freed a buffer its queued work still uses,
 //! or shared memory across threads without a `sync`, computes garbage here and fails its
 //! comparison with the cpu, as it would on a GPU.
-use crate::gpu::{DevPtr, Gpu, QueueCounts};
+use crate::gpu::{DevPtr, Gpu, QueueCounts, Ticket};
 use crate::sticky::Sticky;
-use std::alloc::{alloc, dealloc, Layout};
-use std::collections::HashMap;
+use std::alloc::{alloc_zeroed, dealloc, Layout};
+use std::collections::{HashMap, HashSet};
 use std::ffi::c_void;
 #[cfg(tk_emulator)]
 use std::ffi::{c_char, c_int, CStr, CString};
@@ -58,6 +58,12 @@ enum Work {
         bytes: usize,
     },
     Free(DevPtr),
+    /// A copy back to the host (`read_later`), kept under its ticket until collected.
+    Read {
+        id: u64,
+        src: DevPtr,
+        bytes: usize,
+    },
 }
 
 /// A thread's queue; its lock is held while its work runs, so that work queued on one
@@ -73,8 +79,12 @@ pub struct Emulator {
     queues: Mutex<HashMap<ThreadId, Queue>>,
     /// Bytes uploaded and downloaded so far.
     moved: [AtomicU64; 2],
-    /// Kernels launched, waits, and the most launches one wait found queued.
+    /// Kernels launched, waits, and reads.
     counts: Mutex<QueueCounts>,
+    /// Reads that have run and wait to be collected, and tickets discarded before they ran.
+    landed: Mutex<HashMap<u64, Result<Vec<u8>, String>>>,
+    discarded: Mutex<HashSet<u64>>,
+    tickets: AtomicU64,
     /// A kernel whose launch fails as an illegal address would on a GPU (a testing aid).
     fault: Option<String>,
     sticky: Sticky,
@@ -115,19 +125,34 @@ impl Emulator {
         self.queue().lock().unwrap().push(work);
     }
 
-    /// Runs `queue`'s work in order. After a failed launch the rest is skipped but its frees,
-    /// as a failed stream's work would be; the first error is returned.
-    fn drain(&self, queue: &Queue) -> Result<(), Error> {
+    /// Runs `queue`'s work in order, all of it or up to the read `until`; returns the launches
+    /// left queued after. After a failed launch the rest is skipped but its frees, as a failed
+    /// stream's work would be; the first error is returned.
+    fn drain(&self, queue: &Queue, until: Option<u64>) -> Result<u64, Error> {
         let mut work = queue.lock().unwrap();
-        let mut first = Ok(());
-        for item in work.drain(..) {
-            match item {
-                Work::Free(p) => self.release(p),
-                _ if first.is_err() => {}
-                item => first = self.run(item),
+        let end = until
+            .and_then(|t| {
+                work.iter()
+                    .position(|w| matches!(w, Work::Read { id, .. } if *id == t))
+            })
+            .map_or(work.len(), |at| at + 1);
+        let mut first: Result<(), Error> = Ok(());
+        for item in work.drain(..end) {
+            match (item, &first) {
+                (Work::Free(p), _) => self.release(p),
+                // A read skipped after a failure reports that failure when collected.
+                (Work::Read { id, .. }, Err(e)) => {
+                    self.landed.lock().unwrap().insert(id, Err(e.to_string()));
+                }
+                (_, Err(_)) => {}
+                (item, Ok(())) => first = self.run(item),
             }
         }
-        first
+        let left = work
+            .iter()
+            .filter(|w| matches!(w, Work::Launch { .. }))
+            .count() as u64;
+        first.map(|_| left)
     }
 
     /// Runs one item of a queue.
@@ -164,6 +189,14 @@ impl Emulator {
             },
             Work::Free(p) => {
                 self.release(p);
+                Ok(())
+            }
+            Work::Read { id, src, bytes } => {
+                if !self.discarded.lock().unwrap().remove(&id) {
+                    // SAFETY: `src` held `bytes` bytes when queued, and its free comes later.
+                    let data = unsafe { std::slice::from_raw_parts(src as *const u8, bytes) };
+                    self.landed.lock().unwrap().insert(id, Ok(data.to_vec()));
+                }
                 Ok(())
             }
         }
@@ -205,7 +238,8 @@ impl Gpu for Emulator {
         let layout =
             Layout::from_size_align(bytes.max(1), ALIGN).map_err(|e| failed(e.to_string()))?;
         // SAFETY: the layout has a non-zero size.
-        let p = unsafe { alloc(layout) };
+        // Zeroed, so that reading back bytes no kernel wrote is not undefined behaviour here.
+        let p = unsafe { alloc_zeroed(layout) };
         if p.is_null() {
             return Err(Error::OutOfMemory {
                 device: "cuda".into(),
@@ -231,24 +265,46 @@ impl Gpu for Emulator {
         let queues: Vec<Queue> = self.queues.lock().unwrap().values().cloned().collect();
         for q in &queues {
             // An error stays for that thread to meet; the memory goes either way.
-            let _ = self.drain(q);
+            let _ = self.drain(q, None);
         }
         self.release(p);
     }
     fn sync(&self) -> Result<(), Error> {
-        let queue = self.queue();
-        let queued = queue
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|w| matches!(w, Work::Launch { .. }))
-            .count() as u64;
+        self.counts.lock().unwrap().waits += 1;
+        self.drain(&self.queue(), None).map(|_| ())
+    }
+    unsafe fn read_later(&self, src: DevPtr, bytes: usize) -> Result<Ticket, Error> {
+        self.sticky.check()?;
+        let id = self.tickets.fetch_add(1, Ordering::Relaxed);
+        self.push(Work::Read { id, src, bytes });
+        Ok(Ticket { id, src, bytes })
+    }
+    unsafe fn collect(&self, ticket: Ticket, dst: *mut u8) -> Result<(), Error> {
+        let left = self.drain(&self.queue(), Some(ticket.id))?;
         {
             let mut c = self.counts.lock().unwrap();
             c.waits += 1;
-            c.deepest = c.deepest.max(queued);
+            c.reads += 1;
+            c.overlapped += u64::from(left > 0);
         }
-        self.drain(&queue)
+        let data = self
+            .landed
+            .lock()
+            .unwrap()
+            .remove(&ticket.id)
+            .ok_or_else(|| {
+                Error::Internal("a read collected on another thread than its own".into())
+            })?
+            .map_err(failed)?;
+        self.moved[1].fetch_add(data.len() as u64, Ordering::Relaxed);
+        // SAFETY: the caller's promise: `dst` holds the ticket's bytes.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) };
+        Ok(())
+    }
+    fn discard(&self, ticket: Ticket) {
+        if self.landed.lock().unwrap().remove(&ticket.id).is_none() {
+            self.discarded.lock().unwrap().insert(ticket.id);
+        }
     }
     fn queue_counts(&self) -> Option<QueueCounts> {
         Some(*self.counts.lock().unwrap())

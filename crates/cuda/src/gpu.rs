@@ -58,6 +58,25 @@ pub trait Gpu: Send + Sync {
     /// # Safety
     /// `dst` holds `bytes` bytes of this device's memory; `src` holds `bytes` readable bytes.
     unsafe fn upload(&self, dst: DevPtr, src: *const u8, bytes: usize) -> Result<(), Error>;
+    /// Queues a copy of `bytes` bytes at `src` back to the host, and returns at once: the
+    /// host waits for it only in `collect`, and not for the work queued after it.
+    ///
+    /// # Safety
+    /// `src` holds `bytes` bytes of this device's memory, written by work queued before.
+    unsafe fn read_later(&self, src: DevPtr, bytes: usize) -> Result<Ticket, Error> {
+        Ok(Ticket { id: 0, src, bytes })
+    }
+    /// Waits for the copy `ticket` queued (and the work queued before it), then copies its
+    /// bytes into `dst`. A ticket is collected on the thread that took it.
+    ///
+    /// # Safety
+    /// `dst` holds `ticket.bytes` writable bytes; `ticket` came from `read_later` here.
+    unsafe fn collect(&self, ticket: Ticket, dst: *mut u8) -> Result<(), Error> {
+        // SAFETY: the caller's promise; without a queue of its own the device reads now.
+        unsafe { self.download(dst, ticket.src, ticket.bytes) }
+    }
+    /// Lets go of a ticket that will not be collected.
+    fn discard(&self, _ticket: Ticket) {}
     /// Waits for this thread's queued work, then copies `src` back.
     ///
     /// # Safety
@@ -90,6 +109,14 @@ pub trait Gpu: Send + Sync {
     ) -> Result<(), Error>;
 }
 
+/// A copy back to the host queued by `read_later`: the device's handle, and what it copies.
+#[derive(Debug)]
+pub struct Ticket {
+    pub id: u64,
+    pub src: DevPtr,
+    pub bytes: usize,
+}
+
 /// Counts of a device's queues.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct QueueCounts {
@@ -97,9 +124,10 @@ pub struct QueueCounts {
     pub launches: u64,
     /// Times a thread waited for its queued work (each read, each `sync`).
     pub waits: u64,
-    /// The most launches one wait found queued: 1 when every read waits for its own launch
-    /// alone, more when the next chunk was queued before a chunk's read.
-    pub deepest: u64,
+    /// Reads collected (`collect`), and those of them after whose copy launches were still
+    /// queued: work the device had to run while the host used what it read.
+    pub reads: u64,
+    pub overlapped: u64,
 }
 
 /// `len` values of `T` in device memory for one call on one thread, freed on drop.
@@ -107,7 +135,9 @@ pub struct Buffer<'g, T: Copy> {
     gpu: &'g dyn Gpu,
     ptr: DevPtr,
     len: usize,
-    _t: PhantomData<T>,
+    /// Neither Send nor Sync: its memory belongs to this thread's queue (freed there, in order
+    /// after the work that uses it).
+    _t: PhantomData<(T, *const ())>,
 }
 
 impl<'g, T: Copy> Buffer<'g, T> {
@@ -161,6 +191,20 @@ impl<'g, T: Copy> Buffer<'g, T> {
         Ok(out)
     }
 
+    /// The values, read back once the work queued so far has run, without waiting for work
+    /// queued later (`Reading::wait`). The buffer may be dropped before the reading: its free
+    /// is queued after the copy.
+    pub fn read_later(&self) -> Result<Reading<'g, T>, Error> {
+        // SAFETY: `self` holds len values of T.
+        let ticket = unsafe { self.gpu.read_later(self.ptr, self.len * size_of::<T>())? };
+        Ok(Reading {
+            gpu: self.gpu,
+            ticket: Some(ticket),
+            len: self.len,
+            _t: PhantomData,
+        })
+    }
+
     /// The first `dst.len()` values, copied into `dst`.
     pub fn download_into(&self, dst: &mut [T]) -> Result<(), Error> {
         assert!(dst.len() <= self.len, "read past the buffer");
@@ -186,6 +230,38 @@ impl<T: Copy> Drop for Buffer<'_, T> {
     fn drop(&mut self) {
         // SAFETY: `ptr` came from `alloc` and this is its only owner.
         unsafe { self.gpu.free(self.ptr) }
+    }
+}
+
+/// Values on their way back from the device (`Buffer::read_later`).
+pub struct Reading<'g, T: Copy> {
+    gpu: &'g dyn Gpu,
+    ticket: Option<Ticket>,
+    len: usize,
+    /// Neither Send nor Sync: a read is collected on the thread that queued it.
+    _t: PhantomData<(T, *const ())>,
+}
+
+impl<T: Copy> Reading<'_, T> {
+    /// Waits for the values and returns them.
+    pub fn wait(mut self) -> Result<Vec<T>, Error> {
+        let ticket = self.ticket.take().expect("a reading is waited for once");
+        let mut out: Vec<T> = Vec::with_capacity(self.len);
+        // SAFETY: `out` has room for len values, the ticket's bytes, all written by `collect`
+        // before set_len; T is plain data.
+        unsafe {
+            self.gpu.collect(ticket, out.as_mut_ptr().cast())?;
+            out.set_len(self.len);
+        }
+        Ok(out)
+    }
+}
+
+impl<T: Copy> Drop for Reading<'_, T> {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            self.gpu.discard(ticket);
+        }
     }
 }
 

@@ -1,84 +1,151 @@
 //! A thread's lane to the GPU: a stream of its own, on which the thread's copies, fills,
-//! launches and frees run in order without the host waiting, and pinned staging memory that
-//! its copies go through. A copy to the device is queued as soon as its bytes are in staging,
-//! so the caller's memory may be reused at once; staging is two halves, and the host writes
-//! one while the device still reads the other. Node runs each call on one thread, so a lane is
-//! a call's stream.
+//! launches and frees run in order without the host waiting, and pinned memory that its
+//! copies go through.
+//!
+//! - A copy to the device is queued as soon as its bytes are in staging, so the caller's
+//!   memory may be reused at once. Staging is two halves: the host writes one while the device
+//!   still reads the other.
+//! - A read queued for later (`read_later`) lands in pinned memory of its own, with an event
+//!   that `collect` waits for alone, not for the work queued after it.
+//!
+//! Node runs each call on one thread, so a lane is a call's stream. Threads come and go (an
+//! async call may have a thread of its own), so a lane outlives its thread: when the thread
+//! ends, its lane waits for its work and goes back to a process-wide pool, from which the next
+//! new thread takes it. Lanes are never freed: pinning and unpinning host memory would make
+//! the device wait for every stream.
 use cudarc::driver::result::{self, DriverError};
 use cudarc::driver::sys;
 use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 /// Bytes of each half of a lane's staging memory.
 const HALF: usize = 4 << 20;
 
-/// Half of the staging memory: `used` bytes from its start are queued copies, and `done` is
-/// recorded on the stream when the lane moves on to the other half.
-struct Half {
+/// Landings a lane keeps for later reads once they are collected, and the largest it keeps:
+/// pinned memory is the host's, held for the process's life.
+const SPARE_LANDINGS: usize = 8;
+const LARGEST_SPARE: usize = 64 << 20;
+
+/// Tickets of reads, unique in the process: a ticket taken to another lane finds nothing.
+static TICKETS: AtomicU64 = AtomicU64::new(1);
+
+/// An event the host waits for by sleeping, not by spinning a core.
+fn event() -> Result<sys::CUevent, DriverError> {
+    let mut e = std::mem::MaybeUninit::uninit();
+    let flags = sys::CUevent_flags::CU_EVENT_BLOCKING_SYNC as u32
+        | sys::CUevent_flags::CU_EVENT_DISABLE_TIMING as u32;
+    // SAFETY: `e` receives the event.
+    unsafe {
+        sys::cuEventCreate(e.as_mut_ptr(), flags).result()?;
+        Ok(e.assume_init())
+    }
+}
+
+/// Pinned host memory with an event recorded after the copies that use it.
+struct Pinned {
     host: *mut u8,
-    used: usize,
+    cap: usize,
     done: sys::CUevent,
+}
+
+impl Pinned {
+    fn new(cap: usize) -> Result<Pinned, DriverError> {
+        let done = event()?;
+        // SAFETY: a plain pinned allocation, kept for the process's life.
+        match unsafe { result::malloc_host(cap, 0) } {
+            Ok(host) => Ok(Pinned {
+                host: host.cast(),
+                cap,
+                done,
+            }),
+            Err(e) => {
+                // SAFETY: `done` was just made and is used nowhere else.
+                let _ = unsafe { result::event::destroy(done) };
+                Err(e)
+            }
+        }
+    }
+
+    /// Waits until the copies recorded against this memory have run (at once if none was).
+    fn wait(&self) -> Result<(), DriverError> {
+        // SAFETY: `done` is this memory's event.
+        unsafe { result::event::synchronize(self.done) }
+    }
 }
 
 pub struct Lane {
     pub stream: sys::CUstream,
-    /// None where pinned memory could not be had: copies then go from pageable memory.
-    halves: Option<[Half; 2]>,
+    /// The staging halves, and `used` bytes of the current one (`at`) queued from; None where
+    /// pinned memory could not be had: copies then go from pageable memory.
+    halves: Option<[Pinned; 2]>,
     at: usize,
+    used: usize,
+    /// Reads queued for later, by ticket, and landings free for the next.
+    landing: HashMap<u64, (Pinned, usize)>,
+    spare: Vec<Pinned>,
+}
+
+// SAFETY: a lane is used by one thread at a time (its thread's, or the pool's while idle); its
+// stream, events and pinned memory belong to the process's one context.
+unsafe impl Send for Lane {}
+
+/// Lanes of threads that have ended, idle.
+static IDLE: Mutex<Vec<Lane>> = Mutex::new(Vec::new());
+
+/// This thread's lane; it goes back to `IDLE` when the thread ends.
+struct Held(Option<Lane>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(mut lane) = self.0.take() {
+            // Only a lane whose work has run is handed on; after a device failure it is left.
+            if lane.sync().is_ok() {
+                let uncollected: Vec<u64> = lane.landing.keys().copied().collect();
+                uncollected.into_iter().for_each(|t| lane.discard(t));
+                IDLE.lock().unwrap_or_else(|e| e.into_inner()).push(lane);
+            }
+        }
+    }
 }
 
 thread_local! {
-    static LANE: RefCell<Option<Lane>> = const { RefCell::new(None) };
+    static LANE: RefCell<Held> = const { RefCell::new(Held(None)) };
 }
 
-/// Runs `f` on this thread's lane, made on first use. The context must be current.
+/// Runs `f` on this thread's lane: an idle one, or one made now. The context must be current.
+/// A thread that is ending (its lane already gone) gets an error, never a panic.
 pub fn with<R>(f: impl FnOnce(&mut Lane) -> Result<R, DriverError>) -> Result<R, DriverError> {
-    LANE.with(|lane| {
-        let mut lane = lane.borrow_mut();
-        if lane.is_none() {
-            *lane = Some(Lane::new()?);
+    LANE.try_with(|held| {
+        let mut held = held.borrow_mut();
+        if held.0.is_none() {
+            let idle = IDLE.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            held.0 = Some(match idle {
+                Some(lane) => lane,
+                None => Lane::new()?,
+            });
         }
-        f(lane.as_mut().expect("made above"))
+        f(held.0.as_mut().expect("set above"))
     })
+    .unwrap_or(Err(DriverError(
+        sys::cudaError_enum::CUDA_ERROR_DEINITIALIZED,
+    )))
 }
 
 impl Lane {
     fn new() -> Result<Lane, DriverError> {
         // Non-blocking: the legacy default stream's implicit waits would serialise the lanes.
         let stream = result::stream::create(result::stream::StreamKind::NonBlocking)?;
+        let halves = Pinned::new(HALF).and_then(|a| Ok([a, Pinned::new(HALF)?]));
         Ok(Lane {
             stream,
-            halves: Self::staging().ok(),
+            halves: halves.ok(),
             at: 0,
+            used: 0,
+            landing: HashMap::new(),
+            spare: Vec::new(),
         })
-    }
-
-    fn staging() -> Result<[Half; 2], DriverError> {
-        let half = || -> Result<Half, DriverError> {
-            let done = result::event::create(sys::CUevent_flags::CU_EVENT_DISABLE_TIMING)?;
-            // SAFETY: a plain pinned allocation, freed in `Drop`.
-            let host = match unsafe { result::malloc_host(HALF, 0) } {
-                Ok(h) => h.cast(),
-                Err(e) => {
-                    // SAFETY: `done` was just created and is used nowhere else.
-                    let _ = unsafe { result::event::destroy(done) };
-                    return Err(e);
-                }
-            };
-            Ok(Half {
-                host,
-                used: 0,
-                done,
-            })
-        };
-        let first = half()?;
-        match half() {
-            Ok(second) => Ok([first, second]),
-            Err(e) => {
-                // SAFETY: `first` was just made and is used nowhere else.
-                unsafe { free_half(&first) };
-                Err(e)
-            }
-        }
     }
 
     /// Moves to the other half, once the device is done with what was queued from it.
@@ -89,10 +156,8 @@ impl Lane {
         // SAFETY: the event and the stream are this lane's, alive.
         unsafe { result::event::record(halves[self.at].done, self.stream)? };
         self.at ^= 1;
-        let next = &mut halves[self.at];
-        // SAFETY: as above; an event never recorded is complete at once.
-        unsafe { result::event::synchronize(next.done)? };
-        next.used = 0;
+        halves[self.at].wait()?;
+        self.used = 0;
         Ok(())
     }
 
@@ -108,97 +173,162 @@ impl Lane {
         }
         let mut done = 0;
         while done < src.len() {
-            if self.halves.as_ref().expect("checked above")[self.at].used == HALF {
+            if self.used == HALF {
                 self.switch()?;
             }
-            let half = &mut self.halves.as_mut().expect("checked above")[self.at];
-            let n = (HALF - half.used).min(src.len() - done);
+            let half = &self.halves.as_ref().expect("checked above")[self.at];
+            let n = (HALF - self.used).min(src.len() - done);
             // SAFETY: `host` holds HALF bytes, of which `used..used + n` are free (the device
             // is done with this half since the lane last moved to it).
             let staged = unsafe {
-                let at = half.host.add(half.used);
+                let at = half.host.add(self.used);
                 std::ptr::copy_nonoverlapping(src.as_ptr().add(done), at, n);
                 std::slice::from_raw_parts(at, n)
             };
             // SAFETY: the caller's promise covers dst's bytes; `staged` stays untouched until
             // the device has read it (`done` is waited for before the half is written again).
             unsafe { result::memcpy_htod_async(dst + done as u64, staged, self.stream)? };
-            half.used += n;
+            self.used += n;
             done += n;
         }
         Ok(())
     }
 
-    /// Waits for this lane's queued work, then copies `src` back into `dst`.
+    /// Waits for this lane's queued work, then copies `len` bytes at `src` into `dst`.
     ///
     /// # Safety
-    /// `src` holds `dst.len()` bytes of device memory.
+    /// `src` holds `len` bytes of device memory; `dst` holds `len` writable bytes.
     pub unsafe fn download(
         &mut self,
-        dst: &mut [u8],
+        dst: *mut u8,
         src: sys::CUdeviceptr,
+        len: usize,
     ) -> Result<(), DriverError> {
-        if self.halves.is_none() {
+        if self.halves.is_none() || len == 0 {
             // SAFETY: the caller's promise; the wait below ends the copy before `dst` is read.
-            unsafe { result::memcpy_dtoh_async(dst, src, self.stream)? };
+            unsafe { sys::cuMemcpyDtoHAsync_v2(dst.cast(), src, len, self.stream).result()? };
             return self.sync();
         }
         let mut done = 0;
-        while done < dst.len() {
-            let n = HALF.min(dst.len() - done);
-            if HALF - self.halves.as_ref().expect("checked above")[self.at].used < n {
+        while done < len {
+            let n = HALF.min(len - done);
+            if HALF - self.used < n {
                 self.switch()?;
             }
-            let half = &self.halves.as_ref().expect("checked above")[self.at];
-            // SAFETY: `used..used + n` of the half is free (as in `upload`).
-            let at = unsafe { half.host.add(half.used) };
-            // SAFETY: `at` holds n free bytes of the half.
-            let staged = unsafe { std::slice::from_raw_parts_mut(at, n) };
-            // SAFETY: the caller's promise covers src's bytes.
-            unsafe { result::memcpy_dtoh_async(staged, src + done as u64, self.stream)? };
+            // SAFETY: `used..used + n` of the current half is free (as in `upload`).
+            let at = unsafe {
+                self.halves.as_ref().expect("checked above")[self.at]
+                    .host
+                    .add(self.used)
+            };
+            // SAFETY: `at` holds n free pinned bytes; the caller's promise covers src's.
+            unsafe {
+                sys::cuMemcpyDtoHAsync_v2(at.cast(), src + done as u64, n, self.stream).result()?
+            };
             self.sync()?;
             // SAFETY: the copy has ended (the wait above), and nothing else uses `at` before
             // this lane queues again.
-            unsafe { std::ptr::copy_nonoverlapping(at, dst.as_mut_ptr().add(done), n) };
+            unsafe { std::ptr::copy_nonoverlapping(at, dst.add(done), n) };
             done += n;
         }
         Ok(())
+    }
+
+    /// Queues a copy of `len` bytes at `src` into a landing of its own; returns its ticket.
+    ///
+    /// # Safety
+    /// `src` holds `len` bytes of device memory.
+    pub unsafe fn read_later(
+        &mut self,
+        src: sys::CUdeviceptr,
+        len: usize,
+    ) -> Result<u64, DriverError> {
+        // The smallest spare that fits, else a new one.
+        let fit = (0..self.spare.len())
+            .filter(|&i| self.spare[i].cap >= len)
+            .min_by_key(|&i| self.spare[i].cap);
+        let landing = match fit {
+            Some(i) => self.spare.swap_remove(i),
+            None => Pinned::new(len.max(4096).next_power_of_two())?,
+        };
+        // SAFETY: the landing holds at least len bytes, free (collected, or new); the caller's
+        // promise covers src's.
+        let copy = unsafe { sys::cuMemcpyDtoHAsync_v2(landing.host.cast(), src, len, self.stream) };
+        if let Err(e) = copy.result() {
+            // Nothing was queued into it.
+            self.keep(landing);
+            return Err(e);
+        }
+        // SAFETY: the event and the stream are this lane's. If recording fails the copy may
+        // still run into the landing, so it is left, never reused.
+        unsafe { result::event::record(landing.done, self.stream)? };
+        let ticket = TICKETS.fetch_add(1, Ordering::Relaxed);
+        self.landing.insert(ticket, (landing, len));
+        Ok(ticket)
+    }
+
+    /// Waits for the read `ticket` of `len` bytes alone and copies them into `dst`; false when
+    /// this lane has no such read.
+    ///
+    /// # Safety
+    /// `dst` holds `len` writable bytes.
+    pub unsafe fn collect(
+        &mut self,
+        ticket: u64,
+        dst: *mut u8,
+        len: usize,
+    ) -> Result<bool, DriverError> {
+        match self.landing.get(&ticket) {
+            Some((_, n)) if *n == len => {}
+            _ => return Ok(false),
+        }
+        let (landing, len) = self.landing.remove(&ticket).expect("found above");
+        // If the wait fails the copy may still run into the landing: it is left, never reused.
+        landing.wait()?;
+        // SAFETY: the copy into the landing has ended; the caller's promise covers dst.
+        unsafe { std::ptr::copy_nonoverlapping(landing.host, dst, len) };
+        self.keep(landing);
+        Ok(true)
+    }
+
+    /// Lets go of a read never collected: its landing is free once its copy has run.
+    pub fn discard(&mut self, ticket: u64) {
+        if let Some((landing, _)) = self.landing.remove(&ticket) {
+            if landing.wait().is_ok() {
+                self.keep(landing);
+            }
+        }
+    }
+
+    /// Keeps a free landing for later reads: up to `SPARE_LANDINGS` of them, the largest, none
+    /// past `LARGEST_SPARE`. The rest are unpinned (rare: unpinning makes the device wait).
+    fn keep(&mut self, landing: Pinned) {
+        let gone = if landing.cap > LARGEST_SPARE {
+            landing
+        } else if self.spare.len() < SPARE_LANDINGS {
+            return self.spare.push(landing);
+        } else {
+            let smallest = (0..self.spare.len())
+                .min_by_key(|&i| self.spare[i].cap)
+                .expect("the spares are full");
+            if landing.cap > self.spare[smallest].cap {
+                std::mem::replace(&mut self.spare[smallest], landing)
+            } else {
+                landing
+            }
+        };
+        // SAFETY: no copy uses it any more (its event was waited for, or nothing was queued).
+        unsafe {
+            let _ = result::free_host(gone.host.cast());
+            let _ = result::event::destroy(gone.done);
+        }
     }
 
     /// Waits for this lane's queued work; its staging is all free after.
     pub fn sync(&mut self) -> Result<(), DriverError> {
         // SAFETY: the stream is this lane's, alive.
         unsafe { result::stream::synchronize(self.stream)? };
-        if let Some(halves) = self.halves.as_mut() {
-            halves.iter_mut().for_each(|h| h.used = 0);
-        }
+        self.used = 0;
         Ok(())
-    }
-}
-
-/// # Safety
-/// `half` was made by `Lane::staging` and the device no longer reads it.
-unsafe fn free_half(half: &Half) {
-    // SAFETY: the caller's promise. Errors are ignored: this runs as a thread ends, perhaps
-    // as the process does.
-    unsafe {
-        let _ = result::free_host(half.host.cast());
-        let _ = result::event::destroy(half.done);
-    }
-}
-
-impl Drop for Lane {
-    /// A thread's lane goes with the thread, once its work is done.
-    fn drop(&mut self) {
-        if self.sync().is_err() {
-            // The device failed: leave the memory rather than free what it may still use.
-            return;
-        }
-        if let Some(halves) = &self.halves {
-            // SAFETY: the stream has finished (above).
-            halves.iter().for_each(|h| unsafe { free_half(h) });
-        }
-        // SAFETY: the stream is this lane's and idle.
-        let _ = unsafe { result::stream::destroy(self.stream) };
     }
 }

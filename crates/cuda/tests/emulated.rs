@@ -1189,8 +1189,9 @@ fn loss_over_given_triplets_and_set_strategies_matches_cpu() {
 }
 
 /// Launches are queued, not waited for: the host waits only where it reads results (a
-/// chunk's extremes), however many column chunks each row chunk launches, and the answers
-/// are the cpu's although every kernel ran only at those reads.
+/// chunk's extremes), however many column chunks each row chunk launches; each read waits for
+/// its own chunk alone, while the next chunk's launches stay queued; and the answers are the
+/// cpu's although every kernel ran only at those reads.
 #[test]
 fn launches_queue_and_the_host_waits_only_where_it_reads() {
     let mut rng = Rng(97);
@@ -1212,19 +1213,22 @@ fn launches_queue_and_the_host_waits_only_where_it_reads() {
             "one read a row chunk, and several chunks: {waits}"
         );
         assert!(launches >= waits, "{launches} launches, {waits} waits");
-        // Read as soon as launched, a row chunk's read would find its own launches alone.
-        assert!(
-            after.deepest >= 2 * (launches / waits),
-            "a chunk's read waits with the next chunk queued: {after:?}"
+        // Every read but the last leaves the next chunk's launches queued: the device runs
+        // them while the host merges.
+        let (reads, overlapped) = (
+            after.reads - before.reads,
+            after.overlapped - before.overlapped,
         );
+        assert_eq!(reads, waits, "every wait is a chunk's read");
+        assert_eq!(overlapped, reads - 1, "{after:?}");
         if memory.is_some() {
             assert!(launches >= 3 * waits, "{launches} launches, {waits} waits");
         }
     }
 }
 
-/// knn reads each row chunk's lists one chunk behind: every read finds the next chunk's
-/// launches queued, and the lists are the cpu's.
+/// knn reads each row chunk's lists one chunk behind: each read waits for its own chunk
+/// alone and leaves the next chunk's launches queued, and the lists are the cpu's.
 #[test]
 fn knn_reads_a_chunk_behind_its_launches() {
     let mut rng = Rng(101);
@@ -1244,14 +1248,13 @@ fn knn_reads_a_chunk_behind_its_launches() {
     assert_eq!(got.indices, want.indices);
     close(&got.distances, &want.distances, "knn distances");
     let after = cuda.queue_counts().unwrap();
-    let (launches, waits) = (after.launches - before.launches, after.waits - before.waits);
-    assert!(waits >= 4, "several row chunks, two reads each: {waits}");
-    // Read as soon as launched, a row chunk's read would find its own launches alone.
-    let per_chunk = launches / (waits / 2);
-    assert!(
-        after.deepest >= 2 * per_chunk,
-        "a read waits with the next chunk's launches queued: {launches} launches, {after:?}"
+    let (reads, overlapped) = (
+        after.reads - before.reads,
+        after.overlapped - before.overlapped,
     );
+    assert!(reads >= 4, "several row chunks, two reads each: {after:?}");
+    // Each chunk's two reads but the last chunk's leave the next chunk's launches queued.
+    assert_eq!(overlapped, reads - 2, "{after:?}");
 }
 
 /// A corpus kept on the device by a search on one thread is searched from others: the kept

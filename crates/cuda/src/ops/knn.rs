@@ -2,7 +2,7 @@
 //! kernel into a scratch matrix, then top-k merges of 1024 columns at a time into each
 //! query's running list, kept on the device across the corpus chunks.
 use super::{distance_tile, row_bytes, rows_for_work, too_large, RowsAt, Side, MAX_GRID_Y_ROWS};
-use crate::gpu::{int, Buffer, DevPtr, Gpu, Params};
+use crate::gpu::{int, Buffer, DevPtr, Gpu, Params, Reading};
 use crate::kept::{Keeper, Kept};
 use crate::kernels::{THREADS, TOPK_MERGE};
 use crate::plan::{chunks, plan, smallest, Footprint};
@@ -157,10 +157,9 @@ pub fn top_k(
     int(dim, "queries")?;
     let kept = matches!(corpus.at, At::Device(..));
     let f = Footprint {
-        // A query's values, norm and top-k list (key and distance, held for the chunk before's
-        // read as well); a corpus row's values and norm unless kept on the device; a distance
-        // each pair.
-        per_row: row_bytes(dim) + 24 * k,
+        // A query's values, norm and top-k list (key and distance); a corpus row's values and
+        // norm unless kept on the device; a distance each pair.
+        per_row: row_bytes(dim) + 12 * k,
         per_col: if kept { 0 } else { row_bytes(dim) },
         per_cell: 4,
     };
@@ -175,7 +174,7 @@ pub fn top_k(
     )
     .ok_or_else(|| too_large(smallest(rows, cols, f)))?;
     let scratch = Buffer::<f32>::uninit(gpu, p.rows * p.cols)?;
-    let mut behind: Option<(Buffer<u64>, Buffer<f32>)> = None;
+    let mut behind: Option<(Reading<u64>, Reading<f32>)> = None;
     for (r0, r1) in chunks(rows, p.rows) {
         call.stop.check()?;
         let h = r1 - r0;
@@ -227,22 +226,24 @@ pub fn top_k(
             // and `dists` h·k values; k ≤ KNN_MAX_K.
             unsafe { merge.launch(gpu, TOPK_MERGE, [h as u32, 1, 1], [THREADS, 1, 1])? };
         }
-        // Read one chunk behind: the GPU runs this chunk while the host reads the one before.
-        if let Some((keys, dists)) = behind.replace((keys, dists)) {
-            read_lists(&mut out, &keys, &dists)?;
+        // Copied back now, read once the next chunk is queued: the GPU runs that chunk while
+        // the host reads this one.
+        let lists = (keys.read_later()?, dists.read_later()?);
+        if let Some((keys, dists)) = behind.replace(lists) {
+            read_lists(&mut out, keys, dists)?;
         }
         call.advance(h, rows);
     }
     if let Some((keys, dists)) = behind {
-        read_lists(&mut out, &keys, &dists)?;
+        read_lists(&mut out, keys, dists)?;
     }
     call.stop.check()?;
     Ok(out)
 }
 
 /// Appends a row chunk's lists: an index and a distance a slot, −1 and ∞ for an empty one.
-fn read_lists(out: &mut Knn, keys: &Buffer<u64>, dists: &Buffer<f32>) -> Result<(), Error> {
-    let (kv, dv) = (keys.to_vec()?, dists.to_vec()?);
+fn read_lists(out: &mut Knn, keys: Reading<u64>, dists: Reading<f32>) -> Result<(), Error> {
+    let (kv, dv) = (keys.wait()?, dists.wait()?);
     for (key, d) in kv.into_iter().zip(dv) {
         if key == u64::MAX {
             out.indices.push(-1);

@@ -4,7 +4,7 @@
 //! waves on an H200 or an A100) however few rows a chunk has (`column_span`); the column spans
 //! merge through atomics on packed keys.
 use super::{row_bytes, rows_for_work, too_large, Batch, Side};
-use crate::gpu::{blocks, Buffer, Gpu, Params};
+use crate::gpu::{blocks, Buffer, Gpu, Params, Reading};
 use crate::kernels::{metric_code, BATCH_HARD, THREADS, TILE};
 use crate::plan::{chunks, plan, smallest, Footprint};
 use tripletkit_core::{Call, Error, Triplets};
@@ -27,8 +27,8 @@ pub fn batch_hard(
     };
     let dim_i = dim as i32;
     let f = Footprint {
-        // Values and norm, label, and two keys, held for the chunk before's as well.
-        per_row: row_bytes(dim) + 4 + 32,
+        // Values and norm, label, and two keys.
+        per_row: row_bytes(dim) + 4 + 16,
         per_col: row_bytes(dim) + 4,
         per_cell: 0,
     };
@@ -49,9 +49,9 @@ pub fn batch_hard(
     } else {
         None
     };
-    // Each row chunk's keys are read one chunk behind its launches, so that the GPU runs the
-    // next chunk while the host waits for and merges this one.
-    let mut behind: Option<(usize, Buffer<u64>)> = None;
+    // Each row chunk's keys are copied back as soon as its launches are queued, and read once
+    // the next chunk's are: the GPU runs that chunk while the host merges this one.
+    let mut behind: Option<(usize, Reading<u64>)> = None;
     for (r0, r1) in chunks(rows, p.rows) {
         call.stop.check()?;
         let h = r1 - r0;
@@ -100,21 +100,21 @@ pub fn batch_hard(
                     .launch(gpu, BATCH_HARD, grid, [THREADS, 1, 1])?;
             }
         }
-        if let Some((r0, keys)) = behind.replace((r0, keys)) {
-            read_keys(&mut t, r0, &keys)?;
+        if let Some((r0, keys)) = behind.replace((r0, keys.read_later()?)) {
+            read_keys(&mut t, r0, keys)?;
         }
         call.advance(h, rows);
     }
     if let Some((r0, keys)) = behind {
-        read_keys(&mut t, r0, &keys)?;
+        read_keys(&mut t, r0, keys)?;
     }
     call.stop.check()?;
     Ok(t)
 }
 
 /// Adds a row chunk's triplets, from its keys (farthest positives, then nearest negatives).
-fn read_keys(t: &mut Triplets, r0: usize, keys: &Buffer<u64>) -> Result<(), Error> {
-    let keys = keys.to_vec()?;
+fn read_keys(t: &mut Triplets, r0: usize, keys: Reading<u64>) -> Result<(), Error> {
+    let keys = keys.wait()?;
     let (pk, nk) = keys.split_at(keys.len() / 2);
     for (i, (&p, &n)) in pk.iter().zip(nk).enumerate() {
         if p != 0 && n != u64::MAX {

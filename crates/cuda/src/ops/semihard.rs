@@ -6,7 +6,7 @@
 //! Memory: the rows, plus 16 bytes per (anchor, positive) pair of the chunk.
 use super::classes::Classes;
 use super::{row_bytes, rows_for_work, too_large, Batch, Side};
-use crate::gpu::{blocks, Buffer, Gpu, Params};
+use crate::gpu::{blocks, Buffer, Gpu, Params, Reading};
 use crate::kernels::{metric_code, SEMIHARD_FUSED, SEMIHARD_POSITIVES, THREADS, TILE};
 use crate::plan::{chunks, plan, smallest, Footprint};
 use tripletkit_core::{Call, Error, Triplets};
@@ -44,9 +44,8 @@ pub fn batch_semihard(
         .unwrap_or(0);
     let f = Footprint {
         // Values and norm, class, offsets and farthest; then per positive the larger of its
-        // two passes: its value and the three pair lists, then its sorted value and bucket;
-        // and the chunk before's farthest and buckets, until it is read.
-        per_row: row_bytes(dim) + 4 + 8 + 8 + largest * 16 + 8 + largest * 8,
+        // two passes: its value and the three pair lists, then its sorted value and bucket.
+        per_row: row_bytes(dim) + 4 + 8 + 8 + largest * 16,
         per_col: row_bytes(dim) + 4,
         per_cell: 0,
     };
@@ -171,15 +170,15 @@ pub fn batch_semihard(
                     .launch(gpu, SEMIHARD_FUSED, grid, [THREADS, 1, 1])?;
             }
         }
-        // Read one chunk behind: the GPU runs this chunk's pass while the host merges the
-        // one before.
+        // Copied back now, read once the next chunk's pass is queued: the GPU runs that pass
+        // while the host merges this one.
         let done = Pending {
             r0,
             lay,
             values,
             sorted,
-            buckets,
-            far,
+            buckets: buckets.read_later()?,
+            far: far.read_later()?,
         };
         if let Some(before) = behind.replace(done) {
             before.read(&mut t)?;
@@ -199,8 +198,8 @@ struct Pending<'g> {
     lay: Layout,
     values: Vec<f32>,
     sorted: Vec<f32>,
-    buckets: Buffer<'g, u64>,
-    far: Buffer<'g, u64>,
+    buckets: Reading<'g, u64>,
+    far: Reading<'g, u64>,
 }
 
 impl Pending<'_> {
@@ -215,7 +214,7 @@ impl Pending<'_> {
             buckets,
             far,
         } = self;
-        let (mut bucket, far) = (buckets.to_vec()?, far.to_vec()?);
+        let (mut bucket, far) = (buckets.wait()?, far.wait()?);
         for (i, &far) in far.iter().enumerate() {
             if lay.class[i] < 0 {
                 continue;
