@@ -7,7 +7,7 @@
 //   node bench/gpu-check.mjs [--quick] [--no-timing]
 //
 // With TRIPLETKIT_CUDA_EMULATOR=1 it runs through the CPU emulator (use --quick --no-timing:
-// slow). --no-timing stops after the checks.
+// slow); CI runs it so. --no-timing stops after the checks.
 import { createRequire } from 'node:module'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -145,6 +145,21 @@ expect(index.deviceBytes > 0, `KnnIndex keeps its piece on the GPU (${index.devi
 const again = index.searchSync(sx, { k: 5, excludeSelf: true })
 expect(first.indices.every((v, i) => v === again.indices[i]), 'KnnIndex: a second search from the kept copy gives the same lists')
 index.releaseDevice()
+
+// Concurrent async calls: each runs on a thread and a stream of its own, and later rounds
+// take the streams of threads that ended; every answer is its own input's cpu answer.
+const inputs = Array.from({ length: 6 }, (_, i) => matrix(157 + 31 * i, 64))
+const cpuLists = inputs.map((xi) => tk.knnSync(xi, xi, { k: 7, excludeSelf: true, device: 'cpu' }))
+const cpuHard = inputs.map((xi) => tk.mineTripletsSync(xi, labelsOf(xi.rows, 5), { strategy: 'batch-hard', device: 'cpu' }))
+for (let round = 1; round <= 3; round++) {
+  const [lists, hard] = await Promise.all([
+    Promise.all(inputs.map((xi) => tk.knn(xi, xi, { k: 7, excludeSelf: true, device: 'cuda' }))),
+    Promise.all(inputs.map((xi) => tk.mineTriplets(xi, labelsOf(xi.rows, 5), { strategy: 'batch-hard', device: 'cuda' }))),
+  ])
+  const knnOk = lists.every((g, i) => relDiff(g.distances, cpuLists[i].distances) < 1e-4)
+  const hardOk = hard.every((g, i) => g.length === cpuHard[i].length && g.anchor.every((a, t) => a === cpuHard[i].anchor[t]))
+  expect(knnOk && hardOk, `round ${round}: 6 knn and 6 batch-hard async calls at once on cuda, each its own cpu answer`)
+}
 
 if (process.argv.includes('--no-timing')) {
   if (failures.length > 0) console.log(`\n${failures.length} mismatch(es)`)
