@@ -67,9 +67,11 @@ struct alignas(16) TkTiles {
 // The tile row (or column) of a thread's r-th row (column), for its row (column) t16 of the
 // 16 × 16 threads: two groups of four, 64 apart, so that a warp's float4 reads of shared
 // memory are conflict-free.
-__device__ __forceinline__ int tk_tile_row(int t16, int r) { return (r < 4 ? 0 : 60) + t16 * 4 + r; }
+__device__ __forceinline__ int tk_tile_row(int t16, int r) {
+  return (r < 4 ? 0 : 60) + t16 * 4 + r;
+}
 
-// Queues the copies of the slice k0..k0 + 8 of the tile's rows into stage `st`: a thread
+// Queues the copies of the slice k0..k0 + 8 of the tile's rows into `tile` (a stage): a thread
 // copies four rows' k0 + t % 8 (a warp reads four 32-byte runs); past the rows or the
 // embedding, zeros.
 __device__ __forceinline__ void tk_fill_stage(const float* x, int x_rows, int dim, int row0, int k0,
@@ -189,6 +191,21 @@ __device__ __forceinline__ float tk_distance(float dot, const float* a, const fl
   if (trusted) return metric == TK_EUCLIDEAN ? sqrtf(d2) : d2;
   const double exact = tk_exact_sq_dist_as<kOutline>(a, b, dim);
   return (float)(metric == TK_EUCLIDEAN ? sqrt(exact) : exact);
+}
+
+// A warp's sum and maximum of one value a lane, the same bits in every lane: a fixed tree of
+// shuffles down to lane 0, then lane 0's result to all (a butterfly would leave each lane a
+// sum in another order). The whole warp calls them.
+__device__ __forceinline__ double tk_warp_sum(double v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  return __shfl_sync(0xffffffffu, v, 0);
+}
+__device__ __forceinline__ double tk_warp_max(double v) {
+  for (int o = 16; o > 0; o >>= 1) {
+    const double w = __shfl_down_sync(0xffffffffu, v, o);
+    v = w > v ? w : v;
+  }
+  return __shfl_sync(0xffffffffu, v, 0);
 }
 
 // (distance, index) as one integer in (distance, index) order; −0 joins +0.

@@ -1,17 +1,20 @@
 // contrastiveLoss: from the batch's distance matrix D (tk_distance_tile), per row the losses of
 // its positive pairs, max(0, d − pos_margin), and of its negative pairs, max(0, neg_margin − d),
-// summed in column order as the cpu device does; then the gradient through D in closed form,
-// one thread an element of the result. D is read as tk_exact_distance reads it.
+// a warp a row: each lane sums the columns lane, lane + 32, …, and the lanes' sums meet by a
+// fixed tree (the cpu sums in column order, so the sums may differ in the last bits); then the
+// gradient through D in closed form, one thread an element of the result. D is read as
+// tk_exact_distance reads it.
 #include "pair.cuh"
 
 // Row i's sums: stats[6i..6i+6] = positive count, active, sum; negative count, active, sum.
 extern "C" __global__ void tk_contrastive_rows(const float* x, const float* d, const int* labels,
                                                int n, int dim, int metric, double pos_margin,
                                                double neg_margin, double* stats) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= n) return;
+  const int i = (int)(((size_t)blockIdx.x * blockDim.x + threadIdx.x) / 32);
+  if (i >= n) return;  // the whole warp: a warp is one row
+  const int lane = threadIdx.x & 31;
   double pc = 0.0, pa = 0.0, ps = 0.0, nc = 0.0, na = 0.0, ns = 0.0;
-  for (int j = 0; j < n; j++) {
+  for (int j = lane; j < n; j += 32) {
     if (j == i) continue;
     const double dv = tk_exact_distance(d, x, n, dim, i, j, metric);
     if (labels[j] == labels[i]) {
@@ -26,6 +29,9 @@ extern "C" __global__ void tk_contrastive_rows(const float* x, const float* d, c
       ns += l;
     }
   }
+  pc = tk_warp_sum(pc), pa = tk_warp_sum(pa), ps = tk_warp_sum(ps);
+  nc = tk_warp_sum(nc), na = tk_warp_sum(na), ns = tk_warp_sum(ns);
+  if (lane != 0) return;
   double* s = stats + (size_t)6 * i;
   s[0] = pc, s[1] = pa, s[2] = ps, s[3] = nc, s[4] = na, s[5] = ns;
 }

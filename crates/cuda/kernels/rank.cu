@@ -1,9 +1,10 @@
 // multipleNegativesRankingLoss's passes with D(queries, candidates) left on the device
-// (tk_distance_tile): per query row, one thread a row, its softmax's shift and sum and its
-// loss; then the coefficients of the backward pass's GEMM form, one thread an element, for
+// (tk_distance_tile): per query row, a warp a row, its softmax's shift and sum and its loss
+// (the lanes' sums meet by a fixed tree, so they may differ from the cpu's in the last bits);
+// then the coefficients of the backward pass's GEMM form, one thread an element, for
 // tk_coef_gemm. s = −d is the similarity up to a constant (1 − d for cosine), which cancels;
 // d is read as the cpu reads it (tk_exact_distance2). Each step is the cpu's
-// (crates/core/src/losses/ranking.rs), in the same order.
+// (crates/core/src/losses/ranking.rs), the sums but in their order.
 #include "pair.cuh"
 
 __device__ __forceinline__ double tk_rank_sim(const float* d, const float* q, const float* c,
@@ -17,15 +18,22 @@ __device__ __forceinline__ double tk_rank_sim(const float* d, const float* q, co
 extern "C" __global__ void tk_rank_rows(const float* d, const float* q, const float* c, int m,
                                         int n, int dim, int metric, double scale, double weight,
                                         double* shift, double* z, double* loss) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= m) return;
-  double best = tk_rank_sim(d, q, c, n, dim, i, 0, metric);
-  for (int j = 1; j < n; j++) {
-    const double s = tk_rank_sim(d, q, c, n, dim, i, j, metric);
-    if (scale >= 0.0 ? s > best : s < best) best = s;
+  const int i = (int)(((size_t)blockIdx.x * blockDim.x + threadIdx.x) / 32);
+  if (i >= m) return;  // the whole warp: a warp is one row
+  const int lane = threadIdx.x & 31;
+  const double sign = scale >= 0.0 ? 1.0 : -1.0;
+  // The largest scaled term: the largest s, or the smallest for a negative scale.
+  double best = -tk_inf();
+  for (int j = lane; j < n; j += 32) {
+    const double s = sign * tk_rank_sim(d, q, c, n, dim, i, j, metric);
+    best = s > best ? s : best;
   }
+  best = sign * tk_warp_max(best);
   double sum = 0.0;
-  for (int j = 0; j < n; j++) sum += exp(scale * (tk_rank_sim(d, q, c, n, dim, i, j, metric) - best));
+  for (int j = lane; j < n; j += 32)
+    sum += exp(scale * (tk_rank_sim(d, q, c, n, dim, i, j, metric) - best));
+  sum = tk_warp_sum(sum);
+  if (lane != 0) return;
   shift[i] = best, z[i] = sum;
   loss[i] = weight * (scale * (best - tk_rank_sim(d, q, c, n, dim, i, i, metric)) + log(sum));
 }

@@ -1,8 +1,9 @@
 // supConLoss with the batch's cosine distances D left on the device (tk_distance_tile): per
-// anchor row, one thread a row, its softmax's shift and sum and its loss; then the
+// anchor row, a warp a row, its softmax's shift and sum and its loss (the lanes' sums meet by
+// a fixed tree, so they may differ from the cpu's in the last bits); then the
 // coefficients of the backward pass's GEMM form, one thread an element, for tk_coef_gemm.
 // s_ij = −d_ij/τ (the constant 1/τ of s = (1 − d)/τ cancels in every log-softmax). Each step
-// is the cpu's (crates/core/src/losses/supcon.rs), in the same order.
+// is the cpu's (crates/core/src/losses/supcon.rs), the sums but in their order.
 #include "common.cuh"
 
 // For an anchor with positives[i] > 0: shift[i] = max_{j≠i} s_ij, z[i] = Σ_{j≠i} exp(s_ij −
@@ -11,29 +12,34 @@
 extern "C" __global__ void tk_supcon_rows(const float* d, const int* labels,
                                           const unsigned* positives, int n, double tau,
                                           double* shift, double* z, double* loss) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= n) return;
-  shift[i] = 0.0, z[i] = 1.0, loss[i] = 0.0;
-  if (positives[i] == 0) return;
+  const int i = (int)(((size_t)blockIdx.x * blockDim.x + threadIdx.x) / 32);
+  if (i >= n) return;  // the whole warp: a warp is one row
+  const int lane = threadIdx.x & 31;
+  if (positives[i] == 0) {
+    if (lane == 0) shift[i] = 0.0, z[i] = 1.0, loss[i] = 0.0;
+    return;
+  }
   const float* row = d + (size_t)i * n;
-  const int first = i == 0 ? 1 : 0;
-  double m = -(double)row[first] / tau;
-  for (int j = first + 1; j < n; j++) {
+  double m = -tk_inf();
+  for (int j = lane; j < n; j += 32) {
     if (j == i) continue;
     const double s = -(double)row[j] / tau;
     m = s > m ? s : m;
   }
+  m = tk_warp_max(m);
   double sum = 0.0;
-  for (int j = 0; j < n; j++) {
+  for (int j = lane; j < n; j += 32) {
     if (j != i) sum += exp(-(double)row[j] / tau - m);
   }
+  sum = tk_warp_sum(sum);
   const double lse = m + log(sum);
   const double per = 1.0 / (double)positives[i];
   double l = 0.0;
-  for (int j = 0; j < n; j++) {
+  for (int j = lane; j < n; j += 32) {
     if (j != i && labels[j] == labels[i]) l -= per * (-(double)row[j] / tau - lse);
   }
-  shift[i] = m, z[i] = sum, loss[i] = l;
+  l = tk_warp_sum(l);
+  if (lane == 0) shift[i] = m, z[i] = sum, loss[i] = l;
 }
 
 // C_ij = −w[i] · (softmax_ij − [j ∈ P(i)]/|P(i)|) for j ≠ i, 0 on the diagonal and where

@@ -5,7 +5,7 @@
 //! cpu: the loss is sized for batches.
 use super::{distance_tile, row_bytes, too_large, Side};
 use crate::gpu::{int, Buffer, Gpu, Params};
-use crate::kernels::{metric_code, CONTRASTIVE_GRAD, CONTRASTIVE_ROWS};
+use crate::kernels::{metric_code, CONTRASTIVE_GRAD, CONTRASTIVE_ROWS, WARP};
 use tripletkit_core::device::HingeScales;
 use tripletkit_core::distances::Rows;
 use tripletkit_core::{Call, Error, Hinge, HingeSide};
@@ -60,7 +60,7 @@ pub fn pair_hinge(
         .double(neg_margin)
         .buf(&stats);
     // SAFETY: tk_contrastive_rows' signature; `stats` holds six values a row.
-    unsafe { per_row.launch_over(gpu, CONTRASTIVE_ROWS, n)? };
+    unsafe { per_row.launch_over(gpu, CONTRASTIVE_ROWS, n * WARP)? };
     for s in stats.to_vec()?.chunks(6) {
         h.pos.merge(&HingeSide {
             count: s[0] as usize,

@@ -5,7 +5,7 @@
 //! matrices do not fit the budget is left to core's definition over the chunked primitives.
 use super::{backward::products_on, resident_distances, Side};
 use crate::gpu::{int, Buffer, Gpu, Params};
-use crate::kernels::{metric_code, RANK_COEF, RANK_ROWS};
+use crate::kernels::{metric_code, RANK_COEF, RANK_ROWS, WARP};
 use tripletkit_core::distances::backward::PairwiseGrads;
 use tripletkit_core::distances::Rows;
 use tripletkit_core::{Call, Error, RowTerms};
@@ -64,7 +64,7 @@ pub fn rank_terms(
     p.buf(&loss);
     // SAFETY: tk_rank_rows' signature; `d` holds m × n floats, the rows m and n rows of dim
     // values, the per-row buffers m values.
-    unsafe { p.launch_over(gpu, RANK_ROWS, m)? };
+    unsafe { p.launch_over(gpu, RANK_ROWS, m * WARP)? };
     let losses = loss.to_vec()?;
     call.stop.check()?;
     let coef = Buffer::<f64>::uninit(gpu, m * n)?;

@@ -6,7 +6,7 @@
 //! do not fit the budget is left to core's definition over the chunked primitives.
 use super::{backward::products_on, resident_distances, Side};
 use crate::gpu::{int, Buffer, Gpu, Params};
-use crate::kernels::{SUPCON_COEF, SUPCON_ROWS};
+use crate::kernels::{SUPCON_COEF, SUPCON_ROWS, WARP};
 use tripletkit_core::distances::backward::PairwiseGrads;
 use tripletkit_core::distances::Rows;
 use tripletkit_core::{Call, Error, Metric, RowTerms, RowWeights};
@@ -60,7 +60,7 @@ pub fn sup_con_terms(
     let mut p = Params::new();
     args(&mut p);
     // SAFETY: tk_supcon_rows' signature; `d` holds n × n floats, the per-row buffers n values.
-    unsafe { p.launch_over(gpu, SUPCON_ROWS, n)? };
+    unsafe { p.launch_over(gpu, SUPCON_ROWS, n * WARP)? };
     let losses = loss.to_vec()?;
     let w = weights(&losses);
     if w.len() != n {
