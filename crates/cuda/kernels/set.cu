@@ -1,9 +1,10 @@
 // Set mining (strategies 'all', 'violating', 'hard', 'semihard', 'easy'): every (anchor,
 // positive, negative) whose margin m = d(a, n) − d(a, p) passes the strategy's filter, in
-// anchor, then positive, then negative order. One thread an (anchor, positive) pair walks the
-// anchor's row of distances (written by tk_distance_tile) in column order: a first launch
-// counts, the host lays the pairs' outputs end to end, a second launch writes each pair's
-// negatives at its offset. So the order needs no sorting and the output is exactly sized.
+// anchor, then positive, then negative order. One block an (anchor, positive) pair walks the
+// anchor's row of distances (written by tk_distance_tile): a first launch counts, the host
+// lays the pairs' outputs end to end, a second launch writes each pair's negatives at its
+// offset, each thread those of a run of columns after the runs before it. So the order needs
+// no sorting and the output is exactly sized.
 #include "common.cuh"
 
 // Strategy codes, as `src/ops/set.rs` passes them.
@@ -23,27 +24,50 @@ __device__ __forceinline__ bool tk_keeps(int strategy, float m, float margin) {
   }
 }
 
-// Pair t: anchor pair_anchor[t] (a row of `dist`, `cols` wide, of class anchor_class[...]) and
-// positive pair_positive[t] (a column). count = 1: writes the pair's count to counts[t];
-// count = 0: writes its negatives from out[offsets[t]].
+// Pair t = blockIdx.x: anchor pair_anchor[t] (a row of `dist`, `cols` wide, of class
+// anchor_class[...]) and positive pair_positive[t] (a column). count = 1: writes the pair's
+// count to counts[t] (the threads take the columns in turn, so a warp reads them together);
+// count = 0: writes its negatives from out[offsets[t]] in column order, thread k those of the
+// k-th run of columns, after the runs before it. The whole block calls it.
 __device__ __forceinline__ void tk_set_pairs(const float* dist, int cols, const int* cand_class,
                                              const int* anchor_class, const int* pair_anchor,
                                              const int* pair_positive, int pairs, int strategy,
                                              float margin, bool count, long long* counts,
                                              const long long* offsets, int* out) {
-  const int t = blockIdx.x * blockDim.x + threadIdx.x;
-  if (t >= pairs) return;
+  __shared__ long long part[TK_THREADS];
+  const int t = blockIdx.x;
+  if (t >= pairs) return;  // the whole block: a block is one pair
   const int i = pair_anchor[t], cls = anchor_class[i];
   const float* row = dist + (size_t)i * cols;
   const float dp = row[pair_positive[t]];
+  const int k = threadIdx.x, threads = blockDim.x;
+  const int span = (cols + threads - 1) / threads;
+  const int j0 = k * span < cols ? k * span : cols, j1 = j0 + span < cols ? j0 + span : cols;
   long long n = 0;
-  const long long at = count ? 0 : offsets[t];
-  for (int j = 0; j < cols; j++) {
-    if (cand_class[j] == cls || !tk_keeps(strategy, row[j] - dp, margin)) continue;
-    if (!count) out[at + n] = j;
-    n++;
+  if (count) {
+    for (int j = k; j < cols; j += threads)
+      n += cand_class[j] != cls && tk_keeps(strategy, row[j] - dp, margin);
+  } else {
+    for (int j = j0; j < j1; j++)
+      n += cand_class[j] != cls && tk_keeps(strategy, row[j] - dp, margin);
   }
-  if (count) counts[t] = n;
+  part[k] = n;
+  __syncthreads();
+  if (k == 0) {
+    // The runs' starts (fill), or the pair's count.
+    long long sum = 0;
+    for (int q = 0; q < threads; q++) {
+      const long long c = part[q];
+      part[q] = sum;
+      sum += c;
+    }
+    if (count) counts[t] = sum;
+  }
+  __syncthreads();
+  if (count) return;
+  long long at = offsets[t] + part[k];
+  for (int j = j0; j < j1; j++)
+    if (cand_class[j] != cls && tk_keeps(strategy, row[j] - dp, margin)) out[at++] = j;
 }
 
 extern "C" __global__ void tk_set_count(const float* dist, int cols, const int* cand_class,

@@ -5,7 +5,7 @@
 //! positive, negative order, as the cpu device gives it.
 use super::classes::Classes;
 use super::{distance_tile, row_bytes, rows_for_work, too_large, Batch, Side, MAX_GRID_Y_ROWS};
-use crate::gpu::{blocks, int, Buffer, Gpu, Params};
+use crate::gpu::{int, Buffer, Gpu, Params};
 use crate::kernels::{SET_COUNT, SET_FILL, THREADS, TILE};
 use crate::plan::{chunks, plan_whole_rows, Footprint, Plan};
 use tripletkit_core::{runtime::budget, Call, Error, MineOptions, Strategy, Triplets};
@@ -184,7 +184,8 @@ pub fn mine_set(
         let pairs = c.pairs();
         if pairs > 0 {
             let counts = Buffer::<i64>::uninit(gpu, pairs)?;
-            let grid = [blocks(pairs, THREADS as usize), 1, 1];
+            // A block a pair (pairs are below 2³¹: the caller's sizes are).
+            let grid = [pairs as u32, 1, 1];
             let common = |p: &mut Params| {
                 c.params(&pass, p);
                 p.int(pairs as i32)
