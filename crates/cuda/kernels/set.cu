@@ -88,9 +88,10 @@ extern "C" __global__ void tk_set_fill(const float* dist, int cols, const int* c
 
 // Sampled set mining (docs/SEMANTICS.md, "Sampled mining"): the key of triplet (a, p, n) is
 // SplitMix64 chained over (seed, a, p, n) in global indices, as crates/core's miners/sample.rs
-// defines it. One thread a pair walks its negatives as above and appends those whose key is
-// at most `bound` at slot atomicAdd(found, 1) while slots remain; the host keeps the count
-// smallest and, when `found` passes `capacity`, runs the pairs again under a tighter bound.
+// defines it. One block a pair walks its negatives as above, its threads taking the candidates
+// in turn, and appends those whose key is at most `bound` at slot atomicAdd(found, 1) while
+// slots remain; the host keeps the count smallest (slots' order does not matter) and, when
+// `found` passes `capacity`, runs the pairs again under a tighter bound.
 __device__ __forceinline__ unsigned long long tk_mix(unsigned long long z) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
@@ -112,14 +113,14 @@ extern "C" __global__ void tk_set_sample(const float* dist, int cols, const int*
                                          int capacity, unsigned long long* found,
                                          unsigned long long* out_key, int* out_pair,
                                          int* out_negative) {
-  const int t = first_pair + blockIdx.x * blockDim.x + threadIdx.x;
-  if (t >= first_pair + pairs) return;
+  const int t = first_pair + blockIdx.x;
+  if (t >= first_pair + pairs) return;  // the whole block: a block is one pair
   const int i = pair_anchor[t], p = pair_positive[t], cls = anchor_class[i];
   const float* row = dist + (size_t)i * cols;
   const float dp = row[p];
   const unsigned long long pair =
       tk_step(tk_step(tk_step(seed) ^ (anchor_base + i)) ^ (cand_base + p));
-  for (int j = 0; j < cols; j++) {
+  for (int j = threadIdx.x; j < cols; j += blockDim.x) {
     if (cand_class[j] == cls || !tk_keeps(strategy, row[j] - dp, margin)) continue;
     const unsigned long long key = tk_step(pair ^ (cand_base + j));
     if (key > bound) continue;

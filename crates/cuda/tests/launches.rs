@@ -5,7 +5,7 @@
 //! waves on. The table this prints is the geometry half of the GPU's performance model.
 //!
 //! Every kernel of every op fills the GPU but those `BELOW_FOUR_WAVES` lists (knn's top-k
-//! merge, the sampled set pass) and the small passes (`SMALL_PASSES`). The test holds the model to that list both
+//! merge) and the small passes (`SMALL_PASSES`). The test holds the model to that list both
 //! ways: a kernel that falls below 4 waves fails it, and so does one that rises above without
 //! leaving the list. The table it prints has each op's busiest kernel.
 use std::collections::{BTreeMap, BTreeSet};
@@ -236,18 +236,13 @@ fn ops() -> Vec<(&'static str, bool, Op)> {
 }
 
 /// Kernels below 4 waves on some model or size, as "op: kernel", the open work of the GPU
-/// path's grids:
-/// - knn's top-k merge, one block a query row of a chunk, until the selection moves into the
-///   distance tile's epilogue;
-/// - the set strategies' sample pass, one thread an (anchor, positive) pair of a chunk
-///   scanning every candidate: about 7,000 threads a launch (the count and fill passes give
-///   a pair a block).
+/// path's grids: knn's top-k merge, one block a query row of a chunk, until the selection
+/// moves into the distance tile's epilogue.
 ///
 /// The test holds the model to this list both ways: a kernel that falls below 4 waves fails
 /// it, and so does one that rises above while still listed.
 const BELOW_FOUR_WAVES: &[&str] = &[
     "knn, k = 10: tk_topk_merge",
-    "mineTriplets all, sampled to 10⁶: tk_set_sample",
     "retrievalMetrics: tk_topk_merge",
 ];
 

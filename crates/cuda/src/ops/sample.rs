@@ -7,7 +7,7 @@
 //! that not lower the bound (a sample larger than the buffer, or equal keys across pairs), the
 //! pairs are halved, down to one pair, whose negatives fit the buffer.
 use super::set::{strategy_code, SetChunk, SetPass};
-use crate::gpu::{blocks, Buffer, Gpu, Params};
+use crate::gpu::{Buffer, Gpu, Params};
 use crate::kernels::{SET_SAMPLE, THREADS};
 use tripletkit_core::miners::sample::{Keep, Keyed};
 use tripletkit_core::{runtime::budget, Call, Error, Sample, Strategy, Triplets};
@@ -151,7 +151,8 @@ impl Slots<'_> {
             .buf(&self.keys)
             .buf(&self.pairs)
             .buf(&self.negatives);
-        let grid = [blocks(t1 - t0, THREADS as usize), 1, 1];
+        // A block a pair.
+        let grid = [(t1 - t0) as u32, 1, 1];
         // SAFETY: tk_set_sample's signature; the slots hold `capacity` entries, and the
         // kernel writes only below it.
         unsafe { p.launch(gpu, SET_SAMPLE, grid, [THREADS, 1, 1])? };
