@@ -5,6 +5,7 @@ use tripletkit_core::Metric;
 
 pub const DISTANCE_TILE: &str = "tk_distance_tile";
 pub const BATCH_HARD: &str = "tk_batch_hard";
+pub const KNN_TILE: &str = "tk_knn_tile";
 pub const TOPK_MERGE: &str = "tk_topk_merge";
 pub const SEMIHARD_POSITIVES: &str = "tk_semihard_positives";
 pub const SEMIHARD_FUSED: &str = "tk_semihard_fused";
@@ -49,7 +50,7 @@ macro_rules! module {
 pub const MODULES: &[Module] = &[
     module!("distance", [DISTANCE_TILE]),
     module!("batch_hard", [BATCH_HARD]),
-    module!("knn", [TOPK_MERGE]),
+    module!("knn", [KNN_TILE, TOPK_MERGE]),
     module!("semihard", [SEMIHARD_POSITIVES, SEMIHARD_FUSED]),
     module!("set", [SET_COUNT, SET_FILL, SET_SAMPLE]),
     module!("margin", [MARGIN_TERMS]),
@@ -67,7 +68,7 @@ pub const TILE: usize = 128;
 pub const THREADS: u32 = 256;
 /// Threads of a warp: the kernels that give a row a warp are launched over rows × WARP threads.
 pub const WARP: usize = 32;
-/// The largest k of the top-k merge (`kernels/knn.cu`).
+/// The largest k of knn's selection (`kernels/knn.cu`).
 pub const KNN_MAX_K: usize = 1024;
 
 /// The metric's code in `kernels/common.cuh`.

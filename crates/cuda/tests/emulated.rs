@@ -433,7 +433,7 @@ fn sampled_mining_matches_cpu() {
 fn a_sticky_error_refuses_every_later_call() {
     let x: Vec<f32> = (0..40).map(|i| (i % 7) as f32).collect();
     let xm = MatRef::new(&x, 8, 5).unwrap();
-    let cuda = Cuda::emulated_with_fault("tk_distance_tile");
+    let cuda = Cuda::emulated_with_fault("tk_knn_tile");
     assert!(cuda.failure().is_none());
     let o = KnnOptions {
         k: 2,
@@ -444,7 +444,7 @@ fn a_sticky_error_refuses_every_later_call() {
     assert!(
         first
             .to_string()
-            .contains("tk_distance_tile: CUDA_ERROR_ILLEGAL_ADDRESS"),
+            .contains("tk_knn_tile: CUDA_ERROR_ILLEGAL_ADDRESS"),
         "{first}"
     );
     let failure = cuda.failure().expect("the device records its failure");
@@ -529,6 +529,38 @@ fn knn_excludes_self_and_breaks_ties_by_index() {
         let want = knn(&Cpu, xm, xm, Metric::SqEuclidean, &o);
         let got = knn(&Cuda::emulated(), xm, xm, Metric::SqEuclidean, &o);
         assert_eq!(got, want);
+    }
+}
+
+/// The selection in the tile's epilogue across spans, column chunks and row chunks: rows of
+/// three values only, so that nearly every candidate ties and each tile offers far more than a
+/// query's 8 slots a round; the lists are the cpu's, to the index and the distance's bits
+/// (dot products of exactly 0 give −0, kept as the cpu keeps it).
+#[test]
+fn knn_selects_ties_across_spans_and_chunks_as_the_cpu_does() {
+    let (n, d) = (700, 3);
+    let x: Vec<f32> = (0..n * d)
+        .map(|i| [0.0f32, 1.0, -1.0][(i * 5 / 3) % 3] * ((i % 2) as f32))
+        .collect();
+    let xm = MatRef::new(&x, n, d).unwrap();
+    for metric in [Metric::SqEuclidean, Metric::Dot] {
+        for (k, exclude_self, query_offset) in [(1, false, 0), (9, true, 0), (40, false, 0)] {
+            let o = KnnOptions {
+                k,
+                exclude_self,
+                query_offset,
+            };
+            let want = knn(&Cpu, xm, xm, metric, &o);
+            if metric == Metric::Dot && k > 1 {
+                assert!(want.distances.iter().any(|v| v.to_bits() == (-0.0f32).to_bits()));
+            }
+            for cuda in [Cuda::emulated(), Cuda::emulated().with_memory(120_000)] {
+                let got = knn(&cuda, xm, xm, metric, &o);
+                assert_eq!(got.indices, want.indices, "{metric:?} k={k}");
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got.distances), bits(&want.distances), "{metric:?} k={k}");
+            }
+        }
     }
 }
 
@@ -1242,7 +1274,7 @@ fn knn_reads_a_chunk_behind_its_launches() {
         ..KnnOptions::default()
     };
     let want = Cpu.knn_once(qm, cm, &metric, &o, &Call::PLAIN).unwrap();
-    let cuda = Cuda::emulated().with_memory(200_000);
+    let cuda = Cuda::emulated().with_memory(60_000);
     let before = cuda.queue_counts().unwrap();
     let got = cuda.knn_once(qm, cm, &metric, &o, &Call::PLAIN).unwrap();
     assert_eq!(got.indices, want.indices);

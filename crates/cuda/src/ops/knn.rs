@@ -1,10 +1,11 @@
-//! Exact knn on a GPU: a chunk of queries × a chunk of the corpus a launch of the distance
-//! kernel into a scratch matrix, then top-k merges of 1024 columns at a time into each
-//! query's running list, kept on the device across the corpus chunks.
-use super::{distance_tile, row_bytes, rows_for_work, too_large, RowsAt, Side, MAX_GRID_Y_ROWS};
-use crate::gpu::{int, Buffer, DevPtr, Gpu, Params, Reading};
+//! Exact knn on a GPU: a chunk of queries × a chunk of the corpus a launch of the fused
+//! kernel, which selects in the distance tile's epilogue into lists per (query, span of
+//! columns) kept on the device across the corpus chunks; then one merge of each query's span
+//! lists. No distance matrix is ever written.
+use super::{row_bytes, rows_for_work, too_large, Side, TARGET_BLOCKS};
+use crate::gpu::{blocks, int, Buffer, DevPtr, Gpu, Params, Reading};
 use crate::kept::{Keeper, Kept};
-use crate::kernels::{THREADS, TOPK_MERGE};
+use crate::kernels::{metric_code, KNN_TILE, THREADS, TILE, TOPK_MERGE};
 use crate::plan::{chunks, plan, smallest, Footprint};
 use std::any::Any;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -127,8 +128,22 @@ enum At<'a> {
     Device(DevPtr, DevPtr),
 }
 
-/// Columns of the distance scratch, merged by one launch.
-const MAX_SCRATCH_COLS: usize = 1 << 16;
+/// Queries a row chunk takes at most: enough for the span lists' merge (a block a query) to
+/// fill the GPU several times over.
+const CHUNK_QUERIES: usize = 8192;
+/// Keys of span lists a query holds at most (spans × k), 96 KiB of keys and distances.
+const SPAN_KEYS: usize = 8192;
+
+/// Spans of columns a row chunk of `h` queries is cut into: about `TARGET_BLOCKS` blocks with
+/// the row tiles, no more than the columns have tiles, and at most `SPAN_KEYS` keys a query.
+fn spans(h: usize, cols: usize, k: usize) -> usize {
+    let row_tiles = h.div_ceil(TILE).max(1);
+    TARGET_BLOCKS
+        .div_ceil(row_tiles)
+        .min(cols.div_ceil(TILE))
+        .min(SPAN_KEYS / k)
+        .max(1)
+}
 
 /// The primitive `top_k`: arguments checked by the op (k ≤ `KNN_MAX_K`); `device_bytes` is
 /// what the search may use beside a corpus kept on the device.
@@ -156,32 +171,29 @@ pub fn top_k(
     int(o.query_offset.saturating_add(rows), "queryOffset")?;
     int(dim, "queries")?;
     let kept = matches!(corpus.at, At::Device(..));
+    // Every row chunk gets the spans of the largest (a smaller one would want more), and their
+    // lists take at most half the memory.
+    let h = rows.min(CHUNK_QUERIES);
+    let s = spans(h, cols, k).min((device_bytes / 2 / (12 * k * h)).max(1));
     let f = Footprint {
-        // A query's values, norm and top-k list (key and distance); a corpus row's values and
-        // norm unless kept on the device; a distance each pair.
-        per_row: row_bytes(dim) + 12 * k,
+        // A query's values and norm, its span lists and its merged list (a key and a distance
+        // a slot); a corpus row's values and norm unless kept on the device; nothing a pair.
+        per_row: row_bytes(dim) + 12 * k * (s + 1),
         per_col: if kept { 0 } else { row_bytes(dim) },
-        per_cell: 4,
+        per_cell: 0,
     };
-    let max_rows = rows_for_work(cols.min(MAX_SCRATCH_COLS), dim, gpu.chunk_macs());
-    let p = plan(
-        rows,
-        cols,
-        f,
-        device_bytes,
-        MAX_GRID_Y_ROWS.min(max_rows),
-        MAX_SCRATCH_COLS,
-    )
-    .ok_or_else(|| too_large(smallest(rows, cols, f)))?;
-    let scratch = Buffer::<f32>::uninit(gpu, p.rows * p.cols)?;
+    // A launch's columns: about chunk_macs multiply-adds with the largest row chunk.
+    let launch_cols = rows_for_work(rows.min(CHUNK_QUERIES), dim, gpu.chunk_macs());
+    let p = plan(rows, cols, f, device_bytes, CHUNK_QUERIES, launch_cols)
+        .ok_or_else(|| too_large(smallest(rows, cols, f)))?;
     let mut behind: Option<(Reading<u64>, Reading<f32>)> = None;
     for (r0, r1) in chunks(rows, p.rows) {
         call.stop.check()?;
         let h = r1 - r0;
         let uq = Side::upload(gpu, &q, r0, r1)?;
         // Keys of all ones: empty slots, after every real candidate.
-        let keys = Buffer::<u64>::filled(gpu, h * k, 0xff)?;
-        let dists = Buffer::<f32>::filled(gpu, h * k, 0xff)?;
+        let list_keys = Buffer::<u64>::filled(gpu, h * k * s, 0xff)?;
+        let list_d = Buffer::<f32>::filled(gpu, h * k * s, 0xff)?;
         for (c0, c1) in chunks(cols, p.cols) {
             call.stop.check()?;
             let part;
@@ -194,38 +206,50 @@ pub fn top_k(
                 }
             };
             let w = c1 - c0;
-            let rc = RowsAt {
-                data,
-                norms,
-                rows: w,
-                first: c0,
-            };
-            let rq = uq.rows_at(0, h, dim, r0);
-            distance_tile(
-                gpu,
-                rq,
-                rc,
-                dim,
-                scratch.ptr(),
-                w,
-                corpus.options.metric,
-                false,
-            )?;
-            let mut merge = Params::new();
-            merge
-                .buf(&scratch)
+            // Spans of whole tiles, at most `s` of them: block y keeps list y.
+            let span = w.div_ceil(s).div_ceil(TILE) * TILE;
+            let mut tile = Params::new();
+            tile.ptr(uq.data.ptr())
+                .ptr(uq.norms.ptr())
+                .int(h as i32)
+                .ptr(data)
+                .ptr(norms)
                 .int(w as i32)
-                .int(c0 as i32)
-                .int(w as i32)
-                .int(k as i32)
+                .int(dim as i32)
                 .int((o.query_offset + r0) as i32)
+                .int(c0 as i32)
+                .int(metric_code(corpus.options.metric))
                 .int(i32::from(o.exclude_self))
-                .buf(&keys)
-                .buf(&dists);
-            // SAFETY: tk_topk_merge's signature; `scratch` holds h rows of w distances, `keys`
-            // and `dists` h·k values; k ≤ KNN_MAX_K.
-            unsafe { merge.launch(gpu, TOPK_MERGE, [h as u32, 1, 1], [THREADS, 1, 1])? };
+                .int(span as i32)
+                .int(k as i32)
+                .buf(&list_keys)
+                .buf(&list_d);
+            // SAFETY: tk_knn_tile's signature; the queries hold h rows and the corpus chunk w
+            // rows of `dim` values with their norms; the lists hold s·h·k slots and the grid's
+            // y is at most s.
+            unsafe {
+                tile.launch(
+                    gpu,
+                    KNN_TILE,
+                    [blocks(h, TILE), blocks(w, span), 1],
+                    [THREADS, 1, 1],
+                )?
+            };
         }
+        let keys = Buffer::<u64>::filled(gpu, h * k, 0xff)?;
+        let dists = Buffer::<f32>::filled(gpu, h * k, 0xff)?;
+        let mut merge = Params::new();
+        merge
+            .buf(&list_keys)
+            .buf(&list_d)
+            .int(h as i32)
+            .int(s as i32)
+            .int(k as i32)
+            .buf(&keys)
+            .buf(&dists);
+        // SAFETY: tk_topk_merge's signature; the lists hold s·h·k slots, `keys` and `dists`
+        // h·k; k ≤ KNN_MAX_K.
+        unsafe { merge.launch(gpu, TOPK_MERGE, [h as u32, 1, 1], [THREADS, 1, 1])? };
         // Copied back now, read once the next chunk is queued: the GPU runs that chunk while
         // the host reads this one.
         let lists = (keys.read_later()?, dists.read_later()?);

@@ -177,7 +177,7 @@ pub fn resident_distances<'g>(
 /// Blocks a launch of the fused miners aims for: about 10 waves of their kernels on an H200
 /// (132 SMs, 3 blocks each) and 13 on an A100 (crates/cuda/tests/launches.rs holds them to at
 /// least 4).
-const TARGET_BLOCKS: usize = 4096;
+pub const TARGET_BLOCKS: usize = 4096;
 
 /// Columns each block of a fused miner's launch over `h` rows and `w` columns walks: a
 /// multiple of the tile (so tiles fall where they would in one block), such that row tiles ×
