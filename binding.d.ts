@@ -97,6 +97,9 @@ export interface Copied {
  */
 export declare function cudaFailure(): string | null
 
+/** The CUDA device's tile arithmetic ('fp32' or 'tf32x3'), or null where it is unavailable. */
+export declare function cudaMath(): string | null
+
 /** Whether a device can run here. */
 export interface DeviceReport {
   available: boolean
@@ -398,6 +401,12 @@ export interface SearchOptions {
   /** Global index of the first query row, so excludeSelf works on a batch. @default 0 */
   queryOffset?: number
 }
+
+/**
+ * Sets the arithmetic of the CUDA device's distance tiles, 'fp32' or 'tf32x3', for the calls
+ * that start after it; nothing to do where the CUDA device is unavailable.
+ */
+export declare function setCudaMath(math: string): void
 
 /** Supervised contrastive loss of a labelled batch, with its gradient. */
 export declare function supConLoss(x: Float32Array, rows: number, cols: number, labels: Int32Array, opts?: SupConOptions | undefined | null): SupConResult

@@ -8,6 +8,7 @@
 
 export { matrix } from './src/matrix'
 export { backends, CUDA_AUTO_MIN_MACS } from './src/device'
+export { setCudaMath } from './src/cudaMath'
 export { pairwiseDistances, pairwiseDistancesSync } from './src/pairwise'
 export { knn, knnSync } from './src/knn'
 export { KnnIndex } from './src/knnIndex'
@@ -28,7 +29,7 @@ export { fitOasis, fitOasisSync } from './src/oasis'
 export { readNpy, writeNpy, type NpyArray, type NpyDtype } from './src/npy'
 export { openNpy, type NpyFile } from './src/npyFile'
 export type {
-  AbortOptions, AdapterEpoch, HardNegativeCandidates, HardNegativeCandidatesOptions, KnnIndexOptions, KnnIndexSearchOptions, KnnPart, MergeHardNegativesOptions, BackendsInfo, ContrastiveLossOptions, Device, HardNegatives, LinearAdapter, LinearAdapterOptions,
+  AbortOptions, AdapterEpoch, HardNegativeCandidates, HardNegativeCandidatesOptions, KnnIndexOptions, KnnIndexSearchOptions, KnnPart, MergeHardNegativesOptions, BackendsInfo, ContrastiveLossOptions, CudaMath, Device, HardNegatives, LinearAdapter, LinearAdapterOptions,
   MineHardNegativesOptions, OasisCheckpoint, OasisModel, OasisOptions, ValidationSet, LadderLossOptions, LadderLossResult, DeviceInfo, KnnOptions, KnnResult, Labels, LossReduction, LossResult, MarginLossReduction,
   Matrix, MatrixLike, Metric, MetricOptions, MineTripletsOptions, MultipleNegativesRankingLossOptions,
   MultipleNegativesRankingLossResult, PairwiseDistancesOptions, RetrievalMetrics,

@@ -8,7 +8,7 @@ import type { Backend, BackendsReport, NativeBinding } from './backend'
 import { codedError, ERROR_CODES } from './errors'
 import { loadNative } from './native'
 import { reference } from './reference'
-import type { BackendsInfo, Device } from './types'
+import type { BackendsInfo, CudaMath, Device } from './types'
 
 /** A resolved device: the backend that runs the call, and for a native device the addon with its `…Async` ops. */
 export type Target =
@@ -56,12 +56,19 @@ export function backends(): BackendsInfo {
           emulated: cuda.emulated === true,
           ...(cuda.ops === undefined ? {} : { ops: [...cuda.ops] }),
           ...(cuda.maxK == null ? {} : { maxK: cuda.maxK }),
+          ...mathOf(n.binding),
         }
       : { available: false, reason: cuda.reason ?? 'unknown' },
     cpu: cpu.available ? { available: true, ...(cpu.threads === undefined ? {} : { threads: cpu.threads }) }
       : { available: false, reason: cpu.reason ?? 'unknown' },
     js: { available: true },
   }
+}
+
+/** The CUDA tiles' arithmetic as the addon reports it now (`setCudaMath` may change it). */
+function mathOf(binding: NativeBinding): { math?: CudaMath } {
+  const math = binding.cudaMath()
+  return math === 'fp32' || math === 'tf32x3' ? { math } : {}
 }
 
 /**

@@ -607,6 +607,13 @@ export interface RetrievalMetrics {
   queries: number
 }
 
+/**
+ * The arithmetic of the CUDA device's distance tiles: `'fp32'`, FP32 fused multiply-adds in the
+ * CPU's order (every distance the 'cpu' device's, to the bit), or `'tf32x3'`, tensor-core
+ * products of TF32 parts, three a product (FP32-level accuracy, not the CPU's bits).
+ */
+export type CudaMath = 'fp32' | 'tf32x3'
+
 /** What {@link backends} reports about each device. */
 export interface BackendsInfo {
   /** The CUDA backend; `reason` says why it is unavailable. */
@@ -628,6 +635,11 @@ export interface BackendsInfo {
      * call naming `'cuda'` is refused with a RangeError, and `'auto'` runs on `'cpu'`.
      */
     maxK?: number
+    /**
+     * The arithmetic of its distance tiles, when available: `'fp32'` (default, the CPU's bits)
+     * or `'tf32x3'` (3xTF32 tensor cores), as `setCudaMath` or `TRIPLETKIT_CUDA_MATH` set it.
+     */
+    math?: CudaMath
   }
   /** The native CPU backend; `threads` when available, `reason` (the load error) when not. */
   cpu: DeviceInfo & {

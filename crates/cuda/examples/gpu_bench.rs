@@ -1,5 +1,6 @@
 //! Times the CUDA path on the GPU against the card's ceilings (the FP32 and the TF32 peak, and
-//! HBM), after checking each op against the cpu device on a smaller input: the distance
+//! HBM), in each arithmetic of the tiles ('fp32' and 'tf32x3'), after checking each op against
+//! the cpu device on a smaller input: the distance
 //! kernel alone (inputs already uploaded, result left in device memory), and batch-hard,
 //! batch-semihard and knn through their ops (uploads, every launch, reads and merges
 //! included). Run on a machine with an NVIDIA GPU:
@@ -21,7 +22,8 @@ use tripletkit_core::{
 use tripletkit_cuda::driver::Driver;
 use tripletkit_cuda::emulator::Emulator;
 use tripletkit_cuda::gpu::{blocks, Buffer, Gpu, Params};
-use tripletkit_cuda::kernels::{DISTANCE_TILE, THREADS, TILE};
+use tripletkit_cuda::kernels::{DISTANCE_TILE, DISTANCE_TILE_TF32, THREADS, TILE};
+use tripletkit_cuda::math::Math;
 use tripletkit_cuda::ops::Side;
 use tripletkit_cuda::Cuda;
 
@@ -79,8 +81,12 @@ fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
     t[t.len() / 2]
 }
 
-/// The distance kernel over n × n rows of d, writing n² floats to device memory.
-fn pairwise_kernel(gpu: &dyn Gpu, n: usize, d: usize, reps: usize) -> Row {
+/// The distance kernel in `math` over n × n rows of d, writing n² floats to device memory.
+fn pairwise_kernel(gpu: &dyn Gpu, math: Math, n: usize, d: usize, reps: usize) -> Row {
+    let kernel = match math {
+        Math::Fp32 => DISTANCE_TILE,
+        Math::Tf32x3 => DISTANCE_TILE_TF32,
+    };
     let mut rng = Rng(1);
     let x = rng.matrix(n, d);
     let rows = Rows::prepare(MatRef::new(&x, n, d).unwrap(), MetricOptions::default());
@@ -103,7 +109,7 @@ fn pairwise_kernel(gpu: &dyn Gpu, n: usize, d: usize, reps: usize) -> Row {
             .int(1)
             .launch(
                 gpu,
-                DISTANCE_TILE,
+                kernel,
                 [blocks(n, TILE), blocks(n, TILE), 1],
                 [THREADS, 1, 1],
             )
@@ -162,8 +168,8 @@ fn knn_op(cuda: &Cuda, q: usize, c: usize, d: usize) -> Row {
         work: format!("knn {q} × {c} × {d}, k = 10 (the op: uploads and top-k included)"),
         ms,
         macs: q as f64 * c as f64 * d as f64,
-        // The distances pass through HBM once written and once read.
-        hbm_bytes: q as f64 * c as f64 * 8.0,
+        // The selection is in the tile's epilogue: only the rows pass through HBM.
+        hbm_bytes: (q + c) as f64 * d as f64 * 4.0,
     }
 }
 
@@ -264,18 +270,29 @@ fn main() {
         (false, true) => 8,
         (false, false) => 1,
     };
-    let bad = check(&cuda, if emulated { 301 } else { 3001 / s.min(4) }, 128);
+    let gpu: &dyn Gpu = &*gpu;
+    // Each arithmetic of the tiles in turn: checked against the cpu, then timed.
+    let mut bad = Vec::new();
+    let mut rows = Vec::new();
+    for math in [Math::Fp32, Math::Tf32x3] {
+        cuda.set_math(math);
+        let checked = check(&cuda, if emulated { 301 } else { 3001 / s.min(4) }, 128);
+        bad.extend(checked.into_iter().map(|b| format!("{}: {b}", math.name())));
+        let mut timed = vec![
+            pairwise_kernel(gpu, math, 65536 / s, 128, 5),
+            mine_op(&cuda, Strategy::BatchHard, 65536 / s, 128, 8, 5),
+            mine_op(&cuda, Strategy::BatchSemihard, 65536 / s, 128, 32, 3),
+            knn_op(&cuda, 100_000 / s, 1_000_000 / s, 128),
+            mine_op(&cuda, Strategy::BatchHard, 1_000_000 / s, 128, 8, 1),
+        ];
+        for r in &mut timed {
+            r.work = format!("{} [{}]", r.work, math.name());
+        }
+        rows.extend(timed);
+    }
     for b in &bad {
         println!("MISMATCH {b}");
     }
-    let gpu: &dyn Gpu = &*gpu;
-    let rows = vec![
-        pairwise_kernel(gpu, 65536 / s, 128, 5),
-        mine_op(&cuda, Strategy::BatchHard, 65536 / s, 128, 8, 5),
-        mine_op(&cuda, Strategy::BatchSemihard, 65536 / s, 128, 32, 3),
-        knn_op(&cuda, 100_000 / s, 1_000_000 / s, 128),
-        mine_op(&cuda, Strategy::BatchHard, 1_000_000 / s, 128, 8, 1),
-    ];
     println!("| work | tripletkit (ms) | FP32 bound (ms) | × FP32 | TF32 bound (ms) | × TF32 | HBM bound (ms) |\n|---|---:|---:|---:|---:|---:|---:|");
     for r in &rows {
         println!(

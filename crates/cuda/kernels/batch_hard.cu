@@ -31,17 +31,17 @@ extern "C" __global__ void __launch_bounds__(TK_THREADS, 1)
                                          const int* b_labels, int b_rows, int dim, int row0,
                                          int col0, int metric, int self, int span,
                                          unsigned long long* pos_key,
-                                         unsigned long long* neg_key) {
+                                         unsigned long long* neg_key, int math) {
   __shared__ TkTiles s;
   __shared__ float red_d[TK_TILE][17];
   __shared__ int red_i[TK_TILE][17];
   const int r0 = blockIdx.x * TK_TILE;
-  const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+  const int slot = tk_acc_slot(math);
   float pd[TK_PER], nd[TK_PER];
   int pi[TK_PER], ni[TK_PER], la[TK_PER];
   #pragma unroll
   for (int r = 0; r < TK_PER; r++) {
-    const int i = r0 + tk_tile_row(ty, r);
+    const int i = r0 + tk_acc_row(math, r);
     pd[r] = 0.0f;
     nd[r] = 0.0f;
     pi[r] = -1;
@@ -52,15 +52,15 @@ extern "C" __global__ void __launch_bounds__(TK_THREADS, 1)
   const int c_end = c_begin + span < b_rows ? c_begin + span : b_rows;
   for (int c0 = c_begin; c0 < c_end; c0 += TK_TILE) {
     float acc[TK_PER][TK_PER];
-    tk_dot_tile(a, a_rows, b, b_rows, dim, r0, c0, s, acc);
+    tk_dot_tile(a, a_rows, b, b_rows, dim, r0, c0, math, s, acc);
     #pragma unroll
     for (int c = 0; c < TK_PER; c++) {
-      const int j = c0 + tk_tile_row(tx, c);
+      const int j = c0 + tk_acc_col(math, c);
       if (j >= c_end) continue;
       const int lj = b_labels[j], gj = col0 + j;
       #pragma unroll
       for (int r = 0; r < TK_PER; r++) {
-        const int i = r0 + tk_tile_row(ty, r);
+        const int i = r0 + tk_acc_row(math, r);
         if (i >= a_rows) continue;
         const bool same = lj == la[r];
         // A row is never its own positive.
@@ -80,8 +80,8 @@ extern "C" __global__ void __launch_bounds__(TK_THREADS, 1)
   for (int pass = 0; pass < 2; pass++) {
     #pragma unroll
     for (int r = 0; r < TK_PER; r++) {
-      red_d[tk_tile_row(ty, r)][tx] = pass == 0 ? pd[r] : nd[r];
-      red_i[tk_tile_row(ty, r)][tx] = pass == 0 ? pi[r] : ni[r];
+      red_d[tk_acc_row(math, r)][slot] = pass == 0 ? pd[r] : nd[r];
+      red_i[tk_acc_row(math, r)][slot] = pass == 0 ? pi[r] : ni[r];
     }
     __syncthreads();
     const int row = threadIdx.x, i = r0 + row;

@@ -1,7 +1,7 @@
 // What every kernel shares: the 128 × 128 tile of dot products (shared-memory tiles filled by
-// cp.async two steps deep, an 8 × 8 register block per thread), the distance epilogue with
-// the cpu device's rounding rules, and the (distance, index) order in which ties go to the
-// lower index.
+// cp.async two steps deep, an 8 × 8 register block per thread, by FP32 fused multiply-adds or
+// 3xTF32 tensor-core products), the distance epilogue with the cpu device's rounding rules,
+// and the (distance, index) order in which ties go to the lower index.
 #pragma once
 
 #if !defined(__CUDACC__) && !defined(__CUDACC_RTC__)
@@ -24,6 +24,11 @@ typedef unsigned long long u64;
 #define TK_STEP 8
 #define TK_THREADS 256
 #define TK_PER 8
+
+// The arithmetic of the tile's dot products, as `src/math.rs` passes it: FP32 fused
+// multiply-adds in the cpu's order (its bits), or 3xTF32 tensor-core products.
+#define TK_FP32 0
+#define TK_TF32X3 1
 
 // Metric codes, as `src/kernels.rs` passes them.
 #define TK_EUCLIDEAN 0
@@ -71,6 +76,131 @@ __device__ __forceinline__ int tk_tile_row(int t16, int r) {
   return (r < 4 ? 0 : 60) + t16 * 4 + r;
 }
 
+// Which outputs of the tile a thread holds: its r-th row and c-th column, and which of the 16
+// threads that hold its rows it is (for per-row reductions). FP32: rows of a 16 × 16 grid of
+// threads (tk_tile_row). 3xTF32: the m16n8 accumulators of mma.sync, a warp 64 rows × 32
+// columns (warps 2 × 4), a thread rows g and g + 8 and columns 2t and 2t + 1 of each
+// (g = lane / 4, t = lane % 4).
+__device__ __forceinline__ int tk_acc_row(int math, int r) {
+  const int t = threadIdx.x;
+  if (math == TK_FP32) return tk_tile_row(t / 16, r);
+  return ((t >> 5) & 1) * 64 + (r >> 1) * 16 + ((t & 31) >> 2) + (r & 1) * 8;
+}
+__device__ __forceinline__ int tk_acc_col(int math, int c) {
+  const int t = threadIdx.x;
+  if (math == TK_FP32) return tk_tile_row(t % 16, c);
+  return (t >> 6) * 32 + (c >> 1) * 8 + (t & 3) * 2 + (c & 1);
+}
+__device__ __forceinline__ int tk_acc_slot(int math) {
+  const int t = threadIdx.x;
+  return math == TK_FP32 ? t % 16 : (t >> 6) * 4 + (t & 3);
+}
+
+// TF32 (10 bits of mantissa) nearest to x, ties away from zero, as cvt.rna.tf32.f32 rounds;
+// x − tk_tf32(x) rounded again is the low part of the 3xTF32 split.
+#if defined(__CUDA_ARCH__)
+__device__ __forceinline__ unsigned tk_tf32_bits(float x) {
+  unsigned out;
+  asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(out) : "f"(x));
+  return out;
+}
+__device__ __forceinline__ float tk_tf32(float x) { return __uint_as_float(tk_tf32_bits(x)); }
+#else
+__device__ __forceinline__ float tk_tf32(float x) {
+  const unsigned bits = __float_as_uint(x);
+  if ((bits & 0x7f800000u) == 0x7f800000u) return x;  // inf and NaN as they are
+  return __uint_as_float((bits + 0x1000u) & 0xffffe000u);
+}
+#endif
+
+// One 3xTF32 step of k: acc += a·b over 8 values of k, as three products of TF32 parts,
+// small ones first (a_lo·b_hi, a_hi·b_lo, a_hi·b_hi; a_lo·b_lo, below FP32's last bit, is
+// dropped), each product's 8 terms summed into acc. The scalar form of what a tensor core
+// does, for the emulator and for single pairs (bit for bit the emulated tile's sum; within
+// FP32 rounding of the GPU's).
+__device__ __forceinline__ float tk_tf32x3_step(const float* a, int a_stride, const float* b,
+                                                int b_stride, float acc) {
+  float ah[TK_STEP], al[TK_STEP], bh[TK_STEP], bl[TK_STEP];
+  #pragma unroll
+  for (int kk = 0; kk < TK_STEP; kk++) {
+    const float x = a[kk * a_stride], y = b[kk * b_stride];
+    ah[kk] = tk_tf32(x);
+    al[kk] = tk_tf32(x - ah[kk]);
+    bh[kk] = tk_tf32(y);
+    bl[kk] = tk_tf32(y - bh[kk]);
+  }
+  #pragma unroll
+  for (int kk = 0; kk < TK_STEP; kk++) acc = fmaf(al[kk], bh[kk], acc);
+  #pragma unroll
+  for (int kk = 0; kk < TK_STEP; kk++) acc = fmaf(ah[kk], bl[kk], acc);
+  #pragma unroll
+  for (int kk = 0; kk < TK_STEP; kk++) acc = fmaf(ah[kk], bh[kk], acc);
+  return acc;
+}
+
+#if defined(__CUDA_ARCH__)
+// d += a·b for one m16n8k8 tile, TF32 inputs, FP32 accumulators.
+__device__ __forceinline__ void tk_mma(float* d, const unsigned* a, const unsigned* b) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "{%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+// The TF32 parts of x: hi and lo.
+__device__ __forceinline__ void tk_tf32_split(float x, unsigned& hi, unsigned& lo) {
+  hi = tk_tf32_bits(x);
+  lo = tk_tf32_bits(x - __uint_as_float(hi));
+}
+#endif
+
+// One stage's 8 values of k of this thread's 64 dot products by 3xTF32. On the GPU a warp's
+// tensor cores take 4 × 4 m16n8k8 tiles three times (the fragments read from the k-major
+// shared tiles); in the emulator each thread sums its own outputs in the same order.
+__device__ __forceinline__ void tk_tf32x3_stage(const float (*sa)[TK_TILE + 4],
+                                                const float (*sb)[TK_TILE + 4],
+                                                float acc[TK_PER][TK_PER]) {
+#if defined(__CUDA_ARCH__)
+  const int lane = threadIdx.x & 31, g = lane >> 2, t4 = lane & 3;
+  const int wm = ((threadIdx.x >> 5) & 1) * 64, wn = (threadIdx.x >> 6) * 32;
+  unsigned bh[4][2], bl[4][2];
+  #pragma unroll
+  for (int ni = 0; ni < 4; ni++) {
+    tk_tf32_split(sb[t4][wn + ni * 8 + g], bh[ni][0], bl[ni][0]);
+    tk_tf32_split(sb[t4 + 4][wn + ni * 8 + g], bh[ni][1], bl[ni][1]);
+  }
+  #pragma unroll
+  for (int mi = 0; mi < 4; mi++) {
+    const int row = wm + mi * 16 + g;
+    unsigned ah[4], al[4];
+    tk_tf32_split(sa[t4][row], ah[0], al[0]);
+    tk_tf32_split(sa[t4][row + 8], ah[1], al[1]);
+    tk_tf32_split(sa[t4 + 4][row], ah[2], al[2]);
+    tk_tf32_split(sa[t4 + 4][row + 8], ah[3], al[3]);
+    #pragma unroll
+    for (int ni = 0; ni < 4; ni++) {
+      float d[4] = {acc[2 * mi][2 * ni], acc[2 * mi][2 * ni + 1], acc[2 * mi + 1][2 * ni],
+                    acc[2 * mi + 1][2 * ni + 1]};
+      tk_mma(d, al, bh[ni]);
+      tk_mma(d, ah, bl[ni]);
+      tk_mma(d, ah, bh[ni]);
+      acc[2 * mi][2 * ni] = d[0];
+      acc[2 * mi][2 * ni + 1] = d[1];
+      acc[2 * mi + 1][2 * ni] = d[2];
+      acc[2 * mi + 1][2 * ni + 1] = d[3];
+    }
+  }
+#else
+  for (int r = 0; r < TK_PER; r++) {
+    const int row = tk_acc_row(TK_TF32X3, r);
+    for (int c = 0; c < TK_PER; c++) {
+      const int col = tk_acc_col(TK_TF32X3, c);
+      acc[r][c] = tk_tf32x3_step(&sa[0][row], TK_TILE + 4, &sb[0][col], TK_TILE + 4, acc[r][c]);
+    }
+  }
+#endif
+}
+
 // Queues the copies of the slice k0..k0 + 8 of the tile's rows into `tile` (a stage): a thread
 // copies four rows' k0 + t % 8 (a warp reads four 32-byte runs); past the rows or the
 // embedding, zeros.
@@ -85,12 +215,12 @@ __device__ __forceinline__ void tk_fill_stage(const float* x, int x_rows, int di
   }
 }
 
-// This thread's 8 × 8 dot products of rows r0 + tk_tile_row(ty, r) of `a` with rows
-// c0 + tk_tile_row(tx, c) of `b` (rows past the end read as zeros). Each is one chain of
-// fused multiply-adds over k = 0, 1, …, dim − 1, the cpu's order. Every thread of the block
-// must call it.
+// This thread's 8 × 8 dot products of rows r0 + tk_acc_row(math, r) of `a` with rows
+// c0 + tk_acc_col(math, c) of `b` (rows past the end read as zeros). FP32: each is one chain
+// of fused multiply-adds over k = 0, 1, …, dim − 1, the cpu's order. 3xTF32: tensor-core
+// products, 8 values of k a step (tk_tf32x3_stage). Every thread of the block must call it.
 __device__ __forceinline__ void tk_dot_tile(const float* a, int a_rows, const float* b, int b_rows,
-                                            int dim, int r0, int c0, TkTiles& s,
+                                            int dim, int r0, int c0, int math, TkTiles& s,
                                             float acc[TK_PER][TK_PER]) {
   const int t = threadIdx.x, tx = t % 16, ty = t / 16;
   #pragma unroll
@@ -112,6 +242,11 @@ __device__ __forceinline__ void tk_dot_tile(const float* a, int a_rows, const fl
     tk_copies_commit();
     tk_copies_wait<1>();
     __syncthreads();
+    if (math == TK_TF32X3) {
+      tk_tf32x3_stage(s.a[cur], s.b[cur], acc);
+      __syncthreads();
+      continue;
+    }
     #pragma unroll
     for (int kk = 0; kk < TK_STEP; kk++) {
       const float4 a0 = *(const float4*)&s.a[cur][kk][ty * 4];

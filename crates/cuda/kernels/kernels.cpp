@@ -22,6 +22,7 @@
 namespace {
 const tk_emu::Kernel kKernels[] = {
     TK_ENTRY(tk_distance_tile),
+    TK_ENTRY(tk_distance_tile_tf32),
     TK_ENTRY(tk_batch_hard),
     TK_ENTRY(tk_knn_tile),
     TK_ENTRY(tk_topk_merge),

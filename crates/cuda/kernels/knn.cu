@@ -99,12 +99,12 @@ __device__ TK_NOINLINE void tk_warp_merge(u64* list, float* dist, int k, const u
 extern "C" __global__ void __launch_bounds__(TK_THREADS, 1)
     tk_knn_tile(const float* a, const float* a_norms, int a_rows, const float* b,
                 const float* b_norms, int b_rows, int dim, int row0, int col0, int metric,
-                int exclude_self, int span, int k, u64* list_keys, float* list_d) {
+                int exclude_self, int span, int k, u64* list_keys, float* list_d, int math) {
   __shared__ TkKnnShared s;
   __shared__ u64 bar[TK_TILE];  // each query's k-th key so far: what a candidate must beat
   __shared__ int count[TK_TILE];
   __shared__ int more[2];
-  const int t = threadIdx.x, tx = t % 16, ty = t / 16, lane = t & 31, warp = t / 32;
+  const int t = threadIdx.x, lane = t & 31, warp = t / 32;
   const int r0 = blockIdx.x * TK_TILE;
   u64* keys = list_keys + (size_t)blockIdx.y * a_rows * k;
   float* dists = list_d + (size_t)blockIdx.y * a_rows * k;
@@ -118,16 +118,16 @@ extern "C" __global__ void __launch_bounds__(TK_THREADS, 1)
   const int c_end = c_begin + span < b_rows ? c_begin + span : b_rows;
   for (int c0 = c_begin; c0 < c_end; c0 += TK_TILE) {
     float acc[TK_PER][TK_PER];
-    tk_dot_tile(a, a_rows, b, b_rows, dim, r0, c0, s.tiles, acc);
+    tk_dot_tile(a, a_rows, b, b_rows, dim, r0, c0, math, s.tiles, acc);
     // The tile's distances, in place; `waiting` marks those still to offer.
     u64 waiting = 0;
     #pragma unroll
     for (int r = 0; r < TK_PER; r++) {
-      const int i = r0 + tk_tile_row(ty, r);
+      const int i = r0 + tk_acc_row(math, r);
       if (i >= a_rows) continue;
       #pragma unroll
       for (int c = 0; c < TK_PER; c++) {
-        const int j = c0 + tk_tile_row(tx, c);
+        const int j = c0 + tk_acc_col(math, c);
         if (j >= c_end || (exclude_self && row0 + i == col0 + j)) continue;
         acc[r][c] = tk_distance<true>(acc[r][c], a + (size_t)i * dim, b + (size_t)j * dim, dim,
                                       a_norms[i], b_norms[j], false, metric);
@@ -138,12 +138,12 @@ extern "C" __global__ void __launch_bounds__(TK_THREADS, 1)
       bool left = false;
       #pragma unroll
       for (int r = 0; r < TK_PER; r++) {
-        const int q = tk_tile_row(ty, r);
+        const int q = tk_acc_row(math, r);
         #pragma unroll
         for (int c = 0; c < TK_PER; c++) {
           const u64 bit = 1ull << (r * TK_PER + c);
           if (!(waiting & bit)) continue;
-          const u64 key = tk_sort_key(acc[r][c], (unsigned)(col0 + c0 + tk_tile_row(tx, c)));
+          const u64 key = tk_sort_key(acc[r][c], (unsigned)(col0 + c0 + tk_acc_col(math, c)));
           if (key < bar[q]) {
             const int slot = atomicAdd(&count[q], 1);
             if (slot >= TK_KNN_SLOTS) {

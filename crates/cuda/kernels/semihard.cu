@@ -13,15 +13,16 @@
 // rank (or the farthest). The state lives in global memory, so column chunks merge.
 #include "common.cuh"
 
-// d(a_i, b_j) for each listed pair, one thread a pair, with tk_dot_tile's arithmetic: one
-// fmaf a coordinate in order, the padding to a multiple of TK_STEP included (it can turn a
-// −0 sum into +0), then tk_distance. `pair_a` indexes `a` (this launch's anchors), `pair_b`
+// d(a_i, b_j) for each listed pair, one thread a pair, with tk_dot_tile's arithmetic: FP32,
+// one fmaf a coordinate in order, the padding to a multiple of TK_STEP included (it can turn a
+// −0 sum into +0); 3xTF32, the scalar form of its steps (the emulated tile's bits, within FP32
+// rounding of a tensor core's); then tk_distance. `pair_a` indexes `a` (this launch's anchors), `pair_b`
 // indexes `b` (this launch's candidates).
 extern "C" __global__ void tk_semihard_positives(const float* a, const float* a_norms,
                                                  const float* b, const float* b_norms, int dim,
                                                  int metric, const int* pair_a,
                                                  const int* pair_b, const int* pair_slot,
-                                                 int pairs, float* out) {
+                                                 int pairs, float* out, int math) {
   const int t = blockIdx.x * blockDim.x + threadIdx.x;
   if (t >= pairs) return;
   const int i = pair_a[t], j = pair_b[t];
@@ -29,9 +30,20 @@ extern "C" __global__ void tk_semihard_positives(const float* a, const float* a_
   const float* br = b + (size_t)j * dim;
   float acc = 0.0f;
   const int padded = (dim + TK_STEP - 1) / TK_STEP * TK_STEP;
-  for (int k = 0; k < padded; k++) {
-    const float x = k < dim ? ar[k] : 0.0f, y = k < dim ? br[k] : 0.0f;
-    acc = fmaf(x, y, acc);
+  if (math == TK_TF32X3) {
+    for (int k0 = 0; k0 < padded; k0 += TK_STEP) {
+      float x[TK_STEP], y[TK_STEP];
+      for (int kk = 0; kk < TK_STEP; kk++) {
+        x[kk] = k0 + kk < dim ? ar[k0 + kk] : 0.0f;
+        y[kk] = k0 + kk < dim ? br[k0 + kk] : 0.0f;
+      }
+      acc = tk_tf32x3_step(x, 1, y, 1, acc);
+    }
+  } else {
+    for (int k = 0; k < padded; k++) {
+      const float x = k < dim ? ar[k] : 0.0f, y = k < dim ? br[k] : 0.0f;
+      acc = fmaf(x, y, acc);
+    }
   }
   out[pair_slot[t]] = tk_distance(acc, ar, br, dim, a_norms[i], b_norms[j], false, metric);
 }
@@ -61,16 +73,15 @@ extern "C" __global__ void __launch_bounds__(TK_THREADS, 1)
                                              int b_rows, int dim, int col0, int metric,
                                              const float* sorted, const int* start,
                                              const int* count, int span, u64* buckets,
-                                             u64* far) {
+                                             u64* far, int math) {
   __shared__ TkTiles s;
   __shared__ u64 red[TK_TILE][17];
   const int r0 = blockIdx.x * TK_TILE;
-  const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
   int cls[TK_PER], off[TK_PER], n[TK_PER];
   u64 top[TK_PER];
   #pragma unroll
   for (int r = 0; r < TK_PER; r++) {
-    const int i = r0 + tk_tile_row(ty, r);
+    const int i = r0 + tk_acc_row(math, r);
     cls[r] = i < a_rows ? a_class[i] : -1;
     off[r] = cls[r] >= 0 ? start[i] : 0;
     n[r] = cls[r] >= 0 ? count[i] : 0;
@@ -80,10 +91,10 @@ extern "C" __global__ void __launch_bounds__(TK_THREADS, 1)
   const int c_end = c_begin + span < b_rows ? c_begin + span : b_rows;
   for (int c0 = c_begin; c0 < c_end; c0 += TK_TILE) {
     float acc[TK_PER][TK_PER];
-    tk_dot_tile(a, a_rows, b, b_rows, dim, r0, c0, s, acc);
+    tk_dot_tile(a, a_rows, b, b_rows, dim, r0, c0, math, s, acc);
     #pragma unroll
     for (int c = 0; c < TK_PER; c++) {
-      const int j = c0 + tk_tile_row(tx, c);
+      const int j = c0 + tk_acc_col(math, c);
       if (j >= c_end) continue;
       const int cj = b_class[j];
       const unsigned gj = (unsigned)(col0 + j);
@@ -91,7 +102,7 @@ extern "C" __global__ void __launch_bounds__(TK_THREADS, 1)
       for (int r = 0; r < TK_PER; r++) {
         // Same class (the anchor itself included): never a negative.
         if (cls[r] < 0 || cj == cls[r]) continue;
-        const int i = r0 + tk_tile_row(ty, r);
+        const int i = r0 + tk_acc_row(math, r);
         const float d = tk_distance<true>(acc[r][c], a + (size_t)i * dim, b + (size_t)j * dim, dim,
                                     a_norms[i], b_norms[j], false, metric);
         const u64 key = tk_sort_key(d, 0u);
@@ -108,7 +119,7 @@ extern "C" __global__ void __launch_bounds__(TK_THREADS, 1)
   // Each row's 16 partial farthest negatives (one a thread of its row), reduced by one
   // thread a row, then merged into the anchor's running one (other spans' blocks too).
   #pragma unroll
-  for (int r = 0; r < TK_PER; r++) red[tk_tile_row(ty, r)][tx] = top[r];
+  for (int r = 0; r < TK_PER; r++) red[tk_acc_row(math, r)][tk_acc_slot(math)] = top[r];
   __syncthreads();
   const int row = threadIdx.x, i = r0 + row;
   if (row < TK_TILE && i < a_rows && a_class[i] >= 0) {

@@ -63,6 +63,22 @@ impl Cuda {
         self.emulated
     }
 
+    /// The arithmetic of the distance tiles' dot products (`math.rs`); calls read it when
+    /// they start.
+    pub fn math(&self) -> crate::math::Math {
+        self.gpu.math().get()
+    }
+
+    pub fn set_math(&self, m: crate::math::Math) {
+        self.gpu.math().set(m);
+    }
+
+    /// This device with its tiles' arithmetic set to `m`.
+    pub fn with_math(self, m: crate::math::Math) -> Cuda {
+        self.set_math(m);
+        self
+    }
+
     /// The emulator failing every launch of `kernel` with a sticky error (a testing aid).
     pub fn emulated_with_fault(kernel: &str) -> Cuda {
         Cuda::on(

@@ -24,6 +24,7 @@ pub struct Driver {
     /// no pools (memory is then allocated and freed with the host waiting).
     pool: Option<sys::CUmemoryPool>,
     sticky: Sticky,
+    math: crate::math::MathCell,
 }
 
 // SAFETY: a CUDA context and the functions loaded in it may be used from any thread once the
@@ -117,6 +118,7 @@ impl Driver {
             // SAFETY: `dev` came from device::get.
             pool: (pools != 0).then(|| unsafe { warm_pool(dev) }).flatten(),
             sticky: Sticky::default(),
+            math: crate::math::MathCell::default(),
         })
     }
 
@@ -168,6 +170,9 @@ impl Driver {
 impl Gpu for Driver {
     fn failure(&self) -> Option<String> {
         self.sticky.reason()
+    }
+    fn math(&self) -> &crate::math::MathCell {
+        &self.math
     }
     fn describe(&self) -> String {
         let free = self.free_memory().unwrap_or(0) as f64 / (1u64 << 30) as f64;

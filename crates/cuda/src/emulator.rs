@@ -73,6 +73,8 @@ type Queue = Arc<Mutex<Vec<Work>>>;
 /// The emulated GPU.
 #[derive(Default)]
 pub struct Emulator {
+    /// The tiles' arithmetic.
+    math: crate::math::MathCell,
     /// Live allocations and their layouts.
     live: Mutex<HashMap<DevPtr, Layout>>,
     /// Each calling thread's queued work.
@@ -219,6 +221,9 @@ fn failed(message: String) -> Error {
 }
 
 impl Gpu for Emulator {
+    fn math(&self) -> &crate::math::MathCell {
+        &self.math
+    }
     fn describe(&self) -> String {
         "CUDA emulator on the CPU (a testing aid: slow)".into()
     }

@@ -9,6 +9,7 @@
 //! read. Memory kept past one call (`alloc_kept`) is for every thread's later work, so it is
 //! written with a `sync` before any other thread reads it, and freed after every queue's
 //! work (`free_kept`).
+use crate::math::MathCell;
 use std::ffi::c_void;
 use std::marker::PhantomData;
 use tripletkit_core::Error;
@@ -19,6 +20,9 @@ pub type DevPtr = u64;
 pub trait Gpu: Send + Sync {
     /// The hardware, for `backends()`.
     fn describe(&self) -> String;
+    /// The arithmetic of the distance tiles' dot products (`math.rs`), which every launch of
+    /// a tile kernel passes on.
+    fn math(&self) -> &MathCell;
     /// Multiply-adds one chunk of an op should take: chunks are where progress is reported
     /// and a stop honoured, so they should last milliseconds, not seconds.
     fn chunk_macs(&self) -> usize;

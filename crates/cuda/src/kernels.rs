@@ -4,6 +4,7 @@
 use tripletkit_core::Metric;
 
 pub const DISTANCE_TILE: &str = "tk_distance_tile";
+pub const DISTANCE_TILE_TF32: &str = "tk_distance_tile_tf32";
 pub const BATCH_HARD: &str = "tk_batch_hard";
 pub const KNN_TILE: &str = "tk_knn_tile";
 pub const TOPK_MERGE: &str = "tk_topk_merge";
@@ -48,7 +49,7 @@ macro_rules! module {
 
 /// The modules the driver loads.
 pub const MODULES: &[Module] = &[
-    module!("distance", [DISTANCE_TILE]),
+    module!("distance", [DISTANCE_TILE, DISTANCE_TILE_TF32]),
     module!("batch_hard", [BATCH_HARD]),
     module!("knn", [KNN_TILE, TOPK_MERGE]),
     module!("semihard", [SEMIHARD_POSITIVES, SEMIHARD_FUSED]),

@@ -13,6 +13,7 @@ pub mod gpu;
 pub mod kept;
 pub mod kernels;
 mod lane;
+pub mod math;
 pub mod module;
 pub mod ops;
 pub mod planner;

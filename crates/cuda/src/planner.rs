@@ -30,6 +30,7 @@ pub struct Planner {
     fill: u8,
     next: AtomicU64,
     launches: Mutex<Vec<Launch>>,
+    math: crate::math::MathCell,
 }
 
 impl Planner {
@@ -41,6 +42,7 @@ impl Planner {
             fill,
             next: AtomicU64::new(1 << 40),
             launches: Mutex::new(Vec::new()),
+            math: crate::math::MathCell::default(),
         }
     }
 
@@ -51,6 +53,9 @@ impl Planner {
 }
 
 impl Gpu for Planner {
+    fn math(&self) -> &crate::math::MathCell {
+        &self.math
+    }
     fn describe(&self) -> String {
         "a planned GPU (launches recorded, not run)".into()
     }

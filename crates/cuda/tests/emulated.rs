@@ -11,32 +11,11 @@ use tripletkit_core::{
 };
 use tripletkit_cuda::Cuda;
 
+mod common;
+use common::Rng;
+
 /// Relative tolerance for distances: the GPU sums the dot products in another order.
 const TOL: f32 = 2e-5;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn normal_ish(&mut self) -> f32 {
-        (0..4)
-            .map(|_| (self.next() % 10_000) as f32 / 10_000.0)
-            .sum::<f32>()
-            - 2.0
-    }
-    fn matrix(&mut self, rows: usize, cols: usize) -> Vec<f32> {
-        (0..rows * cols).map(|_| self.normal_ish()).collect()
-    }
-    fn labels(&mut self, rows: usize, classes: usize) -> Vec<i32> {
-        (0..rows)
-            .map(|_| (self.next() % classes as u64) as i32)
-            .collect()
-    }
-}
 
 fn close(a: &[f32], b: &[f32], what: &str) {
     assert_eq!(a.len(), b.len(), "{what}: lengths");
@@ -552,13 +531,20 @@ fn knn_selects_ties_across_spans_and_chunks_as_the_cpu_does() {
             };
             let want = knn(&Cpu, xm, xm, metric, &o);
             if metric == Metric::Dot && k > 1 {
-                assert!(want.distances.iter().any(|v| v.to_bits() == (-0.0f32).to_bits()));
+                assert!(want
+                    .distances
+                    .iter()
+                    .any(|v| v.to_bits() == (-0.0f32).to_bits()));
             }
             for cuda in [Cuda::emulated(), Cuda::emulated().with_memory(120_000)] {
                 let got = knn(&cuda, xm, xm, metric, &o);
                 assert_eq!(got.indices, want.indices, "{metric:?} k={k}");
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&got.distances), bits(&want.distances), "{metric:?} k={k}");
+                assert_eq!(
+                    bits(&got.distances),
+                    bits(&want.distances),
+                    "{metric:?} k={k}"
+                );
             }
         }
     }

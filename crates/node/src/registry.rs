@@ -4,6 +4,7 @@
 use napi_derive::napi;
 use std::sync::OnceLock;
 use tripletkit_core::{Cpu, Device, Error as CoreError, Op};
+use tripletkit_cuda::math::Math;
 use tripletkit_cuda::Cuda;
 
 /// The environment variable that runs `device: 'cuda'` through the CPU emulator.
@@ -11,14 +12,24 @@ pub const EMULATOR_ENV: &str = "TRIPLETKIT_CUDA_EMULATOR";
 
 static CPU: Cpu = Cpu;
 
+/// The environment variable that sets the CUDA device's tile arithmetic when it opens
+/// ('fp32', the default, or 'tf32x3'); `setCudaMath` changes it later.
+pub const MATH_ENV: &str = "TRIPLETKIT_CUDA_MATH";
+
 /// The CUDA device (the first GPU, or the emulator when `TRIPLETKIT_CUDA_EMULATOR=1`), or why
 /// there is none; opened on first use, so CPU-only work never touches the driver.
 fn cuda() -> &'static Result<Cuda, String> {
     static CUDA: OnceLock<Result<Cuda, String>> = OnceLock::new();
     CUDA.get_or_init(|| {
+        let math = match std::env::var(MATH_ENV) {
+            Ok(name) if !name.is_empty() => Math::parse(&name).ok_or_else(|| {
+                format!("{MATH_ENV} must be 'fp32' or 'tf32x3', received '{name}'")
+            })?,
+            _ => Math::Fp32,
+        };
         if std::env::var(EMULATOR_ENV).is_ok_and(|v| v == "1") {
             return if tripletkit_cuda::emulator::Emulator::built() {
-                Ok(Cuda::emulated())
+                Ok(Cuda::emulated().with_math(math))
             } else {
                 Err(format!(
                     "{EMULATOR_ENV}=1 asks for the CUDA emulator, which this platform's build does not have"
@@ -28,7 +39,30 @@ fn cuda() -> &'static Result<Cuda, String> {
         // A driver that misbehaves must cost the CUDA device, not the process.
         std::panic::catch_unwind(Cuda::open)
             .unwrap_or_else(|_| Err("the NVIDIA driver failed while being probed".to_owned()))
+            .map(|d| d.with_math(math))
     })
+}
+
+/// Sets the arithmetic of the CUDA device's distance tiles, 'fp32' or 'tf32x3', for the calls
+/// that start after it; nothing to do where the CUDA device is unavailable.
+#[napi]
+pub fn set_cuda_math(math: String) -> napi::Result<()> {
+    let m = Math::parse(&math).ok_or_else(|| {
+        napi::Error::new(
+            napi::Status::InvalidArg,
+            format!("math: expected 'fp32' or 'tf32x3', received '{math}'"),
+        )
+    })?;
+    if let Ok(d) = cuda() {
+        d.set_math(m);
+    }
+    Ok(())
+}
+
+/// The CUDA device's tile arithmetic ('fp32' or 'tf32x3'), or null where it is unavailable.
+#[napi]
+pub fn cuda_math() -> Option<String> {
+    cuda().as_ref().ok().map(|d| d.math().name().to_owned())
 }
 
 /// The device named `name` ('cpu' when omitted), or why it cannot run.

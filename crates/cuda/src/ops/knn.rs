@@ -186,6 +186,7 @@ pub fn top_k(
     let launch_cols = rows_for_work(rows.min(CHUNK_QUERIES), dim, gpu.chunk_macs());
     let p = plan(rows, cols, f, device_bytes, CHUNK_QUERIES, launch_cols)
         .ok_or_else(|| too_large(smallest(rows, cols, f)))?;
+    let math = gpu.math().get().code();
     let mut behind: Option<(Reading<u64>, Reading<f32>)> = None;
     for (r0, r1) in chunks(rows, p.rows) {
         call.stop.check()?;
@@ -223,7 +224,8 @@ pub fn top_k(
                 .int(span as i32)
                 .int(k as i32)
                 .buf(&list_keys)
-                .buf(&list_d);
+                .buf(&list_d)
+                .int(math);
             // SAFETY: tk_knn_tile's signature; the queries hold h rows and the corpus chunk w
             // rows of `dim` values with their norms; the lists hold s·h·k slots and the grid's
             // y is at most s.

@@ -97,6 +97,7 @@ pub fn batch_hard(
                     .int(span as i32)
                     .buf(&keys)
                     .ptr(neg_key)
+                    .int(gpu.math().get().code())
                     .launch(gpu, BATCH_HARD, grid, [THREADS, 1, 1])?;
             }
         }

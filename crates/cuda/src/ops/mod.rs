@@ -17,7 +17,8 @@ pub mod supcon;
 pub mod verification;
 
 use crate::gpu::{blocks, Buffer, DevPtr, Gpu, Params};
-use crate::kernels::{metric_code, DISTANCE_TILE, THREADS, TILE};
+use crate::kernels::{metric_code, DISTANCE_TILE, DISTANCE_TILE_TF32, THREADS, TILE};
+use crate::math::Math;
 use tripletkit_core::distances::Rows;
 use tripletkit_core::{Error, Metric};
 
@@ -139,12 +140,16 @@ pub fn distance_tile(
         .int(ld as i32)
         .int(metric_code(metric))
         .int(i32::from(self_mode));
+    let kernel = match gpu.math().get() {
+        Math::Fp32 => DISTANCE_TILE,
+        Math::Tf32x3 => DISTANCE_TILE_TF32,
+    };
     // SAFETY: tk_distance_tile's signature; `a` and `b` hold their rows of `dim` values on
     // the device and `out` a.rows rows of `ld` ≥ b.rows floats (the callers' buffers).
     unsafe {
         p.launch(
             gpu,
-            DISTANCE_TILE,
+            kernel,
             [blocks(b.rows, TILE), blocks(a.rows, TILE), 1],
             [THREADS, 1, 1],
         )

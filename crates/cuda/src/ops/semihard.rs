@@ -65,6 +65,8 @@ pub fn batch_semihard(
     };
     let col_chunks: Vec<_> = chunks(cols, p.cols).collect();
     let metric_i = metric_code(metric.metric);
+    // Read once: the positives and the tiles must share one arithmetic.
+    let math = gpu.math().get().code();
     let mut behind: Option<Pending> = None;
     for (r0, r1) in chunks(rows, p.rows) {
         call.stop.check()?;
@@ -119,6 +121,7 @@ pub fn batch_semihard(
                     .buf(&slot_b)
                     .int(slot.len() as i32)
                     .buf(&values_b)
+                    .int(math)
                     .launch(
                         gpu,
                         SEMIHARD_POSITIVES,
@@ -167,6 +170,7 @@ pub fn batch_semihard(
                     .int(span as i32)
                     .buf(&buckets)
                     .buf(&far)
+                    .int(math)
                     .launch(gpu, SEMIHARD_FUSED, grid, [THREADS, 1, 1])?;
             }
         }
