@@ -19,7 +19,8 @@ const MATHS: readonly CudaMath[] = ['fp32', 'tf32x3']
  * device opens; `backends().cuda.math` reads it.
  *
  * @param math `'fp32'` (default: the CPU's bits) or `'tf32x3'` (3xTF32 tensor cores: FP32-level
- *   accuracy, distances within about 1e-5 · (‖a‖² + ‖b‖²) of the CPU's, ties may order otherwise).
+ *   accuracy, dot products within about 1e-5 · (‖a‖² + ‖b‖²) of the CPU's as the emulator checks
+ *   them, ties may order otherwise). Setting it opens the CUDA device if it is not open yet.
  * @throws {TypeError} `math` is not a string.
  * @throws {RangeError} `math` is another string.
  *

@@ -228,6 +228,12 @@ __device__ __forceinline__ void tk_dot_tile(const float* a, int a_rows, const fl
     #pragma unroll
     for (int c = 0; c < TK_PER; c++) acc[r][c] = 0.0f;
   const int steps = (dim + TK_STEP - 1) / TK_STEP;
+  if (steps == 0) {
+    // No copy to queue (one never waited for could land after this returns); the barrier
+    // every caller counts on.
+    __syncthreads();
+    return;
+  }
   tk_fill_stage(a, a_rows, dim, r0, 0, s.a[0]);
   tk_fill_stage(b, b_rows, dim, c0, 0, s.b[0]);
   tk_copies_commit();

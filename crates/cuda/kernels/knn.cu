@@ -4,7 +4,7 @@
 // and keeps each query's k best of that span in a list of its own, (distance, index) keys in
 // order, on the device across the column launches of a row chunk. After each 128 × 128 tile
 // only the candidates that beat their query's k-th best so far go on: they gather in shared
-// memory, TK_KNN_SLOTS a query, and a warp merges a query's gathered candidates into its list
+// memory, TK_KNN_SLOTS (16) a query, and a warp merges them into the query's list
 // (each key's place is its rank among the candidates plus a search of the list). Candidates
 // that found no free slot wait in their thread's registers for the next round; rounds go on
 // until none waits, so no candidate is ever dropped. Once the list is full most tiles
@@ -16,7 +16,7 @@
 // order in which threads or spans met.
 #include "common.cuh"
 
-#define TK_KNN_SLOTS 8
+#define TK_KNN_SLOTS 16
 #define TK_KNN_WIDTH 1024
 #define TK_KNN_MAX_K 1024
 #define TK_KNN_SORT (TK_KNN_WIDTH + TK_KNN_MAX_K)
@@ -115,7 +115,7 @@ extern "C" __global__ void __launch_bounds__(TK_THREADS, 1)
   if (t < 2) more[t] = 0;
   __syncthreads();
   const int c_begin = blockIdx.y * span;
-  const int c_end = c_begin + span < b_rows ? c_begin + span : b_rows;
+  const int c_end = span < b_rows - c_begin ? c_begin + span : b_rows;
   for (int c0 = c_begin; c0 < c_end; c0 += TK_TILE) {
     float acc[TK_PER][TK_PER];
     tk_dot_tile(a, a_rows, b, b_rows, dim, r0, c0, math, s.tiles, acc);

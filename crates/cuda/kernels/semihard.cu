@@ -88,7 +88,7 @@ extern "C" __global__ void __launch_bounds__(TK_THREADS, 1)
     top[r] = 0ull;
   }
   const int c_begin = blockIdx.y * span;
-  const int c_end = c_begin + span < b_rows ? c_begin + span : b_rows;
+  const int c_end = span < b_rows - c_begin ? c_begin + span : b_rows;
   for (int c0 = c_begin; c0 < c_end; c0 += TK_TILE) {
     float acc[TK_PER][TK_PER];
     tk_dot_tile(a, a_rows, b, b_rows, dim, r0, c0, math, s, acc);

@@ -11,9 +11,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use tripletkit_core::{
-    Call, ContrastiveOptions, KnnOptions, LossOptions, MarginLossOptions, MatRef, MetricOptions,
-    MineOptions, Mining, Ops, RankingOptions, RetrievalOptions, Sample, Strategy, SupConOptions,
-    VerificationOptions,
+    Call, ContrastiveOptions, KnnOptions, LadderOptions, LossOptions, MarginLossOptions, MatRef,
+    MetricOptions, MineOptions, Mining, Ops, RankingOptions, RetrievalOptions, Sample, Similarity,
+    Strategy, SupConOptions, VerificationOptions,
 };
 use tripletkit_cuda::planner::{Launch, Planner};
 use tripletkit_cuda::Cuda;
@@ -120,6 +120,19 @@ fn ops() -> Vec<(&'static str, bool, Op)> {
                     .unwrap();
             }),
         ),
+        (
+            "knn, k = 1024",
+            false,
+            Box::new(|c: &Cuda, x: &[f32], _: &[i32], n: usize| {
+                let xm = MatRef::new(x, n, 128).unwrap();
+                let o = KnnOptions {
+                    k: 1024,
+                    ..KnnOptions::default()
+                };
+                c.knn_once(xm, xm, &MetricOptions::default(), &o, &Call::PLAIN)
+                    .unwrap();
+            }),
+        ),
         ("mineTriplets batch-hard", true, mine(Strategy::BatchHard)),
         (
             "mineTriplets batch-semihard",
@@ -216,6 +229,28 @@ fn ops() -> Vec<(&'static str, bool, Op)> {
                     MatRef::new(x, n, 128).unwrap(),
                     l,
                     &ContrastiveOptions::default(),
+                    &Call::PLAIN,
+                );
+            }),
+        ),
+        (
+            "ladderLoss, 512 candidates",
+            false,
+            Box::new(|c: &Cuda, x: &[f32], _: &[i32], n: usize| {
+                let nc = 512;
+                let rel: Vec<f32> = (0..n * nc).map(|i| (i % 3) as f32 / 2.0).collect();
+                let o = LadderOptions {
+                    thresholds: vec![0.9, 0.4],
+                    margins: vec![0.2, 0.1],
+                    weights: vec![],
+                    hardest: true,
+                    similarity: Similarity::Cosine,
+                };
+                let _ = c.ladder_loss(
+                    MatRef::new(x, n, 128).unwrap(),
+                    MatRef::new(&x[..nc * 128], nc, 128).unwrap(),
+                    MatRef::new(&rel, n, nc).unwrap(),
+                    &o,
                     &Call::PLAIN,
                 );
             }),

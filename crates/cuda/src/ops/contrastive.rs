@@ -45,7 +45,17 @@ pub fn pair_hinge(
     let lab = Buffer::from_slice(gpu, labels)?;
     let d = Buffer::<f32>::uninit(gpu, n * n)?;
     let all = side.rows_at(0, n, dim, 0);
-    distance_tile(gpu, all, all, dim, d.ptr(), n, metric, true)?;
+    distance_tile(
+        gpu,
+        all,
+        all,
+        dim,
+        d.ptr(),
+        n,
+        metric,
+        gpu.math().get(),
+        true,
+    )?;
     call.stop.check()?;
     let stats = Buffer::<f64>::uninit(gpu, 6 * n)?;
     let mut per_row = Params::new();

@@ -16,6 +16,7 @@ pub fn distances(
 ) -> Result<Vec<f32>, Error> {
     let cand = pb.unwrap_or(pa);
     let metric = pa.options().metric;
+    let math = gpu.math().get();
     let (rows, cols, dim) = (pa.rows(), cand.rows(), pa.cols());
     let bytes = rows.saturating_mul(cols).saturating_mul(4);
     let _held = budget::reserve(bytes, "pairwiseDistances")?;
@@ -61,7 +62,17 @@ pub fn distances(
             let (h, w) = (r1 - r0, c1 - c0);
             let ra = ua.rows_at(0, h, dim, r0);
             let rb = ub.rows_at(0, w, dim, c0);
-            distance_tile(gpu, ra, rb, dim, scratch.ptr(), w, metric, pb.is_none())?;
+            distance_tile(
+                gpu,
+                ra,
+                rb,
+                dim,
+                scratch.ptr(),
+                w,
+                metric,
+                math,
+                pb.is_none(),
+            )?;
             if w == cols {
                 scratch.download_into(&mut out[r0 * cols..r1 * cols])?;
             } else {

@@ -131,17 +131,20 @@ enum At<'a> {
 /// Queries a row chunk takes at most: enough for the span lists' merge (a block a query) to
 /// fill the GPU several times over.
 const CHUNK_QUERIES: usize = 8192;
-/// Keys of span lists a query holds at most (spans × k), 96 KiB of keys and distances.
+/// Keys of span lists a row chunk holds at most (queries × spans × k), 1.5 GiB of keys and
+/// distances; a query may always hold `SPAN_KEYS`.
+const LIST_KEYS: usize = 1 << 27;
 const SPAN_KEYS: usize = 8192;
 
 /// Spans of columns a row chunk of `h` queries is cut into: about `TARGET_BLOCKS` blocks with
-/// the row tiles, no more than the columns have tiles, and at most `SPAN_KEYS` keys a query.
+/// the row tiles, no more than the columns have tiles, and keys within `LIST_KEYS` (or
+/// `SPAN_KEYS` a query).
 fn spans(h: usize, cols: usize, k: usize) -> usize {
     let row_tiles = h.div_ceil(TILE).max(1);
     TARGET_BLOCKS
         .div_ceil(row_tiles)
         .min(cols.div_ceil(TILE))
-        .min(SPAN_KEYS / k)
+        .min((SPAN_KEYS / k).max(LIST_KEYS / (h.max(1) * k)))
         .max(1)
 }
 
@@ -195,6 +198,8 @@ pub fn top_k(
         // Keys of all ones: empty slots, after every real candidate.
         let list_keys = Buffer::<u64>::filled(gpu, h * k * s, 0xff)?;
         let list_d = Buffer::<f32>::filled(gpu, h * k * s, 0xff)?;
+        // Progress in queries, a share of the row chunk at each column launch.
+        let mut reported = 0;
         for (c0, c1) in chunks(cols, p.cols) {
             call.stop.check()?;
             let part;
@@ -207,8 +212,9 @@ pub fn top_k(
                 }
             };
             let w = c1 - c0;
-            // Spans of whole tiles, at most `s` of them: block y keeps list y.
-            let span = w.div_ceil(s).div_ceil(TILE) * TILE;
+            // Spans of whole tiles, at most `s` of them: block y keeps list y (one span of
+            // all the columns needs no rounding, which keeps it within an int).
+            let span = (w.div_ceil(s).div_ceil(TILE) * TILE).min(w);
             let mut tile = Params::new();
             tile.ptr(uq.data.ptr())
                 .ptr(uq.norms.ptr())
@@ -237,6 +243,11 @@ pub fn top_k(
                     [THREADS, 1, 1],
                 )?
             };
+            let done = h * c1 / cols;
+            if done > reported {
+                call.advance(done - reported, rows);
+                reported = done;
+            }
         }
         let keys = Buffer::<u64>::filled(gpu, h * k, 0xff)?;
         let dists = Buffer::<f32>::filled(gpu, h * k, 0xff)?;
@@ -258,7 +269,6 @@ pub fn top_k(
         if let Some((keys, dists)) = behind.replace(lists) {
             read_lists(&mut out, keys, dists)?;
         }
-        call.advance(h, rows);
     }
     if let Some((keys, dists)) = behind {
         read_lists(&mut out, keys, dists)?;

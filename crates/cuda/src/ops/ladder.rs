@@ -1,11 +1,11 @@
 //! ladderLoss on a GPU with the matrices left on the device: the distances D(q, c)
-//! (tk_distance_tile), each query's rungs and its row of coefficients (tk_ladder_rows), and
-//! the backward products (tk_coef_gemm). The relevance goes up, as an input must; what comes
-//! back is one loss a query and the two gradients. A call whose matrices do not fit the
-//! budget is left to core's definition over the chunked primitives.
+//! (tk_distance_tile), each query's rungs and its row of coefficients (tk_ladder_rows, a warp
+//! a query), and the backward products (tk_coef_gemm). The relevance goes up, as an input
+//! must; what comes back is one loss a query and the two gradients. A call whose matrices do
+//! not fit the budget is left to core's definition over the chunked primitives.
 use super::{backward::products_on, resident_distances, Side};
 use crate::gpu::{int, Buffer, Gpu, Params};
-use crate::kernels::{metric_code, LADDER_ROWS};
+use crate::kernels::{metric_code, LADDER_ROWS, WARP};
 use tripletkit_core::distances::backward::PairwiseGrads;
 use tripletkit_core::distances::Rows;
 use tripletkit_core::{Call, Error, LadderOptions, MatRef, RowTerms};
@@ -74,7 +74,7 @@ pub fn ladder_terms(
         .buf(&loss);
     // SAFETY: tk_ladder_rows' signature; `d`, `rel` and `coef` hold nq × nc values, the rows
     // nq and nc rows of dim values, the rung arrays `rungs` values, `loss` nq.
-    unsafe { p.launch_over(gpu, LADDER_ROWS, nq)? };
+    unsafe { p.launch_over(gpu, LADDER_ROWS, nq * WARP)? };
     drop(d);
     let losses = loss.to_vec()?;
     call.stop.check()?;

@@ -19,6 +19,7 @@ pub fn batch_hard(
     call: &Call,
 ) -> Result<Triplets, Error> {
     let (labels, metric) = (b.labels, &b.metric);
+    let math = gpu.math().get().code();
     let batch = Batch::of(b);
     let (pa, cand, cand_labels) = (&batch.anchors, batch.candidates(), batch.cand_labels);
     let mut t = Triplets::default();
@@ -97,7 +98,7 @@ pub fn batch_hard(
                     .int(span as i32)
                     .buf(&keys)
                     .ptr(neg_key)
-                    .int(gpu.math().get().code())
+                    .int(math)
                     .launch(gpu, BATCH_HARD, grid, [THREADS, 1, 1])?;
             }
         }

@@ -113,8 +113,9 @@ impl Side<'_> {
 }
 
 /// D(a, b) into `out`, row-major `a.rows × b.rows` with `ld` floats a row, by the distance
-/// kernel; `self_mode`: a and b come from one matrix, whose diagonal (equal global indices) is
-/// exactly 0. Sizes are below 2³¹ (the callers check).
+/// kernel in `math` (the call's, read once when it starts); `self_mode`: a and b come from one
+/// matrix, whose diagonal (equal global indices) is exactly 0. Sizes are below 2³¹ (the
+/// callers check).
 #[allow(clippy::too_many_arguments)]
 pub fn distance_tile(
     gpu: &dyn Gpu,
@@ -124,6 +125,7 @@ pub fn distance_tile(
     out: DevPtr,
     ld: usize,
     metric: Metric,
+    math: Math,
     self_mode: bool,
 ) -> Result<(), Error> {
     let mut p = Params::new();
@@ -140,7 +142,7 @@ pub fn distance_tile(
         .int(ld as i32)
         .int(metric_code(metric))
         .int(i32::from(self_mode));
-    let kernel = match gpu.math().get() {
+    let kernel = match math {
         Math::Fp32 => DISTANCE_TILE,
         Math::Tf32x3 => DISTANCE_TILE_TF32,
     };
@@ -168,11 +170,12 @@ pub fn resident_distances<'g>(
     call: &tripletkit_core::Call,
 ) -> Result<Buffer<'g, f32>, Error> {
     let d = Buffer::<f32>::uninit(gpu, m * n)?;
+    let math = gpu.math().get();
     for (r0, r1) in crate::plan::chunks(m, rows_for_work(n, dim, gpu.chunk_macs())) {
         call.stop.check()?;
         let out = d.ptr() + (4 * r0 * n) as u64;
         let (a, b) = (q.rows_at(r0, r1, dim, 0), c.rows_at(0, n, dim, 0));
-        distance_tile(gpu, a, b, dim, out, n, metric, self_mode)?;
+        distance_tile(gpu, a, b, dim, out, n, metric, math, self_mode)?;
         call.advance(r1 - r0, m);
     }
     call.stop.check()?;

@@ -35,6 +35,8 @@ pub struct SetPass<'g> {
     dim: usize,
     chunk_rows: usize,
     metric: tripletkit_core::Metric,
+    /// The tiles' arithmetic, read once when the pass starts.
+    math: crate::math::Math,
 }
 
 /// A chunk of anchors ready for the set kernels: its rows of distances in the pass's scratch,
@@ -94,6 +96,7 @@ impl<'g> SetPass<'g> {
             dim,
             chunk_rows: p.rows,
             metric: b.metric.metric,
+            math: gpu.math().get(),
         }))
     }
 
@@ -127,7 +130,17 @@ impl<'g> SetPass<'g> {
                 self.side.rows_at(0, cols, dim, 0),
             );
             let out = self.scratch.ptr();
-            distance_tile(gpu, ra, rb, dim, out, cols, self.metric, self_mode)?;
+            distance_tile(
+                gpu,
+                ra,
+                rb,
+                dim,
+                out,
+                cols,
+                self.metric,
+                self.math,
+                self_mode,
+            )?;
         }
         Ok(SetChunk {
             r0,
