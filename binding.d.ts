@@ -52,6 +52,12 @@ export declare class KnnIndex {
   searchAsync(queries: Float32Array, rows: number, opts: SearchOptions, token?: CancelToken | undefined | null): Promise<KnnResult>
 }
 
+/**
+ * Whether every value is finite: the TypeScript layer's check of a large input, on the
+ * widest vector unit (it looks for the first offender itself only when this says no).
+ */
+export declare function allFinite(data: Float32Array): boolean
+
 /** Reports every native device: available, or the reason it is not. */
 export declare function backends(): BackendsReport
 

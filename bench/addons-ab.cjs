@@ -27,7 +27,11 @@ function cases() {
   const n = 1024, d = 64, x = rows(n, d, 32, 1.3), p = rows(n, d, 32, 0.7)
   const labels = Int32Array.from({ length: n }, (_, i) => i % 32)
   const big = 16384, xb = rows(big, d, 2, 0.37), two = Int32Array.from({ length: big }, (_, i) => i % 2)
+  const q64 = rows(64, 128, 8, 0.91), c10k = rows(10_000, 128, 8, 0.53)
+  const q1k = rows(1000, 128, 8, 0.29), c100k = rows(100_000, 128, 8, 0.61)
   return [
+    ['knn, 64 × 10,000, d = 128, k = 10 (ms)', 1, (m) => m.knn(q64, 64, c10k, 10_000, 128, null, { k: 10 })],
+    ['knn, 1,000 × 100,000, d = 128, k = 10 (ms)', 1, (m) => m.knn(q1k, 1000, c100k, 100_000, 128, null, { k: 10 })],
     ['pairwiseDistances, 4 rows (µs)', 20000, (m) => m.pairwiseDistances(small, 4, null, 0, 8, {})],
     ['tripletLoss, 4 rows (µs)', 20000, (m) => m.tripletLoss(small, 4, 8, labels4, { margin: 0.2 })],
     ['supConLoss, N = 1,024 (ms)', 1, (m) => m.supConLoss(x, n, d, labels, { temperature: 0.1 })],

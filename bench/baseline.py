@@ -1,7 +1,8 @@
-"""Times the maths of bench/run.ts with NumPy, and pytorch-metric-learning where installed.
+"""Times the maths of bench/run.ts with NumPy, FAISS (IndexFlatL2 for knn, on every core) and
+pytorch-metric-learning where installed.
 
 Reads the cases as JSON on stdin ([{"id", "op", "n", "m", "d", "k"}]) and prints one JSON object
-{id: {"numpy": ms, "pml": ms}} (a key is absent where its library is). Each time is the median
+{id: {"numpy": ms, "faiss": ms, "pml": ms}} (a key is absent where its library is). Each time is the median
 of `reps` runs after a warm-up, on the same seeded data as bench/run.ts is not needed: only the
 shapes matter for these dense kernels.
 """
@@ -31,6 +32,13 @@ def main():
         return
     out["versions"]["numpy"] = np.__version__
     try:
+        import faiss
+
+        out["versions"]["faiss"] = faiss.__version__
+        out["versions"]["faiss_threads"] = str(faiss.omp_get_max_threads())
+    except ImportError:
+        faiss = None
+    try:
         import torch
         from pytorch_metric_learning import losses, miners
 
@@ -58,6 +66,10 @@ def main():
                 return np.take_along_axis(sq, part, 1)
             if n * m <= 2e8:
                 res["numpy"] = median_ms(f, reps)
+            if faiss is not None:
+                index = faiss.IndexFlatL2(d)
+                index.add(y)
+                res["faiss"] = median_ms(lambda: index.search(x, k), reps if n * m <= 2e8 else 3)
         elif c["op"] in ("mine-batch-hard", "loss-batch-hard"):
             same = labels[:, None] == labels[None, :]
 

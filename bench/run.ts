@@ -20,6 +20,7 @@ import {
 } from '../index'
 import { gaussian, time } from '../src/cli/bench'
 import { seeded } from '../src/linalg'
+import { benchPythons } from './python'
 
 /** This machine kind's practical float32 peak (NumPy/OpenBLAS on a 4096³ product), for the flop bound. */
 const PEAK_FLOPS = 330e9
@@ -30,9 +31,11 @@ interface Case { id: string; op: string; label: string; n: number; m: number; d:
 const cases: Case[] = ([
   ...[64, 1024, 4096].map((n) => ({ id: `pairwise-${n}`, op: 'pairwise', label: `pairwiseDistances, N = ${n}`, n, m: n, d: 128, k: 0 })),
   { id: 'knn-64', op: 'knn', label: 'knn 64 × 64, k = 10', n: 64, m: 64, d: 128, k: 10 },
+  { id: 'knn-64x10k', op: 'knn', label: 'knn 64 × 10,000, k = 10', n: 64, m: 10_000, d: 128, k: 10 },
   { id: 'knn-1024', op: 'knn', label: 'knn 1,024 × 10,000, k = 10', n: 1024, m: 10_000, d: 128, k: 10 },
   { id: 'knn-1000x100k', op: 'knn', label: 'knn 1,000 × 100,000, k = 10', n: 1000, m: 100_000, d: 128, k: 10, large: true },
   { id: 'knn-1000x100k-768', op: 'knn', label: 'knn 1,000 × 100,000, d = 768', n: 1000, m: 100_000, d: 768, k: 10, large: true },
+  { id: 'knn-10kx200k', op: 'knn', label: 'knn 10,000 × 200,000, k = 10', n: 10_000, m: 200_000, d: 128, k: 10, large: true },
   ...[64, 1024, 8192].map((n) => ({ id: `loss-${n}`, op: 'loss-batch-hard', label: `tripletLoss batch-hard, N = ${n}`, n, m: n, d: 128, k: 0 })),
   ...[64, 1024, 8192, 32768].map((n) => ({ id: `mine-${n}`, op: 'mine-batch-hard', label: `mineTriplets batch-hard, N = ${n}`, n, m: n, d: 128, k: 0, large: n > 8192 })),
   ...[64, 1024, 8192, 32768].map((n) => ({ id: `semi-${n}`, op: 'mine-batch-semihard', label: `mineTriplets batch-semihard, N = ${n}`, n, m: n, d: 128, k: 0, large: n > 8192 })),
@@ -91,10 +94,9 @@ function ours(c: Case, x: Matrix, y: Matrix, labels: Int32Array, device: 'cpu' |
   }
 }
 
-// TRIPLETKIT_BENCH_PYTHON names a Python (a virtual environment's, say) to try before the PATH's.
+// The bench's Python (bench/python.ts): NumPy, FAISS, and pytorch-metric-learning where installed.
 function python(): Record<string, Record<string, number>> & { versions?: Record<string, string> } {
-  const chosen = process.env.TRIPLETKIT_BENCH_PYTHON
-  for (const exe of [...(chosen ? [chosen] : []), 'python3', 'python']) {
+  for (const exe of benchPythons()) {
     const r = spawnSync(exe, [join(__dirname, 'baseline.py')], { input: JSON.stringify(cases), encoding: 'utf8', timeout: 1_800_000 })
     if (r.status === 0) return JSON.parse(r.stdout) as ReturnType<typeof python>
   }
@@ -108,7 +110,7 @@ async function main(): Promise<void> {
   await tf.setBackend('cpu')
   const cpuInfo = backends().cpu
   if (!cpuInfo.available) throw new Error(`the native addon is not loaded: ${cpuInfo.reason}`)
-  process.stderr.write('bench: timing NumPy / pytorch-metric-learning where installed…\n')
+  process.stderr.write('bench: timing NumPy, FAISS and pytorch-metric-learning where installed…\n')
   const py = python()
   // Warm every path once (JIT, thread pool, allocator) before anything is timed.
   for (const c of cases.filter((k) => k.n <= 64)) {
@@ -127,13 +129,13 @@ async function main(): Promise<void> {
     const inner = small ? 100 : 1
     const cpu = time(ours(c, x, y, labels, 'cpu'), reps, inner)
     const js = c.n * c.m * c.d <= 2.2e8 ? time(ours(c, x, y, labels, 'js'), small ? 3 : 1, small ? 10 : 1) : undefined
-    const us = c.op === 'knn' ? time(() => exactSearch(y.data, x.data, c.d, c.k, MetricKind.L2sq), small ? 5 : reps, small ? 20 : 1) : undefined
+    const us = c.op === 'knn' && c.n * c.m * c.d <= 2e10 ? time(() => exactSearch(y.data, x.data, c.d, c.k, MetricKind.L2sq), small ? 5 : reps, small ? 20 : 1) : undefined
     const tfOp = tfjsOp(c, x, y, labels)
     const tfjs = tfOp === undefined ? undefined : time(tfOp, small ? 5 : 1, small ? 10 : 1)
     // Every op here rests on the N × M distance matrix: 2·N·M·d flops.
     const bound = ((2 * c.n * c.m * c.d) / PEAK_FLOPS) * 1000
     const p = py[c.id] ?? {}
-    rows.push(`| ${c.label} | ${fmt(cpu)} | ${vs(js, cpu)} | ${vs(us, cpu)} | ${vs(tfjs, cpu)} | ${vs(p.numpy, cpu)} | ${vs(p.pml, cpu)} | ${fmt(bound)} (${(cpu / bound).toFixed(1)}×) |`)
+    rows.push(`| ${c.label} | ${fmt(cpu)} | ${vs(js, cpu)} | ${vs(us, cpu)} | ${vs(p.faiss, cpu)} | ${vs(tfjs, cpu)} | ${vs(p.numpy, cpu)} | ${vs(p.pml, cpu)} | ${fmt(bound)} (${(cpu / bound).toFixed(1)}×) |`)
   }
   const cpuModel = cpus()[0]?.model ?? 'unknown CPU'
   const versions = py.versions ?? {}
@@ -143,14 +145,15 @@ async function main(): Promise<void> {
     `${cpuModel}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; tripletkit cpu on ${cpuInfo.threads} threads; Node ${process.version}; ` +
       `tfjs ${tf.version.tfjs} (cpu backend); usearch exactSearch; ` +
       (versions.numpy === undefined ? 'NumPy: not installed, skipped; ' : `NumPy ${versions.numpy}; `) +
+      (versions.faiss === undefined ? 'FAISS: not installed, skipped; ' : `faiss-cpu ${versions.faiss} (IndexFlatL2, ${versions.faiss_threads} threads); `) +
       (versions.pml === undefined ? 'pytorch-metric-learning: not installed, skipped.' : `pytorch-metric-learning (${versions.pml}, 1 thread).`),
     '',
     'Median time of one call; after each alternative, its time as a multiple of tripletkit\'s (higher: tripletkit is faster). ' +
       `The flop bound is 2·N·M·d at ${PEAK_FLOPS / 1e9} GFLOP/s, and after it how far tripletkit is from it. d = 128 unless said. ` +
       'NumPy and TensorFlow.js compute the batch-hard extremes through the full N × N matrix; js is timed where it takes seconds at most.',
     '',
-    '| op | tripletkit cpu | js reference | usearch | TensorFlow.js | NumPy | pytorch-metric-learning | flop bound |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| op | tripletkit cpu | js reference | usearch | FAISS IndexFlatL2 | TensorFlow.js | NumPy | pytorch-metric-learning | flop bound |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows,
     '',
   ].join('\n')

@@ -20,7 +20,7 @@ export type NativeBinding = typeof binding
  * and its plumbing. A new op in binding.d.ts therefore fails the type check until the
  * reference implements it too.
  */
-type SyncOp = Exclude<keyof NativeBinding, `${string}Async` | 'backends' | 'cudaFailure' | 'cudaMath' | 'setCudaMath' | 'memoryBudget' | 'CancelToken' | 'KnnIndex' | '__napiBindingTarget'>
+type SyncOp = Exclude<keyof NativeBinding, `${string}Async` | 'backends' | 'allFinite' | 'cudaFailure' | 'cudaMath' | 'setCudaMath' | 'memoryBudget' | 'CancelToken' | 'KnnIndex' | '__napiBindingTarget'>
 
 /** A corpus prepared once and searched batch by batch. */
 export type KnnSearcher = Pick<InstanceType<NativeBinding['KnnIndex']>, 'search'>

@@ -20,7 +20,7 @@ export type NativeLoad =
 // not loaded, rather than failing later with "x is not a function". The type below fails the
 // build when binding.d.ts gains an export this list does not name.
 const REQUIRED = [
-  'backends', 'cudaFailure', 'cudaMath', 'setCudaMath', 'memoryBudget', 'CancelToken', 'KnnIndex',
+  'backends', 'allFinite', 'cudaFailure', 'cudaMath', 'setCudaMath', 'memoryBudget', 'CancelToken', 'KnnIndex',
   'pairwiseDistances', 'pairwiseDistancesAsync',
   'knn', 'knnAsync',
   'mineTriplets', 'mineTripletsAsync',

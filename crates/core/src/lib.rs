@@ -34,7 +34,7 @@ pub use device::{
     Batch, Corpus, Cpu, Device, Hinge, HingeSide, Op, RowTerms, RowWeights, Searched, Terms,
 };
 pub use error::{code, Error, Result};
-pub use matrix::MatRef;
+pub use matrix::{all_finite, MatRef};
 pub use ops::Ops;
 pub use options::{
     ContrastiveOptions, KnnOptions, LadderOptions, LossOptions, MarginLossOptions, MetricOptions,

@@ -26,7 +26,7 @@ impl<'a> MatRef<'a> {
         // NaN or ±inf would order and sum silently wrong. The pass has no early exit, so it
         // vectorises and stays cheap next to any op on the data; the culprit is looked up only
         // on failure.
-        if !data.iter().fold(true, |ok, v| ok & v.is_finite()) {
+        if !all_finite(data) {
             let at = data.iter().position(|v| !v.is_finite()).unwrap_or(0);
             return Err(Error::invalid(
                 name,
@@ -58,5 +58,13 @@ impl<'a> MatRef<'a> {
     #[inline]
     pub fn row(&self, i: usize) -> &'a [f32] {
         &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+}
+
+crate::runtime::simd::widest! {
+    /// Whether every value is finite: a pass with no early exit, so it vectorises (on the
+    /// widest vector unit) and stays cheap next to any op on the data.
+    pub fn all_finite(data: &[f32]) -> bool {
+        data.iter().fold(true, |ok, v| ok & v.is_finite())
     }
 }

@@ -11,6 +11,13 @@ pub struct MemoryBudget {
     pub reserved: f64,
 }
 
+/// Whether every value is finite: the TypeScript layer's check of a large input, on the
+/// widest vector unit (it looks for the first offender itself only when this says no).
+#[napi]
+pub fn all_finite(data: &[f32]) -> bool {
+    tripletkit_core::all_finite(data)
+}
+
 /// The memory budget shared by every call in this process (all threads and workers).
 #[napi]
 pub fn memory_budget() -> MemoryBudget {

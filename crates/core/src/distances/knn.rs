@@ -124,7 +124,7 @@ pub fn top_k(queries: MatRef, corpus: &Rows, o: &KnnOptions, call: &Call) -> Res
     let parts = if k.saturating_mul(SELECT_FROM) >= corpus.rows() {
         by_selection(&dist, k, skip)?
     } else {
-        by_heaps(&dist, k, skip)?
+        by_heaps(&dist, k, skip, heap_parts(dist.rows()))?
     };
     let mut out = Knn {
         indices: Vec::with_capacity(dist.rows() * k),
@@ -137,35 +137,91 @@ pub fn top_k(queries: MatRef, corpus: &Rows, o: &KnnOptions, call: &Call) -> Res
     Ok(out)
 }
 
+/// Candidates a run of `offer_row` counts at once.
+const RUN: usize = 16;
+
+crate::runtime::simd::widest! {
+    /// Offers a tile row of distances (columns c0..) to `top`, but column `skip`. Most
+    /// candidates fail the threshold once the heap is full, so a run of 16 is first counted
+    /// without a branch (it vectorises) and scanned one by one only when some pass; push
+    /// settles ties by index.
+    fn offer_row(top: &mut TopK, row: &[f32], c0: usize, skip: usize) -> () {
+        for (r, run) in row.chunks(RUN).enumerate() {
+            let threshold = top.threshold();
+            if run.iter().map(|&d| u32::from(d <= threshold)).sum::<u32>() == 0 {
+                continue;
+            }
+            for (jj, &d) in run.iter().enumerate() {
+                let j = c0 + r * RUN + jj;
+                if d <= top.threshold() && j != skip {
+                    top.push(Ranked { d, i: j as u32 });
+                }
+            }
+        }
+    }
+}
+
+/// Below this many query rows a thread, knn splits the corpus among the threads.
+const SPLIT_BELOW_ROWS: usize = 128;
+
+/// The column parts `by_heaps` cuts each row block into for `rows` queries: one a thread when
+/// the queries are too few to keep the threads busy, else 1.
+fn heap_parts(rows: usize) -> usize {
+    let threads = crate::threads();
+    if rows < SPLIT_BELOW_ROWS * threads {
+        threads
+    } else {
+        1
+    }
+}
+
+/// One block's heaps from its column parts' (each a heap a row): every kept candidate of
+/// every part, pushed again.
+fn merge_parts(parts: Vec<Vec<TopK>>) -> Vec<TopK> {
+    let mut parts = parts.into_iter();
+    let Some(first) = parts.next() else {
+        return Vec::new();
+    };
+    let mut rows: Vec<TopK> = first;
+    for part in parts {
+        for (top, other) in rows.iter_mut().zip(part) {
+            for c in other.into_sorted() {
+                top.push(c);
+            }
+        }
+    }
+    rows
+}
+
 /// From k · SELECT_FROM ≥ corpus rows on, whole rows and a selection beat per-row heaps
 /// (retrievalMetrics at N = 1,024 with windows of 31: 4.5 ms by heaps, 3.5 ms by selection; at
 /// N = 8,192 with windows of 31, heaps take 121 ms where selection took 247 ms).
 const SELECT_FROM: usize = 64;
 
-/// Each row's k nearest, by folding tiles into bounded heaps.
+/// Each row's k nearest, by folding tiles into bounded heaps. With fewer row blocks than
+/// threads (a few queries), each block's columns are split among the threads and the parts'
+/// heaps merged: (distance, index) keys make the merge exact, so the lists are the same.
 fn by_heaps(
     dist: &Distances,
     k: usize,
     skip: impl Fn(usize) -> usize + Sync,
+    parts: usize,
 ) -> Result<Vec<Knn>, Error> {
-    let per_block: Vec<Vec<TopK>> = dist.fold_tiles(
-        |r0, r1| (r0..r1).map(|_| TopK::new(k)).collect(),
-        |tops: &mut Vec<TopK>, r0, c0, tile| {
-            let w = tile.len() / tops.len();
-            for (ri, (top, row)) in tops.iter_mut().zip(tile.chunks(w)).enumerate() {
-                let skip = skip(r0 + ri);
-                for (jj, &d) in row.iter().enumerate() {
-                    // Most candidates fail this one comparison; push settles ties by index.
-                    if d <= top.threshold() && c0 + jj != skip {
-                        top.push(Ranked {
-                            d,
-                            i: (c0 + jj) as u32,
-                        });
-                    }
-                }
-            }
-        },
-    )?;
+    let init = |r0: usize, r1: usize| -> Vec<TopK> { (r0..r1).map(|_| TopK::new(k)).collect() };
+    let fold = |tops: &mut Vec<TopK>, r0: usize, c0: usize, tile: &[f32]| {
+        let w = tile.len() / tops.len();
+        for (ri, (top, row)) in tops.iter_mut().zip(tile.chunks(w)).enumerate() {
+            offer_row(top, row, c0, skip(r0 + ri));
+        }
+    };
+    let per_block: Vec<Vec<TopK>> = if parts > 1 {
+        dist.fold_tiles_split(parts, init, fold)?
+            .into_iter()
+            .map(merge_parts)
+            .collect()
+    } else {
+        dist.fold_tiles(init, fold)?
+    };
     Ok(per_block
         .into_iter()
         .map(|tops| {
@@ -274,6 +330,55 @@ mod tests {
             query_offset: off,
         };
         knn_once(&crate::Cpu, q, c, &metric, &o, &Call::PLAIN).unwrap()
+    }
+
+    /// The corpus split among threads (a few queries) gives the lists of one pass over it
+    /// and of the whole-row selection, ties and −0 included, for any number of parts.
+    #[test]
+    fn split_corpus_lists_are_the_whole_pass_lists() {
+        // Random rows over many tiles, with ties: each query's row is also in the corpus
+        // twice, late (an exact 0 and a tie broken by index, both in the last parts).
+        let (nq, nc, d, k) = (70, 5000, 3, 9);
+        let mut seed = 5u64;
+        let q: Vec<f32> = (0..nq * d)
+            .map(|_| crate::testing::lcg(&mut seed))
+            .collect();
+        let mut c: Vec<f32> = (0..nc * d)
+            .map(|_| crate::testing::lcg(&mut seed))
+            .collect();
+        for i in 0..nq {
+            for at in [nc - 1 - 2 * i, nc - 2 - 2 * i] {
+                c[at * d..(at + 1) * d].copy_from_slice(&q[i * d..(i + 1) * d]);
+            }
+        }
+        for metric in [Metric::Euclidean, Metric::Dot] {
+            let o = MetricOptions {
+                metric,
+                normalize: false,
+            };
+            let qr = Rows::prepare(MatRef::new(&q, nq, d).unwrap(), o);
+            let cr = Rows::prepare(MatRef::new(&c, nc, d).unwrap(), o);
+            let dist = Distances::between(Cow::Borrowed(&qr), Some(Cow::Borrowed(&cr))).unwrap();
+            let skip = |r: usize| r + 3;
+            let bits = |parts: Vec<Knn>| -> (Vec<i32>, Vec<u32>) {
+                let i = parts.iter().flat_map(|p| p.indices.clone()).collect();
+                let b = parts
+                    .iter()
+                    .flat_map(|p| p.distances.iter().map(|x| x.to_bits()))
+                    .collect();
+                (i, b)
+            };
+            let whole = bits(by_heaps(&dist, k, skip, 1).unwrap());
+            assert_eq!(
+                whole,
+                bits(by_selection(&dist, k, skip).unwrap()),
+                "{metric:?}"
+            );
+            for parts in [2, 3, 7] {
+                let split = bits(by_heaps(&dist, k, skip, parts).unwrap());
+                assert_eq!(split, whole, "{metric:?}, {parts} parts");
+            }
+        }
     }
 
     #[test]

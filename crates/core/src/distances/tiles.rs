@@ -11,6 +11,7 @@ use crate::runtime::par;
 use crate::runtime::plan;
 use crate::{Call, Device, Error, MatRef, Metric, MetricOptions, Stop};
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Below this fraction of ‖a‖² + ‖b‖² (euclidean) or below this cosine distance, a GEMM
 /// result has lost too many digits to cancellation and is recomputed directly.
@@ -71,7 +72,7 @@ impl<'a> Rows<'a> {
         let sq_norms = if cols == 0 {
             vec![0.0; rows]
         } else {
-            data.chunks(cols).map(|r| pair::sq_norm(r) as f32).collect()
+            row_sq_norms(&data, cols)
         };
         Rows {
             data,
@@ -108,6 +109,20 @@ impl<'a> Rows<'a> {
     /// Row `i`, as prepared (normalised where asked).
     pub fn row(&self, i: usize) -> &[f32] {
         &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+}
+
+crate::runtime::simd::widest! {
+    /// Each row's squared norm (`pair::sq_norm`'s fixed lanes in f64, then rounded), on the
+    /// widest vector unit: the same bits on each.
+    fn row_sq_norms(data: &[f32], cols: usize) -> Vec<f32> {
+        // A plain loop: an iterator adapter's fold would be a function of its own, compiled
+        // for the baseline.
+        let mut out = Vec::with_capacity(data.len() / cols);
+        for r in data.chunks_exact(cols) {
+            out.push(pair::sq_norm(r) as f32);
+        }
+        out
     }
 }
 
@@ -421,6 +436,66 @@ impl<'a> Distances<'a> {
         .into_iter()
         .collect::<Option<Vec<S>>>()
         .ok_or(Error::Cancelled)
+    }
+
+    /// `fold_tiles` for passes with fewer row blocks than threads (a few queries against a
+    /// large corpus): each block's columns are cut into `parts` ranges of whole tiles, folded
+    /// in parallel, each into a state of its own. States come back per block, in block order,
+    /// each block's in column order, for the caller to merge. Progress counts a block's rows
+    /// once its last range is done.
+    pub fn fold_tiles_split<S: Send>(
+        &self,
+        parts: usize,
+        init: impl Fn(usize, usize) -> S + Sync,
+        fold: impl Fn(&mut S, usize, usize, &[f32]) + Sync,
+    ) -> Result<Vec<Vec<S>>, Error> {
+        let (rows, cols) = (self.rows(), self.cols());
+        let (block, chunk) = self.tile_plan()?;
+        let serial = par::serial(self.work());
+        let row_blocks = blocks(rows, block);
+        // Whole tiles a range, so every tile falls where `fold_tiles` would put it.
+        let tiles = cols.div_ceil(chunk.max(1));
+        let per_part = tiles.div_ceil(parts.clamp(1, tiles.max(1))) * chunk;
+        let ranges = blocks(cols, per_part);
+        let left: Vec<AtomicUsize> = row_blocks
+            .iter()
+            .map(|_| AtomicUsize::new(ranges.len()))
+            .collect();
+        // (block, its rows, a column range), block after block.
+        let items: Vec<_> = row_blocks
+            .iter()
+            .enumerate()
+            .flat_map(|(b, &r)| ranges.iter().map(move |&c| (b, r, c)))
+            .collect();
+        let states = par::map(
+            items,
+            serial,
+            |(b, (r0, r1), (lo, hi)): (usize, _, (usize, usize))| {
+                let mut state = init(r0, r1);
+                let mut buf = vec![0.0f32; (r1 - r0) * chunk];
+                for (c0, c1) in blocks(hi - lo, chunk) {
+                    if self.call.stop.requested() {
+                        return None;
+                    }
+                    let (c0, c1) = (lo + c0, lo + c1);
+                    let tile = &mut buf[..(r1 - r0) * (c1 - c0)];
+                    self.tile(r0, r1, c0, c1, tile);
+                    fold(&mut state, r0, c0, tile);
+                }
+                if left[b].fetch_sub(1, Ordering::AcqRel) == 1 {
+                    self.call.advance(r1 - r0, rows);
+                }
+                Some(state)
+            },
+        )
+        .into_iter()
+        .collect::<Option<Vec<S>>>()
+        .ok_or(Error::Cancelled)?;
+        let mut states = states.into_iter();
+        Ok(row_blocks
+            .iter()
+            .map(|_| states.by_ref().take(ranges.len()).collect())
+            .collect())
     }
 
     /// Maps `f(r0, rows)` over blocks of whole rows of distances (row-major, `cols` wide),
