@@ -450,6 +450,11 @@ impl<'a> Distances<'a> {
         fold: impl Fn(&mut S, usize, usize, &[f32]) + Sync,
     ) -> Result<Vec<Vec<S>>, Error> {
         let (rows, cols) = (self.rows(), self.cols());
+        if parts <= 1 || cols == 0 {
+            // Nothing to split: one part a block (a corpus of no rows still gets its states).
+            let whole = self.fold_tiles(init, fold)?;
+            return Ok(whole.into_iter().map(|s| vec![s]).collect());
+        }
         let (block, chunk) = self.tile_plan()?;
         let serial = par::serial(self.work());
         let row_blocks = blocks(rows, block);
