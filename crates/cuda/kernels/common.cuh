@@ -349,6 +349,18 @@ __device__ __forceinline__ double tk_warp_max(double v) {
   return __shfl_sync(0xffffffffu, v, 0);
 }
 
+// How many of the ascending sorted[0..n) are below `key`: a binary search.
+template <typename T>
+__device__ __forceinline__ int tk_lower_bound(const T* sorted, int n, T key) {
+  int lo = 0, hi = n;
+  while (lo < hi) {
+    const int mid = (lo + hi) / 2;
+    if (sorted[mid] < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 // (distance, index) as one integer in (distance, index) order; −0 joins +0.
 __device__ __forceinline__ u64 tk_sort_key(float d, unsigned i) {
   const unsigned bits = __float_as_uint(d + 0.0f);

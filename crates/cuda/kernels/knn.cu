@@ -33,17 +33,6 @@ union TkKnnShared {
   TkKnnCands cands;
 };
 
-// Keys of the ascending list[0..k) below `key`.
-__device__ __forceinline__ int tk_lower_bound(const u64* list, int k, u64 key) {
-  int lo = 0, hi = k;
-  while (lo < hi) {
-    const int mid = (lo + hi) / 2;
-    if (list[mid] < key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 // Of the n new keys (in shared memory, in no order), those below `key`.
 __device__ __forceinline__ int tk_count_below(const u64* new_keys, int n, u64 key) {
   int below = 0;

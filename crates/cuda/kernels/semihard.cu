@@ -48,17 +48,6 @@ extern "C" __global__ void tk_semihard_positives(const float* a, const float* a_
   out[pair_slot[t]] = tk_distance(acc, ar, br, dim, a_norms[i], b_norms[j], false, metric);
 }
 
-// How many of the `n` ascending values are below d.
-__device__ __forceinline__ int tk_count_below(const float* sorted, int n, float d) {
-  int lo = 0, hi = n;
-  while (lo < hi) {
-    const int mid = (lo + hi) / 2;
-    if (sorted[mid] < d) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 // `a` holds this launch's anchors and `b` a chunk of candidates (global index col0 + j). The
 // grid is 2-D so that it fills the GPU: blockIdx.x is a tile of 128 anchors, blockIdx.y a span
 // of `span` candidates (a multiple of 128, so tiles fall where they would in one block).
@@ -108,7 +97,7 @@ extern "C" __global__ void __launch_bounds__(TK_THREADS, 1)
         const u64 key = tk_sort_key(d, 0u);
         const u64 farthest = key | (u64)(0xffffffffu - gj);
         if (farthest > top[r]) top[r] = farthest;
-        const int below = tk_count_below(sorted + off[r], n[r], d);
+        const int below = tk_lower_bound(sorted + off[r], n[r], d);
         if (below == 0) continue;
         u64* slot = buckets + off[r] + below - 1;
         // Buckets only fall, so a stale read can only cost an atomic, never lose one.
