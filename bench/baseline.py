@@ -51,7 +51,7 @@ def main():
         n, m, d, k = c["n"], c.get("m", c["n"]), c["d"], c.get("k", 10)
         x = rng.standard_normal((n, d), dtype=np.float32)
         y = rng.standard_normal((m, d), dtype=np.float32)
-        labels = np.arange(n) % max(2, n // 32)
+        labels = np.arange(n) % max(2, n // c.get("perClass", 32))
         reps = 200 if n <= 64 else 5
         res = {}
         if c["op"] == "pairwise":

@@ -25,8 +25,10 @@ import { benchPythons } from './python'
 /** This machine kind's practical float32 peak (NumPy/OpenBLAS on a 4096³ product), for the flop bound. */
 const PEAK_FLOPS = 330e9
 const quick = process.argv.includes('--quick')
+/** `--only ID`: the cases whose id starts with ID (results.md is then left as it is). */
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined
 
-interface Case { id: string; op: string; label: string; n: number; m: number; d: number; k: number; large?: boolean }
+interface Case { id: string; op: string; label: string; n: number; m: number; d: number; k: number; perClass?: number; large?: boolean }
 
 const cases: Case[] = ([
   ...[64, 1024, 4096].map((n) => ({ id: `pairwise-${n}`, op: 'pairwise', label: `pairwiseDistances, N = ${n}`, n, m: n, d: 128, k: 0 })),
@@ -39,9 +41,13 @@ const cases: Case[] = ([
   ...[64, 1024, 8192].map((n) => ({ id: `loss-${n}`, op: 'loss-batch-hard', label: `tripletLoss batch-hard, N = ${n}`, n, m: n, d: 128, k: 0 })),
   ...[64, 1024, 8192, 32768].map((n) => ({ id: `mine-${n}`, op: 'mine-batch-hard', label: `mineTriplets batch-hard, N = ${n}`, n, m: n, d: 128, k: 0, large: n > 8192 })),
   ...[64, 1024, 8192, 32768].map((n) => ({ id: `semi-${n}`, op: 'mine-batch-semihard', label: `mineTriplets batch-semihard, N = ${n}`, n, m: n, d: 128, k: 0, large: n > 8192 })),
+  // The issue's mining shapes: N = 16,384 with 16, 32 and 128 rows a class.
+  ...(['mine-batch-hard', 'mine-batch-semihard'] as const).flatMap((op) => [16, 32, 128].map((per) => ({
+    id: `${op === 'mine-batch-hard' ? 'mine' : 'semi'}-16k-${per}`, op, label: `mineTriplets ${op.slice(5)}, N = 16,384, ${per} a class`, n: 16_384, m: 16_384, d: 128, k: 0, perClass: per, large: true,
+  }))),
   ...[1024, 8192].map((n) => ({ id: `retrieval-${n}`, op: 'retrieval', label: `retrievalMetrics, N = ${n}`, n, m: n, d: 128, k: 0 })),
   ...[64, 1024, 4096].map((n) => ({ id: `supcon-${n}`, op: 'supcon', label: `supConLoss, N = ${n}`, n, m: n, d: 128, k: 0 })),
-] as Case[]).filter((c) => !quick || c.large !== true)
+] as Case[]).filter((c) => (!quick || c.large !== true) && (only === undefined || c.id.startsWith(only)))
 
 /** tfjs doing the same maths on its CPU backend: distances by matMul, top-k, masked extremes. */
 function tfjsOp(c: Case, x: Matrix, y: Matrix, labels: Int32Array): (() => unknown) | undefined {
@@ -123,7 +129,7 @@ async function main(): Promise<void> {
     const random = seeded(c.n * 31 + c.m)
     const x = gaussian(c.n, c.d, random)
     const y = c.op === 'knn' ? gaussian(c.m, c.d, random) : x
-    const labels = Int32Array.from({ length: c.n }, (_, i) => i % Math.max(2, c.n >> 5))
+    const labels = Int32Array.from({ length: c.n }, (_, i) => i % Math.max(2, Math.floor(c.n / (c.perClass ?? 32))))
     const small = c.n <= 64
     const reps = small ? 9 : c.large ? 3 : 5
     const inner = small ? 100 : 1
@@ -158,7 +164,7 @@ async function main(): Promise<void> {
     '',
   ].join('\n')
   process.stdout.write(`${table}\n`)
-  if (!quick) {
+  if (!quick && only === undefined) {
     // Keep the scale runs' section (npm run bench:scale), which this run does not redo.
     const file = join(__dirname, 'results.md')
     const old = existsSync(file) ? readFileSync(file, 'utf8') : ''

@@ -5,7 +5,7 @@
 //! corpus is prepared once (`Rows`) and serves every batch of queries.
 
 use crate::distances::select::{key_index, sort_key, Ranked, TopK};
-use crate::distances::{Distances, Rows};
+use crate::distances::{knn_bounded, Distances, Rows};
 use crate::{rules, Call, Corpus, Device, Error, KnnOptions, MatRef, MetricOptions};
 use std::borrow::Cow;
 
@@ -17,7 +17,7 @@ pub struct Knn {
 }
 
 impl Knn {
-    fn with_capacity(n: usize) -> Self {
+    pub(crate) fn with_capacity(n: usize) -> Self {
         Knn {
             indices: Vec::with_capacity(n),
             distances: Vec::with_capacity(n),
@@ -25,7 +25,7 @@ impl Knn {
     }
 
     /// Appends one query's list, padded to k.
-    fn push_list(&mut self, items: &[Ranked], k: usize) {
+    pub(crate) fn push_list(&mut self, items: &[Ranked], k: usize) {
         for r in items.iter().take(k) {
             self.indices.push(r.i as i32);
             self.distances.push(r.d);
@@ -123,6 +123,8 @@ pub fn top_k(queries: MatRef, corpus: &Rows, o: &KnnOptions, call: &Call) -> Res
     };
     let parts = if k.saturating_mul(SELECT_FROM) >= corpus.rows() {
         by_selection(&dist, k, skip)?
+    } else if knn_bounded::suits(&dist, k) {
+        knn_bounded::by_bounds(&dist, k, skip, knn_bounded::Products::Unit)?
     } else {
         by_heaps(&dist, k, skip, heap_parts(dist.rows()))?
     };
@@ -201,7 +203,7 @@ const SELECT_FROM: usize = 64;
 /// Each row's k nearest, by folding tiles into bounded heaps. With fewer row blocks than
 /// threads (a few queries), each block's columns are split among the threads and the parts'
 /// heaps merged: (distance, index) keys make the merge exact, so the lists are the same.
-fn by_heaps(
+pub(crate) fn by_heaps(
     dist: &Distances,
     k: usize,
     skip: impl Fn(usize) -> usize + Sync,

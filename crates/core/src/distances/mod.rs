@@ -2,9 +2,12 @@
 //! distances with their float32 fix-ups (`tiles`), exact pair distances and their gradients
 //! (`pair`), the top-k fold (`knn`, `select`), and the backward pass through a distance matrix
 //! (`backward`).
+pub mod amx;
 pub mod backward;
+pub mod bounds;
 pub mod dot_tile;
 pub mod knn;
+mod knn_bounded;
 pub mod metric;
 pub mod pair;
 pub mod select;

@@ -185,6 +185,16 @@ impl<'a> Distances<'a> {
         self
     }
 
+    /// The prepared rows of both sides (the same rows twice for a self-distance pass).
+    pub fn sides(&self) -> (&Rows<'a>, &Rows<'a>) {
+        (&self.a, self.b())
+    }
+
+    /// The call this pass runs under.
+    pub fn call(&self) -> Call<'a> {
+        self.call
+    }
+
     /// The stop flag this pass checks.
     pub fn stop(&self) -> Stop<'a> {
         self.call.stop
@@ -256,6 +266,24 @@ impl<'a> Distances<'a> {
         // Each product in one fixed order, so a distance depends on its two rows alone.
         dot_tile(lhs, m, rhs, n, k, out, stride);
         fix_rows(self, r0, c0, n, stride, out);
+    }
+
+    /// d(a_i, b_j) for each j of `cols`, into `out`: the bits `tile` gives each pair (the same
+    /// chain of fused multiply-adds, then the same fix-ups), for a few scattered pairs.
+    pub fn distances_at(&self, i: usize, cols: &[u32], out: &mut [f32]) {
+        let a = self.a_row(i);
+        for (js, o) in cols.chunks(CHAINS).zip(out.chunks_mut(CHAINS)) {
+            let mut rows = [a; CHAINS];
+            for (r, &j) in rows.iter_mut().zip(js) {
+                *r = self.b_row(j as usize);
+            }
+            let dots = chain_dots(a, &rows);
+            for (o, (&j, &dot)) in o.iter_mut().zip(js.iter().zip(&dots)) {
+                let mut v = [dot];
+                self.fix_row(i, j as usize, &mut v);
+                *o = v[0];
+            }
+        }
     }
 
     /// Turns a row of dot products a_i·b_j (j from c0) into distances, in place.
@@ -532,6 +560,23 @@ impl<'a> Distances<'a> {
         .into_iter()
         .collect::<Option<Vec<T>>>()
         .ok_or(Error::Cancelled)
+    }
+}
+
+/// Products `distances_at` sums side by side: independent chains keep the FMA units busy.
+const CHAINS: usize = 8;
+
+crate::runtime::simd::widest! {
+    /// a · rows[c] for each c, each one chain of fused multiply-adds in column order from 0,
+    /// as `dot_tile` sums it.
+    fn chain_dots(a: &[f32], rows: &[&[f32]; CHAINS]) -> [f32; CHAINS] {
+        let mut s = [0.0f32; CHAINS];
+        for (col, &x) in a.iter().enumerate() {
+            for (acc, r) in s.iter_mut().zip(rows) {
+                *acc = x.mul_add(r[col], *acc);
+            }
+        }
+        s
     }
 }
 

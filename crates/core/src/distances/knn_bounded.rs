@@ -1,0 +1,537 @@
+//! knn through the tile unit: bfloat16 products bound every candidate's distance from below
+//! and above (`bounds.rs`), and only the candidates the bounds cannot rule out get their
+//! exact distance, computed as every other pass computes it. The lists are therefore the
+//! cpu's, bit for bit, whatever the unit's rounding.
+//!
+//! Per query, a pass keeps the k smallest upper bounds (their largest, U, bounds the k-th
+//! distance from above) and every candidate whose lower bound is at most U at the time. U only
+//! falls, so the kept candidates hold every true neighbour; at the end those above the final
+//! U go, and the rest (about k, for any spread of distances wider than the bound) are
+//! computed exactly and selected as `by_heaps` selects. A query's candidates come from the
+//! corpus in column parts when the queries are too few to keep the threads busy; the parts
+//! merge by their upper bounds before the final selection.
+
+use super::amx::{self, Session, BLOCK, STEP};
+use super::bounds::{self, Terms};
+use super::knn::Knn;
+use super::select::{Ranked, TopK};
+use super::tiles::blocks;
+use super::Distances;
+use crate::runtime::par;
+use crate::Error;
+use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Where the approximate products come from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) enum Products {
+    /// The CPU's AMX tile unit.
+    Unit,
+    /// The software model of it (tests, on machines without the unit).
+    Portable,
+}
+
+/// The largest k this pass takes: each query holds up to 5k + 256 candidates.
+const LARGEST_K: usize = 256;
+/// Below this many multiply-adds a search is all call overhead, and stays on the exact path.
+const SMALLEST_WORK: usize = 1 << 24;
+/// The packed queries of a row block, at most (they stay in L2 while the corpus streams by).
+const QUERY_BYTES: usize = 1 << 20;
+/// Corpus blocks between two looks at the stop flag.
+const STOP_EVERY: usize = 64;
+
+/// Whether `dist`'s search for k neighbours goes through the tile unit: the unit is there,
+/// the work is large enough to pay for it, k is within `LARGEST_K`, the norms are within the
+/// bound's range, and its memory fits the call's budget.
+pub(crate) fn suits(dist: &Distances, k: usize) -> bool {
+    let (a, b) = dist.sides();
+    let d = a.cols();
+    let work = dist.rows().saturating_mul(dist.cols()).saturating_mul(d);
+    let fits = dist
+        .call()
+        .max_memory
+        .is_none_or(|budget| footprint(dist.rows(), d, k) <= budget);
+    amx::available()
+        && (1..=LARGEST_K).contains(&k)
+        && d >= STEP
+        && work >= SMALLEST_WORK
+        && fits
+        && bounds::usable(a.sq_norms())
+        && bounds::usable(b.sq_norms())
+}
+
+/// Bytes the pass holds beyond its inputs: the packed queries, each query's bounds and
+/// candidates at their most, and a corpus block a thread.
+fn footprint(rows: usize, d: usize, k: usize) -> usize {
+    let width = amx::padded(d);
+    let per_query = 2 * width + 8 * (k + 1) + 8 * (5 * k + 256);
+    rows.saturating_mul(per_query) + crate::threads() * (BLOCK * width * 2 + 8 * BLOCK * BLOCK)
+}
+
+/// Query rows a block: the packed rows within `QUERY_BYTES`, whole blocks of 32.
+fn query_block(d: usize) -> usize {
+    let per_row = 2 * amx::padded(d);
+    (QUERY_BYTES / per_row / BLOCK).clamp(1, 32) * BLOCK
+}
+
+/// One query's state in one column part.
+#[derive(Default)]
+struct Found {
+    /// The k smallest upper bounds, as `ordered` bits (a max-heap).
+    uppers: BinaryHeap<u32>,
+    /// (lower bound, corpus index) of every candidate kept.
+    kept: Vec<(f32, u32)>,
+}
+
+/// f32 → u32 with the same order (for the finite values and infinities here).
+fn ordered(x: f32) -> u32 {
+    let b = x.to_bits();
+    if b >> 31 == 1 {
+        !b
+    } else {
+        b | 0x8000_0000
+    }
+}
+
+fn unordered(o: u32) -> f32 {
+    f32::from_bits(if o >> 31 == 1 { o & 0x7fff_ffff } else { !o })
+}
+
+/// Each query's k nearest, as `by_heaps` gives them.
+pub(crate) fn by_bounds(
+    dist: &Distances,
+    k: usize,
+    skip: impl Fn(usize) -> usize + Sync,
+    products: Products,
+) -> Result<Vec<Knn>, Error> {
+    let (a, _) = dist.sides();
+    let (rows, cols, d) = (dist.rows(), dist.cols(), a.cols());
+    let call = dist.call();
+    let metric = a.options().metric;
+    let row_blocks = blocks(rows, query_block(d));
+    let threads = crate::threads();
+    let parts = if row_blocks.len() < threads {
+        threads.div_ceil(row_blocks.len().max(1))
+    } else {
+        1
+    };
+    let per_part = cols.div_ceil(parts).div_ceil(BLOCK).max(1) * BLOCK;
+    let ranges = blocks(cols, per_part);
+    // Each row block's queries, packed once for all its parts, with their terms.
+    let packed: Vec<(Vec<u16>, Terms)> = par::map(row_blocks.clone(), false, |(r0, r1)| {
+        let q = &a.data()[r0 * d..r1 * d];
+        (
+            amx::pack_queries(q, r1 - r0, d),
+            bounds::query_terms(metric, &a.sq_norms()[r0..r1], d),
+        )
+    });
+    let left: Vec<AtomicUsize> = row_blocks
+        .iter()
+        .map(|_| AtomicUsize::new(ranges.len()))
+        .collect();
+    let items: Vec<_> = (0..row_blocks.len())
+        .flat_map(|b| ranges.iter().map(move |&c| (b, c)))
+        .collect();
+    let found = par::map(items, false, |(b, range)| {
+        let (r0, r1) = row_blocks[b];
+        let (queries, terms) = &packed[b];
+        let out = scan(dist, queries, terms, (r0, r1), range, k, &skip, products);
+        if out.is_some() && left[b].fetch_sub(1, Ordering::AcqRel) == 1 {
+            call.advance(r1 - r0, rows);
+        }
+        out
+    })
+    .into_iter()
+    .collect::<Option<Vec<Vec<Found>>>>()
+    .ok_or(Error::Cancelled)?;
+    // Per row block, its parts' states in column order; each query's lists merged.
+    let mut found = found.into_iter();
+    let per_block: Vec<(usize, Vec<Vec<Found>>)> = row_blocks
+        .iter()
+        .map(|&(r0, _)| (r0, found.by_ref().take(ranges.len()).collect()))
+        .collect();
+    Ok(par::map(per_block, false, |(r0, parts)| {
+        let queries = parts.first().map_or(0, Vec::len);
+        let mut out = Knn::with_capacity(queries * k);
+        let mut parts: Vec<_> = parts.into_iter().map(Vec::into_iter).collect();
+        for q in 0..queries {
+            let of_query: Vec<Found> = parts.iter_mut().filter_map(Iterator::next).collect();
+            out.push_list(&select(dist, r0 + q, k, of_query), k);
+        }
+        out
+    }))
+}
+
+/// A query's k nearest from its parts' states: the final U from every part's upper bounds,
+/// then the exact distances of the candidates at or under it.
+fn select(dist: &Distances, row: usize, k: usize, parts: Vec<Found>) -> Vec<Ranked> {
+    let mut uppers: Vec<u32> = parts
+        .iter()
+        .flat_map(|f| f.uppers.iter().copied())
+        .collect();
+    let u = if uppers.len() >= k {
+        uppers.select_nth_unstable(k - 1);
+        unordered(uppers[k - 1])
+    } else {
+        f32::INFINITY
+    };
+    let mut top = TopK::new(k);
+    let near: Vec<u32> = parts
+        .iter()
+        .flat_map(|f| {
+            f.kept
+                .iter()
+                .filter(|&&(lower, _)| lower <= u)
+                .map(|&(_, j)| j)
+        })
+        .collect();
+    let mut exact = vec![0.0f32; near.len()];
+    dist.distances_at(row, &near, &mut exact);
+    for (&j, &d) in near.iter().zip(&exact) {
+        top.push(Ranked { d, i: j });
+    }
+    top.into_sorted()
+}
+
+/// One row block (`rows`) against one range of the corpus (`range`): each query's upper
+/// bounds and candidates. `None` once the stop flag is raised.
+#[allow(clippy::too_many_arguments)]
+fn scan(
+    dist: &Distances,
+    queries: &[u16],
+    q_terms: &Terms,
+    (r0, r1): (usize, usize),
+    (lo, hi): (usize, usize),
+    k: usize,
+    skip: &(impl Fn(usize) -> usize + Sync),
+    products: Products,
+) -> Option<Vec<Found>> {
+    let (_, b) = dist.sides();
+    let (d, metric) = (b.cols(), b.options().metric);
+    let width = amx::padded(d);
+    let beta = bounds::weight(metric);
+    let nq = r1 - r0;
+    let lanes = nq.div_ceil(BLOCK) * BLOCK;
+    // U a query; −∞ for the padding lanes, so that nothing passes there.
+    let mut u: Vec<f32> = (0..lanes)
+        .map(|q| {
+            if q < nq {
+                f32::INFINITY
+            } else {
+                f32::NEG_INFINITY
+            }
+        })
+        .collect();
+    let pad = |v: &[f32]| -> Vec<f32> {
+        let mut p = v.to_vec();
+        p.resize(lanes, 0.0);
+        p
+    };
+    let (q_lo, q_hi, q_scale) = (pad(&q_terms.lo), pad(&q_terms.hi), pad(&q_terms.scale));
+    let cap = 4 * k + 256;
+    let mut found: Vec<Found> = (0..nq)
+        .map(|_| Found {
+            uppers: BinaryHeap::with_capacity(k + 1),
+            kept: Vec::with_capacity(cap),
+        })
+        .collect();
+    let session = match products {
+        Products::Unit => Some(Session::new()?),
+        Products::Portable => None,
+    };
+    let mut corpus = vec![0u16; BLOCK * width];
+    let mut dots = vec![0.0f32; BLOCK * BLOCK];
+    let mut hits: Vec<(u8, u8)> = Vec::new();
+    let steps = width / STEP;
+    for (n, j0) in (lo..hi).step_by(BLOCK).enumerate() {
+        if n % STOP_EVERY == 0 && dist.stop().requested() {
+            return None;
+        }
+        let j1 = (j0 + BLOCK).min(hi);
+        amx::to_bf16(&b.data()[j0 * d..j1 * d], d, width, &mut corpus);
+        corpus[(j1 - j0) * width..].iter_mut().for_each(|h| *h = 0);
+        let c = bounds::corpus_terms(metric, &b.sq_norms()[j0..j1], d);
+        for qb in 0..lanes / BLOCK {
+            let packed = &queries[qb * 2 * steps * 512..(qb + 1) * 2 * steps * 512];
+            match &session {
+                Some(s) => s.block(&corpus, width, packed, &mut dots),
+                None => amx::block_portable(&corpus, width, packed, &mut dots),
+            }
+            let l = qb * BLOCK..(qb + 1) * BLOCK;
+            hits.clear();
+            sweep(
+                &dots,
+                beta,
+                (&q_lo[l.clone()], &q_scale[l.clone()], &u[l]),
+                (&c.lo, &c.scale),
+                &mut hits,
+            );
+            for &(r, lane) in &hits {
+                let (r, q) = (usize::from(r), qb * BLOCK + usize::from(lane));
+                let j = j0 + r;
+                if j == skip(r0 + q) {
+                    continue;
+                }
+                let dot = dots[r * BLOCK + usize::from(lane)];
+                let spread = q_scale[q] * c.scale[r];
+                let lower = (q_lo[q] + c.lo[r]) - (beta * dot + spread);
+                let upper = (q_hi[q] + c.hi[r]) - (beta * dot - spread);
+                let f = &mut found[q];
+                if f.uppers.len() < k || upper < u[q] {
+                    f.uppers.push(ordered(upper));
+                    if f.uppers.len() > k {
+                        f.uppers.pop();
+                    }
+                    if f.uppers.len() == k {
+                        u[q] = f.uppers.peek().map_or(f32::INFINITY, |&o| unordered(o));
+                    }
+                }
+                if lower <= u[q] {
+                    f.kept.push((lower, j as u32));
+                    if f.kept.len() >= cap {
+                        let t = u[q];
+                        f.kept.retain(|&(l, _)| l <= t);
+                    }
+                }
+            }
+        }
+    }
+    drop(session);
+    // What the part's own U rules out cannot come back: only the rest is held until the
+    // parts merge.
+    for (f, &t) in found.iter_mut().zip(&u) {
+        f.kept.retain(|&(l, _)| l <= t);
+        f.kept.shrink_to_fit();
+    }
+    Some(found)
+}
+
+/// The (corpus row, query lane) pairs of a block whose lower bound is at most the lane's U;
+/// most rows have none.
+fn sweep(
+    dots: &[f32],
+    beta: f32,
+    q: (&[f32], &[f32], &[f32]),
+    c: (&[f32], &[f32]),
+    hits: &mut Vec<(u8, u8)>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F.
+        return unsafe { sweep_avx512(dots, beta, q, c, hits) };
+    }
+    sweep_portable(dots, beta, q, c, hits)
+}
+
+/// `sweep` one element at a time, in the same operations.
+fn sweep_portable(
+    dots: &[f32],
+    beta: f32,
+    (q_lo, q_scale, u): (&[f32], &[f32], &[f32]),
+    (c_lo, c_scale): (&[f32], &[f32]),
+    hits: &mut Vec<(u8, u8)>,
+) {
+    for (r, (&cl, &cs)) in c_lo.iter().zip(c_scale).enumerate() {
+        for l in 0..BLOCK {
+            let lower = (q_lo[l] + cl) - (beta * dots[r * BLOCK + l] + q_scale[l] * cs);
+            if lower <= u[l] {
+                hits.push((r as u8, l as u8));
+            }
+        }
+    }
+}
+
+/// `sweep` on 16 lanes at a time, compared into a mask.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn sweep_avx512(
+    dots: &[f32],
+    beta: f32,
+    (q_lo, q_scale, u): (&[f32], &[f32], &[f32]),
+    (c_lo, c_scale): (&[f32], &[f32]),
+    hits: &mut Vec<(u8, u8)>,
+) {
+    use std::arch::x86_64::*;
+    assert!(
+        dots.len() >= c_lo.len() * BLOCK
+            && q_lo.len() >= BLOCK
+            && q_scale.len() >= BLOCK
+            && u.len() >= BLOCK
+            && c_scale.len() >= c_lo.len()
+    );
+    // SAFETY: every load reads 16 floats inside the slices checked above.
+    unsafe {
+        let b = _mm512_set1_ps(beta);
+        let lanes = |v: &[f32], h: usize| _mm512_loadu_ps(v.as_ptr().add(16 * h));
+        let (lo, sc, th) = (
+            [lanes(q_lo, 0), lanes(q_lo, 1)],
+            [lanes(q_scale, 0), lanes(q_scale, 1)],
+            [lanes(u, 0), lanes(u, 1)],
+        );
+        for (r, (&cl, &cs)) in c_lo.iter().zip(c_scale).enumerate() {
+            let (cl, cs) = (_mm512_set1_ps(cl), _mm512_set1_ps(cs));
+            let mut mask = 0u32;
+            for h in 0..2 {
+                let dot = _mm512_loadu_ps(dots.as_ptr().add(r * BLOCK + 16 * h));
+                let near = _mm512_add_ps(lo[h], cl);
+                let far = _mm512_add_ps(_mm512_mul_ps(b, dot), _mm512_mul_ps(sc[h], cs));
+                let lower = _mm512_sub_ps(near, far);
+                let m = _mm512_cmp_ps_mask::<_CMP_LE_OQ>(lower, th[h]);
+                mask |= u32::from(m) << (16 * h);
+            }
+            while mask != 0 {
+                hits.push((r as u8, mask.trailing_zeros() as u8));
+                mask &= mask - 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::distances::Rows;
+    use crate::{Call, MatRef, Metric, MetricOptions};
+    use std::borrow::Cow;
+
+    fn bits(parts: Vec<Knn>) -> (Vec<i32>, Vec<u32>) {
+        let i = parts.iter().flat_map(|p| p.indices.clone()).collect();
+        let b = parts
+            .iter()
+            .flat_map(|p| p.distances.iter().map(|x| x.to_bits()))
+            .collect();
+        (i, b)
+    }
+
+    /// The lists through the bounds are the exact pass's, bit for bit, on every metric, for
+    /// the software model and (where the CPU has one) the tile unit: rows with ties (each
+    /// query twice in the corpus), −0, near-duplicates, a zero row and wide magnitudes, and
+    /// with self-exclusion.
+    #[test]
+    fn bounded_lists_are_the_exact_lists() {
+        let (nq, nc, d) = (45, 700, 37);
+        let mut seed = 21u64;
+        let mut q: Vec<f32> = (0..nq * d)
+            .map(|_| crate::testing::lcg(&mut seed))
+            .collect();
+        q[..d].iter_mut().for_each(|x| *x *= 1e6);
+        let mut c: Vec<f32> = (0..nc * d)
+            .map(|_| crate::testing::lcg(&mut seed) * 0.5)
+            .collect();
+        for i in 0..nq {
+            for at in [nc - 1 - 2 * i, 3 * i + 1] {
+                c[at * d..(at + 1) * d].copy_from_slice(&q[i * d..(i + 1) * d]);
+            }
+        }
+        // A near-duplicate and a zero row.
+        for x in &mut c[5 * d..6 * d] {
+            *x = *x * (1.0 + 1e-7) + 1e-9;
+        }
+        c[9 * d..10 * d].iter_mut().for_each(|x| *x = 0.0);
+        let mut kinds = vec![Products::Portable];
+        if amx::available() {
+            kinds.push(Products::Unit);
+        }
+        for metric in [
+            Metric::Euclidean,
+            Metric::SqEuclidean,
+            Metric::Dot,
+            Metric::Cosine,
+        ] {
+            let o = MetricOptions {
+                metric,
+                normalize: false,
+            };
+            let qr = Rows::prepare(MatRef::new(&q, nq, d).unwrap(), o);
+            let cr = Rows::prepare(MatRef::new(&c, nc, d).unwrap(), o);
+            let dist = Distances::between(Cow::Borrowed(&qr), Some(Cow::Borrowed(&cr)))
+                .unwrap()
+                .with_call(Call::PLAIN);
+            for (k, ex) in [(1, false), (7, true), (40, false)] {
+                let skip = |r: usize| if ex { 3 * r + 1 } else { usize::MAX };
+                let want = bits(crate::distances::knn::by_heaps(&dist, k, skip, 1).unwrap());
+                for &kind in &kinds {
+                    let got = bits(by_bounds(&dist, k, skip, kind).unwrap());
+                    assert_eq!(got, want, "{metric:?}, k = {k}, {kind:?}");
+                }
+            }
+        }
+    }
+
+    /// A hand case: on a line, query 0.5 against 0, 1, 2, 3 (d padded to 32 with zeros in
+    /// both), k = 2: 0 and 1 tie at 0.5, and the tie goes to the lower index.
+    #[test]
+    fn hand_worked_line() {
+        let d = 32;
+        let mut q = vec![0.0f32; d];
+        q[0] = 0.5;
+        let mut c = vec![0.0f32; 4 * d];
+        for i in 0..4 {
+            c[i * d] = i as f32;
+        }
+        let o = MetricOptions::default();
+        let qr = Rows::prepare(MatRef::new(&q, 1, d).unwrap(), o);
+        let cr = Rows::prepare(MatRef::new(&c, 4, d).unwrap(), o);
+        let dist = Distances::between(Cow::Borrowed(&qr), Some(Cow::Borrowed(&cr))).unwrap();
+        let got = by_bounds(&dist, 2, |_| usize::MAX, Products::Portable).unwrap();
+        assert_eq!(got[0].indices, vec![0, 1]);
+        assert_eq!(got[0].distances, vec![0.5, 0.5]);
+    }
+
+    /// A raised stop flag ends the pass as `Cancelled`; a pass run to the end reports every
+    /// query row once, in whatever parts it was cut.
+    #[test]
+    fn stops_and_reports_progress() {
+        let (nq, nc, d) = (70, 300, 33);
+        let mut seed = 4u64;
+        let q: Vec<f32> = (0..nq * d)
+            .map(|_| crate::testing::lcg(&mut seed))
+            .collect();
+        let c: Vec<f32> = (0..nc * d)
+            .map(|_| crate::testing::lcg(&mut seed))
+            .collect();
+        let o = MetricOptions::default();
+        let qr = Rows::prepare(MatRef::new(&q, nq, d).unwrap(), o);
+        let cr = Rows::prepare(MatRef::new(&c, nc, d).unwrap(), o);
+        let done = AtomicUsize::new(0);
+        let progress = |n: usize, total: usize| {
+            assert_eq!(total, nq);
+            done.fetch_add(n, Ordering::Relaxed);
+        };
+        let call = Call {
+            progress: Some(&progress),
+            ..Call::PLAIN
+        };
+        let dist = Distances::between(Cow::Borrowed(&qr), Some(Cow::Borrowed(&cr)))
+            .unwrap()
+            .with_call(call);
+        by_bounds(&dist, 5, |_| usize::MAX, Products::Portable).unwrap();
+        assert_eq!(done.load(Ordering::Relaxed), nq);
+        let flag = std::sync::atomic::AtomicBool::new(true);
+        let dist = Distances::between(Cow::Borrowed(&qr), Some(Cow::Borrowed(&cr)))
+            .unwrap()
+            .with_call(Call::stoppable(crate::Stop::on(&flag)));
+        let err = by_bounds(&dist, 5, |_| usize::MAX, Products::Portable).unwrap_err();
+        assert!(matches!(err, Error::Cancelled), "{err}");
+    }
+
+    #[test]
+    fn ordered_bits_keep_the_order_of_floats() {
+        let xs = [
+            f32::NEG_INFINITY,
+            -3.0,
+            -0.5,
+            0.0,
+            1e-30,
+            2.0,
+            f32::INFINITY,
+        ];
+        for w in xs.windows(2) {
+            assert!(ordered(w[0]) < ordered(w[1]), "{w:?}");
+        }
+        for &x in &xs {
+            assert_eq!(unordered(ordered(x)), x);
+        }
+    }
+}
