@@ -3,7 +3,7 @@
 import type { LossOptions as BackendLossOptions, LossResult as BackendLossResult, TripletsResult } from './backend'
 import { nativeOptions, resolveDevice } from './device'
 import { toMatrix } from './matrix'
-import { checkMaxTriplets, checkReference, DEFAULT_MARGIN, referenceArgs } from './mining'
+import { checkMaxTriplets, checkReference, DEFAULT_MARGIN, mostTriplets, referenceArgs } from './mining'
 import { execAsync, execSync, expectLength, type Plan } from './run'
 import type { Labels, LossResult, MatrixLike, Strategy, TripletLossOptions } from './types'
 import {
@@ -49,7 +49,8 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: TripletLossOptions |
   const swap = checkBoolean(o.swap, 'opts.swap', false)
   const reduction = checkEnum(o.reduction, 'opts.reduction', LOSS_REDUCTIONS, 'mean')
   const sample = checkSample(o.sample, 'opts.sample', strategy, reference !== undefined)
-  const maxTriplets = checkMaxTriplets(o.maxTriplets, 'opts.maxTriplets', strategy !== undefined && strategy !== 'batch-hard' && sample === undefined)
+  const maxTriplets = checkMaxTriplets(o.maxTriplets, 'opts.maxTriplets', strategy !== undefined && strategy !== 'batch-hard' && sample === undefined,
+    strategy === undefined ? 0 : mostTriplets(strategy, x.rows, reference?.x.rows ?? x.rows))
   const common = checkCommon(o)
   const { rows, cols } = x
   const target = resolveDevice(common.device, strategy === undefined ? undefined

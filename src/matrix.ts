@@ -82,8 +82,12 @@ export function toMatrix(value: unknown, argName: string): Matrix {
   return { data, rows, cols }
 }
 
-/** Values from which the finite check is the addon's: a call's cost is a few thousand values'. */
-const NATIVE_SCAN_FROM = 16_384
+/**
+ * Values from which the finite check is the addon's: a call costs about 120 ns, what the loop
+ * below takes for 200 values (256 values: 163 ns here, 120 ns in the addon; 8,192: 4.8 µs and
+ * 0.27 µs).
+ */
+const NATIVE_SCAN_FROM = 256
 
 /** Throws a RangeError naming the first non-finite value of `data`, if any, by its row counted from `firstRow`. */
 export function checkFiniteData(data: Float32Array, cols: number, argName: string, firstRow = 0): void {

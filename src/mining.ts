@@ -5,25 +5,44 @@ import { memoryHeadroom } from './memory'
 import { nativeOptions, resolveDevice } from './device'
 import { checkSameCols, toMatrix } from './matrix'
 import { execAsync, execSync, expectLength, type Plan } from './run'
-import type { Labels, Matrix, MatrixLike, MineTripletsOptions, Triplets } from './types'
-import { checkCallback, checkCommon, checkFinite, checkInteger, checkStrategy, INT32_MAX, toLabels } from './validate'
+import type { Labels, Matrix, MatrixLike, MineTripletsOptions, Strategy, Triplets } from './types'
+import { checkCallback, checkCommon, checkFinite, checkInteger, checkStrategy, INT32_MAX, SMALL_RESULT, toLabels } from './validate'
 import { checkSample } from './sample'
 import { OPTION_KEYS, readOptions } from './options'
 
 /** α when the caller gives none (API.md). */
 export const DEFAULT_MARGIN = 0.2
 
+/** Bytes a triplet is counted at against the memory headroom: a generous cost. */
+const TRIPLET_BYTES = 32
+
 /**
  * The effective `maxTriplets` (docs/SEMANTICS.md): `min(2**31 − 1, floor(headroom / 32))`, where
  * the headroom is what this process can still allocate, read at call time (see
  * {@link memoryHeadroom}: container limits and calls in flight count); 32 bytes is a generous
  * cost per triplet. The option may lower it but not raise it. `needsMemoryLimit: false`
- * (batch-hard, or given triplets, which never exceed the batch size) skips the reading.
+ * (batch-hard, or given triplets, which never exceed the batch size) skips the reading, and so
+ * does a call whose every possible triplet (`most`) fits in 8 MiB, which always fits, as
+ * results that small do everywhere else: the reading costs a few file reads, 40 µs, more than
+ * mining a batch of 64 rows.
  */
-export function checkMaxTriplets(value: unknown, name: string, needsMemoryLimit = true): number {
-  const limit = needsMemoryLimit ? Math.min(INT32_MAX, Math.floor(memoryHeadroom() / 32)) : INT32_MAX
+export function checkMaxTriplets(value: unknown, name: string, needsMemoryLimit = true, most = Infinity): number {
+  const small = most * TRIPLET_BYTES < SMALL_RESULT
+  const limit = needsMemoryLimit && !small ? Math.min(INT32_MAX, Math.floor(memoryHeadroom() / TRIPLET_BYTES)) : INT32_MAX
   if (value === undefined) return limit
   return Math.min(limit, checkInteger(value, name, 0, INT32_MAX))
+}
+
+/**
+ * The most triplets `strategy` can give for `rows` anchors and `candidates` candidates: one a
+ * positive pair for batch-semihard, one a (positive, negative) pair for the set strategies.
+ */
+export function mostTriplets(strategy: Strategy, rows: number, candidates: number): number {
+  switch (strategy) {
+    case 'batch-hard': return rows
+    case 'batch-semihard': return rows * candidates
+    default: return rows * candidates * candidates
+  }
 }
 
 /** A checked cross-batch reference set: its rows and their labels. */
@@ -76,7 +95,8 @@ function plan(embeddings: MatrixLike, labels: Labels, opts: MineTripletsOptions)
   const margin = checkFinite(o.margin, 'opts.margin', DEFAULT_MARGIN)
   const reference = checkReference(o, x)
   const sample = checkSample(o.sample, 'opts.sample', strategy, reference !== undefined)
-  const maxTriplets = checkMaxTriplets(o.maxTriplets, 'opts.maxTriplets', strategy !== 'batch-hard' && sample === undefined)
+  const maxTriplets = checkMaxTriplets(o.maxTriplets, 'opts.maxTriplets', strategy !== 'batch-hard' && sample === undefined,
+    mostTriplets(strategy, x.rows, reference?.x.rows ?? x.rows))
   const common = checkCommon(o)
   const onProgress = checkCallback<(done: number, total: number) => void>(o.onProgress, 'opts.onProgress')
   const target = resolveDevice(common.device,

@@ -229,7 +229,7 @@ export function checkCommon(o: { metric?: unknown; normalize?: unknown; device?:
 }
 
 /** Bytes under which a result is not checked against the memory headroom. */
-const SMALL_RESULT = 8 * 2 ** 20
+export const SMALL_RESULT = 8 * 2 ** 20
 
 /** Typed arrays stop at 2^31 − 1 elements on some Node versions. */
 const MAX_CELLS = 2 ** 31 - 1

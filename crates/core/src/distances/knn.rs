@@ -124,7 +124,7 @@ pub fn top_k(queries: MatRef, corpus: &Rows, o: &KnnOptions, call: &Call) -> Res
     let parts = if k.saturating_mul(SELECT_FROM) >= corpus.rows() {
         by_selection(&dist, k, skip)?
     } else if knn_bounded::suits(&dist, k) {
-        knn_bounded::by_bounds(&dist, k, skip, knn_bounded::Products::Unit)?
+        knn_bounded::by_bounds(&dist, k, skip, None, knn_bounded::Products::Unit)?
     } else {
         by_heaps(&dist, k, skip, heap_parts(dist.rows()))?
     };

@@ -7,7 +7,7 @@ pub mod backward;
 pub mod bounds;
 pub mod dot_tile;
 pub mod knn;
-mod knn_bounded;
+pub(crate) mod knn_bounded;
 pub mod metric;
 pub mod pair;
 pub mod select;

@@ -268,6 +268,34 @@ impl<'a> Distances<'a> {
         fix_rows(self, r0, c0, n, stride, out);
     }
 
+    /// d(a_i, b_j) for every i of `rows` and j of `cols`, into `out` (row-major, `cols` wide):
+    /// the bits `tile` gives each pair, for scattered rows. The rows are gathered and go
+    /// through the same GEMM (a product's order depends on its two rows alone), then each
+    /// entry through the same fix-ups.
+    pub fn distances_gathered(&self, rows: &[u32], cols: &[u32], out: &mut [f32]) {
+        let (m, n, k) = (rows.len(), cols.len(), self.dim());
+        assert!(out.len() >= m * n, "gathered distances out of range");
+        if m == 0 || n == 0 {
+            return;
+        }
+        let gather = |side: &Rows, idx: &[u32]| -> Vec<f32> {
+            let mut g = Vec::with_capacity(idx.len() * k);
+            for &i in idx {
+                g.extend_from_slice(side.row(i as usize));
+            }
+            g
+        };
+        let (lhs, rhs) = (gather(&self.a, rows), gather(self.b(), cols));
+        dot_tile(&lhs, m, &rhs, n, k, out, n);
+        for (&i, row) in rows.iter().zip(out.chunks_mut(n)) {
+            for (&j, v) in cols.iter().zip(row.iter_mut()) {
+                let mut one = [*v];
+                self.fix_row(i as usize, j as usize, &mut one);
+                *v = one[0];
+            }
+        }
+    }
+
     /// d(a_i, b_j) for each j of `cols`, into `out`: the bits `tile` gives each pair (the same
     /// chain of fused multiply-adds, then the same fix-ups), for a few scattered pairs.
     pub fn distances_at(&self, i: usize, cols: &[u32], out: &mut [f32]) {

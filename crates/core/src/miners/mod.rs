@@ -1,10 +1,11 @@
 //! Online triplet mining from a labelled batch.
+mod hard_bounded;
 pub mod sample;
 pub(crate) mod semihard;
 
 use crate::device::Batch;
 use crate::distances::select::Ranked;
-use crate::distances::Distances;
+use crate::distances::{knn_bounded, Distances};
 use crate::{rules, runtime::budget, Call, Device, Error, MatRef, MineOptions, Sample};
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -278,9 +279,18 @@ fn concat(parts: Vec<Triplets>) -> Triplets {
     out
 }
 
-/// Hermans et al. 2017: per anchor, the farthest positive and the nearest negative.
-/// Folded tile by tile: per row only the two running extremes are kept.
+/// Hermans et al. 2017: per anchor, the farthest positive and the nearest negative. Through
+/// the tile unit where it suits (`hard_bounded`), else folded tile by tile.
 fn batch_hard(dist: &Distances, roles: Roles) -> Result<Triplets, Error> {
+    if knn_bounded::suits(dist, 1) {
+        hard_bounded::batch_hard(dist, roles, knn_bounded::Products::Unit)
+    } else {
+        batch_hard_folded(dist, roles)
+    }
+}
+
+/// `batch_hard` folded tile by tile: per row only the two running extremes are kept.
+fn batch_hard_folded(dist: &Distances, roles: Roles) -> Result<Triplets, Error> {
     let labels = roles.candidates;
     // Each class's candidates in ascending order: a row's positives are read from these, not
     // found by scanning the whole row.

@@ -105,12 +105,15 @@ fn scan(row: &[f32], sorted: &[f32], buckets: &mut [u64]) -> Option<usize> {
 #[target_feature(enable = "avx512f")]
 fn scan_avx512(row: &[f32], sorted: &[f32], buckets: &mut [u64]) -> Option<usize> {
     use std::arch::x86_64::*;
-    if sorted.len() <= 31 {
-        if let Some(found) = scan_avx512_few(row, sorted, buckets) {
-            return found;
-        }
-        buckets.fill(u64::MAX); // a +∞ entry: take the general pass below
+    let searched = match sorted.len() {
+        0..=31 => scan_avx512_search::<32>(row, sorted, buckets),
+        32..=127 => scan_avx512_search::<128>(row, sorted, buckets),
+        _ => None,
+    };
+    if let Some(found) = searched {
+        return found;
     }
+    buckets.fill(u64::MAX); // a +∞ entry (or a class too large): the general pass below
     if sorted.len() > 128 {
         return scan_any(row, sorted, buckets);
     }
@@ -141,20 +144,27 @@ fn scan_avx512(row: &[f32], sorted: &[f32], buckets: &mut [u64]) -> Option<usize
     first_of(row, max, full)
 }
 
-/// Up to 31 positives, padded with +∞ to 32 in two registers: each entry's count is a
-/// five-step binary search run on 16 entries at once (a two-register permute per step), and
-/// the buckets' current minima are gathered to reject, 16 at a time, the entries that improve
-/// none (nearly all of them once the buckets fill). Columns go in ascending order, so a strict
-/// `<` keeps the lowest column on a tie. An empty bucket holds +∞ here, which a +∞ entry
-/// cannot beat: `None` when the row has one, for the general pass to redo it.
+/// Fewer than T positives (T = 32 or 128), padded with +∞ to T: each entry's count is a
+/// binary search (log₂ T steps) run on 16 entries at once, reading the table by a
+/// two-register permute (T = 32) or a gather from L1 (T = 128: 7 gathers for 16 entries where
+/// counting took 127 compares). The buckets' current minima are then gathered to reject, 16 at
+/// a time, the entries that improve none (nearly all of them once the buckets fill). Columns
+/// go in ascending order, so a strict `<` keeps the lowest column on a tie. An empty bucket
+/// holds +∞ here, which a +∞ entry cannot beat: `None` when the row has one, for the general
+/// pass to redo it.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-fn scan_avx512_few(row: &[f32], sorted: &[f32], buckets: &mut [u64]) -> Option<Option<usize>> {
+fn scan_avx512_search<const T: usize>(
+    row: &[f32],
+    sorted: &[f32],
+    buckets: &mut [u64],
+) -> Option<Option<usize>> {
     use std::arch::x86_64::*;
-    let mut table = [f32::INFINITY; 32];
+    assert!(sorted.len() < T && (T == 32 || T == 128) && buckets.len() > sorted.len());
+    let mut table = [f32::INFINITY; T];
     table[..sorted.len()].copy_from_slice(sorted);
-    let mut best = [f32::INFINITY; 32];
-    let mut at = [u32::MAX; 32];
+    let mut best = [f32::INFINITY; T];
+    let mut at = [u32::MAX; T];
     // SAFETY: `table` holds 32 floats.
     let (lo, hi) = unsafe {
         (
@@ -170,12 +180,20 @@ fn scan_avx512_few(row: &[f32], sorted: &[f32], buckets: &mut [u64]) -> Option<O
         let v = unsafe { _mm512_loadu_ps(row.as_ptr().add(j0)) };
         top = _mm512_max_ps(top, v);
         let mut c = _mm512_setzero_si512();
-        for step in [16, 8, 4, 2, 1] {
+        let mut step = T as i32 / 2;
+        while step > 0 {
             let probe = _mm512_add_epi32(c, _mm512_set1_epi32(step - 1));
-            let below = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(_mm512_permutex2var_ps(lo, probe, hi), v);
+            let entry = if T == 32 {
+                _mm512_permutex2var_ps(lo, probe, hi)
+            } else {
+                // SAFETY: every probe is below T, inside `table`.
+                unsafe { _mm512_i32gather_ps::<4>(probe, table.as_ptr()) }
+            };
+            let below = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(entry, v);
             c = _mm512_mask_add_epi32(c, below, c, _mm512_set1_epi32(step));
+            step /= 2;
         }
-        // SAFETY: every count is at most 31, inside `best`'s 32 floats.
+        // SAFETY: every count is below T, inside `best`'s T floats.
         let current = unsafe { _mm512_i32gather_ps::<4>(c, best.as_ptr()) };
         let improves = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, current);
         if improves != 0 {
