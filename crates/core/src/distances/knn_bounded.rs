@@ -504,6 +504,60 @@ mod tests {
         }
     }
 
+    /// Random shapes, metrics, k, self-exclusion and value scales (some rows with repeated
+    /// values, so ties abound): the bounded lists are the exact pass's every time.
+    #[test]
+    fn random_configurations_agree_with_the_exact_pass() {
+        let mut seed = 99u64;
+        let mut pick =
+            |n: usize| ((crate::testing::lcg(&mut seed) + 1.0) * 0.5 * n as f32) as usize;
+        let metrics = [
+            Metric::Euclidean,
+            Metric::SqEuclidean,
+            Metric::Dot,
+            Metric::Cosine,
+        ];
+        let mut kinds = vec![Products::Portable];
+        if amx::available() {
+            kinds.push(Products::Unit);
+        }
+        for round in 0..24 {
+            let (nq, nc, d) = (1 + pick(80), 2 + pick(400), 1 + pick(70));
+            let k = (1 + pick(30)).min(nc - 1);
+            let metric = metrics[round % 4];
+            let scale = [1e-3f32, 1.0, 3e4][round % 3];
+            let coarse = round % 5 == 0;
+            let mut s2 = round as u64 + 1;
+            let mut value = || {
+                let v = crate::testing::lcg(&mut s2) * scale;
+                if coarse {
+                    (v / scale * 2.0).round() * scale
+                } else {
+                    v
+                }
+            };
+            let q: Vec<f32> = (0..nq * d).map(|_| value()).collect();
+            let c: Vec<f32> = (0..nc * d).map(|_| value()).collect();
+            let o = MetricOptions {
+                metric,
+                normalize: round % 7 == 3,
+            };
+            let qr = Rows::prepare(MatRef::new(&q, nq, d).unwrap(), o);
+            let cr = Rows::prepare(MatRef::new(&c, nc, d).unwrap(), o);
+            let dist = Distances::between(Cow::Borrowed(&qr), Some(Cow::Borrowed(&cr))).unwrap();
+            let ex = round % 3 == 1;
+            let skip = |r: usize| if ex { (r * 7) % nc } else { usize::MAX };
+            let want = bits(crate::distances::knn::by_heaps(&dist, k, skip, 1).unwrap());
+            for &kind in &kinds {
+                let got = bits(by_bounds(&dist, k, skip, None, kind).unwrap());
+                assert_eq!(
+                    got, want,
+                    "round {round}: {nq} × {nc} × {d}, k {k}, {metric:?}, {kind:?}"
+                );
+            }
+        }
+    }
+
     /// A hand case: on a line, query 0.5 against 0, 1, 2, 3 (d padded to 32 with zeros in
     /// both), k = 2: 0 and 1 tie at 0.5, and the tie goes to the lower index.
     #[test]
