@@ -63,12 +63,13 @@ pub(crate) fn suits(dist: &Distances, k: usize) -> bool {
         && bounds::usable(b.sq_norms())
 }
 
-/// Bytes the pass holds beyond its inputs: the packed queries, each query's bounds and
-/// candidates at their most, and a corpus block a thread.
+/// Bytes the pass holds beyond its inputs: each query's bounds and candidates at their most,
+/// and a thread's packed block of queries and block of the corpus.
 fn footprint(rows: usize, d: usize, k: usize) -> usize {
     let width = amx::padded(d);
-    let per_query = 2 * width + 8 * (k + 1) + 8 * (5 * k + 256);
-    rows.saturating_mul(per_query) + crate::threads() * (BLOCK * width * 2 + 8 * BLOCK * BLOCK)
+    let per_query = 8 * (k + 1) + 8 * (5 * k + 256);
+    let per_thread = 2 * width * query_block(d) + BLOCK * width * 2 + 8 * BLOCK * BLOCK;
+    rows.saturating_mul(per_query) + crate::threads() * per_thread
 }
 
 /// Query rows a block: the packed rows within `QUERY_BYTES`, whole blocks of 32.
@@ -126,14 +127,6 @@ pub(crate) fn by_bounds(
     };
     let per_part = cols.div_ceil(parts).div_ceil(BLOCK).max(1) * BLOCK;
     let ranges = blocks(cols, per_part);
-    // Each row block's queries, packed once for all its parts, with their terms.
-    let packed: Vec<(Vec<u16>, Terms)> = par::map(row_blocks.clone(), false, |(r0, r1)| {
-        let q = &a.data()[r0 * d..r1 * d];
-        (
-            amx::pack_queries(q, r1 - r0, d),
-            bounds::query_terms(metric, &a.sq_norms()[r0..r1], d),
-        )
-    });
     let left: Vec<AtomicUsize> = row_blocks
         .iter()
         .map(|_| AtomicUsize::new(ranges.len()))
@@ -143,10 +136,13 @@ pub(crate) fn by_bounds(
         .collect();
     let found = par::map(items, false, |(b, range)| {
         let (r0, r1) = row_blocks[b];
-        let (queries, terms) = &packed[b];
+        // The block's queries packed where they are used (a block in several parts packs
+        // them once a part: few queries), so only the blocks in flight hold a copy.
+        let queries = amx::pack_queries(&a.data()[r0 * d..r1 * d], r1 - r0, d);
+        let terms = bounds::query_terms(metric, &a.sq_norms()[r0..r1], d);
         let out = scan(
             dist,
-            (queries, terms),
+            (&queries, &terms),
             (r0, r1),
             range,
             (k, &skip, classes),
