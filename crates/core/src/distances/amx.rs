@@ -129,13 +129,22 @@ mod unit {
             };
             // ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA (Linux 5.16 and later).
             // SAFETY: a plain system call; it fails cleanly on kernels without it.
-            has && unsafe { libc::syscall(libc::SYS_arch_prctl, 0x1023, 18) } == 0
+            const ARCH_REQ_XCOMP_PERM: libc::c_long = 0x1023;
+            const XFEATURE_XTILEDATA: libc::c_long = 18;
+            has && unsafe {
+                libc::syscall(
+                    libc::SYS_arch_prctl,
+                    ARCH_REQ_XCOMP_PERM,
+                    XFEATURE_XTILEDATA,
+                )
+            } == 0
         })
     }
 
     /// The tile registers configured on this thread; released when dropped, so the thread
-    /// carries no tile state once the pass is over.
-    pub struct Session(());
+    /// carries no tile state once the pass is over. Tile state belongs to a thread: a session
+    /// is neither `Send` nor `Sync`, and a pass holds one at a time.
+    pub struct Session(std::marker::PhantomData<*const ()>);
 
     impl Session {
         pub fn new() -> Option<Session> {
@@ -144,7 +153,7 @@ mod unit {
             }
             // SAFETY: the unit is available and the process holds the tile state.
             unsafe { asm!("ldtilecfg [{0}]", in(reg) &CONFIG as *const Config, options(nostack)) };
-            Some(Session(()))
+            Some(Session(std::marker::PhantomData))
         }
 
         /// One block: `out[r · 32 + q]` ≈ corpus row r · query q. `corpus` holds 32 bf16 rows
@@ -225,7 +234,7 @@ mod unit {
         false
     }
 
-    pub struct Session(());
+    pub struct Session(std::marker::PhantomData<*const ()>);
 
     impl Session {
         pub fn new() -> Option<Session> {

@@ -14,6 +14,7 @@
 //! - Rounding each value to bfloat16 moves it by at most 2⁻⁸ of itself, a product of two by
 //!   2⁻⁷ + 2⁻¹⁶; summed over the columns that is at most (2⁻⁷ + 2⁻¹⁶)·Σ|a_c b_c| ≤
 //!   (2⁻⁷ + 2⁻¹⁶)·√na·√nb (Cauchy–Schwarz; na and nb are within 2⁻²⁴ of the true squares).
+//!   `dot_error` takes 2⁻⁷ + 2⁻¹⁵.
 //! - Both sums are float32: the unit's in some order, ours as one chain of fused multiply-adds;
 //!   each is within d·2⁻²⁴/(1 − d·2⁻²⁴) of Σ|a_c b_c| of the true sum.
 //! - The unit flushes subnormal inputs and results to zero: at most 2⁻¹²⁶ a term and a step,
@@ -23,7 +24,8 @@
 //!   gives euclidean, 1 − x), and the evaluation of lower and upper here. `ROUNDING` = 2⁻¹⁸
 //!   is 64 units of the last place of those, several times what they can add up to.
 //!
-//! `DOT_ERROR` gathers the first two with 2 % to spare. The bound holds while nothing
+//! `dot_error` gathers the first two with 2 % to spare (its 4(d + 2)·2⁻²⁴ covers both sums'
+//! d·2⁻²⁴/(1 − d·2⁻²⁴) while d < 2²⁰, which `usable_dim` asks). The bound holds while nothing
 //! overflows: `usable` asks for squared norms below 2¹⁰⁰.
 
 use crate::Metric;
@@ -40,6 +42,11 @@ fn dot_error(d: usize) -> f32 {
     let u = 1.0 / 16_777_216.0f64; // 2^-24
     let e = 1.0 / 128.0 + 1.0 / 32_768.0 + 4.0 * (d as f64 + 2.0) * u;
     (e * 1.02) as f32
+}
+
+/// Whether the bound's sum term covers `d` columns.
+pub fn usable_dim(d: usize) -> bool {
+    d < 1 << 20
 }
 
 /// Whether the bound holds for rows with these squared norms.
@@ -64,18 +71,22 @@ pub fn weight(metric: Metric) -> f32 {
     }
 }
 
-/// R_lo, R_hi and A for query rows with squared norms `sq`, in `d` columns.
-pub fn query_terms(metric: Metric, sq: &[f32], d: usize) -> Terms {
+/// R_lo, R_hi and A for query rows with squared norms `sq`, in `d` columns; `centred` are
+/// the squared norms of the rows less the centre the products were taken about (`centre`).
+pub fn query_terms(metric: Metric, sq: &[f32], centred: &[f32], d: usize) -> Terms {
     let e = dot_error(d);
     let root_d = (d as f32).sqrt();
     let mut t = Terms::default();
-    for &n in sq {
-        let tiny = TINY * (d as f32 + root_d * n.sqrt());
+    for (&n, &c) in sq.iter().zip(centred) {
+        let tiny = TINY * (d as f32 + root_d * c.sqrt());
         let (lo, hi, a) = match metric {
+            // The products are of centred rows, so their error scales with the centred norms;
+            // the cpu's own key is computed from the rows as they are, so its rounding
+            // scales with theirs.
             Metric::Euclidean | Metric::SqEuclidean => (
-                (1.0 - ROUNDING) * n - 2.0 * tiny,
-                (1.0 + ROUNDING) * n + 2.0 * tiny,
-                2.0 * e * n.sqrt(),
+                (1.0 - ROUNDING) * c - ROUNDING * n - 2.0 * tiny,
+                (1.0 + ROUNDING) * c + ROUNDING * n + 2.0 * tiny,
+                2.0 * e * c.sqrt(),
             ),
             Metric::Dot => (-tiny, tiny, (e + ROUNDING) * n.sqrt()),
             Metric::Cosine => (
@@ -91,24 +102,80 @@ pub fn query_terms(metric: Metric, sq: &[f32], d: usize) -> Terms {
     t
 }
 
-/// C_lo, C_hi and s for corpus rows with squared norms `sq`, in `d` columns.
-pub fn corpus_terms(metric: Metric, sq: &[f32], d: usize) -> Terms {
+/// C_lo, C_hi and s for corpus rows with squared norms `sq` (and `centred`, as in
+/// `query_terms`), in `d` columns.
+pub fn corpus_terms(metric: Metric, sq: &[f32], centred: &[f32], d: usize) -> Terms {
     let root_d = (d as f32).sqrt();
     let mut t = Terms::default();
-    for &n in sq {
-        let tiny = TINY * root_d * n.sqrt();
-        let (lo, hi) = match metric {
+    for (&n, &c) in sq.iter().zip(centred) {
+        let tiny = TINY * root_d * c.sqrt();
+        let (lo, hi, s) = match metric {
             Metric::Euclidean | Metric::SqEuclidean => (
-                (1.0 - ROUNDING) * n - 2.0 * tiny,
-                (1.0 + ROUNDING) * n + 2.0 * tiny,
+                (1.0 - ROUNDING) * c - ROUNDING * n - 2.0 * tiny,
+                (1.0 + ROUNDING) * c + ROUNDING * n + 2.0 * tiny,
+                c.sqrt(),
             ),
-            Metric::Dot | Metric::Cosine => (-tiny, tiny),
+            Metric::Dot | Metric::Cosine => (-tiny, tiny, n.sqrt()),
         };
         t.lo.push(lo);
         t.hi.push(hi);
-        t.scale.push(n.sqrt());
+        t.scale.push(s);
     }
     t
+}
+
+/// Rows sampled for the centre: its only job is to bring the rows near the origin.
+const CENTRE_SAMPLE: usize = 4096;
+
+/// The point the euclidean products are taken about: the mean of up to `CENTRE_SAMPLE` rows
+/// of `data` spread over it. ‖a − b‖ is the same about any point, and the bound's main term
+/// scales with the rows' norms about it, so rows far from the origin (all positive, say) keep
+/// the bound as tight as centred ones. `None` for the other metrics, whose keys are the
+/// products themselves.
+pub fn centre(metric: Metric, data: &[f32], rows: usize, cols: usize) -> Option<Vec<f32>> {
+    if !matches!(metric, Metric::Euclidean | Metric::SqEuclidean) || rows == 0 {
+        return None;
+    }
+    let step = rows.div_ceil(CENTRE_SAMPLE).max(1);
+    let mut sum = vec![0.0f64; cols];
+    let mut count = 0usize;
+    for r in (0..rows).step_by(step) {
+        for (s, &x) in sum.iter_mut().zip(&data[r * cols..(r + 1) * cols]) {
+            *s += f64::from(x);
+        }
+        count += 1;
+    }
+    Some(sum.iter().map(|&s| (s / count as f64) as f32).collect())
+}
+
+/// `rows` less `centre` (each entry one float32 subtraction, whose rounding is relative to
+/// its result and so joins the bfloat16 rounding's share), or the rows as they are.
+pub fn centred<'r>(rows: &'r [f32], centre: Option<&[f32]>) -> std::borrow::Cow<'r, [f32]> {
+    match centre {
+        None => std::borrow::Cow::Borrowed(rows),
+        Some(m) => std::borrow::Cow::Owned(
+            rows.chunks_exact(m.len())
+                .flat_map(|r| r.iter().zip(m).map(|(&x, &c)| x - c))
+                .collect(),
+        ),
+    }
+}
+
+/// Squared norms of `rows` (float64 sums, rounded), or `sq` itself without a centre.
+pub fn centred_norms<'s>(
+    rows: &[f32],
+    cols: usize,
+    sq: &'s [f32],
+    centre: Option<&[f32]>,
+) -> std::borrow::Cow<'s, [f32]> {
+    match centre {
+        None => std::borrow::Cow::Borrowed(sq),
+        Some(_) => std::borrow::Cow::Owned(
+            rows.chunks_exact(cols)
+                .map(|r| crate::distances::pair::sq_norm(r) as f32)
+                .collect(),
+        ),
+    }
 }
 
 /// The key a bound is compared with: the distance, squared for euclidean.
@@ -146,6 +213,16 @@ mod tests {
         rows.push(first.iter().map(|x| x * (1.0 + 1e-6)).collect());
         rows.push(first.iter().map(|x| -x).collect());
         rows.push(vec![0.0; d]);
+        // Rows far from the origin: all positive, and offset by 1e3.
+        for off in [1.0f32, 1e3] {
+            for _ in 0..4 {
+                rows.push(
+                    (0..d)
+                        .map(|_| off + crate::testing::lcg(&mut seed))
+                        .collect(),
+                );
+            }
+        }
         let flat: Vec<f32> = rows.concat();
         let m = crate::MatRef::new(&flat, rows.len(), d).unwrap();
         for metric in [
@@ -163,23 +240,37 @@ mod tests {
             let keys = Distances::new(m, None, o).full().unwrap();
             let n = rows.len();
             let sq = prepared.sq_norms();
-            let (q, c) = (query_terms(metric, sq, d), corpus_terms(metric, sq, d));
-            let beta = weight(metric);
-            for i in 0..n {
-                for j in 0..n {
-                    let (a, b) = (prepared.row(i), prepared.row(j));
-                    let p: f32 = a
-                        .iter()
-                        .zip(b)
-                        .map(|(&x, &y)| f32_of(bf16(x)) * f32_of(bf16(y)))
-                        .sum();
-                    let lower = (q.lo[i] + c.lo[j]) - (beta * p + q.scale[i] * c.scale[j]);
-                    let upper = (q.hi[i] + c.hi[j]) - (beta * p - q.scale[i] * c.scale[j]);
-                    let key = bound_key(metric, keys[i * n + j]);
-                    assert!(
-                        lower <= key && key <= upper,
-                        "{metric:?} rows {i}, {j}: {lower} ≤ {key} ≤ {upper}"
-                    );
+            // About the origin, and about the centre (the mean of the rows, or a far point).
+            let far: Vec<f32> = (0..d).map(|c| 40.0 - c as f32).collect();
+            let mut centres = vec![centre(metric, prepared.data(), n, d)];
+            if centres[0].is_some() {
+                centres.push(Some(far));
+            }
+            for m in &centres {
+                let moved = centred(prepared.data(), m.as_deref());
+                let sq_c = centred_norms(&moved, d, sq, m.as_deref());
+                let (q, c) = (
+                    query_terms(metric, sq, &sq_c, d),
+                    corpus_terms(metric, sq, &sq_c, d),
+                );
+                let beta = weight(metric);
+                for i in 0..n {
+                    for j in 0..n {
+                        let (a, b) = (&moved[i * d..(i + 1) * d], &moved[j * d..(j + 1) * d]);
+                        let p: f32 = a
+                            .iter()
+                            .zip(b)
+                            .map(|(&x, &y)| f32_of(bf16(x)) * f32_of(bf16(y)))
+                            .sum();
+                        let lower = (q.lo[i] + c.lo[j]) - (beta * p + q.scale[i] * c.scale[j]);
+                        let upper = (q.hi[i] + c.hi[j]) - (beta * p - q.scale[i] * c.scale[j]);
+                        let key = bound_key(metric, keys[i * n + j]);
+                        assert!(
+                            lower <= key && key <= upper,
+                            "{metric:?} rows {i}, {j}, centre {}: {lower} ≤ {key} ≤ {upper}",
+                            m.is_some()
+                        );
+                    }
                 }
             }
         }

@@ -2,9 +2,9 @@
 //! distances with their float32 fix-ups (`tiles`), exact pair distances and their gradients
 //! (`pair`), the top-k fold (`knn`, `select`), and the backward pass through a distance matrix
 //! (`backward`).
-pub mod amx;
+pub(crate) mod amx;
 pub mod backward;
-pub mod bounds;
+pub(crate) mod bounds;
 pub mod dot_tile;
 pub mod knn;
 pub(crate) mod knn_bounded;

@@ -91,6 +91,39 @@ mod tests {
     use crate::distances::amx;
     use crate::{Metric, MetricOptions};
 
+    /// Collapsed rows (one row plus tiny noise): the bounds separate nothing, the pass gives
+    /// up on them part way and finishes exactly, with the anchor's class still left out.
+    #[test]
+    fn collapsed_rows_give_the_folds_triplets() {
+        let (n, d) = (2600, 33);
+        let mut seed = 12u64;
+        let base: Vec<f32> = (0..d).map(|_| crate::testing::lcg(&mut seed)).collect();
+        let x: Vec<f32> = (0..n * d)
+            .map(|i| base[i % d] + 1e-4 * crate::testing::lcg(&mut seed))
+            .collect();
+        let labels: Vec<i32> = (0..n as i32).map(|i| i % 13).collect();
+        let roles = Roles {
+            anchors: &labels,
+            candidates: &labels,
+            self_mode: true,
+        };
+        let o = MetricOptions::default();
+        let dist = Distances::new(crate::MatRef::new(&x, n, d).unwrap(), None, o);
+        let want = super::super::batch_hard_folded(&dist, roles).unwrap();
+        let mut kinds = vec![Products::Portable];
+        if amx::available() {
+            kinds.push(Products::Unit);
+        }
+        for kind in kinds {
+            let got = batch_hard(&dist, roles, kind).unwrap();
+            assert_eq!(
+                (&got.anchor, &got.positive, &got.negative),
+                (&want.anchor, &want.positive, &want.negative),
+                "{kind:?}"
+            );
+        }
+    }
+
     /// The triplets through the bounds are the fold's, on every metric, against itself and
     /// against a reference set, for the software model and the unit where there is one: rows
     /// with duplicates (ties between negatives and between positives), a class alone (no
