@@ -37,11 +37,21 @@ pub fn f32_of(h: u16) -> f32 {
 }
 
 crate::runtime::simd::widest! {
-    /// `rows` rows of `cols` floats into bf16 rows `width` wide (the tail zeros).
-    pub fn to_bf16(src: &[f32], cols: usize, width: usize, out: &mut [u16]) -> () {
+    /// Rows of `cols` floats into bf16 rows `width` wide (the tail zeros), less `centre`
+    /// where there is one (one float32 subtraction an entry, as `bounds::centred`).
+    pub fn to_bf16(src: &[f32], cols: usize, width: usize, centre: Option<&[f32]>, out: &mut [u16]) -> () {
         for (s, o) in src.chunks_exact(cols).zip(out.chunks_exact_mut(width)) {
-            for (h, &x) in o.iter_mut().zip(s) {
-                *h = bf16(x);
+            match centre {
+                Some(m) => {
+                    for ((h, &x), &c) in o.iter_mut().zip(s).zip(m) {
+                        *h = bf16(x - c);
+                    }
+                }
+                None => {
+                    for (h, &x) in o.iter_mut().zip(s) {
+                        *h = bf16(x);
+                    }
+                }
             }
             o[cols..].iter_mut().for_each(|h| *h = 0);
         }
@@ -284,7 +294,7 @@ mod tests {
         let corpus_rows = ints(BLOCK * cols);
         let queries = ints(n * cols);
         let mut corpus = vec![0u16; BLOCK * width];
-        to_bf16(&corpus_rows, cols, width, &mut corpus);
+        to_bf16(&corpus_rows, cols, width, None, &mut corpus);
         let packed = pack_queries(&queries, n, cols);
         let (mut got, mut want) = (vec![0.0f32; BLOCK * BLOCK], vec![0.0f32; BLOCK * BLOCK]);
         session.block(&corpus, width, &packed, &mut got);

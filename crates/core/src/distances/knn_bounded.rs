@@ -194,6 +194,16 @@ pub(crate) fn by_bounds(
     let call = dist.call();
     let metric = a.options().metric;
     let centre = bounds::centre(metric, b.data(), b.rows(), d);
+    // The corpus rows' norms about the centre, once for every row block.
+    let corpus_sq: Option<Vec<f32>> = centre.as_deref().map(|m| {
+        let starts: Vec<usize> = (0..b.rows()).step_by(4096).collect();
+        par::map(starts, false, |r0| {
+            let r1 = (r0 + 4096).min(b.rows());
+            let moved = bounds::centred(&b.data()[r0 * d..r1 * d], Some(m));
+            bounds::centred_norms(&moved, d, &b.sq_norms()[r0..r1], Some(m)).into_owned()
+        })
+        .concat()
+    });
     let row_blocks = blocks(rows, query_block(d));
     let threads = crate::threads();
     let parts = if row_blocks.len() < threads {
@@ -225,7 +235,7 @@ pub(crate) fn by_bounds(
             (r0, r1),
             range,
             (k, &skip, classes),
-            (products, centre.as_deref()),
+            (products, centre.as_deref(), corpus_sq.as_deref()),
         );
         if out.is_some() && left[b].fetch_sub(1, Ordering::AcqRel) == 1 {
             call.advance(r1 - r0, rows);
@@ -306,7 +316,7 @@ fn scan(
     (r0, r1): (usize, usize),
     (lo, hi): (usize, usize),
     (k, skip, classes): (usize, &(impl Fn(usize) -> usize + Sync), Classes),
-    (products, centre): (Products, Option<&[f32]>),
+    (products, centre, corpus_sq): (Products, Option<&[f32]>, Option<&[f32]>),
 ) -> Option<Vec<Found>> {
     let (_, b) = dist.sides();
     let (d, metric) = (b.cols(), b.options().metric);
@@ -373,12 +383,11 @@ fn scan(
             return exact_rest(dist, (r0, r1), (j0, hi), k, &skips, found);
         }
         let j1 = (j0 + BLOCK).min(hi);
-        let rows_here = bounds::centred(&b.data()[j0 * d..j1 * d], centre);
-        amx::to_bf16(&rows_here, d, width, &mut corpus);
+        amx::to_bf16(&b.data()[j0 * d..j1 * d], d, width, centre, &mut corpus);
         corpus[(j1 - j0) * width..].iter_mut().for_each(|h| *h = 0);
         let sq = &b.sq_norms()[j0..j1];
-        let sq_c = bounds::centred_norms(&rows_here, d, sq, centre);
-        let c = bounds::corpus_terms(metric, sq, &sq_c, d);
+        let sq_c = corpus_sq.map_or(sq, |n| &n[j0..j1]);
+        let c = bounds::corpus_terms(metric, sq, sq_c, d);
         for qb in 0..lanes / BLOCK {
             let packed = &queries[qb * 2 * steps * 512..(qb + 1) * 2 * steps * 512];
             match &session {
@@ -638,14 +647,18 @@ mod tests {
             let metric = metrics[round % 4];
             let scale = [1e-3f32, 1.0, 3e4][round % 3];
             let coarse = round % 5 == 0;
+            // Some rounds sit far from the origin: the euclidean products are then taken
+            // about the rows' centre.
+            let offset = if round % 4 == 2 { 5.0 * scale } else { 0.0 };
             let mut s2 = round as u64 + 1;
             let mut value = || {
                 let v = crate::testing::lcg(&mut s2) * scale;
-                if coarse {
-                    (v / scale * 2.0).round() * scale
-                } else {
-                    v
-                }
+                offset
+                    + if coarse {
+                        (v / scale * 2.0).round() * scale
+                    } else {
+                        v
+                    }
             };
             let q: Vec<f32> = (0..nq * d).map(|_| value()).collect();
             let c: Vec<f32> = (0..nc * d).map(|_| value()).collect();
