@@ -317,8 +317,18 @@ fn by_selection(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Every part's indices, and its distances' bits (−0 apart from +0), in order.
+    pub(crate) fn list_bits(parts: Vec<Knn>) -> (Vec<i32>, Vec<u32>) {
+        let i = parts.iter().flat_map(|p| p.indices.clone()).collect();
+        let b = parts
+            .iter()
+            .flat_map(|p| p.distances.iter().map(|x| x.to_bits()))
+            .collect();
+        (i, b)
+    }
     use crate::{Metric, MetricOptions};
 
     fn run(q: MatRef, c: MatRef, k: usize, metric: Metric, ex: bool, off: usize) -> Knn {
@@ -362,22 +372,14 @@ mod tests {
             let cr = Rows::prepare(MatRef::new(&c, nc, d).unwrap(), o);
             let dist = Distances::between(Cow::Borrowed(&qr), Some(Cow::Borrowed(&cr))).unwrap();
             let skip = |r: usize| r + 3;
-            let bits = |parts: Vec<Knn>| -> (Vec<i32>, Vec<u32>) {
-                let i = parts.iter().flat_map(|p| p.indices.clone()).collect();
-                let b = parts
-                    .iter()
-                    .flat_map(|p| p.distances.iter().map(|x| x.to_bits()))
-                    .collect();
-                (i, b)
-            };
-            let whole = bits(by_heaps(&dist, k, skip, 1).unwrap());
+            let whole = list_bits(by_heaps(&dist, k, skip, 1).unwrap());
             assert_eq!(
                 whole,
-                bits(by_selection(&dist, k, skip).unwrap()),
+                list_bits(by_selection(&dist, k, skip).unwrap()),
                 "{metric:?}"
             );
             for parts in [2, 3, 7] {
-                let split = bits(by_heaps(&dist, k, skip, parts).unwrap());
+                let split = list_bits(by_heaps(&dist, k, skip, parts).unwrap());
                 assert_eq!(split, whole, "{metric:?}, {parts} parts");
             }
         }

@@ -32,6 +32,18 @@ pub(crate) enum Products {
     Portable,
 }
 
+#[cfg(test)]
+impl Products {
+    /// Every source this machine has: the model, and the unit where there is one.
+    pub(crate) fn here() -> Vec<Products> {
+        let mut kinds = vec![Products::Portable];
+        if amx::available() {
+            kinds.push(Products::Unit);
+        }
+        kinds
+    }
+}
+
 /// The largest k this pass takes: each query holds up to 4k + 256 candidates.
 const LARGEST_K: usize = 256;
 /// Below this many multiply-adds the exact pass is as fast (its GEMM is short, and the bounds'
@@ -271,7 +283,7 @@ pub(crate) fn by_bounds(
 
 /// A query's k nearest from its parts' states: the final U from every part's upper bounds,
 /// then the exact distances of the candidates at or under it.
-fn select(dist: &Distances, row: usize, k: usize, parts: Vec<Found>) -> Vec<Ranked> {
+fn select(dist: &Distances, row: usize, k: usize, mut parts: Vec<Found>) -> Vec<Ranked> {
     let mut uppers: Vec<u32> = parts
         .iter()
         .flat_map(|f| f.uppers.iter().copied())
@@ -284,9 +296,9 @@ fn select(dist: &Distances, row: usize, k: usize, parts: Vec<Found>) -> Vec<Rank
     };
     let mut top = TopK::new(k);
     // Candidates already computed exactly (see `collapse`) come as they are.
-    for f in &parts {
-        if let Some(exact) = &f.exact {
-            for r in exact.clone_sorted() {
+    for f in &mut parts {
+        if let Some(exact) = f.exact.take() {
+            for r in exact.into_sorted() {
                 top.push(r);
             }
         }
@@ -556,18 +568,10 @@ fn sweep_avx512(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::distances::knn::tests::list_bits as bits;
     use crate::distances::Rows;
     use crate::{Call, MatRef, Metric, MetricOptions};
     use std::borrow::Cow;
-
-    fn bits(parts: Vec<Knn>) -> (Vec<i32>, Vec<u32>) {
-        let i = parts.iter().flat_map(|p| p.indices.clone()).collect();
-        let b = parts
-            .iter()
-            .flat_map(|p| p.distances.iter().map(|x| x.to_bits()))
-            .collect();
-        (i, b)
-    }
 
     /// The lists through the bounds are the exact pass's, bit for bit, on every metric, for
     /// the software model and (where the CPU has one) the tile unit: rows with ties (each
@@ -594,10 +598,7 @@ mod tests {
             *x = *x * (1.0 + 1e-7) + 1e-9;
         }
         c[9 * d..10 * d].iter_mut().for_each(|x| *x = 0.0);
-        let mut kinds = vec![Products::Portable];
-        if amx::available() {
-            kinds.push(Products::Unit);
-        }
+        let kinds = Products::here();
         for metric in [
             Metric::Euclidean,
             Metric::SqEuclidean,
@@ -637,10 +638,7 @@ mod tests {
             Metric::Dot,
             Metric::Cosine,
         ];
-        let mut kinds = vec![Products::Portable];
-        if amx::available() {
-            kinds.push(Products::Unit);
-        }
+        let kinds = Products::here();
         for round in 0..24 {
             let (nq, nc, d) = (1 + pick(80), 2 + pick(400), 1 + pick(70));
             let k = (1 + pick(30)).min(nc - 1);
@@ -696,10 +694,7 @@ mod tests {
                 .collect()
         };
         let (q, c) = (rows(nq), rows(nc));
-        let mut kinds = vec![Products::Portable];
-        if amx::available() {
-            kinds.push(Products::Unit);
-        }
+        let kinds = Products::here();
         for metric in [Metric::Euclidean, Metric::Dot, Metric::Cosine] {
             let o = MetricOptions {
                 metric,

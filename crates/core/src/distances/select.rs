@@ -86,18 +86,6 @@ impl TopK {
         }
     }
 
-    /// The kept candidates, ascending by (distance, index), leaving `self` as it is.
-    pub fn clone_sorted(&self) -> Vec<Ranked> {
-        let mut keys: Vec<(u64, u32)> = self.heap.iter().copied().collect();
-        keys.sort_unstable();
-        keys.into_iter()
-            .map(|(key, bits)| Ranked {
-                d: f32::from_bits(bits),
-                i: key_index(key) as u32,
-            })
-            .collect()
-    }
-
     /// The kept candidates, ascending by (distance, index).
     pub fn into_sorted(self) -> Vec<Ranked> {
         self.heap

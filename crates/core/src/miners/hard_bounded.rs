@@ -88,7 +88,6 @@ fn farthest_positives(dist: &Distances, roles: Roles) -> Result<Vec<Option<i32>>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::distances::amx;
     use crate::{Metric, MetricOptions};
 
     /// Collapsed rows (one row plus tiny noise): the bounds separate nothing, the pass gives
@@ -110,10 +109,7 @@ mod tests {
         let o = MetricOptions::default();
         let dist = Distances::new(crate::MatRef::new(&x, n, d).unwrap(), None, o);
         let want = super::super::batch_hard_folded(&dist, roles).unwrap();
-        let mut kinds = vec![Products::Portable];
-        if amx::available() {
-            kinds.push(Products::Unit);
-        }
+        let kinds = Products::here();
         for kind in kinds {
             let got = batch_hard(&dist, roles, kind).unwrap();
             assert_eq!(
@@ -142,10 +138,7 @@ mod tests {
             .map(|_| crate::testing::lcg(&mut seed))
             .collect();
         let r_labels: Vec<i32> = (0..60).map(|i| i % 5).collect();
-        let mut kinds = vec![Products::Portable];
-        if amx::available() {
-            kinds.push(Products::Unit);
-        }
+        let kinds = Products::here();
         for metric in [
             Metric::Euclidean,
             Metric::SqEuclidean,
