@@ -211,3 +211,22 @@ for (const metric of METRICS) {
     }
   }
 }
+
+// From 4,096 rows a batch mined against itself takes half its distance matrix, each tile
+// serving the anchors of its rows and of its columns; under a small maxMemory it goes one
+// whole row at a time. Both must give the same triplets, bit for bit, for every metric, with
+// classes of up to 31 and up to 127 positives, repeated rows among them.
+test('[cpu] batch-semihard over half the matrix mines what whole rows do (4,100 rows)', (t) => {
+  const rng = new Rng(4100)
+  const rows = 4100
+  const x = duplicateSome(rng, gaussianRows(rng, rows, 37))
+  for (const classes of [37, 200]) {
+    const labels = Array.from({ length: rows }, (_, i) => (i * 7) % classes)
+    for (const metric of METRICS) {
+      const half = mineTripletsSync(x, labels, { strategy: 'batch-semihard', metric, device: 'cpu' })
+      const whole = mineTripletsSync(x, labels, { strategy: 'batch-semihard', metric, device: 'cpu', maxMemory: 4_000_000 })
+      t.true(half.length > rows * 10, `${metric}, ${classes} classes: ${half.length} triplets`)
+      t.deepEqual(half, whole, `${metric}, ${classes} classes`)
+    }
+  }
+})

@@ -12,5 +12,6 @@ pub mod metric;
 pub mod pair;
 pub mod select;
 pub mod tiles;
+pub(crate) mod transpose;
 
 pub use tiles::{full, pairwise_distances, Distances, Exact, Rows};

@@ -190,6 +190,13 @@ impl<'a> Distances<'a> {
         (&self.a, self.b())
     }
 
+    /// Whether this is a batch against itself (`b = None`). Its matrix is then symmetric bit
+    /// for bit: a product is one chain of fused multiply-adds whose terms commute, and every
+    /// fix-up is symmetric in the two rows.
+    pub fn is_self(&self) -> bool {
+        self.b.is_none()
+    }
+
     /// The call this pass runs under.
     pub fn call(&self) -> Call<'a> {
         self.call

@@ -2,6 +2,7 @@
 mod hard_bounded;
 pub mod sample;
 pub(crate) mod semihard;
+mod semihard_upper;
 
 use crate::device::Batch;
 use crate::distances::select::Ranked;
@@ -364,10 +365,23 @@ crate::runtime::simd::widest! {
     }
 }
 
-/// FaceNet's online semi-hard negatives (see `semihard`), one row of distances at a time.
+/// FaceNet's online semi-hard negatives (see `semihard`): over half the matrix where the
+/// batch is mined against itself (`semihard_upper`), else one row of distances at a time.
 fn batch_semihard(dist: &Distances, roles: Roles) -> Result<Triplets, Error> {
-    let n = dist.cols();
     let members = class_members(roles.candidates);
+    if semihard_upper::suits(dist, roles, &members) {
+        return semihard_upper::batch_semihard(dist, roles, &members);
+    }
+    batch_semihard_rows(dist, roles, &members)
+}
+
+/// `batch_semihard` one whole row of distances at a time.
+fn batch_semihard_rows(
+    dist: &Distances,
+    roles: Roles,
+    members: &HashMap<i32, Vec<usize>>,
+) -> Result<Triplets, Error> {
+    let n = dist.cols();
     Ok(concat(dist.map_row_blocks(|r0, rows| {
         let mut t = Triplets::default();
         let mut scratch = semihard::Scratch::default();

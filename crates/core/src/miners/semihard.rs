@@ -1,22 +1,100 @@
-//! Batch-semihard mining's per-row pass: FaceNet's online semi-hard negatives, as TensorFlow
+//! Batch-semihard mining's search: FaceNet's online semi-hard negatives, as TensorFlow
 //! Addons' TripletSemiHardLoss. For each positive pair, the nearest negative farther than the
 //! positive; failing that, the farthest negative.
 //!
 //! A negative at distance d serves exactly the positives closer than d, a prefix of the
 //! positives sorted by distance. Each negative goes into the bucket at the end of its prefix
 //! (the count of positives below it), a suffix minimum over the buckets then gives every
-//! positive its nearest farther negative. The counts of 16 entries are taken at once, one
-//! vector comparison per positive; the row's own
-//! class is set to −∞ first, which keeps it out of every bucket and below every finite
-//! negative, so the loop needs no labels.
+//! positive its nearest farther negative. The anchor's own class is set to −∞ first, which
+//! keeps it out of every bucket and below every finite negative, so the search needs no
+//! labels.
+//!
+//! An anchor's buckets take its row in pieces, in any order of columns: each keeps its
+//! nearest entry, ties to the lower column, so the pieces may come from any tiles and any
+//! threads (`semihard_upper` feeds each tile to the anchors of its rows and of its columns),
+//! and buckets filled apart merge into the whole row's (`Found::merge`).
 use crate::distances::select::{key_index, sort_key};
+
+/// The buckets an anchor with `positives` positives needs: the vector search's table sizes,
+/// 32 or 128, where they fit, else one more than the positives (bucket 0 collects what
+/// serves no positive).
+pub(crate) fn buckets_for(positives: usize) -> usize {
+    match positives {
+        0..=31 => 32,
+        32..=127 => 128,
+        p => p + 1,
+    }
+}
+
+/// An anchor's table for `buckets` buckets (2 × `buckets` floats): the positives' distances
+/// ascending, padded with +∞ (an entry's bucket is the count of them below it), then the
+/// same values in the order the 128-bucket vector search reads them (`search_order`).
+pub(crate) fn fill_table(distances: impl Iterator<Item = f32>, buckets: usize, table: &mut [f32]) {
+    let (sorted, order) = table[..2 * buckets].split_at_mut(buckets);
+    let mut n = 0;
+    for d in distances {
+        sorted[n] = d;
+        n += 1;
+    }
+    sorted[..n].sort_unstable_by(f32::total_cmp);
+    sorted[n..].fill(f32::INFINITY);
+    search_order(sorted, order);
+}
+
+/// The binary search of a 128-entry table level by level: level L (0 to 6) probes entry
+/// k·2s + s − 1 of the sorted table (s = 64 >> L) for its k-th node, k below 2^L. Levels 0
+/// to 3 go in entries 0 to 14 (level L from 2^L − 1), level 4 in 16 to 31, level 5 in 32 to
+/// 63 and level 6 in 64 to 127: one, one, two and four vector registers.
+fn search_order(sorted: &[f32], order: &mut [f32]) {
+    order.fill(f32::INFINITY);
+    if sorted.len() != 128 {
+        return;
+    }
+    for level in 0..7 {
+        let s = 64 >> level;
+        let from = match level {
+            0..=3 => (1 << level) - 1,
+            l => 1 << l,
+        };
+        for k in 0..1 << level {
+            order[from + k] = sorted[k * 2 * s + s - 1];
+        }
+    }
+}
+
+/// One anchor's running search, over slices its owner keeps: per bucket the nearest entry so
+/// far (distance, column; +∞ and `u32::MAX` when empty), and the farthest entry (−∞ and
+/// `u32::MAX` before any).
+pub(crate) struct Found<'s> {
+    pub best: &'s mut [f32],
+    pub at: &'s mut [u32],
+    pub far: &'s mut (f32, u32),
+}
+
+/// An empty bucket, and the farthest entry before any.
+pub(crate) const EMPTY: (f32, u32) = (f32::INFINITY, u32::MAX);
+pub(crate) const NO_FARTHEST: (f32, u32) = (f32::NEG_INFINITY, u32::MAX);
+
+impl Found<'_> {
+    /// Takes what `other` found over other columns of the same row.
+    pub(crate) fn merge(&mut self, best: &[f32], at: &[u32], far: (f32, u32)) {
+        for (b, (&d, &j)) in best.iter().zip(at).enumerate() {
+            let _ = offer(self.best, self.at, b, d, j);
+        }
+        if far.0 > self.far.0 || (far.0 == self.far.0 && far.1 < self.far.1) {
+            *self.far = far;
+        }
+    }
+}
 
 /// Reused per block of rows: no allocation per anchor.
 #[derive(Default)]
 pub(crate) struct Scratch {
     positives: Vec<(usize, f32)>,
-    sorted: Vec<f32>,
-    buckets: Vec<u64>,
+    table: Vec<f32>,
+    best: Vec<f32>,
+    at: Vec<u32>,
+    keys: Vec<u64>,
 }
 
 /// Calls `emit(p, n)` for each positive `p` of the anchor whose distances are `row`, in
@@ -28,7 +106,7 @@ pub(crate) fn semihard_row(
     class: &[usize],
     own: Option<usize>,
     s: &mut Scratch,
-    mut emit: impl FnMut(usize, usize),
+    emit: impl FnMut(usize, usize),
 ) {
     s.positives.clear();
     s.positives.extend(
@@ -40,29 +118,74 @@ pub(crate) fn semihard_row(
     if s.positives.is_empty() {
         return;
     }
-    s.sorted.clear();
-    s.sorted.extend(s.positives.iter().map(|p| p.1));
-    s.sorted.sort_by(f32::total_cmp);
+    let t = buckets_for(s.positives.len());
+    s.table.resize(2 * t, 0.0);
+    fill_table(s.positives.iter().map(|p| p.1), t, &mut s.table);
     for &j in class {
         row[j] = f32::NEG_INFINITY;
     }
-    // Bucket 0 collects what serves no positive; bucket c (1..=P) the negatives that exactly
-    // c positives are closer than.
-    s.buckets.clear();
-    s.buckets.resize(s.sorted.len() + 1, u64::MAX);
+    s.best.clear();
+    s.best.resize(t, EMPTY.0);
+    s.at.clear();
+    s.at.resize(t, EMPTY.1);
+    let mut far = NO_FARTHEST;
+    let found = &mut Found {
+        best: &mut s.best,
+        at: &mut s.at,
+        far: &mut far,
+    };
+    scan(row, 0, &s.table, found);
+    let n = row.len();
+    let positives = std::mem::take(&mut s.positives);
+    finish(
+        &positives,
+        &s.table,
+        (&s.best, &s.at, far),
+        class,
+        n,
+        &mut s.keys,
+        emit,
+    );
+    s.positives = positives;
+}
+
+/// Emits each positive (`(column, distance)`, ascending columns) with its semi-hard negative,
+/// from an anchor's buckets filled over its whole row (`found`: a `Found`'s best, at and
+/// far). `table` as `scan` takes it; `class` and `n` (the row's width) find the farthest
+/// negative when every negative is at −∞.
+pub(crate) fn finish(
+    positives: &[(usize, f32)],
+    table: &[f32],
+    found: (&[f32], &[u32], (f32, u32)),
+    class: &[usize],
+    n: usize,
+    keys: &mut Vec<u64>,
+    mut emit: impl FnMut(usize, usize),
+) {
     // Every entry −∞: the negatives (if any) all tie at −∞, and the first is the farthest.
-    let farthest = scan(row, &s.sorted, &mut s.buckets).or_else(|| first_outside(class, row.len()));
+    let (best, at, far) = found;
+    let farthest = match far.1 {
+        u32::MAX => first_outside(class, n),
+        j => Some(j as usize),
+    };
     let Some(farthest) = farthest else {
         return; // no negative at all
     };
-    for c in (1..s.sorted.len()).rev() {
-        s.buckets[c] = s.buckets[c].min(s.buckets[c + 1]);
+    let p = positives.len();
+    keys.clear();
+    keys.extend((0..=p).map(|b| match at[b] {
+        u32::MAX => u64::MAX,
+        j => sort_key(best[b], j),
+    }));
+    for c in (1..p).rev() {
+        keys[c] = keys[c].min(keys[c + 1]);
     }
-    for &(p, d) in &s.positives {
-        let rank = s.sorted.partition_point(|&v| v < d);
-        let key = s.buckets[rank + 1];
+    let sorted = &table[..p];
+    for &(j, d) in positives {
+        let rank = sorted.partition_point(|&v| v < d);
+        let key = keys[rank + 1];
         emit(
-            p,
+            j,
             if key == u64::MAX {
                 farthest
             } else {
@@ -82,250 +205,262 @@ fn first_outside(class: &[usize], n: usize) -> Option<usize> {
     (taken < n).then_some(taken)
 }
 
-/// Fills the buckets from one row and returns the farthest negative's first column, `None`
-/// when every entry is −∞ (the row has no negative). Picks the widest vector unit present.
-fn scan(row: &[f32], sorted: &[f32], buckets: &mut [u64]) -> Option<usize> {
+/// Puts entry `d` at column `j` into bucket `b` if it is the nearest there (ties to the lower
+/// column; an empty bucket takes even +∞).
+#[inline(always)]
+fn offer(best: &mut [f32], at: &mut [u32], b: usize, d: f32, j: u32) -> bool {
+    let takes = d < best[b] || (d == best[b] && j < at[b]);
+    if takes {
+        best[b] = d;
+        at[b] = j;
+    }
+    takes
+}
+
+/// Takes a piece of an anchor's row: entries `row` at columns `c0..`, into its buckets
+/// (`table` as `fill_table` makes it, twice as long as the buckets). Picks the widest vector
+/// unit present; every unit fills the same buckets.
+pub(crate) fn scan(row: &[f32], c0: usize, table: &[f32], found: &mut Found) {
+    debug_assert!(table.len() == 2 * found.best.len() && found.at.len() == found.best.len());
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has the features the function was compiled for.
-            return unsafe { scan_avx512(row, sorted, buckets) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: as above.
-            return unsafe { scan_avx2(row, sorted, buckets) };
+            match found.best.len() {
+                // SAFETY: the CPU has the features the function was compiled for.
+                32 => return unsafe { scan_avx512::<32, 1>(row, c0, table, found) },
+                // SAFETY: as above.
+                128 => return unsafe { scan_avx512::<128, 4>(row, c0, table, found) },
+                _ => {}
+            }
         }
     }
-    scan_any(row, sorted, buckets)
+    scan_any(row, c0, table, found)
 }
 
-/// The counting pass in AVX-512 intrinsics: a 16-lane compare-and-add per positive; then the
-/// farthest entry by a vector maximum and a vector search for its first column.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn scan_avx512(row: &[f32], sorted: &[f32], buckets: &mut [u64]) -> Option<usize> {
-    use std::arch::x86_64::*;
-    let searched = match sorted.len() {
-        0..=31 => scan_avx512_search::<32, 1>(row, sorted, buckets),
-        32..=127 => scan_avx512_search::<128, 4>(row, sorted, buckets),
-        _ => None,
-    };
-    if let Some(found) = searched {
-        return found;
-    }
-    buckets.fill(u64::MAX); // a +∞ entry (or a class too large): the general pass below
-    if sorted.len() > 128 {
-        return scan_any(row, sorted, buckets);
-    }
-    let full = row.len() / 16 * 16;
-    let one = _mm512_set1_epi32(1);
-    let mut top = _mm512_set1_ps(f32::NEG_INFINITY);
-    let mut counts = [0u32; 16];
-    for j0 in (0..full).step_by(16) {
-        // SAFETY: j0 + 16 <= full <= row.len().
-        let v = unsafe { _mm512_loadu_ps(row.as_ptr().add(j0)) };
-        top = _mm512_max_ps(top, v);
-        let mut c = _mm512_setzero_si512();
-        for &p in sorted {
-            let below = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, _mm512_set1_ps(p));
-            c = _mm512_mask_add_epi32(c, below, c, one);
-        }
-        // SAFETY: `counts` holds 16 u32s.
-        unsafe { _mm512_storeu_si512(counts.as_mut_ptr().cast(), c) };
-        for (l, &c) in counts.iter().enumerate() {
-            keep(buckets, c as usize, row[j0 + l], j0 + l);
-        }
-    }
-    let mut max = _mm512_reduce_max_ps(top);
-    for (j, &d) in row.iter().enumerate().skip(full) {
-        keep(buckets, sorted.iter().filter(|&&p| p < d).count(), d, j);
+/// Each entry's bucket by a binary search of the table.
+fn scan_any(row: &[f32], c0: usize, table: &[f32], found: &mut Found) {
+    let table = &table[..table.len() / 2];
+    let mut max = f32::NEG_INFINITY;
+    for (j, &d) in row.iter().enumerate() {
+        let b = table.partition_point(|&p| p < d);
+        let _ = offer(found.best, found.at, b, d, (c0 + j) as u32);
         max = if d > max { d } else { max };
     }
-    first_of(row, max, full)
+    farthest(
+        c0,
+        max,
+        || row.iter().position(|&d| d == max).unwrap_or(0),
+        found.far,
+    );
 }
 
-/// Fewer than T positives (T = 32 or 128), padded with +∞ to T: each entry's count is a
-/// binary search (log₂ T steps) run on 16 entries at once, reading the table by a
-/// two-register permute (T = 32) or a gather from L1 (T = 128: 7 gathers for 16 entries where
-/// counting took 127 compares), LANES vectors at a time. The buckets' current minima are then gathered to reject, 16 at
-/// a time, the entries that improve none (nearly all of them once the buckets fill). Columns
-/// go in ascending order, so a strict `<` keeps the lowest column on a tie. An empty bucket
-/// holds +∞ here, which a +∞ entry cannot beat: `None` when the row has one, for the general
-/// pass to redo it.
+/// Takes the piece's largest entry `max` (`first`: its first column in the piece) if it is
+/// the farthest so far, ties to the lower column; −∞ is no negative.
+#[inline(always)]
+fn farthest(c0: usize, max: f32, first: impl FnOnce() -> usize, far: &mut (f32, u32)) {
+    if max == f32::NEG_INFINITY || max < far.0 {
+        return;
+    }
+    let j = (c0 + first()) as u32;
+    if max > far.0 || j < far.1 {
+        *far = (max, j);
+    }
+}
+
+/// T − 1 positives at most (T = 32 or 128), the table padded with +∞ to T: each entry's
+/// count is a binary search (log₂ T steps) run on 16 entries at once, the table held in
+/// vector registers: two read by one permute a step (T = 32), or eight in the search's order
+/// (T = 128: levels 0 to 4 by a one-register permute, 5 by a two-register one, 6 by two and a
+/// blend), LANES vectors at a time. The buckets' current minima, also in registers, then
+/// reject 16 entries at a time that improve none (nearly all of them once the buckets fill);
+/// a tie passes the filter and is settled by column. At 128 positives a class, N = 16,384:
+/// gathers from L1 took 581 ms, registers 507 ms, and registers with the passing entries
+/// buffered 430–460 ms.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-fn scan_avx512_search<const T: usize, const LANES: usize>(
+fn scan_avx512<const T: usize, const LANES: usize>(
     row: &[f32],
-    sorted: &[f32],
-    buckets: &mut [u64],
-) -> Option<Option<usize>> {
+    c0: usize,
+    table: &[f32],
+    found: &mut Found,
+) {
     use std::arch::x86_64::*;
-    assert!(sorted.len() < T && (T == 32 || T == 128) && buckets.len() > sorted.len());
-    let mut table = [f32::INFINITY; T];
-    table[..sorted.len()].copy_from_slice(sorted);
-    let mut best = [f32::INFINITY; T];
-    let mut at = [u32::MAX; T];
-    // SAFETY: `table` holds 32 floats.
-    let (lo, hi) = unsafe {
-        (
-            _mm512_loadu_ps(table.as_ptr()),
-            _mm512_loadu_ps(table.as_ptr().add(16)),
-        )
-    };
+    assert!(table.len() == 2 * T && found.best.len() == T && found.at.len() == T);
+    assert!(T == 32 || T == 128);
+    // Macros, not closures: a closure is not compiled for AVX-512 and would not be inlined.
+    macro_rules! load {
+        ($v:expr, $at:expr) => {
+            // SAFETY: every caller reads inside its slice (2T floats, or T).
+            unsafe { _mm512_loadu_ps($v.as_ptr().add($at)) }
+        };
+    }
+    // Registers: the sorted table (T = 32), or the search order (T = 128); the buckets'
+    // minima, reloaded after each update.
+    let (lo, hi) = (load!(table, 0), load!(table, 16));
+    let order: [__m512; 8] = std::array::from_fn(|r| load!(table, T + (16 * r) % T));
+    let mut best: [__m512; 8] = std::array::from_fn(|r| load!(found.best, (16 * r) % T));
+    // Eight registers read by index c < 128: four two-register permutes, then bits 5 and 6.
+    macro_rules! read128 {
+        ($r:expr, $c:expr) => {{
+            let q0 = _mm512_permutex2var_ps($r[0], $c, $r[1]);
+            let q1 = _mm512_permutex2var_ps($r[2], $c, $r[3]);
+            let bit5 = _mm512_test_epi32_mask($c, _mm512_set1_epi32(32));
+            let low = _mm512_mask_blend_ps(bit5, q0, q1);
+            let q2 = _mm512_permutex2var_ps($r[4], $c, $r[5]);
+            let q3 = _mm512_permutex2var_ps($r[6], $c, $r[7]);
+            let high = _mm512_mask_blend_ps(bit5, q2, q3);
+            let bit6 = _mm512_test_epi32_mask($c, _mm512_set1_epi32(64));
+            _mm512_mask_blend_ps(bit6, low, high)
+        }};
+    }
+    let one = _mm512_set1_epi32(1);
     let full = row.len() / 16 * 16;
     let mut top = _mm512_set1_ps(f32::NEG_INFINITY);
-    let mut counts = [0u32; 16];
-    // The searches of LANES vectors run side by side: each step waits on the one before (a
-    // gather's latency, for T = 128), and independent searches fill those waits (128 positives
-    // a class at N = 16,384: 1.07 s → 0.70 s). A permute's is short: T = 32 takes one at a time.
+    // T = 128: the entries that pass the filter wait here, bucket and column, compressed 16
+    // lanes at a time with no branch, and go into the buckets a few hundred at a time: a
+    // branch per vector on whether any lane passed mispredicted about half the time.
+    // Between two flushes the registers lag the buckets, which lets a few more entries
+    // through; `offer` settles each one exactly.
+    const PENDING: usize = 512;
+    let mut pend_b = [0u32; PENDING];
+    let mut pend_j = [0u32; PENDING];
+    let mut pending = 0usize;
+    let iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    // Each passing lane straight into its bucket; the registers follow by masked moves
+    // (reading the buckets back by vector right after a scalar store stalls the pipeline).
+    macro_rules! take_now {
+        ($lanes:expr, $c:expr, $at0:expr) => {
+            let mut counts = [0u32; 16];
+            // SAFETY: `counts` holds 16 u32s.
+            unsafe { _mm512_storeu_si512(counts.as_mut_ptr().cast(), $c) };
+            let mut lanes = $lanes;
+            while lanes != 0 {
+                let l = lanes.trailing_zeros() as usize;
+                lanes &= lanes - 1;
+                let (b, d) = (counts[l] as usize, row[$at0 + l]);
+                if offer(found.best, found.at, b, d, (c0 + $at0 + l) as u32) {
+                    let lane = 1u16 << (b % 16);
+                    for (r, reg) in best.iter_mut().enumerate().take(T / 16) {
+                        let here = if r == b / 16 { lane } else { 0 };
+                        *reg = _mm512_mask_mov_ps(*reg, here, _mm512_set1_ps(d));
+                    }
+                }
+            }
+        };
+    }
+    macro_rules! settle {
+        () => {
+            for (&b, &j) in pend_b.iter().zip(&pend_j).take(pending) {
+                let (b, j) = (b as usize, j as usize);
+                let _ = offer(found.best, found.at, b, row[j], (c0 + j) as u32);
+            }
+        };
+    }
+    // Searches of LANES vectors side by side fill each other's latencies.
     for j0 in (0..full).step_by(16 * LANES) {
         let n = ((full - j0) / 16).min(LANES);
         let mut v = [_mm512_set1_ps(f32::NEG_INFINITY); LANES];
         for (u, vu) in v.iter_mut().enumerate().take(n) {
-            // SAFETY: j0 + 16·(u + 1) <= full <= row.len().
-            *vu = unsafe { _mm512_loadu_ps(row.as_ptr().add(j0 + 16 * u)) };
+            *vu = load!(row, j0 + 16 * u);
             top = _mm512_max_ps(top, *vu);
         }
+        // c: the count of table entries below each lane.
         let mut c = [_mm512_setzero_si512(); LANES];
-        let mut step = T as i32 / 2;
-        while step > 0 {
-            for (cu, &vu) in c.iter_mut().zip(&v) {
-                let probe = _mm512_add_epi32(*cu, _mm512_set1_epi32(step - 1));
-                let entry = if T == 32 {
-                    _mm512_permutex2var_ps(lo, probe, hi)
-                } else {
-                    // SAFETY: every probe is below T, inside `table`.
-                    unsafe { _mm512_i32gather_ps::<4>(probe, table.as_ptr()) }
-                };
-                let below = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(entry, vu);
-                *cu = _mm512_mask_add_epi32(*cu, below, *cu, _mm512_set1_epi32(step));
-            }
-            step /= 2;
-        }
-        // In column order, so that an earlier column's update is seen by a later one.
-        for u in 0..n {
-            let at0 = j0 + 16 * u;
-            // SAFETY: every count is below T, inside `best`'s T floats.
-            let current = unsafe { _mm512_i32gather_ps::<4>(c[u], best.as_ptr()) };
-            let improves = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v[u], current);
-            if improves != 0 {
-                // SAFETY: `counts` holds 16 u32s.
-                unsafe { _mm512_storeu_si512(counts.as_mut_ptr().cast(), c[u]) };
-                let mut lanes = improves;
-                while lanes != 0 {
-                    let l = lanes.trailing_zeros() as usize;
-                    lanes &= lanes - 1;
-                    let (b, d) = (counts[l] as usize, row[at0 + l]);
-                    if d < best[b] {
-                        best[b] = d;
-                        at[b] = (at0 + l) as u32;
-                    }
+        if T == 32 {
+            let mut step = 16;
+            while step > 0 {
+                for (cu, &vu) in c.iter_mut().zip(&v) {
+                    let probe = _mm512_add_epi32(*cu, _mm512_set1_epi32(step - 1));
+                    let entry = _mm512_permutex2var_ps(lo, probe, hi);
+                    let below = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(entry, vu);
+                    *cu = _mm512_mask_add_epi32(*cu, below, *cu, _mm512_set1_epi32(step));
                 }
+                step /= 2;
             }
+        } else {
+            // c is the node within the level: each level doubles it and adds its comparison.
+            macro_rules! level {
+                (|$k:ident| $entry:expr) => {
+                    for (cu, &vu) in c.iter_mut().zip(&v) {
+                        let $k = *cu;
+                        let below = _mm512_cmp_ps_mask::<_CMP_LT_OQ>($entry, vu);
+                        let twice = _mm512_add_epi32($k, $k);
+                        *cu = _mm512_mask_add_epi32(twice, below, twice, one);
+                    }
+                };
+            }
+            for from in [0, 1, 3, 7] {
+                level!(|k| _mm512_permutexvar_ps(
+                    _mm512_add_epi32(k, _mm512_set1_epi32(from)),
+                    order[0]
+                ));
+            }
+            level!(|k| _mm512_permutexvar_ps(k, order[1]));
+            level!(|k| _mm512_permutex2var_ps(order[2], k, order[3]));
+            level!(|k| {
+                let low = _mm512_permutex2var_ps(order[4], k, order[5]);
+                let high = _mm512_permutex2var_ps(order[6], k, order[7]);
+                let bit5 = _mm512_test_epi32_mask(k, _mm512_set1_epi32(32));
+                _mm512_mask_blend_ps(bit5, low, high)
+            });
+        }
+        for (u, (&cu, &vu)) in c.iter().zip(&v).enumerate().take(n) {
+            let current = if T == 32 {
+                _mm512_permutex2var_ps(best[0], cu, best[1])
+            } else {
+                read128!(best, cu)
+            };
+            let improves = _mm512_cmp_ps_mask::<_CMP_LE_OQ>(vu, current);
+            if T == 32 {
+                // Few enough pass that a branch is cheaper than the buffer.
+                if improves != 0 {
+                    take_now!(improves, cu, j0 + 16 * u);
+                }
+                continue;
+            }
+            let columns = _mm512_add_epi32(iota, _mm512_set1_epi32((j0 + 16 * u) as i32));
+            // SAFETY: `pending` <= PENDING - 16, and the buffers hold PENDING entries.
+            unsafe {
+                let bucket = _mm512_maskz_compress_epi32(improves, cu);
+                let column = _mm512_maskz_compress_epi32(improves, columns);
+                _mm512_storeu_si512(pend_b.as_mut_ptr().add(pending).cast(), bucket);
+                _mm512_storeu_si512(pend_j.as_mut_ptr().add(pending).cast(), column);
+            }
+            pending += improves.count_ones() as usize;
+        }
+        if pending > PENDING - 16 * LANES {
+            settle!();
+            pending = 0;
+            best = std::array::from_fn(|r| load!(found.best, (16 * r) % T));
         }
     }
+    settle!();
     let mut max = _mm512_reduce_max_ps(top);
+    let sorted = &table[..T];
     for (j, &d) in row.iter().enumerate().skip(full) {
-        let b = sorted.iter().filter(|&&p| p < d).count();
-        if d < best[b] {
-            best[b] = d;
-            at[b] = j as u32;
-        }
+        let b = sorted.partition_point(|&p| p < d);
+        let _ = offer(found.best, found.at, b, d, (c0 + j) as u32);
         max = if d > max { d } else { max };
     }
-    if max == f32::INFINITY {
-        return None;
-    }
-    for (b, (&d, &j)) in buckets.iter_mut().zip(best.iter().zip(&at)).skip(1) {
-        if j != u32::MAX {
-            *b = sort_key(d, j);
-        }
-    }
-    Some(first_of(row, max, full))
+    farthest(c0, max, || first_of(row, max, full), found.far);
 }
 
-/// The first column holding `max` (`None` for −∞: no negative), by a vector search over the
-/// first `full` columns, then the rest.
+/// The first column holding `max` (which the row holds), by a vector search over the first
+/// `full` columns, then the rest.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-fn first_of(row: &[f32], max: f32, full: usize) -> Option<usize> {
+fn first_of(row: &[f32], max: f32, full: usize) -> usize {
     use std::arch::x86_64::*;
-    if max == f32::NEG_INFINITY {
-        return None;
-    }
     let target = _mm512_set1_ps(max);
     for j0 in (0..full).step_by(16) {
         // SAFETY: j0 + 16 <= full <= row.len().
         let v = unsafe { _mm512_loadu_ps(row.as_ptr().add(j0)) };
         let hit = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(v, target);
         if hit != 0 {
-            return Some(j0 + hit.trailing_zeros() as usize);
+            return j0 + hit.trailing_zeros() as usize;
         }
     }
-    row[full..].iter().position(|&d| d == max).map(|j| full + j)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn scan_avx2(row: &[f32], sorted: &[f32], buckets: &mut [u64]) -> Option<usize> {
-    scan_any(row, sorted, buckets)
-}
-
-#[inline(always)]
-fn scan_any(row: &[f32], sorted: &[f32], buckets: &mut [u64]) -> Option<usize> {
-    if sorted.len() <= 128 {
-        bucket_count(row, sorted, buckets);
-    } else {
-        bucket_search(row, sorted, buckets);
-    }
-    let max = row
-        .iter()
-        .fold(f32::NEG_INFINITY, |m, &d| if d > m { d } else { m });
-    if max == f32::NEG_INFINITY {
-        return None;
-    }
-    row.iter().position(|&d| d == max)
-}
-
-#[inline(always)]
-fn keep(buckets: &mut [u64], c: usize, d: f32, j: usize) {
-    let k = sort_key(d, j as u32);
-    if k < buckets[c] {
-        buckets[c] = k;
-    }
-}
-
-/// A few dozen positives: the count of positives below each of 16 entries at once, one
-/// comparison per positive (a vector compare-and-add), then one bucket update per entry.
-#[inline(always)]
-fn bucket_count(row: &[f32], sorted: &[f32], buckets: &mut [u64]) {
-    const L: usize = 16;
-    let mut chunks = row.chunks_exact(L);
-    let mut j0 = 0;
-    for chunk in &mut chunks {
-        let mut c = [0u32; L];
-        for &p in sorted {
-            for l in 0..L {
-                c[l] += u32::from(p < chunk[l]);
-            }
-        }
-        for l in 0..L {
-            keep(buckets, c[l] as usize, chunk[l], j0 + l);
-        }
-        j0 += L;
-    }
-    for (l, &d) in chunks.remainder().iter().enumerate() {
-        let c = sorted.iter().filter(|&&p| p < d).count();
-        keep(buckets, c, d, j0 + l);
-    }
-}
-
-/// Many positives: a binary search for the count.
-#[inline(always)]
-fn bucket_search(row: &[f32], sorted: &[f32], buckets: &mut [u64]) {
-    for (j, &d) in row.iter().enumerate() {
-        keep(buckets, sorted.partition_point(|&p| p < d), d, j);
-    }
+    full + row[full..].iter().position(|&d| d == max).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -397,30 +532,81 @@ mod tests {
         }
     }
 
+    /// A row's buckets filled by `scan` (or `scan_any`), whole or in pieces.
+    struct Filled {
+        best: Vec<f32>,
+        at: Vec<u32>,
+        far: (f32, u32),
+    }
+
+    impl Filled {
+        fn new(t: usize) -> Self {
+            Filled {
+                best: vec![EMPTY.0; t],
+                at: vec![EMPTY.1; t],
+                far: NO_FARTHEST,
+            }
+        }
+        fn found(&mut self) -> Found<'_> {
+            Found {
+                best: &mut self.best,
+                at: &mut self.at,
+                far: &mut self.far,
+            }
+        }
+        /// Bucket by bucket, with −0 and +0 told apart.
+        fn bits(&self) -> (Vec<(u32, u32)>, (u32, u32)) {
+            let b = self
+                .best
+                .iter()
+                .zip(&self.at)
+                .map(|(d, &j)| (d.to_bits(), j));
+            (b.collect(), (self.far.0.to_bits(), self.far.1))
+        }
+    }
+
     #[test]
-    fn every_vector_unit_fills_the_same_buckets() {
+    fn every_vector_unit_and_every_split_fills_the_same_buckets() {
         let mut seed = 11u64;
         for &n in &[5usize, 16, 47, 1000] {
-            for &p in &[1usize, 7, 31, 32, 64, 128, 129, 300] {
-                // Some rows hold ±∞ (−∞: the anchor's class; +∞: an overflowed distance).
-                for odd in [None, Some(f32::NEG_INFINITY), Some(f32::INFINITY)] {
-                    let mut row: Vec<f32> = (0..n).map(|_| lcg(&mut seed)).collect();
+            for &p in &[1usize, 7, 31, 32, 64, 127, 128, 300] {
+                // Some rows hold ±∞ (−∞: the anchor's class; +∞: an overflowed distance), and
+                // coarse values, for ties between pieces.
+                for odd in [
+                    None,
+                    Some(f32::NEG_INFINITY),
+                    Some(f32::INFINITY),
+                    Some(0.5),
+                ] {
+                    let coarse = odd == Some(0.5);
+                    let mut row: Vec<f32> = (0..n)
+                        .map(|_| match coarse {
+                            true => (lcg(&mut seed) * 4.0).round() * 0.25,
+                            false => lcg(&mut seed),
+                        })
+                        .collect();
                     if let Some(v) = odd {
                         row[n / 2] = v;
                         row[n - 1] = v;
                     }
-                    let mut sorted: Vec<f32> = (0..p).map(|_| lcg(&mut seed)).collect();
-                    sorted.sort_by(f32::total_cmp);
-                    let mut any = vec![u64::MAX; p + 1];
-                    let mut best = vec![u64::MAX; p + 1];
-                    let far_any = scan_any(&row, &sorted, &mut any);
-                    let far_best = scan(&row, &sorted, &mut best);
-                    // Bucket 0 is a dummy: what serves no positive.
-                    assert_eq!(
-                        (far_any, &any[1..]),
-                        (far_best, &best[1..]),
-                        "n {n}, p {p}, {odd:?}"
-                    );
+                    let t = buckets_for(p);
+                    let mut table = vec![0.0; 2 * t];
+                    fill_table((0..p).map(|_| lcg(&mut seed)), t, &mut table);
+                    let mut whole = Filled::new(t);
+                    scan_any(&row, 0, &table, &mut whole.found());
+                    // Pieces of odd widths, taken back to front by two searches then merged.
+                    let cuts: Vec<usize> = (0..n).step_by(13 + p % 7).chain([n]).collect();
+                    let mut parts = [Filled::new(t), Filled::new(t)];
+                    for (w, piece) in cuts.windows(2).rev().enumerate() {
+                        let (c0, c1) = (piece[0], piece[1]);
+                        scan(&row[c0..c1], c0, &table, &mut parts[w % 2].found());
+                    }
+                    let [mut first, second] = parts;
+                    first.found().merge(&second.best, &second.at, second.far);
+                    let mut one = Filled::new(t);
+                    scan(&row, 0, &table, &mut one.found());
+                    assert_eq!(whole.bits(), one.bits(), "n {n}, p {p}, {odd:?}: one piece");
+                    assert_eq!(whole.bits(), first.bits(), "n {n}, p {p}, {odd:?}: pieces");
                 }
             }
         }
