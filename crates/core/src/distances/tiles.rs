@@ -361,7 +361,8 @@ impl<'a> Distances<'a> {
                 }
                 if untrusted > 0 {
                     for (jj, v) in row.iter_mut().enumerate() {
-                        if v.is_nan() {
+                        // A row's distance to itself is set to 0 below, not recomputed.
+                        if v.is_nan() && !(self_mode && c0 + jj == i) {
                             *v = pair::distance(a_row, self.b_row(c0 + jj), self.metric) as f32;
                         }
                     }

@@ -54,6 +54,14 @@ pub struct Triplets {
 }
 
 impl Triplets {
+    /// No triplets yet, with room for `n`.
+    pub fn with_capacity(n: usize) -> Self {
+        Triplets {
+            anchor: Vec::with_capacity(n),
+            positive: Vec::with_capacity(n),
+            negative: Vec::with_capacity(n),
+        }
+    }
     pub fn len(&self) -> usize {
         self.anchor.len()
     }
@@ -270,8 +278,12 @@ fn class_members(labels: &[i32]) -> HashMap<i32, Vec<usize>> {
 }
 
 /// Concatenates per-block triplets in block order, which is ascending anchor order.
-fn concat(parts: Vec<Triplets>) -> Triplets {
-    let mut out = Triplets::default();
+fn concat(mut parts: Vec<Triplets>) -> Triplets {
+    if parts.len() == 1 {
+        return parts.pop().expect("one part");
+    }
+    let total = parts.iter().map(Triplets::len).sum();
+    let mut out = Triplets::with_capacity(total);
     for p in parts {
         out.anchor.extend(p.anchor);
         out.positive.extend(p.positive);
@@ -382,14 +394,20 @@ fn batch_semihard_rows(
     members: &HashMap<i32, Vec<usize>>,
 ) -> Result<Triplets, Error> {
     let n = dist.cols();
+    let class_of = |a: usize| {
+        members
+            .get(&roles.anchors[a])
+            .map_or(&[][..], Vec::as_slice)
+    };
     Ok(concat(dist.map_row_blocks(|r0, rows| {
-        let mut t = Triplets::default();
+        // At most one triplet per positive pair: room for all of them up front.
+        let r1 = r0 + rows.len() / n.max(1);
+        let most = (r0..r1).map(|a| class_of(a).len()).sum();
+        let mut t = Triplets::with_capacity(most);
         let mut scratch = semihard::Scratch::default();
         for (ri, row) in rows.chunks_mut(n).enumerate() {
             let a = r0 + ri;
-            let class = members
-                .get(&roles.anchors[a])
-                .map_or(&[][..], Vec::as_slice);
+            let class = class_of(a);
             let own = roles.self_mode.then_some(a);
             semihard::semihard_row(row, class, own, &mut scratch, |p, ng| {
                 t.anchor.push(a as i32);

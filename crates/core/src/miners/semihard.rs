@@ -26,18 +26,34 @@ pub(crate) fn buckets_for(positives: usize) -> usize {
     }
 }
 
-/// An anchor's table for `buckets` buckets (2 × `buckets` floats): the positives' distances
-/// ascending, padded with +∞ (an entry's bucket is the count of them below it), then the
-/// same values in the order the 128-bucket vector search reads them (`search_order`).
-pub(crate) fn fill_table(distances: impl Iterator<Item = f32>, buckets: usize, table: &mut [f32]) {
+/// An anchor's table for `buckets` buckets (2 × `buckets` floats) from its positives'
+/// distances: the distances ascending, padded with +∞ (an entry's bucket is the count of them
+/// below it), then the same values in the order the 128-bucket vector search reads them
+/// (`search_order`). `ranks[k]` gets positive k's place in that order: the count of
+/// positives closer, plus any tied with it that the sort put first, which reads the same
+/// suffix of buckets (no entry's count lands inside a run of ties).
+pub(crate) fn fill_table(
+    distances: &[f32],
+    buckets: usize,
+    table: &mut [f32],
+    ranks: &mut [u32],
+    keys: &mut Vec<u64>,
+) {
     let (sorted, order) = table[..2 * buckets].split_at_mut(buckets);
-    let mut n = 0;
-    for d in distances {
-        sorted[n] = d;
-        n += 1;
+    keys.clear();
+    keys.extend(
+        distances
+            .iter()
+            .enumerate()
+            .map(|(k, &d)| sort_key(d, k as u32)),
+    );
+    keys.sort_unstable();
+    for (i, &key) in keys.iter().enumerate() {
+        let k = key_index(key);
+        sorted[i] = distances[k];
+        ranks[k] = i as u32;
     }
-    sorted[..n].sort_unstable_by(f32::total_cmp);
-    sorted[n..].fill(f32::INFINITY);
+    sorted[distances.len()..].fill(f32::INFINITY);
     search_order(sorted, order);
 }
 
@@ -90,7 +106,9 @@ impl Found<'_> {
 /// Reused per block of rows: no allocation per anchor.
 #[derive(Default)]
 pub(crate) struct Scratch {
-    positives: Vec<(usize, f32)>,
+    columns: Vec<usize>,
+    distances: Vec<f32>,
+    ranks: Vec<u32>,
     table: Vec<f32>,
     best: Vec<f32>,
     at: Vec<u32>,
@@ -108,19 +126,18 @@ pub(crate) fn semihard_row(
     s: &mut Scratch,
     emit: impl FnMut(usize, usize),
 ) {
-    s.positives.clear();
-    s.positives.extend(
-        class
-            .iter()
-            .filter(|&&j| Some(j) != own)
-            .map(|&j| (j, row[j])),
-    );
-    if s.positives.is_empty() {
+    s.columns.clear();
+    s.columns
+        .extend(class.iter().copied().filter(|&j| Some(j) != own));
+    if s.columns.is_empty() {
         return;
     }
-    let t = buckets_for(s.positives.len());
+    s.distances.clear();
+    s.distances.extend(s.columns.iter().map(|&j| row[j]));
+    let t = buckets_for(s.columns.len());
     s.table.resize(2 * t, 0.0);
-    fill_table(s.positives.iter().map(|p| p.1), t, &mut s.table);
+    s.ranks.resize(s.columns.len(), 0);
+    fill_table(&s.distances, t, &mut s.table, &mut s.ranks, &mut s.keys);
     for &j in class {
         row[j] = f32::NEG_INFINITY;
     }
@@ -135,35 +152,34 @@ pub(crate) fn semihard_row(
         far: &mut far,
     };
     scan(row, 0, &s.table, found);
-    let n = row.len();
-    let positives = std::mem::take(&mut s.positives);
+    let positives = s.columns.iter().copied().zip(s.ranks.iter().copied());
+    let found = (&s.best[..], &s.at[..], far);
     finish(
-        &positives,
-        &s.table,
-        (&s.best, &s.at, far),
+        positives,
+        s.columns.len(),
+        found,
         class,
-        n,
+        row.len(),
         &mut s.keys,
         emit,
     );
-    s.positives = positives;
 }
 
-/// Emits each positive (`(column, distance)`, ascending columns) with its semi-hard negative,
-/// from an anchor's buckets filled over its whole row (`found`: a `Found`'s best, at and
-/// far). `table` as `scan` takes it; `class` and `n` (the row's width) find the farthest
-/// negative when every negative is at −∞.
+/// Emits each of the `p` positives (`(column, rank)` as `fill_table` ranks them, ascending
+/// columns) with its semi-hard negative, from an anchor's buckets filled over its whole row
+/// (`found`: a `Found`'s best, at and far). `class` and `n` (the row's width) find the
+/// farthest negative when every negative is at −∞.
 pub(crate) fn finish(
-    positives: &[(usize, f32)],
-    table: &[f32],
+    positives: impl Iterator<Item = (usize, u32)>,
+    p: usize,
     found: (&[f32], &[u32], (f32, u32)),
     class: &[usize],
     n: usize,
     keys: &mut Vec<u64>,
     mut emit: impl FnMut(usize, usize),
 ) {
-    // Every entry −∞: the negatives (if any) all tie at −∞, and the first is the farthest.
     let (best, at, far) = found;
+    // Every entry −∞: the negatives (if any) all tie at −∞, and the first is the farthest.
     let farthest = match far.1 {
         u32::MAX => first_outside(class, n),
         j => Some(j as usize),
@@ -171,19 +187,19 @@ pub(crate) fn finish(
     let Some(farthest) = farthest else {
         return; // no negative at all
     };
-    let p = positives.len();
+    // Bucket c's key becomes the nearest over buckets c..=p: the running minimum stays in a
+    // register (reading back the entry just stored serialised the loop on the store).
     keys.clear();
-    keys.extend((0..=p).map(|b| match at[b] {
-        u32::MAX => u64::MAX,
-        j => sort_key(best[b], j),
-    }));
-    for c in (1..p).rev() {
-        keys[c] = keys[c].min(keys[c + 1]);
+    keys.resize(p + 1, u64::MAX);
+    let mut nearest = u64::MAX;
+    for c in (1..=p).rev() {
+        if at[c] != u32::MAX {
+            nearest = nearest.min(sort_key(best[c], at[c]));
+        }
+        keys[c] = nearest;
     }
-    let sorted = &table[..p];
-    for &(j, d) in positives {
-        let rank = sorted.partition_point(|&v| v < d);
-        let key = keys[rank + 1];
+    for (j, rank) in positives {
+        let key = keys[rank as usize + 1];
         emit(
             j,
             if key == u64::MAX {
@@ -591,7 +607,9 @@ mod tests {
                     }
                     let t = buckets_for(p);
                     let mut table = vec![0.0; 2 * t];
-                    fill_table((0..p).map(|_| lcg(&mut seed)), t, &mut table);
+                    let distances: Vec<f32> = (0..p).map(|_| lcg(&mut seed)).collect();
+                    let mut ranks = vec![0; p];
+                    fill_table(&distances, t, &mut table, &mut ranks, &mut vec![]);
                     let mut whole = Filled::new(t);
                     scan_any(&row, 0, &table, &mut whole.found());
                     // Pieces of odd widths, taken back to front by two searches then merged.

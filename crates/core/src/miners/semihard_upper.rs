@@ -63,10 +63,18 @@ pub(super) fn batch_semihard(
         .collect();
     let largest = classes.iter().map(|c| c.len()).max().unwrap_or(0);
     let t = semihard::buckets_for(largest.saturating_sub(1));
-    let positives = positives(dist, members)?;
+    let mut positives = positives(dist, members)?;
     let mut tables = vec![0.0f32; n * 2 * t];
-    for (a, table) in tables.chunks_mut(2 * t).enumerate() {
-        semihard::fill_table(positives[a].iter().map(|p| p.1), t, table);
+    // Each positive's distance becomes its rank, the bucket its negative is read from.
+    let (mut keys, mut distances) = (Vec::new(), Vec::new());
+    for (list, table) in positives.iter_mut().zip(tables.chunks_mut(2 * t)) {
+        distances.clear();
+        distances.extend(list.iter().map(|p| f32::from_bits(p.1)));
+        let mut ranks = vec![0u32; list.len()];
+        semihard::fill_table(&distances, t, table, &mut ranks, &mut keys);
+        for (p, r) in list.iter_mut().zip(ranks) {
+            p.1 = r;
+        }
     }
     let blocks: Vec<(usize, usize)> = (0..n)
         .step_by(BLOCK)
@@ -116,7 +124,7 @@ pub(super) fn batch_semihard(
         .map(|a0| (a0, (a0 + BLOCK).min(n)))
         .collect();
     Ok(concat(par::map(anchors, false, |(a0, a1)| {
-        let mut out = Triplets::default();
+        let mut out = Triplets::with_capacity(positives[a0..a1].iter().map(Vec::len).sum());
         let mut keys = Vec::new();
         for a in a0..a1 {
             let at = a * t..(a + 1) * t;
@@ -126,19 +134,20 @@ pub(super) fn batch_semihard(
                 out.positive.push(p as i32);
                 out.negative.push(ng as i32);
             };
-            let table = &tables[2 * a * t..2 * (a + 1) * t];
-            semihard::finish(&positives[a], table, found, classes[a], n, &mut keys, emit);
+            let list = &positives[a];
+            let ranked = list.iter().copied();
+            semihard::finish(ranked, list.len(), found, classes[a], n, &mut keys, emit);
         }
         out
     })))
 }
 
-/// Each anchor's positives, (column, distance) in ascending columns: its class's rows against
-/// each other in one gathered tile a class (the bits the whole matrix's tiles hold).
+/// Each anchor's positives, (column, distance's bits) in ascending columns: its class's rows
+/// against each other in one gathered tile a class (the bits the whole matrix's tiles hold).
 fn positives(
     dist: &Distances,
     members: &HashMap<i32, Vec<usize>>,
-) -> Result<Vec<Vec<(usize, f32)>>, Error> {
+) -> Result<Vec<Vec<(usize, u32)>>, Error> {
     let classes: Vec<&Vec<usize>> = members.values().filter(|c| c.len() > 1).collect();
     let per_class = par::map(classes, false, |class| {
         let m = class.len();
@@ -148,7 +157,7 @@ fn positives(
         let lists = (0..m).map(|ia| {
             let others = (0..m).filter(move |&j| j != ia);
             others
-                .map(|j| (class[j], d[ia * m + j]))
+                .map(|j| (class[j], d[ia * m + j].to_bits()))
                 .collect::<Vec<_>>()
         });
         class.iter().copied().zip(lists).collect::<Vec<_>>()
