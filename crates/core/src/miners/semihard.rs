@@ -10,9 +10,8 @@
 //! labels.
 //!
 //! An anchor's buckets take its row in pieces, in any order of columns: each keeps its
-//! nearest entry, ties to the lower column, so the pieces may come from any tiles and any
-//! threads (`semihard_upper` feeds each tile to the anchors of its rows and of its columns),
-//! and buckets filled apart merge into the whole row's (`Found::merge`).
+//! nearest entry, ties to the lower column, so the pieces may come from any tiles
+//! (`semihard_upper` feeds each tile to the anchors of its rows and of its columns).
 use crate::distances::select::{key_index, sort_key};
 
 /// The buckets an anchor with `positives` positives needs: the vector search's table sizes,
@@ -90,18 +89,6 @@ pub(crate) struct Found<'s> {
 /// An empty bucket, and the farthest entry before any.
 pub(crate) const EMPTY: (f32, u32) = (f32::INFINITY, u32::MAX);
 pub(crate) const NO_FARTHEST: (f32, u32) = (f32::NEG_INFINITY, u32::MAX);
-
-impl Found<'_> {
-    /// Takes what `other` found over other columns of the same row.
-    pub(crate) fn merge(&mut self, best: &[f32], at: &[u32], far: (f32, u32)) {
-        for (b, (&d, &j)) in best.iter().zip(at).enumerate() {
-            let _ = offer(self.best, self.at, b, d, j);
-        }
-        if far.0 > self.far.0 || (far.0 == self.far.0 && far.1 < self.far.1) {
-            *self.far = far;
-        }
-    }
-}
 
 /// Reused per block of rows: no allocation per anchor.
 #[derive(Default)]
@@ -612,15 +599,15 @@ mod tests {
                     fill_table(&distances, t, &mut table, &mut ranks, &mut vec![]);
                     let mut whole = Filled::new(t);
                     scan_any(&row, 0, &table, &mut whole.found());
-                    // Pieces of odd widths, taken back to front by two searches then merged.
+                    // Pieces of odd widths, odd ones back to front, then even ones.
                     let cuts: Vec<usize> = (0..n).step_by(13 + p % 7).chain([n]).collect();
-                    let mut parts = [Filled::new(t), Filled::new(t)];
-                    for (w, piece) in cuts.windows(2).rev().enumerate() {
+                    let pieces: Vec<&[usize]> = cuts.windows(2).collect();
+                    let back = pieces.iter().skip(1).step_by(2).rev();
+                    let mut first = Filled::new(t);
+                    for piece in back.chain(pieces.iter().step_by(2)) {
                         let (c0, c1) = (piece[0], piece[1]);
-                        scan(&row[c0..c1], c0, &table, &mut parts[w % 2].found());
+                        scan(&row[c0..c1], c0, &table, &mut first.found());
                     }
-                    let [mut first, second] = parts;
-                    first.found().merge(&second.best, &second.at, second.far);
                     let mut one = Filled::new(t);
                     scan(&row, 0, &table, &mut one.found());
                     assert_eq!(whole.bits(), one.bits(), "n {n}, p {p}, {odd:?}: one piece");

@@ -4,9 +4,9 @@
 //! the whole-row pass, and no row of distances is ever held whole.
 //!
 //! Each anchor's positives are computed first, from its class's rows, for its table of
-//! thresholds. Every worker then keeps all anchors' buckets and pulls tiles as it frees
-//! (`semihard::scan` takes a row in pieces, in any order of columns); the workers' buckets
-//! are merged, and each anchor's triplets come out as the whole-row pass emits them.
+//! thresholds. The workers then pull tiles as they free and feed them to the anchors'
+//! buckets, a lock a block of anchors (`semihard::scan` takes a row in pieces, in any order
+//! of columns), and each anchor's triplets come out as the whole-row pass emits them.
 
 use super::semihard::{self, Found, EMPTY, NO_FARTHEST};
 use super::{concat, Roles, Triplets};
@@ -16,6 +16,7 @@ use crate::runtime::par;
 use crate::Error;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// A tile's side: a tile and its transpose (512 KiB) stay in L2 while they are searched.
 const BLOCK: usize = 256;
@@ -44,10 +45,9 @@ pub(super) fn suits(dist: &Distances, roles: Roles, members: &HashMap<i32, Vec<u
         && footprint(n, semihard::buckets_for(largest.saturating_sub(1))) <= budget
 }
 
-/// Bytes held: every worker's buckets and two tiles, the positives and their tables.
+/// Bytes held: the buckets, every worker's two tiles, the positives and their tables.
 fn footprint(n: usize, buckets: usize) -> usize {
-    let worker = n * buckets * 8 + n * 8 + 2 * BLOCK * BLOCK * 4;
-    crate::threads() * worker + n * buckets * 16
+    n * buckets * 8 + n * 8 + crate::threads() * 2 * BLOCK * BLOCK * 4 + n * buckets * 16
 }
 
 pub(super) fn batch_semihard(
@@ -80,8 +80,17 @@ pub(super) fn batch_semihard(
         .step_by(BLOCK)
         .map(|r0| (r0, (r0 + BLOCK).min(n)))
         .collect();
-    let tiles: Vec<(usize, usize)> = (0..blocks.len())
-        .flat_map(|i| (i..blocks.len()).map(move |j| (i, j)))
+    let nb = blocks.len();
+    // Tiles by their distance from the diagonal, then even rows before odd: tiles taken one
+    // after the other touch different blocks (but at distance 1 from the diagonal, where
+    // every other one does), so the workers seldom wait on a block's lock.
+    let mut tiles: Vec<(usize, usize)> =
+        (0..nb).flat_map(|i| (i..nb).map(move |j| (i, j))).collect();
+    tiles.sort_by_key(|&(i, j)| (j - i, i % 2, i));
+    // One set of buckets, a lock a block of anchors.
+    let states: Vec<Mutex<State>> = blocks
+        .iter()
+        .map(|&(a0, a1)| Mutex::new(State::new(a1 - a0, t)))
         .collect();
     let next = AtomicUsize::new(0);
     // Progress in rows, as the whole-row pass reports it: a tile counts its entries (twice
@@ -94,18 +103,24 @@ pub(super) fn batch_semihard(
         tables: &tables,
         t,
     };
-    let states = par::map((0..workers).collect(), workers == 1, |_| {
-        let mut s = State::new(n, t);
+    par::map((0..workers).collect(), workers == 1, |_| {
         let mut tile = vec![0.0f32; BLOCK * BLOCK];
         let mut flipped = vec![0.0f32; BLOCK * BLOCK];
         loop {
             let k = next.fetch_add(1, Ordering::Relaxed);
             if k >= tiles.len() || dist.stop().requested() {
-                return s;
+                return;
             }
-            let (rows, cols) = (blocks[tiles[k].0], blocks[tiles[k].1]);
-            search.tile(&mut s, rows, cols, &mut tile, &mut flipped);
-            let entries = (rows.1 - rows.0) * (cols.1 - cols.0) * if rows == cols { 1 } else { 2 };
+            let (i, j) = tiles[k];
+            search.tile(
+                &states,
+                (i, blocks[i]),
+                (j, blocks[j]),
+                &mut tile,
+                &mut flipped,
+            );
+            let (rows, cols) = (blocks[i], blocks[j]);
+            let entries = (rows.1 - rows.0) * (cols.1 - cols.0) * if i == j { 1 } else { 2 };
             let before = searched.fetch_add(entries, Ordering::Relaxed);
             let done = (before + entries) / n - before / n;
             if done > 0 {
@@ -114,32 +129,33 @@ pub(super) fn batch_semihard(
         }
     });
     dist.stop().check()?;
-    let mut states = states.into_iter();
-    let mut all = states.next().expect("one worker at least");
-    for s in states {
-        all.merge(&s);
-    }
-    let anchors: Vec<(usize, usize)> = (0..n)
-        .step_by(BLOCK)
-        .map(|a0| (a0, (a0 + BLOCK).min(n)))
-        .collect();
-    Ok(concat(par::map(anchors, false, |(a0, a1)| {
-        let mut out = Triplets::with_capacity(positives[a0..a1].iter().map(Vec::len).sum());
-        let mut keys = Vec::new();
-        for a in a0..a1 {
-            let at = a * t..(a + 1) * t;
-            let found = (&all.best[at.clone()], &all.at[at.clone()], all.far[a]);
-            let emit = |p, ng| {
-                out.anchor.push(a as i32);
-                out.positive.push(p as i32);
-                out.negative.push(ng as i32);
-            };
-            let list = &positives[a];
-            let ranked = list.iter().copied();
-            semihard::finish(ranked, list.len(), found, classes[a], n, &mut keys, emit);
-        }
-        out
-    })))
+    let states: Vec<State> = states.into_iter().map(unlocked).collect();
+    Ok(concat(par::map(
+        blocks.into_iter().zip(states).collect(),
+        false,
+        |((a0, a1), s)| {
+            let mut out = Triplets::with_capacity(positives[a0..a1].iter().map(Vec::len).sum());
+            let mut keys = Vec::new();
+            for a in a0..a1 {
+                let at = (a - a0) * t..(a - a0 + 1) * t;
+                let found = (&s.best[at.clone()], &s.at[at], s.far[a - a0]);
+                let emit = |p, ng| {
+                    out.anchor.push(a as i32);
+                    out.positive.push(p as i32);
+                    out.negative.push(ng as i32);
+                };
+                let list = &positives[a];
+                let ranked = list.iter().copied();
+                semihard::finish(ranked, list.len(), found, classes[a], n, &mut keys, emit);
+            }
+            out
+        },
+    )))
+}
+
+/// A lock's value; a worker that panicked holding it has already failed the call.
+fn unlocked<T>(m: Mutex<T>) -> T {
+    m.into_inner().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Each anchor's positives, (column, distance's bits) in ascending columns: its class's rows
@@ -179,14 +195,14 @@ struct Search<'s, 'd> {
 }
 
 impl Search<'_, '_> {
-    /// The tile rows × cols into the buckets of its rows' anchors and, off the diagonal, of
-    /// its columns' anchors. Same-class entries go to −∞ first, for both: the relation is
-    /// symmetric.
+    /// The tile of blocks i × j into the buckets of its rows' anchors and, off the diagonal,
+    /// of its columns' anchors, each block's under its lock (whichever is free first).
+    /// Same-class entries go to −∞ first, for both: the relation is symmetric.
     fn tile(
         &self,
-        s: &mut State,
-        (r0, r1): (usize, usize),
-        (c0, c1): (usize, usize),
+        states: &[Mutex<State>],
+        (i, (r0, r1)): (usize, (usize, usize)),
+        (j, (c0, c1)): (usize, (usize, usize)),
         tile: &mut [f32],
         flipped: &mut [f32],
     ) {
@@ -199,30 +215,54 @@ impl Search<'_, '_> {
             for &j in class[from..].iter().take_while(|&&j| j < c1) {
                 row[j - c0] = f32::NEG_INFINITY;
             }
-            self.scan(s, a, row, c0);
         }
-        if r0 != c0 {
-            let flipped = &mut flipped[..h * w];
-            transpose(tile, h, w, flipped);
-            for (j, col) in (c0..c1).zip(flipped.chunks(h)) {
-                self.scan(s, j, col, r0);
+        let rows = |s: &mut State| {
+            for (a, row) in (r0..r1).zip(tile.chunks(w)) {
+                self.scan(s, a - r0, a, row, c0);
+            }
+        };
+        if i == j {
+            return rows(&mut lock(&states[i]));
+        }
+        let flipped = &mut flipped[..h * w];
+        transpose(tile, h, w, flipped);
+        let cols = |s: &mut State| {
+            for (b, col) in (c0..c1).zip(flipped.chunks(h)) {
+                self.scan(s, b - c0, b, col, r0);
+            }
+        };
+        match states[i].try_lock() {
+            Ok(mut s) => {
+                rows(&mut s);
+                drop(s);
+                cols(&mut lock(&states[j]));
+            }
+            Err(_) => {
+                cols(&mut lock(&states[j]));
+                rows(&mut lock(&states[i]));
             }
         }
     }
 
-    fn scan(&self, s: &mut State, a: usize, piece: &[f32], c0: usize) {
-        let at = a * self.t..(a + 1) * self.t;
+    /// A piece of anchor `a`'s row (its `local`-th in its block) from column `c0`.
+    fn scan(&self, s: &mut State, local: usize, a: usize, piece: &[f32], c0: usize) {
+        let at = local * self.t..(local + 1) * self.t;
         let mut found = Found {
             best: &mut s.best[at.clone()],
-            at: &mut s.at[at.clone()],
-            far: &mut s.far[a],
+            at: &mut s.at[at],
+            far: &mut s.far[local],
         };
         let table = &self.tables[2 * a * self.t..2 * (a + 1) * self.t];
         semihard::scan(piece, c0, table, &mut found);
     }
 }
 
-/// A worker's buckets for every anchor: `t` a row.
+/// Waits for a block's lock (see `unlocked` on poisoning).
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The buckets of a block of anchors: `t` an anchor.
 struct State {
     best: Vec<f32>,
     at: Vec<u32>,
@@ -230,37 +270,12 @@ struct State {
 }
 
 impl State {
-    fn new(n: usize, t: usize) -> Self {
+    fn new(anchors: usize, t: usize) -> Self {
         State {
-            best: vec![EMPTY.0; n * t],
-            at: vec![EMPTY.1; n * t],
-            far: vec![NO_FARTHEST; n],
+            best: vec![EMPTY.0; anchors * t],
+            at: vec![EMPTY.1; anchors * t],
+            far: vec![NO_FARTHEST; anchors],
         }
-    }
-
-    /// Takes another worker's buckets: anchors in parallel blocks.
-    fn merge(&mut self, o: &State) {
-        let t = self.best.len() / self.far.len().max(1);
-        let rows = BLOCK * 16;
-        let parts: Vec<_> = self
-            .best
-            .chunks_mut(rows * t)
-            .zip(self.at.chunks_mut(rows * t))
-            .zip(self.far.chunks_mut(rows))
-            .enumerate()
-            .collect();
-        par::map(parts, false, |(p, ((best, at), far))| {
-            for (i, (far, (best, at))) in far
-                .iter_mut()
-                .zip(best.chunks_mut(t).zip(at.chunks_mut(t)))
-                .enumerate()
-            {
-                let a = p * rows + i;
-                let theirs = a * t..(a + 1) * t;
-                let mut found = Found { best, at, far };
-                found.merge(&o.best[theirs.clone()], &o.at[theirs], o.far[a]);
-            }
-        });
     }
 }
 
