@@ -45,9 +45,10 @@ pub(super) fn suits(dist: &Distances, roles: Roles, members: &HashMap<i32, Vec<u
         && footprint(n, semihard::buckets_for(largest.saturating_sub(1))) <= budget
 }
 
-/// Bytes held: the buckets, every worker's two tiles, the positives and their tables.
+/// Bytes held: an anchor's buckets (8 bytes each, and its farthest), its table (twice the
+/// buckets in floats) and its positives (8 bytes each); every worker's two tiles.
 fn footprint(n: usize, buckets: usize) -> usize {
-    n * buckets * 8 + n * 8 + crate::threads() * 2 * BLOCK * BLOCK * 4 + n * buckets * 16
+    n * (24 * buckets + 8) + crate::threads() * 2 * BLOCK * BLOCK * 4
 }
 
 pub(super) fn batch_semihard(
@@ -145,7 +146,7 @@ pub(super) fn batch_semihard(
                     out.negative.push(ng as i32);
                 };
                 let list = &positives[a];
-                let ranked = list.iter().copied();
+                let ranked = list.iter().map(|&(p, r)| (p as usize, r));
                 semihard::finish(ranked, list.len(), found, classes[a], n, &mut keys, emit);
             }
             out
@@ -163,7 +164,7 @@ fn unlocked<T>(m: Mutex<T>) -> T {
 fn positives(
     dist: &Distances,
     members: &HashMap<i32, Vec<usize>>,
-) -> Result<Vec<Vec<(usize, u32)>>, Error> {
+) -> Result<Vec<Vec<(u32, u32)>>, Error> {
     let classes: Vec<&Vec<usize>> = members.values().filter(|c| c.len() > 1).collect();
     let per_class = par::map(classes, false, |class| {
         let m = class.len();
@@ -173,7 +174,7 @@ fn positives(
         let lists = (0..m).map(|ia| {
             let others = (0..m).filter(move |&j| j != ia);
             others
-                .map(|j| (class[j], d[ia * m + j].to_bits()))
+                .map(|j| (class[j] as u32, d[ia * m + j].to_bits()))
                 .collect::<Vec<_>>()
         });
         class.iter().copied().zip(lists).collect::<Vec<_>>()
