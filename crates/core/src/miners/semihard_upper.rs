@@ -364,6 +364,27 @@ mod tests {
     }
 
     #[test]
+    fn any_thread_count_mines_the_same_triplets() {
+        let (n, d) = (700, 11);
+        let mut seed = 9u64;
+        let x: Vec<f32> = (0..n * d).map(|_| (lcg(&mut seed) * 3.0).round()).collect();
+        let labels: Vec<i32> = (0..n as i32).map(|i| i % 7).collect();
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| both(&x, n, d, &labels, Metric::Euclidean))
+        };
+        let [one, _] = on(1);
+        for threads in [2, 3, 5] {
+            let [upper, rows] = on(threads);
+            assert_eq!(upper, one, "{threads} threads");
+            assert_eq!(rows, one, "{threads} threads, whole rows");
+        }
+    }
+
+    #[test]
     fn a_hand_worked_line() {
         // Points 0, 1, 3, 6 and 10 on a line (rows 0 to 4); classes {0, 2, 4} and {1, 3}.
         // Row 0: positive 2 at 3 has negative 3 at 6 farther; positive 4 at 10 has none
