@@ -400,9 +400,15 @@ fn batch_semihard_rows(
             .map_or(&[][..], Vec::as_slice)
     };
     Ok(concat(dist.map_row_blocks(|r0, rows| {
-        // At most one triplet per positive pair: room for all of them up front.
+        // One triplet per positive pair of an anchor that has a negative (as `batch_count`
+        // counts them, under maxTriplets): room for all of them up front.
         let r1 = r0 + rows.len() / n.max(1);
-        let most = (r0..r1).map(|a| class_of(a).len()).sum();
+        let own = usize::from(roles.self_mode);
+        let most = (r0..r1)
+            .map(|a| class_of(a).len())
+            .filter(|&c| c < n)
+            .map(|c| c.saturating_sub(own))
+            .sum();
         let mut t = Triplets::with_capacity(most);
         let mut scratch = semihard::Scratch::default();
         for (ri, row) in rows.chunks_mut(n).enumerate() {

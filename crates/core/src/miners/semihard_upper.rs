@@ -66,17 +66,24 @@ pub(super) fn batch_semihard(
     let t = semihard::buckets_for(largest.saturating_sub(1));
     let mut positives = positives(dist, members)?;
     let mut tables = vec![0.0f32; n * 2 * t];
-    // Each positive's distance becomes its rank, the bucket its negative is read from.
-    let (mut keys, mut distances) = (Vec::new(), Vec::new());
-    for (list, table) in positives.iter_mut().zip(tables.chunks_mut(2 * t)) {
-        distances.clear();
-        distances.extend(list.iter().map(|p| f32::from_bits(p.1)));
-        let mut ranks = vec![0u32; list.len()];
-        semihard::fill_table(&distances, t, table, &mut ranks, &mut keys);
-        for (p, r) in list.iter_mut().zip(ranks) {
-            p.1 = r;
+    // Each positive's distance becomes its rank, the bucket its negative is read from; blocks
+    // of anchors in parallel.
+    let parts: Vec<_> = positives
+        .chunks_mut(BLOCK)
+        .zip(tables.chunks_mut(BLOCK * 2 * t))
+        .collect();
+    par::map(parts, false, |(lists, tables)| {
+        let (mut keys, mut distances, mut ranks) = (Vec::new(), Vec::new(), Vec::new());
+        for (list, table) in lists.iter_mut().zip(tables.chunks_mut(2 * t)) {
+            distances.clear();
+            distances.extend(list.iter().map(|p| f32::from_bits(p.1)));
+            ranks.resize(list.len(), 0);
+            semihard::fill_table(&distances, t, table, &mut ranks, &mut keys);
+            for (p, &r) in list.iter_mut().zip(&ranks) {
+                p.1 = r;
+            }
         }
-    }
+    });
     let blocks: Vec<(usize, usize)> = (0..n)
         .step_by(BLOCK)
         .map(|r0| (r0, (r0 + BLOCK).min(n)))
@@ -381,6 +388,33 @@ mod tests {
             let [upper, rows] = on(threads);
             assert_eq!(upper, one, "{threads} threads");
             assert_eq!(rows, one, "{threads} threads, whole rows");
+        }
+    }
+
+    /// The whole-row pass reserves room for the triplets it makes, not for every positive
+    /// pair: anchors without a negative make none (one class of 5,000 rows would otherwise
+    /// reserve 300 MB for an empty result).
+    #[test]
+    fn the_row_pass_reserves_only_what_it_mines() {
+        // One block of rows (at most 64), whose triplets come back as they were reserved.
+        let (n, d) = (60, 3);
+        let mut seed = 2u64;
+        let x: Vec<f32> = (0..n * d).map(|_| lcg(&mut seed)).collect();
+        let m = MatRef::new(&x, n, d).unwrap();
+        let dist = Distances::new(m, None, MetricOptions::default());
+        for classes in [1, 3] {
+            let labels: Vec<i32> = (0..n as i32).map(|i| i % classes).collect();
+            let roles = Roles {
+                anchors: &labels,
+                candidates: &labels,
+                self_mode: true,
+            };
+            let mined = batch_semihard_rows(&dist, roles, &class_members(&labels)).unwrap();
+            if classes == 1 {
+                assert_eq!((mined.len(), mined.anchor.capacity()), (0, 0));
+            } else {
+                assert_eq!(mined.len(), n * (n / 3 - 1));
+            }
         }
     }
 
