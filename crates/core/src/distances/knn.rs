@@ -368,9 +368,11 @@ pub(crate) mod tests {
                 metric,
                 normalize: false,
             };
-            let qr = Rows::prepare(MatRef::new(&q, nq, d).unwrap(), o);
-            let cr = Rows::prepare(MatRef::new(&c, nc, d).unwrap(), o);
-            let dist = Distances::between(Cow::Borrowed(&qr), Some(Cow::Borrowed(&cr))).unwrap();
+            let (q, c) = (
+                MatRef::new(&q, nq, d).unwrap(),
+                MatRef::new(&c, nc, d).unwrap(),
+            );
+            let dist = Distances::new(q, Some(c), o);
             let skip = |r: usize| r + 3;
             let whole = list_bits(by_heaps(&dist, k, skip, 1).unwrap());
             assert_eq!(

@@ -569,9 +569,7 @@ fn sweep_avx512(
 mod tests {
     use super::*;
     use crate::distances::knn::tests::list_bits as bits;
-    use crate::distances::Rows;
     use crate::{Call, MatRef, Metric, MetricOptions};
-    use std::borrow::Cow;
 
     /// The lists through the bounds are the exact pass's, bit for bit, on every metric, for
     /// the software model and (where the CPU has one) the tile unit: rows with ties (each
@@ -609,11 +607,11 @@ mod tests {
                 metric,
                 normalize: false,
             };
-            let qr = Rows::prepare(MatRef::new(&q, nq, d).unwrap(), o);
-            let cr = Rows::prepare(MatRef::new(&c, nc, d).unwrap(), o);
-            let dist = Distances::between(Cow::Borrowed(&qr), Some(Cow::Borrowed(&cr)))
-                .unwrap()
-                .with_call(Call::PLAIN);
+            let (q, c) = (
+                MatRef::new(&q, nq, d).unwrap(),
+                MatRef::new(&c, nc, d).unwrap(),
+            );
+            let dist = Distances::new(q, Some(c), o);
             for (k, ex) in [(1, false), (7, true), (40, false)] {
                 let skip = |r: usize| if ex { 3 * r + 1 } else { usize::MAX };
                 let want = bits(crate::distances::knn::by_heaps(&dist, k, skip, 1).unwrap());
@@ -664,9 +662,11 @@ mod tests {
                 metric,
                 normalize: round % 7 == 3,
             };
-            let qr = Rows::prepare(MatRef::new(&q, nq, d).unwrap(), o);
-            let cr = Rows::prepare(MatRef::new(&c, nc, d).unwrap(), o);
-            let dist = Distances::between(Cow::Borrowed(&qr), Some(Cow::Borrowed(&cr))).unwrap();
+            let (q, c) = (
+                MatRef::new(&q, nq, d).unwrap(),
+                MatRef::new(&c, nc, d).unwrap(),
+            );
+            let dist = Distances::new(q, Some(c), o);
             let ex = round % 3 == 1;
             let skip = |r: usize| if ex { (r * 7) % nc } else { usize::MAX };
             let want = bits(crate::distances::knn::by_heaps(&dist, k, skip, 1).unwrap());
@@ -700,9 +700,11 @@ mod tests {
                 metric,
                 normalize: false,
             };
-            let qr = Rows::prepare(MatRef::new(&q, nq, d).unwrap(), o);
-            let cr = Rows::prepare(MatRef::new(&c, nc, d).unwrap(), o);
-            let dist = Distances::between(Cow::Borrowed(&qr), Some(Cow::Borrowed(&cr))).unwrap();
+            let (q, c) = (
+                MatRef::new(&q, nq, d).unwrap(),
+                MatRef::new(&c, nc, d).unwrap(),
+            );
+            let dist = Distances::new(q, Some(c), o);
             for k in [1, 9] {
                 let want =
                     bits(crate::distances::knn::by_heaps(&dist, k, |_| usize::MAX, 1).unwrap());
@@ -726,9 +728,11 @@ mod tests {
             c[i * d] = i as f32;
         }
         let o = MetricOptions::default();
-        let qr = Rows::prepare(MatRef::new(&q, 1, d).unwrap(), o);
-        let cr = Rows::prepare(MatRef::new(&c, 4, d).unwrap(), o);
-        let dist = Distances::between(Cow::Borrowed(&qr), Some(Cow::Borrowed(&cr))).unwrap();
+        let (q, c) = (
+            MatRef::new(&q, 1, d).unwrap(),
+            MatRef::new(&c, 4, d).unwrap(),
+        );
+        let dist = Distances::new(q, Some(c), o);
         let got = by_bounds(&dist, 2, |_| usize::MAX, None, Products::Portable).unwrap();
         assert_eq!(got[0].indices, vec![0, 1]);
         assert_eq!(got[0].distances, vec![0.5, 0.5]);
@@ -747,8 +751,10 @@ mod tests {
             .map(|_| crate::testing::lcg(&mut seed))
             .collect();
         let o = MetricOptions::default();
-        let qr = Rows::prepare(MatRef::new(&q, nq, d).unwrap(), o);
-        let cr = Rows::prepare(MatRef::new(&c, nc, d).unwrap(), o);
+        let (q, c) = (
+            MatRef::new(&q, nq, d).unwrap(),
+            MatRef::new(&c, nc, d).unwrap(),
+        );
         let done = AtomicUsize::new(0);
         let progress = |n: usize, total: usize| {
             assert_eq!(total, nq);
@@ -758,15 +764,11 @@ mod tests {
             progress: Some(&progress),
             ..Call::PLAIN
         };
-        let dist = Distances::between(Cow::Borrowed(&qr), Some(Cow::Borrowed(&cr)))
-            .unwrap()
-            .with_call(call);
+        let dist = Distances::new(q, Some(c), o).with_call(call);
         by_bounds(&dist, 5, |_| usize::MAX, None, Products::Portable).unwrap();
         assert_eq!(done.load(Ordering::Relaxed), nq);
         let flag = std::sync::atomic::AtomicBool::new(true);
-        let dist = Distances::between(Cow::Borrowed(&qr), Some(Cow::Borrowed(&cr)))
-            .unwrap()
-            .with_call(Call::stoppable(crate::Stop::on(&flag)));
+        let dist = Distances::new(q, Some(c), o).with_call(Call::stoppable(crate::Stop::on(&flag)));
         let err = by_bounds(&dist, 5, |_| usize::MAX, None, Products::Portable).unwrap_err();
         assert!(matches!(err, Error::Cancelled), "{err}");
     }

@@ -22,9 +22,7 @@ pub(super) fn batch_hard(
     let mut t = Triplets::default();
     for (a, (p, &n)) in farthest.into_iter().zip(&negatives).enumerate() {
         if let (Some(p), true) = (p, n >= 0) {
-            t.anchor.push(a as i32);
-            t.positive.push(p);
-            t.negative.push(n);
+            t.push(a, p as usize, n as usize);
         }
     }
     Ok(t)

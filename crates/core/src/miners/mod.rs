@@ -65,6 +65,13 @@ impl Triplets {
     pub fn len(&self) -> usize {
         self.anchor.len()
     }
+    /// Appends the triplet (a, p, n).
+    #[inline]
+    fn push(&mut self, a: usize, p: usize, n: usize) {
+        self.anchor.push(a as i32);
+        self.positive.push(p as i32);
+        self.negative.push(n as i32);
+    }
     pub fn is_empty(&self) -> bool {
         self.anchor.is_empty()
     }
@@ -316,9 +323,7 @@ fn batch_hard_folded(dist: &Distances, roles: Roles) -> Result<Triplets, Error> 
     for (r0, best) in parts {
         for (ri, extremes) in best.into_iter().enumerate() {
             if let (Some(p), Some(n)) = extremes {
-                t.anchor.push((r0 + ri) as i32);
-                t.positive.push(p.i as i32);
-                t.negative.push(n.i as i32);
+                t.push(r0 + ri, p.i as usize, n.i as usize);
             }
         }
     }
@@ -415,11 +420,7 @@ fn batch_semihard_rows(
             let a = r0 + ri;
             let class = class_of(a);
             let own = roles.self_mode.then_some(a);
-            semihard::semihard_row(row, class, own, &mut scratch, |p, ng| {
-                t.anchor.push(a as i32);
-                t.positive.push(p as i32);
-                t.negative.push(ng as i32);
-            });
+            semihard::semihard_row(row, class, own, &mut scratch, |p, ng| t.push(a, p, ng));
         }
         t
     })?))

@@ -147,11 +147,7 @@ pub(super) fn batch_semihard(
             for a in a0..a1 {
                 let at = (a - a0) * t..(a - a0 + 1) * t;
                 let found = (&s.best[at.clone()], &s.at[at], s.far[a - a0]);
-                let emit = |p, ng| {
-                    out.anchor.push(a as i32);
-                    out.positive.push(p as i32);
-                    out.negative.push(ng as i32);
-                };
+                let emit = |p, ng| out.push(a, p, ng);
                 let list = &positives[a];
                 let ranked = list.iter().map(|&(p, r)| (p as usize, r));
                 semihard::finish(ranked, list.len(), found, classes[a], n, &mut keys, emit);
