@@ -26,14 +26,23 @@ const CALLS = 20_000
 const N = 64
 const D = 128
 
-/** µs a call of `f` over a loop of CALLS, best of three loops, after a warm-up. */
-function perCall(f: () => unknown): number {
-  for (let i = 0; i < 2_000; i++) f()
-  let best = Infinity
+/** µs a call of `f` over one loop of CALLS. */
+function loop(f: () => unknown): number {
+  const t = process.hrtime.bigint()
+  for (let i = 0; i < CALLS; i++) f()
+  return Number(process.hrtime.bigint() - t) / 1e3 / CALLS
+}
+
+/**
+ * µs a call of each of `fs`, best of three loops each, after a warm-up. The loops alternate
+ * round by round, so that a slow spell of the machine falls on all of them alike (the
+ * TypeScript share is a difference of two of them).
+ */
+function perCall(...fs: (() => unknown)[]): number[] {
+  for (const f of fs) for (let i = 0; i < 2_000; i++) f()
+  const best = fs.map(() => Infinity)
   for (let round = 0; round < 3; round++) {
-    const t = process.hrtime.bigint()
-    for (let i = 0; i < CALLS; i++) f()
-    best = Math.min(best, Number(process.hrtime.bigint() - t) / 1e3 / CALLS)
+    fs.forEach((f, i) => { best[i] = Math.min(best[i], loop(f)) })
   }
   return best
 }
@@ -97,13 +106,12 @@ function main(): void {
       addon: () => native.knn(x.data, N, y.data, N, D, { device: 'cpu' }, { k: 10 }),
     },
   ]
-  const crossing = perCall(() => native.allFinite(one))
+  const [crossing] = perCall(() => native.allFinite(one))
   const inCore = core()
   const torch = pml()
   const f = (us: number | undefined): string => (us === undefined ? '—' : `${us.toFixed(1)} µs`)
   const rows = calls.map((c) => {
-    const api = perCall(c.api)
-    const addon = perCall(c.addon)
+    const [api, addon] = perCall(c.api, c.addon)
     const k = inCore?.[c.id]
     const glue = k === undefined ? undefined : addon - k.us
     const allocs = k === undefined ? '—' : `${k.allocations.toFixed(0)} (${(k.bytes / 1024).toFixed(0)} KiB)`

@@ -120,6 +120,17 @@ function store(call: KnnCall, out: KnnResult, start: number, end: number, part: 
   out.distances.set(expectLength(part.distances, n, 'knn distances'), start * call.k)
 }
 
+/** A search of every query at once: the backend's arrays are the result, with no copy. */
+function wholeResult(call: KnnCall, part: BackendKnnResult): KnnResult {
+  const n = call.queries.rows * call.k
+  return {
+    indices: expectLength(part.indices, n, 'knn indices'),
+    distances: expectLength(part.distances, n, 'knn distances'),
+    rows: call.queries.rows,
+    k: call.k,
+  }
+}
+
 function emptyResult(call: KnnCall): KnnResult {
   const n = call.queries.rows * call.k
   return { indices: new Int32Array(n), distances: new Float32Array(n), rows: call.queries.rows, k: call.k }
@@ -208,7 +219,14 @@ export async function knn(queries: MatrixLike, corpus: MatrixLike, opts: KnnOpti
  */
 export function knnSync(queries: MatrixLike, corpus: MatrixLike, opts: KnnOptions): KnnResult {
   const call = prepareKnn(queries, corpus, opts)
-  const out = emptyResult(call)
-  searchBatchesSync(call, (start, end, part) => store(call, out, start, end, part))
-  return out
+  let out: KnnResult | undefined
+  searchBatchesSync(call, (start, end, part) => {
+    if (start === 0 && end === call.queries.rows) {
+      out = wholeResult(call, part)
+      return
+    }
+    out ??= emptyResult(call)
+    store(call, out, start, end, part)
+  })
+  return out ?? emptyResult(call)
 }

@@ -5,6 +5,7 @@
 //! corpus is prepared once (`Rows`) and serves every batch of queries.
 
 use crate::distances::select::{key_index, sort_key, Ranked, TopK};
+use crate::distances::smallest;
 use crate::distances::{knn_bounded, Distances, Rows};
 use crate::{rules, Call, Corpus, Device, Error, KnnOptions, MatRef, MetricOptions};
 use std::borrow::Cow;
@@ -237,9 +238,18 @@ pub(crate) fn by_heaps(
 }
 
 /// A row's k nearest keys, ascending by (distance, index), into `keys[..head]` (head = k or
-/// fewer): a selection over the whole row, then a sort of the head.
+/// fewer): for k up to 16, sorting networks in registers (`smallest`); else a selection over
+/// the whole row, then a sort of the head.
 fn select_row(row: &[f32], skip: usize, k: usize, keys: &mut Vec<u64>) -> usize {
     keys.clear();
+    if k <= smallest::KEPT {
+        let mut top = [0u64; smallest::KEPT];
+        if let Some(count) = smallest::smallest(row, skip, &mut top) {
+            let head = count.min(k);
+            keys.extend_from_slice(&top[..head]);
+            return head;
+        }
+    }
     keys.extend(
         row.iter()
             .enumerate()

@@ -74,46 +74,139 @@ crate::runtime::simd::widest! {
         ga: &mut [f64],
         gb: &mut [f64],
     ) -> () {
+        PairGrad::new(a, b, metric, d, coef).add(a, b, ga, gb);
+    }
+}
+
+/// `add_grad` split in two: the factors of one pair's gradient, computed once from the whole
+/// rows, then `add`, element by element, so that a caller may apply it to a few columns at a
+/// time with the same bits.
+#[derive(Clone, Copy, Debug)]
+pub enum PairGrad {
+    /// No gradient (a zero coefficient, or a point where the distance is not differentiable).
+    Zero,
+    /// ga += s·(a − b), gb −= s·(a − b): the euclidean metrics.
+    Difference(f64),
+    /// ga −= coef·b, gb −= coef·a.
+    Dot(f64),
+    /// ga −= coef·(b·inv − cos·a/‖a‖²), gb −= coef·(a·inv − cos·b/‖b‖²).
+    Cosine {
+        coef: f64,
+        cos: f64,
+        inv: f64,
+        na: f64,
+        nb: f64,
+    },
+}
+
+impl PairGrad {
+    #[inline(always)]
+    pub fn new(a: &[f32], b: &[f32], metric: Metric, d: f64, coef: f64) -> Self {
         if coef == 0.0 {
-            return;
+            return PairGrad::Zero;
         }
         match metric {
-            Metric::SqEuclidean | Metric::Euclidean => {
-                let s = if metric == Metric::SqEuclidean {
-                    2.0 * coef
-                } else if d > 0.0 {
-                    coef / d
-                } else {
-                    return;
-                };
-                for t in 0..a.len() {
-                    let g = s * (a[t] as f64 - b[t] as f64);
-                    ga[t] += g;
-                    gb[t] -= g;
-                }
-            }
-            Metric::Dot => {
-                for t in 0..a.len() {
-                    ga[t] -= coef * b[t] as f64;
-                    gb[t] -= coef * a[t] as f64;
-                }
-            }
+            Metric::SqEuclidean => PairGrad::Difference(2.0 * coef),
+            Metric::Euclidean if d > 0.0 => PairGrad::Difference(coef / d),
+            Metric::Euclidean => PairGrad::Zero,
+            Metric::Dot => PairGrad::Dot(coef),
             Metric::Cosine => {
                 let (na, nb) = (sq_norm(a).sqrt(), sq_norm(b).sqrt());
                 if na == 0.0 || nb == 0.0 {
-                    return;
+                    return PairGrad::Zero;
                 }
                 // d = 1 − cos, cos = a·b/(|a||b|):  ∂d/∂a = −(b/(|a||b|) − cos·a/|a|²)
-                let cos = dot(a, b) / (na * nb);
-                let inv = 1.0 / (na * nb);
-                for t in 0..a.len() {
-                    let (x, y) = (a[t] as f64, b[t] as f64);
-                    ga[t] -= coef * (y * inv - cos * x / (na * na));
-                    gb[t] -= coef * (x * inv - cos * y / (nb * nb));
+                PairGrad::Cosine {
+                    coef,
+                    cos: dot(a, b) / (na * nb),
+                    inv: 1.0 / (na * nb),
+                    na,
+                    nb,
                 }
             }
         }
     }
+
+    /// Adds the pair's gradient over the columns `a` and `b` hold (any matching range of the
+    /// rows the factors came from) into `ga` and `gb`.
+    #[inline(always)]
+    pub fn add(&self, a: &[f32], b: &[f32], ga: &mut [f64], gb: &mut [f64]) {
+        // One loop per kind, so that each is vectorised with its factors in registers.
+        match *self {
+            PairGrad::Zero => {}
+            PairGrad::Difference(s) => each_column(a, b, ga, gb, |x, y| difference(s, x, y)),
+            PairGrad::Dot(c) => each_column(a, b, ga, gb, |x, y| dot_product(c, x, y)),
+            PairGrad::Cosine { .. } => each_column(a, b, ga, gb, |x, y| self.parts(x, y)),
+        }
+    }
+
+    /// `self`, or where it is `Zero` the zero of `like`'s kind: its parts are ±0, which added
+    /// to a slot change no bits (a slot is never −0 once it has had one addition).
+    #[inline(always)]
+    pub fn or_zero_like(self, like: PairGrad) -> PairGrad {
+        match (self, like) {
+            (PairGrad::Zero, PairGrad::Dot(_)) => PairGrad::Dot(0.0),
+            (PairGrad::Zero, PairGrad::Cosine { .. }) => PairGrad::Cosine {
+                coef: 0.0,
+                cos: 0.0,
+                inv: 0.0,
+                na: 1.0,
+                nb: 1.0,
+            },
+            (PairGrad::Zero, _) => PairGrad::Difference(0.0),
+            (g, _) => g,
+        }
+    }
+
+    /// What one column (a's value x, b's value y) adds to a's gradient and to b's. (A
+    /// subtraction is the addition of the negated value, bit for bit.)
+    #[inline(always)]
+    pub fn parts(&self, x: f64, y: f64) -> (f64, f64) {
+        match *self {
+            PairGrad::Zero => (0.0, 0.0),
+            PairGrad::Difference(s) => difference(s, x, y),
+            PairGrad::Dot(c) => dot_product(c, x, y),
+            PairGrad::Cosine {
+                coef,
+                cos,
+                inv,
+                na,
+                nb,
+            } => (
+                -(coef * (y * inv - cos * x / (na * na))),
+                -(coef * (x * inv - cos * y / (nb * nb))),
+            ),
+        }
+    }
+}
+
+/// ga += f(a, b).0 and gb += f(a, b).1, column by column.
+#[inline(always)]
+fn each_column(
+    a: &[f32],
+    b: &[f32],
+    ga: &mut [f64],
+    gb: &mut [f64],
+    f: impl Fn(f64, f64) -> (f64, f64),
+) {
+    let n = a.len();
+    let (b, ga, gb) = (&b[..n], &mut ga[..n], &mut gb[..n]);
+    for t in 0..n {
+        let (da, db) = f(a[t] as f64, b[t] as f64);
+        ga[t] += da;
+        gb[t] += db;
+    }
+}
+
+#[inline(always)]
+pub(crate) fn difference(s: f64, x: f64, y: f64) -> (f64, f64) {
+    let g = s * (x - y);
+    (g, -g)
+}
+
+#[inline(always)]
+pub(crate) fn dot_product(c: f64, x: f64, y: f64) -> (f64, f64) {
+    (-(c * y), -(c * x))
 }
 
 /// A float64 gradient rounded to f32, saturating at ±f32::MAX: 1/‖x‖ for a subnormal row is
@@ -127,6 +220,13 @@ crate::runtime::simd::widest! {
     /// `grad_to_f32` of every element.
     pub fn grads_to_f32(g: &[f64]) -> Vec<f32> {
         g.iter().map(|&v| grad_to_f32(v)).collect()
+    }
+}
+
+crate::runtime::simd::widest! {
+    /// `grads_to_f32` of every element times `s`: the bits of scaling, then rounding.
+    pub fn scaled_grads_to_f32(g: &[f64], s: f64) -> Vec<f32> {
+        g.iter().map(|&v| grad_to_f32(v * s)).collect()
     }
 }
 

@@ -359,6 +359,12 @@ impl<'a> Distances<'a> {
                 if self.metric == Metric::Euclidean {
                     row.iter_mut().for_each(|v| *v = v.sqrt());
                 }
+                // The self-distance (untrusted whenever cancellation leaves nothing) is set
+                // below: alone, it needs no search for untrusted entries.
+                let own = (self_mode && (c0..c0 + row.len()).contains(&i)).then(|| i - c0);
+                if own.is_some_and(|o| row[o].is_nan()) {
+                    untrusted -= 1;
+                }
                 if untrusted > 0 {
                     for (jj, v) in row.iter_mut().enumerate() {
                         // A row's distance to itself is set to 0 below, not recomputed.
@@ -367,8 +373,8 @@ impl<'a> Distances<'a> {
                         }
                     }
                 }
-                if self_mode && (c0..c0 + row.len()).contains(&i) {
-                    row[i - c0] = 0.0;
+                if let Some(o) = own {
+                    row[o] = 0.0;
                 }
             }
             Metric::Cosine => {
@@ -485,14 +491,19 @@ impl<'a> Distances<'a> {
         let serial = par::serial(self.work());
         par::map(blocks(rows, block), serial, |(r0, r1)| {
             let mut state = init(r0, r1);
-            let mut buf = vec![0.0f32; (r1 - r0) * chunk];
-            for (c0, c1) in blocks(cols, chunk) {
-                if self.call.stop.requested() {
-                    return None;
+            let done = with_tile_buffer((r1 - r0) * chunk, |buf| {
+                for (c0, c1) in blocks(cols, chunk) {
+                    if self.call.stop.requested() {
+                        return false;
+                    }
+                    let tile = &mut buf[..(r1 - r0) * (c1 - c0)];
+                    self.tile(r0, r1, c0, c1, tile);
+                    fold(&mut state, r0, c0, tile);
                 }
-                let tile = &mut buf[..(r1 - r0) * (c1 - c0)];
-                self.tile(r0, r1, c0, c1, tile);
-                fold(&mut state, r0, c0, tile);
+                true
+            });
+            if !done {
+                return None;
             }
             self.call.advance(r1 - r0, rows);
             Some(state)
@@ -541,15 +552,20 @@ impl<'a> Distances<'a> {
             serial,
             |(b, (r0, r1), (lo, hi)): (usize, _, (usize, usize))| {
                 let mut state = init(r0, r1);
-                let mut buf = vec![0.0f32; (r1 - r0) * chunk];
-                for (c0, c1) in blocks(hi - lo, chunk) {
-                    if self.call.stop.requested() {
-                        return None;
+                let done = with_tile_buffer((r1 - r0) * chunk, |buf| {
+                    for (c0, c1) in blocks(hi - lo, chunk) {
+                        if self.call.stop.requested() {
+                            return false;
+                        }
+                        let (c0, c1) = (lo + c0, lo + c1);
+                        let tile = &mut buf[..(r1 - r0) * (c1 - c0)];
+                        self.tile(r0, r1, c0, c1, tile);
+                        fold(&mut state, r0, c0, tile);
                     }
-                    let (c0, c1) = (lo + c0, lo + c1);
-                    let tile = &mut buf[..(r1 - r0) * (c1 - c0)];
-                    self.tile(r0, r1, c0, c1, tile);
-                    fold(&mut state, r0, c0, tile);
+                    true
+                });
+                if !done {
+                    return None;
                 }
                 if left[b].fetch_sub(1, Ordering::AcqRel) == 1 {
                     self.call.advance(r1 - r0, rows);
@@ -581,15 +597,16 @@ impl<'a> Distances<'a> {
             if self.call.stop.requested() {
                 return None;
             }
-            let mut buf = vec![0.0f32; (r1 - r0) * cols];
-            // Tile by tile, each one turned into distances while it is in cache.
-            for (c0, c1) in blocks(cols, ROW_TILE) {
-                if self.call.stop.requested() {
-                    return None;
+            let out = with_tile_buffer((r1 - r0) * cols, |buf| {
+                // Tile by tile, each one turned into distances while it is in cache.
+                for (c0, c1) in blocks(cols, ROW_TILE) {
+                    if self.call.stop.requested() {
+                        return None;
+                    }
+                    self.tile_strided(r0, r1, c0, c1, &mut buf[c0..], cols);
                 }
-                self.tile_strided(r0, r1, c0, c1, &mut buf[c0..], cols);
-            }
-            let out = f(r0, &mut buf);
+                Some(f(r0, buf))
+            })?;
             self.call.advance(r1 - r0, rows);
             Some(out)
         })
@@ -597,6 +614,29 @@ impl<'a> Distances<'a> {
         .collect::<Option<Vec<T>>>()
         .ok_or(Error::Cancelled)
     }
+}
+
+/// Floats of tile buffer a thread keeps between passes (4 MiB).
+const KEPT_TILE_FLOATS: usize = 1 << 20;
+
+thread_local! {
+    /// This thread's tile buffer, kept between passes: a fresh one is zeroed, cold, on every
+    /// call, which for a batch of 64 rows cost more than its GEMM.
+    static TILE_BUFFER: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `f` over this thread's tile buffer of `len` floats. Its contents are whatever the last
+/// pass left: every pass writes each tile whole before reading it.
+fn with_tile_buffer<T>(len: usize, f: impl FnOnce(&mut [f32]) -> T) -> T {
+    let mut buf = TILE_BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    if buf.len() < len {
+        buf.resize(len, 0.0);
+    }
+    let out = f(&mut buf[..len]);
+    if buf.capacity() <= KEPT_TILE_FLOATS {
+        TILE_BUFFER.with(|b| *b.borrow_mut() = buf);
+    }
+    out
 }
 
 /// Products `distances_at` sums side by side: independent chains keep the FMA units busy.

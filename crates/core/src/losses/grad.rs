@@ -5,6 +5,7 @@
 //! added into the gradient in term order. The result is bit-identical whatever the thread
 //! count, and memory is O(chunk) however many terms.
 
+use crate::losses::term::TermRule;
 use crate::{Call, Error};
 
 /// What a term's evaluation reports back.
@@ -124,6 +125,92 @@ impl GradSum {
         Ok(sums)
     }
 
+    /// `add_terms` for triplet terms under `rule`: term t's three rows and the rows of the
+    /// gradient they go to are `at(t)`. Terms few enough for the calling thread skip the slots:
+    /// each is added into the gradient as it is evaluated (`TermRule::backward_into`), which
+    /// gives the slots' bits with no slot to zero and read back.
+    pub fn add_triplets<'r>(
+        &mut self,
+        count: usize,
+        keep_losses: bool,
+        rule: &TermRule,
+        at: impl Fn(usize) -> ([&'r [f32]; 3], [usize; 3]) + Sync,
+        call: &Call,
+    ) -> Result<TermSums, Error> {
+        if Self::in_place(count, 3, self.cols) {
+            self.triplets_in_place(count, keep_losses, rule, at, call)
+        } else {
+            self.triplets_in_slots(count, keep_losses, rule, at, call)
+        }
+    }
+
+    /// `add_triplets` through `add_terms`' slots.
+    fn triplets_in_slots<'r>(
+        &mut self,
+        count: usize,
+        keep_losses: bool,
+        rule: &TermRule,
+        at: impl Fn(usize) -> ([&'r [f32]; 3], [usize; 3]) + Sync,
+        call: &Call,
+    ) -> Result<TermSums, Error> {
+        self.add_terms(
+            count,
+            keep_losses,
+            |t| at(t).1,
+            |t, grads| {
+                let rows = at(t).0;
+                let term = rule.eval(rows[0], rows[1], rows[2]);
+                rule.backward(&term, 1.0, rows, grads);
+                TermOut {
+                    loss: term.loss,
+                    has_grad: term.loss > 0.0 || rule.soft_margin,
+                }
+            },
+            call,
+        )
+    }
+
+    /// `add_triplets` term after term on this thread, each added into the gradient at once.
+    fn triplets_in_place<'r>(
+        &mut self,
+        count: usize,
+        keep_losses: bool,
+        rule: &TermRule,
+        at: impl Fn(usize) -> ([&'r [f32]; 3], [usize; 3]),
+        call: &Call,
+    ) -> Result<TermSums, Error> {
+        call.stop.check()?;
+        let mut sums = TermSums {
+            count,
+            ..TermSums::default()
+        };
+        for t in 0..count {
+            let (rows, to) = at(t);
+            let term = rule.eval(rows[0], rows[1], rows[2]);
+            sums.sum += term.loss;
+            sums.active += usize::from(term.loss > 0.0);
+            if keep_losses {
+                sums.losses.push(term.loss);
+            }
+            // As `add_terms`, which adds the slots of a term with a gradient.
+            if term.loss > 0.0 || rule.soft_margin {
+                rule.backward_into(&term, rows, to, &mut self.grad);
+            }
+        }
+        if count > 0 {
+            call.advance(count, count);
+        }
+        Ok(sums)
+    }
+
+    /// Whether `count` terms of K rows fit one chunk that `add_terms` would run on the calling
+    /// thread.
+    fn in_place(count: usize, k: usize, cols: usize) -> bool {
+        let width = k * cols.max(1);
+        count <= (CHUNK_FLOATS / width).max(1)
+            && crate::runtime::par::serial(count.saturating_mul(width).saturating_mul(4))
+    }
+
     /// Multiplies the gradient by `s` (the reducer's scale).
     pub fn scale(&mut self, s: f64) {
         scale(&mut self.grad, s);
@@ -147,6 +234,7 @@ crate::runtime::simd::widest! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Metric;
 
     fn run(threads: usize) -> (Vec<f64>, TermSums) {
         let pool = rayon::ThreadPoolBuilder::new()
@@ -200,6 +288,68 @@ mod tests {
             }
         }
         assert_eq!(g1, want);
+    }
+
+    /// Rows of a batch with repeats, a zero row and a coarse grid, so that pairs meet at 0
+    /// (euclidean's kink), at the margin, and at equal distances.
+    fn triplet_rows(n: usize, cols: usize) -> Vec<f32> {
+        let mut seed = 5u64;
+        let mut x: Vec<f32> = (0..n * cols)
+            .map(|_| (crate::testing::lcg(&mut seed) * 4.0).round() / 4.0)
+            .collect();
+        x.copy_within(0..cols, cols);
+        x[2 * cols..3 * cols].fill(0.0);
+        x
+    }
+
+    #[test]
+    fn triplets_in_place_give_the_slots_bits() {
+        let metrics = [
+            Metric::SqEuclidean,
+            Metric::Euclidean,
+            Metric::Dot,
+            Metric::Cosine,
+        ];
+        for cols in [1, 7, 8, 19, 64] {
+            let n = 11;
+            let x = triplet_rows(n, cols);
+            let row = |i: usize| &x[i * cols..(i + 1) * cols];
+            // Triplets over every mix of rows, coinciding ones included.
+            let triplets: Vec<[usize; 3]> = (0..60)
+                .map(|t| [t % n, (t * 7 + 1) % n, (t * 5 + 3) % n])
+                .collect();
+            for metric in metrics {
+                for (swap, soft_margin) in
+                    [(false, false), (true, false), (false, true), (true, true)]
+                {
+                    let rule = TermRule {
+                        margin: 0.5,
+                        soft_margin,
+                        swap,
+                        metric,
+                    };
+                    let at = |t: usize| (triplets[t].map(row), triplets[t]);
+                    let (mut a, mut b) = (GradSum::zeros(n, cols), GradSum::zeros(n, cols));
+                    let sa = a
+                        .triplets_in_place(triplets.len(), true, &rule, at, &Call::PLAIN)
+                        .unwrap();
+                    let sb = b
+                        .triplets_in_slots(triplets.len(), true, &rule, at, &Call::PLAIN)
+                        .unwrap();
+                    let bits = |g: &[f64]| g.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                    let what = format!("{metric:?} swap {swap} soft {soft_margin} cols {cols}");
+                    assert_eq!(bits(&a.grad), bits(&b.grad), "{what}");
+                    assert_eq!(sa.sum.to_bits(), sb.sum.to_bits(), "{what}");
+                    assert_eq!((sa.active, &sa.losses), (sb.active, &sb.losses), "{what}");
+                    // (A cosine of one column is ±1 or 1: flat.)
+                    let flat = metric == Metric::Cosine && cols == 1;
+                    assert!(
+                        flat || a.grad.iter().any(|&v| v != 0.0),
+                        "{what}: no gradient"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Triplet margin loss over row-aligned anchor / positive / negative matrices.
 use crate::device::Terms;
 use crate::distances::pair;
-use crate::losses::grad::{GradSum, TermOut};
+use crate::losses::grad::GradSum;
 use crate::losses::term::TermRule;
 use crate::{rules, Call, Device, Error, MarginLossOptions, MatRef, Reduction};
 use std::borrow::Cow;
@@ -58,18 +58,13 @@ pub fn cpu_terms(
     call: &Call,
 ) -> Result<Terms, Error> {
     let mut grad = GradSum::zeros(3 * rows, cols);
-    let sums = grad.add_terms(
+    let sums = grad.add_triplets(
         rows,
         true,
-        |i| [i, rows + i, 2 * rows + i],
-        |i, grads| {
+        rule,
+        |i| {
             let r = [0, 1, 2].map(|s| &sides[s][i * cols..(i + 1) * cols]);
-            let term = rule.eval(r[0], r[1], r[2]);
-            rule.backward(&term, 1.0, r, grads);
-            TermOut {
-                loss: term.loss,
-                has_grad: term.loss > 0.0 || rule.soft_margin,
-            }
+            (r, [i, rows + i, 2 * rows + i])
         },
         call,
     )?;

@@ -1,7 +1,7 @@
 //! The loss of one triplet and its backward pass, shared by `triplet_loss` and
 //! `triplet_margin_loss`.
 
-use crate::distances::pair;
+use crate::distances::pair::{self, PairGrad};
 use crate::Metric;
 
 /// How one triplet's loss is formed.
@@ -76,6 +76,34 @@ impl TermRule {
 
     /// Adds `coef · ∂loss/∂(a, p, n)` into the three gradient rows.
     pub fn backward(&self, t: &Term, coef: f64, rows: [&[f32]; 3], grads: [&mut [f64]; 3]) {
+        let [ga, gp, gn] = grads;
+        for (x, y, g) in self.pairs(t, coef, rows) {
+            match (x, y) {
+                (0, 1) => g.add(rows[0], rows[1], ga, gp),
+                (0, 2) => g.add(rows[0], rows[2], ga, gn),
+                _ => g.add(rows[1], rows[2], gp, gn),
+            }
+        }
+    }
+
+    /// `backward` with coefficient 1 into three zeroed rows, which are then added into the
+    /// rows `at` of `grad` (`cols` wide), a, p and n in turn: the bits of a term summed through
+    /// `GradSum::add_terms`' slots, with no slots (`add_into_rows`).
+    pub fn backward_into(&self, t: &Term, rows: [&[f32]; 3], at: [usize; 3], grad: &mut [f64]) {
+        let pairs = self.pairs(t, 1.0, rows);
+        if pairs.iter().any(|&(_, _, g)| !matches!(g, PairGrad::Zero)) {
+            add_into_rows(pairs, rows, at, grad);
+        }
+    }
+
+    /// The two distances' gradients, as (row, row, factors): d(a, p), then d(a, n), or
+    /// d(p, n) where `swap` chose it.
+    pub(crate) fn pairs(
+        &self,
+        t: &Term,
+        coef: f64,
+        rows: [&[f32]; 3],
+    ) -> [(usize, usize, PairGrad); 2] {
         let slope = if self.soft_margin {
             sigmoid(t.z)
         } else if t.loss > 0.0 {
@@ -84,16 +112,84 @@ impl TermRule {
             0.0
         };
         let s = coef * slope;
-        if s == 0.0 {
-            return;
-        }
         let [a, p, n] = rows;
-        let [ga, gp, gn] = grads;
-        pair::add_grad(a, p, self.metric, t.dap, s, ga, gp);
-        if t.swapped {
-            pair::add_grad(p, n, self.metric, t.dn, -s, gp, gn);
-        } else {
-            pair::add_grad(a, n, self.metric, t.dn, -s, ga, gn);
+        let (x, y) = if t.swapped { (1, 2) } else { (0, 2) };
+        [
+            (0, 1, PairGrad::new(a, p, self.metric, t.dap, s)),
+            (x, y, PairGrad::new(rows[x], n, self.metric, t.dn, -s)),
+        ]
+    }
+}
+
+crate::runtime::simd::widest! {
+    /// `TermRule::backward_into`'s columns: each column's slots summed in registers, in the
+    /// slots' order, then added into the rows a, p, n in turn (so rows that coincide sum as
+    /// the slots would). Both pairs are of the metric's kind; a pair with no gradient becomes
+    /// that kind's zero, whose ±0 parts change no bits.
+    fn add_into_rows(
+        pairs: [(usize, usize, PairGrad); 2],
+        rows: [&[f32]; 3],
+        at: [usize; 3],
+        grad: &mut [f64],
+    ) -> () {
+        let [(_, _, first), (x, _, second)] = pairs;
+        let swap = x == 1;
+        let (first, second) = (first.or_zero_like(second), second.or_zero_like(first));
+        let cols = rows[0].len();
+        let span = at.map(|r| r * cols..(r + 1) * cols);
+        match (first, second) {
+            (PairGrad::Difference(s1), PairGrad::Difference(s2)) => columns(
+                swap,
+                |x, y| pair::difference(s1, x, y),
+                |x, y| pair::difference(s2, x, y),
+                rows,
+                span,
+                grad,
+            ),
+            (PairGrad::Dot(c1), PairGrad::Dot(c2)) => columns(
+                swap,
+                |x, y| pair::dot_product(c1, x, y),
+                |x, y| pair::dot_product(c2, x, y),
+                rows,
+                span,
+                grad,
+            ),
+            _ => columns(swap, |x, y| first.parts(x, y), |x, y| second.parts(x, y), rows, span, grad),
+        }
+    }
+}
+
+/// `add_into_rows` for two pairs' column parts `f1` (a, p) and `f2` (a, n; with `swap`, p, n).
+#[inline(always)]
+fn columns(
+    swap: bool,
+    f1: impl Fn(f64, f64) -> (f64, f64),
+    f2: impl Fn(f64, f64) -> (f64, f64),
+    [a, p, n]: [&[f32]; 3],
+    span: [std::ops::Range<usize>; 3],
+    grad: &mut [f64],
+) {
+    let cols = a.len();
+    let (p, n) = (&p[..cols], &n[..cols]);
+    let [ra, rp, rn] = span.map(|r| r.start);
+    assert!([ra, rp, rn].iter().all(|&r| r + cols <= grad.len()));
+    if swap {
+        for t in 0..cols {
+            let (x, y, z) = (a[t] as f64, p[t] as f64, n[t] as f64);
+            let (a1, p1) = f1(x, y);
+            let (p2, n2) = f2(y, z);
+            grad[ra + t] += 0.0 + a1;
+            grad[rp + t] += (0.0 + p1) + p2;
+            grad[rn + t] += 0.0 + n2;
+        }
+    } else {
+        for t in 0..cols {
+            let (x, y, z) = (a[t] as f64, p[t] as f64, n[t] as f64);
+            let (a1, p1) = f1(x, y);
+            let (a2, n2) = f2(x, z);
+            grad[ra + t] += (0.0 + a1) + a2;
+            grad[rp + t] += 0.0 + p1;
+            grad[rn + t] += 0.0 + n2;
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Triplet loss over mined (or given) triplets, with its gradient in closed form.
 use crate::distances::pair;
-use crate::losses::grad::{GradSum, TermOut};
+use crate::losses::grad::GradSum;
 use crate::losses::term::TermRule;
 use crate::{
     mine_triplets, rules, Call, Device, Error, LossOptions, MatRef, MineOptions, Reduction,
@@ -104,18 +104,13 @@ pub fn triplet_loss(
     };
     let all_rows = offset + reference.map_or(x.rows(), |r| r.0.rows());
     let mut grad = GradSum::zeros(all_rows, cols);
-    let sums = grad.add_terms(
+    let sums = grad.add_triplets(
         anchor.len(),
         false,
-        rows_of,
-        |t, grads| {
-            let rows = rows_of(t).map(row);
-            let term = rule.eval(rows[0], rows[1], rows[2]);
-            rule.backward(&term, 1.0, rows, grads);
-            TermOut {
-                loss: term.loss,
-                has_grad: term.loss > 0.0 || o.soft_margin,
-            }
+        &rule,
+        |t| {
+            let at = rows_of(t);
+            (at.map(row), at)
         },
         call,
     )?;
@@ -127,15 +122,18 @@ pub fn triplet_loss(
             active: sums.active,
         });
     };
-    grad.scale(scale);
     // The reference is memory, not a parameter: its rows' gradient is dropped.
     grad.grad.truncate(x.rows() * cols);
-    if o.distance.normalize {
+    let rounded = if o.distance.normalize {
+        grad.scale(scale);
         pair::normalize_backward(x.data(), cols, &mut grad.grad);
-    }
+        pair::grads_to_f32(&grad.grad)
+    } else {
+        pair::scaled_grads_to_f32(&grad.grad, scale)
+    };
     Ok(LossResult {
         loss: sums.sum * scale,
-        grad: pair::grads_to_f32(&grad.grad),
+        grad: rounded,
         triplets: sums.count,
         active: sums.active,
     })

@@ -311,13 +311,9 @@ fn batch_hard(dist: &Distances, roles: Roles) -> Result<Triplets, Error> {
 
 /// `batch_hard` folded tile by tile: per row only the two running extremes are kept.
 fn batch_hard_folded(dist: &Distances, roles: Roles) -> Result<Triplets, Error> {
-    let labels = roles.candidates;
-    // Each class's candidates in ascending order: a row's positives are read from these, not
-    // found by scanning the whole row.
-    let members = class_members(labels);
     let parts = dist.fold_tiles(
         |r0, r1| (r0, vec![(None, None); r1 - r0]) as (usize, Extremes),
-        |(r0, best), _, c0, tile| hard_tile(roles, &members, *r0, c0, tile, best),
+        |(r0, best), _, c0, tile| hard_tile(roles, *r0, c0, tile, best),
     )?;
     let mut t = Triplets::default();
     for (r0, best) in parts {
@@ -334,52 +330,164 @@ fn batch_hard_folded(dist: &Distances, roles: Roles) -> Result<Triplets, Error> 
 type Extremes = Vec<(Option<Ranked>, Option<Ranked>)>;
 
 crate::runtime::simd::widest! {
-    /// Folds one tile (rows from r0, columns from c0) into the rows' batch-hard extremes.
-    fn hard_tile(
-        roles: Roles,
-        members: &HashMap<i32, Vec<usize>>,
-        r0: usize,
-        c0: usize,
-        tile: &[f32],
-        best: &mut Extremes,
-    ) -> () {
+    /// Folds one tile (rows from r0, columns from c0) into the rows' batch-hard extremes:
+    /// per row a branch-free minimum over the negatives and maximum over the positives
+    /// (vectorised), then the first column that holds each, only when it improves on the row
+    /// so far. Strict comparisons keep the lowest index on a tie; a row of +∞ (−∞) distances
+    /// still yields its first negative (positive).
+    fn hard_tile(roles: Roles, r0: usize, c0: usize, tile: &[f32], best: &mut Extremes) -> () {
         let w = tile.len() / best.len();
         let tile_labels = &roles.candidates[c0..c0 + w];
         for (ri, ((pos, neg), row)) in best.iter_mut().zip(tile.chunks(w)).enumerate() {
             let a = r0 + ri;
             let la = roles.anchors[a];
-            // The nearest negative: a branch-free minimum first (vectorised), then the
-            // first column that holds it, only when it improves on the row so far.
-            let nearest = row
-                .iter()
-                .zip(tile_labels)
-                .fold(f32::INFINITY, |m, (&d, &l)| {
-                    m.min(if l != la { d } else { f32::INFINITY })
-                });
-            let improves = neg.is_none_or(|n| nearest < n.d);
-            if improves {
-                // Strict comparisons keep the lowest index on a tie; a row of +∞
-                // distances still yields its first negative.
-                if let Some(jj) = (0..w).find(|&jj| {
-                    tile_labels[jj] != la && (row[jj] == nearest || nearest == f32::INFINITY)
-                }) {
+            // The anchor's own column is not a positive.
+            let own = if roles.self_mode && (c0..c0 + w).contains(&a) {
+                a - c0
+            } else {
+                w
+            };
+            let (nearest, farthest) = row_extremes(row, tile_labels, la, own);
+            if neg.is_none_or(|n| nearest < n.d) {
+                let hit = |v: f32| v == nearest || nearest == f32::INFINITY;
+                if let Some(jj) = first(row, tile_labels, |l| l != la, hit) {
                     *neg = Some(Ranked {
                         d: row[jj],
                         i: (c0 + jj) as u32,
                     });
                 }
             }
-            // The farthest positive, among this class's columns in the tile.
-            let class = members.get(&la).map_or(&[][..], Vec::as_slice);
-            let from = class.partition_point(|&j| j < c0);
-            for &j in class[from..].iter().take_while(|&&j| j < c0 + w) {
-                let d = row[j - c0];
-                if roles.positive(a, j) && pos.is_none_or(|p| d > p.d) {
-                    *pos = Some(Ranked { d, i: j as u32 });
+            let after = (own + 1).min(w);
+            let same = |l: i32| l == la;
+            if pos.is_none_or(|p| farthest > p.d) {
+                let hit = |v: f32| v == farthest || farthest == f32::NEG_INFINITY;
+                let found = first(&row[..own], &tile_labels[..own], same, hit)
+                    .or_else(|| first(&row[after..], &tile_labels[after..], same, hit).map(|j| after + j));
+                if let Some(jj) = found {
+                    *pos = Some(Ranked {
+                        d: row[jj],
+                        i: (c0 + jj) as u32,
+                    });
                 }
             }
         }
     }
+}
+
+/// The first index whose label `keep`s and whose entry is a `hit`: sixteen entries tested at
+/// once into a bit mask.
+#[inline(always)]
+fn first(
+    row: &[f32],
+    labels: &[i32],
+    keep: impl Fn(i32) -> bool,
+    hit: impl Fn(f32) -> bool,
+) -> Option<usize> {
+    const LANES: usize = 16;
+    let (rows, labs) = (row.chunks_exact(LANES), labels.chunks_exact(LANES));
+    let whole = row.len() - rows.remainder().len();
+    for (c, (r, l)) in rows.zip(labs).enumerate() {
+        let mut bits = 0u32;
+        for k in 0..LANES {
+            bits |= u32::from(keep(l[k]) && hit(r[k])) << k;
+        }
+        if bits != 0 {
+            return Some(c * LANES + bits.trailing_zeros() as usize);
+        }
+    }
+    (whole..row.len()).find(|&j| keep(labels[j]) && hit(row[j]))
+}
+
+/// A row's least distance to another class and largest to its own class (`label`), leaving
+/// out the column `own`: ±∞ where there is none.
+#[inline(always)]
+fn row_extremes(row: &[f32], labels: &[i32], label: i32, own: usize) -> (f32, f32) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F.
+        return unsafe { row_extremes_avx512(row, labels, label, own) };
+    }
+    row_extremes_portable(row, labels, label, own)
+}
+
+/// `row_extremes` with no vector unit named.
+fn row_extremes_portable(row: &[f32], labels: &[i32], label: i32, own: usize) -> (f32, f32) {
+    let own = own.min(row.len());
+    let after = (own + 1).min(row.len());
+    let same = |l: i32| l == label;
+    let largest = extreme::<true>(&row[..own], &labels[..own], same).max(extreme::<true>(
+        &row[after..],
+        &labels[after..],
+        same,
+    ));
+    (extreme::<false>(row, labels, |l| l != label), largest)
+}
+
+/// `row_extremes` sixteen columns at a time under masks.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn row_extremes_avx512(row: &[f32], labels: &[i32], label: i32, own: usize) -> (f32, f32) {
+    use std::arch::x86_64::*;
+    let n = row.len().min(labels.len());
+    let mut least = _mm512_set1_ps(f32::INFINITY);
+    let mut largest = _mm512_set1_ps(f32::NEG_INFINITY);
+    let want = _mm512_set1_epi32(label);
+    for j in (0..n).step_by(16) {
+        let live: __mmask16 = if n - j >= 16 {
+            0xffff
+        } else {
+            (1u16 << (n - j)) - 1
+        };
+        let skip: __mmask16 = if (j..j + 16).contains(&own) {
+            1 << (own - j)
+        } else {
+            0
+        };
+        // SAFETY: the masked loads read only the `live` lanes, inside both slices.
+        let (d, l) = unsafe {
+            (
+                _mm512_maskz_loadu_ps(live, row.as_ptr().add(j)),
+                _mm512_maskz_loadu_epi32(live, labels.as_ptr().add(j)),
+            )
+        };
+        let same = _mm512_mask_cmpeq_epi32_mask(live, l, want);
+        // min(d, m) gives m where d is NaN: a NaN never wins, as in `extreme`.
+        least = _mm512_mask_min_ps(least, live & !same, d, least);
+        largest = _mm512_mask_max_ps(largest, same & !skip, d, largest);
+    }
+    (_mm512_reduce_min_ps(least), _mm512_reduce_max_ps(largest))
+}
+
+/// The least (`LARGEST`: the largest) of `row`'s entries whose label `keep`s, +∞ (−∞) if
+/// none: sixteen lanes of compares and selects, which the compiler keeps in one vector where
+/// a running `min` is a chain of scalar steps.
+#[inline(always)]
+fn extreme<const LARGEST: bool>(row: &[f32], labels: &[i32], keep: impl Fn(i32) -> bool) -> f32 {
+    const LANES: usize = 16;
+    let none = if LARGEST {
+        f32::NEG_INFINITY
+    } else {
+        f32::INFINITY
+    };
+    let better = |v: f32, m: f32| if LARGEST { v > m } else { v < m };
+    let mut lanes = [none; LANES];
+    let (rows, labs) = (row.chunks_exact(LANES), labels.chunks_exact(LANES));
+    let (row_tail, lab_tail) = (rows.remainder(), labs.remainder());
+    for (r, l) in rows.zip(labs) {
+        for k in 0..LANES {
+            let v = if keep(l[k]) { r[k] } else { none };
+            lanes[k] = if better(v, lanes[k]) { v } else { lanes[k] };
+        }
+    }
+    let mut out = none;
+    for (&v, &l) in row_tail.iter().zip(lab_tail) {
+        if keep(l) && better(v, out) {
+            out = v;
+        }
+    }
+    lanes
+        .iter()
+        .fold(out, |m, &v| if better(v, m) { v } else { m })
 }
 
 /// FaceNet's online semi-hard negatives (see `semihard`): over half the matrix where the
@@ -615,4 +723,146 @@ fn mine_set(
         filled.into_iter().collect::<Result<Vec<_>, _>>()?;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{MatRef, Metric, MetricOptions};
+
+    #[test]
+    fn row_extremes_agree_on_every_path() {
+        let mut seed = 9u64;
+        for n in [0usize, 1, 5, 16, 17, 40, 64] {
+            let mut row: Vec<f32> = (0..n).map(|_| crate::testing::lcg(&mut seed)).collect();
+            if n > 3 {
+                row[1] = f32::INFINITY;
+                row[3] = f32::NEG_INFINITY;
+            }
+            let labels: Vec<i32> = (0..n as i32).map(|i| (i * 7 / 3) % 3).collect();
+            for own in [0, 2, n / 2, n.saturating_sub(1), n] {
+                let want = {
+                    let neg = (0..n).filter(|&j| labels[j] != 1).map(|j| row[j]);
+                    let pos = (0..n)
+                        .filter(|&j| labels[j] == 1 && j != own)
+                        .map(|j| row[j]);
+                    (
+                        neg.fold(f32::INFINITY, f32::min),
+                        pos.fold(f32::NEG_INFINITY, f32::max),
+                    )
+                };
+                assert_eq!(row_extremes(&row, &labels, 1, own), want, "{n} {own}");
+                assert_eq!(
+                    row_extremes_portable(&row, &labels, 1, own),
+                    want,
+                    "{n} {own}"
+                );
+            }
+        }
+    }
+
+    /// Batch-hard from the whole matrix, by definition: per anchor the first column of the
+    /// largest distance among its positives and of the least among its negatives.
+    fn batch_hard_by_definition(d: &[f32], cols: usize, roles: Roles) -> Triplets {
+        let mut t = Triplets::default();
+        for (a, row) in d.chunks(cols).enumerate() {
+            let (mut p, mut n) = (None::<(f32, usize)>, None::<(f32, usize)>);
+            for (j, &v) in row.iter().enumerate() {
+                if roles.positive(a, j) && p.is_none_or(|(b, _)| v > b) {
+                    p = Some((v, j));
+                }
+                if !roles.same(a, j) && n.is_none_or(|(b, _)| v < b) {
+                    n = Some((v, j));
+                }
+            }
+            if let (Some((_, p)), Some((_, n))) = (p, n) {
+                t.push(a, p, n);
+            }
+        }
+        t
+    }
+
+    /// The folded pass against the definition: rows on a coarse grid (ties everywhere, the
+    /// first column must win), repeated rows, a zero row, one to many column tiles, a batch against itself
+    /// and against a reference, every metric (the dot product's distances are negative).
+    #[test]
+    fn folded_batch_hard_is_the_definition() {
+        // Worked by hand, dot product: anchor 0's distance to itself (−0.01) is above its
+        // positives' (−0.02, −0.1), and is not one of them; its farthest positive is row 2.
+        let x = [0.1, 0.0, 5.0, 0.0, 0.2, 0.0, 4.0, 0.0, 1.0, 1.0, 2.0, 2.0];
+        let labels = [0, 1, 0, 1, 0, 1];
+        let roles = Roles {
+            anchors: &labels,
+            candidates: &labels,
+            self_mode: true,
+        };
+        let o = MetricOptions {
+            metric: Metric::Dot,
+            ..MetricOptions::default()
+        };
+        let dist = Distances::new(MatRef::new(&x, 6, 2).unwrap(), None, o);
+        let got = batch_hard_folded(&dist, roles).unwrap();
+        assert_eq!((got.anchor[0], got.positive[0], got.negative[0]), (0, 2, 1));
+        let mut seed = 3u64;
+        for (rows, cols, dim, classes) in [
+            (9, 9, 3, 2),
+            (37, 37, 5, 4),
+            (70, 600, 4, 7),
+            (33, 1100, 2, 3),
+        ] {
+            let grid = |seed: &mut u64| (crate::testing::lcg(seed) * 2.0).round() / 2.0;
+            let mut a: Vec<f32> = (0..rows * dim).map(|_| grid(&mut seed)).collect();
+            // A zero row: all its dot products tie, its own column first among them.
+            a[..dim].fill(0.0);
+            let b: Vec<f32> = (0..cols * dim).map(|_| grid(&mut seed)).collect();
+            let la: Vec<i32> = (0..rows as i32).map(|i| (i * 5 + 1) % classes).collect();
+            let lb: Vec<i32> = (0..cols as i32)
+                .map(|i| (i * 3 + i / 5) % classes)
+                .collect();
+            for metric in [
+                Metric::SqEuclidean,
+                Metric::Euclidean,
+                Metric::Dot,
+                Metric::Cosine,
+            ] {
+                let o = MetricOptions {
+                    metric,
+                    ..MetricOptions::default()
+                };
+                let am = MatRef::new(&a, rows, dim).unwrap();
+                let bm = MatRef::new(&b, cols, dim).unwrap();
+                let pairs = [
+                    (
+                        Roles {
+                            anchors: &la,
+                            candidates: &la,
+                            self_mode: true,
+                        },
+                        None,
+                    ),
+                    (
+                        Roles {
+                            anchors: &la,
+                            candidates: &lb,
+                            self_mode: false,
+                        },
+                        Some(bm),
+                    ),
+                ];
+                for (roles, other) in pairs {
+                    let dist = Distances::new(am, other, o);
+                    let want = batch_hard_by_definition(&dist.full().unwrap(), dist.cols(), roles);
+                    let got = batch_hard_folded(&dist, roles).unwrap();
+                    assert!(!want.is_empty(), "{rows} {metric:?} {}", roles.self_mode);
+                    assert_eq!(
+                        (&got.anchor, &got.positive, &got.negative),
+                        (&want.anchor, &want.positive, &want.negative),
+                        "{rows} x {} {metric:?} self {}",
+                        dist.cols(),
+                        roles.self_mode
+                    );
+                }
+            }
+        }
+    }
 }
