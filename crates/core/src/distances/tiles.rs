@@ -359,13 +359,10 @@ impl<'a> Distances<'a> {
                 if self.metric == Metric::Euclidean {
                     row.iter_mut().for_each(|v| *v = v.sqrt());
                 }
+                let own = self_mode && (c0..c0 + row.len()).contains(&i);
                 // The self-distance (untrusted whenever cancellation leaves nothing) is set
                 // below: alone, it needs no search for untrusted entries.
-                let own = (self_mode && (c0..c0 + row.len()).contains(&i)).then(|| i - c0);
-                if own.is_some_and(|o| row[o].is_nan()) {
-                    untrusted -= 1;
-                }
-                if untrusted > 0 {
+                if untrusted > 0 && !(untrusted == 1 && own && row[i - c0].is_nan()) {
                     for (jj, v) in row.iter_mut().enumerate() {
                         // A row's distance to itself is set to 0 below, not recomputed.
                         if v.is_nan() && !(self_mode && c0 + jj == i) {
@@ -373,8 +370,8 @@ impl<'a> Distances<'a> {
                         }
                     }
                 }
-                if let Some(o) = own {
-                    row[o] = 0.0;
+                if own {
+                    row[i - c0] = 0.0;
                 }
             }
             Metric::Cosine => {
