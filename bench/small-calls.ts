@@ -12,7 +12,8 @@
  * Beside them, in the same run, pytorch-metric-learning's TripletMarginLoss with its
  * BatchHardMiner and backward at N = 64, where the bench's Python has it.
  *
- * `npm run bench:small` (prints a Markdown table).
+ * `npm run bench:small` (prints a Markdown table); `npm run bench` runs it with `--write`, which
+ * also puts the table in bench/results.md.
  */
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
@@ -21,6 +22,10 @@ import { gaussian } from '../src/cli/bench'
 import { seeded } from '../src/linalg'
 import { loadNative } from '../src/native'
 import { benchPythons } from './python'
+import { writeSection } from './sections'
+
+/** This script's section of bench/results.md (written with `--write`, as `npm run bench` runs it). */
+const SMALL_HEADING = '## Small calls'
 
 const CALLS = 20_000
 const N = 64
@@ -118,14 +123,18 @@ function main(): void {
     const vsTorch = c.id === 'tripletLoss' && torch !== undefined ? `${f(torch)} (${(torch / api).toFixed(1)}×)` : '—'
     return `| ${c.label} | ${f(api)} | ${c.budget} µs | ${f(api - addon)} | ${f(glue)} | ${f(k?.us)} | ${allocs} | ${vsTorch} |`
   })
-  process.stdout.write([
-    `${CALLS.toLocaleString('en')}-call loops (best of three), d = ${D}; a crossing of the napi boundary alone (allFinite of one value): ${f(crossing)}.`,
+  const table = [
+    `${CALLS.toLocaleString('en')}-call loops (best of three, the public call's and the addon's alternating), d = ${D}; a crossing of the napi boundary alone (allFinite of one value): ${f(crossing)}.`,
     '',
     '| call | a call | budget | TypeScript | binding (napi, conversions, results) | core | core allocations a call | pytorch-metric-learning |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
     ...rows,
     '',
-  ].join('\n'))
+  ].join('\n')
+  process.stdout.write(table)
+  if (process.argv.includes('--write')) {
+    writeSection(join(__dirname, 'results.md'), SMALL_HEADING, `${SMALL_HEADING}\n\n\`npm run bench\` (\`bench/small-calls.ts\`, in a process of its own): ${table}`)
+  }
 }
 
 main()

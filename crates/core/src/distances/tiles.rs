@@ -488,18 +488,7 @@ impl<'a> Distances<'a> {
         let serial = par::serial(self.work());
         par::map(blocks(rows, block), serial, |(r0, r1)| {
             let mut state = init(r0, r1);
-            let done = with_tile_buffer((r1 - r0) * chunk, |buf| {
-                for (c0, c1) in blocks(cols, chunk) {
-                    if self.call.stop.requested() {
-                        return false;
-                    }
-                    let tile = &mut buf[..(r1 - r0) * (c1 - c0)];
-                    self.tile(r0, r1, c0, c1, tile);
-                    fold(&mut state, r0, c0, tile);
-                }
-                true
-            });
-            if !done {
+            if !self.fold_range((r0, r1), (0, cols), chunk, &mut state, &fold) {
                 return None;
             }
             self.call.advance(r1 - r0, rows);
@@ -508,6 +497,30 @@ impl<'a> Distances<'a> {
         .into_iter()
         .collect::<Option<Vec<S>>>()
         .ok_or(Error::Cancelled)
+    }
+
+    /// Folds the tiles of rows r0..r1 by columns lo..hi, `chunk` columns a tile, into
+    /// `state` in column order; false once `stop` is raised.
+    fn fold_range<S>(
+        &self,
+        (r0, r1): (usize, usize),
+        (lo, hi): (usize, usize),
+        chunk: usize,
+        state: &mut S,
+        fold: &impl Fn(&mut S, usize, usize, &[f32]),
+    ) -> bool {
+        with_tile_buffer((r1 - r0) * chunk, |buf| {
+            for (c0, c1) in blocks(hi - lo, chunk) {
+                if self.call.stop.requested() {
+                    return false;
+                }
+                let (c0, c1) = (lo + c0, lo + c1);
+                let tile = &mut buf[..(r1 - r0) * (c1 - c0)];
+                self.tile(r0, r1, c0, c1, tile);
+                fold(state, r0, c0, tile);
+            }
+            true
+        })
     }
 
     /// `fold_tiles` for passes with fewer row blocks than threads (a few queries against a
@@ -549,19 +562,7 @@ impl<'a> Distances<'a> {
             serial,
             |(b, (r0, r1), (lo, hi)): (usize, _, (usize, usize))| {
                 let mut state = init(r0, r1);
-                let done = with_tile_buffer((r1 - r0) * chunk, |buf| {
-                    for (c0, c1) in blocks(hi - lo, chunk) {
-                        if self.call.stop.requested() {
-                            return false;
-                        }
-                        let (c0, c1) = (lo + c0, lo + c1);
-                        let tile = &mut buf[..(r1 - r0) * (c1 - c0)];
-                        self.tile(r0, r1, c0, c1, tile);
-                        fold(&mut state, r0, c0, tile);
-                    }
-                    true
-                });
-                if !done {
+                if !self.fold_range((r0, r1), (lo, hi), chunk, &mut state, &fold) {
                     return None;
                 }
                 if left[b].fetch_sub(1, Ordering::AcqRel) == 1 {

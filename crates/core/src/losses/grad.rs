@@ -128,7 +128,9 @@ impl GradSum {
     /// `add_terms` for triplet terms under `rule`: term t's three rows and the rows of the
     /// gradient they go to are `at(t)`. Terms few enough for the calling thread skip the slots:
     /// each is added into the gradient as it is evaluated (`TermRule::backward_into`), which
-    /// gives the slots' bits with no slot to zero and read back.
+    /// gives the slots' bits with no slot to zero and read back. The rows must be finite (as
+    /// `MatRef` checks them): a pair with no gradient adds ±0 there, which an infinite column
+    /// would turn into NaN.
     pub fn add_triplets<'r>(
         &mut self,
         count: usize,
@@ -179,7 +181,10 @@ impl GradSum {
         at: impl Fn(usize) -> ([&'r [f32]; 3], [usize; 3]),
         call: &Call,
     ) -> Result<TermSums, Error> {
-        call.stop.check()?;
+        // As `add_terms`, which checks `stop` once a chunk (so never for no term).
+        if count > 0 {
+            call.stop.check()?;
+        }
         let mut sums = TermSums {
             count,
             ..TermSums::default()

@@ -50,6 +50,7 @@ pub fn triplet_margin_loss(
 }
 
 /// The cpu device's `margin_terms`: the terms in parallel, summed in row order (`GradSum`).
+/// The sides' values must be finite, as `MatRef` checks them (`GradSum::add_triplets`).
 pub fn cpu_terms(
     sides: [&[f32]; 3],
     rows: usize,

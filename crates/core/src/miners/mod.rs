@@ -804,11 +804,14 @@ mod tests {
         let got = batch_hard_folded(&dist, roles).unwrap();
         assert_eq!((got.anchor[0], got.positive[0], got.negative[0]), (0, 2, 1));
         let mut seed = 3u64;
+        // 600 rows against themselves: two column tiles, the anchor's own column in the second
+        // for the rows from 512 on.
         for (rows, cols, dim, classes) in [
             (9, 9, 3, 2),
             (37, 37, 5, 4),
             (70, 600, 4, 7),
             (33, 1100, 2, 3),
+            (600, 9, 3, 7),
         ] {
             let grid = |seed: &mut u64| (crate::testing::lcg(seed) * 2.0).round() / 2.0;
             let mut a: Vec<f32> = (0..rows * dim).map(|_| grid(&mut seed)).collect();
