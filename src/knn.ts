@@ -131,6 +131,25 @@ function wholeResult(call: KnnCall, part: BackendKnnResult): KnnResult {
   }
 }
 
+/**
+ * The batches' results gathered into one: a single batch of every query is the result as the
+ * backend gave it; batches are copied into arrays of the whole.
+ */
+function gathering(call: KnnCall): { consume: ConsumeBatch, result: () => KnnResult } {
+  let out: KnnResult | undefined
+  return {
+    consume: (start, end, part) => {
+      if (start === 0 && end === call.queries.rows) {
+        out = wholeResult(call, part)
+        return
+      }
+      out ??= emptyResult(call)
+      store(call, out, start, end, part)
+    },
+    result: () => out ?? emptyResult(call),
+  }
+}
+
 function emptyResult(call: KnnCall): KnnResult {
   const n = call.queries.rows * call.k
   return { indices: new Int32Array(n), distances: new Float32Array(n), rows: call.queries.rows, k: call.k }
@@ -207,9 +226,9 @@ export function searchBatchesSync(call: KnnCall, consume: ConsumeBatch): void {
  */
 export async function knn(queries: MatrixLike, corpus: MatrixLike, opts: KnnOptions): Promise<KnnResult> {
   const call = prepareKnn(queries, corpus, opts)
-  const out = emptyResult(call)
-  await searchBatches(call, (start, end, part) => store(call, out, start, end, part))
-  return out
+  const gather = gathering(call)
+  await searchBatches(call, gather.consume)
+  return gather.result()
 }
 
 /**
@@ -219,14 +238,7 @@ export async function knn(queries: MatrixLike, corpus: MatrixLike, opts: KnnOpti
  */
 export function knnSync(queries: MatrixLike, corpus: MatrixLike, opts: KnnOptions): KnnResult {
   const call = prepareKnn(queries, corpus, opts)
-  let out: KnnResult | undefined
-  searchBatchesSync(call, (start, end, part) => {
-    if (start === 0 && end === call.queries.rows) {
-      out = wholeResult(call, part)
-      return
-    }
-    out ??= emptyResult(call)
-    store(call, out, start, end, part)
-  })
-  return out ?? emptyResult(call)
+  const gather = gathering(call)
+  searchBatchesSync(call, gather.consume)
+  return gather.result()
 }

@@ -2,7 +2,7 @@
 // triplet's loss and its three gradient rows, in double, in the cpu device's order of
 // operations: sums over eight interleaved lanes then the tail (core's pair::sum_pairs, each
 // of the eight by a lane of its own), distances and gradients as pair::distance and
-// pair::add_grad (a lane the elements lane, lane + 32, …), the loss as term::TermRule. With
+// pair::PairGrad (a lane the elements lane, lane + 32, …), the loss as term::TermRule. With
 // --fmad=false no multiply-add is fused, so each value matches the cpu's but for the last bits
 // of exp and log1p under a soft margin. A warp rather than a thread, so that a launch of
 // 65,536 rows fills a GPU.

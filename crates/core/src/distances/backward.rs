@@ -9,7 +9,7 @@
 //! - euclidean: sqeuclidean's with Gᵢⱼ / (2Dᵢⱼ), and 0 where Dᵢⱼ = 0.
 //!
 //! Computed in f64. Like every GEMM form of a distance gradient, entries where aᵢ ≈ bⱼ lose
-//! digits to cancellation; losses over a few pairs per row use `pair::add_grad` instead.
+//! digits to cancellation; losses over a few pairs per row use `pair::PairGrad` instead.
 
 use crate::distances::{Exact, Rows};
 use crate::{distances::pair, rules, Call, Device, Error, MatRef, Metric, MetricOptions};

@@ -61,26 +61,11 @@ crate::runtime::simd::widest! {
     }
 }
 
-crate::runtime::simd::widest! {
-    /// Adds `coef · ∂d(a,b)/∂a` to `ga` and `coef · ∂d(a,b)/∂b` to `gb`, where `d` is
-    /// `distance(a, b, metric)`. Where the distance is not differentiable (euclidean at 0, cosine
-    /// with a zero vector) the gradient is taken as 0, so it is finite everywhere.
-    pub fn add_grad(
-        a: &[f32],
-        b: &[f32],
-        metric: Metric,
-        d: f64,
-        coef: f64,
-        ga: &mut [f64],
-        gb: &mut [f64],
-    ) -> () {
-        PairGrad::new(a, b, metric, d, coef).add(a, b, ga, gb);
-    }
-}
-
-/// `add_grad` split in two: the factors of one pair's gradient, computed once from the whole
-/// rows, then `add`, element by element, so that a caller may apply it to a few columns at a
-/// time with the same bits.
+/// The gradient of one distance d(a, b) (`distance(a, b, metric)`) times a coefficient, in two
+/// steps: its factors, computed once from the whole rows (`new`), then what each column adds
+/// to the two rows' gradients (`add`, `parts`), so that a caller may apply it a few columns at
+/// a time with the same bits. Where the distance is not differentiable (euclidean at 0, cosine
+/// with a zero vector) the gradient is taken as 0, so it is finite everywhere.
 #[derive(Clone, Copy, Debug)]
 pub enum PairGrad {
     /// No gradient (a zero coefficient, or a point where the distance is not differentiable).

@@ -36,6 +36,18 @@ pub struct GradSum {
 /// Floats of term slots per chunk (4 MiB of f64).
 const CHUNK_FLOATS: usize = 1 << 19;
 
+/// A term's slot width (K rows of `cols`) and the terms a chunk holds.
+fn chunking(k: usize, cols: usize) -> (usize, usize) {
+    let width = k * cols.max(1);
+    (width, (CHUNK_FLOATS / width).max(1))
+}
+
+/// Whether `terms` terms of slot width `width` run on the calling thread: each costs about
+/// K·cols multiply-adds and a few distances of `cols`.
+fn serial_terms(terms: usize, width: usize) -> bool {
+    crate::runtime::par::serial(terms.saturating_mul(width).saturating_mul(4))
+}
+
 thread_local! {
     /// add_terms' slots, kept between calls so that small calls allocate and zero nothing.
     static SCRATCH: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -77,8 +89,7 @@ impl GradSum {
         call: &Call,
     ) -> Result<TermSums, Error> {
         let cols = self.cols;
-        let width = K * cols.max(1);
-        let chunk = (CHUNK_FLOATS / width).max(1);
+        let (width, chunk) = chunking(K, cols);
         // The term slots, reused from call to call on this thread: every slot is zeroed by
         // its own term before use, so only the length matters.
         let mut scratch = Scratch::take();
@@ -92,9 +103,7 @@ impl GradSum {
             call.stop.check()?;
             let end = count.min(start + chunk);
             let part = &mut buf[..(end - start) * width];
-            // Each term costs about K·cols multiply-adds and a few distances of `cols`.
-            let serial =
-                crate::runtime::par::serial((end - start).saturating_mul(width).saturating_mul(4));
+            let serial = serial_terms(end - start, width);
             let outs: Vec<TermOut> =
                 crate::runtime::par::map_chunks_mut(part, width, serial, |i, slot| {
                     slot.fill(0.0);
@@ -165,7 +174,7 @@ impl GradSum {
                 rule.backward(&term, 1.0, rows, grads);
                 TermOut {
                     loss: term.loss,
-                    has_grad: term.loss > 0.0 || rule.soft_margin,
+                    has_grad: rule.has_grad(&term),
                 }
             },
             call,
@@ -198,7 +207,7 @@ impl GradSum {
                 sums.losses.push(term.loss);
             }
             // As `add_terms`, which adds the slots of a term with a gradient.
-            if term.loss > 0.0 || rule.soft_margin {
+            if rule.has_grad(&term) {
                 rule.backward_into(&term, rows, to, &mut self.grad);
             }
         }
@@ -211,9 +220,8 @@ impl GradSum {
     /// Whether `count` terms of K rows fit one chunk that `add_terms` would run on the calling
     /// thread.
     fn in_place(count: usize, k: usize, cols: usize) -> bool {
-        let width = k * cols.max(1);
-        count <= (CHUNK_FLOATS / width).max(1)
-            && crate::runtime::par::serial(count.saturating_mul(width).saturating_mul(4))
+        let (width, chunk) = chunking(k, cols);
+        count <= chunk && serial_terms(count, width)
     }
 
     /// Multiplies the gradient by `s` (the reducer's scale).

@@ -74,6 +74,11 @@ impl TermRule {
         }
     }
 
+    /// Whether a term writes a gradient: a hinge at or below its kink writes none.
+    pub fn has_grad(&self, t: &Term) -> bool {
+        t.loss > 0.0 || self.soft_margin
+    }
+
     /// Adds `coef · ∂loss/∂(a, p, n)` into the three gradient rows.
     pub fn backward(&self, t: &Term, coef: f64, rows: [&[f32]; 3], grads: [&mut [f64]; 3]) {
         let [ga, gp, gn] = grads;
@@ -135,15 +140,13 @@ crate::runtime::simd::widest! {
         let [(_, _, first), (x, _, second)] = pairs;
         let swap = x == 1;
         let (first, second) = (first.or_zero_like(second), second.or_zero_like(first));
-        let cols = rows[0].len();
-        let span = at.map(|r| r * cols..(r + 1) * cols);
         match (first, second) {
             (PairGrad::Difference(s1), PairGrad::Difference(s2)) => columns(
                 swap,
                 |x, y| pair::difference(s1, x, y),
                 |x, y| pair::difference(s2, x, y),
                 rows,
-                span,
+                at,
                 grad,
             ),
             (PairGrad::Dot(c1), PairGrad::Dot(c2)) => columns(
@@ -151,27 +154,28 @@ crate::runtime::simd::widest! {
                 |x, y| pair::dot_product(c1, x, y),
                 |x, y| pair::dot_product(c2, x, y),
                 rows,
-                span,
+                at,
                 grad,
             ),
-            _ => columns(swap, |x, y| first.parts(x, y), |x, y| second.parts(x, y), rows, span, grad),
+            _ => columns(swap, |x, y| first.parts(x, y), |x, y| second.parts(x, y), rows, at, grad),
         }
     }
 }
 
-/// `add_into_rows` for two pairs' column parts `f1` (a, p) and `f2` (a, n; with `swap`, p, n).
+/// `add_into_rows` for two pairs' column parts `f1` (a, p) and `f2` (a, n; with `swap`, p, n),
+/// into the gradient rows `at`.
 #[inline(always)]
 fn columns(
     swap: bool,
     f1: impl Fn(f64, f64) -> (f64, f64),
     f2: impl Fn(f64, f64) -> (f64, f64),
     [a, p, n]: [&[f32]; 3],
-    span: [std::ops::Range<usize>; 3],
+    at: [usize; 3],
     grad: &mut [f64],
 ) {
     let cols = a.len();
     let (p, n) = (&p[..cols], &n[..cols]);
-    let [ra, rp, rn] = span.map(|r| r.start);
+    let [ra, rp, rn] = at.map(|r| r * cols);
     assert!([ra, rp, rn].iter().all(|&r| r + cols <= grad.len()));
     if swap {
         for t in 0..cols {

@@ -459,35 +459,24 @@ fn row_extremes_avx512(row: &[f32], labels: &[i32], label: i32, own: usize) -> (
 }
 
 /// The least (`LARGEST`: the largest) of `row`'s entries whose label `keep`s, +∞ (−∞) if
-/// none: sixteen lanes of compares and selects, which the compiler keeps in one vector where
-/// a running `min` is a chain of scalar steps.
-#[inline(always)]
+/// none; a NaN never wins.
 fn extreme<const LARGEST: bool>(row: &[f32], labels: &[i32], keep: impl Fn(i32) -> bool) -> f32 {
-    const LANES: usize = 16;
     let none = if LARGEST {
         f32::NEG_INFINITY
     } else {
         f32::INFINITY
     };
-    let better = |v: f32, m: f32| if LARGEST { v > m } else { v < m };
-    let mut lanes = [none; LANES];
-    let (rows, labs) = (row.chunks_exact(LANES), labels.chunks_exact(LANES));
-    let (row_tail, lab_tail) = (rows.remainder(), labs.remainder());
-    for (r, l) in rows.zip(labs) {
-        for k in 0..LANES {
-            let v = if keep(l[k]) { r[k] } else { none };
-            lanes[k] = if better(v, lanes[k]) { v } else { lanes[k] };
-        }
-    }
-    let mut out = none;
-    for (&v, &l) in row_tail.iter().zip(lab_tail) {
-        if keep(l) && better(v, out) {
-            out = v;
-        }
-    }
-    lanes
-        .iter()
-        .fold(out, |m, &v| if better(v, m) { v } else { m })
+    row.iter()
+        .zip(labels)
+        .filter(|&(_, &l)| keep(l))
+        .fold(none, |m, (&v, _)| {
+            let better = if LARGEST { v > m } else { v < m };
+            if better {
+                v
+            } else {
+                m
+            }
+        })
 }
 
 /// FaceNet's online semi-hard negatives (see `semihard`): over half the matrix where the
