@@ -116,10 +116,11 @@ fn rank_avx512(distances: &[f32], ranks: &mut [u32]) {
     }
 }
 
-/// The binary search of a 128-entry table level by level: level L (0 to 6) probes entry
-/// k·2s + s − 1 of the sorted table (s = 64 >> L) for its k-th node, k below 2^L. Levels 0
-/// to 3 go in entries 0 to 14 (level L from 2^L − 1), level 4 in 16 to 31, level 5 in 32 to
-/// 63 and level 6 in 64 to 127: one, one, two and four vector registers.
+/// The binary search of a 128-entry table level by level, as a heap: level L (0 to 6) probes
+/// entry k·2s + s − 1 of the sorted table (s = 64 >> L) for its k-th node, k below 2^L, kept
+/// at 2^L + k. Levels 0 to 3 fill entries 1 to 15, level 4 16 to 31, level 5 32 to 63 and
+/// level 6 64 to 127: one, one, two and four vector registers, each read by the node's place
+/// with no offset (a permute reads an index's low bits).
 fn search_order(sorted: &[f32], order: &mut [f32]) {
     order.fill(f32::INFINITY);
     if sorted.len() != 128 {
@@ -127,12 +128,8 @@ fn search_order(sorted: &[f32], order: &mut [f32]) {
     }
     for level in 0..7 {
         let s = 64 >> level;
-        let from = match level {
-            0..=3 => (1 << level) - 1,
-            l => 1 << l,
-        };
         for k in 0..1 << level {
-            order[from + k] = sorted[k * 2 * s + s - 1];
+            order[(1 << level) + k] = sorted[k * 2 * s + s - 1];
         }
     }
 }
@@ -287,7 +284,9 @@ pub(crate) fn scan(row: &[f32], c0: usize, table: &[f32], found: &mut Found) {
     debug_assert!(table.len() == 2 * found.best.len() && found.at.len() == found.best.len());
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512f") {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("popcnt")
+        {
             match found.best.len() {
                 // SAFETY: the CPU has the features the function was compiled for.
                 32 => return unsafe { scan_avx512::<32, 1>(row, c0, table, found) },
@@ -332,15 +331,17 @@ fn farthest(c0: usize, max: f32, first: impl FnOnce() -> usize, far: &mut (f32, 
 
 /// T − 1 positives at most (T = 32 or 128), the table padded with +∞ to T: each entry's
 /// count is a binary search (log₂ T steps) run on 16 entries at once, the table held in
-/// vector registers: two read by one permute a step (T = 32), or eight in the search's order
-/// (T = 128: levels 0 to 4 by a one-register permute, 5 by a two-register one, 6 by two and a
-/// blend), LANES vectors at a time. The buckets' current minima, also in registers, then
-/// reject 16 entries at a time that improve none (nearly all of them once the buckets fill);
-/// a tie passes the filter and is settled by column. At 128 positives a class, N = 16,384:
-/// gathers from L1 took 581 ms, registers 507 ms, and registers with the passing entries
-/// buffered 430–460 ms.
+/// vector registers: two read by one permute a step (T = 32), or eight in the search's heap
+/// order (T = 128: the root by a broadcast, levels 1 to 4 by a one-register permute, 5 by a
+/// two-register one, 6 by two and a blend), LANES vectors at a time. The buckets' current
+/// minima, also in registers, then reject 16 entries at a time that improve none (nearly all
+/// of them once the buckets fill); a tie passes the filter and is settled by column. At 128
+/// positives a class, N = 16,384 (the core alone): gathers from L1 took 581 ms, registers
+/// 507 ms, registers with the passing entries buffered 430–460 ms, then 317 ms; the masked
+/// additions kept as one instruction (`plus_one_where`), the heap order and the settling with
+/// no branch on each take brought it to 290–300 ms.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,popcnt")]
 fn scan_avx512<const T: usize, const LANES: usize>(
     row: &[f32],
     c0: usize,
@@ -362,22 +363,30 @@ fn scan_avx512<const T: usize, const LANES: usize>(
     // minima, reloaded after each update.
     let (lo, hi) = (load!(table, 0), load!(table, 16));
     let order: [__m512; 8] = std::array::from_fn(|r| load!(table, T + (16 * r) % T));
-    let mut best: [__m512; 8] = std::array::from_fn(|r| load!(found.best, (16 * r) % T));
-    // Eight registers read by index c < 128: four two-register permutes, then bits 5 and 6.
-    macro_rules! read128 {
-        ($r:expr, $c:expr) => {{
-            let q0 = _mm512_permutex2var_ps($r[0], $c, $r[1]);
-            let q1 = _mm512_permutex2var_ps($r[2], $c, $r[3]);
-            let bit5 = _mm512_test_epi32_mask($c, _mm512_set1_epi32(32));
-            let low = _mm512_mask_blend_ps(bit5, q0, q1);
-            let q2 = _mm512_permutex2var_ps($r[4], $c, $r[5]);
-            let q3 = _mm512_permutex2var_ps($r[6], $c, $r[7]);
-            let high = _mm512_mask_blend_ps(bit5, q2, q3);
-            let bit6 = _mm512_test_epi32_mask($c, _mm512_set1_epi32(64));
-            _mm512_mask_blend_ps(bit6, low, high)
+    // The buckets' minima: T = 32 as they lie; T = 128 split for the search's last level, the
+    // even buckets' in the first four registers and the odd ones' in the last four (bucket
+    // 2k + 1 at lane k % 16 of register 4 + k / 16), both read by that level's node.
+    let (evens, odds) = (
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30),
+        _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31),
+    );
+    macro_rules! load_best {
+        () => {{
+            let raw: [__m512; 8] = std::array::from_fn(|r| load!(found.best, (16 * r) % T));
+            match T {
+                32 => raw,
+                _ => std::array::from_fn(|r| {
+                    let (pair, split) = (r % 4, if r < 4 { evens } else { odds });
+                    _mm512_permutex2var_ps(raw[2 * pair], split, raw[2 * pair + 1])
+                }),
+            }
         }};
     }
-    let one = _mm512_set1_epi32(1);
+    let mut best = load_best!();
+    // Eight registers read by index c < 128: four two-register permutes, then bits 5 and 6.
+    let (one, two) = (_mm512_set1_epi32(1), _mm512_set1_epi32(2));
+    // The heap's root (T = 128).
+    let root = _mm512_set1_ps(table[T + 1]);
     let full = row.len() / 16 * 16;
     let mut top = _mm512_set1_ps(f32::NEG_INFINITY);
     // T = 128: the entries that pass the filter wait here, bucket and column, compressed 16
@@ -418,21 +427,36 @@ fn scan_avx512<const T: usize, const LANES: usize>(
         () => {
             for (b, j) in pend_b.iter().zip(&pend_j).take(pending) {
                 // SAFETY: the first `pending` entries were written by the stores below.
-                let (b, j) = unsafe { (b.assume_init() as usize, j.assume_init() as usize) };
-                let _ = offer(found.best, found.at, b, row[j], (c0 + j) as u32);
+                let (b, j) = unsafe { (b.assume_init() as usize - T, j.assume_init() as usize) };
+                // As `offer`, with no branch on whether it takes (a third of the picks do
+                // not, at random).
+                let (d, j) = (row[j], (c0 + j) as u32);
+                let (best, at) = (found.best[b], found.at[b]);
+                let takes = (d < best) | ((d == best) & (j < at));
+                found.best[b] = std::hint::select_unpredictable(takes, d, best);
+                found.at[b] = std::hint::select_unpredictable(takes, j, at);
             }
         };
     }
+    // Each lane's column, vector after vector.
+    let (mut columns, sixteen) = (iota, _mm512_set1_epi32(16));
     // Searches of LANES vectors side by side fill each other's latencies.
     for j0 in (0..full).step_by(16 * LANES) {
         let n = ((full - j0) / 16).min(LANES);
-        let mut v = [_mm512_set1_ps(f32::NEG_INFINITY); LANES];
-        for (u, vu) in v.iter_mut().enumerate().take(n) {
-            *vu = load!(row, j0 + 16 * u);
+        // Every vector by a load, masked off past the row's last whole vector (−∞ there):
+        // loading only the first n was compiled to a call to memcpy.
+        let mut v = [_mm512_setzero_ps(); LANES];
+        for (u, vu) in v.iter_mut().enumerate() {
+            let lanes = if u < n { u16::MAX } else { 0 };
+            let at = row.as_ptr().wrapping_add(j0 + 16 * u);
+            // SAFETY: lanes outside the row are masked off, and a masked-off lane is not read.
+            *vu = unsafe { _mm512_mask_loadu_ps(_mm512_set1_ps(f32::NEG_INFINITY), lanes, at) };
             top = _mm512_max_ps(top, *vu);
         }
-        // c: the count of table entries below each lane.
+        // c: the count of table entries below each lane (T = 128: its heap place), and
+        // `nearest` (T = 128) the nearest entry so far of the bucket it falls in.
         let mut c = [_mm512_setzero_si512(); LANES];
+        let mut nearest = [_mm512_setzero_ps(); LANES];
         if T == 32 {
             let mut step = 16;
             while step > 0 {
@@ -445,37 +469,46 @@ fn scan_avx512<const T: usize, const LANES: usize>(
                 step /= 2;
             }
         } else {
-            // c is the node within the level: each level doubles it and adds its comparison.
+            // c is the node's place in the heap: each level doubles it and adds its
+            // comparison. The root's children come from one broadcast comparison; after
+            // level 6, c is 128 + the count.
+            for (cu, &vu) in c.iter_mut().zip(&v) {
+                let below = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(root, vu);
+                *cu = plus_one_where(two, below, one);
+            }
             macro_rules! level {
                 (|$k:ident| $entry:expr) => {
                     for (cu, &vu) in c.iter_mut().zip(&v) {
                         let $k = *cu;
                         let below = _mm512_cmp_ps_mask::<_CMP_LT_OQ>($entry, vu);
-                        let twice = _mm512_add_epi32($k, $k);
-                        *cu = _mm512_mask_add_epi32(twice, below, twice, one);
+                        *cu = plus_one_where(_mm512_add_epi32($k, $k), below, one);
                     }
                 };
             }
-            for from in [0, 1, 3, 7] {
-                level!(|k| _mm512_permutexvar_ps(
-                    _mm512_add_epi32(k, _mm512_set1_epi32(from)),
-                    order[0]
-                ));
-            }
+            level!(|k| _mm512_permutexvar_ps(k, order[0]));
+            level!(|k| _mm512_permutexvar_ps(k, order[0]));
+            level!(|k| _mm512_permutexvar_ps(k, order[0]));
             level!(|k| _mm512_permutexvar_ps(k, order[1]));
             level!(|k| _mm512_permutex2var_ps(order[2], k, order[3]));
-            level!(|k| {
-                let low = _mm512_permutex2var_ps(order[4], k, order[5]);
-                let high = _mm512_permutex2var_ps(order[6], k, order[7]);
+            // The last level by hand: its node (k, 64 + node) also picks the two buckets its
+            // comparison decides between, and the comparison picks the one.
+            for ((cu, &vu), near) in c.iter_mut().zip(&v).zip(nearest.iter_mut()) {
+                let k = *cu;
                 let bit5 = _mm512_test_epi32_mask(k, _mm512_set1_epi32(32));
-                _mm512_mask_blend_ps(bit5, low, high)
-            });
+                let read = |r: &[__m512]| {
+                    let low = _mm512_permutex2var_ps(r[0], k, r[1]);
+                    _mm512_mask_blend_ps(bit5, low, _mm512_permutex2var_ps(r[2], k, r[3]))
+                };
+                let below = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(read(&order[4..]), vu);
+                *near = _mm512_mask_blend_ps(below, read(&best[..4]), read(&best[4..]));
+                *cu = plus_one_where(_mm512_add_epi32(k, k), below, one);
+            }
         }
         for (u, (&cu, &vu)) in c.iter().zip(&v).enumerate().take(n) {
             let current = if T == 32 {
                 _mm512_permutex2var_ps(best[0], cu, best[1])
             } else {
-                read128!(best, cu)
+                nearest[u]
             };
             let improves = _mm512_cmp_ps_mask::<_CMP_LE_OQ>(vu, current);
             if T == 32 {
@@ -485,11 +518,12 @@ fn scan_avx512<const T: usize, const LANES: usize>(
                 }
                 continue;
             }
-            let columns = _mm512_add_epi32(iota, _mm512_set1_epi32((j0 + 16 * u) as i32));
-            // SAFETY: `pending` <= PENDING - 16, and the buffers hold PENDING entries.
+            // SAFETY: `pending` <= PENDING - 16, and the buffers hold PENDING entries. The
+            // bucket is stored as its heap place (128 + bucket), `settle` takes off the 128.
             unsafe {
                 let bucket = _mm512_maskz_compress_epi32(improves, cu);
                 let column = _mm512_maskz_compress_epi32(improves, columns);
+                columns = _mm512_add_epi32(columns, sixteen);
                 _mm512_storeu_si512(pend_b.as_mut_ptr().add(pending).cast(), bucket);
                 _mm512_storeu_si512(pend_j.as_mut_ptr().add(pending).cast(), column);
             }
@@ -498,7 +532,7 @@ fn scan_avx512<const T: usize, const LANES: usize>(
         if pending > PENDING - 16 * LANES {
             settle!();
             pending = 0;
-            best = std::array::from_fn(|r| load!(found.best, (16 * r) % T));
+            best = load_best!();
         }
     }
     settle!();
@@ -510,6 +544,31 @@ fn scan_avx512<const T: usize, const LANES: usize>(
         max = if d > max { d } else { max };
     }
     farthest(c0, max, || first_of(row, max, full), found.far);
+}
+
+/// `x` + 1 in the lanes of `mask`, by one masked addition. Written out because the compiler
+/// turns `_mm512_mask_add_epi32` of an even `x` into an OR with the mask spread to a vector:
+/// three instructions where one does, on every level of the search.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn plus_one_where(
+    x: std::arch::x86_64::__m512i,
+    mask: std::arch::x86_64::__mmask16,
+    one: std::arch::x86_64::__m512i,
+) -> std::arch::x86_64::__m512i {
+    let mut r = x;
+    // SAFETY: a register-only addition under a mask, on a CPU with AVX-512F.
+    unsafe {
+        std::arch::asm!(
+            "vpaddd {r}{{{k}}}, {r}, {one}",
+            r = inout(zmm_reg) r,
+            k = in(kreg) mask,
+            one = in(zmm_reg) one,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    r
 }
 
 /// The first column holding `max` (which the row holds), by a vector search over the first
