@@ -7,9 +7,9 @@ pub fn transpose(src: &[f32], h: usize, w: usize, dst: &mut [f32]) {
         src.len() >= h * w && dst.len() >= h * w,
         "transpose out of range"
     );
-    let (h16, w16) = (h / 16 * 16, w / 16 * 16);
     #[cfg(target_arch = "x86_64")]
     {
+        let (h16, w16) = (h / 16 * 16, w / 16 * 16);
         if std::arch::is_x86_feature_detected!("avx512f") {
             for i0 in (0..h16).step_by(16) {
                 for j0 in (0..w16).step_by(16) {

@@ -212,7 +212,9 @@ pub(crate) fn semihard_row(
 /// Emits each of the `p` positives (`(column, rank)` as `fill_table` ranks them, ascending
 /// columns) with its semi-hard negative, from an anchor's buckets filled over its whole row
 /// (`found`: a `Found`'s best, at and far). `class` and `n` (the row's width) find the
-/// farthest negative when every negative is at −∞.
+/// farthest negative when every negative is at −∞. Emits exactly one triplet a positive,
+/// or none where the class holds all n columns (no negative): `semihard_upper` sizes its
+/// result by this.
 pub(crate) fn finish(
     positives: impl Iterator<Item = (usize, u32)>,
     p: usize,
