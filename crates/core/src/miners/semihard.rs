@@ -268,14 +268,15 @@ fn first_outside(class: &[usize], n: usize) -> Option<usize> {
 }
 
 /// Puts entry `d` at column `j` into bucket `b` if it is the nearest there (ties to the lower
-/// column; an empty bucket takes even +∞).
+/// column; an empty bucket takes even +∞). With no branch on whether it takes: about a third
+/// of the entries the 128-bucket search settles do not, at random, and the mispredicted
+/// branch was 6 % of batch-semihard at 128 a class.
 #[inline(always)]
 fn offer(best: &mut [f32], at: &mut [u32], b: usize, d: f32, j: u32) -> bool {
-    let takes = d < best[b] || (d == best[b] && j < at[b]);
-    if takes {
-        best[b] = d;
-        at[b] = j;
-    }
+    let (near, col) = (best[b], at[b]);
+    let takes = (d < near) | ((d == near) & (j < col));
+    best[b] = std::hint::select_unpredictable(takes, d, near);
+    at[b] = std::hint::select_unpredictable(takes, j, col);
     takes
 }
 
@@ -385,7 +386,6 @@ fn scan_avx512<const T: usize, const LANES: usize>(
         }};
     }
     let mut best = load_best!();
-    // Eight registers read by index c < 128: four two-register permutes, then bits 5 and 6.
     let (one, two) = (_mm512_set1_epi32(1), _mm512_set1_epi32(2));
     // The heap's root (T = 128).
     let root = _mm512_set1_ps(table[T + 1]);
@@ -430,13 +430,7 @@ fn scan_avx512<const T: usize, const LANES: usize>(
             for (b, j) in pend_b.iter().zip(&pend_j).take(pending) {
                 // SAFETY: the first `pending` entries were written by the stores below.
                 let (b, j) = unsafe { (b.assume_init() as usize - T, j.assume_init() as usize) };
-                // As `offer`, with no branch on whether it takes (a third of the picks do
-                // not, at random).
-                let (d, j) = (row[j], (c0 + j) as u32);
-                let (best, at) = (found.best[b], found.at[b]);
-                let takes = (d < best) | ((d == best) & (j < at));
-                found.best[b] = std::hint::select_unpredictable(takes, d, best);
-                found.at[b] = std::hint::select_unpredictable(takes, j, at);
+                let _ = offer(found.best, found.at, b, row[j], (c0 + j) as u32);
             }
         };
     }
