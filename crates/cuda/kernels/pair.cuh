@@ -50,27 +50,34 @@ __device__ __forceinline__ double tk_warp_sum_pairs(const float* a, const float*
   return s + tail;
 }
 
-// tk_pair_distance by a warp (tk_warp_sum_pairs), the same bits in every lane.
-__device__ __forceinline__ double tk_warp_pair_distance(const float* a, const float* b, int n,
-                                                        int metric) {
-  if (metric == TK_SQEUCLIDEAN) return tk_warp_sum_pairs(a, b, n, 0);
-  if (metric == TK_EUCLIDEAN) return sqrt(tk_warp_sum_pairs(a, b, n, 0));
-  if (metric == TK_DOT) return -tk_warp_sum_pairs(a, b, n, 1);
-  const double na2 = tk_warp_sum_pairs(a, a, n, 1), nb2 = tk_warp_sum_pairs(b, b, n, 1);
-  const double ab = tk_warp_sum_pairs(a, b, n, 1);
+// A pair's distance from its sums, in the cpu device's order: by one thread (kWarp false,
+// tk_sum_pairs) or by a warp (tk_warp_sum_pairs), the same bits either way. Cosine's branch on
+// the norms is the same in every lane, so a warp stays together through its sums.
+template <bool kWarp>
+__device__ __forceinline__ double tk_sum_pairs_by(const float* a, const float* b, int n, int kind) {
+  return kWarp ? tk_warp_sum_pairs(a, b, n, kind) : tk_sum_pairs(a, b, n, kind);
+}
+template <bool kWarp>
+__device__ __forceinline__ double tk_pair_distance_by(const float* a, const float* b, int n,
+                                                      int metric) {
+  if (metric == TK_SQEUCLIDEAN) return tk_sum_pairs_by<kWarp>(a, b, n, 0);
+  if (metric == TK_EUCLIDEAN) return sqrt(tk_sum_pairs_by<kWarp>(a, b, n, 0));
+  if (metric == TK_DOT) return -tk_sum_pairs_by<kWarp>(a, b, n, 1);
+  const double na2 = tk_sum_pairs_by<kWarp>(a, a, n, 1);
+  const double nb2 = tk_sum_pairs_by<kWarp>(b, b, n, 1);
   if (na2 == 0.0 || nb2 == 0.0) return 1.0;
-  const double d = 1.0 - ab / sqrt(na2 * nb2);
+  const double d = 1.0 - tk_sum_pairs_by<kWarp>(a, b, n, 1) / sqrt(na2 * nb2);
   return d < 0.0 ? 0.0 : (d > 2.0 ? 2.0 : d);
 }
 
-__device__ __forceinline__ double tk_pair_distance(const float* a, const float* b, int n, int metric) {
-  if (metric == TK_SQEUCLIDEAN) return tk_sum_pairs(a, b, n, 0);
-  if (metric == TK_EUCLIDEAN) return sqrt(tk_sum_pairs(a, b, n, 0));
-  if (metric == TK_DOT) return -tk_sum_pairs(a, b, n, 1);
-  const double na2 = tk_sum_pairs(a, a, n, 1), nb2 = tk_sum_pairs(b, b, n, 1);
-  if (na2 == 0.0 || nb2 == 0.0) return 1.0;
-  const double d = 1.0 - tk_sum_pairs(a, b, n, 1) / sqrt(na2 * nb2);
-  return d < 0.0 ? 0.0 : (d > 2.0 ? 2.0 : d);
+__device__ __forceinline__ double tk_pair_distance(const float* a, const float* b, int n,
+                                                   int metric) {
+  return tk_pair_distance_by<false>(a, b, n, metric);
+}
+// The whole warp calls it.
+__device__ __forceinline__ double tk_warp_pair_distance(const float* a, const float* b, int n,
+                                                        int metric) {
+  return tk_pair_distance_by<true>(a, b, n, metric);
 }
 
 // Entry (i, j) of the float distance matrix d (n columns) of the rows x, in double, as a loss
