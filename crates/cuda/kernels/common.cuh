@@ -62,17 +62,39 @@ __device__ __forceinline__ void tk_copies_wait() {
 #endif
 
 // The shared tiles of one block: two stages (one filling while the other is read) of an
-// 8-deep slice of 128 rows of each side, k-major. A row is 132 floats, so that a column of
-// eight k falls in eight different banks and float4 reads stay 16-byte aligned.
+// 8-deep slice of 128 rows of each side, k-major. A slice row is 136 floats (≡ 8 mod 32
+// banks), so that four k of eight rows fall in 32 different banks (the fill's stores, the
+// m16n8k8 fragments' loads) and float4 reads stay 16-byte aligned. `kernels.cpp` checks each
+// access pattern against this (tk_emu_bank_ways).
+#define TK_ROW (TK_TILE + 8)
 struct alignas(16) TkTiles {
-  float a[2][TK_STEP][TK_TILE + 4];
-  float b[2][TK_STEP][TK_TILE + 4];
+  float a[2][TK_STEP][TK_ROW];
+  float b[2][TK_STEP][TK_ROW];
 };
+
+// The slot of a stage that thread t's q-th copy fills: slice k tk_fill_k(t) of tile row
+// tk_fill_row(t, q). A warp takes four k of eight rows (its global reads: eight 16-byte runs).
+__host__ __device__ __forceinline__ int tk_fill_k(int t) { return (t & 3) + 4 * ((t >> 5) & 1); }
+__host__ __device__ __forceinline__ int tk_fill_row(int t, int q) {
+  return ((t & 31) >> 2) + 8 * (t >> 6) + 32 * q;
+}
+
+// The m16n8k8 TF32 fragments of mma.sync, as the PTX ISA lays them out: lane's value v of A
+// (v = 0..3) is row tk_frag_a_row, k tk_frag_a_k of the 16 × 8 fragment; its value v of B
+// (v = 0..1) is column lane / 4, k tk_frag_b_k of the 8 × 8 one.
+__host__ __device__ __forceinline__ int tk_frag_a_row(int lane, int v) {
+  return (lane >> 2) + (v & 1) * 8;
+}
+__host__ __device__ __forceinline__ int tk_frag_a_k(int lane, int v) {
+  return (lane & 3) + (v >> 1) * 4;
+}
+__host__ __device__ __forceinline__ int tk_frag_b_col(int lane) { return lane >> 2; }
+__host__ __device__ __forceinline__ int tk_frag_b_k(int lane, int v) { return (lane & 3) + v * 4; }
 
 // The tile row (or column) of a thread's r-th row (column), for its row (column) t16 of the
 // 16 × 16 threads: two groups of four, 64 apart, so that a warp's float4 reads of shared
 // memory are conflict-free.
-__device__ __forceinline__ int tk_tile_row(int t16, int r) {
+__host__ __device__ __forceinline__ int tk_tile_row(int t16, int r) {
   return (r < 4 ? 0 : 60) + t16 * 4 + r;
 }
 
@@ -157,26 +179,25 @@ __device__ __forceinline__ void tk_tf32_split(float x, unsigned& hi, unsigned& l
 // One stage's 8 values of k of this thread's 64 dot products by 3xTF32. On the GPU a warp's
 // tensor cores take 4 × 4 m16n8k8 tiles three times (the fragments read from the k-major
 // shared tiles); in the emulator each thread sums its own outputs in the same order.
-__device__ __forceinline__ void tk_tf32x3_stage(const float (*sa)[TK_TILE + 4],
-                                                const float (*sb)[TK_TILE + 4],
+__device__ __forceinline__ void tk_tf32x3_stage(const float (*sa)[TK_ROW], const float (*sb)[TK_ROW],
                                                 float acc[TK_PER][TK_PER]) {
 #if defined(__CUDA_ARCH__)
-  const int lane = threadIdx.x & 31, g = lane >> 2, t4 = lane & 3;
+  const int lane = threadIdx.x & 31;
   const int wm = ((threadIdx.x >> 5) & 1) * 64, wn = (threadIdx.x >> 6) * 32;
   unsigned bh[4][2], bl[4][2];
   #pragma unroll
-  for (int ni = 0; ni < 4; ni++) {
-    tk_tf32_split(sb[t4][wn + ni * 8 + g], bh[ni][0], bl[ni][0]);
-    tk_tf32_split(sb[t4 + 4][wn + ni * 8 + g], bh[ni][1], bl[ni][1]);
-  }
+  for (int ni = 0; ni < 4; ni++)
+    #pragma unroll
+    for (int v = 0; v < 2; v++)
+      tk_tf32_split(sb[tk_frag_b_k(lane, v)][wn + ni * 8 + tk_frag_b_col(lane)], bh[ni][v],
+                    bl[ni][v]);
   #pragma unroll
   for (int mi = 0; mi < 4; mi++) {
-    const int row = wm + mi * 16 + g;
     unsigned ah[4], al[4];
-    tk_tf32_split(sa[t4][row], ah[0], al[0]);
-    tk_tf32_split(sa[t4][row + 8], ah[1], al[1]);
-    tk_tf32_split(sa[t4 + 4][row], ah[2], al[2]);
-    tk_tf32_split(sa[t4 + 4][row + 8], ah[3], al[3]);
+    #pragma unroll
+    for (int v = 0; v < 4; v++)
+      tk_tf32_split(sa[tk_frag_a_k(lane, v)][wm + mi * 16 + tk_frag_a_row(lane, v)], ah[v],
+                    al[v]);
     #pragma unroll
     for (int ni = 0; ni < 4; ni++) {
       float d[4] = {acc[2 * mi][2 * ni], acc[2 * mi][2 * ni + 1], acc[2 * mi + 1][2 * ni],
@@ -195,21 +216,20 @@ __device__ __forceinline__ void tk_tf32x3_stage(const float (*sa)[TK_TILE + 4],
     const int row = tk_acc_row(TK_TF32X3, r);
     for (int c = 0; c < TK_PER; c++) {
       const int col = tk_acc_col(TK_TF32X3, c);
-      acc[r][c] = tk_tf32x3_step(&sa[0][row], TK_TILE + 4, &sb[0][col], TK_TILE + 4, acc[r][c]);
+      acc[r][c] = tk_tf32x3_step(&sa[0][row], TK_ROW, &sb[0][col], TK_ROW, acc[r][c]);
     }
   }
 #endif
 }
 
 // Queues the copies of the slice k0..k0 + 8 of the tile's rows into `tile` (a stage): a thread
-// copies four rows' k0 + t % 8 (a warp reads four 32-byte runs); past the rows or the
-// embedding, zeros.
+// copies four rows' k0 + tk_fill_k(t); past the rows or the embedding, zeros.
 __device__ __forceinline__ void tk_fill_stage(const float* x, int x_rows, int dim, int row0, int k0,
-                                              float (*tile)[TK_TILE + 4]) {
-  const int t = threadIdx.x, kk = t % TK_STEP, k = k0 + kk;
+                                              float (*tile)[TK_ROW]) {
+  const int t = threadIdx.x, kk = tk_fill_k(t), k = k0 + kk;
   #pragma unroll
   for (int q = 0; q < 4; q++) {
-    const int row = t / TK_STEP + 32 * q, g = row0 + row;
+    const int row = tk_fill_row(t, q), g = row0 + row;
     const bool valid = g < x_rows && k < dim;
     tk_copy_async4(&tile[kk][row], valid ? x + (size_t)g * dim + k : x, valid);
   }
@@ -255,10 +275,10 @@ __device__ __forceinline__ void tk_dot_tile(const float* a, int a_rows, const fl
     }
     #pragma unroll
     for (int kk = 0; kk < TK_STEP; kk++) {
-      const float4 a0 = *(const float4*)&s.a[cur][kk][ty * 4];
-      const float4 a1 = *(const float4*)&s.a[cur][kk][64 + ty * 4];
-      const float4 b0 = *(const float4*)&s.b[cur][kk][tx * 4];
-      const float4 b1 = *(const float4*)&s.b[cur][kk][64 + tx * 4];
+      const float4 a0 = *(const float4*)&s.a[cur][kk][tk_tile_row(ty, 0)];
+      const float4 a1 = *(const float4*)&s.a[cur][kk][tk_tile_row(ty, 4)];
+      const float4 b0 = *(const float4*)&s.b[cur][kk][tk_tile_row(tx, 0)];
+      const float4 b1 = *(const float4*)&s.b[cur][kk][tk_tile_row(tx, 4)];
       const float ar[TK_PER] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
       const float br[TK_PER] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
       #pragma unroll

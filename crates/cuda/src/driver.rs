@@ -197,7 +197,7 @@ impl Gpu for Driver {
         };
         // SAFETY: a stream-ordered allocation on this thread's stream, from the device's pool.
         self.lane("allocate", |lane| unsafe {
-            result::mem_pool::alloc_async(pool, bytes.max(1), lane.stream)
+            result::mem_pool::alloc_async(pool, bytes.max(1), lane.compute())
         })
         .map_err(|e| out_of_memory(e, bytes))
     }
@@ -208,9 +208,9 @@ impl Gpu for Driver {
             // SAFETY: the caller's promise; the stream is idle.
             return unsafe { self.free_kept(p) };
         }
-        // SAFETY: `p` came from the pool on this thread's stream (the caller's promise), and
-        // is freed once that stream's work queued so far is done.
-        let _ = self.lane("free", |lane| unsafe { result::free_async(p, lane.stream) });
+        // SAFETY: `p` came from the pool on this thread's streams (the caller's promise), and
+        // is freed once their work queued so far is done with it.
+        let _ = self.lane("free", |lane| unsafe { lane.free(p) });
     }
     fn alloc_kept(&self, bytes: usize) -> Result<DevPtr, Error> {
         self.current()?;
@@ -245,7 +245,50 @@ impl Gpu for Driver {
         // SAFETY: the caller's promise: `src` holds `bytes` readable bytes.
         let src = unsafe { std::slice::from_raw_parts(src, bytes) };
         // SAFETY: `dst` holds `bytes` bytes of device memory.
-        self.lane("copy to the GPU", |lane| unsafe { lane.upload(dst, src) })
+        self.lane("copy to the GPU", |lane| unsafe {
+            lane.upload(dst, src, false)
+        })
+    }
+    unsafe fn alloc_upload(&self, src: *const u8, bytes: usize) -> Result<DevPtr, Error> {
+        let Some(pool) = self.pool else {
+            let p = self.alloc_kept(bytes)?;
+            // SAFETY: `p` holds `bytes` bytes; the caller's promise covers `src`.
+            return match unsafe { self.upload(p, src, bytes) } {
+                Ok(()) => Ok(p),
+                Err(e) => {
+                    // SAFETY: `p` came from alloc_kept and nothing else holds it.
+                    unsafe { self.free_kept(p) };
+                    Err(e)
+                }
+            };
+        };
+        // SAFETY: the caller's promise: `src` holds `bytes` readable bytes.
+        let src = unsafe { std::slice::from_raw_parts(src, bytes) };
+        // SAFETY: `pool` is the device's; the memory is allocated on Up for this copy alone.
+        self.lane("copy to the GPU", |lane| unsafe {
+            // Up cannot take memory whose free on another stream has not run yet, so a plan
+            // that fills the device may find none there: then the memory comes in Compute's
+            // order, as any buffer's, and the copy waits for Compute.
+            let (p, fresh) = match lane.alloc_up(pool, bytes.max(1)) {
+                Ok(p) => (p, true),
+                Err(e) if e.0 == sys::cudaError_enum::CUDA_ERROR_OUT_OF_MEMORY => {
+                    let compute = lane.compute();
+                    (
+                        result::mem_pool::alloc_async(pool, bytes.max(1), compute)?,
+                        false,
+                    )
+                }
+                Err(e) => return Err(e),
+            };
+            match lane.upload(p, src, fresh) {
+                Ok(()) => Ok(p),
+                Err(e) => {
+                    let _ = lane.free(p);
+                    Err(e)
+                }
+            }
+        })
+        .map_err(|e| out_of_memory(e, bytes))
     }
     unsafe fn download(&self, dst: *mut u8, src: DevPtr, bytes: usize) -> Result<(), Error> {
         // SAFETY: the caller's promise: `dst` holds `bytes` writable bytes, `src` as many of
@@ -283,7 +326,7 @@ impl Gpu for Driver {
     unsafe fn fill(&self, dst: DevPtr, byte: u8, bytes: usize) -> Result<(), Error> {
         // SAFETY: `dst` holds `bytes` bytes of device memory.
         self.lane("fill", |lane| unsafe {
-            result::memset_d8_async(dst, byte, bytes, lane.stream)
+            result::memset_d8_async(dst, byte, bytes, lane.compute())
         })
     }
     unsafe fn launch(
@@ -306,7 +349,7 @@ impl Gpu for Driver {
                 (grid[0], grid[1], grid[2]),
                 (block[0], block[1], block[2]),
                 0,
-                lane.stream,
+                lane.compute(),
                 params,
             )
         })

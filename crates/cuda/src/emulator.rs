@@ -6,8 +6,12 @@
 //! thread reads (`download`, `sync`), or when kept memory is freed (every queue). So an op
 //! that read device memory before its work ran, freed a buffer its queued work still uses,
 //! or shared memory across threads without a `sync`, computes garbage here and fails its
-//! comparison with the cpu, as it would on a GPU.
+//! comparison with the cpu, as it would on a GPU. Each queue's work is also checked against
+//! the three streams a GPU runs it on (`race.rs`): a use of memory that no wait orders after
+//! another stream's use fails the thread's next read.
 use crate::gpu::{DevPtr, Gpu, QueueCounts, Ticket};
+use crate::order::{Stream, COMPUTE};
+use crate::race::{Access, Races};
 use crate::sticky::Sticky;
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::collections::{HashMap, HashSet};
@@ -33,6 +37,40 @@ extern "C" {
         error: *mut c_char,
         error_len: usize,
     ) -> c_int;
+}
+
+#[cfg(tk_emulator)]
+extern "C" {
+    fn tk_emu_bank_ways(pattern: c_int) -> c_int;
+}
+
+/// How the tile core's warps touch its shared tiles (`kernels/common.cuh`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TileAccess {
+    /// The `cp.async` stores that fill a stage.
+    Fill = 0,
+    /// The loads of the m16n8k8 A and B fragments under `'tf32x3'`.
+    Tf32A = 1,
+    Tf32B = 2,
+    /// The float4 loads under `'fp32'`.
+    Fp32 = 3,
+}
+
+/// The worst count of distinct words one access of a warp puts in one shared-memory bank (1:
+/// conflict-free), by the bank model in `kernels/kernels.cpp`, which indexes the tiles with
+/// the kernels' own functions; None where the emulator is not built.
+pub fn bank_ways(access: TileAccess) -> Option<u32> {
+    #[cfg(tk_emulator)]
+    {
+        // SAFETY: a pure function of its argument.
+        let ways = unsafe { tk_emu_bank_ways(access as c_int) };
+        u32::try_from(ways).ok()
+    }
+    #[cfg(not(tk_emulator))]
+    {
+        let _ = access;
+        None
+    }
 }
 
 /// Device memory is aligned like cudaMalloc's.
@@ -77,8 +115,9 @@ pub struct Emulator {
     math: crate::math::MathCell,
     /// Live allocations and their layouts.
     live: Mutex<HashMap<DevPtr, Layout>>,
-    /// Each calling thread's queued work.
+    /// Each calling thread's queued work, and its streams' clocks.
     queues: Mutex<HashMap<ThreadId, Queue>>,
+    races: Mutex<HashMap<ThreadId, Races>>,
     /// Bytes uploaded and downloaded so far.
     moved: [AtomicU64; 2],
     /// Kernels launched, waits, and reads.
@@ -125,6 +164,51 @@ impl Emulator {
 
     fn push(&self, work: Work) {
         self.queue().lock().unwrap().push(work);
+    }
+
+    /// Runs `f` on this thread's stream clocks.
+    fn races<R>(&self, f: impl FnOnce(&mut Races) -> R) -> R {
+        let mut races = self.races.lock().unwrap();
+        f(races.entry(std::thread::current().id()).or_default())
+    }
+
+    /// The first race this thread's streams met since the last read, as an error.
+    fn race(&self) -> Result<(), Error> {
+        match self.races(Races::report) {
+            None => Ok(()),
+            Some(race) => Err(Error::Internal(format!(
+                "the emulator's stream check: {race}"
+            ))),
+        }
+    }
+
+    /// Zeroed host memory standing for `bytes` of device memory.
+    fn allocate(&self, bytes: usize) -> Result<DevPtr, Error> {
+        self.sticky.check()?;
+        let layout =
+            Layout::from_size_align(bytes.max(1), ALIGN).map_err(|e| failed(e.to_string()))?;
+        // SAFETY: the layout has a non-zero size.
+        // Zeroed, so that reading back bytes no kernel wrote is not undefined behaviour here.
+        let p = unsafe { alloc_zeroed(layout) };
+        if p.is_null() {
+            return Err(Error::OutOfMemory {
+                device: "cuda".into(),
+                bytes,
+            });
+        }
+        self.live.lock().unwrap().insert(p as DevPtr, layout);
+        Ok(p as DevPtr)
+    }
+
+    /// Queues the copy of `bytes` bytes at `src` to `dst`.
+    ///
+    /// # Safety
+    /// `src` holds `bytes` readable bytes.
+    unsafe fn queue_upload(&self, dst: DevPtr, src: *const u8, bytes: usize) {
+        self.moved[0].fetch_add(bytes as u64, Ordering::Relaxed);
+        // SAFETY: the caller's promise.
+        let bytes = unsafe { std::slice::from_raw_parts(src, bytes) }.to_vec();
+        self.push(Work::Upload { dst, bytes });
     }
 
     /// Runs `queue`'s work in order, all of it or up to the read `until`; returns the launches
@@ -239,22 +323,34 @@ impl Gpu for Emulator {
         Ok(tripletkit_core::runtime::budget::available().unwrap_or(usize::MAX) / 2)
     }
     fn alloc(&self, bytes: usize) -> Result<DevPtr, Error> {
-        self.sticky.check()?;
-        let layout =
-            Layout::from_size_align(bytes.max(1), ALIGN).map_err(|e| failed(e.to_string()))?;
-        // SAFETY: the layout has a non-zero size.
-        // Zeroed, so that reading back bytes no kernel wrote is not undefined behaviour here.
-        let p = unsafe { alloc_zeroed(layout) };
-        if p.is_null() {
-            return Err(Error::OutOfMemory {
-                device: "cuda".into(),
-                bytes,
-            });
+        let p = self.allocate(bytes)?;
+        self.races(|r| r.alloc(p, bytes, Stream::Compute));
+        Ok(p)
+    }
+    unsafe fn alloc_upload(&self, src: *const u8, bytes: usize) -> Result<DevPtr, Error> {
+        let p = self.allocate(bytes)?;
+        self.races(|r| {
+            r.alloc(p, bytes, Stream::Up);
+            let order = r.order().upload(true);
+            r.queue(order, &[(p, Access::Write)], "a copy to the device");
+        });
+        let beside = self
+            .queue()
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|w| matches!(w, Work::Launch { .. }));
+        {
+            let mut c = self.counts.lock().unwrap();
+            c.uploads += 1;
+            c.uploads_beside += u64::from(beside);
         }
-        self.live.lock().unwrap().insert(p as DevPtr, layout);
-        Ok(p as DevPtr)
+        // SAFETY: the caller's promise: `src` holds `bytes` readable bytes.
+        unsafe { self.queue_upload(p, src, bytes) };
+        Ok(p)
     }
     unsafe fn free(&self, p: DevPtr) {
+        self.races(|r| r.free(p));
         let queue = self.queue();
         let mut work = queue.lock().unwrap();
         if work.is_empty() {
@@ -272,20 +368,26 @@ impl Gpu for Emulator {
             // An error stays for that thread to meet; the memory goes either way.
             let _ = self.drain(q, None);
         }
+        self.races(|r| r.forget(p));
         self.release(p);
     }
     fn sync(&self) -> Result<(), Error> {
         self.counts.lock().unwrap().waits += 1;
-        self.drain(&self.queue(), None).map(|_| ())
+        self.races(Races::synced);
+        self.drain(&self.queue(), None)?;
+        self.race()
     }
     unsafe fn read_later(&self, src: DevPtr, bytes: usize) -> Result<Ticket, Error> {
         self.sticky.check()?;
         let id = self.tickets.fetch_add(1, Ordering::Relaxed);
+        self.races(|r| r.read_later(id, src));
         self.push(Work::Read { id, src, bytes });
         Ok(Ticket { id, src, bytes })
     }
     unsafe fn collect(&self, ticket: Ticket, dst: *mut u8) -> Result<(), Error> {
+        self.races(|r| r.collected(ticket.id));
         let left = self.drain(&self.queue(), Some(ticket.id))?;
+        self.race()?;
         {
             let mut c = self.counts.lock().unwrap();
             c.waits += 1;
@@ -307,6 +409,7 @@ impl Gpu for Emulator {
         Ok(())
     }
     fn discard(&self, ticket: Ticket) {
+        self.races(|r| r.collected(ticket.id));
         if self.landed.lock().unwrap().remove(&ticket.id).is_none() {
             self.discarded.lock().unwrap().insert(ticket.id);
         }
@@ -319,10 +422,12 @@ impl Gpu for Emulator {
     }
     unsafe fn upload(&self, dst: DevPtr, src: *const u8, bytes: usize) -> Result<(), Error> {
         self.sticky.check()?;
-        self.moved[0].fetch_add(bytes as u64, Ordering::Relaxed);
+        self.races(|r| {
+            let order = r.order().upload(false);
+            r.queue(order, &[(dst, Access::Write)], "a copy to the device");
+        });
         // SAFETY: the caller's promise: `src` holds `bytes` readable bytes.
-        let bytes = unsafe { std::slice::from_raw_parts(src, bytes) }.to_vec();
-        self.push(Work::Upload { dst, bytes });
+        unsafe { self.queue_upload(dst, src, bytes) };
         Ok(())
     }
     unsafe fn download(&self, dst: *mut u8, src: DevPtr, bytes: usize) -> Result<(), Error> {
@@ -335,6 +440,7 @@ impl Gpu for Emulator {
     }
     unsafe fn fill(&self, dst: DevPtr, byte: u8, bytes: usize) -> Result<(), Error> {
         self.sticky.check()?;
+        self.races(|r| r.queue(COMPUTE, &[(dst, Access::Write)], "a fill"));
         self.push(Work::Fill { dst, byte, bytes });
         Ok(())
     }
@@ -347,10 +453,16 @@ impl Gpu for Emulator {
     ) -> Result<(), Error> {
         self.sticky.check()?;
         // SAFETY: the caller's promise: each parameter starts 8 readable bytes.
-        let params = params
+        let params: Vec<[u8; 8]> = params
             .iter()
             .map(|&p| unsafe { *p.cast::<[u8; 8]>() })
             .collect();
+        // Every parameter that points into device memory may be written.
+        let uses: Vec<(DevPtr, Access)> = params
+            .iter()
+            .map(|s| (u64::from_ne_bytes(*s), Access::Write))
+            .collect();
+        self.races(|r| r.queue(COMPUTE, &uses, name));
         self.counts.lock().unwrap().launches += 1;
         self.push(Work::Launch {
             name,

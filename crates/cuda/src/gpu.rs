@@ -62,6 +62,24 @@ pub trait Gpu: Send + Sync {
     /// # Safety
     /// `dst` holds `bytes` bytes of this device's memory; `src` holds `bytes` readable bytes.
     unsafe fn upload(&self, dst: DevPtr, src: *const u8, bytes: usize) -> Result<(), Error>;
+    /// New memory of `bytes` bytes (as `alloc`) holding a copy of `src`, queued so that it
+    /// need not wait for work queued before (nothing else uses the memory yet); `src` may be
+    /// reused as soon as this returns.
+    ///
+    /// # Safety
+    /// `src` holds `bytes` readable bytes.
+    unsafe fn alloc_upload(&self, src: *const u8, bytes: usize) -> Result<DevPtr, Error> {
+        let p = self.alloc(bytes)?;
+        // SAFETY: `p` holds `bytes` bytes; the caller's promise covers `src`.
+        match unsafe { self.upload(p, src, bytes) } {
+            Ok(()) => Ok(p),
+            Err(e) => {
+                // SAFETY: `p` came from `alloc` on this thread and nothing uses it.
+                unsafe { self.free(p) };
+                Err(e)
+            }
+        }
+    }
     /// Queues a copy of `bytes` bytes at `src` back to the host, and returns at once: the
     /// host waits for it only in `collect`, and not for the work queued after it.
     ///
@@ -132,6 +150,10 @@ pub struct QueueCounts {
     /// queued: work the device had to run while the host used what it read.
     pub reads: u64,
     pub overlapped: u64,
+    /// Copies into fresh buffers (`alloc_upload`), and those of them queued while launches
+    /// were queued before them: copies the device may run beside those kernels.
+    pub uploads: u64,
+    pub uploads_beside: u64,
 }
 
 /// `len` values of `T` in device memory for one call on one thread, freed on drop.
@@ -164,12 +186,20 @@ impl<'g, T: Copy> Buffer<'g, T> {
         Ok(b)
     }
 
-    /// A copy of `src` on the device.
+    /// A copy of `src` on the device, queued to run beside work queued before
+    /// (`Gpu::alloc_upload`).
     pub fn from_slice(gpu: &'g dyn Gpu, src: &[T]) -> Result<Self, Error> {
-        let b = Self::uninit(gpu, src.len())?;
-        // SAFETY: `b` holds exactly the bytes of `src`.
-        unsafe { gpu.upload(b.ptr, src.as_ptr().cast(), size_of_val(src))? };
-        Ok(b)
+        if src.is_empty() {
+            return Self::uninit(gpu, 0);
+        }
+        // SAFETY: `src` holds size_of_val(src) readable bytes.
+        let ptr = unsafe { gpu.alloc_upload(src.as_ptr().cast(), size_of_val(src))? };
+        Ok(Buffer {
+            gpu,
+            ptr,
+            len: src.len(),
+            _t: PhantomData,
+        })
     }
 
     /// Overwrites the first `src.len()` values.

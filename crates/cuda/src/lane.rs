@@ -1,18 +1,20 @@
-//! A thread's lane to the GPU: a stream of its own, on which the thread's copies, fills,
-//! launches and frees run in order without the host waiting, and pinned memory that its
-//! copies go through.
+//! A thread's lane to the GPU: three streams of its own (`order.rs` says which work runs on
+//! which, and what it waits for), on which the thread's copies, fills, launches and frees run
+//! without the host waiting, and pinned memory that its copies go through.
 //!
-//! - A copy to the device is queued as soon as its bytes are in staging, so the caller's
-//!   memory may be reused at once. Staging is two halves: the host writes one while the device
-//!   still reads the other.
-//! - A read queued for later (`read_later`) lands in pinned memory of its own, with an event
-//!   that `collect` waits for alone, not for the work queued after it.
+//! - A copy to the device runs on the lane's Up stream as soon as its bytes are in staging, so
+//!   the caller's memory may be reused at once, and a fresh buffer's copy runs while earlier
+//!   kernels do. Staging is two halves: the host writes one while the device still reads the
+//!   other.
+//! - A read queued for later (`read_later`) runs on the Down stream beside later kernels. It
+//!   lands in pinned memory of its own, with an event that `collect` waits for alone.
 //!
-//! Node runs each call on one thread, so a lane is a call's stream. Threads come and go (an
+//! Node runs each call on one thread, so a lane is a call's streams. Threads come and go (an
 //! async call may have a thread of its own), so a lane outlives its thread: when the thread
 //! ends, its lane waits for its work and goes back to a process-wide pool, from which the next
 //! new thread takes it. Lanes are never freed: pinning and unpinning host memory would make
 //! the device wait for every stream.
+use crate::order::{Order, Stream, Streams, STREAMS};
 use cudarc::driver::result::{self, DriverError};
 use cudarc::driver::sys;
 use std::cell::RefCell;
@@ -76,9 +78,12 @@ impl Pinned {
 }
 
 pub struct Lane {
-    pub stream: sys::CUstream,
-    /// The staging halves, and `used` bytes of the current one (`at`) queued from; None where
-    /// pinned memory could not be had: copies then go from pageable memory.
+    /// Compute, Up and Down (`order::Stream`), and an event of each that the others wait for.
+    streams: [sys::CUstream; STREAMS],
+    marks: [sys::CUevent; STREAMS],
+    order: Streams,
+    /// The staging halves, and `used` bytes of the current one (`at`) queued from, by Up;
+    /// None where pinned memory could not be had: copies then go from pageable memory.
     halves: Option<[Pinned; 2]>,
     at: usize,
     used: usize,
@@ -88,7 +93,7 @@ pub struct Lane {
 }
 
 // SAFETY: a lane is used by one thread at a time (its thread's, or the pool's while idle); its
-// stream, events and pinned memory belong to the process's one context.
+// streams, events and pinned memory belong to the process's one context.
 unsafe impl Send for Lane {}
 
 /// Lanes of threads that have ended, idle.
@@ -136,10 +141,14 @@ pub fn with<R>(f: impl FnOnce(&mut Lane) -> Result<R, DriverError>) -> Result<R,
 impl Lane {
     fn new() -> Result<Lane, DriverError> {
         // Non-blocking: the legacy default stream's implicit waits would serialise the lanes.
-        let stream = result::stream::create(result::stream::StreamKind::NonBlocking)?;
+        let stream = || result::stream::create(result::stream::StreamKind::NonBlocking);
+        let streams = [stream()?, stream()?, stream()?];
+        let marks = [event()?, event()?, event()?];
         let halves = Pinned::new(HALF).and_then(|a| Ok([a, Pinned::new(HALF)?]));
         Ok(Lane {
-            stream,
+            streams,
+            marks,
+            order: Streams::default(),
             halves: halves.ok(),
             at: 0,
             used: 0,
@@ -148,28 +157,74 @@ impl Lane {
         })
     }
 
+    /// The stream that runs launches, fills and allocations.
+    pub fn compute(&self) -> sys::CUstream {
+        self.streams[Stream::Compute as usize]
+    }
+
+    /// Makes `waiter` wait for `on`'s work queued so far.
+    fn wait(&mut self, waiter: Stream, on: Stream) -> Result<(), DriverError> {
+        let mark = self.marks[on as usize];
+        // SAFETY: the event and the streams are this lane's, alive; a wait takes the event's
+        // state when queued, so recording it again later is safe.
+        unsafe {
+            result::event::record(mark, self.streams[on as usize])?;
+            result::stream::wait_event(
+                self.streams[waiter as usize],
+                mark,
+                sys::CUevent_wait_flags::CU_EVENT_WAIT_DEFAULT,
+            )
+        }
+    }
+
+    /// The stream an operation of `order` runs on, once it has waited for what the order says.
+    fn begin(&mut self, order: Order) -> Result<sys::CUstream, DriverError> {
+        if let Some(after) = order.after {
+            self.wait(order.on, after)?;
+        }
+        Ok(self.streams[order.on as usize])
+    }
+
+    /// Compute's wait for the operation, where the order joins.
+    fn end(&mut self, order: Order) -> Result<(), DriverError> {
+        if order.join {
+            self.wait(Stream::Compute, order.on)?;
+        }
+        Ok(())
+    }
+
     /// Moves to the other half, once the device is done with what was queued from it.
     fn switch(&mut self) -> Result<(), DriverError> {
         let Some(halves) = self.halves.as_mut() else {
             return Ok(());
         };
-        // SAFETY: the event and the stream are this lane's, alive.
-        unsafe { result::event::record(halves[self.at].done, self.stream)? };
+        // SAFETY: the event and the stream are this lane's, alive; Up is where every staged
+        // copy runs.
+        unsafe { result::event::record(halves[self.at].done, self.streams[Stream::Up as usize])? };
         self.at ^= 1;
         halves[self.at].wait()?;
         self.used = 0;
         Ok(())
     }
 
-    /// Queues a copy of `src` to `dst`.
+    /// Queues a copy of `src` to `dst`, on Up. `fresh`: `dst` was allocated for this copy on
+    /// Up (`alloc_up`) and no queued work uses it, so the copy need not wait for Compute.
     ///
     /// # Safety
     /// `dst` holds `src.len()` bytes of device memory that this lane's queued work may write.
-    pub unsafe fn upload(&mut self, dst: sys::CUdeviceptr, src: &[u8]) -> Result<(), DriverError> {
+    pub unsafe fn upload(
+        &mut self,
+        dst: sys::CUdeviceptr,
+        src: &[u8],
+        fresh: bool,
+    ) -> Result<(), DriverError> {
+        let order = self.order.upload(fresh);
+        let up = self.begin(order)?;
         if self.halves.is_none() {
             // From pageable memory the driver stages the bytes before it returns.
             // SAFETY: the caller's promise.
-            return unsafe { result::memcpy_htod_async(dst, src, self.stream) };
+            unsafe { result::memcpy_htod_async(dst, src, up)? };
+            return self.end(order);
         }
         let mut done = 0;
         while done < src.len() {
@@ -187,14 +242,40 @@ impl Lane {
             };
             // SAFETY: the caller's promise covers dst's bytes; `staged` stays untouched until
             // the device has read it (`done` is waited for before the half is written again).
-            unsafe { result::memcpy_htod_async(dst + done as u64, staged, self.stream)? };
+            unsafe { result::memcpy_htod_async(dst + done as u64, staged, up)? };
             self.used += n;
             done += n;
         }
-        Ok(())
+        self.end(order)
     }
 
-    /// Waits for this lane's queued work, then copies `len` bytes at `src` into `dst`.
+    /// `bytes` of device memory from `pool`, allocated in Up's order for a fresh upload.
+    ///
+    /// # Safety
+    /// `pool` is a live memory pool of this lane's context.
+    pub unsafe fn alloc_up(
+        &mut self,
+        pool: sys::CUmemoryPool,
+        bytes: usize,
+    ) -> Result<sys::CUdeviceptr, DriverError> {
+        // SAFETY: the caller's promise; Up is this lane's stream.
+        unsafe { result::mem_pool::alloc_async(pool, bytes, self.streams[Stream::Up as usize]) }
+    }
+
+    /// Frees `p` in stream order, after every queued use of it (`order::Streams::free`).
+    ///
+    /// # Safety
+    /// `p` came from a pool on one of this lane's streams and is freed once.
+    pub unsafe fn free(&mut self, p: sys::CUdeviceptr) -> Result<(), DriverError> {
+        let order = self.order.free();
+        let on = self.begin(order)?;
+        // SAFETY: the caller's promise; `on` comes after every queued use of `p`.
+        unsafe { result::free_async(p, on) }
+    }
+
+    /// Waits for this lane's queued work, then copies `len` bytes at `src` into `dst`: through
+    /// the two staging halves in turn, the device filling one while the host empties the
+    /// other.
     ///
     /// # Safety
     /// `src` holds `len` bytes of device memory; `dst` holds `len` writable bytes.
@@ -204,32 +285,38 @@ impl Lane {
         src: sys::CUdeviceptr,
         len: usize,
     ) -> Result<(), DriverError> {
-        if self.halves.is_none() || len == 0 {
+        self.sync()?;
+        let compute = self.compute();
+        let Some(halves) = self.halves.as_ref().filter(|_| len > 0) else {
             // SAFETY: the caller's promise; the wait below ends the copy before `dst` is read.
-            unsafe { sys::cuMemcpyDtoHAsync_v2(dst.cast(), src, len, self.stream).result()? };
+            unsafe { sys::cuMemcpyDtoHAsync_v2(dst.cast(), src, len, compute).result()? };
             return self.sync();
-        }
-        let mut done = 0;
-        while done < len {
-            let n = HALF.min(len - done);
-            if HALF - self.used < n {
-                self.switch()?;
-            }
-            // SAFETY: `used..used + n` of the current half is free (as in `upload`).
-            let at = unsafe {
-                self.halves.as_ref().expect("checked above")[self.at]
-                    .host
-                    .add(self.used)
-            };
-            // SAFETY: `at` holds n free pinned bytes; the caller's promise covers src's.
+        };
+        // Every stream is idle (above), so both halves are free. Piece k goes through half
+        // k % 2; piece k + 1 is queued before the host copies piece k out.
+        let pieces = len.div_ceil(HALF);
+        let queue = |k: usize| -> Result<(), DriverError> {
+            let (at, n) = (k * HALF, HALF.min(len - k * HALF));
+            let half = &halves[k % 2];
+            // SAFETY: the half holds HALF pinned bytes that no queued copy uses (its previous
+            // piece was waited for and copied out); the caller's promise covers src's.
             unsafe {
-                sys::cuMemcpyDtoHAsync_v2(at.cast(), src + done as u64, n, self.stream).result()?
-            };
-            self.sync()?;
-            // SAFETY: the copy has ended (the wait above), and nothing else uses `at` before
-            // this lane queues again.
-            unsafe { std::ptr::copy_nonoverlapping(at, dst.add(done), n) };
-            done += n;
+                sys::cuMemcpyDtoHAsync_v2(half.host.cast(), src + at as u64, n, compute)
+                    .result()?;
+                result::event::record(half.done, compute)
+            }
+        };
+        queue(0)?;
+        for k in 0..pieces {
+            if k + 1 < pieces {
+                queue(k + 1)?;
+            }
+            let half = &halves[k % 2];
+            half.wait()?;
+            let (at, n) = (k * HALF, HALF.min(len - k * HALF));
+            // SAFETY: the copy into the half has ended (the wait above); `dst` holds `len`
+            // bytes (the caller's promise).
+            unsafe { std::ptr::copy_nonoverlapping(half.host, dst.add(at), n) };
         }
         Ok(())
     }
@@ -251,9 +338,17 @@ impl Lane {
             Some(i) => self.spare.swap_remove(i),
             None => Pinned::new(len.max(4096).next_power_of_two())?,
         };
+        let order = self.order.read_later();
+        let down = match self.begin(order) {
+            Ok(down) => down,
+            Err(e) => {
+                self.keep(landing);
+                return Err(e);
+            }
+        };
         // SAFETY: the landing holds at least len bytes, free (collected, or new); the caller's
         // promise covers src's.
-        let copy = unsafe { sys::cuMemcpyDtoHAsync_v2(landing.host.cast(), src, len, self.stream) };
+        let copy = unsafe { sys::cuMemcpyDtoHAsync_v2(landing.host.cast(), src, len, down) };
         if let Err(e) = copy.result() {
             // Nothing was queued into it.
             self.keep(landing);
@@ -261,7 +356,7 @@ impl Lane {
         }
         // SAFETY: the event and the stream are this lane's. If recording fails the copy may
         // still run into the landing, so it is left, never reused.
-        unsafe { result::event::record(landing.done, self.stream)? };
+        unsafe { result::event::record(landing.done, down)? };
         let ticket = TICKETS.fetch_add(1, Ordering::Relaxed);
         self.landing.insert(ticket, (landing, len));
         Ok(ticket)
@@ -324,11 +419,14 @@ impl Lane {
         }
     }
 
-    /// Waits for this lane's queued work; its staging is all free after.
+    /// Waits for this lane's queued work on every stream; its staging is all free after.
     pub fn sync(&mut self) -> Result<(), DriverError> {
-        // SAFETY: the stream is this lane's, alive.
-        unsafe { result::stream::synchronize(self.stream)? };
+        for &stream in &self.streams {
+            // SAFETY: the stream is this lane's, alive.
+            unsafe { result::stream::synchronize(stream)? };
+        }
         self.used = 0;
+        self.order.synced();
         Ok(())
     }
 }

@@ -16,7 +16,9 @@ mod lane;
 pub mod math;
 pub mod module;
 pub mod ops;
+pub mod order;
 pub mod planner;
+mod race;
 pub mod sticky;
 pub use tripletkit_core::runtime::plan;
 

@@ -1242,6 +1242,15 @@ fn launches_queue_and_the_host_waits_only_where_it_reads() {
         if memory.is_some() {
             assert!(launches >= 3 * waits, "{launches} launches, {waits} waits");
         }
+        // Each row chunk after the first uploads its rows while the chunk before is queued:
+        // the copy may run beside those kernels (the stream check holds every such copy to
+        // the waits that make it safe).
+        let (uploads, beside) = (
+            after.uploads - before.uploads,
+            after.uploads_beside - before.uploads_beside,
+        );
+        eprintln!("memory {memory:?}: {uploads} uploads, {beside} beside kernels");
+        assert!(beside >= waits - 1, "{after:?}");
     }
 }
 
