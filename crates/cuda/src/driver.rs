@@ -7,6 +7,7 @@
 //! current before each call.
 use crate::gpu::{DevPtr, Gpu, Ticket};
 use crate::kernels::MODULES;
+use crate::order::Stream;
 use crate::sticky::Sticky;
 use cudarc::driver::result;
 use cudarc::driver::sys;
@@ -195,9 +196,9 @@ impl Gpu for Driver {
         let Some(pool) = self.pool else {
             return self.alloc_kept(bytes);
         };
-        // SAFETY: a stream-ordered allocation on this thread's stream, from the device's pool.
+        // SAFETY: a stream-ordered allocation on this thread's Compute, from the device's pool.
         self.lane("allocate", |lane| unsafe {
-            result::mem_pool::alloc_async(pool, bytes.max(1), lane.compute())
+            lane.alloc(pool, bytes.max(1), Stream::Compute)
         })
         .map_err(|e| out_of_memory(e, bytes))
     }
@@ -266,21 +267,8 @@ impl Gpu for Driver {
         let src = unsafe { std::slice::from_raw_parts(src, bytes) };
         // SAFETY: `pool` is the device's; the memory is allocated on Up for this copy alone.
         self.lane("copy to the GPU", |lane| unsafe {
-            // Up cannot take memory whose free on another stream has not run yet, so a plan
-            // that fills the device may find none there: then the memory comes in Compute's
-            // order, as any buffer's, and the copy waits for Compute.
-            let (p, fresh) = match lane.alloc_up(pool, bytes.max(1)) {
-                Ok(p) => (p, true),
-                Err(e) if e.0 == sys::cudaError_enum::CUDA_ERROR_OUT_OF_MEMORY => {
-                    let compute = lane.compute();
-                    (
-                        result::mem_pool::alloc_async(pool, bytes.max(1), compute)?,
-                        false,
-                    )
-                }
-                Err(e) => return Err(e),
-            };
-            match lane.upload(p, src, fresh) {
+            let p = lane.alloc(pool, bytes.max(1), Stream::Up)?;
+            match lane.upload(p, src, true) {
                 Ok(()) => Ok(p),
                 Err(e) => {
                     let _ = lane.free(p);

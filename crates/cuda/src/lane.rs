@@ -179,7 +179,7 @@ impl Lane {
 
     /// The stream an operation of `order` runs on, once it has waited for what the order says.
     fn begin(&mut self, order: Order) -> Result<sys::CUstream, DriverError> {
-        if let Some(after) = order.after {
+        for &after in order.after {
             self.wait(order.on, after)?;
         }
         Ok(self.streams[order.on as usize])
@@ -208,7 +208,7 @@ impl Lane {
     }
 
     /// Queues a copy of `src` to `dst`, on Up. `fresh`: `dst` was allocated for this copy on
-    /// Up (`alloc_up`) and no queued work uses it, so the copy need not wait for Compute.
+    /// Up (`alloc`) and no queued work uses it, so the copy need not wait for Compute.
     ///
     /// # Safety
     /// `dst` holds `src.len()` bytes of device memory that this lane's queued work may write.
@@ -220,11 +220,28 @@ impl Lane {
     ) -> Result<(), DriverError> {
         let order = self.order.upload(fresh);
         let up = self.begin(order)?;
+        // SAFETY: the caller's promise.
+        let copied = unsafe { self.stage(dst, src, up) };
+        // Compute waits even for a copy that failed part way: the memory's free is queued
+        // there (or after it), and must not run before the pieces already queued.
+        let joined = self.end(order);
+        copied.and(joined)
+    }
+
+    /// Queues the copies of `src` to `dst` on `up`, through the staging halves.
+    ///
+    /// # Safety
+    /// As `upload`.
+    unsafe fn stage(
+        &mut self,
+        dst: sys::CUdeviceptr,
+        src: &[u8],
+        up: sys::CUstream,
+    ) -> Result<(), DriverError> {
         if self.halves.is_none() {
             // From pageable memory the driver stages the bytes before it returns.
             // SAFETY: the caller's promise.
-            unsafe { result::memcpy_htod_async(dst, src, up)? };
-            return self.end(order);
+            return unsafe { result::memcpy_htod_async(dst, src, up) };
         }
         let mut done = 0;
         while done < src.len() {
@@ -246,20 +263,39 @@ impl Lane {
             self.used += n;
             done += n;
         }
-        self.end(order)
+        Ok(())
     }
 
-    /// `bytes` of device memory from `pool`, allocated in Up's order for a fresh upload.
+    /// `bytes` of device memory from `pool`, in `on`'s order. Memory freed on another stream
+    /// is `on`'s only once that free has run or `on` waits for it, so short of memory `on`
+    /// first waits for the other streams, then the host for every stream, before it gives up.
     ///
     /// # Safety
     /// `pool` is a live memory pool of this lane's context.
-    pub unsafe fn alloc_up(
+    pub unsafe fn alloc(
         &mut self,
         pool: sys::CUmemoryPool,
         bytes: usize,
+        on: Stream,
     ) -> Result<sys::CUdeviceptr, DriverError> {
-        // SAFETY: the caller's promise; Up is this lane's stream.
-        unsafe { result::mem_pool::alloc_async(pool, bytes, self.streams[Stream::Up as usize]) }
+        let stream = self.streams[on as usize];
+        // SAFETY: the caller's promise; the stream is this lane's.
+        let take = || unsafe { result::mem_pool::alloc_async(pool, bytes, stream) };
+        let short = |r: &Result<_, DriverError>| matches!(r, Err(e) if e.0 == sys::cudaError_enum::CUDA_ERROR_OUT_OF_MEMORY);
+        let mut got = take();
+        if short(&got) {
+            for other in [Stream::Compute, Stream::Up, Stream::Down] {
+                if other != on {
+                    self.wait(on, other)?;
+                }
+            }
+            got = take();
+        }
+        if short(&got) {
+            self.sync()?;
+            got = take();
+        }
+        got
     }
 
     /// Frees `p` in stream order, after every queued use of it (`order::Streams::free`).
@@ -280,6 +316,26 @@ impl Lane {
     /// # Safety
     /// `src` holds `len` bytes of device memory; `dst` holds `len` writable bytes.
     pub unsafe fn download(
+        &mut self,
+        dst: *mut u8,
+        src: sys::CUdeviceptr,
+        len: usize,
+    ) -> Result<(), DriverError> {
+        // SAFETY: the caller's promise.
+        let read = unsafe { self.download_halves(dst, src, len) };
+        // A copy may still be writing a half: the halves are used again only once every copy
+        // has run, and never if that cannot be known.
+        if read.is_err() && self.sync().is_err() {
+            self.halves = None;
+        }
+        read
+    }
+
+    /// `download`'s copies, through the two halves.
+    ///
+    /// # Safety
+    /// As `download`.
+    unsafe fn download_halves(
         &mut self,
         dst: *mut u8,
         src: sys::CUdeviceptr,

@@ -24,18 +24,19 @@ pub enum Stream {
 /// Streams a lane has.
 pub const STREAMS: usize = 3;
 
-/// Where one queued operation runs: on `on`, once `on` has waited for `after`'s work queued so
-/// far; `join`: Compute then waits for `on`'s work so far (the operation included).
+/// Where one queued operation runs: on `on`, once `on` has waited for the work queued so far
+/// on each stream of `after`; `join`: Compute then waits for `on`'s work so far (the operation
+/// included).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Order {
-    pub after: Option<Stream>,
+    pub after: &'static [Stream],
     pub on: Stream,
     pub join: bool,
 }
 
 /// Launches, fills and allocations for Compute's work.
 pub const COMPUTE: Order = Order {
-    after: None,
+    after: &[],
     on: Stream::Compute,
     join: false,
 };
@@ -48,10 +49,15 @@ pub struct Streams {
 
 impl Streams {
     /// A copy to the device. `fresh`: into memory allocated for it on Up, which no queued work
-    /// uses yet; otherwise the copy also waits for Compute, which may still use the memory.
+    /// uses yet; otherwise the copy first waits for Compute, which may still use the memory,
+    /// and for the copies back that may still read it.
     pub fn upload(&self, fresh: bool) -> Order {
         Order {
-            after: (!fresh).then_some(Stream::Compute),
+            after: match (fresh, self.reading) {
+                (true, _) => &[],
+                (false, false) => &[Stream::Compute],
+                (false, true) => &[Stream::Compute, Stream::Down],
+            },
             on: Stream::Up,
             join: true,
         }
@@ -61,7 +67,7 @@ impl Streams {
     pub fn read_later(&mut self) -> Order {
         self.reading = true;
         Order {
-            after: Some(Stream::Compute),
+            after: &[Stream::Compute],
             on: Stream::Down,
             join: false,
         }
@@ -71,7 +77,7 @@ impl Streams {
     pub fn free(&self) -> Order {
         if self.reading {
             Order {
-                after: Some(Stream::Compute),
+                after: &[Stream::Compute],
                 on: Stream::Down,
                 join: false,
             }
@@ -96,16 +102,19 @@ mod tests {
         assert_eq!(s.free(), COMPUTE);
         assert_eq!(s.read_later().on, Stream::Down);
         assert_eq!(s.free().on, Stream::Down);
-        assert_eq!(s.free().after, Some(Stream::Compute));
+        assert_eq!(s.free().after, [Stream::Compute]);
         s.synced();
         assert_eq!(s.free(), COMPUTE);
     }
 
     #[test]
-    fn only_fresh_uploads_skip_the_wait_for_compute() {
-        let s = Streams::default();
-        assert_eq!(s.upload(true).after, None);
-        assert_eq!(s.upload(false).after, Some(Stream::Compute));
+    fn only_fresh_uploads_skip_the_wait_for_the_other_streams() {
+        let mut s = Streams::default();
+        assert_eq!(s.upload(true).after, []);
+        assert_eq!(s.upload(false).after, [Stream::Compute]);
         assert!(s.upload(true).join && s.upload(false).join);
+        s.read_later();
+        assert_eq!(s.upload(true).after, []);
+        assert_eq!(s.upload(false).after, [Stream::Compute, Stream::Down]);
     }
 }

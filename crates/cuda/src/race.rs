@@ -79,7 +79,7 @@ impl Races {
             },
         );
         let order = Order {
-            after: None,
+            after: &[],
             on,
             join: false,
         };
@@ -91,7 +91,7 @@ impl Races {
     /// it waits for it.
     pub fn queue(&mut self, order: Order, uses: &[(DevPtr, Access)], what: &str) -> Clock {
         let on = order.on as usize;
-        if let Some(after) = order.after {
+        for &after in order.after {
             let before = self.clocks[after as usize];
             join(&mut self.clocks[on], &before);
         }
@@ -200,7 +200,7 @@ mod tests {
         r.alloc(BUF, 64, Stream::Compute);
         r.queue(COMPUTE, &[(BUF, Access::Write)], "a launch");
         let read = Order {
-            after: None,
+            after: &[],
             ..r.order().read_later()
         };
         r.queue(read, &[(BUF + 63, Access::Read)], "a read");
@@ -243,11 +243,31 @@ mod tests {
     }
 
     #[test]
+    fn an_upload_into_memory_a_copy_back_still_reads_waits_for_it() {
+        let mut r = Races::default();
+        r.alloc(BUF, 64, Stream::Compute);
+        r.read_later(1, BUF);
+        let up = r.order().upload(false);
+        r.queue(up, &[(BUF, Access::Write)], "an upload");
+        assert_eq!(r.report(), None);
+        // Waiting for Compute alone leaves the copy back unordered.
+        let mut r = Races::default();
+        r.alloc(BUF, 64, Stream::Compute);
+        r.read_later(1, BUF);
+        let up = Order {
+            after: &[Stream::Compute],
+            ..r.order().upload(false)
+        };
+        r.queue(up, &[(BUF, Access::Write)], "an upload");
+        assert!(r.report().unwrap().contains("on the Down stream"));
+    }
+
+    #[test]
     fn addresses_outside_every_allocation_are_left_alone() {
         let mut r = Races::default();
         r.alloc(BUF, 64, Stream::Compute);
         let read = Order {
-            after: None,
+            after: &[],
             ..r.order().read_later()
         };
         r.queue(
