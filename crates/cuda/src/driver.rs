@@ -252,16 +252,9 @@ impl Gpu for Driver {
     }
     unsafe fn alloc_upload(&self, src: *const u8, bytes: usize) -> Result<DevPtr, Error> {
         let Some(pool) = self.pool else {
-            let p = self.alloc_kept(bytes)?;
-            // SAFETY: `p` holds `bytes` bytes; the caller's promise covers `src`.
-            return match unsafe { self.upload(p, src, bytes) } {
-                Ok(()) => Ok(p),
-                Err(e) => {
-                    // SAFETY: `p` came from alloc_kept and nothing else holds it.
-                    unsafe { self.free_kept(p) };
-                    Err(e)
-                }
-            };
+            // No stream-ordered memory: allocations and frees wait for the host as it is.
+            // SAFETY: the caller's promise.
+            return unsafe { crate::gpu::alloc_then_upload(self, src, bytes) };
         };
         // SAFETY: the caller's promise: `src` holds `bytes` readable bytes.
         let src = unsafe { std::slice::from_raw_parts(src, bytes) };

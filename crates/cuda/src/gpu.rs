@@ -69,16 +69,8 @@ pub trait Gpu: Send + Sync {
     /// # Safety
     /// `src` holds `bytes` readable bytes.
     unsafe fn alloc_upload(&self, src: *const u8, bytes: usize) -> Result<DevPtr, Error> {
-        let p = self.alloc(bytes)?;
-        // SAFETY: `p` holds `bytes` bytes; the caller's promise covers `src`.
-        match unsafe { self.upload(p, src, bytes) } {
-            Ok(()) => Ok(p),
-            Err(e) => {
-                // SAFETY: `p` came from `alloc` on this thread and nothing uses it.
-                unsafe { self.free(p) };
-                Err(e)
-            }
-        }
+        // SAFETY: the caller's promise.
+        unsafe { alloc_then_upload(self, src, bytes) }
     }
     /// Queues a copy of `bytes` bytes at `src` back to the host, and returns at once: the
     /// host waits for it only in `collect`, and not for the work queued after it.
@@ -129,6 +121,28 @@ pub trait Gpu: Send + Sync {
         block: [u32; 3],
         params: &mut [*mut c_void],
     ) -> Result<(), Error>;
+}
+
+/// `alloc`, then `upload` into it (freed again if the copy cannot be queued): `alloc_upload`
+/// for a device without a stream of its own for copies.
+///
+/// # Safety
+/// `src` holds `bytes` readable bytes.
+pub unsafe fn alloc_then_upload<G: Gpu + ?Sized>(
+    gpu: &G,
+    src: *const u8,
+    bytes: usize,
+) -> Result<DevPtr, Error> {
+    let p = gpu.alloc(bytes)?;
+    // SAFETY: `p` holds `bytes` bytes; the caller's promise covers `src`.
+    match unsafe { gpu.upload(p, src, bytes) } {
+        Ok(()) => Ok(p),
+        Err(e) => {
+            // SAFETY: `p` came from `alloc` on this thread and nothing uses it.
+            unsafe { gpu.free(p) };
+            Err(e)
+        }
+    }
 }
 
 /// A copy back to the host queued by `read_later`: the device's handle, and what it copies.
